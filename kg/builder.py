@@ -1,0 +1,327 @@
+"""Assemble source records into one validated :class:`~kg.graph.KnowledgeGraph`.
+
+Loaders turn files into :class:`SourceData` (node and edge batches that still carry
+their file and line numbers). :class:`GraphBuilder` merges them and checks what
+only the whole graph can show: edges whose endpoint does not exist, and the same
+node described twice with conflicting attributes. Every rejected record becomes a
+:class:`~kg.errors.Problem`; records that are valid but outside the graph's scope
+(an interaction between two drugs that are not in the graph) are kept apart as
+out-of-scope, with their reason, never silently dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from kg.errors import KGValidationError, Policy, Problem
+from kg.graph import KnowledgeGraph
+from kg.schema import NODE_TYPES, SCHEMA, EdgeType
+
+__all__ = ["NodeBatch", "EdgeBatch", "SourceData", "SourceStats", "BuildOutcome", "GraphBuilder"]
+
+_LINE = "_line"
+_FILE = "_file"
+_SOURCE = "_source"
+_TYPE_ORDER = {t: i for i, t in enumerate(NODE_TYPES)}
+
+
+@dataclass
+class NodeBatch:
+    """Node records from one file; ``frame`` has ``id``, ``type``, ``name``, attributes, ``_line``.
+
+    ``annotate_only`` batches add attributes to nodes another source creates; a row
+    whose node no source creates is out of scope.
+    """
+
+    file: str
+    frame: pd.DataFrame
+    annotate_only: bool = False
+
+
+@dataclass
+class EdgeBatch:
+    """Edge records of one type from one file; ``frame`` has ``src``, ``dst``, attributes, ``_line``.
+
+    With ``restrict_to_graph`` an edge whose endpoint is not in the graph is out of
+    scope (reported, not an error): reference tables such as DrugBank's cover far
+    more drugs than a graph holds.
+    """
+
+    file: str
+    edge_type: EdgeType
+    frame: pd.DataFrame
+    restrict_to_graph: bool = False
+
+
+@dataclass
+class SourceData:
+    """Everything one source contributed, before graph-level validation."""
+
+    name: str
+    nodes: list[NodeBatch] = field(default_factory=list)
+    edges: list[EdgeBatch] = field(default_factory=list)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    rows_read: int = 0
+    files: list[str] = field(default_factory=list)
+    #: Valid rows the loader itself set aside as outside the graph (source, file, line, record, reason).
+    out_of_scope: list[pd.DataFrame] = field(default_factory=list)
+
+
+@dataclass
+class SourceStats:
+    """Per-source counts for the build report."""
+
+    files: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    rejected: int = 0
+    out_of_scope: int = 0
+    duplicates_merged: int = 0
+    nodes_loaded: int = 0
+    nodes_annotated: int = 0
+    edges_loaded: int = 0
+    table_rows: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class BuildOutcome:
+    graph: KnowledgeGraph
+    stats: dict[str, SourceStats]
+    problems: list[Problem]
+    out_of_scope: pd.DataFrame
+
+
+class GraphBuilder:
+    """Collects :class:`SourceData` and builds the graph under one policy.
+
+    >>> builder = GraphBuilder()
+    >>> builder.add(load_hetionet(...))          # doctest: +SKIP
+    >>> outcome = builder.build(policy="strict")  # doctest: +SKIP
+    """
+
+    def __init__(self) -> None:
+        self._sources: list[SourceData] = []
+
+    def add(self, data: SourceData) -> None:
+        if any(s.name == data.name for s in self._sources):
+            raise ValueError(f"source {data.name!r} added twice")
+        self._sources.append(data)
+
+    def build(self, policy: Policy = "strict") -> BuildOutcome:
+        if policy not in ("strict", "quarantine"):
+            raise ValueError(f"policy must be 'strict' or 'quarantine', got {policy!r}")
+        stats = {s.name: SourceStats(files=list(s.files), rows_read=s.rows_read) for s in self._sources}
+        problems: list[Problem] = [p for s in self._sources for p in s.problems]
+        out_of_scope: list[pd.DataFrame] = []
+        for s in self._sources:
+            for frame in s.out_of_scope:
+                out_of_scope.append(frame)
+                stats[s.name].out_of_scope += len(frame)
+
+        nodes = self._merge_nodes(stats, problems, out_of_scope)
+        ids_by_type = {t: pd.Index(g["id"]) for t, g in nodes.groupby("type", sort=False)}
+        edges = self._merge_edges(ids_by_type, stats, problems, out_of_scope)
+        tables: dict[str, pd.DataFrame] = {}
+        for s in self._sources:
+            for name, table in s.tables.items():
+                if name in tables:
+                    tables[name] = pd.concat([tables[name], table], ignore_index=True)
+                else:
+                    tables[name] = table.reset_index(drop=True)
+                stats[s.name].table_rows += len(table)
+
+        for p in problems:
+            if p.source in stats:
+                stats[p.source].rejected += 1
+        if policy == "strict" and problems:
+            raise KGValidationError(problems)
+        oos = (pd.concat(out_of_scope, ignore_index=True) if out_of_scope
+               else pd.DataFrame(columns=["source", "file", "line", "record", "reason"]))
+        return BuildOutcome(KnowledgeGraph(nodes, edges, tables), stats, problems, oos)
+
+    # ------------------------------------------------------------------ nodes
+    def _merge_nodes(self, stats: dict[str, SourceStats], problems: list[Problem],
+                     out_of_scope: list[pd.DataFrame]) -> pd.DataFrame:
+        created, annotations = [], []
+        for s in self._sources:
+            for batch in s.nodes:
+                frame = batch.frame.assign(**{_FILE: batch.file, _SOURCE: s.name})
+                (annotations if batch.annotate_only else created).append(frame)
+        if not created:
+            return pd.DataFrame({"id": pd.Series(dtype=object), "type": pd.Series(dtype=object),
+                                 "name": pd.Series(dtype=object)})
+        pool = pd.concat(created, ignore_index=True)
+        created_ids = pd.Index(pool["id"].unique())
+        if annotations:
+            extra = pd.concat(annotations, ignore_index=True)
+            inside = extra["id"].isin(created_ids)
+            if (~inside).any():
+                out_of_scope.append(_oos_records(extra[~inside], "id", "node not created by any source"))
+                for src, n in extra.loc[~inside, _SOURCE].value_counts().items():
+                    stats[src].out_of_scope += int(n)
+            for src, n in extra.loc[inside, _SOURCE].value_counts().items():
+                stats[src].nodes_annotated += int(n)
+            pool = pd.concat([pool.assign(_annotation=False), extra[inside].assign(_annotation=True)],
+                             ignore_index=True)
+
+        merged, rejected_rows, dup_rows = _merge_duplicates(pool, ["id"], problems, "node")
+        dup_created = pool.loc[dup_rows]
+        if "_annotation" in pool.columns:
+            dup_created = dup_created[~dup_created["_annotation"].astype(bool)]
+        for src, n in dup_created[_SOURCE].value_counts().items():
+            stats[src].duplicates_merged += int(n)
+        merged = merged.drop(columns=[_LINE, _FILE, _SOURCE, "_annotation"], errors="ignore")
+        for src, n in pool.loc[~pool.index.isin(rejected_rows) & ~pool.index.isin(dup_rows)]\
+                .drop_duplicates("id")[_SOURCE].value_counts().items():
+            stats[src].nodes_loaded += int(n)
+        order = merged["type"].map(_TYPE_ORDER).fillna(len(_TYPE_ORDER))
+        merged = merged.assign(_order=order).sort_values(["_order", "id"], kind="stable")
+        return merged.drop(columns="_order").reset_index(drop=True)
+
+    # ------------------------------------------------------------------ edges
+    def _merge_edges(self, ids_by_type: dict[str, pd.Index], stats: dict[str, SourceStats],
+                     problems: list[Problem],
+                     out_of_scope: list[pd.DataFrame]) -> dict[EdgeType, pd.DataFrame]:
+        empty = pd.Index([], dtype=object)
+        by_type: dict[EdgeType, list[pd.DataFrame]] = {}
+        for s in self._sources:
+            for batch in s.edges:
+                et, frame = batch.edge_type, batch.frame
+                src_ok = _isin(frame["src"], ids_by_type.get(et.src, empty))
+                dst_ok = _isin(frame["dst"], ids_by_type.get(et.dst, empty))
+                ok = src_ok & dst_ok
+                if not ok.all():
+                    bad = frame[~ok]
+                    if batch.restrict_to_graph:
+                        reason = f"endpoint not in the graph ({et})"
+                        out_of_scope.append(_oos_records(bad.assign(**{_FILE: batch.file, _SOURCE: s.name}),
+                                                         "edge", reason))
+                        stats[s.name].out_of_scope += len(bad)
+                    else:
+                        _report_missing_endpoints(bad, src_ok[~ok], et, batch.file, s.name, problems)
+                    frame = frame[ok]
+                if SCHEMA.spec(et).symmetric:
+                    frame = _canonical_orientation(frame)
+                by_type.setdefault(et, []).append(frame.assign(**{_FILE: batch.file, _SOURCE: s.name}))
+
+        edges: dict[EdgeType, pd.DataFrame] = {}
+        for et in SCHEMA.edge_types:  # schema order keeps builds deterministic
+            parts = by_type.get(et)
+            if not parts:
+                continue
+            frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+            frame = frame.reset_index(drop=True)
+            merged, rejected_rows, dup_rows = _merge_duplicates(frame, ["src", "dst"], problems,
+                                                                f"{et} edge")
+            kept = frame.loc[~frame.index.isin(rejected_rows) & ~frame.index.isin(dup_rows), _SOURCE]
+            for src, n in kept.value_counts().items():
+                stats[src].edges_loaded += int(n)
+            for src, n in frame.loc[dup_rows, _SOURCE].value_counts().items():
+                stats[src].duplicates_merged += int(n)
+            merged = merged.drop(columns=[_LINE, _FILE, _SOURCE], errors="ignore")
+            for col in ("src", "dst"):
+                if not isinstance(merged[col].dtype, pd.CategoricalDtype):
+                    merged[col] = merged[col].astype("category")
+                else:
+                    merged[col] = merged[col].cat.remove_unused_categories()
+            if len(merged):
+                edges[et] = merged.reset_index(drop=True)
+        return edges
+
+
+# ---------------------------------------------------------------- helpers
+def _isin(values: pd.Series, index: pd.Index) -> np.ndarray:
+    """``values.isin(index)``, evaluated on categories only when the column is categorical."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cats_ok = values.cat.categories.isin(index)
+        codes = values.cat.codes.to_numpy()
+        return np.where(codes >= 0, cats_ok[np.maximum(codes, 0)], False)
+    return values.isin(index).to_numpy()
+
+
+def _canonical_orientation(frame: pd.DataFrame) -> pd.DataFrame:
+    """Store a symmetric pair as (smaller id, larger id) so duplicates in either order meet."""
+    src, dst = frame["src"].astype(str), frame["dst"].astype(str)
+    swap = (src > dst).to_numpy()
+    if not swap.any():
+        return frame
+    out = frame.copy()
+    out["src"] = np.where(swap, dst, src)
+    out["dst"] = np.where(swap, src, dst)
+    return out
+
+
+def _merge_duplicates(frame: pd.DataFrame, key: list[str], problems: list[Problem],
+                      what: str) -> tuple[pd.DataFrame, set[int], np.ndarray]:
+    """Collapse records that share ``key``.
+
+    Identical or complementary duplicates merge (first non-null value of each
+    attribute wins). A duplicate whose attribute contradicts the first record is
+    rejected with a problem naming both places. Returns the merged frame, the
+    rejected row labels and the row labels merged away as duplicates.
+    """
+    dup_mask = frame.duplicated(key, keep=False).to_numpy()
+    if not dup_mask.any():
+        return frame, set(), np.array([], dtype=int)
+    dups = frame[dup_mask]
+    attr_cols = [c for c in frame.columns if c not in key and not c.startswith("_")]
+    rejected: set[int] = set()
+    for col in attr_cols:
+        per_key = dups.dropna(subset=[col])
+        if per_key.empty:
+            continue
+        first_vals = per_key.groupby(key, sort=False, observed=True)[col].transform("first")
+        clash = per_key[per_key[col].astype(str) != first_vals.astype(str)]
+        for label, row in clash.iterrows():
+            first_row = per_key[(per_key[key] == row[key]).all(axis=1)].iloc[0]
+            ident = " -> ".join(str(row[k]) for k in key)
+            problems.append(Problem(
+                file=str(row[_FILE]), line=_int_or_none(row.get(_LINE)), source=str(row[_SOURCE]),
+                reason=(f"duplicate {what} {ident} with conflicting {col}: {row[col]!r} here, "
+                        f"{first_row[col]!r} at {first_row[_FILE]}:{_int_or_none(first_row.get(_LINE))}"),
+            ))
+            rejected.add(label)
+    dups = dups.drop(index=list(rejected))
+    combined = dups.groupby(key, sort=False, observed=True).first().reset_index()
+    firsts_idx = dups.groupby(key, sort=False, observed=True).head(1).index
+    dup_rows = dups.index.difference(firsts_idx).to_numpy()
+    unique = frame[~dup_mask]
+    merged = pd.concat([unique, combined[unique.columns.intersection(combined.columns, sort=False)]],
+                       ignore_index=True)
+    return merged, rejected, dup_rows
+
+
+def _report_missing_endpoints(bad: pd.DataFrame, src_ok: np.ndarray, et: EdgeType, file: str,
+                              source: str, problems: list[Problem]) -> None:
+    lines = bad[_LINE].to_numpy() if _LINE in bad.columns else [None] * len(bad)
+    for (s, d, line, s_ok) in zip(bad["src"].astype(str), bad["dst"].astype(str), lines, src_ok):
+        missing, node_type = (d, et.dst) if s_ok else (s, et.src)
+        problems.append(Problem(file=file, line=_int_or_none(line), source=source,
+                                reason=f"edge {et}: endpoint {missing!r} does not exist "
+                                       f"(no {node_type} node with that id)",
+                                record=f"{s} -> {d}"))
+
+
+def _oos_records(frame: pd.DataFrame, kind: str, reason: str) -> pd.DataFrame:
+    record = (frame["id"].astype(str) if kind == "id"
+              else frame["src"].astype(str) + " -> " + frame["dst"].astype(str))
+    return pd.DataFrame({
+        "source": frame[_SOURCE].to_numpy(),
+        "file": frame[_FILE].to_numpy(),
+        "line": frame[_LINE].to_numpy() if _LINE in frame.columns else None,
+        "record": record.to_numpy(),
+        "reason": reason,
+    })
+
+
+def _int_or_none(value: object) -> int | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return int(value)  # type: ignore[arg-type]
+

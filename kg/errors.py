@@ -1,0 +1,81 @@
+"""Problems found in input data, and the policy that decides what they do to a build.
+
+A :class:`Problem` names the file, the line (or, for RDF, the triple) and the reason.
+Loaders never raise on the first bad record: they collect every problem of a file
+into a :class:`ProblemLog`, so a build either succeeds completely or reports every
+rejected record at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Iterable, Literal
+
+__all__ = ["Problem", "ProblemLog", "KGError", "KGValidationError", "Policy", "POLICIES"]
+
+Policy = Literal["strict", "quarantine"]
+#: ``strict`` fails the build listing every problem; ``quarantine`` completes it and
+#: writes every rejected record with its reason to the build report.
+POLICIES: tuple[str, ...] = ("strict", "quarantine")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One rejected record: where it is and what is wrong with it."""
+
+    file: str
+    reason: str
+    line: int | None = None
+    triple: str | None = None
+    record: str | None = None
+    source: str | None = None
+
+    @property
+    def location(self) -> str:
+        if self.line is not None:
+            return f"{self.file}:{self.line}"
+        if self.triple is not None:
+            return f"{self.file}: triple {self.triple}"
+        return self.file
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.reason}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+class KGError(Exception):
+    """Base class of rxkg's own errors."""
+
+
+class KGValidationError(KGError):
+    """Input failed validation; ``problems`` lists every rejected record."""
+
+    def __init__(self, problems: Iterable[Problem], max_shown: int = 20) -> None:
+        self.problems: list[Problem] = list(problems)
+        shown = "\n".join(f"  {p}" for p in self.problems[:max_shown])
+        more = len(self.problems) - max_shown
+        tail = f"\n  ... and {more} more" if more > 0 else ""
+        n = len(self.problems)
+        super().__init__(f"{n} invalid record{'s' if n != 1 else ''}:\n{shown}{tail}")
+
+
+@dataclass
+class ProblemLog:
+    """Collects problems for one file; ``raise_if_any`` is the strict-mode exit."""
+
+    file: str
+    source: str | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, reason: str, line: int | None = None, triple: str | None = None,
+            record: str | None = None) -> None:
+        self.problems.append(Problem(self.file, reason, line, triple, record, self.source))
+
+    def __len__(self) -> int:
+        return len(self.problems)
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            raise KGValidationError(self.problems)

@@ -1,0 +1,303 @@
+"""RDF sources (Turtle, N-Triples, RDF/XML) read with rdflib.
+
+A mapping says which classes are which node types, which predicates are which
+relations and which literal predicates are node attributes. Without a mapping the
+rxkg vocabulary is used, the one :func:`kg.export.write_turtle` writes, so an
+exported graph loads back unchanged. Edge attributes (weight, time, ...) travel as
+reified ``rdf:Statement`` resources.
+
+Node ids come from IRIs: DrugBank, Disease Ontology (OBO) and NCBI Gene IRIs are
+recognised, rxkg's own ``https://w3id.org/rxkg/id/<type>/<id>`` IRIs too, and a
+mapping may add namespace prefixes per node type. Every triple that cannot be
+placed is reported, named in N-Triples form.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+import pandas as pd
+import rdflib
+from rdflib import RDF, RDFS, Literal, URIRef
+
+from kg.builder import EdgeBatch, NodeBatch, SourceData
+from kg.errors import KGError, ProblemLog
+from kg.schema import NODE_TYPES, SCHEMA, EdgeType, split_id
+
+__all__ = ["RdfMapping", "load_rdf_source", "RXKG_VOCAB", "RXKG_ID", "node_iri", "iri_to_id",
+           "type_class", "RDF_FORMATS"]
+
+RXKG_VOCAB = "https://w3id.org/rxkg/vocab#"
+RXKG_ID = "https://w3id.org/rxkg/id/"
+
+#: File extension -> rdflib parser name.
+RDF_FORMATS = {".ttl": "turtle", ".nt": "nt", ".rdf": "xml", ".xml": "xml", ".owl": "xml", ".n3": "n3"}
+
+# Resolvable IRIs for the id systems people look up.
+_KNOWN_IRIS: list[tuple[str, str, re.Pattern[str], str]] = [
+    # (node type, IRI prefix, pattern on the local id, local-id prefix)
+    ("drug", "https://go.drugbank.com/drugs/", re.compile(r"^DB\d+$"), ""),
+    ("disease", "http://purl.obolibrary.org/obo/DOID_", re.compile(r"^DOID:\d+$"), "DOID:"),
+    ("target", "https://www.ncbi.nlm.nih.gov/gene/", re.compile(r"^\d+$"), ""),
+]
+
+
+def type_class(node_type: str) -> str:
+    """rxkg class IRI of a node type: ``side_effect`` -> ``...vocab#SideEffect``."""
+    return RXKG_VOCAB + "".join(part.capitalize() for part in node_type.split("_"))
+
+
+def node_iri(node_id: str) -> str:
+    """Resolvable IRI for well-known ids, an rxkg IRI otherwise."""
+    node_type, local = split_id(node_id)
+    for t, prefix, pattern, local_prefix in _KNOWN_IRIS:
+        if t == node_type and pattern.match(local):
+            return prefix + local[len(local_prefix):]
+    return f"{RXKG_ID}{node_type}/{quote(local, safe='')}"
+
+
+def iri_to_id(iri: str, namespaces: dict[str, str] | None = None) -> str | None:
+    """Inverse of :func:`node_iri` (plus user namespaces); ``None`` if not recognised."""
+    for t, prefix, pattern, local_prefix in _KNOWN_IRIS:
+        if iri.startswith(prefix):
+            local = local_prefix + iri[len(prefix):]
+            if pattern.match(local):
+                return f"{t}:{local}"
+    if iri.startswith(RXKG_ID):
+        node_type, _, local = iri[len(RXKG_ID):].partition("/")
+        if node_type in NODE_TYPES and local:
+            return f"{node_type}:{unquote(local)}"
+    for prefix, node_type in (namespaces or {}).items():
+        if iri.startswith(prefix) and len(iri) > len(prefix):
+            return f"{node_type}:{unquote(iri[len(prefix):])}"
+    return None
+
+
+@dataclass(frozen=True)
+class RdfMapping:
+    """Class, predicate, attribute and namespace maps for one RDF source."""
+
+    classes: dict[str, str] = field(default_factory=dict)
+    predicates: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str] = field(default_factory=dict)
+    namespaces: dict[str, str] = field(default_factory=dict)
+    format: str | None = None
+
+    @classmethod
+    def rxkg_default(cls) -> "RdfMapping":
+        classes = {type_class(t): t for t in NODE_TYPES}
+        predicates = {RXKG_VOCAB + r: r for r in sorted(SCHEMA.relation_names())}
+        attributes = {str(RDFS.label): "name"}
+        return cls(classes, predicates, attributes)
+
+    @classmethod
+    def from_toml(cls, path: Path) -> "RdfMapping":
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+            raise KGError(f"{path}: cannot read RDF mapping ({err})") from None
+        unknown = set(raw) - {"classes", "predicates", "attributes", "namespaces", "format"}
+        if unknown:
+            raise KGError(f"{path}: unknown key(s) {sorted(unknown)}")
+        m = cls(dict(raw.get("classes", {})), dict(raw.get("predicates", {})),
+                dict(raw.get("attributes", {})), dict(raw.get("namespaces", {})), raw.get("format"))
+        for iri, t in {**m.classes, **m.namespaces}.items():
+            if t not in NODE_TYPES:
+                raise KGError(f"{path}: {iri} maps to unknown node type {t!r}")
+        for iri, r in m.predicates.items():
+            if r not in SCHEMA.relation_names():
+                raise KGError(f"{path}: {iri} maps to unknown relation {r!r}")
+        return m
+
+
+def load_rdf_source(path: str | Path, mapping: str | Path | RdfMapping | None = None,
+                    name: str = "rdf") -> SourceData:
+    """Parse an RDF file and turn its triples into node and edge records."""
+    path = Path(path)
+    if mapping is None:
+        mapping = RdfMapping.rxkg_default()
+    elif not isinstance(mapping, RdfMapping):
+        mapping = RdfMapping.from_toml(Path(mapping))
+    data = SourceData(name=name, files=[str(path)])
+    log = ProblemLog(str(path), name)
+    graph = _parse(path, mapping, log)
+    if graph is not None:
+        data.rows_read = len(graph)
+        nodes, edges = _convert(graph, mapping, log)
+        data.nodes.append(NodeBatch(str(path), nodes))
+        data.edges += [EdgeBatch(str(path), et, frame) for et, frame in edges.items()]
+    data.problems += log.problems
+    return data
+
+
+def _parse(path: Path, mapping: RdfMapping, log: ProblemLog) -> rdflib.Graph | None:
+    if not path.exists():
+        log.add("file not found")
+        return None
+    fmt = mapping.format or RDF_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        log.add(f"cannot tell the RDF format from extension {path.suffix!r}; "
+                f"use one of {sorted(RDF_FORMATS)} or set 'format' in the mapping")
+        return None
+    raw = path.read_bytes()
+    if not raw.strip():
+        log.add("empty file")
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        log.add("bad encoding: not valid UTF-8", line=raw.count(b"\n", 0, err.start) + 1)
+        return None
+    graph = rdflib.Graph()
+    try:
+        graph.parse(data=text, format=fmt)
+    except Exception as err:  # rdflib raises many unrelated types for malformed input
+        line = _error_line(err)
+        message = " ".join(str(err).split())[:300]
+        log.add(f"malformed {fmt} ({type(err).__name__}: {message})", line=line)
+        return None
+    return graph
+
+
+def _error_line(err: Exception) -> int | None:
+    for attr in ("lines", "_linenumber"):
+        value = getattr(err, attr, None)
+        if isinstance(value, int):
+            return value + (1 if attr == "lines" else 0)
+    getter = getattr(err, "getLineNumber", None)
+    if callable(getter):
+        return int(getter())
+    match = re.search(r"line (\d+)", str(err))
+    return int(match.group(1)) if match else None
+
+
+def _n3(*terms: Any) -> str:
+    return " ".join(t.n3() for t in terms)
+
+
+def _convert(graph: rdflib.Graph, mapping: RdfMapping,
+             log: ProblemLog) -> tuple[pd.DataFrame, dict[EdgeType, pd.DataFrame]]:
+    node_types: dict[str, str] = {}
+    node_attrs: dict[str, dict[str, Any]] = {}
+    statements: dict[Any, dict[str, Any]] = {}
+    relation_triples: list[tuple[Any, Any, Any]] = []
+
+    def node_id(term: Any, triple: tuple[Any, Any, Any]) -> str | None:
+        if not isinstance(term, URIRef):
+            log.add(f"{term.n3()} is not an IRI, so it cannot be a node", triple=_n3(*triple))
+            return None
+        nid = iri_to_id(str(term), mapping.namespaces)
+        if nid is None:
+            log.add(f"no rxkg id can be derived from IRI {term.n3()} (add its prefix under [namespaces])",
+                    triple=_n3(*triple))
+        return nid
+
+    for s, p, o in graph:
+        triple = (s, p, o)
+        if p == RDF.type and o == RDF.Statement:
+            statements.setdefault(s, {})
+        elif p in (RDF.subject, RDF.predicate, RDF.object) or (
+                s in statements or (s, RDF.type, RDF.Statement) in graph):
+            statements.setdefault(s, {})[str(p)] = o
+        elif p == RDF.type:
+            node_type = mapping.classes.get(str(o))
+            if node_type is None:
+                log.add(f"unknown class {o.n3()} (not mapped to a node type)", triple=_n3(*triple))
+                continue
+            nid = node_id(s, triple)
+            if nid is None:
+                continue
+            if split_id(nid)[0] != node_type:
+                log.add(f"IRI names a {split_id(nid)[0]} but the class says {node_type}", triple=_n3(*triple))
+                continue
+            node_types[nid] = node_type
+        elif isinstance(o, Literal):
+            attr = mapping.attributes.get(str(p))
+            if attr is None and str(p).startswith(RXKG_VOCAB) and mapping.attributes is not None:
+                attr = str(p)[len(RXKG_VOCAB):] if str(p)[len(RXKG_VOCAB):] not in SCHEMA.relation_names() else None
+            if attr is None:
+                log.add(f"unknown literal predicate {p.n3()}", triple=_n3(*triple))
+                continue
+            nid = node_id(s, triple)
+            if nid is not None:
+                node_attrs.setdefault(nid, {})[attr] = str(o)
+        elif str(p) in mapping.predicates:
+            relation_triples.append(triple)
+        else:
+            log.add(f"unknown predicate {p.n3()} (not mapped to a relation)", triple=_n3(*triple))
+
+    for nid in node_attrs:
+        if nid not in node_types:
+            log.add(f"node {nid} has attributes but no rdf:type", triple=f"{node_iri(nid)}")
+    node_rows = [{"id": nid, "type": t, **node_attrs.get(nid, {})} for nid, t in sorted(node_types.items())]
+    nodes = pd.DataFrame(node_rows, columns=None if node_rows else ["id", "type", "name"])
+    if "name" not in nodes.columns:
+        nodes["name"] = None
+    nodes["_line"] = None
+
+    edge_attrs = _statement_attributes(statements, log)
+    rows: dict[EdgeType, list[dict[str, Any]]] = {}
+    for s, p, o in relation_triples:
+        triple = (s, p, o)
+        src, dst = node_id(s, triple), node_id(o, triple)
+        if src is None or dst is None:
+            continue
+        et = SCHEMA.resolve(split_id(src)[0], mapping.predicates[str(p)], split_id(dst)[0])
+        if et is None:
+            log.add(f"relation ({split_id(src)[0]}, {mapping.predicates[str(p)]}, {split_id(dst)[0]}) "
+                    f"is not in the schema", triple=_n3(*triple))
+            continue
+        attrs = edge_attrs.pop((s, p, o), {})
+        bad = sorted(set(attrs) - set(SCHEMA.spec(et).attributes))
+        if bad:
+            log.add(f"relation {et} takes no attribute(s) {bad}", triple=_n3(*triple))
+            continue
+        rows.setdefault(et, []).append({"src": src, "dst": dst, **_typed(attrs, et)})
+    for (s, p, o) in edge_attrs:
+        log.add("reified statement describes a triple that is not in the file", triple=_n3(s, p, o))
+    edges = {}
+    for et, r in rows.items():
+        frame = pd.DataFrame(r)
+        frame["_line"] = None
+        edges[et] = frame
+    return nodes, edges
+
+
+def _statement_attributes(statements: dict[Any, dict[str, Any]],
+                          log: ProblemLog) -> dict[tuple[Any, Any, Any], dict[str, Any]]:
+    out: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
+    for node, props in statements.items():
+        try:
+            key = (props.pop(str(RDF.subject)), props.pop(str(RDF.predicate)), props.pop(str(RDF.object)))
+        except KeyError:
+            log.add("rdf:Statement lacks rdf:subject, rdf:predicate or rdf:object", triple=node.n3())
+            continue
+        attrs = {}
+        for p, value in props.items():
+            if not p.startswith(RXKG_VOCAB):
+                log.add(f"unknown statement property <{p}>", triple=node.n3())
+                continue
+            attrs[p[len(RXKG_VOCAB):]] = value.toPython() if isinstance(value, Literal) else str(value)
+        out[key] = attrs
+    return out
+
+
+def _typed(attrs: dict[str, Any], et: EdgeType) -> dict[str, Any]:
+    spec = SCHEMA.spec(et).attributes
+    out: dict[str, Any] = {}
+    for k, v in attrs.items():
+        dtype = spec[k]
+        if dtype == "float":
+            out[k] = float(v)
+        elif dtype == "int":
+            out[k] = int(v)
+        elif dtype == "datetime":
+            out[k] = pd.Timestamp(v).tz_localize(None) if pd.Timestamp(v).tzinfo else pd.Timestamp(v)
+        else:
+            out[k] = str(v)
+    return out
