@@ -224,7 +224,7 @@ class GraphBuilder:
                 stats[src].edges_loaded += int(n)
             for src, n in frame.loc[dup_rows, _SOURCE].value_counts().items():
                 stats[src].duplicates_merged += int(n)
-            merged = merged.drop(columns=[_LINE, _FILE, _SOURCE], errors="ignore")
+            merged = _coerce_attributes(merged.drop(columns=[_LINE, _FILE, _SOURCE], errors="ignore"), et)
             for col in ("src", "dst"):
                 if not isinstance(merged[col].dtype, pd.CategoricalDtype):
                     merged[col] = merged[col].astype("category")
@@ -236,6 +236,22 @@ class GraphBuilder:
 
 
 # ---------------------------------------------------------------- helpers
+def _coerce_attributes(frame: pd.DataFrame, et: EdgeType) -> pd.DataFrame:
+    """Give every attribute column its schema dtype (merges and concats widen ints to floats)."""
+    for col, dtype in SCHEMA.spec(et).attributes.items():
+        if col not in frame.columns:
+            continue
+        if dtype == "int":
+            frame[col] = frame[col].astype("Float64").astype("Int64")
+        elif dtype == "float":
+            frame[col] = frame[col].astype("float64")
+        elif dtype == "datetime":
+            frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")
+        else:
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+    return frame
+
+
 def _isin(values: pd.Series, index: pd.Index) -> np.ndarray:
     """``values.isin(index)``, evaluated on categories only when the column is categorical."""
     if isinstance(values.dtype, pd.CategoricalDtype):

@@ -13,13 +13,17 @@ reading and writing directories lives in :mod:`kg.io`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from kg.errors import KGError
 from kg.schema import NODE_TYPES, SCHEMA, EdgeType, node_type_of
+
+if TYPE_CHECKING:
+    import networkx as nx
+    from torch_geometric.data import HeteroData
 
 __all__ = ["KnowledgeGraph", "NODE_COLUMNS", "EDGE_COLUMNS"]
 
@@ -111,6 +115,17 @@ class KnowledgeGraph:
 
     def __repr__(self) -> str:
         return self.summary()
+
+    # ----------------------------------------------------------------- views
+    def to_networkx(self) -> "nx.MultiDiGraph":
+        """Typed networkx ``MultiDiGraph`` view; see :func:`kg.views.to_networkx`."""
+        from kg.views import to_networkx
+        return to_networkx(self)
+
+    def to_hetero_data(self) -> tuple["HeteroData", dict[str, list[str]]]:
+        """``(HeteroData, id_maps)`` view; see :func:`kg.views.to_hetero_data`."""
+        from kg.views import to_hetero_data
+        return to_hetero_data(self)
 
     # ------------------------------------------------------------ sub-graphs
     def neighbourhood(self, node_id: str, hops: int = 1,
@@ -236,3 +251,4 @@ def edge_frame(src: Iterable[str], dst: Iterable[str],
     for k, v in (attributes or {}).items():
         data[k] = list(v)
     return pd.DataFrame(data)
+

@@ -14,6 +14,7 @@ placed is reported, named in N-Triples form.
 
 from __future__ import annotations
 
+import logging
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -154,6 +155,10 @@ def _parse(path: Path, mapping: RdfMapping, log: ProblemLog) -> rdflib.Graph | N
         log.add("bad encoding: not valid UTF-8", line=raw.count(b"\n", 0, err.start) + 1)
         return None
     graph = rdflib.Graph()
+    # rdflib logs a traceback for every literal it cannot convert; the schema check reports them.
+    term_logger = logging.getLogger("rdflib.term")
+    level = term_logger.level
+    term_logger.setLevel(logging.CRITICAL)
     try:
         graph.parse(data=text, format=fmt)
     except Exception as err:  # rdflib raises many unrelated types for malformed input
@@ -161,6 +166,8 @@ def _parse(path: Path, mapping: RdfMapping, log: ProblemLog) -> rdflib.Graph | N
         message = " ".join(str(err).split())[:300]
         log.add(f"malformed {fmt} ({type(err).__name__}: {message})", line=line)
         return None
+    finally:
+        term_logger.setLevel(level)
     return graph
 
 
@@ -257,7 +264,12 @@ def _convert(graph: rdflib.Graph, mapping: RdfMapping,
         if bad:
             log.add(f"relation {et} takes no attribute(s) {bad}", triple=_n3(*triple))
             continue
-        rows.setdefault(et, []).append({"src": src, "dst": dst, **_typed(attrs, et)})
+        try:
+            typed = _typed(attrs, et)
+        except (TypeError, ValueError) as err:
+            log.add(f"edge attribute value does not fit the schema ({err})", triple=_n3(*triple))
+            continue
+        rows.setdefault(et, []).append({"src": src, "dst": dst, **typed})
     for (s, p, o) in edge_attrs:
         log.add("reified statement describes a triple that is not in the file", triple=_n3(s, p, o))
     edges = {}
@@ -282,7 +294,8 @@ def _statement_attributes(statements: dict[Any, dict[str, Any]],
             if not p.startswith(RXKG_VOCAB):
                 log.add(f"unknown statement property <{p}>", triple=node.n3())
                 continue
-            attrs[p[len(RXKG_VOCAB):]] = value.toPython() if isinstance(value, Literal) else str(value)
+            # The lexical form, not toPython(): a malformed literal must reach the schema check.
+            attrs[p[len(RXKG_VOCAB):]] = str(value)
         out[key] = attrs
     return out
 
@@ -295,7 +308,7 @@ def _typed(attrs: dict[str, Any], et: EdgeType) -> dict[str, Any]:
         if dtype == "float":
             out[k] = float(v)
         elif dtype == "int":
-            out[k] = int(v)
+            out[k] = int(str(v))
         elif dtype == "datetime":
             out[k] = pd.Timestamp(v).tz_localize(None) if pd.Timestamp(v).tzinfo else pd.Timestamp(v)
         else:
