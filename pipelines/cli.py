@@ -1,0 +1,151 @@
+"""The ``rxkg`` command line. It parses arguments and calls the library; nothing more.
+
+Exit codes: 0 success, 1 invalid data or a failed job (the message says what and
+where), 2 wrong usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from kg.errors import KGError, KGValidationError
+
+__all__ = ["main"]
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from pipelines.build import run_build
+    from pipelines.config import default_config, load_config
+
+    config = load_config(args.config) if args.config else default_config()
+    build = config.build
+    if args.policy:
+        from dataclasses import replace
+        build = replace(build, policy=args.policy)
+    out = Path(args.out or build.out)
+    result = run_build(build, out, progress=not args.json)
+    report = result.report
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        for node_type, n in report.nodes.items():
+            print(f"  {node_type:<22} {n:>9,} nodes")
+        for key, n in report.edges.items():
+            print(f"  {key:<44} {n:>9,} edges")
+        for p in report.rejected[:20]:
+            print(f"  rejected: {p.get('file')}:{p.get('line', '')} {p['reason']}", file=sys.stderr)
+    print(f"rxkg build: {report.summary()} -> {out} (report: {out / 'build_report.json'})",
+          file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from kg.export import export_graph, format_from_path
+    from kg.io import read_graph
+
+    start = time.perf_counter()
+    graph = read_graph(args.graph)
+    relations = [r.strip() for r in args.relations.split(",")] if args.relations else None
+    if args.around:
+        graph = graph.around(args.around, hops=args.hops, relations=relations)
+    elif relations:
+        graph = graph.subgraph(graph.nodes["id"], relations=relations)
+    fmt = args.format or format_from_path(args.out)
+    export_graph(graph, args.out, fmt)
+    print(f"rxkg export: {graph.num_nodes:,} nodes, {graph.num_edges:,} edges as {fmt} -> {args.out} "
+          f"in {time.perf_counter() - start:.1f}s")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from kg.io import read_manifest
+
+    manifest = read_manifest(args.graph)
+    report_path = Path(args.graph) / "build_report.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() else None
+    if args.json:
+        print(json.dumps({"manifest": manifest, "build_report": report}, indent=2))
+        return 0
+    print(f"{args.graph}: {manifest['format']} v{manifest['format_version']}, "
+          f"written by rxkg {manifest['rxkg_version']} at {manifest['created_utc']}")
+    for node_type, n in manifest["nodes"].items():
+        print(f"  {node_type:<22} {n:>9,} nodes")
+    for key, n in manifest["edges"].items():
+        print(f"  {key:<44} {n:>9,} edges")
+    for name, n in manifest.get("tables", {}).items():
+        print(f"  table {name:<38} {n:>9,} rows")
+    if report:
+        print(f"  build: policy {report['policy']}, {len(report['rejected'])} rejected, "
+              f"{report['wall_time_s']}s")
+    print(f"rxkg info: {sum(manifest['nodes'].values()):,} nodes, {sum(manifest['edges'].values()):,} edges")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from pipelines.demo import run_demo
+
+    run_demo(Path(args.out))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rxkg", description="Knowledge-graph drug recommender.")
+    from kg import __version__
+    parser.add_argument("--version", action="version", version=f"rxkg {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build", help="build the knowledge graph from its sources")
+    p.add_argument("--config", help="TOML config (default: everything shipped under data/)")
+    p.add_argument("--out", help="graph directory to write (default: the config's build.out)")
+    p.add_argument("--policy", choices=["strict", "quarantine"],
+                   help="strict: fail listing every bad record; quarantine: build and report them")
+    p.add_argument("--json", action="store_true", help="print the build report as JSON")
+    p.set_defaults(func=_cmd_build)
+
+    p = sub.add_parser("export", help="export a graph (or one entity's neighbourhood)")
+    p.add_argument("graph", help="graph directory written by `rxkg build`")
+    p.add_argument("--format", choices=["graphml", "gexf", "json", "turtle", "csv", "neo4j"],
+                   help="default: from the --out extension")
+    p.add_argument("--out", required=True, help="output file (or directory for csv/neo4j)")
+    p.add_argument("--around", metavar="ID", help="export the neighbourhood of this node id")
+    p.add_argument("--hops", type=int, default=1, help="neighbourhood radius (default 1)")
+    p.add_argument("--relations", help="comma-separated relations to keep, e.g. treats,binds")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("info", help="describe a graph directory")
+    p.add_argument("graph")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("demo", help="build the shipped graph and write example exports")
+    p.add_argument("--out", default="build/demo", help="output directory (default build/demo)")
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "hops", 0) is not None and getattr(args, "hops", 0) < 0:
+        parser.error("--hops must be >= 0")
+    try:
+        return int(args.func(args))
+    except KGValidationError as err:
+        for problem in err.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        print(f"rxkg {args.command}: failed, {len(err.problems)} invalid record(s) listed above",
+              file=sys.stderr)
+        return 1
+    except (KGError, KeyError, FileNotFoundError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"rxkg {args.command}: error: {message}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Configuration: frozen dataclasses that a TOML file maps onto one to one.
+
+::
+
+    [build]
+    policy = "strict"            # or "quarantine"
+    out = "build/graph"
+
+    [[build.sources]]
+    kind = "hetionet"            # a key of kg.build.SOURCE_LOADERS
+    nodes = "data/hetionet/nodes.tsv.gz"
+    edges = "data/hetionet/edges.sif.gz"
+
+Relative paths are resolved against the directory of the TOML file. Without a
+file, :func:`default_config` builds everything shipped under ``data/``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from kg.build import SOURCE_LOADERS, SourceSpec
+from kg.errors import POLICIES, KGError
+
+__all__ = ["BuildConfig", "PipelineConfig", "default_config", "load_config", "default_data_dir"]
+
+
+def default_data_dir() -> Path:
+    """``$RXKG_DATA_DIR`` if set, else the ``data/`` folder of this checkout."""
+    env = os.environ.get("RXKG_DATA_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "data"
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    sources: tuple[SourceSpec, ...]
+    policy: str = "strict"
+    out: str = "build/graph"
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise KGError(f"build.policy must be one of {list(POLICIES)}, got {self.policy!r}")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    build: BuildConfig = field(default_factory=lambda: default_config().build)
+
+
+def _shipped_sources(data_dir: Path) -> tuple[SourceSpec, ...]:
+    base = str(data_dir)
+    return (
+        SourceSpec("hetionet", {"nodes": "hetionet/nodes.tsv.gz", "edges": "hetionet/edges.sif.gz"},
+                   base_dir=base),
+        SourceSpec("indications", {"indications": "indications/indications.tsv.gz"}, base_dir=base),
+        SourceSpec("drugbank", {"drugs": "drugbank/drugbank.tsv.gz", "proteins": "drugbank/proteins.tsv.gz"},
+                   base_dir=base),
+        SourceSpec("disease_ontology", {"slim_terms": "disease-ontology/slim-terms.tsv",
+                                        "xrefs": "disease-ontology/xrefs-prop-slim.tsv.gz",
+                                        "term_names": "disease-ontology/term-names.tsv.gz"}, base_dir=base),
+        SourceSpec("interactions", {"interactions": "ddi/chch-miner-drugbank-ddi.tsv.gz"}, base_dir=base),
+    )
+
+
+def default_config(data_dir: Path | None = None) -> PipelineConfig:
+    """Everything shipped in the repository: Hetionet, indications, DrugBank, ontology, interactions."""
+    return PipelineConfig(build=BuildConfig(_shipped_sources(data_dir or default_data_dir())))
+
+
+def load_config(path: str | Path) -> PipelineConfig:
+    """Read a TOML config; every mistake names the file and the key."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise KGError(f"{path}: config file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise KGError(f"{path}: invalid TOML ({err})") from None
+    unknown = set(raw) - {"build"}
+    if unknown:
+        raise KGError(f"{path}: unknown section(s) {sorted(unknown)}; known: ['build']")
+    build = raw.get("build", {})
+    unknown = set(build) - {"sources", "policy", "out"}
+    if unknown:
+        raise KGError(f"{path}: [build] has unknown key(s) {sorted(unknown)}")
+    config = default_config()
+    specs = config.build.sources
+    if "sources" in build:
+        specs = tuple(_source(entry, path, i) for i, entry in enumerate(build["sources"]))
+    out = build.get("out", config.build.out)
+    if "out" in build and not Path(out).is_absolute():
+        out = str(path.parent / out)
+    return PipelineConfig(build=replace(config.build, sources=specs, out=out,
+                                        policy=build.get("policy", config.build.policy)))
+
+
+def _source(entry: Any, path: Path, index: int) -> SourceSpec:
+    where = f"{path}: [[build.sources]] entry {index + 1}"
+    if not isinstance(entry, dict) or "kind" not in entry:
+        raise KGError(f"{where}: needs a 'kind' (one of {sorted(SOURCE_LOADERS)})")
+    kind = entry["kind"]
+    if kind not in SOURCE_LOADERS:
+        raise KGError(f"{where}: unknown kind {kind!r}; known: {sorted(SOURCE_LOADERS)}")
+    files = {k: str(v) for k, v in entry.items() if k not in ("kind", "name")}
+    return SourceSpec(kind, files, entry.get("name"), base_dir=str(path.parent))
