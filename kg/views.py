@@ -94,10 +94,10 @@ def to_hetero_data(graph: KnowledgeGraph) -> tuple["HeteroData", IdMaps]:
         store = data[et.src, et.rel, et.dst]
         store.edge_index = torch.from_numpy(np.vstack([src, dst]).astype(np.int64))
         if "weight" in frame.columns and frame["weight"].notna().any():
-            store.edge_weight = torch.from_numpy(frame["weight"].fillna(1.0).to_numpy(np.float32))
+            store.edge_weight = torch.from_numpy(frame["weight"].fillna(1.0).to_numpy(np.float32, copy=True))
         if "time" in frame.columns and frame["time"].notna().any():
             seconds = pd.to_datetime(frame["time"]).astype("int64") // 10**9
-            store.edge_time = torch.from_numpy(seconds.to_numpy(np.int64))
+            store.edge_time = torch.from_numpy(seconds.to_numpy(np.int64, copy=True))
     return data, id_maps
 
 

@@ -1,0 +1,40 @@
+"""Shared fixtures: the tiny graph shipped as CSV and as Turtle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kg.builder import GraphBuilder, SourceData
+from kg.graph import KnowledgeGraph
+from kg.sources import load_csv_source
+
+TINY = Path(__file__).parent / "fixtures" / "tiny"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def build(*sources: SourceData, policy: str = "strict"):
+    builder = GraphBuilder()
+    for s in sources:
+        builder.add(s)
+    return builder.build(policy)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def tiny_graph() -> KnowledgeGraph:
+    return build(load_csv_source(TINY / "mapping.toml")).graph
+
+
+@pytest.fixture(scope="session")
+def shipped_build():
+    """The full default build from the data shipped in the repository (about 3 s)."""
+    from kg.build import build_graph
+    from pipelines.config import default_config
+
+    return build_graph(default_config().build.sources)
+
+
+@pytest.fixture(scope="session")
+def shipped_graph(shipped_build) -> KnowledgeGraph:
+    return shipped_build.graph
