@@ -94,8 +94,9 @@ def read_table(path: Path, log: ProblemLog, columns: Sequence[str] | None = None
             if n != last:
                 log.add("blank line inside the table", line=int(n))
         frame = frame[~blank]
-    if frame.empty and not len(log):
+    if frame.empty:
         log.add("no data rows after the header", line=1)
+        return None
     return frame
 
 

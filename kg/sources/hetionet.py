@@ -67,10 +67,10 @@ def _convert_nodes(frame: pd.DataFrame, log: ProblemLog) -> pd.DataFrame:
 
 
 def _split_hetionet_ids(ids: pd.Series) -> tuple[pd.Series, pd.Series]:
-    parts = ids.str.split("::", n=1, expand=True)
-    if parts.shape[1] < 2:
-        parts[1] = None
-    return parts[0], parts[1]
+    parts = ids.astype(object).str.split("::", n=1)
+    prefix = parts.str[0]
+    local = parts.map(lambda p: p[1] if isinstance(p, list) and len(p) > 1 else None)
+    return prefix, local
 
 
 def _convert_edges(frame: pd.DataFrame, file: str, log: ProblemLog) -> list[EdgeBatch]:
