@@ -85,6 +85,8 @@ def read_table(path: Path, log: ProblemLog, columns: Sequence[str] | None = None
         _report_ragged_rows(text, sep, quoting, len(header), log)
         return None
     frame.columns = header
+    for col in frame.columns[frame.isna().all().to_numpy()]:
+        frame[col] = frame[col].astype(object)  # an all-empty column must still be a text column
     frame.index = _record_start_lines(text, sep, quoting, len(frame))
     blank = frame.isna().all(axis=1).to_numpy()
     if blank.any():
@@ -104,19 +106,22 @@ def _record_start_lines(text: str, sep: str, quoting: int, n_records: int) -> pd
     """Line on which each data record starts (records may span lines inside quotes)."""
     if quoting == csv.QUOTE_NONE or '"' not in text:
         return pd.RangeIndex(2, n_records + 2)
-    reader = csv.reader(io.StringIO(text), delimiter=sep, quoting=quoting)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, quoting=quoting)
     starts, previous_end = [], 1
-    for i, _ in enumerate(reader):
-        if i > 0:
-            starts.append(previous_end + 1)
-        previous_end = reader.line_num
+    try:
+        for i, _ in enumerate(reader):
+            if i > 0:
+                starts.append(previous_end + 1)
+            previous_end = reader.line_num
+    except csv.Error:
+        return pd.RangeIndex(2, n_records + 2)
     if len(starts) != n_records:  # blank lines are records for pandas but not for csv
         return pd.RangeIndex(2, n_records + 2)
     return pd.Index(starts)
 
 
 def _report_ragged_rows(text: str, sep: str, quoting: int, width: int, log: ProblemLog) -> None:
-    reader = csv.reader(io.StringIO(text), delimiter=sep, quoting=quoting)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, quoting=quoting)
     try:
         for row in reader:
             if reader.line_num == 1 or not row:
