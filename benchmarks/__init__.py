@@ -1,0 +1,1 @@
+"""rxkg benchmarks: long runs whose numbers go to ``benchmarks/results/*.json``."""

@@ -1,0 +1,6 @@
+"""Run every benchmark: ``python -m benchmarks`` (or ``make bench``)."""
+
+from benchmarks import bench_build
+
+if __name__ == "__main__":
+    bench_build.main()

@@ -1,0 +1,67 @@
+"""The rxkg command line on the tiny graph: build, info, export, and failures."""
+
+import json
+import subprocess
+import sys
+
+from pipelines.cli import main
+
+from conftest import TINY
+
+
+def _config(tmp_path, policy="strict", mapping=TINY / "mapping.toml"):
+    path = tmp_path / "build.toml"
+    path.write_text(f'[build]\npolicy = "{policy}"\nout = "graph"\n\n'
+                    f'[[build.sources]]\nkind = "csv"\nname = "tiny"\nmapping = "{mapping}"\n')
+    return path
+
+
+def test_build_info_export(tmp_path, capsys):
+    assert main(["build", "--config", str(_config(tmp_path)), "--out", str(tmp_path / "g")]) == 0
+    out = capsys.readouterr().out
+    assert "rxkg build: built 11 nodes, 14 edges from 1 sources" in out
+    report = json.loads((tmp_path / "g" / "build_report.json").read_text())
+    assert report["nodes"]["drug"] == 4 and report["edges"]["drug__treats__disease"] == 2
+    assert report["sources"]["tiny"]["rows_read"] == 25 and report["rejected"] == []
+    assert "wall_time_s" in report
+
+    assert main(["info", str(tmp_path / "g")]) == 0
+    assert "rxkg info: 11 nodes, 14 edges" in capsys.readouterr().out
+
+    assert main(["export", str(tmp_path / "g"), "--out", str(tmp_path / "m.gexf"),
+                 "--around", "drug:DB00945", "--hops", "1", "--relations", "binds,interacts_with"]) == 0
+    assert "3 nodes, 2 edges as gexf" in capsys.readouterr().out
+    assert (tmp_path / "m.gexf").exists()
+
+
+def test_build_with_bad_data_fails_listing_every_problem(tmp_path, capsys):
+    (tmp_path / "nodes.csv").write_text("id,type\ndrug:DB1,drug\nx:1,chemical\n")
+    (tmp_path / "edges.csv").write_text("s,d\ndrug:DB1,disease:DOID:1\n")
+    (tmp_path / "m.toml").write_text('[[nodes]]\nfile="nodes.csv"\nid="id"\ntype="type"\n'
+                                     '[[edges]]\nfile="edges.csv"\nsource="s"\ntarget="d"\nrelation="treats"\n')
+    assert main(["build", "--config", str(_config(tmp_path, mapping=tmp_path / "m.toml"))]) == 1
+    err = capsys.readouterr().err
+    assert "nodes.csv:3: unknown node type 'chemical'" in err
+    assert "edges.csv:2: edge (drug, treats, disease): endpoint 'disease:DOID:1' does not exist" in err
+    assert "2 invalid record(s)" in err
+    assert not (tmp_path / "graph").exists()
+
+    assert main(["build", "--config", str(_config(tmp_path, mapping=tmp_path / "m.toml")),
+                 "--policy", "quarantine"]) == 0
+    report = json.loads((tmp_path / "graph" / "build_report.json").read_text())
+    assert [(r["line"], r["reason"][:20]) for r in report["rejected"]] == [
+        (3, "unknown node type 'c"), (2, "edge (drug, treats, ")]
+
+
+def test_unknown_entity_and_missing_graph_are_clear_errors(tmp_path, capsys):
+    main(["build", "--config", str(_config(tmp_path)), "--out", str(tmp_path / "g")])
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "g"), "--out", str(tmp_path / "x.json"), "--around", "drug:NOPE"]) == 1
+    assert "no node 'drug:NOPE' in the graph" in capsys.readouterr().err
+    assert main(["info", str(tmp_path / "missing")]) == 1
+    assert "not an rxkg graph directory" in capsys.readouterr().err
+
+
+def test_console_script_entry_point_runs():
+    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("rxkg ")

@@ -1,0 +1,55 @@
+"""The default build on the data shipped in the repository reproduces Hetionet's counts."""
+
+HETIONET_NODES = {"drug": 1552, "disease": 137, "target": 20945, "side_effect": 5734,
+                  "pharmacologic_class": 345, "pathway": 1822, "anatomy": 402, "symptom": 438,
+                  "biological_process": 11381, "cellular_component": 1391, "molecular_function": 2884}
+HETIONET_EDGES = {
+    "anatomy__downregulates__target": 102240, "anatomy__upregulates__target": 97848,
+    "drug__binds__target": 11571, "drug__causes__side_effect": 138944, "drug__downregulates__target": 21102,
+    "drug__palliates__disease": 390, "drug__resembles__drug": 6486, "drug__treats__disease": 755,
+    "drug__upregulates__target": 18756, "disease__associates__target": 12623,
+    "disease__downregulates__target": 7623, "disease__localizes__anatomy": 3602,
+    "disease__resembles__disease": 543, "disease__upregulates__target": 7731,
+    "target__covaries__target": 61690, "target__interacts__target": 147164,
+    "target__participates__pathway": 84372, "target__regulates__target": 265672,
+    "pharmacologic_class__includes__drug": 1029,
+}
+
+
+def test_node_counts_equal_hetionet(shipped_build):
+    assert shipped_build.report.nodes == HETIONET_NODES
+
+
+def test_hetionet_edge_counts_are_exact(shipped_build):
+    edges = shipped_build.report.edges
+    for key, n in HETIONET_EDGES.items():
+        assert edges[key] == n, key
+
+
+def test_drugbank_ontology_and_interactions_are_loaded(shipped_build):
+    report = shipped_build.report
+    assert report.edges["drug__interacts_with__drug"] == 32842
+    assert report.out_of_scope["interactions"] == {
+        "endpoint not in the graph ((drug, interacts_with, drug))": 48514 - 32842}
+    for key in ("drug__has_target__target", "drug__metabolized_by__target",
+                "drug__carried_by__target", "drug__transported_by__target"):
+        assert report.edges[key] > 0
+    assert report.tables == {"non_indications": 243, "xrefs": 8204, "synonyms": 766}
+    assert report.sources["drugbank"]["nodes_annotated"] == 1552
+    assert report.rejected == []
+
+
+def test_every_row_read_is_accounted_for(shipped_build):
+    for name, s in shipped_build.report.sources.items():
+        accounted = (s["nodes_loaded"] + s["nodes_annotated"] + s["edges_loaded"] + s["duplicates_merged"]
+                     + s["table_rows"] + s["out_of_scope"] + s["rejected"])
+        assert accounted == s["rows_read"], name
+
+
+def test_annotations_and_real_names(shipped_graph):
+    aspirin = shipped_graph.node("drug:DB00945")
+    assert aspirin["name"] == "Acetylsalicylic acid" and "N02BA01" in aspirin["atc_codes"]
+    assert shipped_graph.node("disease:DOID:9352")["name"] == "type 2 diabetes mellitus"
+    xrefs = shipped_graph.tables["xrefs"]
+    t2d = xrefs[xrefs["node_id"] == "disease:DOID:9352"]
+    assert "ICD9" in set(t2d["resource"])
