@@ -60,9 +60,15 @@ def _require(spec: SourceSpec, key: str) -> Path:
     return p
 
 
+def _csv_option(spec: SourceSpec, key: str) -> list[str]:
+    value = spec.files.get(key, "")
+    return [v.strip() for v in str(value).split(",") if v.strip()]
+
+
 #: Source kind -> loader; a plain dict so the set of formats is visible in one place.
 SOURCE_LOADERS: dict[str, Callable[[SourceSpec], SourceData]] = {
-    "hetionet": lambda s: load_hetionet(_require(s, "nodes"), _require(s, "edges"), s.label),
+    "hetionet": lambda s: load_hetionet(_require(s, "nodes"), _require(s, "edges"), s.label,
+                                        _csv_option(s, "exclude_metaedges")),
     "indications": lambda s: load_indications(_require(s, "indications"), s.label),
     "drugbank": lambda s: load_drugbank(_require(s, "drugs"), s.path("proteins"), s.label),
     "disease_ontology": lambda s: load_disease_ontology(

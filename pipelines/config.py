@@ -105,5 +105,6 @@ def _source(entry: Any, path: Path, index: int) -> SourceSpec:
     kind = entry["kind"]
     if kind not in SOURCE_LOADERS:
         raise KGError(f"{where}: unknown kind {kind!r}; known: {sorted(SOURCE_LOADERS)}")
-    files = {k: str(v) for k, v in entry.items() if k not in ("kind", "name")}
+    files = {k: ",".join(map(str, v)) if isinstance(v, list) else str(v)
+             for k, v in entry.items() if k not in ("kind", "name")}
     return SourceSpec(kind, files, entry.get("name"), base_dir=str(path.parent))

@@ -53,3 +53,18 @@ def test_annotations_and_real_names(shipped_graph):
     xrefs = shipped_graph.tables["xrefs"]
     t2d = xrefs[xrefs["node_id"] == "disease:DOID:9352"]
     assert "ICD9" in set(t2d["resource"])
+
+
+def test_commercial_safe_build_leaves_out_non_commercial_edges(tmp_path):
+    from kg.build import build_graph
+    from pipelines.config import load_config
+
+    data = __import__("pipelines.config", fromlist=["default_data_dir"]).default_data_dir()
+    config = tmp_path / "build.toml"
+    config.write_text(f'[[build.sources]]\nkind = "hetionet"\nnodes = "{data}/hetionet/nodes.tsv.gz"\n'
+                      f'edges = "{data}/hetionet/edges.sif.gz"\nexclude_metaedges = ["CbG", "CcSE"]\n')
+    result = build_graph(load_config(config).build.sources)
+    assert "drug__binds__target" not in result.report.edges
+    assert "drug__causes__side_effect" not in result.report.edges
+    assert result.report.out_of_scope["hetionet"] == {"metaedge excluded by configuration": 11571 + 138944}
+    assert result.report.edges["drug__treats__disease"] == 755

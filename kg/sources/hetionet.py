@@ -10,12 +10,13 @@ of reading the file.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
 from kg.builder import EdgeBatch, NodeBatch, SourceData
-from kg.errors import ProblemLog
+from kg.errors import KGError, ProblemLog
 from kg.schema import HETIONET_KINDS, HETIONET_METAEDGES
 from kg.sources._io import data_line_numbers, read_table
 
@@ -24,8 +25,17 @@ __all__ = ["load_hetionet"]
 _TYPE_TO_KIND = {v: k for k, v in HETIONET_KINDS.items()}
 
 
-def load_hetionet(nodes_path: Path, edges_path: Path, name: str = "hetionet") -> SourceData:
-    """Load Hetionet's ``nodes.tsv`` and ``edges.sif`` (optionally gzipped)."""
+def load_hetionet(nodes_path: Path, edges_path: Path, name: str = "hetionet",
+                  exclude_metaedges: Iterable[str] = ()) -> SourceData:
+    """Load Hetionet's ``nodes.tsv`` and ``edges.sif`` (optionally gzipped).
+
+    ``exclude_metaedges`` (e.g. ``["CbG", "CcSE"]``, the non-commercial DrugBank- and
+    SIDER-derived edges) are left out; their rows are reported as out of scope.
+    """
+    exclude = set(exclude_metaedges)
+    unknown = exclude - set(HETIONET_METAEDGES)
+    if unknown:
+        raise KGError(f"unknown Hetionet metaedge(s) to exclude: {sorted(unknown)}")
     data = SourceData(name=name, files=[str(nodes_path), str(edges_path)])
     node_log = ProblemLog(str(nodes_path), name)
     nodes = read_table(Path(nodes_path), node_log, columns=["id", "name", "kind"])
@@ -38,6 +48,14 @@ def load_hetionet(nodes_path: Path, edges_path: Path, name: str = "hetionet") ->
     edges = read_table(Path(edges_path), edge_log, columns=["source", "metaedge", "target"])
     if edges is not None:
         data.rows_read += len(edges)
+        if exclude:
+            dropped = edges["metaedge"].isin(exclude)
+            data.out_of_scope.append(pd.DataFrame({
+                "source": name, "file": str(edges_path), "line": data_line_numbers(edges)[dropped].to_numpy(),
+                "record": (edges.loc[dropped, "source"] + " " + edges.loc[dropped, "metaedge"] + " "
+                           + edges.loc[dropped, "target"]).to_numpy(),
+                "reason": "metaedge excluded by configuration"}))
+            edges = edges[~dropped]
         data.edges += _convert_edges(edges, str(edges_path), edge_log)
     data.problems += edge_log.problems
     return data
