@@ -29,6 +29,7 @@ from rdflib import RDF, RDFS, Literal, URIRef
 from kg.builder import EdgeBatch, NodeBatch, SourceData
 from kg.errors import KGError, ProblemLog
 from kg.schema import NODE_TYPES, SCHEMA, EdgeType, split_id
+from kg.sources._io import read_text
 
 __all__ = ["RdfMapping", "load_rdf_source", "RXKG_VOCAB", "RXKG_ID", "node_iri", "iri_to_id",
            "type_class", "RDF_FORMATS"]
@@ -137,22 +138,14 @@ def load_rdf_source(path: str | Path, mapping: str | Path | RdfMapping | None = 
 
 
 def _parse(path: Path, mapping: RdfMapping, log: ProblemLog) -> rdflib.Graph | None:
-    if not path.exists():
-        log.add("file not found")
-        return None
-    fmt = mapping.format or RDF_FORMATS.get(path.suffix.lower())
+    suffix = Path(path.name.removesuffix(".gz")).suffix.lower()
+    fmt = mapping.format or RDF_FORMATS.get(suffix)
     if fmt is None:
-        log.add(f"cannot tell the RDF format from extension {path.suffix!r}; "
+        log.add(f"cannot tell the RDF format from extension {suffix!r}; "
                 f"use one of {sorted(RDF_FORMATS)} or set 'format' in the mapping")
         return None
-    raw = path.read_bytes()
-    if not raw.strip():
-        log.add("empty file")
-        return None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        log.add("bad encoding: not valid UTF-8", line=raw.count(b"\n", 0, err.start) + 1)
+    text = read_text(path, log)
+    if text is None:
         return None
     graph = rdflib.Graph()
     # rdflib logs a traceback for every literal it cannot convert; the schema check reports them.
