@@ -21,7 +21,7 @@ import pandas as pd
 from kg.builder import GraphBuilder, SourceData
 from kg.errors import KGError, Policy
 from kg.graph import KnowledgeGraph
-from kg.io import atomic_file, write_graph
+from kg.io import write_graph
 from kg.sources import (load_csv_source, load_disease_ontology, load_drugbank, load_hetionet,
                         load_indications, load_interactions, load_rdf_source)
 
@@ -177,7 +177,3 @@ def write_build(result: BuildResult, out: str | Path) -> Path:
     return write_graph(result.graph, out, extra_files={
         "build_report.json": write_report, "out_of_scope.tsv.gz": write_oos})
 
-
-def write_report_file(report: BuildReport, path: Path) -> None:
-    """Write a report on its own (e.g. beside a failed build's output)."""
-    atomic_file(path, lambda p: p.write_text(json.dumps(report.to_dict(), indent=2, default=str)))

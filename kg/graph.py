@@ -13,7 +13,7 @@ reading and writing directories lives in :mod:`kg.io`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 import pandas as pd
@@ -242,13 +242,4 @@ def _frames_equal(a: pd.DataFrame, b: pd.DataFrame, sort_by: list[str]) -> bool:
         return False
     ca, cb = _canonical(a, sort_by), _canonical(b, sort_by)
     return list(ca.columns) == list(cb.columns) and ca.equals(cb)
-
-
-def edge_frame(src: Iterable[str], dst: Iterable[str],
-               attributes: Mapping[str, Iterable[object]] | None = None) -> pd.DataFrame:
-    """Convenience constructor for an edge table."""
-    data: dict[str, object] = {"src": list(src), "dst": list(dst)}
-    for k, v in (attributes or {}).items():
-        data[k] = list(v)
-    return pd.DataFrame(data)
 
