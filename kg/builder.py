@@ -18,14 +18,13 @@ import pandas as pd
 
 from kg.errors import KGValidationError, Policy, Problem
 from kg.graph import KnowledgeGraph
-from kg.schema import NODE_TYPES, SCHEMA, EdgeType
+from kg.schema import NODE_TYPE_ORDER, SCHEMA, EdgeType
 
 __all__ = ["NodeBatch", "EdgeBatch", "SourceData", "SourceStats", "BuildOutcome", "GraphBuilder"]
 
 _LINE = "_line"
 _FILE = "_file"
 _SOURCE = "_source"
-_TYPE_ORDER = {t: i for i, t in enumerate(NODE_TYPES)}
 
 
 @dataclass
@@ -180,7 +179,7 @@ class GraphBuilder:
         for src, n in pool.loc[~pool.index.isin(rejected_rows) & ~pool.index.isin(dup_rows)]\
                 .drop_duplicates("id")[_SOURCE].value_counts().items():
             stats[src].nodes_loaded += int(n)
-        order = merged["type"].map(_TYPE_ORDER).fillna(len(_TYPE_ORDER))
+        order = merged["type"].map(NODE_TYPE_ORDER).fillna(len(NODE_TYPE_ORDER))
         merged = merged.assign(_order=order).sort_values(["_order", "id"], kind="stable")
         return merged.drop(columns="_order").reset_index(drop=True)
 

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from kg.errors import KGError
-from kg.schema import NODE_TYPES, SCHEMA, EdgeType, node_type_of
+from kg.records import plain
+from kg.schema import NODE_TYPE_ORDER, SCHEMA, EdgeType, node_type_of
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -29,8 +30,6 @@ __all__ = ["KnowledgeGraph", "NODE_COLUMNS", "EDGE_COLUMNS"]
 
 NODE_COLUMNS: tuple[str, ...] = ("id", "type", "name")
 EDGE_COLUMNS: tuple[str, ...] = ("src", "dst")
-
-_TYPE_ORDER = {t: i for i, t in enumerate(NODE_TYPES)}
 
 
 @dataclass
@@ -88,14 +87,15 @@ class KnowledgeGraph:
         if not self.has_node(node_id):
             raise KeyError(f"no node {node_id!r} in the graph")
         row = self.nodes.iloc[self.node_index.get_loc(node_id)]
-        return {k: v for k, v in row.items() if not _is_null(v)}
+        return {k: plain(v) for k, v in row.items() if plain(v) is not None}
 
     def nodes_of_type(self, node_type: str) -> pd.DataFrame:
         return self.nodes[self.nodes["type"] == node_type]
 
     def node_counts(self) -> dict[str, int]:
         counts = self.nodes["type"].value_counts()
-        return {t: int(counts[t]) for t in sorted(counts.index, key=lambda t: _TYPE_ORDER.get(t, 99))}
+        order = sorted(counts.index, key=lambda t: NODE_TYPE_ORDER.get(t, len(NODE_TYPE_ORDER)))
+        return {t: int(counts[t]) for t in order}
 
     def edge_counts(self) -> dict[str, int]:
         return {et.key: len(frame) for et, frame in self.edges.items()}
@@ -215,10 +215,6 @@ class KnowledgeGraph:
                 if a is None or b is None or not _frames_equal(a, b, list(a.columns)):
                     diffs.append(f"table {name!r} differs")
         return diffs
-
-
-def _is_null(value: object) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA or value is pd.NaT
 
 
 def _canonical(frame: pd.DataFrame, sort_by: list[str]) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from typing import Mapping, NamedTuple
 
 __all__ = [
     "NODE_TYPES",
+    "NODE_TYPE_ORDER",
     "ATTRIBUTE_DTYPES",
     "EdgeType",
     "RelationSpec",
@@ -46,6 +47,9 @@ NODE_TYPES: tuple[str, ...] = (
     "cellular_component",
     "molecular_function",
 )
+
+#: Position of each node type, for ordering tables and reports the same way everywhere.
+NODE_TYPE_ORDER: Mapping[str, int] = MappingProxyType({t: i for i, t in enumerate(NODE_TYPES)})
 
 #: The value types an edge attribute column may declare.
 ATTRIBUTE_DTYPES: tuple[str, ...] = ("str", "float", "int", "datetime")

@@ -5,12 +5,13 @@ Conversion only; no file I/O here.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from kg.graph import KnowledgeGraph
+from kg.records import iter_edges, iter_nodes
 from kg.schema import EdgeType
 
 if TYPE_CHECKING:  # heavy imports only when the view is built
@@ -21,18 +22,6 @@ __all__ = ["to_networkx", "to_hetero_data", "IdMaps"]
 
 #: Node type -> node ids in index order; ``id_maps[t][i]`` is node ``i`` of type ``t``.
 IdMaps = dict[str, list[str]]
-
-
-def _clean(value: Any) -> Any:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def to_networkx(graph: KnowledgeGraph) -> "nx.MultiDiGraph":
@@ -47,21 +36,8 @@ def to_networkx(graph: KnowledgeGraph) -> "nx.MultiDiGraph":
     import networkx as nx
 
     g = nx.MultiDiGraph()
-    cols = list(graph.nodes.columns)
-    for row in graph.nodes.itertuples(index=False, name=None):
-        attrs = {c: _clean(v) for c, v in zip(cols, row) if c != "id" and _clean(v) is not None}
-        g.add_node(row[0], **attrs)
-    for et, frame in graph.edges.items():
-        attr_cols = [c for c in frame.columns if c not in ("src", "dst")]
-        src = frame["src"].astype(str).tolist()
-        dst = frame["dst"].astype(str).tolist()
-        if attr_cols:
-            values = [frame[c].tolist() for c in attr_cols]
-            for i, (s, d) in enumerate(zip(src, dst)):
-                attrs = {c: _clean(v[i]) for c, v in zip(attr_cols, values) if _clean(v[i]) is not None}
-                g.add_edge(s, d, key=et.rel, relation=et.rel, **attrs)
-        else:
-            g.add_edges_from((s, d, et.rel, {"relation": et.rel}) for s, d in zip(src, dst))
+    g.add_nodes_from(iter_nodes(graph))
+    g.add_edges_from((s, d, et.rel, {"relation": et.rel, **attrs}) for et, s, d, attrs in iter_edges(graph))
     return g
 
 

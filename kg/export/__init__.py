@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from kg.errors import KGError
-from kg.export._records import iter_edges, iter_nodes
+from kg.records import iter_edges, iter_nodes
 from kg.export.rdf import write_turtle
 from kg.export.tabular import write_csv, write_neo4j
 from kg.export.xml import write_gexf, write_graphml

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kg.export._records import iter_edges, iter_nodes
+from kg.records import iter_edges, iter_nodes
 from kg.graph import KnowledgeGraph
 from kg.schema import SCHEMA, split_id
 from kg.sources.rdf_source import RXKG_VOCAB, node_iri, type_class

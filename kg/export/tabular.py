@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from kg.export._records import edge_attribute_columns, node_attribute_columns
+from kg.records import edge_attribute_columns, node_attribute_columns
 from kg.graph import KnowledgeGraph
 from kg.schema import SCHEMA
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 from xml.sax.saxutils import escape, quoteattr
 
-from kg.export._records import edge_attribute_columns, iter_edges, iter_nodes, node_attribute_columns
+from kg.records import edge_attribute_columns, iter_edges, iter_nodes, node_attribute_columns
 from kg.graph import KnowledgeGraph
 
 __all__ = ["write_graphml", "write_gexf"]

@@ -1,14 +1,20 @@
-"""Row iteration shared by the exporters: plain Python values, nulls left out."""
+"""Row iteration over a graph as plain Python values, nulls left out.
+
+Shared by the networkx view and every exporter, so a value is rendered the same way
+(timestamps as ISO text, numpy scalars as Python numbers) wherever it goes.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 import pandas as pd
 
-from kg.graph import KnowledgeGraph
 from kg.schema import SCHEMA, EdgeType
+
+if TYPE_CHECKING:  # kg.graph imports this module
+    from kg.graph import KnowledgeGraph
 
 __all__ = ["node_attribute_columns", "edge_attribute_columns", "iter_nodes", "iter_edges", "plain"]
 
