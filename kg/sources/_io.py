@@ -18,7 +18,13 @@ import pandas as pd
 
 from kg.errors import ProblemLog
 
-__all__ = ["read_text", "read_table", "data_line_numbers", "parse_numbers", "parse_datetimes"]
+__all__ = ["read_text", "read_table", "data_line_numbers", "parse_numbers", "parse_datetimes",
+           "check_pattern", "DRUGBANK_ID", "DOID", "ENTREZ_ID"]
+
+#: (regular expression, description) of the id systems the built-in sources carry.
+DRUGBANK_ID = (r"^DB\d{5}$", "a DrugBank id (DB#####)")
+DOID = (r"^DOID:\d+$", "a Disease Ontology id (DOID:n)")
+ENTREZ_ID = (r"^\d+$", "an Entrez gene id")
 
 
 def read_text(path: Path, log: ProblemLog) -> str | None:
@@ -135,6 +141,15 @@ def _report_ragged_rows(text: str, sep: str, quoting: int, width: int, log: Prob
 def data_line_numbers(frame: pd.DataFrame) -> pd.Series:
     """File line of each row of a frame returned by :func:`read_table`."""
     return pd.Series(frame.index.to_numpy(), index=frame.index, dtype="int64")
+
+
+def check_pattern(frame: pd.DataFrame, column: str, id_format: tuple[str, str], log: ProblemLog) -> pd.Series:
+    """Mask of rows whose ``column`` does not match ``id_format``; each is a problem on its line."""
+    pattern, description = id_format
+    bad = ~frame[column].fillna("").str.match(pattern)
+    for line, value in zip(data_line_numbers(frame)[bad], frame[column][bad]):
+        log.add(f"column {column!r}: {value!r} is not {description}", line=int(line))
+    return bad
 
 
 _INT_RE = re.compile(r"^[+-]?\d+$")

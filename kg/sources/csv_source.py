@@ -216,11 +216,12 @@ def _node_records(frame: pd.DataFrame, m: NodeFileMapping, log: ProblemLog) -> p
         unknown = declared.notna() & ~declared.isin(NODE_TYPES)
         for line, value in zip(lines[unknown], declared[unknown]):
             log.add(f"unknown node type {value!r}; known: {list(NODE_TYPES)}", line=int(line))
-        missing = declared.isna()
-        for line in lines[missing]:
+        for line in lines[declared.isna()]:
             log.add(f"missing node type in column {m.type!r}", line=int(line))
-        declared = declared.where(~unknown & ~missing)
-        ids, types = parse_node_ids(frame[m.id].where(declared.notna()), declared, lines, _Quiet(log, declared), "node id")
+        # Rows whose type is already reported are not parsed further (one problem per row).
+        typed = declared.notna() & ~unknown
+        ids, types = parse_node_ids(frame.loc[typed, m.id], declared[typed], lines[typed], log, "node id")
+        ids, types = ids.reindex(frame.index), types.reindex(frame.index)
     else:
         ids, types = parse_node_ids(frame[m.id], m.node_type, lines, log, "node id")
     ok = ids.notna()
@@ -233,20 +234,6 @@ def _node_records(frame: pd.DataFrame, m: NodeFileMapping, log: ProblemLog) -> p
         out[col] = frame.loc[ok, col]
     out["_line"] = lines[ok]
     return out.reset_index(drop=True)
-
-
-class _Quiet(ProblemLog):
-    """Forwards problems except the "missing id" ones already explained by a bad type cell."""
-
-    def __init__(self, inner: ProblemLog, declared: pd.Series) -> None:
-        super().__init__(inner.file, inner.source, inner.problems)
-        self._bad_lines = set(declared.index[declared.isna()].tolist())
-
-    def add(self, reason: str, line: int | None = None, triple: str | None = None,
-            record: str | None = None) -> None:
-        if reason.startswith("missing node id") and line in self._bad_lines:
-            return
-        super().add(reason, line, triple, record)
 
 
 def _edge_batches(frame: pd.DataFrame, m: EdgeFileMapping, file: str, log: ProblemLog) -> list[EdgeBatch]:

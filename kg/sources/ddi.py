@@ -9,8 +9,7 @@ import pandas as pd
 from kg.builder import EdgeBatch, SourceData
 from kg.errors import ProblemLog
 from kg.schema import EdgeType
-from kg.sources._io import data_line_numbers, read_table
-from kg.sources.drugbank import DRUGBANK_ID_RE
+from kg.sources._io import DRUGBANK_ID, check_pattern, data_line_numbers, read_table
 
 __all__ = ["load_interactions"]
 
@@ -29,12 +28,7 @@ def load_interactions(path: Path, name: str = "interactions") -> SourceData:
     if frame is not None:
         data.rows_read = len(frame)
         lines = data_line_numbers(frame)
-        ok = pd.Series(True, index=frame.index)
-        for col in ("Drug1", "Drug2"):
-            bad = ~frame[col].fillna("").str.match(DRUGBANK_ID_RE)
-            for line, value in zip(lines[bad], frame[col][bad]):
-                log.add(f"column {col!r}: {value!r} is not a DrugBank id (DB#####)", line=int(line))
-            ok &= ~bad
+        ok = ~(check_pattern(frame, "Drug1", DRUGBANK_ID, log) | check_pattern(frame, "Drug2", DRUGBANK_ID, log))
         self_pair = ok & (frame["Drug1"] == frame["Drug2"])
         for line, value in zip(lines[self_pair], frame["Drug1"][self_pair]):
             log.add(f"drug {value!r} interacts with itself", line=int(line))

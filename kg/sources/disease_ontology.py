@@ -15,11 +15,9 @@ import pandas as pd
 
 from kg.builder import NodeBatch, SourceData
 from kg.errors import ProblemLog
-from kg.sources._io import data_line_numbers, read_table
+from kg.sources._io import DOID, check_pattern, data_line_numbers, read_table
 
 __all__ = ["load_disease_ontology"]
-
-_DOID = r"^DOID:\d+$"
 
 
 def load_disease_ontology(slim_terms: Path, xrefs: Path | None = None, term_names: Path | None = None,
@@ -31,9 +29,7 @@ def load_disease_ontology(slim_terms: Path, xrefs: Path | None = None, term_name
     if terms is not None:
         data.rows_read += len(terms)
         lines = data_line_numbers(terms)
-        bad = ~terms["doid"].fillna("").str.match(_DOID)
-        for line, value in zip(lines[bad], terms["doid"][bad]):
-            log.add(f"column 'doid': {value!r} is not a Disease Ontology id", line=int(line))
+        bad = check_pattern(terms, "doid", DOID, log)
         t = terms[~bad]
         slim_ids = set(t["doid"])
         data.nodes.append(NodeBatch(str(slim_terms), pd.DataFrame({
@@ -71,9 +67,7 @@ def load_disease_ontology(slim_terms: Path, xrefs: Path | None = None, term_name
 def _scoped(table: pd.DataFrame, id_col: str, slim_ids: set[str], path: Path, log: ProblemLog,
             data: SourceData, source: str, keep: list[str]) -> pd.DataFrame:
     lines = data_line_numbers(table)
-    bad = ~table[id_col].fillna("").str.match(_DOID)
-    for line, value in zip(lines[bad], table[id_col][bad]):
-        log.add(f"column {id_col!r}: {value!r} is not a Disease Ontology id", line=int(line))
+    bad = check_pattern(table, id_col, DOID, log)
     empty = ~bad & table[keep].isna().any(axis=1)
     for line in lines[empty]:
         log.add(f"missing value in column(s) {keep}", line=int(line))

@@ -15,11 +15,9 @@ import pandas as pd
 from kg.builder import EdgeBatch, NodeBatch, SourceData
 from kg.errors import ProblemLog
 from kg.schema import EdgeType
-from kg.sources._io import data_line_numbers, read_table
+from kg.sources._io import DRUGBANK_ID, ENTREZ_ID, check_pattern, data_line_numbers, read_table
 
-__all__ = ["load_drugbank", "DRUGBANK_ID_RE", "PROTEIN_RELATIONS"]
-
-DRUGBANK_ID_RE = r"^DB\d{5}$"
+__all__ = ["load_drugbank", "PROTEIN_RELATIONS"]
 
 DRUG_COLUMNS = ["drugbank_id", "name", "type", "groups", "atc_codes", "categories",
                 "inchikey", "inchi", "description"]
@@ -58,9 +56,7 @@ def load_drugbank(drugs_path: Path, proteins_path: Path | None = None,
 
 def _drug_annotations(frame: pd.DataFrame, log: ProblemLog) -> pd.DataFrame:
     lines = data_line_numbers(frame)
-    bad = ~frame["drugbank_id"].fillna("").str.match(DRUGBANK_ID_RE)
-    for line, value in zip(lines[bad], frame["drugbank_id"][bad]):
-        log.add(f"{value!r} is not a DrugBank id (DB#####)", line=int(line))
+    bad = check_pattern(frame, "drugbank_id", DRUGBANK_ID, log)
     nameless = ~bad & frame["name"].isna()
     for line, value in zip(lines[nameless], frame["drugbank_id"][nameless]):
         log.add(f"drug {value} has no name", line=int(line))
@@ -81,12 +77,8 @@ def _drug_annotations(frame: pd.DataFrame, log: ProblemLog) -> pd.DataFrame:
 
 def _protein_edges(frame: pd.DataFrame, file: str, log: ProblemLog) -> list[EdgeBatch]:
     lines = data_line_numbers(frame)
-    bad_id = ~frame["drugbank_id"].fillna("").str.match(DRUGBANK_ID_RE)
-    for line, value in zip(lines[bad_id], frame["drugbank_id"][bad_id]):
-        log.add(f"{value!r} is not a DrugBank id (DB#####)", line=int(line))
-    bad_gene = ~frame["entrez_gene_id"].fillna("").str.match(r"^\d+$")
-    for line, value in zip(lines[bad_gene], frame["entrez_gene_id"][bad_gene]):
-        log.add(f"column 'entrez_gene_id': {value!r} is not an Entrez gene id", line=int(line))
+    bad_id = check_pattern(frame, "drugbank_id", DRUGBANK_ID, log)
+    bad_gene = check_pattern(frame, "entrez_gene_id", ENTREZ_ID, log)
     bad_cat = ~frame["category"].isin(list(PROTEIN_RELATIONS))
     for line, value in zip(lines[bad_cat], frame["category"][bad_cat]):
         log.add(f"column 'category': {value!r} is not one of {sorted(PROTEIN_RELATIONS)}", line=int(line))

@@ -128,10 +128,11 @@ def _convert_edges(frame: pd.DataFrame, file: str, log: ProblemLog) -> list[Edge
 
 def _convert_categories(categories: pd.Index) -> tuple[np.ndarray, pd.Index]:
     """Hetionet kind of each distinct id and its rxkg id (``Gene::1017`` -> ``target:1017``)."""
-    prefix, local = _split_hetionet_ids(pd.Series(categories, dtype=object))
+    raw = pd.Series(categories, dtype=object)
+    prefix, local = _split_hetionet_ids(raw)
     node_type = prefix.map(HETIONET_KINDS)
-    new = (node_type.fillna("?") + ":" + local.fillna("")).astype(object)
-    # Distinct raw ids always map to distinct new ids except for malformed ones,
-    # which the kind check rejects; keep categories unique regardless.
-    new = new.where(node_type.notna(), "?:" + pd.Series(categories, dtype=object))
+    well_formed = node_type.notna() & local.notna() & (local != "")
+    # A malformed id keeps its raw text behind a "?:" namespace: categories stay unique, and the
+    # edge is reported by the builder as pointing at a node that does not exist.
+    new = (node_type + ":" + local).where(well_formed, "?:" + raw)
     return prefix.fillna("").to_numpy(dtype=object), pd.Index(new)

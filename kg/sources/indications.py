@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 
 from kg.builder import EdgeBatch, SourceData
 from kg.errors import ProblemLog
 from kg.schema import EdgeType
-from kg.sources._io import data_line_numbers, parse_numbers, read_table
-from kg.sources.drugbank import DRUGBANK_ID_RE
+from kg.sources._io import DOID, DRUGBANK_ID, check_pattern, data_line_numbers, parse_numbers, read_table
 
 __all__ = ["load_indications", "CATEGORY_RELATIONS"]
 
@@ -34,43 +32,25 @@ def load_indications(path: Path, name: str = "indications") -> SourceData:
     frame = read_table(Path(path), log, columns=COLUMNS)
     if frame is not None:
         data.rows_read = len(frame)
-        lines = data_line_numbers(frame)
-        ok = pd.Series(True, index=frame.index)
-        bad = ~frame["drugbank_id"].fillna("").str.match(DRUGBANK_ID_RE)
-        for line, value in zip(lines[bad], frame["drugbank_id"][bad]):
-            log.add(f"column 'drugbank_id': {value!r} is not a DrugBank id", line=int(line))
-        ok &= ~bad
-        bad = ~frame["doid_id"].fillna("").str.match(r"^DOID:\d+$")
-        for line, value in zip(lines[bad], frame["doid_id"][bad]):
-            log.add(f"column 'doid_id': {value!r} is not a Disease Ontology id", line=int(line))
-        ok &= ~bad
+        bad = check_pattern(frame, "drugbank_id", DRUGBANK_ID, log) | check_pattern(frame, "doid_id", DOID, log)
         known = list(CATEGORY_RELATIONS) + [NOT]
-        bad = ~frame["category"].isin(known)
-        for line, value in zip(lines[bad], frame["category"][bad]):
+        unknown = ~frame["category"].isin(known)
+        for line, value in zip(data_line_numbers(frame)[unknown], frame["category"][unknown]):
             log.add(f"column 'category': {value!r} is not one of {known}", line=int(line))
-        ok &= ~bad
-        counts = {}
+        bad |= unknown
+        lines = data_line_numbers(frame)
         for col in ("n_curators", "n_resources"):
-            before = len(log)
-            counts[col] = parse_numbers(frame[col], lines, col, log, integer=True)
-            if len(log) > before:
-                ok &= ~(frame[col].notna() & counts[col].isna())
-        f = frame[ok]
+            counts = parse_numbers(frame[col], lines, col, log, integer=True)
+            bad |= frame[col].notna() & counts.isna()
+            frame[col] = counts
+        f = frame[~bad].assign(drug_id="drug:" + frame["drugbank_id"], disease_id="disease:" + frame["doid_id"],
+                               _line=lines)
         for category, et in CATEGORY_RELATIONS.items():
-            sel = f["category"] == category
-            data.edges.append(EdgeBatch(str(path), et, pd.DataFrame({
-                "src": ("drug:" + f.loc[sel, "drugbank_id"]).to_numpy(),
-                "dst": ("disease:" + f.loc[sel, "doid_id"]).to_numpy(),
-                "n_curators": counts["n_curators"][f.index][sel].to_numpy(),
-                "n_resources": counts["n_resources"][f.index][sel].to_numpy(),
-                "_line": lines[f.index][sel].to_numpy(),
-            })))
-        sel = f["category"] == NOT
-        data.tables["non_indications"] = pd.DataFrame({
-            "drug_id": ("drug:" + f.loc[sel, "drugbank_id"]).to_numpy(),
-            "disease_id": ("disease:" + f.loc[sel, "doid_id"]).to_numpy(),
-            "n_curators": counts["n_curators"][f.index][sel].to_numpy(),
-            "n_resources": counts["n_resources"][f.index][sel].to_numpy(),
-        })
+            rows = f[f["category"] == category]
+            edges = rows[["drug_id", "disease_id", "n_curators", "n_resources", "_line"]]
+            data.edges.append(EdgeBatch(str(path), et, edges.rename(columns={"drug_id": "src",
+                                                                              "disease_id": "dst"})))
+        rows = f[f["category"] == NOT]
+        data.tables["non_indications"] = rows[["drug_id", "disease_id", "n_curators", "n_resources"]]
     data.problems += log.problems
     return data
