@@ -184,7 +184,6 @@ def _convert(graph: rdflib.Graph, mapping: RdfMapping,
              log: ProblemLog) -> tuple[pd.DataFrame, dict[EdgeType, pd.DataFrame]]:
     node_types: dict[str, str] = {}
     node_attrs: dict[str, dict[str, Any]] = {}
-    statements: dict[Any, dict[str, Any]] = {}
     relation_triples: list[tuple[Any, Any, Any]] = []
 
     def node_id(term: Any, triple: tuple[Any, Any, Any]) -> str | None:
@@ -197,13 +196,17 @@ def _convert(graph: rdflib.Graph, mapping: RdfMapping,
                     triple=_n3(*triple))
         return nid
 
+    # Reified statements (edge attributes) are found once, before the pass over all triples.
+    statement_nodes = set(graph.subjects(RDF.type, RDF.Statement))
+    for reifying in (RDF.subject, RDF.predicate, RDF.object):
+        statement_nodes.update(graph.subjects(reifying, None))
+    statements: dict[Any, dict[str, Any]] = {node: {} for node in statement_nodes}
+
     for s, p, o in graph:
         triple = (s, p, o)
-        if p == RDF.type and o == RDF.Statement:
-            statements.setdefault(s, {})
-        elif p in (RDF.subject, RDF.predicate, RDF.object) or (
-                s in statements or (s, RDF.type, RDF.Statement) in graph):
-            statements.setdefault(s, {})[str(p)] = o
+        if s in statement_nodes:
+            if not (p == RDF.type and o == RDF.Statement):
+                statements[s][str(p)] = o
         elif p == RDF.type:
             node_type = mapping.classes.get(str(o))
             if node_type is None:
@@ -218,8 +221,9 @@ def _convert(graph: rdflib.Graph, mapping: RdfMapping,
             node_types[nid] = node_type
         elif isinstance(o, Literal):
             attr = mapping.attributes.get(str(p))
-            if attr is None and str(p).startswith(RXKG_VOCAB) and mapping.attributes is not None:
-                attr = str(p)[len(RXKG_VOCAB):] if str(p)[len(RXKG_VOCAB):] not in SCHEMA.relation_names() else None
+            if attr is None and str(p).startswith(RXKG_VOCAB):
+                local = str(p)[len(RXKG_VOCAB):]
+                attr = None if local in SCHEMA.relation_names() else local
             if attr is None:
                 log.add(f"unknown literal predicate {p.n3()}", triple=_n3(*triple))
                 continue
