@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-import tracemalloc
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -91,13 +90,9 @@ class BuildReport:
     rejected: list[dict[str, Any]]
     out_of_scope: dict[str, dict[str, int]]
     wall_time_s: float
-    peak_memory_mb: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        out = dict(self.__dict__)
-        out.update(out.pop("extra"))
-        return out
+        return dict(self.__dict__)
 
     def summary(self) -> str:
         return (f"built {sum(self.nodes.values()):,} nodes, {sum(self.edges.values()):,} edges "
@@ -114,7 +109,7 @@ class BuildResult:
 
 
 def build_graph(sources: Sequence[SourceSpec], policy: Policy = "strict",
-                progress: bool = False, track_memory: bool = False) -> BuildResult:
+                progress: bool = False) -> BuildResult:
     """Load every source and build one validated graph.
 
     Under ``strict`` any problem raises :class:`~kg.errors.KGValidationError`
@@ -128,8 +123,6 @@ def build_graph(sources: Sequence[SourceSpec], policy: Policy = "strict",
     unknown = [s.kind for s in sources if s.kind not in SOURCE_LOADERS]
     if unknown:
         raise KGError(f"unknown source kind(s) {unknown}; known: {sorted(SOURCE_LOADERS)}")
-    if track_memory:
-        tracemalloc.start()
     start = time.perf_counter()
     builder = GraphBuilder()
     iterator: Any = sources
@@ -138,12 +131,7 @@ def build_graph(sources: Sequence[SourceSpec], policy: Policy = "strict",
         iterator = tqdm(sources, desc="loading sources", unit="source", leave=False)
     for spec in iterator:
         builder.add(SOURCE_LOADERS[spec.kind](spec))
-    try:
-        outcome = builder.build(policy)
-    finally:
-        peak = tracemalloc.get_traced_memory()[1] / 2**20 if track_memory else None
-        if track_memory:
-            tracemalloc.stop()
+    outcome = builder.build(policy)
     wall = time.perf_counter() - start
     oos = outcome.out_of_scope
     oos_summary: dict[str, dict[str, int]] = {}
@@ -159,7 +147,6 @@ def build_graph(sources: Sequence[SourceSpec], policy: Policy = "strict",
         rejected=[p.to_dict() for p in outcome.problems],
         out_of_scope=oos_summary,
         wall_time_s=round(wall, 3),
-        peak_memory_mb=round(peak, 1) if peak is not None else None,
     )
     return BuildResult(g, report, oos)
 

@@ -162,10 +162,8 @@ class GraphBuilder:
             inside = extra["id"].isin(created_ids)
             if (~inside).any():
                 out_of_scope.append(_oos_records(extra[~inside], "id", "node not created by any source"))
-                for src, n in extra.loc[~inside, _SOURCE].value_counts().items():
-                    stats[src].out_of_scope += int(n)
-            for src, n in extra.loc[inside, _SOURCE].value_counts().items():
-                stats[src].nodes_annotated += int(n)
+                _tally(stats, "out_of_scope", extra.loc[~inside, _SOURCE])
+            _tally(stats, "nodes_annotated", extra.loc[inside, _SOURCE])
             pool = pd.concat([pool.assign(_annotation=False), extra[inside].assign(_annotation=True)],
                              ignore_index=True)
 
@@ -173,12 +171,11 @@ class GraphBuilder:
         dup_created = pool.loc[dup_rows]
         if "_annotation" in pool.columns:
             dup_created = dup_created[~dup_created["_annotation"].astype(bool)]
-        for src, n in dup_created[_SOURCE].value_counts().items():
-            stats[src].duplicates_merged += int(n)
+        _tally(stats, "duplicates_merged", dup_created[_SOURCE])
         merged = merged.drop(columns=[_LINE, _FILE, _SOURCE, "_annotation"], errors="ignore")
-        for src, n in pool.loc[~pool.index.isin(rejected_rows) & ~pool.index.isin(dup_rows)]\
-                .drop_duplicates("id")[_SOURCE].value_counts().items():
-            stats[src].nodes_loaded += int(n)
+        # Rejected and merged-away rows are never the first of their id, so the rest is one per node.
+        _tally(stats, "nodes_loaded", pool.loc[~pool.index.isin(rejected_rows) & ~pool.index.isin(dup_rows),
+                                               _SOURCE])
         order = merged["type"].map(NODE_TYPE_ORDER).fillna(len(NODE_TYPE_ORDER))
         merged = merged.assign(_order=order).sort_values(["_order", "id"], kind="stable")
         return merged.drop(columns="_order").reset_index(drop=True)
@@ -219,10 +216,8 @@ class GraphBuilder:
             merged, rejected_rows, dup_rows = _merge_duplicates(frame, ["src", "dst"], problems,
                                                                 f"{et} edge")
             kept = frame.loc[~frame.index.isin(rejected_rows) & ~frame.index.isin(dup_rows), _SOURCE]
-            for src, n in kept.value_counts().items():
-                stats[src].edges_loaded += int(n)
-            for src, n in frame.loc[dup_rows, _SOURCE].value_counts().items():
-                stats[src].duplicates_merged += int(n)
+            _tally(stats, "edges_loaded", kept)
+            _tally(stats, "duplicates_merged", frame.loc[dup_rows, _SOURCE])
             merged = _coerce_attributes(merged.drop(columns=[_LINE, _FILE, _SOURCE], errors="ignore"), et)
             for col in ("src", "dst"):
                 if not isinstance(merged[col].dtype, pd.CategoricalDtype):
@@ -235,6 +230,12 @@ class GraphBuilder:
 
 
 # ---------------------------------------------------------------- helpers
+def _tally(stats: dict[str, SourceStats], counter: str, sources: pd.Series) -> None:
+    """Add each source's number of rows in ``sources`` to its ``counter``."""
+    for source, n in sources.value_counts().items():
+        setattr(stats[source], counter, getattr(stats[source], counter) + int(n))
+
+
 def _coerce_attributes(frame: pd.DataFrame, et: EdgeType) -> pd.DataFrame:
     """Give every attribute column its schema dtype (merges and concats widen ints to floats)."""
     for col, dtype in SCHEMA.spec(et).attributes.items():

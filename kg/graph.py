@@ -68,7 +68,7 @@ class KnowledgeGraph:
                 raise KGError(f"edge type {et} is not in the schema")
             if any(c not in frame.columns for c in EDGE_COLUMNS):
                 raise KGError(f"edge table {et.key} lacks src/dst columns")
-        self.edges = {et: f for et, f in self.edges.items()}
+        self.edges = dict(self.edges)  # the graph owns its mapping; callers keep theirs
         self._index: pd.Index | None = None
 
     # ------------------------------------------------------------------ lookup

@@ -15,5 +15,4 @@ def run_build(config: BuildConfig, out: str | Path | None = None, progress: bool
     result = build_graph(config.sources, policy=config.policy, progress=progress)  # type: ignore[arg-type]
     target = Path(out or config.out)
     write_build(result, target)
-    result.report.extra["graph_dir"] = str(target)
     return result

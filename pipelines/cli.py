@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -23,10 +24,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     from pipelines.config import default_config, load_config
 
     config = load_config(args.config) if args.config else default_config()
-    build = config.build
-    if args.policy:
-        from dataclasses import replace
-        build = replace(build, policy=args.policy)
+    build = replace(config.build, policy=args.policy) if args.policy else config.build
     out = Path(args.out or build.out)
     result = run_build(build, out, progress=not args.json)
     report = result.report
@@ -131,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "hops", 0) is not None and getattr(args, "hops", 0) < 0:
+    if args.command == "export" and args.hops < 0:
         parser.error("--hops must be >= 0")
     try:
         return int(args.func(args))
