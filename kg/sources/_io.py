@@ -54,17 +54,24 @@ def read_text(path: Path, log: ProblemLog) -> str | None:
 
 def read_table(path: Path, log: ProblemLog, columns: Sequence[str] | None = None,
                required: Sequence[str] = (), sep: str | None = None,
-               quoted: bool | None = None) -> pd.DataFrame | None:
+               quoted: bool | None = None, comment_lines: bool = False) -> pd.DataFrame | None:
     """Read a CSV/TSV file as strings; ``None`` when the file as a whole is unusable.
 
     ``columns`` is the exact expected header (missing and extra columns are both
     problems); ``required`` only lists columns that must be present. Empty cells
     become nulls. The index of the result is the file line each record starts on.
-    ``quoted`` allows double-quoted fields (default: CSV yes, TSV no).
+    ``quoted`` allows double-quoted fields (default: CSV yes, TSV no). With
+    ``comment_lines``, ``#`` lines before the header (a curated table's provenance
+    notes) are skipped; line numbers still count them.
     """
     text = read_text(path, log)
     if text is None:
         return None
+    offset = 0
+    if comment_lines:
+        while text.startswith("#"):
+            text = text.split("\n", 1)[1] if "\n" in text else ""
+            offset += 1
     if sep is None:
         sep = "\t" if ".tsv" in path.suffixes or ".sif" in path.suffixes else ","
     header = next(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=sep))
@@ -72,13 +79,13 @@ def read_table(path: Path, log: ProblemLog, columns: Sequence[str] | None = None
     wanted = list(columns) if columns is not None else list(required)
     missing = [c for c in wanted if c not in header]
     if missing:
-        log.add(f"missing column(s) {missing}; header has {header}", line=1)
+        log.add(f"missing column(s) {missing}; header has {header}", line=1 + offset)
     if columns is not None:
         extra = [c for c in header if c not in columns]
         if extra:
-            log.add(f"unexpected column(s) {extra}; expected exactly {list(columns)}", line=1)
+            log.add(f"unexpected column(s) {extra}; expected exactly {list(columns)}", line=1 + offset)
     if len(set(header)) != len(header):
-        log.add(f"duplicate column names in header {header}", line=1)
+        log.add(f"duplicate column names in header {header}", line=1 + offset)
     if len(log):
         return None
     if quoted is None:
@@ -88,22 +95,22 @@ def read_table(path: Path, log: ProblemLog, columns: Sequence[str] | None = None
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
                             na_values=[""], quoting=quoting, engine="c", skip_blank_lines=False)
     except pd.errors.ParserError:
-        _report_ragged_rows(text, sep, quoting, len(header), log)
+        _report_ragged_rows(text, sep, quoting, len(header), log, offset)
         return None
     frame.columns = header
     for col in frame.columns[frame.isna().all().to_numpy()]:
         frame[col] = frame[col].astype(object)  # an all-empty column must still be a text column
-    frame.index = _record_start_lines(text, sep, quoting, len(frame))
+    frame.index = _record_start_lines(text, sep, quoting, len(frame)) + offset
     blank = frame.isna().all(axis=1).to_numpy()
     if blank.any():
         # A blank line inside the file may hide a lost record; one at the very end is harmless.
-        last = text.count("\n") + (0 if text.endswith("\n") else 1)
+        last = text.count("\n") + (0 if text.endswith("\n") else 1) + offset
         for n in frame.index[blank]:
             if n != last:
                 log.add("blank line inside the table", line=int(n))
         frame = frame[~blank]
     if frame.empty:
-        log.add("no data rows after the header", line=1)
+        log.add("no data rows after the header", line=1 + offset)
         return None
     return frame
 
@@ -126,16 +133,17 @@ def _record_start_lines(text: str, sep: str, quoting: int, n_records: int) -> pd
     return pd.Index(starts)
 
 
-def _report_ragged_rows(text: str, sep: str, quoting: int, width: int, log: ProblemLog) -> None:
+def _report_ragged_rows(text: str, sep: str, quoting: int, width: int, log: ProblemLog,
+                        offset: int = 0) -> None:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, quoting=quoting)
     try:
         for row in reader:
             if reader.line_num == 1 or not row:
                 continue
             if len(row) != width:
-                log.add(f"expected {width} fields, found {len(row)}", line=reader.line_num)
+                log.add(f"expected {width} fields, found {len(row)}", line=reader.line_num + offset)
     except csv.Error as err:
-        log.add(f"unparsable CSV ({err})", line=reader.line_num)
+        log.add(f"unparsable CSV ({err})", line=reader.line_num + offset)
 
 
 def data_line_numbers(frame: pd.DataFrame) -> pd.Series:
