@@ -21,8 +21,9 @@ from kg.builder import GraphBuilder, SourceData
 from kg.errors import KGError, Policy
 from kg.graph import KnowledgeGraph
 from kg.io import write_graph
-from kg.sources import (load_csv_source, load_disease_ontology, load_drugbank, load_hetionet,
-                        load_indications, load_interactions, load_rdf_source)
+from kg.sources import (load_cms_prescribers, load_csv_source, load_disease_ontology, load_drugbank,
+                        load_hetionet, load_indications, load_interactions, load_mimic, load_rdf_source,
+                        load_synthea)
 
 __all__ = ["SourceSpec", "BuildReport", "BuildResult", "build_graph", "write_build", "SOURCE_LOADERS"]
 
@@ -75,6 +76,10 @@ SOURCE_LOADERS: dict[str, Callable[[SourceSpec], SourceData]] = {
     "interactions": lambda s: load_interactions(_require(s, "interactions"), s.label),
     "csv": lambda s: load_csv_source(_require(s, "mapping"), s.label),
     "rdf": lambda s: load_rdf_source(_require(s, "file"), s.path("mapping"), s.label),
+    # Clinical sources map their codes through a vocabulary file (data/mappings/vocabulary.toml).
+    "cms": lambda s: load_cms_prescribers(_require(s, "prescribers"), _require(s, "vocabulary"), s.label),
+    "synthea": lambda s: load_synthea(_require(s, "dir"), _require(s, "vocabulary"), s.label),
+    "mimic": lambda s: load_mimic(_require(s, "dir"), _require(s, "vocabulary"), s.label),
 }
 
 

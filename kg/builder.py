@@ -12,6 +12,7 @@ out-of-scope, with their reason, never silently dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -32,12 +33,15 @@ class NodeBatch:
     """Node records from one file; ``frame`` has ``id``, ``type``, ``name``, attributes, ``_line``.
 
     ``annotate_only`` batches add attributes to nodes another source creates; a row
-    whose node no source creates is out of scope.
+    whose node no source creates is out of scope. ``implied`` batches are nodes a
+    source's edges need but no row of it describes (a DrugBank drug a prescription
+    maps to): they are created if absent and counted apart from the rows read.
     """
 
     file: str
     frame: pd.DataFrame
     annotate_only: bool = False
+    implied: bool = False
 
 
 @dataclass
@@ -68,6 +72,10 @@ class SourceData:
     files: list[str] = field(default_factory=list)
     #: Valid rows the loader itself set aside as outside the graph (source, file, line, record, reason).
     out_of_scope: list[pd.DataFrame] = field(default_factory=list)
+    #: Extra edge records beyond one per row (a combination product's second ingredient, ...).
+    rows_expanded: int = 0
+    #: Mapping rates of the source's codes, by field (see :class:`kg.mapping.MappingTally`).
+    mapping: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
 @dataclass
@@ -83,6 +91,9 @@ class SourceStats:
     nodes_annotated: int = 0
     edges_loaded: int = 0
     table_rows: int = 0
+    rows_expanded: int = 0
+    nodes_implied: int = 0
+    mapping: dict[str, dict[str, object]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
@@ -115,7 +126,9 @@ class GraphBuilder:
     def build(self, policy: Policy = "strict") -> BuildOutcome:
         if policy not in ("strict", "quarantine"):
             raise ValueError(f"policy must be 'strict' or 'quarantine', got {policy!r}")
-        stats = {s.name: SourceStats(files=list(s.files), rows_read=s.rows_read) for s in self._sources}
+        stats = {s.name: SourceStats(files=list(s.files), rows_read=s.rows_read,
+                                     rows_expanded=s.rows_expanded, mapping=dict(s.mapping))
+                 for s in self._sources}
         problems: list[Problem] = [p for s in self._sources for p in s.problems]
         out_of_scope: list[pd.DataFrame] = []
         for s in self._sources:
@@ -147,11 +160,21 @@ class GraphBuilder:
     # ------------------------------------------------------------------ nodes
     def _merge_nodes(self, stats: dict[str, SourceStats], problems: list[Problem],
                      out_of_scope: list[pd.DataFrame]) -> pd.DataFrame:
-        created, annotations = [], []
+        created, annotations, implied = [], [], []
         for s in self._sources:
             for batch in s.nodes:
                 frame = batch.frame.assign(**{_FILE: batch.file, _SOURCE: s.name})
-                (annotations if batch.annotate_only else created).append(frame)
+                if batch.implied:
+                    implied.append(frame)
+                else:
+                    (annotations if batch.annotate_only else created).append(frame)
+        if implied:
+            # Implied nodes fill gaps only: a node any source describes keeps that description.
+            extra = pd.concat(implied, ignore_index=True).drop_duplicates("id")
+            described = pd.Index(pd.concat(created)["id"].unique()) if created else pd.Index([])
+            extra = extra[~extra["id"].isin(described)]
+            _tally(stats, "nodes_implied", extra[_SOURCE])
+            created.append(extra.assign(**{_LINE: None, "_implied": True}))
         if not created:
             return pd.DataFrame({"id": pd.Series(dtype=object), "type": pd.Series(dtype=object),
                                  "name": pd.Series(dtype=object)})
@@ -172,10 +195,12 @@ class GraphBuilder:
         if "_annotation" in pool.columns:
             dup_created = dup_created[~dup_created["_annotation"].astype(bool)]
         _tally(stats, "duplicates_merged", dup_created[_SOURCE])
-        merged = merged.drop(columns=[_LINE, _FILE, _SOURCE, "_annotation"], errors="ignore")
+        merged = merged.drop(columns=[_LINE, _FILE, _SOURCE, "_annotation", "_implied"], errors="ignore")
         # Rejected and merged-away rows are never the first of their id, so the rest is one per node.
-        _tally(stats, "nodes_loaded", pool.loc[~pool.index.isin(rejected_rows) & ~pool.index.isin(dup_rows),
-                                               _SOURCE])
+        counted = ~pool.index.isin(rejected_rows) & ~pool.index.isin(dup_rows)
+        if "_implied" in pool.columns:
+            counted &= pool["_implied"].isna().to_numpy()
+        _tally(stats, "nodes_loaded", pool.loc[counted, _SOURCE])
         order = merged["type"].map(NODE_TYPE_ORDER).fillna(len(NODE_TYPE_ORDER))
         merged = merged.assign(_order=order).sort_values(["_order", "id"], kind="stable")
         return merged.drop(columns="_order").reset_index(drop=True)
@@ -214,7 +239,7 @@ class GraphBuilder:
             frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
             frame = frame.reset_index(drop=True)
             merged, rejected_rows, dup_rows = _merge_duplicates(frame, ["src", "dst"], problems,
-                                                                f"{et} edge")
+                                                                f"{et} edge", SCHEMA.spec(et).combine)
             kept = frame.loc[~frame.index.isin(rejected_rows) & ~frame.index.isin(dup_rows), _SOURCE]
             _tally(stats, "edges_loaded", kept)
             _tally(stats, "duplicates_merged", frame.loc[dup_rows, _SOURCE])
@@ -274,14 +299,17 @@ def _canonical_orientation(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _merge_duplicates(frame: pd.DataFrame, key: list[str], problems: list[Problem],
-                      what: str) -> tuple[pd.DataFrame, set[int], np.ndarray]:
+                      what: str, combine: Mapping[str, str] | None = None,
+                      ) -> tuple[pd.DataFrame, set[int], np.ndarray]:
     """Collapse records that share ``key``.
 
     Identical or complementary duplicates merge (first non-null value of each
     attribute wins). A duplicate whose attribute contradicts the first record is
-    rejected with a problem naming both places. Returns the merged frame, the
+    rejected with a problem naming both places, except for attributes with a
+    ``combine`` rule, which aggregate instead. Returns the merged frame, the
     rejected row labels and the row labels merged away as duplicates.
     """
+    combine = combine or {}
     dup_mask = frame.duplicated(key, keep=False).to_numpy()
     if not dup_mask.any():
         return frame, set(), np.array([], dtype=int)
@@ -289,6 +317,8 @@ def _merge_duplicates(frame: pd.DataFrame, key: list[str], problems: list[Proble
     attr_cols = [c for c in frame.columns if c not in key and not c.startswith("_")]
     rejected: set[int] = set()
     for col in attr_cols:
+        if col in combine:
+            continue
         per_key = dups.dropna(subset=[col])
         if per_key.empty:
             continue
@@ -304,7 +334,12 @@ def _merge_duplicates(frame: pd.DataFrame, key: list[str], problems: list[Proble
             ))
             rejected.add(label)
     dups = dups.drop(index=list(rejected))
-    combined = dups.groupby(key, sort=False, observed=True).first().reset_index()
+    grouped = dups.groupby(key, sort=False, observed=True)
+    combined = grouped.first()
+    for col, how in combine.items():
+        if col in combined.columns and how != "first":
+            combined[col] = grouped[col].sum(min_count=1) if how == "sum" else grouped[col].agg(how)
+    combined = combined.reset_index()
     firsts_idx = dups.groupby(key, sort=False, observed=True).head(1).index
     dup_rows = dups.index.difference(firsts_idx).to_numpy()
     unique = frame[~dup_mask]

@@ -20,6 +20,7 @@ __all__ = [
     "NODE_TYPES",
     "NODE_TYPE_ORDER",
     "ATTRIBUTE_DTYPES",
+    "COMBINE_RULES",
     "EdgeType",
     "RelationSpec",
     "SCHEMA",
@@ -87,23 +88,37 @@ class RelationSpec:
     ``attributes`` maps each optional edge column to its value type; ``weight``
     and ``time`` are the conventional names for a numeric weight (claim counts)
     and an event time (start of a medication, onset of a condition).
+
+    ``combine`` declares event relations: repeated records of one pair (repeat
+    orders, several CMS columns of one drug, one condition coded at every visit)
+    are one edge whose attributes aggregate (``sum``, ``min``, ``max``, ``first``).
+    Duplicates of any other relation must agree, or the later one is rejected.
     """
 
     edge_type: EdgeType
     description: str
     symmetric: bool = False
     attributes: Mapping[str, str] = field(default_factory=dict)
+    combine: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, dtype in self.attributes.items():
             if dtype not in ATTRIBUTE_DTYPES:
                 raise ValueError(f"{self.edge_type}: attribute {name!r} has unknown dtype {dtype!r}")
+        for name, how in self.combine.items():
+            if name not in self.attributes or how not in COMBINE_RULES:
+                raise ValueError(f"{self.edge_type}: cannot combine {name!r} by {how!r}")
         object.__setattr__(self, "attributes", MappingProxyType(dict(self.attributes)))
+        object.__setattr__(self, "combine", MappingProxyType(dict(self.combine)))
+
+
+#: How an event relation's attribute aggregates over repeated records of one pair.
+COMBINE_RULES: tuple[str, ...] = ("sum", "min", "max", "first")
 
 
 def _spec(src: str, rel: str, dst: str, description: str, symmetric: bool = False,
-          **attributes: str) -> RelationSpec:
-    return RelationSpec(EdgeType(src, rel, dst), description, symmetric, attributes)
+          combine: Mapping[str, str] | None = None, **attributes: str) -> RelationSpec:
+    return RelationSpec(EdgeType(src, rel, dst), description, symmetric, attributes, combine or {})
 
 
 _DRUGBANK_ACTION = {"actions": "str", "known_action": "str"}
@@ -143,16 +158,21 @@ _RELATIONS: tuple[RelationSpec, ...] = (
     _spec("target", "participates", "biological_process", "gene in GO process"),
     _spec("target", "participates", "cellular_component", "gene in GO component"),
     _spec("target", "participates", "molecular_function", "gene in GO function"),
-    # People.
+    # People. Weights count records (claims, encounters, orders); times are the first record's.
     _spec("doctor", "prescribes", "drug", "prescriber's claims for the drug",
-          weight="float", time="datetime"),
+          combine={"weight": "sum", "time": "min"}, weight="float", time="datetime"),
     _spec("doctor", "sees", "patient", "encounters between doctor and patient",
-          weight="float", time="datetime"),
-    _spec("patient", "takes", "drug", "medication record",
-          weight="float", time="datetime", end_time="datetime", reason="str", admission="str"),
-    _spec("patient", "has_condition", "disease", "diagnosis or condition",
-          time="datetime", end_time="datetime", code="str"),
-    _spec("patient", "allergic_to", "drug", "recorded allergy", time="datetime", code="str"),
+          combine={"weight": "sum", "time": "min"}, weight="float", time="datetime"),
+    _spec("patient", "takes", "drug", "medication records (end_time: the last recorded stop)",
+          combine={"weight": "sum", "time": "min", "end_time": "max", "reason": "first",
+                   "code": "first", "admission": "first"},
+          weight="float", time="datetime", end_time="datetime", reason="str", code="str",
+          admission="str"),
+    _spec("patient", "has_condition", "disease", "diagnosis or condition (doid: the specific DO term)",
+          combine={"time": "min", "end_time": "max", "code": "first", "doid": "first"},
+          time="datetime", end_time="datetime", code="str", doid="str"),
+    _spec("patient", "allergic_to", "drug", "recorded allergy or intolerance",
+          combine={"time": "min", "code": "first"}, time="datetime", code="str"),
 )
 
 

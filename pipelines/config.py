@@ -51,6 +51,10 @@ class PipelineConfig:
     build: BuildConfig = field(default_factory=lambda: default_config().build)
 
 
+#: The shipped code-mapping vocabulary, relative to the data directory.
+VOCABULARY = "mappings/vocabulary.toml"
+
+
 def _shipped_sources(data_dir: Path) -> tuple[SourceSpec, ...]:
     base = str(data_dir)
     return (
@@ -63,6 +67,14 @@ def _shipped_sources(data_dir: Path) -> tuple[SourceSpec, ...]:
                                         "xrefs": "disease-ontology/xrefs-prop-slim.tsv.gz",
                                         "term_names": "disease-ontology/term-names.tsv.gz"}, base_dir=base),
         SourceSpec("interactions", {"interactions": "ddi/chch-miner-drugbank-ddi.tsv.gz"}, base_dir=base),
+        SourceSpec("cms", {"prescribers": "doctors/cms-partd-2014/prescriber-info.csv.gz",
+                           "vocabulary": VOCABULARY}, base_dir=base),
+        SourceSpec("synthea", {"dir": "patients/synthea-ne", "vocabulary": VOCABULARY}, "synthea-ne",
+                   base_dir=base),
+        SourceSpec("synthea", {"dir": "patients/synthea-ca", "vocabulary": VOCABULARY}, "synthea-ca",
+                   base_dir=base),
+        SourceSpec("mimic", {"dir": "patients/mimic3-demo", "vocabulary": VOCABULARY}, "mimic3",
+                   base_dir=base),
     )
 
 

@@ -173,9 +173,14 @@ class DrugMapper:
         return self.map_name(name)
 
     def drug_nodes(self, drugbank_ids: pd.Series | list[str]) -> pd.DataFrame:
-        """Node records (id, type) for DrugBank ids a source uses; names come from DrugBank's table."""
-        ids = pd.Index(pd.unique(pd.Series(list(drugbank_ids), dtype=object)))
-        return pd.DataFrame({"id": "drug:" + ids.to_series().to_numpy(), "type": "drug"})
+        """Implied node records for DrugBank ids a source uses; names come from DrugBank's table.
+
+        ``from_clinical`` marks drugs that only clinical records brought into the graph
+        (DrugBank drugs that are not Hetionet compounds).
+        """
+        ids = pd.unique(pd.Series(list(drugbank_ids), dtype=object))
+        return pd.DataFrame({"id": "drug:" + pd.Series(ids, dtype=object), "type": "drug",
+                             "from_clinical": True})
 
 
 def _unique(ids: tuple[str, ...] | list[str]) -> tuple[str, ...]:

@@ -1,0 +1,50 @@
+"""Helpers shared by the clinical loaders (CMS, Synthea, MIMIC-III): mapped edges and set-asides."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from kg.mapping import DiseaseMatch, DrugMatch
+
+__all__ = ["explode_matches", "set_aside", "parse_dates"]
+
+
+def explode_matches(frame: pd.DataFrame, matches: Sequence[DrugMatch | DiseaseMatch],
+                    prefix: str) -> tuple[pd.DataFrame, int]:
+    """One row per mapped id (``dst`` = ``prefix`` + id) for the rows that mapped.
+
+    Returns the exploded rows and how many records beyond one per row a
+    combination product (or a condition under two slim diseases) added.
+    """
+    ids = [m.drugbank_ids if isinstance(m, DrugMatch) else m.graph_doids for m in matches]
+    counts = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
+    keep = counts > 0
+    rows = frame.loc[keep].loc[np.repeat(frame.index[keep], counts[keep])] if keep.any() else frame.iloc[:0]
+    flat = [prefix + i for group in ids for i in group]
+    rows = rows.assign(dst=np.array(flat, dtype=object))
+    return rows.reset_index(drop=True), int(counts[keep].sum() - keep.sum())
+
+
+def set_aside(source: str, file: str, lines: pd.Series | np.ndarray, records: pd.Series | Sequence[str],
+              reasons: pd.Series | Sequence[str] | str) -> pd.DataFrame:
+    """Out-of-scope records: valid rows whose code maps to nothing in the graph."""
+    return pd.DataFrame({"source": source, "file": file, "line": np.asarray(lines),
+                         "record": np.asarray(records, dtype=object),
+                         "reason": reasons if isinstance(reasons, str) else np.asarray(reasons, dtype=object)})
+
+
+def parse_dates(values: pd.Series, formats: Sequence[str] = ("ISO8601",)) -> pd.Series:
+    """Parse dates trying each format in turn; unparsable cells stay NaT (callers report them)."""
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    todo = values.notna()
+    for fmt in formats:
+        if not todo.any():
+            break
+        parsed = pd.to_datetime(values[todo], errors="coerce", format=fmt, utc=True)
+        parsed = parsed.dt.tz_localize(None).astype("datetime64[ns]")
+        out[todo] = parsed
+        todo &= out.isna()
+    return out

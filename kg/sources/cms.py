@@ -1,0 +1,99 @@
+"""CMS Medicare Part D prescribers (2014, as in the public "U.S. Opiate Prescriptions" set).
+
+One row per prescriber: NPI, gender, state, credentials, specialty, then one column
+per drug (brand or generic name, dots for spaces) holding the prescriber's claim
+count, and an ``Opioid.Prescriber`` flag. Each row becomes a ``doctor`` node; each
+non-zero claim cell a ``prescribes`` edge to every DrugBank ingredient its column
+maps to, weighted by the claim count. Records read = prescriber rows + non-zero
+cells; a cell whose column maps to no DrugBank drug (a pen needle) is out of scope.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kg.builder import EdgeBatch, NodeBatch, SourceData
+from kg.errors import ProblemLog
+from kg.mapping import MappingTally, load_mappers
+from kg.schema import EdgeType
+from kg.sources._clinical import explode_matches, set_aside
+from kg.sources._io import check_pattern, data_line_numbers, read_table
+
+__all__ = ["load_cms_prescribers", "PRESCRIBER_COLUMNS"]
+
+PRESCRIBER_COLUMNS = ("NPI", "Gender", "State", "Credentials", "Specialty")
+_FLAG = "Opioid.Prescriber"
+NPI = (r"^\d{10}$", "a 10-digit NPI")
+PRESCRIBES = EdgeType("doctor", "prescribes", "drug")
+
+
+def load_cms_prescribers(path: Path, vocabulary: Path, name: str = "cms") -> SourceData:
+    """Load the prescriber table; drug columns are mapped through ``vocabulary``."""
+    drugs, _ = load_mappers(vocabulary)
+    data = SourceData(name=name, files=[str(path)])
+    log = ProblemLog(str(path), name)
+    frame = read_table(Path(path), log, required=PRESCRIBER_COLUMNS)
+    if frame is None:
+        data.problems += log.problems
+        return data
+    lines = data_line_numbers(frame)
+    drug_columns = [c for c in frame.columns if c not in PRESCRIBER_COLUMNS and c != _FLAG]
+    bad = check_pattern(frame, "NPI", NPI, log)
+    counts = frame[drug_columns].apply(pd.to_numeric, errors="coerce")
+    not_count = frame[drug_columns].notna() & (counts.isna() | (counts < 0) | (counts % 1 != 0))
+    bad_cells = not_count.to_numpy()
+    for row in np.flatnonzero(bad_cells.any(axis=1) & ~bad.to_numpy()):
+        cells = ", ".join(f"{drug_columns[c]}={frame[drug_columns[c]].iloc[row]!r}"
+                          for c in np.flatnonzero(bad_cells[row]))
+        log.add(f"not a claim count (a non-negative integer): {cells}", line=int(lines.iloc[row]))
+    bad |= not_count.any(axis=1)
+    ok = frame[~bad]
+    data.rows_read = len(frame)
+
+    doctors = pd.DataFrame({
+        "id": ("doctor:NPI:" + ok["NPI"]).to_numpy(),
+        "type": "doctor",
+        "name": None,
+        "gender": ok["Gender"].to_numpy(),
+        "state": ok["State"].to_numpy(),
+        "credentials": ok["Credentials"].to_numpy(),
+        "specialty": ok["Specialty"].to_numpy(),
+        "opioid_prescriber": (ok[_FLAG].to_numpy() if _FLAG in ok.columns else None),
+        "source": name,
+        "_line": lines[~bad].to_numpy(),
+    })
+    data.nodes.append(NodeBatch(str(path), doctors))
+
+    # Non-zero cells of the valid rows, as (row, column) pairs.
+    matrix = counts[~bad].fillna(0).to_numpy()
+    rows, cols = np.nonzero(matrix)
+    data.rows_read += len(rows)
+    cells = pd.DataFrame({
+        "src": ("doctor:NPI:" + ok["NPI"]).to_numpy()[rows],
+        "column": np.asarray(drug_columns, dtype=object)[cols],
+        "weight": matrix[rows, cols].astype("float64"),
+        "_line": lines[~bad].to_numpy()[rows],
+    })
+    matches = {c: drugs.map_name(c.replace(".", " ")) for c in drug_columns}
+    tally = MappingTally("drug column", "DrugBank")
+    tally.add(cells["column"], [bool(matches[c]) for c in cells["column"]],
+              [matches[c].method for c in cells["column"]])
+    mapped = cells["column"].map(lambda c: bool(matches[c])).to_numpy(dtype=bool)
+    edges, expanded = explode_matches(cells[mapped], [matches[c] for c in cells["column"][mapped]], "drug:")
+    data.rows_expanded += expanded
+    data.edges.append(EdgeBatch(str(path), PRESCRIBES, edges[["src", "dst", "weight", "_line"]]))
+    data.nodes.append(NodeBatch(str(path), drugs.drug_nodes(edges["dst"].str[5:]), implied=True))
+    unmapped = cells[~mapped]
+    if len(unmapped):
+        data.out_of_scope.append(set_aside(
+            name, str(path), unmapped["_line"], unmapped["src"] + " -> " + unmapped["column"],
+            "drug column " + unmapped["column"] + " maps to no DrugBank drug"))
+    data.mapping["drug_columns"] = {**tally.to_dict(), "columns": len(drug_columns),
+                                    "columns_mapped": sum(bool(m) for m in matches.values()),
+                                    "column_rate": round(sum(bool(m) for m in matches.values())
+                                                         / max(len(drug_columns), 1), 4)}
+    data.problems += log.problems
+    return data
