@@ -18,6 +18,7 @@ so sources pass the product description too and its ingredients are matched by n
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 import pandas as pd
 
@@ -172,14 +173,15 @@ class DrugMapper:
                 return DrugMatch((self._rxnorm[cui],), "ndc-rxnorm-unii")
         return self.map_name(name)
 
-    def drug_nodes(self, drugbank_ids: pd.Series | list[str]) -> pd.DataFrame:
-        """Implied node records for DrugBank ids a source uses; names come from DrugBank's table.
+    @staticmethod
+    def drug_nodes(matches: Iterable[DrugMatch | None]) -> pd.DataFrame:
+        """Implied node records for the DrugBank ids of ``matches``; names come from DrugBank's table.
 
         ``from_clinical`` marks drugs that only clinical records brought into the graph
         (DrugBank drugs that are not Hetionet compounds).
         """
-        ids = pd.unique(pd.Series(list(drugbank_ids), dtype=object))
-        return pd.DataFrame({"id": "drug:" + pd.Series(ids, dtype=object), "type": "drug",
+        ids = sorted({i for m in matches if m for i in m.drugbank_ids})
+        return pd.DataFrame({"id": pd.Series(["drug:" + i for i in ids], dtype=object), "type": "drug",
                              "from_clinical": True})
 
 

@@ -6,6 +6,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+import numpy as np
+import pandas as pd
+
 __all__ = ["MappingTally"]
 
 
@@ -30,17 +33,15 @@ class MappingTally:
 
     def add(self, codes: Iterable[str], mapped: Iterable[bool], methods: Iterable[str] | None = None) -> None:
         """Record rows: each row's code (with its label, if any) and whether it mapped."""
-        codes, mapped = list(codes), list(mapped)
-        self.rows += len(codes)
-        for code, ok in zip(codes, mapped):
-            self.codes.add(code)
-            if ok:
-                self.mapped_rows += 1
-                self.mapped_codes.add(code)
-            else:
-                self.unmapped[code] += 1
+        frame = pd.DataFrame({"code": pd.Series(list(codes), dtype=object),
+                              "ok": np.fromiter(mapped, dtype=bool)})
+        self.rows += len(frame)
+        self.mapped_rows += int(frame["ok"].sum())
+        self.codes.update(frame["code"].unique())
+        self.mapped_codes.update(frame.loc[frame["ok"], "code"].unique())
+        self.unmapped.update(frame.loc[~frame["ok"], "code"].value_counts().to_dict())
         if methods is not None:
-            self.methods.update(methods)
+            self.methods.update(pd.Series(list(methods), dtype=object).value_counts().to_dict())
 
     def exclude(self, n: int, reason: str) -> None:
         self.excluded_rows += n

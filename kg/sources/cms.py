@@ -30,6 +30,16 @@ NPI = (r"^\d{10}$", "a 10-digit NPI")
 PRESCRIBES = EdgeType("doctor", "prescribes", "drug")
 
 
+def _claim_counts(cells: pd.DataFrame) -> pd.DataFrame:
+    """Parse the claim-count cells as floats; any unparsable cell becomes NaN (reported by the caller)."""
+    values = cells.to_numpy(dtype=object)
+    try:  # fast path: one C-level conversion of the whole matrix
+        parsed = np.where(pd.isna(values), np.nan, values).astype(np.float64)
+        return pd.DataFrame(parsed, index=cells.index, columns=cells.columns)
+    except (TypeError, ValueError):
+        return cells.apply(pd.to_numeric, errors="coerce")
+
+
 def load_cms_prescribers(path: Path, vocabulary: Path, name: str = "cms") -> SourceData:
     """Load the prescriber table; drug columns are mapped through ``vocabulary``."""
     drugs, _ = load_mappers(vocabulary)
@@ -42,7 +52,7 @@ def load_cms_prescribers(path: Path, vocabulary: Path, name: str = "cms") -> Sou
     lines = data_line_numbers(frame)
     drug_columns = [c for c in frame.columns if c not in PRESCRIBER_COLUMNS and c != _FLAG]
     bad = check_pattern(frame, "NPI", NPI, log)
-    counts = frame[drug_columns].apply(pd.to_numeric, errors="coerce")
+    counts = _claim_counts(frame[drug_columns])
     not_count = frame[drug_columns].notna() & (counts.isna() | (counts < 0) | (counts % 1 != 0))
     bad_cells = not_count.to_numpy()
     for row in np.flatnonzero(bad_cells.any(axis=1) & ~bad.to_numpy()):
@@ -77,23 +87,22 @@ def load_cms_prescribers(path: Path, vocabulary: Path, name: str = "cms") -> Sou
         "weight": matrix[rows, cols].astype("float64"),
         "_line": lines[~bad].to_numpy()[rows],
     })
-    matches = {c: drugs.map_name(c.replace(".", " ")) for c in drug_columns}
+    matches = [drugs.map_name(c.replace(".", " ")) for c in drug_columns]
+    column_mapped = np.array([bool(m) for m in matches], dtype=bool)
+    mapped = column_mapped[cols]
     tally = MappingTally("drug column", "DrugBank")
-    tally.add(cells["column"], [bool(matches[c]) for c in cells["column"]],
-              [matches[c].method for c in cells["column"]])
-    mapped = cells["column"].map(lambda c: bool(matches[c])).to_numpy(dtype=bool)
-    edges, expanded = explode_matches(cells[mapped], [matches[c] for c in cells["column"][mapped]], "drug:")
+    tally.add(cells["column"], mapped, np.asarray([m.method for m in matches], dtype=object)[cols])
+    edges, expanded = explode_matches(cells[mapped], [matches[c] for c in cols[mapped]], "drug:")
     data.rows_expanded += expanded
     data.edges.append(EdgeBatch(str(path), PRESCRIBES, edges[["src", "dst", "weight", "_line"]]))
-    data.nodes.append(NodeBatch(str(path), drugs.drug_nodes(edges["dst"].str[5:]), implied=True))
+    data.nodes.append(NodeBatch(str(path), drugs.drug_nodes(matches), implied=True))
     unmapped = cells[~mapped]
     if len(unmapped):
         data.out_of_scope.append(set_aside(
             name, str(path), unmapped["_line"], unmapped["src"] + " -> " + unmapped["column"],
             "drug column " + unmapped["column"] + " maps to no DrugBank drug"))
     data.mapping["drug_columns"] = {**tally.to_dict(), "columns": len(drug_columns),
-                                    "columns_mapped": sum(bool(m) for m in matches.values()),
-                                    "column_rate": round(sum(bool(m) for m in matches.values())
-                                                         / max(len(drug_columns), 1), 4)}
+                                    "columns_mapped": int(column_mapped.sum()),
+                                    "column_rate": round(float(column_mapped.mean()) if len(matches) else 0.0, 4)}
     data.problems += log.problems
     return data

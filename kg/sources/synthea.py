@@ -175,7 +175,7 @@ def _mapped_drug_edges(data: SourceData, path: Path, records: pd.DataFrame, matc
     edges, expanded = explode_matches(records[mapped], [m for m, ok in zip(matches, mapped) if ok], "drug:")
     data.rows_expanded += expanded
     data.edges.append(EdgeBatch(str(path), edge_type, edges))
-    data.nodes.append(NodeBatch(str(path), drugs.drug_nodes(edges["dst"].str[5:]), implied=True))
+    data.nodes.append(NodeBatch(str(path), drugs.drug_nodes(matches), implied=True))
     if (~mapped).any():
         data.out_of_scope.append(set_aside(
             data.name, str(path), records["_line"].to_numpy()[~mapped],
@@ -233,7 +233,7 @@ def _allergies(data: SourceData, path: Path, f: pd.DataFrame, patient: str, drug
     edges, expanded = explode_matches(records[mapped], [m for m, ok in zip(matches, mapped) if ok], "drug:")
     data.rows_expanded += expanded
     data.edges.append(EdgeBatch(str(path), EdgeType("patient", "allergic_to", "drug"), edges))
-    data.nodes.append(NodeBatch(str(path), drugs.drug_nodes(edges["dst"].str[5:]), implied=True))
+    data.nodes.append(NodeBatch(str(path), drugs.drug_nodes(matches), implied=True))
     rest = ~mapped
     # Food, environment and unmapped medication allergies stay as data: the safety filter reads them.
     data.tables["allergies"] = pd.DataFrame({
