@@ -21,11 +21,13 @@ from kg.builder import GraphBuilder, SourceData
 from kg.errors import KGError, Policy
 from kg.graph import KnowledgeGraph
 from kg.io import write_graph
+from kg.privacy import PrivacyMode, Pseudonymiser
 from kg.sources import (load_cms_prescribers, load_csv_source, load_disease_ontology, load_drugbank,
                         load_hetionet, load_indications, load_interactions, load_mimic, load_rdf_source,
                         load_synthea)
 
-__all__ = ["SourceSpec", "BuildReport", "BuildResult", "build_graph", "write_build", "SOURCE_LOADERS"]
+__all__ = ["SourceSpec", "BuildReport", "BuildResult", "build_graph", "write_build", "report_for_people",
+           "SOURCE_LOADERS"]
 
 
 @dataclass(frozen=True)
@@ -156,16 +158,40 @@ def build_graph(sources: Sequence[SourceSpec], policy: Policy = "strict",
     return BuildResult(g, report, oos)
 
 
-def write_build(result: BuildResult, out: str | Path) -> Path:
-    """Write the graph directory with ``build_report.json`` and ``out_of_scope.tsv.gz`` beside it."""
+def report_for_people(result: BuildResult, privacy: PrivacyMode = "pseudonymise",
+                      pseudonymiser: Pseudonymiser | None = None) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The build report and out-of-scope table as they may leave the process.
+
+    Rejected records and set-aside rows name patients; unless ``privacy="clear"``
+    their ids are pseudonymised (see :mod:`kg.privacy`).
+    """
     report = result.report.to_dict()
+    oos = result.out_of_scope
+    mentions_patients = (oos["record"].astype(str).str.contains("patient:", regex=False).any()
+                         or any("patient:" in json.dumps(p) for p in report["rejected"]))
+    if privacy == "clear" or not mentions_patients:
+        return report, oos
+    anon = pseudonymiser or Pseudonymiser()
+    oos = oos.assign(record=anon.column(oos["record"].astype(object)))
+    report["rejected"] = [{k: anon.text(v) if isinstance(v, str) else v for k, v in p.items()}
+                          for p in report["rejected"]]
+    return report, oos
+
+
+def write_build(result: BuildResult, out: str | Path, privacy: PrivacyMode = "pseudonymise",
+                pseudonymiser: Pseudonymiser | None = None) -> Path:
+    """Write the graph directory with ``build_report.json`` and ``out_of_scope.tsv.gz`` beside it.
+
+    The two reports are for people to read: patient ids in them are pseudonymised
+    unless ``privacy="clear"``. The graph store keeps the source ids (see :mod:`kg.privacy`).
+    """
+    report, oos = report_for_people(result, privacy, pseudonymiser)
 
     def write_report(path: Path) -> None:
         path.write_text(json.dumps(report, indent=2, default=str) + "\n")
 
     def write_oos(path: Path) -> None:
-        result.out_of_scope.to_csv(path, sep="\t", index=False, compression="gzip")
+        oos.to_csv(path, sep="\t", index=False, compression="gzip")
 
     return write_graph(result.graph, out, extra_files={
         "build_report.json": write_report, "out_of_scope.tsv.gz": write_oos})
-

@@ -20,24 +20,29 @@ __all__ = ["main"]
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
+    from kg.build import report_for_people
     from pipelines.build import run_build
     from pipelines.config import default_config, load_config
 
     config = load_config(args.config) if args.config else default_config()
     build = replace(config.build, policy=args.policy) if args.policy else config.build
     out = Path(args.out or build.out)
-    result = run_build(build, out, progress=not args.json)
-    report = result.report
+    result = run_build(build, out, progress=not args.json, privacy=args.privacy)
+    report, _ = report_for_people(result, args.privacy)
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2, default=str))
+        print(json.dumps(report, indent=2, default=str))
     else:
-        for node_type, n in report.nodes.items():
+        for node_type, n in report["nodes"].items():
             print(f"  {node_type:<22} {n:>9,} nodes")
-        for key, n in report.edges.items():
+        for key, n in report["edges"].items():
             print(f"  {key:<44} {n:>9,} edges")
-        for p in report.rejected[:20]:
+        for name, source in report["sources"].items():
+            for field, tally in source.get("mapping", {}).items():
+                print(f"  mapped {name}/{field}: {tally['row_rate']:.1%} of {tally['rows']:,} rows, "
+                      f"{tally['code_rate']:.1%} of {tally['codes']:,} codes -> {tally['target']}")
+        for p in report["rejected"][:20]:
             print(f"  rejected: {p.get('file')}:{p.get('line', '')} {p['reason']}", file=sys.stderr)
-    print(f"rxkg build: {report.summary()} -> {out} (report: {out / 'build_report.json'})",
+    print(f"rxkg build: {result.report.summary()} -> {out} (report: {out / 'build_report.json'})",
           file=sys.stderr if args.json else sys.stdout)
     return 0
 
@@ -54,7 +59,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     elif relations:
         graph = graph.subgraph(graph.nodes["id"], relations=relations)
     fmt = args.format or format_from_path(args.out)
-    export_graph(graph, args.out, fmt)
+    export_graph(graph, args.out, fmt, privacy=args.patients)
     print(f"rxkg export: {graph.num_nodes:,} nodes, {graph.num_edges:,} edges as {fmt} -> {args.out} "
           f"in {time.perf_counter() - start:.1f}s")
     return 0
@@ -91,6 +96,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pseudonymiser():
+    import secrets
+
+    from kg.privacy import Pseudonymiser
+
+    try:
+        return Pseudonymiser()
+    except (KGError, OSError):
+        # No usable key: a one-off key still hides the ids (the pseudonyms just won't be stable).
+        return Pseudonymiser(secrets.token_hex(32))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rxkg", description="Knowledge-graph drug recommender.")
     from kg import __version__
@@ -103,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", choices=["strict", "quarantine"],
                    help="strict: fail listing every bad record; quarantine: build and report them")
     p.add_argument("--json", action="store_true", help="print the build report as JSON")
+    p.add_argument("--privacy", choices=["pseudonymise", "clear"], default="pseudonymise",
+                   help="patient ids in the reports (default: keyed pseudonyms)")
     p.set_defaults(func=_cmd_build)
 
     p = sub.add_parser("export", help="export a graph (or one entity's neighbourhood)")
@@ -113,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--around", metavar="ID", help="export the neighbourhood of this node id")
     p.add_argument("--hops", type=int, default=1, help="neighbourhood radius (default 1)")
     p.add_argument("--relations", help="comma-separated relations to keep, e.g. treats,binds")
+    p.add_argument("--patients", choices=["pseudonymise", "drop", "clear"], default="pseudonymise",
+                   help="patients in the export: keyed pseudonyms (default), left out, or source ids")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("info", help="describe a graph directory")
@@ -134,8 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except KGValidationError as err:
+        # Problems can name patients; they leave the process pseudonymised unless asked otherwise.
+        anon = None if getattr(args, "privacy", None) == "clear" else _pseudonymiser()
         for problem in err.problems:
-            print(f"error: {problem}", file=sys.stderr)
+            print(f"error: {anon.text(str(problem)) if anon else problem}", file=sys.stderr)
         print(f"rxkg {args.command}: failed, {len(err.problems)} invalid record(s) listed above",
               file=sys.stderr)
         return 1

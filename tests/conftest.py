@@ -21,6 +21,13 @@ def build(*sources: SourceData, policy: str = "strict"):
     return builder.build(policy)  # type: ignore[arg-type]
 
 
+@pytest.fixture(autouse=True)
+def _pseudonym_key(monkeypatch, tmp_path_factory):
+    """Tests never read or create the user's pseudonym key."""
+    monkeypatch.setenv("RXKG_HOME", str(tmp_path_factory.mktemp("rxkg-home")))
+    monkeypatch.setenv("RXKG_PSEUDONYM_KEY", "test-key-not-a-secret-0123456789")
+
+
 @pytest.fixture
 def tiny_graph() -> KnowledgeGraph:
     return build(load_csv_source(TINY / "mapping.toml")).graph

@@ -22,6 +22,7 @@ from kg.export.tabular import write_csv, write_neo4j
 from kg.export.xml import write_gexf, write_graphml
 from kg.graph import KnowledgeGraph
 from kg.io import atomic_directory, atomic_file
+from kg.privacy import PrivacyMode, Pseudonymiser, apply_privacy
 
 __all__ = ["export_graph", "FORMATS", "format_from_path", "write_node_link_json",
            "write_graphml", "write_gexf", "write_turtle", "write_csv", "write_neo4j"]
@@ -62,9 +63,15 @@ def format_from_path(path: str | Path) -> str:
     return _EXTENSIONS[ext]
 
 
-def export_graph(graph: KnowledgeGraph, path: str | Path, fmt: str | None = None) -> Path:
-    """Write ``graph`` in ``fmt`` (default: from the extension) to ``path``; returns the path."""
+def export_graph(graph: KnowledgeGraph, path: str | Path, fmt: str | None = None,
+                 privacy: PrivacyMode = "pseudonymise", pseudonymiser: Pseudonymiser | None = None) -> Path:
+    """Write ``graph`` in ``fmt`` (default: from the extension) to ``path``; returns the path.
+
+    Patient ids are pseudonymised by default (see :mod:`kg.privacy`); ``privacy="drop"``
+    leaves patients out, ``privacy="clear"`` writes the source ids.
+    """
     path = Path(path)
+    graph = apply_privacy(graph, privacy, pseudonymiser)
     fmt = fmt or format_from_path(path)
     if fmt == "ttl":
         fmt = "turtle"
