@@ -89,6 +89,17 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from kg.synth import SynthConfig
+    from pipelines.synth import run_synth
+
+    config = SynthConfig(patients=args.patients, doctors=args.doctors, seed=args.seed)
+    result = run_synth(config, args.out, args.graph)
+    print(f"rxkg synth: SYNTHETIC {result.summary()} -> {result.out} (Synthea layout; load it with "
+          f"kind = \"synthea\"; for scale tests only, never evidence of quality)")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from pipelines.demo import run_demo
 
@@ -141,6 +152,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_info)
 
+    p = sub.add_parser("synth", help="generate a synthetic cohort (Synthea layout) for scale tests")
+    p.add_argument("--patients", type=int, default=1000)
+    p.add_argument("--doctors", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="directory to write the CSV files to")
+    p.add_argument("--graph", help="graph directory to draw from (default: the shipped reference sources)")
+    p.set_defaults(func=_cmd_synth)
+
     p = sub.add_parser("demo", help="build the shipped graph and write example exports")
     p.add_argument("--out", default="build/demo", help="output directory (default build/demo)")
     p.set_defaults(func=_cmd_demo)
@@ -152,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "export" and args.hops < 0:
         parser.error("--hops must be >= 0")
+    if args.command == "synth" and (args.patients < 1 or args.doctors < 1):
+        parser.error("--patients and --doctors must be >= 1")
     try:
         return int(args.func(args))
     except KGValidationError as err:

@@ -87,6 +87,13 @@ class DrugMapper:
         return out
 
     # ------------------------------------------------------------- lookups
+    def rxnorm_ingredients(self) -> dict[str, str]:
+        """DrugBank id -> an RxNorm ingredient CUI mapping to it (the smallest, for stability)."""
+        out: dict[str, str] = {}
+        for cui, db_id in sorted(self._rxnorm.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else 0):
+            out.setdefault(db_id, cui)
+        return out
+
     def name_of(self, drugbank_id: str) -> str | None:
         return self.drugs["name"].get(drugbank_id)
 
