@@ -11,7 +11,8 @@
   external cause), not diseases: they are out of scope and counted apart.
 
 MIMIC shifts dates into 2100-2200 to de-identify them; this demo copy writes
-PATIENTS and ADMISSIONS times as ``M/D/YY H:MM``, read here as 21YY.
+PATIENTS and ADMISSIONS times as ``M/D/YY H:MM``, read here as 21YY (a birth date
+that would then follow the patient's first admission as 20YY).
 """
 
 from __future__ import annotations
@@ -83,22 +84,30 @@ def load_mimic(directory: Path, vocabulary: Path, name: str = "mimic3") -> Sourc
                                          line=int(line), source=name))
         return parsed
 
-    if "PATIENTS" in frames:
-        path, f = frames["PATIENTS"]
-        data.nodes.append(NodeBatch(str(path), pd.DataFrame({
-            "id": (patient + f["SUBJECT_ID"]).to_numpy(), "type": "patient", "name": None,
-            "birth_date": times("PATIENTS", "DOB").dt.strftime("%Y-%m-%d").to_numpy(),
-            "death_date": times("PATIENTS", "DOD").dt.strftime("%Y-%m-%d").to_numpy(),
-            "sex": f["GENDER"].to_numpy(), "source": name, "_line": data_line_numbers(f).to_numpy(),
-        })))
     admit_time: dict[str, pd.Timestamp] = {}
+    first_admission: dict[str, pd.Timestamp] = {}
     if "ADMISSIONS" in frames:
         path, f = frames["ADMISSIONS"]
         admit, discharge = times("ADMISSIONS", "ADMITTIME"), times("ADMISSIONS", "DISCHTIME")
         admit_time = dict(zip(f["HADM_ID"], admit))
+        first_admission = admit.groupby(f["SUBJECT_ID"].to_numpy()).min().to_dict()
         data.tables["admissions"] = pd.DataFrame({
             "patient": (patient + f["SUBJECT_ID"]).to_numpy(), "admission": f["HADM_ID"].to_numpy(),
             "admit_time": admit.to_numpy(), "discharge_time": discharge.to_numpy(), "source": name})
+    if "PATIENTS" in frames:
+        path, f = frames["PATIENTS"]
+        birth = times("PATIENTS", "DOB")
+        # Two-digit years are read as 21YY; a birth that would follow the patient's first
+        # admission belongs to the century before (the demo has 2064-born patients admitted in 2164).
+        first_admit = f["SUBJECT_ID"].map(first_admission).astype("datetime64[ns]")
+        too_late = (birth > first_admit).to_numpy()
+        birth[too_late] = birth[too_late] - pd.DateOffset(years=100)
+        data.nodes.append(NodeBatch(str(path), pd.DataFrame({
+            "id": (patient + f["SUBJECT_ID"]).to_numpy(), "type": "patient", "name": None,
+            "birth_date": birth.dt.strftime("%Y-%m-%d").to_numpy(),
+            "death_date": times("PATIENTS", "DOD").dt.strftime("%Y-%m-%d").to_numpy(),
+            "sex": f["GENDER"].to_numpy(), "source": name, "_line": data_line_numbers(f).to_numpy(),
+        })))
     if "PRESCRIPTIONS" in frames:
         path, f = frames["PRESCRIPTIONS"]
         generic = f["DRUG_NAME_GENERIC"].fillna(f["DRUG"])
