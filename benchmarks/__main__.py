@@ -1,6 +1,7 @@
 """Run every benchmark: ``python -m benchmarks`` (or ``make bench``)."""
 
-from benchmarks import bench_build
+from benchmarks import bench_build, bench_synth
 
 if __name__ == "__main__":
-    bench_build.main()
+    bench_build.main([])
+    bench_synth.main([])

@@ -16,7 +16,6 @@ from pathlib import Path
 import pandas as pd
 
 from kg.errors import KGError, KGValidationError, ProblemLog
-from kg.sources._io import read_table
 
 __all__ = ["VOCABULARY_FILES", "Vocabulary", "load_vocabulary", "read_reference"]
 
@@ -51,6 +50,10 @@ class Vocabulary:
 
 def read_reference(path: Path, columns: tuple[str, ...], quoted: bool = False) -> pd.DataFrame:
     """Read a reference table; any problem raises naming the file and line."""
+    # Imported here: kg.sources' clinical loaders import kg.mapping, so a module-level
+    # import would make the two packages' initialisation circular.
+    from kg.sources._io import read_table
+
     log = ProblemLog(str(path))
     frame = read_table(path, log, required=columns, quoted=quoted, comment_lines=True)
     if frame is None or len(log):
