@@ -26,9 +26,18 @@ def run_demo(out: Path) -> None:
     result = run_build(config.build, out / "graph", progress=True)
     graph = result.graph
     print(f"[1/2] graph: {result.report.summary()}")
+    counts = result.report.nodes
+    print(f"      people: {counts.get('doctor', 0):,} doctors ({result.report.sources['cms']['nodes_loaded']:,} "
+          f"CMS prescribers), {counts.get('patient', 0):,} patients (Synthea, MIMIC-III)")
+    for name, source in result.report.sources.items():
+        for field, tally in source.get("mapping", {}).items():
+            if field in ("drug_columns", "medications", "medication_reasons", "prescriptions", "diagnoses"):
+                print(f"      mapped {name}/{field} -> {tally['target']}: {tally['row_rate']:.1%} of "
+                      f"{tally['rows']:,} rows, {tally['code_rate']:.1%} of {tally['codes']:,} codes")
     name = graph.node(DEMO_DISEASE)["name"]
+    # has_condition brings the disease's patients in: the exports show them pseudonymised.
     around = graph.around(DEMO_DISEASE, hops=1, relations=["treats", "palliates", "associates",
-                                                            "resembles", "localizes"])
+                                                            "resembles", "localizes", "has_condition"])
     treats = graph.edges[("drug", "treats", "disease")]
     drugs = treats.loc[treats["dst"] == DEMO_DISEASE, "src"].astype(str)
     names = [graph.node(d)["name"] for d in sorted(drugs)]
