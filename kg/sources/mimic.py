@@ -28,7 +28,7 @@ from kg.mapping import MappingTally, load_mappers
 from kg.schema import EdgeType
 from kg.sources._clinical import parse_dates, set_aside
 from kg.sources._io import data_line_numbers, read_table
-from kg.sources.synthea import _mapped_drug_edges, condition_edges
+from kg.sources.synthea import condition_edges, drug_edges
 
 __all__ = ["load_mimic", "MIMIC_FILES"]
 
@@ -126,8 +126,7 @@ def load_mimic(directory: Path, vocabulary: Path, name: str = "mimic3") -> Sourc
             "end_time": times("PRESCRIPTIONS", "ENDDATE").to_numpy(),
             "code": ("NDC:" + f["NDC"].fillna("0")).to_numpy(), "admission": f["HADM_ID"].to_numpy(),
             "_line": data_line_numbers(f).to_numpy()})
-        _mapped_drug_edges(data, path, records, matches, mapped, codes, EdgeType("patient", "takes", "drug"),
-                           drugs)
+        drug_edges(data, path, records, matches, mapped, codes, EdgeType("patient", "takes", "drug"), drugs)
     if "DIAGNOSES_ICD" in frames:
         path, f = frames["DIAGNOSES_ICD"]
         lines = data_line_numbers(f)

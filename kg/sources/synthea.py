@@ -31,7 +31,7 @@ from kg.schema import EdgeType
 from kg.sources._clinical import explode_matches, set_aside
 from kg.sources._io import data_line_numbers, parse_datetimes, read_table
 
-__all__ = ["load_synthea", "SYNTHEA_FILES"]
+__all__ = ["load_synthea", "SYNTHEA_FILES", "drug_edges", "condition_edges"]
 
 #: File -> columns rxkg reads (others, personal data included, are ignored).
 SYNTHEA_FILES: dict[str, tuple[str, ...]] = {
@@ -167,11 +167,12 @@ def _medications(data: SourceData, path: Path, f: pd.DataFrame, patient: str, dr
         "reason": np.asarray(reason_text, dtype=object), "code": ("RxNorm:" + f["CODE"]).to_numpy(),
         "_line": lines.to_numpy(),
     })
-    _mapped_drug_edges(data, path, records, matches, mapped, codes, EdgeType("patient", "takes", "drug"), drugs)
+    drug_edges(data, path, records, matches, mapped, codes, EdgeType("patient", "takes", "drug"), drugs)
 
 
-def _mapped_drug_edges(data: SourceData, path: Path, records: pd.DataFrame, matches: list,
-                       mapped: np.ndarray, codes: pd.Series, edge_type: EdgeType, drugs: DrugMapper) -> None:
+def drug_edges(data: SourceData, path: Path, records: pd.DataFrame, matches: list,
+               mapped: np.ndarray, codes: pd.Series, edge_type: EdgeType, drugs: DrugMapper) -> None:
+    """Edges to every DrugBank ingredient of mapped rows; implied drug nodes; unmapped rows set aside."""
     edges, expanded = explode_matches(records[mapped], [m for m, ok in zip(matches, mapped) if ok], "drug:")
     data.rows_expanded += expanded
     data.edges.append(EdgeBatch(str(path), edge_type, edges))
