@@ -168,17 +168,18 @@ class GraphBuilder:
                     implied.append(frame)
                 else:
                     (annotations if batch.annotate_only else created).append(frame)
+        if not created and not implied:
+            return pd.DataFrame({"id": pd.Series(dtype=object), "type": pd.Series(dtype=object),
+                                 "name": pd.Series(dtype=object)})
+        pool = pd.concat(created, ignore_index=True) if created else None
         if implied:
             # Implied nodes fill gaps only: a node any source describes keeps that description.
             extra = pd.concat(implied, ignore_index=True).drop_duplicates("id")
-            described = pd.Index(pd.concat(created)["id"].unique()) if created else pd.Index([])
-            extra = extra[~extra["id"].isin(described)]
+            if pool is not None:
+                extra = extra[~extra["id"].isin(pool["id"])]
             _tally(stats, "nodes_implied", extra[_SOURCE])
-            created.append(extra.assign(**{_LINE: None, "_implied": True}))
-        if not created:
-            return pd.DataFrame({"id": pd.Series(dtype=object), "type": pd.Series(dtype=object),
-                                 "name": pd.Series(dtype=object)})
-        pool = pd.concat(created, ignore_index=True)
+            extra = extra.assign(**{_LINE: None, "_implied": True})
+            pool = extra if pool is None else pd.concat([pool, extra], ignore_index=True)
         created_ids = pd.Index(pool["id"].unique())
         if annotations:
             extra = pd.concat(annotations, ignore_index=True)

@@ -167,8 +167,7 @@ def generate_cohort(graph: KnowledgeGraph, drugs: DrugMapper, diseases: DiseaseM
     drug_names = np.array([drugs.name_of(d.split(":", 1)[1]) or d for d in drug_ids], dtype=object)
     rxnorm = drugs.rxnorm_ingredients()
     drug_codes = np.array([rxnorm.get(d.split(":", 1)[1], "") for d in drug_ids], dtype=object)
-    condition_encounter = encounter_ids
-    med_encounter = condition_encounter[treated][keep_med]
+    med_encounter = encounter_ids[treated][keep_med]
 
     tables = {
         "patients": pd.DataFrame({"Id": patient_ids, "BIRTHDATE": _day(birth), "DEATHDATE": "",
@@ -179,7 +178,7 @@ def generate_cohort(graph: KnowledgeGraph, drugs: DrugMapper, diseases: DiseaseM
         "encounters": pd.DataFrame({"Id": encounter_ids, "START": _day(onset), "PATIENT": patient_ids[patient_of],
                                     "PROVIDER": doctor_ids[doctor_of[patient_of]]}),
         "conditions": pd.DataFrame({"START": _day(onset), "STOP": "", "PATIENT": patient_ids[patient_of],
-                                    "ENCOUNTER": condition_encounter, "CODE": snomed[condition],
+                                    "ENCOUNTER": encounter_ids, "CODE": snomed[condition],
                                     "DESCRIPTION": disease_names[condition]}),
         "medications": pd.DataFrame({"START": _day(med_start), "STOP": _day(med_stop),
                                      "PATIENT": patient_ids[med_patient], "ENCOUNTER": med_encounter,

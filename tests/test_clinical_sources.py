@@ -1,7 +1,6 @@
 """CMS, Synthea and MIMIC-III loaders on small fixtures: nodes, combined records, mapping reports."""
 
 import pandas as pd
-import pytest
 
 from kg.schema import EdgeType
 from kg.sources import load_cms_prescribers, load_mimic, load_synthea

@@ -140,24 +140,25 @@ class DiseaseMapper:
             cached = self._cache[key] = self._map_code(system, code.strip(), title)
         return cached
 
+    def _map_xref(self, key: str, method: str, slim_method: str) -> DiseaseMatch:
+        """A cross-referenced code: its DO term (rolled up), else only the slim diseases listing it."""
+        slim = self._to_slim.get(key, set())
+        if key in self._to_term:
+            return self._match_term(self._to_term[key], method, slim)
+        if slim:
+            return DiseaseMatch(None, tuple(sorted(slim)), slim_method)
+        return NO_DISEASE
+
     def _map_code(self, system: str, code: str, title: str | None) -> DiseaseMatch:
         resource = SYSTEMS.get(system.upper().replace(" ", ""), system)
         if resource == "ICD9":
             code = icd9_dotted(code)
-        key = f"{resource}:{code}"
-        slim = self._to_slim.get(key, set())
-        if key in self._to_term:
-            return self._match_term(self._to_term[key], "xref", slim)
-        if slim:
-            return DiseaseMatch(None, tuple(sorted(slim)), "xref-slim")
+        by_xref = self._map_xref(f"{resource}:{code}", "xref", "xref-slim")
+        if by_xref:
+            return by_xref
         by_name = self.map_name(title)
         if by_name:
             return by_name
         if resource == "ICD9" and re.match(r"^[0-9V]\d\d\.", code):
-            category = f"ICD9:{code[:3]}"
-            cat_slim = self._to_slim.get(category, set())
-            if category in self._to_term:
-                return self._match_term(self._to_term[category], "icd9-category", cat_slim)
-            if cat_slim:
-                return DiseaseMatch(None, tuple(sorted(cat_slim)), "icd9-category")
+            return self._map_xref(f"ICD9:{code[:3]}", "icd9-category", "icd9-category")
         return NO_DISEASE

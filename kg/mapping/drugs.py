@@ -169,8 +169,7 @@ class DrugMapper:
         """An RxNorm ingredient CUI through UNII; otherwise the description's ingredients."""
         if isinstance(cui, str) and cui in self._rxnorm:
             return DrugMatch((self._rxnorm[cui],), "rxnorm-unii")
-        match = self.map_name(description)
-        return match
+        return self.map_name(description)
 
     def map_ndc(self, ndc: str | None, name: str | None = None) -> DrugMatch:
         """An NDC through RxNorm (ingredient CUIs only), else the accompanying name."""

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from pathlib import Path
+from typing import Collection, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from kg.builder import SourceData
+from kg.errors import Problem, ProblemLog
 from kg.mapping import DiseaseMatch, DrugMatch
+from kg.sources._io import read_table
 
-__all__ = ["explode_matches", "set_aside", "parse_dates"]
+__all__ = ["explode_matches", "set_aside", "parse_dates", "read_csv_directory"]
 
 
 def explode_matches(frame: pd.DataFrame, matches: Sequence[DrugMatch | DiseaseMatch],
@@ -48,3 +52,31 @@ def parse_dates(values: pd.Series, formats: Sequence[str] = ("ISO8601",)) -> pd.
         out[todo] = parsed
         todo &= out.isna()
     return out
+
+
+def read_csv_directory(data: SourceData, directory: Path, files: Mapping[str, Sequence[str]],
+                       optional: Collection[str] = (), reference: Collection[str] = (),
+                       missing: str = "file not found") -> dict[str, tuple[Path, pd.DataFrame]]:
+    """Read ``<stem>.csv`` (or ``.csv.gz``) for each stem of ``files`` with its required columns.
+
+    A missing file that is not ``optional`` is a problem (``missing`` says why it
+    matters); every problem goes to
+    ``data``. Rows of ``reference`` files (lookup tables such as ICD-9 titles) are
+    not records of the graph and are not counted as rows read.
+    """
+    frames: dict[str, tuple[Path, pd.DataFrame]] = {}
+    for stem, columns in files.items():
+        path = next((p for p in (directory / f"{stem}.csv", directory / f"{stem}.csv.gz") if p.exists()), None)
+        if path is None:
+            if stem not in optional:
+                data.problems.append(Problem(str(directory / f"{stem}.csv"), missing, source=data.name))
+            continue
+        log = ProblemLog(str(path), data.name)
+        frame = read_table(path, log, required=columns)
+        data.problems += log.problems
+        data.files.append(str(path))
+        if frame is not None:
+            frames[stem] = (path, frame)
+            if stem not in reference:
+                data.rows_read += len(frame)
+    return frames

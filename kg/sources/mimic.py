@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kg.builder import EdgeBatch, NodeBatch, SourceData
-from kg.errors import Problem, ProblemLog
+from kg.builder import NodeBatch, SourceData
+from kg.errors import Problem
 from kg.mapping import MappingTally, load_mappers
 from kg.schema import EdgeType
-from kg.sources._clinical import parse_dates, set_aside
-from kg.sources._io import data_line_numbers, read_table
+from kg.sources._clinical import parse_dates, read_csv_directory, set_aside
+from kg.sources._io import data_line_numbers
 from kg.sources.synthea import condition_edges, drug_edges
 
 __all__ = ["load_mimic", "MIMIC_FILES"]
@@ -57,22 +57,9 @@ def _mimic_time(values: pd.Series) -> pd.Series:
 def load_mimic(directory: Path, vocabulary: Path, name: str = "mimic3") -> SourceData:
     """Load a MIMIC-III CSV directory (the demo's upper-case file names, .csv or .csv.gz)."""
     drugs, diseases = load_mappers(vocabulary)
-    directory = Path(directory)
     data = SourceData(name=name)
-    frames: dict[str, tuple[Path, pd.DataFrame]] = {}
-    for stem, columns in [*MIMIC_FILES.items(), TITLES]:
-        path = next((p for p in (directory / f"{stem}.csv", directory / f"{stem}.csv.gz") if p.exists()), None)
-        if path is None:
-            data.problems.append(Problem(str(directory / f"{stem}.csv"), "file not found", source=name))
-            continue
-        log = ProblemLog(str(path), name)
-        frame = read_table(path, log, required=columns)
-        data.problems += log.problems
-        data.files.append(str(path))
-        if frame is not None:
-            frames[stem] = (path, frame)
-            if stem != TITLES[0]:
-                data.rows_read += len(frame)
+    frames = read_csv_directory(data, Path(directory), {**MIMIC_FILES, TITLES[0]: TITLES[1]},
+                                reference=(TITLES[0],))
     patient = f"patient:{name}:"
 
     def times(stem: str, column: str) -> pd.Series:

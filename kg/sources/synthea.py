@@ -25,11 +25,11 @@ import numpy as np
 import pandas as pd
 
 from kg.builder import EdgeBatch, NodeBatch, SourceData
-from kg.errors import Problem, ProblemLog
+from kg.errors import ProblemLog
 from kg.mapping import DiseaseMapper, DrugMapper, MappingTally, load_mappers
 from kg.schema import EdgeType
-from kg.sources._clinical import explode_matches, set_aside
-from kg.sources._io import data_line_numbers, parse_datetimes, read_table
+from kg.sources._clinical import explode_matches, read_csv_directory, set_aside
+from kg.sources._io import data_line_numbers, parse_datetimes
 
 __all__ = ["load_synthea", "SYNTHEA_FILES", "drug_edges", "condition_edges"]
 
@@ -45,33 +45,12 @@ SYNTHEA_FILES: dict[str, tuple[str, ...]] = {
 _OPTIONAL = {"allergies", "encounters", "conditions"}
 
 
-def _file(directory: Path, stem: str) -> Path | None:
-    for suffix in (".csv", ".csv.gz"):
-        p = directory / f"{stem}{suffix}"
-        if p.exists():
-            return p
-    return None
-
-
 def load_synthea(directory: Path, vocabulary: Path, name: str = "synthea") -> SourceData:
     """Load one Synthea CSV export directory."""
     drugs, diseases = load_mappers(vocabulary)
-    directory = Path(directory)
     data = SourceData(name=name)
-    frames: dict[str, tuple[Path, pd.DataFrame]] = {}
-    for stem, columns in SYNTHEA_FILES.items():
-        path = _file(directory, stem)
-        if path is None:
-            if stem not in _OPTIONAL:
-                data.problems += _missing(directory / f"{stem}.csv", name)
-            continue
-        log = ProblemLog(str(path), name)
-        frame = read_table(path, log, required=columns)
-        data.problems += log.problems
-        data.files.append(str(path))
-        if frame is not None:
-            data.rows_read += len(frame)
-            frames[stem] = (path, frame)
+    frames = read_csv_directory(data, Path(directory), SYNTHEA_FILES, optional=_OPTIONAL, missing=(
+        "file not found (a Synthea export needs patients, providers and medications)"))
     patient = f"patient:{name}:"
     doctor = f"doctor:{name}:"
     if "patients" in frames:
@@ -87,12 +66,6 @@ def load_synthea(directory: Path, vocabulary: Path, name: str = "synthea") -> So
     if "allergies" in frames:
         _allergies(data, *frames["allergies"], patient, drugs)
     return data
-
-
-def _missing(path: Path, source: str) -> list[Problem]:
-    log = ProblemLog(str(path), source)
-    log.add("file not found (a Synthea export needs patients, providers and medications)")
-    return log.problems
 
 
 def _times(data: SourceData, path: Path, frame: pd.DataFrame, column: str) -> pd.Series:
