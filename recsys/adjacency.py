@@ -1,0 +1,82 @@
+"""Per-relation sparse adjacency of a graph, with reverse relations: the models' view.
+
+Each schema relation gives one *metaedge* per direction it can be walked:
+``(drug, treats, disease)`` and its reverse ``(disease, rev_treats, drug)``; a
+symmetric relation is one metaedge whose matrix holds both orientations. Matrices
+are SciPy CSR with rows indexing the metaedge's source type in ``id_maps`` order
+and a 1 per distinct pair (parallel edges and weights are not counted here: the
+models read structure; weighted views belong to the CF models).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from kg.graph import KnowledgeGraph
+from kg.schema import SCHEMA, EdgeType
+
+__all__ = ["MetaEdge", "relation_matrices", "REVERSE_PREFIX"]
+
+REVERSE_PREFIX = "rev_"
+
+
+class MetaEdge(NamedTuple):
+    """One walkable direction of a relation; also a PyG edge type."""
+
+    src: str
+    rel: str
+    dst: str
+
+    @property
+    def base(self) -> EdgeType:
+        """The schema relation this metaedge walks."""
+        if self.rel.startswith(REVERSE_PREFIX):
+            return EdgeType(self.dst, self.rel[len(REVERSE_PREFIX):], self.src)
+        return EdgeType(self.src, self.rel, self.dst)
+
+    @property
+    def abbreviation(self) -> str:
+        return f"{self.src}-{self.rel}-{self.dst}"
+
+
+def relation_matrices(graph: KnowledgeGraph, id_maps: dict[str, list[str]],
+                      exclude: set[EdgeType] | None = None) -> dict[MetaEdge, sp.csr_matrix]:
+    """Binary CSR adjacency for every metaedge of the graph's relations.
+
+    ``exclude`` names relations left out entirely (for example the target relation
+    when a model must not walk it).
+    """
+    indexes = {t: pd.Index(ids) for t, ids in id_maps.items()}
+    matrices: dict[MetaEdge, sp.csr_matrix] = {}
+    for et, frame in graph.edges.items():
+        if exclude and et in exclude:
+            continue
+        if frame.empty or et.src not in indexes or et.dst not in indexes:
+            continue
+        rows = indexes[et.src].get_indexer(frame["src"].astype(str))
+        cols = indexes[et.dst].get_indexer(frame["dst"].astype(str))
+        shape = (len(indexes[et.src]), len(indexes[et.dst]))
+        forward = _binary(rows, cols, shape)
+        if SCHEMA.relations[et].symmetric:
+            matrices[MetaEdge(*et)] = _binarise(forward + forward.T)
+        else:
+            matrices[MetaEdge(*et)] = forward
+            matrices[MetaEdge(et.dst, REVERSE_PREFIX + et.rel, et.src)] = forward.T.tocsr()
+    return matrices
+
+
+def _binary(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    data = np.ones(len(rows), dtype=np.float32)
+    return _binarise(sp.csr_matrix((data, (rows, cols)), shape=shape))
+
+
+def _binarise(matrix: sp.spmatrix) -> sp.csr_matrix:
+    matrix = sp.csr_matrix(matrix)
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    matrix.eliminate_zeros()
+    return matrix

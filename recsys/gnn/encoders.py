@@ -1,0 +1,110 @@
+"""Heterogeneous encoders: R-GCN with basis decomposition, and HeteroConv over SAGE.
+
+Both map ``{node type: (n, d)}`` embeddings and ``{metaedge: edge_index}`` to new
+embeddings of the same shapes, so the link predictor can swap them.
+
+Shapes:
+    - input ``x[t]``: (num_nodes[t], dim)
+    - output: same keys and shapes
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from recsys.adjacency import MetaEdge
+from recsys.gnn.graph import mean_adjacency
+
+__all__ = ["RGCNEncoder", "HeteroSAGEEncoder", "ENCODERS"]
+
+
+class RGCNLayer(nn.Module):
+    """One R-GCN layer (Schlichtkrull et al. 2018) with basis-decomposed relation weights.
+
+    ``W_r = sum_b a_rb V_b``: 60-odd relations share ``num_bases`` matrices, which keeps
+    rare relations from overfitting. Messages are mean-aggregated per relation by one
+    sparse product ``A_r @ x_src``, then mixed by ``W_r`` on the smaller side.
+    """
+
+    def __init__(self, metaedges: list[MetaEdge], node_types: list[str], in_dim: int,
+                 out_dim: int, num_bases: int) -> None:
+        super().__init__()
+        self.metaedges = list(metaedges)
+        self.bases = nn.Parameter(torch.empty(num_bases, in_dim, out_dim))
+        self.coefficients = nn.Parameter(torch.empty(len(self.metaedges), num_bases))
+        self.root = nn.ModuleDict({t: nn.Linear(in_dim, out_dim) for t in node_types})
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.xavier_uniform_(self.bases)
+        nn.init.xavier_uniform_(self.coefficients)
+        for lin in self.root.values():
+            lin.reset_parameters()
+
+    def forward(self, x: dict[str, Tensor], adjacency: dict[MetaEdge, Tensor]) -> dict[str, Tensor]:
+        out = {t: self.root[t](h) for t, h in x.items()}
+        weights = torch.einsum("rb,bio->rio", self.coefficients, self.bases)
+        for i, e in enumerate(self.metaedges):
+            a = adjacency.get(e)
+            if a is None or a._nnz() == 0:
+                continue
+            out[e.dst] = out[e.dst] + torch.sparse.mm(a, x[e.src]) @ weights[i]
+        return out
+
+
+class RGCNEncoder(nn.Module):
+    """Stack of :class:`RGCNLayer` with ReLU and dropout between layers and a skip to the input."""
+
+    def __init__(self, metaedges: list[MetaEdge], node_types: list[str], dim: int,
+                 num_layers: int = 2, num_bases: int = 8, dropout: float = 0.2) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(RGCNLayer(metaedges, node_types, dim, dim, num_bases)
+                                    for _ in range(num_layers))
+        self.dropout = dropout
+
+    def forward(self, x: dict[str, Tensor], adjacency: dict[MetaEdge, Tensor]) -> dict[str, Tensor]:
+        h = x
+        for i, layer in enumerate(self.layers):
+            h = layer(h, adjacency)
+            if i < len(self.layers) - 1:
+                h = {t: nn.functional.dropout(torch.relu(v), self.dropout, self.training) for t, v in h.items()}
+        return {t: h[t] + x[t] for t in h}
+
+
+class HeteroSAGEEncoder(nn.Module):
+    """PyG ``HeteroConv`` of one ``SAGEConv`` per metaedge, summed per destination type.
+
+    The adjacency reaches PyG as mean-normalised sparse matrices with ``aggr="sum"``:
+    SAGE's mean aggregation as one sparse product instead of a gather of every
+    edge's message.
+    """
+
+    def __init__(self, metaedges: list[MetaEdge], node_types: list[str], dim: int,
+                 num_layers: int = 2, dropout: float = 0.2) -> None:
+        super().__init__()
+        from torch_geometric.nn import HeteroConv, SAGEConv
+
+        self.convs = nn.ModuleList(
+            HeteroConv({tuple(e): SAGEConv(dim, dim, aggr="sum") for e in metaedges}, aggr="sum")
+            for _ in range(num_layers))
+        self.metaedges = list(metaedges)
+        self.dropout = dropout
+
+    def forward(self, x: dict[str, Tensor], adjacency: dict[MetaEdge, Tensor]) -> dict[str, Tensor]:
+        edges = {tuple(e): a for e, a in adjacency.items() if a._nnz() > 0}
+        h = x
+        for i, conv in enumerate(self.convs):
+            new = conv(h, edges)
+            h = {t: new.get(t, h[t]) for t in h}
+            if i < len(self.convs) - 1:
+                h = {t: nn.functional.dropout(torch.relu(v), self.dropout, self.training) for t, v in h.items()}
+        return {t: h[t] + x[t] for t in h}
+
+
+ENCODERS = {"rgcn": RGCNEncoder, "hetero_sage": HeteroSAGEEncoder}
+
+
+def adjacency_of(edge_index: dict[MetaEdge, Tensor], num_nodes: dict[str, int]) -> dict[MetaEdge, Tensor]:
+    """Mean-normalised sparse operators for a set of edge indices."""
+    return {e: mean_adjacency(ei, num_nodes[e.src], num_nodes[e.dst]) for e, ei in edge_index.items()}

@@ -1,0 +1,111 @@
+"""The GNN's input: node counts, per-metaedge edge indices and node features, as tensors.
+
+Built once from a training graph. Edge indices follow PyG (row 0 source, row 1
+destination, local indices per node type); :func:`mean_adjacency` turns one into the
+sparse (n_dst, n_src) operator a layer multiplies by, so message passing is one
+sparse-dense product per relation instead of a gather of every edge's message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from kg.graph import KnowledgeGraph
+from kg.schema import EdgeType
+from recsys.adjacency import MetaEdge, relation_matrices
+
+__all__ = ["MessageGraph", "mean_adjacency", "atc_features"]
+
+_ATC = re.compile(r"^[A-Z]\d\d[A-Z]")
+
+
+@dataclass
+class MessageGraph:
+    """Typed graph for message passing: every relation and its reverse.
+
+    ``edge_index[e]`` is a (2, E) int64 tensor for metaedge ``e``; the target
+    relation is kept apart in ``target_index`` so training can hide the edges it
+    supervises on.
+    """
+
+    num_nodes: dict[str, int]
+    edge_index: dict[MetaEdge, torch.Tensor]
+    target: MetaEdge
+    target_index: torch.Tensor
+    features: dict[str, torch.Tensor]
+
+    @classmethod
+    def from_graph(cls, graph: KnowledgeGraph, id_maps: dict[str, list[str]],
+                   target: EdgeType) -> "MessageGraph":
+        matrices = relation_matrices(graph, id_maps, exclude={target})
+        edge_index = {}
+        for e, m in sorted(matrices.items()):
+            coo = m.tocoo()
+            edge_index[e] = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+        frame = graph.edges.get(target)
+        index = {t: pd.Index(id_maps[t]) for t in (target.src, target.dst)}
+        if frame is None:
+            target_index = torch.empty((2, 0), dtype=torch.int64)
+        else:
+            rows = index[target.src].get_indexer(frame["src"].astype(str))
+            cols = index[target.dst].get_indexer(frame["dst"].astype(str))
+            target_index = torch.from_numpy(np.unique(np.vstack([rows, cols]), axis=1).astype(np.int64))
+        features = {}
+        if target.src == "drug" or target.dst == "drug":
+            features["drug"] = atc_features(graph, id_maps.get("drug", []))
+        return cls({t: len(ids) for t, ids in id_maps.items()}, edge_index, MetaEdge(*target),
+                   target_index, features)
+
+    @property
+    def metaedges(self) -> list[MetaEdge]:
+        """Every metaedge a layer passes messages along: relations, reverses, the target pair."""
+        t = self.target
+        return sorted(self.edge_index) + [t, MetaEdge(t.dst, "rev_" + t.rel, t.src)]
+
+    def with_target(self, target_index: torch.Tensor) -> dict[MetaEdge, torch.Tensor]:
+        """All edge indices, the target relation (both ways) given by ``target_index``."""
+        t = self.target
+        return {**self.edge_index, t: target_index,
+                MetaEdge(t.dst, "rev_" + t.rel, t.src): target_index.flip(0)}
+
+
+def mean_adjacency(edge_index: torch.Tensor, num_src: int, num_dst: int) -> torch.Tensor:
+    """Sparse CSR (num_dst, num_src) matrix averaging each destination's in-neighbours."""
+    src, dst = edge_index
+    degree = torch.bincount(dst, minlength=num_dst).clamp(min=1).to(torch.float32)
+    values = 1.0 / degree[dst]
+    order = torch.argsort(dst * num_src + src)
+    crow = torch.zeros(num_dst + 1, dtype=torch.int64)
+    crow[1:] = torch.cumsum(torch.bincount(dst, minlength=num_dst), 0)
+    return torch.sparse_csr_tensor(crow, src[order], values[order], (num_dst, num_src))
+
+
+def atc_features(graph: KnowledgeGraph, drug_ids: list[str]) -> torch.Tensor:
+    """Multi-hot ATC levels 1-3 of each drug (anatomical group, therapeutic and pharmacological subgroups).
+
+    Drugs without ATC codes get a zero row; the embedding carries them.
+    """
+    drugs = graph.nodes.set_index("id")
+    codes = drugs["atc_codes"] if "atc_codes" in drugs.columns else pd.Series(dtype=object)
+    rows: list[int] = []
+    labels: list[str] = []
+    for i, drug in enumerate(drug_ids):
+        value = codes.get(drug)
+        if not isinstance(value, str):
+            continue
+        for code in value.split("|"):
+            if _ATC.match(code):
+                for prefix in (code[:1], code[:3], code[:4]):
+                    rows.append(i)
+                    labels.append(prefix)
+    vocabulary = sorted(set(labels))
+    column = {c: j for j, c in enumerate(vocabulary)}
+    out = torch.zeros((len(drug_ids), len(vocabulary)), dtype=torch.float32)
+    if rows:
+        out[torch.tensor(rows), torch.tensor([column[c] for c in labels])] = 1.0
+    return out

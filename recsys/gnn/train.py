@@ -1,0 +1,383 @@
+"""Training the link predictor: full-batch or neighbour-sampled, one process or many.
+
+One epoch:
+
+1. the training indications are shuffled; a share of them (``supervision_fraction``)
+   is *supervised* this epoch and hidden from message passing, the rest carry
+   messages, so the model never sees the edge it is asked to predict (as at test
+   time) yet every indication informs its neighbours on most epochs;
+2. supervised pairs are scored against every drug and every disease (1-N scoring:
+   the negatives are all nodes of the right type, known indications filtered out);
+3. an auxiliary loss reconstructs a sample of every other relation with
+   type-aware negatives (random nodes of the relation's destination type), so the
+   embeddings of genes, anatomy and people are trained too;
+4. validation MRR decides early stopping; the best state is kept.
+
+Under ``torchrun`` each rank takes its share of the supervised pairs and
+auxiliary edges; DistributedDataParallel averages gradients (gloo on CPU, NCCL on
+GPUs). Every rank evaluates the same validation set with the same weights, so they
+stop together.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+from kg.errors import KGError
+from kg.schema import EdgeType
+from recsys.adjacency import MetaEdge
+from recsys.bundle import load_bundle, save_bundle
+from recsys.gnn.encoders import adjacency_of
+from recsys.gnn.graph import MessageGraph
+from recsys.gnn.model import LinkGNN
+from recsys.gnn.sampling import NeighbourSampler
+from recsys.linkeval import evaluate_scores
+from recsys.linktask import LinkTask
+from recsys.scorer import LinkScorer
+
+__all__ = ["GNNConfig", "GNNScorer", "TrainingLog"]
+
+
+@dataclass(frozen=True)
+class GNNConfig:
+    """Hyper-parameters of one GNN; every default measured on the shipped graph's validation split."""
+
+    encoder: str = "rgcn"
+    dim: int = 64
+    num_layers: int = 2
+    num_bases: int = 8
+    dropout: float = 0.2
+    lr: float = 0.01
+    weight_decay: float = 0.0
+    epochs: int = 100
+    patience: int = 10
+    supervision_fraction: float = 0.25
+    aux_edges: int = 8192
+    aux_negatives: int = 32
+    aux_weight: float = 0.2
+    mode: str = "full"
+    #: Train for new diseases: supervise whole diseases (all their indications hidden
+    #: from messages) and embed diseases from their neighbourhood only. ``None``
+    #: follows the split (on for a zero-shot split), so training mimics testing.
+    zero_shot: bool | None = None
+    batch_size: int = 64
+    fanout: tuple[int, ...] = (16, 8)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("full", "sampled"):
+            raise ValueError(f"mode must be 'full' or 'sampled', got {self.mode!r}")
+        if not 0.0 < self.supervision_fraction <= 1.0:
+            raise ValueError(f"supervision_fraction must be in (0, 1], got {self.supervision_fraction}")
+        if self.epochs <= 0 or self.dim <= 0:
+            raise ValueError("epochs and dim must be positive")
+
+
+@dataclass
+class TrainingLog:
+    epochs: int = 0
+    best_epoch: int = 0
+    best_val_mrr: float = float("-inf")
+    epoch_seconds: list[float] = field(default_factory=list)
+    val_mrr: list[float] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+
+
+class GNNScorer(LinkScorer):
+    """Disease -> drug scorer backed by :class:`LinkGNN`; see the module docstring for training."""
+
+    def __init__(self, config: GNNConfig | None = None, progress: bool = False) -> None:
+        super().__init__()
+        self.config = config or GNNConfig()
+        self.progress = progress
+        self.name = f"GNN ({self.config.encoder})"
+        self.log = TrainingLog()
+
+    # --------------------------------------------------------------- set-up
+    def _build(self, task: LinkTask) -> None:
+        cfg = self.config
+        self.graph = MessageGraph.from_graph(task.train_graph, task.id_maps, task.relation)
+        target = self.graph.target
+        self.decoded = [target] + [e for e in sorted(self.graph.edge_index) if not e.rel.startswith("rev_")]
+        self.zero_shot = task.split.mode == "zero_shot" if cfg.zero_shot is None else cfg.zero_shot
+        self.model = LinkGNN(self.graph.num_nodes, self.graph.metaedges, self.decoded,
+                             {t: f.shape[1] for t, f in self.graph.features.items()},
+                             dim=cfg.dim, encoder=cfg.encoder, num_layers=cfg.num_layers,
+                             dropout=cfg.dropout, num_bases=cfg.num_bases,
+                             inductive_types=(target.dst,) if self.zero_shot else ())
+        self._fixed_adjacency = adjacency_of(self.graph.edge_index, self.graph.num_nodes)
+
+    def _adjacency(self, target_index: Tensor) -> dict[MetaEdge, Tensor]:
+        t = self.graph.target
+        extra = adjacency_of({t: target_index, MetaEdge(t.dst, "rev_" + t.rel, t.src): target_index.flip(0)},
+                             self.graph.num_nodes)
+        return {**self._fixed_adjacency, **extra}
+
+    # ------------------------------------------------------------- training
+    def _fit(self, task: LinkTask) -> None:
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        self._build(task)
+        rank, world = _rank_and_world()
+        model: torch.nn.Module = self.model
+        if world > 1:
+            model = torch.nn.parallel.DistributedDataParallel(self.model)
+        optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        train = torch.from_numpy(task.train_pairs.T.copy())
+        known = _KnownPairs(task.train_pairs, task.num_src, task.num_dst)
+        sampler = NeighbourSampler(self.graph, cfg.fanout) if cfg.mode == "sampled" else None
+        best_state, stale = None, 0
+        bar = _progress(cfg.epochs, self.progress and rank == 0, self.name)
+        for epoch in range(cfg.epochs):
+            start = time.perf_counter()
+            generator = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+            model.train()
+            if sampler is None:
+                loss = self._full_batch_step(model, optimizer, train, known, generator, rank, world)
+            else:
+                loss = self._sampled_epoch(model, optimizer, sampler, train, known, generator, rank, world)
+            val_mrr = self._validation_mrr(task)
+            self.log.epoch_seconds.append(time.perf_counter() - start)
+            self.log.loss.append(loss)
+            self.log.val_mrr.append(val_mrr)
+            self.log.epochs = epoch + 1
+            if val_mrr > self.log.best_val_mrr:
+                self.log.best_val_mrr, self.log.best_epoch, stale = val_mrr, epoch + 1, 0
+                best_state = copy.deepcopy(self.model.state_dict())
+            else:
+                stale += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.3f}", val_mrr=f"{val_mrr:.3f}")
+            if stale >= cfg.patience:
+                break
+        bar.close()
+        if best_state is not None:
+            self.model.load_state_dict(best_state)
+        self._refresh_embeddings()
+
+    def _full_batch_step(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, train: Tensor,
+                         known: "_KnownPairs", generator: torch.Generator, rank: int, world: int) -> float:
+        cfg = self.config
+        supervise = self._supervised_mask(train, generator)
+        supervised, messages = train[:, supervise], train[:, ~supervise]
+        mine = supervised[:, rank::world]
+        optimizer.zero_grad()
+        z = model(self._adjacency(messages), self.graph.features)
+        loss = self._target_loss(z, mine, known) + cfg.aux_weight * self._aux_loss(z, generator, rank, world)
+        loss.backward()
+        optimizer.step()
+        return float(loss.detach())
+
+    def _supervised_mask(self, train: Tensor, generator: torch.Generator) -> Tensor:
+        """Which training pairs are supervised (and hidden from messages) this epoch.
+
+        Random pairs, or, when training for new diseases, every pair of random diseases.
+        """
+        share = self.config.supervision_fraction
+        if self.zero_shot:
+            diseases = torch.unique(train[1])
+            order = torch.randperm(len(diseases), generator=generator)
+            chosen = diseases[order[:max(1, int(round(share * len(diseases))))]]
+            return torch.isin(train[1], chosen)
+        order = torch.randperm(train.shape[1], generator=generator)
+        mask = torch.zeros(train.shape[1], dtype=torch.bool)
+        mask[order[:max(1, int(round(share * train.shape[1])))]] = True
+        return mask
+
+    def _sampled_epoch(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                       sampler: NeighbourSampler, train: Tensor, known: "_KnownPairs",
+                       generator: torch.Generator, rank: int, world: int) -> float:
+        """Mini-batches of supervised pairs, each encoded on its sampled neighbourhood."""
+        cfg = self.config
+        order = torch.randperm(train.shape[1], generator=generator)
+        losses = []
+        batches = order.split(cfg.batch_size * world)
+        for batch in batches:
+            supervised = train[:, batch]
+            hidden = torch.ones(train.shape[1], dtype=torch.bool)
+            hidden[batch] = False
+            mine = supervised[:, rank::world]
+            sub = sampler.sample(mine, train[:, hidden], generator)
+            optimizer.zero_grad()
+            z = model(adjacency_of(sub.edge_index, sub.num_nodes), self.graph.features, sub.node_ids)
+            loss = self._target_loss(z, sub.seeds, known, pool=sub.candidates, to_global=sub.node_ids)
+            loss = loss + cfg.aux_weight * self._aux_loss(z, generator, rank, world, restrict=sub)
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.detach()))
+        return float(np.mean(losses))
+
+    def _target_loss(self, z: dict[str, Tensor], pairs: Tensor, known: "_KnownPairs",
+                     pool: dict[str, Tensor] | None = None,
+                     to_global: dict[str, Tensor] | None = None) -> Tensor:
+        """1-N cross-entropy of each supervised pair against every drug and every disease.
+
+        On a sampled subgraph ``z`` and ``pairs`` are local, the candidates are the
+        ``pool`` of seed nodes and ``to_global`` maps local indices to the known-pair filter's.
+        """
+        t = self.graph.target
+        src, dst = pairs
+        if len(src) == 0:
+            return z[t.src].sum() * 0.0
+        r = self.model.relation[0]
+        hs_all, hd_all = z[t.src], z[t.dst]
+        drug_pool = pool[t.src] if pool else torch.arange(hs_all.shape[0])
+        disease_pool = pool[t.dst] if pool else torch.arange(hd_all.shape[0])
+
+        def glob(node_type: str, index: Tensor) -> Tensor:
+            return to_global[node_type][index] if to_global else index
+
+        bias = self.model.bias(hs_all[drug_pool]).squeeze(-1)
+        by_drug = (hd_all[dst] * r) @ hs_all[drug_pool].T + bias[None, :]
+        by_disease = (hs_all[src] * r) @ hd_all[disease_pool].T
+        drug_mask = known.mask_drugs(glob(t.dst, dst), glob(t.src, src), glob(t.src, drug_pool))
+        disease_mask = known.mask_diseases(glob(t.src, src), glob(t.dst, dst), glob(t.dst, disease_pool))
+        by_drug = by_drug.masked_fill(drug_mask, float("-inf"))
+        by_disease = by_disease.masked_fill(disease_mask, float("-inf"))
+        drug_target = _position(drug_pool, src)
+        disease_target = _position(disease_pool, dst)
+        return (torch.nn.functional.cross_entropy(by_drug, drug_target)
+                + torch.nn.functional.cross_entropy(by_disease, disease_target)) / 2
+
+    def _aux_loss(self, z: dict[str, Tensor], generator: torch.Generator, rank: int, world: int,
+                  restrict: "object | None" = None) -> Tensor:
+        """Sampled-softmax reconstruction of the other relations, negatives of the right type."""
+        cfg = self.config
+        relations = self.decoded[1:]
+        if not relations or cfg.aux_edges <= 0 or cfg.aux_weight == 0:
+            return z[self.graph.target.src].sum() * 0.0
+        losses = []
+        per_relation = max(1, cfg.aux_edges // len(relations) // world)
+        for e in relations:
+            index = self.graph.edge_index[e] if restrict is None else restrict.local_edges(e)  # type: ignore[attr-defined]
+            if index.shape[1] == 0:
+                continue
+            pick = torch.randint(0, index.shape[1], (per_relation * world,), generator=generator)[rank::world]
+            src, dst = index[:, pick]
+            n_dst = z[e.dst].shape[0]
+            negatives = torch.randint(0, n_dst, (len(src), cfg.aux_negatives), generator=generator)
+            r = self.model.relation[self.decoded.index(e)]
+            hs = z[e.src][src] * r
+            positive = (hs * z[e.dst][dst]).sum(-1, keepdim=True)
+            negative = torch.einsum("nd,nkd->nk", hs, z[e.dst][negatives])
+            logits = torch.cat([positive, negative], dim=1)
+            losses.append(torch.nn.functional.cross_entropy(logits, torch.zeros(len(src), dtype=torch.long)))
+        return torch.stack(losses).mean()
+
+    # ------------------------------------------------------------ inference
+    @torch.no_grad()
+    def _embeddings(self) -> dict[str, Tensor]:
+        self.model.eval()
+        return self.model.encode(self._adjacency(self.graph.target_index), self.graph.features)
+
+    def _refresh_embeddings(self) -> None:
+        self._z = self._embeddings()
+
+    @torch.no_grad()
+    def _validation_mrr(self, task: LinkTask) -> float:
+        dst = np.unique(task.val_pairs[:, 1])
+        if len(dst) == 0:
+            return 0.0
+        z = self._embeddings()
+        scores = self.model.score_all(z, self.graph.target, torch.from_numpy(dst)).numpy()
+        return evaluate_scores(scores, dst, task, "val").mrr
+
+    @torch.no_grad()
+    def score_matrix(self, dst_index: np.ndarray) -> np.ndarray:
+        self._fitted()
+        dst = torch.as_tensor(np.asarray(dst_index, dtype=np.int64))
+        return self.model.score_all(self._z, self.decoded[0], dst).numpy()
+
+    def embeddings(self) -> dict[str, np.ndarray]:
+        """Final node embeddings per type (index order of the task's id maps)."""
+        self._fitted()
+        return {t: v.numpy() for t, v in self._z.items()}
+
+    # ----------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the model bundle (weights, final embeddings, config, id maps, versions)."""
+        rel = self._fitted()
+        return save_bundle({
+            "kind": "gnn",
+            "config": {**asdict(self.config), "fanout": list(self.config.fanout)},
+            "relation": list(rel),
+            "id_maps": self.id_maps,
+            "seen_pairs": torch.from_numpy(self.seen_pairs.copy()),
+            "num_nodes": self.graph.num_nodes,
+            "metaedges": [list(e) for e in self.graph.metaedges],
+            "decoded": [list(e) for e in self.decoded],
+            "feature_dims": {t: int(f.shape[1]) for t, f in self.graph.features.items()},
+            "inductive_types": list(self.model.inductive_types),
+            "state_dict": self.model.state_dict(),
+            "embeddings": self._z,
+            "log": {"epochs": self.log.epochs, "best_epoch": self.log.best_epoch,
+                    "best_val_mrr": self.log.best_val_mrr},
+        }, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "GNNScorer":
+        """A scorer from a bundle: scores and recommendations without the graph."""
+        payload = load_bundle(path)
+        if payload.get("kind") != "gnn":
+            raise KGError(f"{path}: bundle holds a {payload.get('kind')!r} model, not a GNN")
+        config = dict(payload["config"])
+        config["fanout"] = tuple(config["fanout"])
+        scorer = cls(GNNConfig(**config))
+        scorer.relation = EdgeType(*payload["relation"])
+        scorer.id_maps = payload["id_maps"]
+        scorer.seen_pairs = payload["seen_pairs"].numpy()
+        decoded = [MetaEdge(*e) for e in payload["decoded"]]
+        scorer.decoded = decoded
+        scorer.model = LinkGNN(payload["num_nodes"], [MetaEdge(*e) for e in payload["metaedges"]], decoded,
+                               payload["feature_dims"], dim=scorer.config.dim, encoder=scorer.config.encoder,
+                               num_layers=scorer.config.num_layers, dropout=scorer.config.dropout,
+                               num_bases=scorer.config.num_bases,
+                               inductive_types=tuple(payload["inductive_types"]))
+        scorer.model.load_state_dict(payload["state_dict"])
+        scorer.model.eval()
+        scorer._z = payload["embeddings"]
+        return scorer
+
+
+class _KnownPairs:
+    """Known training pairs as a dense boolean matrix, for filtering 1-N scores."""
+
+    def __init__(self, pairs: np.ndarray, num_src: int, num_dst: int) -> None:
+        self.matrix = torch.zeros((num_src, num_dst), dtype=torch.bool)
+        self.matrix[torch.from_numpy(pairs[:, 0]), torch.from_numpy(pairs[:, 1])] = True
+
+    def mask_drugs(self, dst: Tensor, true_src: Tensor, pool: Tensor) -> Tensor:
+        mask = self.matrix[:, dst].T[:, pool].clone()
+        mask[pool[None, :] == true_src[:, None]] = False
+        return mask
+
+    def mask_diseases(self, src: Tensor, true_dst: Tensor, pool: Tensor) -> Tensor:
+        mask = self.matrix[src][:, pool].clone()
+        mask[pool[None, :] == true_dst[:, None]] = False
+        return mask
+
+
+def _position(pool: Tensor, values: Tensor) -> Tensor:
+    """Index of each value within ``pool`` (every value is in it)."""
+    order = torch.argsort(pool)
+    return order[torch.searchsorted(pool[order], values)]
+
+
+def _rank_and_world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _progress(total: int, enabled: bool, label: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, desc=label, unit="epoch", leave=False)
