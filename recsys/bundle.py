@@ -27,8 +27,8 @@ def library_versions() -> dict[str, str]:
 
     import kg
 
-    return {"rxkg": kg.__version__, "torch": torch.__version__,
-            "torch_geometric": torch_geometric.__version__, "numpy": numpy.__version__}
+    return {"rxkg": kg.__version__, "torch": str(torch.__version__),
+            "torch_geometric": str(torch_geometric.__version__), "numpy": str(numpy.__version__)}
 
 
 def save_bundle(payload: dict[str, Any], path: str | Path) -> Path:

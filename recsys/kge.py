@@ -32,11 +32,11 @@ class KGEConfig:
     model: str = "DistMult"
     dim: int = 64
     lr: float = 0.01
-    epochs: int = 60
-    patience: int = 5
-    triples_per_epoch: int = 100_000
+    epochs: int = 15
+    patience: int = 3
+    triples_per_epoch: int = 50_000
     target_share: float = 0.2
-    negatives: int = 64
+    negatives: int = 32
     batch_size: int = 4096
     seed: int = 0
 

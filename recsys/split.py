@@ -30,7 +30,7 @@ import pandas as pd
 
 from kg.errors import KGError
 from kg.graph import KnowledgeGraph
-from kg.schema import EdgeType
+from kg.schema import SCHEMA, EdgeType
 
 __all__ = ["LinkSplit", "SplitMode", "TREATS", "split_links"]
 
@@ -109,7 +109,12 @@ def split_links(graph: KnowledgeGraph, mode: SplitMode = "random", *,
     if relation not in graph.edges or graph.edges[relation].empty:
         raise KGError(f"the graph has no {relation.key} edges to split")
 
-    pairs = _pairs(graph.edges[relation]).drop_duplicates(ignore_index=True)
+    pairs = _pairs(graph.edges[relation])
+    if SCHEMA.relations[relation].symmetric:
+        # (a, b) and (b, a) are one fact: hold out or keep both orientations together.
+        low, high = np.minimum(pairs["src"], pairs["dst"]), np.maximum(pairs["src"], pairs["dst"])
+        pairs = pd.DataFrame({"src": low, "dst": high})
+    pairs = pairs.drop_duplicates(ignore_index=True)
     rng = np.random.default_rng(seed)
     if mode == "random":
         part = _assign(len(pairs), val_fraction, test_fraction, rng)

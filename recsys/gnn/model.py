@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from recsys.adjacency import MetaEdge
 from recsys.gnn.encoders import ENCODERS
+from recsys.gnn.graph import SparseOperator
 
 __all__ = ["LinkGNN"]
 
@@ -70,12 +71,12 @@ class LinkGNN(nn.Module):
             x[t] = h
         return x
 
-    def forward(self, adjacency: dict[MetaEdge, Tensor], features: dict[str, Tensor],
+    def forward(self, adjacency: dict[MetaEdge, SparseOperator], features: dict[str, Tensor],
                 node_ids: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
         """Node embeddings; what DistributedDataParallel wraps."""
         return self.encode(adjacency, features, node_ids)
 
-    def encode(self, adjacency: dict[MetaEdge, Tensor], features: dict[str, Tensor],
+    def encode(self, adjacency: dict[MetaEdge, SparseOperator], features: dict[str, Tensor],
                node_ids: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
         return self.encoder(self.inputs(features, node_ids), adjacency)
 

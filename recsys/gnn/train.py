@@ -123,6 +123,16 @@ class GNNScorer(LinkScorer):
 
     # ------------------------------------------------------------- training
     def _fit(self, task: LinkTask) -> None:
+        # Gradient scatters run on several threads; deterministic kernels make the
+        # same seed give the same scores on any thread count.
+        previous = torch.are_deterministic_algorithms_enabled()
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        try:
+            self._train(task)
+        finally:
+            torch.use_deterministic_algorithms(previous)
+
+    def _train(self, task: LinkTask) -> None:
         cfg = self.config
         torch.manual_seed(cfg.seed)
         self._build(task)
