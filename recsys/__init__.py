@@ -1,9 +1,39 @@
-"""rxkg recommenders: GNN link prediction, collaborative filtering, hybrid ranking.
+"""rxkg recommenders: disease -> drug link prediction now; CF and the hybrid follow.
 
-The models arrive with their issues; the shared ranking metrics live in
-:mod:`recsys.metrics` so that every model is evaluated by one implementation.
+Everything shares one contract (:class:`recsys.scorer.LinkScorer`: ``fit(task)``,
+``score_matrix``, ``recommend(ids, k)``) and one evaluator
+(:func:`recsys.linkeval.evaluate_scorer`), so comparing models is one call::
+
+    from recsys import split_links, LinkTask, GNNScorer, MetapathModel, evaluate_scorer
+    task = LinkTask.from_split(split_links(graph, "zero_shot", seed=0))
+    evaluate_scorer(MetapathModel().fit(task), task, "test")
+
+Model classes load lazily: importing :mod:`recsys` for metrics does not import torch.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from recsys.metrics import hits_at_k, mean_reciprocal_rank, ranks_with_ties
 
-__all__ = ["hits_at_k", "mean_reciprocal_rank", "ranks_with_ties"]
+_LAZY = {
+    "split_links": "recsys.split", "LinkSplit": "recsys.split",
+    "LinkTask": "recsys.linktask",
+    "evaluate_scorer": "recsys.linkeval", "LinkMetrics": "recsys.linkeval",
+    "LinkScorer": "recsys.scorer",
+    "DegreePrior": "recsys.priors",
+    "MetapathModel": "recsys.metapath",
+    "KGEScorer": "recsys.kge", "KGEConfig": "recsys.kge",
+    "GNNScorer": "recsys.gnn", "GNNConfig": "recsys.gnn",
+    "StackedScorer": "recsys.stacking",
+}
+
+__all__ = ["hits_at_k", "mean_reciprocal_rank", "ranks_with_ties", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'recsys' has no attribute {name!r}")
