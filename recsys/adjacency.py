@@ -34,9 +34,17 @@ class MetaEdge(NamedTuple):
     @property
     def base(self) -> EdgeType:
         """The schema relation this metaedge walks."""
-        if self.rel.startswith(REVERSE_PREFIX):
-            return EdgeType(self.dst, self.rel[len(REVERSE_PREFIX):], self.src)
-        return EdgeType(self.src, self.rel, self.dst)
+        return EdgeType(*(self.reverse() if self.is_reverse else self))
+
+    @property
+    def is_reverse(self) -> bool:
+        return self.rel.startswith(REVERSE_PREFIX)
+
+    def reverse(self) -> "MetaEdge":
+        """The same relation walked the other way (``treats`` <-> ``rev_treats``)."""
+        if self.is_reverse:
+            return MetaEdge(self.dst, self.rel[len(REVERSE_PREFIX):], self.src)
+        return MetaEdge(self.dst, REVERSE_PREFIX + self.rel, self.src)
 
     @property
     def abbreviation(self) -> str:
@@ -65,7 +73,7 @@ def relation_matrices(graph: KnowledgeGraph, id_maps: dict[str, list[str]],
             matrices[MetaEdge(*et)] = _binarise(forward + forward.T)
         else:
             matrices[MetaEdge(*et)] = forward
-            matrices[MetaEdge(et.dst, REVERSE_PREFIX + et.rel, et.src)] = forward.T.tocsr()
+            matrices[MetaEdge(*et).reverse()] = forward.T.tocsr()
     return matrices
 
 

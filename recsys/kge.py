@@ -66,7 +66,7 @@ class KGEScorer(LinkScorer):
         self.type_range = {t: (int(self.offset[t]), len(task.id_maps[t])) for t in types}
         heads, rels, tails, head_type, tail_type = [], [], [], [], []
         matrices = relation_matrices(task.train_graph, task.id_maps)
-        relations = sorted(e for e in matrices if not e.rel.startswith("rev_"))
+        relations = sorted(e for e in matrices if not e.is_reverse)
         target = next(i for i, e in enumerate(relations) if e.base == task.relation)
         self.target_relation = target
         for i, e in enumerate(relations):

@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from recsys.adjacency import REVERSE_PREFIX, MetaEdge, relation_matrices
+from recsys.adjacency import MetaEdge, relation_matrices
 from recsys.linkeval import evaluate_scores
 from recsys.linktask import LinkTask
 from recsys.scorer import LinkScorer
@@ -70,7 +70,7 @@ def _reverses(a: MetaEdge, b: MetaEdge) -> bool:
         return False
     if a.src == a.dst:                        # symmetric relation walked back and forth
         return a.rel == b.rel
-    return a.rel == REVERSE_PREFIX + b.rel or b.rel == REVERSE_PREFIX + a.rel
+    return a.reverse() == b
 
 
 def _degree_weighted(matrix: sp.csr_matrix, damping: float) -> sp.csr_matrix:
@@ -191,8 +191,7 @@ class MetapathModel(LinkScorer):
                                 shape=(task.num_src, task.num_dst))
         forward = base[target] - base[target].multiply(removed)
         forward.eliminate_zeros()
-        reverse = MetaEdge(target.dst, REVERSE_PREFIX + target.rel, target.src)
-        return {**base, target: sp.csr_matrix(forward), reverse: sp.csr_matrix(forward.T)}
+        return {**base, target: sp.csr_matrix(forward), target.reverse(): sp.csr_matrix(forward.T)}
 
     def _uses_target(self, path: Metapath) -> bool:
         rel = self.task.relation  # type: ignore[union-attr]

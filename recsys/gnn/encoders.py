@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from recsys.adjacency import MetaEdge
-from recsys.gnn.graph import SparseOperator, mean_adjacency
+from recsys.gnn.graph import mean_adjacency
 
 __all__ = ["RGCNEncoder", "HeteroSAGEEncoder", "ENCODERS"]
 
@@ -42,14 +42,14 @@ class RGCNLayer(nn.Module):
         for lin in self.root.values():
             lin.reset_parameters()
 
-    def forward(self, x: dict[str, Tensor], adjacency: dict[MetaEdge, SparseOperator]) -> dict[str, Tensor]:
+    def forward(self, x: dict[str, Tensor], adjacency: dict[MetaEdge, Tensor]) -> dict[str, Tensor]:
         out = {t: self.root[t](h) for t, h in x.items()}
         weights = torch.einsum("rb,bio->rio", self.coefficients, self.bases)
         for i, e in enumerate(self.metaedges):
             a = adjacency.get(e)
             if a is None or a._nnz() == 0:
                 continue
-            out[e.dst] = out[e.dst] + (a @ x[e.src]) @ weights[i]
+            out[e.dst] = out[e.dst] + torch.sparse.mm(a, x[e.src]) @ weights[i]
         return out
 
 
@@ -63,7 +63,7 @@ class RGCNEncoder(nn.Module):
                                     for _ in range(num_layers))
         self.dropout = dropout
 
-    def forward(self, x: dict[str, Tensor], adjacency: dict[MetaEdge, SparseOperator]) -> dict[str, Tensor]:
+    def forward(self, x: dict[str, Tensor], adjacency: dict[MetaEdge, Tensor]) -> dict[str, Tensor]:
         h = x
         for i, layer in enumerate(self.layers):
             h = layer(h, adjacency)
@@ -91,8 +91,8 @@ class HeteroSAGEEncoder(nn.Module):
         self.metaedges = list(metaedges)
         self.dropout = dropout
 
-    def forward(self, x: dict[str, Tensor], adjacency: dict[MetaEdge, SparseOperator]) -> dict[str, Tensor]:
-        edges = {tuple(e): a.forward for e, a in adjacency.items() if a._nnz() > 0}
+    def forward(self, x: dict[str, Tensor], adjacency: dict[MetaEdge, Tensor]) -> dict[str, Tensor]:
+        edges = {tuple(e): a for e, a in adjacency.items() if a._nnz() > 0}
         h = x
         for i, conv in enumerate(self.convs):
             new = conv(h, edges)
@@ -105,6 +105,6 @@ class HeteroSAGEEncoder(nn.Module):
 ENCODERS = {"rgcn": RGCNEncoder, "hetero_sage": HeteroSAGEEncoder}
 
 
-def adjacency_of(edge_index: dict[MetaEdge, Tensor], num_nodes: dict[str, int]) -> dict[MetaEdge, SparseOperator]:
+def adjacency_of(edge_index: dict[MetaEdge, Tensor], num_nodes: dict[str, int]) -> dict[MetaEdge, Tensor]:
     """Mean-normalised sparse operators for a set of edge indices."""
     return {e: mean_adjacency(ei, num_nodes[e.src], num_nodes[e.dst]) for e, ei in edge_index.items()}

@@ -20,7 +20,7 @@ from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 from recsys.adjacency import MetaEdge, relation_matrices
 
-__all__ = ["MessageGraph", "SparseOperator", "mean_adjacency", "atc_features"]
+__all__ = ["MessageGraph", "mean_adjacency", "atc_features"]
 
 _ATC = re.compile(r"^[A-Z]\d\d[A-Z]")
 
@@ -65,48 +65,15 @@ class MessageGraph:
     @property
     def metaedges(self) -> list[MetaEdge]:
         """Every metaedge a layer passes messages along: relations, reverses, the target pair."""
-        t = self.target
-        return sorted(self.edge_index) + [t, MetaEdge(t.dst, "rev_" + t.rel, t.src)]
+        return sorted(self.edge_index) + [self.target, self.target.reverse()]
+
+    def target_edges(self, target_index: torch.Tensor) -> dict[MetaEdge, torch.Tensor]:
+        """Edge indices of the target relation, both ways, for the pairs ``target_index``."""
+        return {self.target: target_index, self.target.reverse(): target_index.flip(0)}
 
     def with_target(self, target_index: torch.Tensor) -> dict[MetaEdge, torch.Tensor]:
         """All edge indices, the target relation (both ways) given by ``target_index``."""
-        t = self.target
-        return {**self.edge_index, t: target_index,
-                MetaEdge(t.dst, "rev_" + t.rel, t.src): target_index.flip(0)}
-
-
-class SparseOperator:
-    """A sparse (num_dst, num_src) matrix with its transpose, both CSR.
-
-    ``operator @ x`` is differentiable in ``x``. The backward pass multiplies by the
-    stored transpose row by row instead of letting PyTorch scatter into the gradient
-    from several threads, which makes training bit-for-bit reproducible (same seed,
-    same scores) and is faster as well.
-    """
-
-    def __init__(self, forward: torch.Tensor, transpose: torch.Tensor) -> None:
-        self.forward, self.transpose = forward, transpose
-
-    def _nnz(self) -> int:
-        return int(self.forward.values().numel())
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return tuple(self.forward.shape)  # type: ignore[return-value]
-
-    def __matmul__(self, x: torch.Tensor) -> torch.Tensor:
-        return _SparseProduct.apply(x, self.forward, self.transpose)
-
-
-class _SparseProduct(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, matrix: torch.Tensor, transpose: torch.Tensor) -> torch.Tensor:
-        ctx.transpose = transpose
-        return torch.sparse.mm(matrix, x)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        return torch.sparse.mm(ctx.transpose, grad.contiguous()), None, None
+        return {**self.edge_index, **self.target_edges(target_index)}
 
 
 def _csr(rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
@@ -118,12 +85,11 @@ def _csr(rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, shape: tu
         return torch.sparse_csr_tensor(crow, cols[order], values[order], shape)
 
 
-def mean_adjacency(edge_index: torch.Tensor, num_src: int, num_dst: int) -> SparseOperator:
-    """Operator (num_dst, num_src) averaging each destination's in-neighbours."""
+def mean_adjacency(edge_index: torch.Tensor, num_src: int, num_dst: int) -> torch.Tensor:
+    """Sparse CSR (num_dst, num_src) matrix averaging each destination's in-neighbours."""
     src, dst = edge_index
     degree = torch.bincount(dst, minlength=num_dst).clamp(min=1).to(torch.float32)
-    values = 1.0 / degree[dst]
-    return SparseOperator(_csr(dst, src, values, (num_dst, num_src)), _csr(src, dst, values, (num_src, num_dst)))
+    return _csr(dst, src, 1.0 / degree[dst], (num_dst, num_src))
 
 
 def atc_features(graph: KnowledgeGraph, drug_ids: list[str]) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 Shapes:
     - ``encode(adjacency)``: {node type: (num_nodes, dim)}
-    - ``score(z, metaedge, src, dst)``: (n,) for index tensors ``src``, ``dst`` of shape (n,)
+    - ``score_all(z, metaedge, dst)``: (len(dst), num_nodes[metaedge.src])
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from torch import Tensor, nn
 
 from recsys.adjacency import MetaEdge
 from recsys.gnn.encoders import ENCODERS
-from recsys.gnn.graph import SparseOperator
 
 __all__ = ["LinkGNN"]
 
@@ -71,19 +70,14 @@ class LinkGNN(nn.Module):
             x[t] = h
         return x
 
-    def forward(self, adjacency: dict[MetaEdge, SparseOperator], features: dict[str, Tensor],
+    def forward(self, adjacency: dict[MetaEdge, Tensor], features: dict[str, Tensor],
                 node_ids: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
         """Node embeddings; what DistributedDataParallel wraps."""
         return self.encode(adjacency, features, node_ids)
 
-    def encode(self, adjacency: dict[MetaEdge, SparseOperator], features: dict[str, Tensor],
+    def encode(self, adjacency: dict[MetaEdge, Tensor], features: dict[str, Tensor],
                node_ids: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
         return self.encoder(self.inputs(features, node_ids), adjacency)
-
-    def score(self, z: dict[str, Tensor], metaedge: MetaEdge, src: Tensor, dst: Tensor) -> Tensor:
-        r = self.relation[self.decoded.index(metaedge)]
-        hs, hd = z[metaedge.src][src], z[metaedge.dst][dst]
-        return (hs * r * hd).sum(-1) + self.bias(hs).squeeze(-1)
 
     def score_all(self, z: dict[str, Tensor], metaedge: MetaEdge, dst: Tensor) -> Tensor:
         """(len(dst), num_src) scores of every source node for each destination node."""

@@ -56,16 +56,14 @@ class _InNeighbours:
         take = np.minimum(degree, fanout)
         if take.sum() == 0:
             return np.empty(0, np.int64), np.empty(0, np.int64)
-        owner = np.repeat(np.arange(len(nodes)), take)
-        # Random keys per candidate edge; keep the `take` smallest of each node (no replacement).
-        full_owner = np.repeat(np.arange(len(nodes)), degree)
-        offsets = np.arange(degree.sum()) - np.repeat(np.cumsum(degree) - degree, degree)
-        keys = rng.random(len(full_owner))
-        order = np.lexsort((keys, full_owner))
-        rank_in_node = np.arange(len(order)) - np.repeat(np.cumsum(degree) - degree, degree)
-        chosen = order[rank_in_node < np.repeat(take, degree)]
-        picked = self.indices[start[full_owner[chosen]] + offsets[chosen]]
-        return picked, nodes[owner]
+        # Every candidate in-edge gets a random key; each node keeps its `take` smallest
+        # (sampling without replacement). Sorting by (node, key) keeps nodes grouped,
+        # so an edge's position within its node's group is the same before and after.
+        owner = np.repeat(np.arange(len(nodes)), degree)
+        within = np.arange(len(owner)) - np.repeat(np.cumsum(degree) - degree, degree)
+        order = np.lexsort((rng.random(len(owner)), owner))
+        chosen = order[within < np.repeat(take, degree)]
+        return self.indices[start[owner[chosen]] + within[chosen]], nodes[owner[chosen]]
 
 
 class NeighbourSampler:
@@ -80,10 +78,9 @@ class NeighbourSampler:
     def sample(self, pairs: Tensor, message_index: Tensor, generator: torch.Generator) -> SampledSubgraph:
         g, t = self.graph, self.graph.target
         rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
-        target_edges = g.with_target(message_index)
         neighbours = dict(self.fixed)
-        for e in (t, *[m for m in target_edges if m not in self.fixed]):
-            neighbours[e] = _InNeighbours(target_edges[e], g.num_nodes[e.dst])
+        for e, index in g.target_edges(message_index).items():
+            neighbours[e] = _InNeighbours(index, g.num_nodes[e.dst])
         src, dst = pairs.numpy()
         seeds = {t.src: np.unique(np.concatenate([src, rng.integers(0, g.num_nodes[t.src], self.negatives)])),
                  t.dst: np.unique(np.concatenate([dst, rng.integers(0, g.num_nodes[t.dst], self.negatives)]))}

@@ -106,7 +106,7 @@ class GNNScorer(LinkScorer):
         cfg = self.config
         self.graph = MessageGraph.from_graph(task.train_graph, task.id_maps, task.relation)
         target = self.graph.target
-        self.decoded = [target] + [e for e in sorted(self.graph.edge_index) if not e.rel.startswith("rev_")]
+        self.decoded = [target] + [e for e in sorted(self.graph.edge_index) if not e.is_reverse]
         self.zero_shot = task.split.mode == "zero_shot" if cfg.zero_shot is None else cfg.zero_shot
         self.model = LinkGNN(self.graph.num_nodes, self.graph.metaedges, self.decoded,
                              {t: f.shape[1] for t, f in self.graph.features.items()},
@@ -116,9 +116,7 @@ class GNNScorer(LinkScorer):
         self._fixed_adjacency = adjacency_of(self.graph.edge_index, self.graph.num_nodes)
 
     def _adjacency(self, target_index: Tensor) -> dict[MetaEdge, Tensor]:
-        t = self.graph.target
-        extra = adjacency_of({t: target_index, MetaEdge(t.dst, "rev_" + t.rel, t.src): target_index.flip(0)},
-                             self.graph.num_nodes)
+        extra = adjacency_of(self.graph.target_edges(target_index), self.graph.num_nodes)
         return {**self._fixed_adjacency, **extra}
 
     # ------------------------------------------------------------- training
