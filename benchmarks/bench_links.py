@@ -76,12 +76,10 @@ def _row(model, task, evaluate_scorer, mode: str) -> dict:
     row = {"split": mode, "model": model.name, "train_s": round(model.fit_seconds, 2),
            "val": evaluate_scorer(model, task, "val").as_dict(),
            "test": evaluate_scorer(model, task, "test").as_dict(), "peak_rss_mb": round(_peak_mb())}
-    log = getattr(model, "log", None)
+    log = getattr(model, "log", None)  # trained models; the prior and metapath model fit in one go
     if log is not None:
         row.update(epochs=log.epochs, best_epoch=log.best_epoch,
                    epoch_s_median=round(float(np.median(log.epoch_seconds)), 3))
-    elif hasattr(model, "epochs_run"):
-        row.update(epochs=model.epochs_run, best_epoch=model.best_epoch)
     return row
 
 

@@ -11,7 +11,7 @@ validation MRR stops training early.
 
 from __future__ import annotations
 
-import copy
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +21,7 @@ from recsys.adjacency import relation_matrices
 from recsys.linkeval import evaluate_scores
 from recsys.linktask import LinkTask
 from recsys.scorer import LinkScorer
+from recsys.training import EarlyStopping, TrainingLog
 
 __all__ = ["KGEConfig", "KGEScorer", "KGE_MODELS"]
 
@@ -52,8 +53,7 @@ class KGEScorer(LinkScorer):
         super().__init__()
         self.config = config or KGEConfig()
         self.name = self.config.model
-        self.epochs_run = 0
-        self.best_epoch = 0
+        self.log = TrainingLog()
 
     def _fit(self, task: LinkTask) -> None:
         import torch_geometric.nn.kge as kge
@@ -88,9 +88,11 @@ class KGEScorer(LinkScorer):
         target_ids = torch.nonzero(is_target).ravel()
         other_ids = torch.nonzero(~is_target).ravel()
         n_target = int(cfg.target_share * cfg.triples_per_epoch)
-        best_mrr, best_state, stale = float("-inf"), None, 0
-        for epoch in range(cfg.epochs):
+        stopping = EarlyStopping(self.model, cfg.patience, self.log)
+        for _ in range(cfg.epochs):
+            start_time = time.perf_counter()
             self.model.train()
+            losses = []
             pick_target = target_ids[torch.randint(0, len(target_ids), (n_target,), generator=generator)]
             pick_other = other_ids[torch.randint(0, len(other_ids), (cfg.triples_per_epoch - n_target,),
                                                  generator=generator)]
@@ -113,17 +115,10 @@ class KGEScorer(LinkScorer):
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-            self.epochs_run = epoch + 1
-            mrr = self._val_mrr(task)
-            if mrr > best_mrr:
-                best_mrr, best_state, stale, self.best_epoch = mrr, copy.deepcopy(self.model.state_dict()), 0, epoch + 1
-            else:
-                stale += 1
-                if stale >= cfg.patience:
-                    break
-        if best_state is not None:
-            self.model.load_state_dict(best_state)
-        self.best_val_mrr = best_mrr
+                losses.append(float(loss.detach()))
+            if stopping.record(self._val_mrr(task), float(np.mean(losses)), time.perf_counter() - start_time):
+                break
+        stopping.restore_best()
 
     def _val_mrr(self, task: LinkTask) -> float:
         dst = np.unique(task.val_pairs[:, 1])

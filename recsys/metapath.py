@@ -25,9 +25,9 @@ from typing import Iterable, Iterator
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 
 from recsys.adjacency import MetaEdge, relation_matrices
+from recsys.logistic import fit_logistic_regression
 from recsys.linkeval import evaluate_scores
 from recsys.linktask import LinkTask
 from recsys.scorer import LinkScorer
@@ -177,7 +177,7 @@ class MetapathModel(LinkScorer):
         x_val = self._transform(self._dense_features(full, val_dst))
         best = None
         for penalty in self.penalties:
-            weights, bias = _logistic_regression(x_train, labels, penalty)
+            weights, bias = fit_logistic_regression(x_train, labels, penalty)
             scores = (x_val @ weights + bias).reshape(len(val_dst), task.num_src)
             mrr = evaluate_scores(scores, val_dst, task, "val").mrr if len(val_dst) else 0.0
             if best is None or mrr > best[0]:
@@ -194,8 +194,7 @@ class MetapathModel(LinkScorer):
         return {**base, target: sp.csr_matrix(forward), target.reverse(): sp.csr_matrix(forward.T)}
 
     def _uses_target(self, path: Metapath) -> bool:
-        rel = self.task.relation  # type: ignore[union-attr]
-        return any(e.base == rel for e in path)
+        return any(e.base == self.relation for e in path)
 
     def _raw_features(self, full: _Graphs, folds: list[_Graphs], pairs: np.ndarray,
                       fold: np.ndarray) -> np.ndarray:
@@ -221,7 +220,7 @@ class MetapathModel(LinkScorer):
 
     def _fold_degree(self, full: _Graphs, folds: list[_Graphs], e: MetaEdge, nodes: np.ndarray,
                      fold: np.ndarray) -> np.ndarray:
-        if e.base != self.task.relation:  # type: ignore[union-attr]
+        if e.base != self.relation:
             return full.degrees[e][nodes]
         values = np.zeros(len(nodes))
         for k, graphs in enumerate(folds):
@@ -271,22 +270,3 @@ class MetapathModel(LinkScorer):
         order = np.argsort(-np.abs(self.weights))[:n]
         names = self.feature_names()
         return ((names[i], float(self.weights[i])) for i in order)
-
-
-def _logistic_regression(x: np.ndarray, y: np.ndarray, penalty: float,
-                         max_iter: int = 200) -> tuple[np.ndarray, float]:
-    """L2-regularised logistic regression by L-BFGS (deterministic, full batch)."""
-    xt = torch.from_numpy(x.astype(np.float64))
-    yt = torch.from_numpy(y.astype(np.float64))
-    w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
-    b = torch.zeros((), dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([w, b], max_iter=max_iter, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(xt @ w + b, yt) + penalty * (w * w).sum()
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    return w.detach().numpy().copy(), float(b.detach())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from recsys.linktask import LinkTask
-from recsys.metapath import _logistic_regression
+from recsys.logistic import fit_logistic_regression
 from recsys.scorer import LinkScorer
 
 __all__ = ["StackedScorer"]
@@ -46,7 +46,7 @@ class StackedScorer(LinkScorer):
             if int(disease) in row_of:
                 keep[row_of[int(disease)], drug] = False
         x = np.stack([f[keep] for f in features], axis=1)
-        self.weights, self.bias = _logistic_regression(x, labels[keep], self.penalty)
+        self.weights, self.bias = fit_logistic_regression(x, labels[keep], self.penalty)
 
     def score_matrix(self, dst_index: np.ndarray) -> np.ndarray:
         self._fitted()

@@ -21,9 +21,8 @@ stop together.
 
 from __future__ import annotations
 
-import copy
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,8 +41,9 @@ from recsys.gnn.sampling import NeighbourSampler
 from recsys.linkeval import evaluate_scores
 from recsys.linktask import LinkTask
 from recsys.scorer import LinkScorer
+from recsys.training import EarlyStopping, TrainingLog
 
-__all__ = ["GNNConfig", "GNNScorer", "TrainingLog"]
+__all__ = ["GNNConfig", "GNNScorer"]
 
 
 @dataclass(frozen=True)
@@ -79,16 +79,6 @@ class GNNConfig:
             raise ValueError(f"supervision_fraction must be in (0, 1], got {self.supervision_fraction}")
         if self.epochs <= 0 or self.dim <= 0:
             raise ValueError("epochs and dim must be positive")
-
-
-@dataclass
-class TrainingLog:
-    epochs: int = 0
-    best_epoch: int = 0
-    best_val_mrr: float = float("-inf")
-    epoch_seconds: list[float] = field(default_factory=list)
-    val_mrr: list[float] = field(default_factory=list)
-    loss: list[float] = field(default_factory=list)
 
 
 class GNNScorer(LinkScorer):
@@ -142,7 +132,7 @@ class GNNScorer(LinkScorer):
         train = torch.from_numpy(task.train_pairs.T.copy())
         known = _KnownPairs(task.train_pairs, task.num_src, task.num_dst)
         sampler = NeighbourSampler(self.graph, cfg.fanout) if cfg.mode == "sampled" else None
-        best_state, stale = None, 0
+        stopping = EarlyStopping(self.model, cfg.patience, self.log)
         bar = _progress(cfg.epochs, self.progress and rank == 0, self.name)
         for epoch in range(cfg.epochs):
             start = time.perf_counter()
@@ -153,23 +143,14 @@ class GNNScorer(LinkScorer):
             else:
                 loss = self._sampled_epoch(model, optimizer, sampler, train, known, generator, rank, world)
             val_mrr = self._validation_mrr(task)
-            self.log.epoch_seconds.append(time.perf_counter() - start)
-            self.log.loss.append(loss)
-            self.log.val_mrr.append(val_mrr)
-            self.log.epochs = epoch + 1
-            if val_mrr > self.log.best_val_mrr:
-                self.log.best_val_mrr, self.log.best_epoch, stale = val_mrr, epoch + 1, 0
-                best_state = copy.deepcopy(self.model.state_dict())
-            else:
-                stale += 1
+            stop = stopping.record(val_mrr, loss, time.perf_counter() - start)
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.3f}", val_mrr=f"{val_mrr:.3f}")
-            if stale >= cfg.patience:
+            if stop:
                 break
         bar.close()
-        if best_state is not None:
-            self.model.load_state_dict(best_state)
-        self._refresh_embeddings()
+        stopping.restore_best()
+        self._z = self._embeddings()
 
     def _full_batch_step(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, train: Tensor,
                          known: "_KnownPairs", generator: torch.Generator, rank: int, world: int) -> float:
@@ -285,9 +266,6 @@ class GNNScorer(LinkScorer):
     def _embeddings(self) -> dict[str, Tensor]:
         self.model.eval()
         return self.model.encode(self._adjacency(self.graph.target_index), self.graph.features)
-
-    def _refresh_embeddings(self) -> None:
-        self._z = self._embeddings()
 
     @torch.no_grad()
     def _validation_mrr(self, task: LinkTask) -> float:
