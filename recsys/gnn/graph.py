@@ -8,7 +8,6 @@ sparse-dense product per relation instead of a gather of every edge's message.
 
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass
 
@@ -19,11 +18,9 @@ import torch
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 from recsys.adjacency import MetaEdge, relation_matrices
+from recsys.atc import atc_areas, drug_atc_codes
 
 __all__ = ["MessageGraph", "mean_adjacency", "atc_features"]
-
-_ATC = re.compile(r"^[A-Z]\d\d[A-Z]")
-
 
 @dataclass
 class MessageGraph:
@@ -97,19 +94,13 @@ def atc_features(graph: KnowledgeGraph, drug_ids: list[str]) -> torch.Tensor:
 
     Drugs without ATC codes get a zero row; the embedding carries them.
     """
-    drugs = graph.nodes.set_index("id")
-    codes = drugs["atc_codes"] if "atc_codes" in drugs.columns else pd.Series(dtype=object)
+    codes = drug_atc_codes(graph)
     rows: list[int] = []
     labels: list[str] = []
     for i, drug in enumerate(drug_ids):
-        value = codes.get(drug)
-        if not isinstance(value, str):
-            continue
-        for code in value.split("|"):
-            if _ATC.match(code):
-                for prefix in (code[:1], code[:3], code[:4]):
-                    rows.append(i)
-                    labels.append(prefix)
+        for area in atc_areas(codes.get(drug, [])):
+            rows.append(i)
+            labels.append(area)
     vocabulary = sorted(set(labels))
     column = {c: j for j, c in enumerate(vocabulary)}
     out = torch.zeros((len(drug_ids), len(vocabulary)), dtype=torch.float32)
