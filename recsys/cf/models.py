@@ -1,0 +1,16 @@
+"""The CF models by name: what ``CFRecommender.load`` and the evaluation scripts choose from."""
+
+from __future__ import annotations
+
+from recsys.cf.base import CFRecommender
+from recsys.cf.factors import ALSRecommender, BPRRecommender
+from recsys.cf.popularity import GroupPopularityRecommender, PopularityRecommender
+
+__all__ = ["MODELS"]
+
+MODELS: dict[str, type[CFRecommender]] = {
+    "popularity": PopularityRecommender,
+    "group_popularity": GroupPopularityRecommender,
+    "als": ALSRecommender,
+    "bpr": BPRRecommender,
+}

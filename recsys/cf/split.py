@@ -1,0 +1,126 @@
+"""Leakage-safe splits of interactions: per-user holdout and unseen users (held-out groups).
+
+Both return a :class:`CFSplit` and never change their input. Every evaluated user has
+a *history* (what the model may know about them) and a *test* part (what it must
+find); the test entries are never in the training matrix, and in the unseen-user
+split the evaluated users are not in it at all: models reach them by fold-in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kg.errors import KGError
+from recsys.cf.interactions import Interactions
+
+__all__ = ["CFSplit", "holdout_split", "unseen_user_split"]
+
+
+@dataclass(frozen=True)
+class CFSplit:
+    """Training interactions plus the evaluated users' history and held-out test items.
+
+    ``history`` and ``test`` share rows (the evaluated users). With ``mode="holdout"``
+    the evaluated users are training users and ``history`` is their training row; with
+    ``mode="unseen"`` they are absent from ``train`` and ``history`` is what fold-in uses.
+    """
+
+    mode: str
+    train: Interactions
+    history: Interactions
+    test: Interactions
+    held_out_groups: tuple[str, ...] = ()
+
+    def __iter__(self):
+        return iter((self.train, self.history, self.test))
+
+    def summary(self) -> str:
+        groups = f", held-out groups {list(self.held_out_groups)}" if self.held_out_groups else ""
+        return (f"{self.mode} split: train {self.train.shape[0]:,} users / {self.train.nnz:,} entries; "
+                f"{self.test.shape[0]:,} evaluated users with {self.test.nnz:,} held-out entries{groups}")
+
+
+def _per_user_holdout(inter: Interactions, fraction: float,
+                      rng: np.random.Generator) -> np.ndarray:
+    """Boolean mask over ``inter.matrix.data``: ``floor(fraction * n_u)`` random entries of each user."""
+    m = inter.matrix
+    counts = np.diff(m.indptr)
+    n_out = np.floor(fraction * counts + 1e-9).astype(np.int64)
+    # A random key per entry, ranked within its row: the lowest n_out of each row leave.
+    keys = rng.random(m.nnz)
+    rows = np.repeat(np.arange(m.shape[0]), counts)
+    order = np.lexsort((keys, rows))
+    rank_in_row = np.empty(m.nnz, dtype=np.int64)
+    rank_in_row[order] = np.arange(m.nnz) - np.repeat(m.indptr[:-1], counts)
+    return rank_in_row < np.repeat(n_out, counts)
+
+
+def _part(inter: Interactions, mask: np.ndarray) -> Interactions:
+    m = inter.matrix.copy()
+    m.data = np.where(mask, m.data, 0.0)
+    m.eliminate_zeros()
+    return inter.with_matrix(m)
+
+
+def holdout_split(inter: Interactions, fraction: float = 0.2, seed: int = 0) -> CFSplit:
+    """Hold out ``floor(fraction * n)`` random items of every user.
+
+    Users with too few items to lose one (fewer than ``1 / fraction``) stay whole in
+    training and are not evaluated. For validation, split the returned ``train`` again.
+
+    >>> split = holdout_split(doctor_drug_interactions(graph), 0.2, seed=0)  # doctest: +SKIP
+    """
+    _check_fraction(fraction)
+    rng = np.random.default_rng(seed)
+    held = _per_user_holdout(inter, fraction, rng)
+    train, test = _part(inter, ~held), _part(inter, held)
+    evaluated = np.flatnonzero(np.diff(test.matrix.indptr) > 0)
+    return CFSplit("holdout", train, train.select_users(evaluated), test.select_users(evaluated))
+
+
+def unseen_user_split(inter: Interactions, by: str = "state", user_fraction: float = 0.1,
+                      test_fraction: float = 0.2, seed: int = 0,
+                      groups: list[str] | None = None,
+                      exclude_groups: tuple[str, ...] = ()) -> CFSplit:
+    """Leave every user of some groups (e.g. states) out of training entirely.
+
+    Groups are drawn in a seeded random order until they hold ``user_fraction`` of the
+    users (or given as ``groups``); ``exclude_groups`` are never drawn (a validation
+    split uses it to keep away from the test groups). Each held-out user's items are then
+    split into history (for fold-in) and ``floor(test_fraction * n)`` test items.
+    """
+    _check_fraction(user_fraction)
+    _check_fraction(test_fraction)
+    rng = np.random.default_rng(seed)
+    values = inter.attribute(by)
+    present = sorted({v for v in values if v is not None and v not in exclude_groups})
+    if groups is None:
+        chosen: list[str] = []
+        target = user_fraction * len(values)
+        taken = 0
+        for g in rng.permutation(np.array(present, dtype=object)):
+            if taken >= target:
+                break
+            chosen.append(str(g))
+            taken += int((values == g).sum())
+        groups = sorted(chosen)
+    unknown = sorted(set(groups) - set(present))
+    if unknown:
+        raise KGError(f"no users with {by} in {unknown}")
+    held_user = np.isin(values, np.array(groups, dtype=object))
+    if held_user.all() or not held_user.any():
+        raise KGError(f"holding out {by} {groups} leaves {'no' if held_user.all() else 'all'} users for training")
+    train = inter.select_users(~held_user)
+    outside = inter.select_users(held_user)
+    held = _per_user_holdout(outside, test_fraction, rng)
+    history, test = _part(outside, ~held), _part(outside, held)
+    evaluated = np.flatnonzero(np.diff(test.matrix.indptr) > 0)
+    return CFSplit("unseen", train, history.select_users(evaluated), test.select_users(evaluated),
+                   held_out_groups=tuple(groups))
+
+
+def _check_fraction(value: float) -> None:
+    if not 0.0 < value < 1.0:
+        raise KGError(f"a split fraction must be between 0 and 1, got {value}")
