@@ -26,7 +26,7 @@ from kg.errors import KGError
 from kg.io import atomic_file
 from recsys.cf.interactions import Interactions
 
-__all__ = ["CFRecommender", "top_k", "CF_FORMAT"]
+__all__ = ["CFRecommender", "top_k", "cosine_rows", "CF_FORMAT"]
 
 CF_FORMAT = "rxkg-cf-model/1"
 History = Mapping[str, float] | Iterable[str]
@@ -157,11 +157,11 @@ class CFRecommender:
     def _item_similarities(self, queries: np.ndarray) -> np.ndarray:
         """Cosine of item columns of the binary training matrix (co-use); factor models override."""
         binary = (self.train.matrix > 0).astype(np.float64).T.tocsr()
-        return _cosine_rows(binary, queries)
+        return cosine_rows(binary, queries)
 
     def _user_similarities(self, queries: np.ndarray) -> np.ndarray:
         binary = (self.train.matrix > 0).astype(np.float64).tocsr()
-        return _cosine_rows(binary, queries)
+        return cosine_rows(binary, queries)
 
     # ---------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
@@ -266,7 +266,7 @@ def _attribute_frame(attributes: Sequence[Mapping] | None, n: int) -> pd.DataFra
     return pd.DataFrame.from_records(list(attributes), index=pd.RangeIndex(n))
 
 
-def _cosine_rows(matrix: sp.csr_matrix, queries: np.ndarray) -> np.ndarray:
+def cosine_rows(matrix: sp.csr_matrix, queries: np.ndarray) -> np.ndarray:
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
     norms[norms == 0] = 1.0
     sims = (matrix[queries] @ matrix.T).toarray()
@@ -300,10 +300,11 @@ def _merge(train: Interactions, new: Interactions):
 def _interactions_state(inter: Interactions) -> dict[str, np.ndarray]:
     m = inter.matrix
     state = {"train.indptr": m.indptr, "train.indices": m.indices, "train.data": m.data,
-             "train.user_ids": inter.user_ids.astype(str), "train.item_ids": inter.item_ids.astype(str)}
+             "train.user_ids": np.asarray(inter.user_ids, dtype=str),
+             "train.item_ids": np.asarray(inter.item_ids, dtype=str)}
     for column in inter.user_attributes.columns:
         values = inter.user_attributes[column]
-        state[f"attr.{column}"] = values.where(values.notna(), "").astype(str).to_numpy()
+        state[f"attr.{column}"] = np.asarray(values.where(values.notna(), "").astype(str), dtype=str)
     return state
 
 

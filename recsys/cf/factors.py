@@ -211,8 +211,17 @@ class BPRRecommender(MatrixFactorization):
 
     def fold_in(self, rows: sp.csr_matrix) -> np.ndarray:
         return _bpr_fold_in(self.item_factors, (rows > 0).astype(np.float32).tocsr(),
-                            epochs=self.fold_in_epochs, lr=self.fold_in_learning_rate,
-                            reg=self.regularization, seed=self.seed)
+                            self._negative_pool(), epochs=self.fold_in_epochs,
+                            lr=self.fold_in_learning_rate, reg=self.regularization, seed=self.seed)
+
+    def _negative_pool(self) -> np.ndarray:
+        """Items to draw negatives from, one entry per training interaction.
+
+        implicit's BPR draws a negative as the item of a random training interaction,
+        i.e. in proportion to popularity; fold-in must optimise the same objective to
+        land where training would have put the user.
+        """
+        return self._fitted().matrix.indices
 
     def _update(self, merged: Interactions, new_users: int, new_items: int,
                 touched_users: np.ndarray, touched_items: np.ndarray) -> None:
@@ -220,18 +229,18 @@ class BPRRecommender(MatrixFactorization):
         binary = (merged.matrix > 0).astype(np.float32).tocsr()
         self.user_factors[touched_users] = self.fold_in(binary[touched_users])
         self.item_factors[touched_items] = _bpr_fold_in_items(
-            self.user_factors, self.item_factors, binary, touched_items,
+            self.user_factors, self.item_factors, binary, touched_items, self._negative_pool(),
             epochs=self.fold_in_epochs, lr=self.fold_in_learning_rate,
             reg=self.regularization, seed=self.seed)
         self.user_factors[touched_users] = self.fold_in(binary[touched_users])
 
 
-def _bpr_fold_in(items: np.ndarray, rows: sp.csr_matrix, epochs: int, lr: float,
-                 reg: float, seed: int) -> np.ndarray:
+def _bpr_fold_in(items: np.ndarray, rows: sp.csr_matrix, pool: np.ndarray, epochs: int,
+                 lr: float, reg: float, seed: int) -> np.ndarray:
     """User vectors maximising BPR's pairwise objective against fixed item vectors.
 
-    Full-batch gradient ascent: every epoch pairs each known item with one sampled item
-    the user does not have; the gradient of a user is the mean over their pairs. The
+    Full-batch gradient ascent: every epoch pairs each known item with one item drawn
+    from ``pool`` that the user does not have; the gradient of a user is the mean over their pairs. The
     constant bias coordinate stays 1.
     """
     n, width = rows.shape[0], items.shape[1]
@@ -249,7 +258,7 @@ def _bpr_fold_in(items: np.ndarray, rows: sp.csr_matrix, epochs: int, lr: float,
     gather = sp.csr_matrix((1.0 / counts[owner], (owner, np.arange(len(owner)))), shape=(n, len(owner)))
     item_vectors = items.astype(np.float64)
     for _ in range(epochs):
-        negatives = rng.integers(0, n_items, size=len(positives))
+        negatives = pool[rng.integers(0, len(pool), size=len(positives))]
         keys = owner.astype(np.int64) * n_items + negatives
         valid = known[np.clip(np.searchsorted(known, keys), 0, len(known) - 1)] != keys
         diff = item_vectors[positives] - item_vectors[negatives]
@@ -261,7 +270,7 @@ def _bpr_fold_in(items: np.ndarray, rows: sp.csr_matrix, epochs: int, lr: float,
 
 
 def _bpr_fold_in_items(users: np.ndarray, items: np.ndarray, binary: sp.csr_matrix,
-                       which: np.ndarray, epochs: int, lr: float, reg: float,
+                       which: np.ndarray, pool: np.ndarray, epochs: int, lr: float, reg: float,
                        seed: int) -> np.ndarray:
     """Item vectors (bias included) for items ``which``, other factors fixed.
 
@@ -284,7 +293,7 @@ def _bpr_fold_in_items(users: np.ndarray, items: np.ndarray, binary: sp.csr_matr
     user_vectors = users.astype(np.float64)
     item_vectors = items.astype(np.float64)
     for _ in range(epochs):
-        negatives = rng.integers(0, n_items, size=len(user_rows))
+        negatives = pool[rng.integers(0, len(pool), size=len(user_rows))]
         keys = user_rows.astype(np.int64) * n_items + negatives
         valid = known[np.clip(np.searchsorted(known, keys), 0, len(known) - 1)] != keys
         u = user_vectors[user_rows]

@@ -109,7 +109,7 @@ class GroupPopularityRecommender(CFRecommender):
         self._fit(merged)
 
     def _state(self) -> dict[str, np.ndarray]:
-        return {"groups": self.groups.astype(str), "group_share": self.group_share,
+        return {"groups": np.asarray(self.groups, dtype=str), "group_share": self.group_share,
                 "global_share": self.global_share}
 
     def _restore(self, state: dict[str, np.ndarray]) -> None:

@@ -1,0 +1,254 @@
+"""Collaborative filtering: a checkerboard with a known answer, fold-in, updates, persistence, splits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from kg.errors import KGError
+from recsys.cf import (MODELS, ALSRecommender, BPRRecommender, GroupPopularityRecommender,
+                       Interactions, PopularityRecommender, doctor_drug_interactions,
+                       holdout_split, patient_drug_interactions, unseen_user_split)
+from recsys.cf.evaluate import evaluate_cf
+from recsys.cf.profile import profile_doctor
+
+N_USERS, N_ITEMS = 40, 12  # two blocks: users 0-19 use items 0-5, users 20-39 items 6-11
+
+
+def checkerboard(drop_diagonal: bool = True) -> Interactions:
+    """Each user uses every item of their block except one (the one the model must find).
+
+    User u of block b misses item ``6 b + u % 6``; claim counts vary so transforms matter.
+    """
+    rng = np.random.default_rng(7)
+    users, items, weights = [], [], []
+    for u in range(N_USERS):
+        block = u // 20
+        for i in range(6 * block, 6 * block + 6):
+            if drop_diagonal and i == 6 * block + u % 6:
+                continue
+            users.append(f"doctor:u{u}"), items.append(f"drug:i{i:02d}")
+            weights.append(float(rng.integers(1, 50)))
+    attributes = pd.DataFrame({"specialty": ["Cardiology"] * 20 + ["Psychiatry"] * 20,
+                               "state": ["MA", "NY"] * 10 + ["CA", "TX"] * 10},
+                              index=[f"doctor:u{u}" for u in range(N_USERS)])
+    return Interactions.from_triples(users, items, weights,
+                                     item_ids=[f"drug:i{i:02d}" for i in range(N_ITEMS)],
+                                     user_attributes=attributes)
+
+
+def small_models():
+    """Every model under the contract, sized for the checkerboard."""
+    return {
+        "als": ALSRecommender(factors=4, regularization=1.0, iterations=20, seed=3),
+        "bpr": BPRRecommender(factors=4, learning_rate=0.05, iterations=300, seed=3),
+        "group_popularity": GroupPopularityRecommender(smoothing=0.01),
+    }
+
+
+@pytest.mark.parametrize("name", ["als", "bpr", "group_popularity"])
+def test_checkerboard_missing_item_is_recommended_first(name):
+    inter = checkerboard()
+    model = small_models()[name].fit(inter)
+    users = [f"doctor:u{u}" for u in range(N_USERS)]
+    ids, scores = model.recommend(users, k=3)
+    assert ids.shape == scores.shape == (N_USERS, 3)
+    expected = [f"drug:i{6 * (u // 20) + u % 6:02d}" for u in range(N_USERS)]
+    assert list(ids[:, 0]) == expected
+    assert np.all(np.diff(scores, axis=1) <= 0)
+
+
+def test_every_model_in_the_table_follows_the_contract(tmp_path):
+    inter = checkerboard()
+    for name, cls in MODELS.items():
+        model = cls().fit(inter)
+        ids, scores = model.recommend(["doctor:u0", "doctor:u25"], k=4)
+        assert ids.shape == (2, 4) and np.isfinite(scores).all()
+        assert not set(ids[0]) & set(inter.items_of("doctor:u0")), f"{name} recommended a seen item"
+        new_ids, _ = model.recommend_new([["drug:i00", "drug:i01"]], k=2,
+                                         attributes=[{"specialty": "Cardiology"}])
+        assert not {"drug:i00", "drug:i01"} & set(new_ids[0])
+        similar, _ = model.similar_items(["drug:i00"], k=3)
+        assert "drug:i00" not in similar[0]
+        peers, _ = model.similar_users(["doctor:u0"], k=3)
+        assert "doctor:u0" not in peers[0]
+        path = model.save(tmp_path / f"{name}.npz")
+        loaded = type(model).load(path)
+        users = list(inter.user_ids)
+        np.testing.assert_array_equal(loaded.score_users(users), model.score_users(users))
+        assert loaded.config() == model.config()
+
+
+@pytest.mark.parametrize("name", ["als", "bpr"])
+def test_fold_in_of_a_known_user_reproduces_its_recommendations(name):
+    inter = checkerboard()
+    model = small_models()[name].fit(inter)
+    users = [f"doctor:u{u}" for u in range(N_USERS)]
+    trained, _ = model.recommend(users, k=3)
+    folded, _ = model.recommend_new([inter.items_of(u) for u in users], k=3)
+    overlap = np.mean([len(set(a) & set(b)) / 3 for a, b in zip(trained, folded)])
+    assert overlap >= 0.9
+    assert list(folded[:, 0]) == list(trained[:, 0])
+    if name == "als":  # a closed-form solve: the same vector up to the last half-step
+        trained_scores = model.score_users(users)
+        folded_scores = model.score_new([inter.items_of(u) for u in users])
+        assert np.corrcoef(trained_scores.ravel(), folded_scores.ravel())[0, 1] > 0.99
+
+
+@pytest.mark.parametrize("name", ["als", "bpr"])
+def test_same_seed_same_model_and_other_seed_differs(name):
+    inter = checkerboard()
+    a, b = small_models()[name].fit(inter), small_models()[name].fit(inter)
+    np.testing.assert_array_equal(a.user_factors, b.user_factors)
+    np.testing.assert_array_equal(a.item_factors, b.item_factors)
+    other = type(a)(**{**a.config(), "seed": 11}).fit(inter)
+    assert not np.array_equal(a.item_factors, other.item_factors)
+
+
+def test_als_is_deterministic_across_thread_counts():
+    inter = checkerboard()
+    one = ALSRecommender(factors=4, seed=1, num_threads=1).fit(inter)
+    two = ALSRecommender(factors=4, seed=1, num_threads=2).fit(inter)
+    np.testing.assert_array_equal(one.user_factors, two.user_factors)
+
+
+@pytest.mark.parametrize("name", ["als", "bpr", "group_popularity"])
+def test_update_adds_a_new_doctor_and_a_new_drug_without_refit(name):
+    model = small_models()[name].fit(checkerboard())
+    # A new cardiology-like prescriber, and a new drug that block-0 prescribers start using.
+    new = Interactions.from_triples(
+        ["doctor:new", "doctor:new", "doctor:new"] + [f"doctor:u{u}" for u in range(10)],
+        ["drug:i00", "drug:i01", "drug:i02"] + ["drug:new"] * 10,
+        [5, 5, 5] + [3] * 10,
+        user_attributes=pd.DataFrame({"specialty": ["Cardiology"]}, index=["doctor:new"]))
+    model.update(new)
+    assert model.train.shape == (N_USERS + 1, N_ITEMS + 1)
+    assert model.train.items_of("doctor:u0")["drug:new"] == 3.0
+    ids, _ = model.recommend(["doctor:new"], k=3)
+    assert set(ids[0]) <= {"drug:i03", "drug:i04", "drug:i05", "drug:new"}
+    # The new drug now ranks within block 0 for block-0 prescribers who do not use it yet.
+    ids, _ = model.recommend(["doctor:u15"], k=2)  # u15 misses i03 of its block
+    assert set(ids[0]) == {"drug:i03", "drug:new"}
+
+
+def test_errors_name_the_problem(tmp_path):
+    model = ALSRecommender(factors=2).fit(checkerboard())
+    with pytest.raises(KGError, match="unknown user id"):
+        model.recommend(["doctor:nobody"])
+    with pytest.raises(KGError, match="k must be a positive integer"):
+        model.recommend(["doctor:u0"], k=0)
+    with pytest.raises(KGError, match="does not know"):
+        model.recommend_new([["drug:unknown"]])
+    ids, _ = model.recommend_new([["drug:i00", "drug:unknown"]], k=2, ignore_unknown=True)
+    assert ids.shape == (1, 2)
+    with pytest.raises(KGError, match="not fitted"):
+        ALSRecommender().recommend(["doctor:u0"])
+    with pytest.raises(KGError, match="unknown confidence transform"):
+        ALSRecommender(transform="sqrt")
+    pickled = tmp_path / "evil.npz"
+    np.savez(pickled, format=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(KGError, match="not a readable rxkg CF model"):
+        ALSRecommender.load(pickled)
+    with pytest.raises(KGError, match="holds a als model"):
+        BPRRecommender.load(model.save(tmp_path / "als.npz"))
+
+
+def test_holdout_split_hides_test_items_and_leaves_input_alone():
+    inter = checkerboard(drop_diagonal=False)
+    before = inter.matrix.copy()
+    split = holdout_split(inter, fraction=0.2, seed=5)
+    assert (inter.matrix != before).nnz == 0
+    overlap = split.history.matrix.multiply(split.test.matrix)
+    assert overlap.nnz == 0, "a test item is also in training"
+    # six items each: floor(1.2) = 1 held out per user, all users evaluated
+    assert split.test.shape[0] == N_USERS and split.test.nnz == N_USERS
+    assert split.train.nnz + split.test.nnz == inter.nnz
+    again = holdout_split(inter, fraction=0.2, seed=5)
+    assert (again.test.matrix != split.test.matrix).nnz == 0
+
+
+def test_unseen_user_split_keeps_held_out_users_out_of_training():
+    inter = checkerboard(drop_diagonal=False)
+    split = unseen_user_split(inter, by="state", groups=["CA"], test_fraction=0.2, seed=1)
+    assert split.held_out_groups == ("CA",)
+    assert not set(split.test.user_ids) & set(split.train.user_ids)
+    assert set(split.test.user_ids) == {f"doctor:u{u}" for u in range(20, 40, 2)}
+    assert split.history.matrix.multiply(split.test.matrix).nnz == 0
+    drawn = unseen_user_split(inter, by="state", user_fraction=0.3, seed=2, exclude_groups=("CA",))
+    assert "CA" not in drawn.held_out_groups and len(drawn.test.user_ids) >= 12
+    with pytest.raises(KGError, match="no users with state"):
+        unseen_user_split(inter, groups=["ZZ"])
+
+
+def test_evaluation_on_the_checkerboard_is_perfect_for_als():
+    inter = checkerboard(drop_diagonal=False)
+    split = holdout_split(inter, fraction=0.2, seed=0)
+    model = ALSRecommender(factors=4, regularization=1.0, iterations=20).fit(split.train)
+    result = evaluate_cf(model, split, k=5, n_resamples=50)
+    assert result.users == N_USERS
+    assert result.means["recall@5"] == 1.0 and result.means["mrr"] == 1.0
+    unseen = unseen_user_split(inter, by="state", groups=["CA"], seed=0)
+    folded = evaluate_cf(ALSRecommender(factors=4, regularization=1.0).fit(unseen.train), unseen, k=5)
+    assert folded.means["recall@5"] == 1.0
+    lo, hi = folded.intervals["mrr"]
+    assert lo <= folded.means["mrr"] <= hi
+
+
+def test_profile_shares_specialty_differences_and_peers():
+    inter = Interactions.from_triples(
+        ["doctor:a", "doctor:a", "doctor:b", "doctor:b", "doctor:c"],
+        ["drug:metformin", "drug:lisinopril", "drug:metformin", "drug:lisinopril", "drug:metformin"],
+        [30, 10, 10, 30, 20],
+        user_attributes=pd.DataFrame({"specialty": ["Internal Medicine"] * 3, "state": ["MA"] * 3},
+                                     index=["doctor:a", "doctor:b", "doctor:c"]))
+    atc = {"drug:metformin": ["A10BA02"], "drug:lisinopril": ["C09AA03"]}
+    profile = profile_doctor("doctor:a", inter, atc, drug_names={"drug:metformin": "Metformin"}, peers=2)
+    assert profile.n_drugs == 2 and profile.total_claims == 40
+    assert profile.top_drugs[0] == ("drug:metformin", "Metformin", 0.75)
+    level1 = {a.code: a for a in profile.areas[1]}
+    assert level1["A"].share == pytest.approx(0.75) and level1["A"].name.startswith("Alimentary")
+    # specialty mean of A: (0.75 + 0.25 + 1.0) / 3
+    assert level1["A"].specialty_share == pytest.approx(2.0 / 3.0)
+    assert level1["A"].difference == pytest.approx(0.75 - 2.0 / 3.0)
+    assert {a.code for a in profile.areas[3]} == {"A10B", "C09A"}
+    assert profile.unclassified_share == pytest.approx(0.0)
+    # cosine of log claims: b prescribes the same two drugs (0.94), c only metformin (0.81)
+    assert [p.doctor_id for p in profile.peers] == ["doctor:b", "doctor:c"]
+    assert [p.shared_drugs for p in profile.peers] == [2, 1]
+    assert profile.to_dict()["areas"]["1"][0]["code"] == "A"
+    assert "Internal Medicine" in profile.text()
+
+
+def test_cms_prescribers_als_beats_within_specialty_popularity(shipped_graph):
+    """On a validation split of the shipped CMS data (the benchmark has the full protocol)."""
+    inter = doctor_drug_interactions(shipped_graph)
+    assert inter.shape[0] > 20_000 and {"specialty", "state"} <= set(inter.user_attributes.columns)
+    split = holdout_split(holdout_split(inter, 0.2, seed=0).train, 0.2, seed=1)
+    als = evaluate_cf(ALSRecommender().fit(split.train), split, n_resamples=200)
+    group = evaluate_cf(GroupPopularityRecommender().fit(split.train), split, n_resamples=200)
+    assert als.intervals["ndcg@10"][0] > group.intervals["ndcg@10"][1]
+    assert als.means["recall@10"] > group.means["recall@10"]
+
+
+def test_patient_drug_interactions_binary_and_duration(shipped_graph):
+    binary = patient_drug_interactions(shipped_graph)
+    duration = patient_drug_interactions(shipped_graph, weighting="duration")
+    assert binary.shape == duration.shape and binary.nnz == duration.nnz > 1000
+    assert set(binary.matrix.data) == {1.0}
+    assert duration.matrix.data.max() > 30  # long-term therapy weighs more than one day
+    with pytest.raises(KGError, match="weighting"):
+        patient_drug_interactions(shipped_graph, weighting="dose")
+    model = ALSRecommender(factors=8, regularization=1.0).fit(duration)
+    ids, _ = model.recommend(list(duration.user_ids[:3]), k=5)
+    assert ids.shape == (3, 5)
+
+
+def test_interactions_reject_bad_input():
+    with pytest.raises(KGError, match="negative or missing weight"):
+        Interactions.from_triples(["u"], ["i"], [-1.0])
+    with pytest.raises(KGError, match="not in item_ids"):
+        Interactions.from_triples(["u"], ["i"], [1.0], item_ids=["j"])
+    with pytest.raises(KGError, match="does not match"):
+        Interactions(sp.csr_matrix((2, 2)), np.array(["u"]), np.array(["i", "j"]))
