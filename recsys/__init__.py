@@ -1,4 +1,4 @@
-"""rxkg recommenders: disease -> drug link prediction now; CF and the hybrid follow.
+"""rxkg recommenders: disease -> drug link prediction and doctor/patient -> drug CF; the hybrid follows.
 
 Everything shares one contract (:class:`recsys.scorer.LinkScorer`: ``fit(task)``,
 ``score_matrix``, ``recommend(ids, k)``) and one evaluator
@@ -28,6 +28,12 @@ _LAZY = {
     "KGEScorer": "recsys.kge", "KGEConfig": "recsys.kge",
     "GNNScorer": "recsys.gnn", "GNNConfig": "recsys.gnn",
     "StackedScorer": "recsys.stacking",
+    "Interactions": "recsys.cf", "doctor_drug_interactions": "recsys.cf",
+    "patient_drug_interactions": "recsys.cf", "holdout_split": "recsys.cf",
+    "unseen_user_split": "recsys.cf", "ALSRecommender": "recsys.cf", "BPRRecommender": "recsys.cf",
+    "PopularityRecommender": "recsys.cf", "GroupPopularityRecommender": "recsys.cf",
+    "CFRecommender": "recsys.cf", "evaluate_cf": "recsys.cf.evaluate",
+    "profile_doctor": "recsys.cf.profile",
 }
 
 __all__ = ["hits_at_k", "mean_reciprocal_rank", "ranks_with_ties", *_LAZY]

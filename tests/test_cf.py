@@ -9,7 +9,7 @@ import scipy.sparse as sp
 
 from kg.errors import KGError
 from recsys.cf import (MODELS, ALSRecommender, BPRRecommender, GroupPopularityRecommender,
-                       Interactions, PopularityRecommender, doctor_drug_interactions,
+                       Interactions, doctor_drug_interactions,
                        holdout_split, patient_drug_interactions, unseen_user_split)
 from recsys.cf.evaluate import evaluate_cf
 from recsys.cf.profile import profile_doctor
