@@ -9,7 +9,7 @@ import scipy.sparse as sp
 
 from kg.errors import KGError
 from recsys.cf import (MODELS, ALSRecommender, BPRRecommender, GroupPopularityRecommender,
-                       Interactions, doctor_drug_interactions,
+                       Interactions, PopularityRecommender, doctor_drug_interactions,
                        holdout_split, patient_drug_interactions, unseen_user_split)
 from recsys.cf.evaluate import evaluate_cf
 from recsys.cf.profile import profile_doctor
@@ -131,6 +131,15 @@ def test_update_adds_a_new_doctor_and_a_new_drug_without_refit(name):
     # The new drug now ranks within block 0 for block-0 prescribers who do not use it yet.
     ids, _ = model.recommend(["doctor:u15"], k=2)  # u15 misses i03 of its block
     assert set(ids[0]) == {"drug:i03", "drug:new"}
+
+
+def test_a_user_with_almost_every_item_gets_no_seen_item_as_padding():
+    inter = checkerboard()
+    model = PopularityRecommender().fit(inter)
+    ids, scores = model.recommend(["doctor:u0"], k=8)  # u0 has 5 of 12 items: 7 left
+    assert list(ids[0, :7]) and None not in list(ids[0, :7]) and ids[0, 7] is None
+    assert not set(ids[0, :7]) & set(inter.items_of("doctor:u0"))
+    assert np.isneginf(scores[0, 7])
 
 
 def test_errors_name_the_problem(tmp_path):

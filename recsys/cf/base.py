@@ -92,7 +92,11 @@ class CFRecommender:
 
     def recommend(self, user_ids: Sequence[str], k: int = 10,
                   exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` item ids and scores for each known user (their own items left out)."""
+        """Top-``k`` item ids and scores for each known user (their own items left out).
+
+        A user with fewer than ``k`` items left to recommend gets ``None`` ids (score
+        ``-inf``) in the remaining places.
+        """
         train = self._fitted()
         _check_k(k)
         rows = train.user_index(user_ids)
@@ -246,7 +250,9 @@ class CFRecommender:
             rows = np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))
             scores[rows, seen.indices] = -np.inf
         best, values = top_k(scores, k)
-        return self.train.item_ids[best], values
+        ids = self.train.item_ids[best]
+        ids[np.isneginf(values)] = None  # fewer than k unseen items: never pad with seen ones
+        return ids, values
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
@@ -275,7 +281,8 @@ def cosine_rows(matrix: sp.csr_matrix, queries: np.ndarray) -> np.ndarray:
 
 def _merge(train: Interactions, new: Interactions):
     """Union of the item and user spaces, strengths of ``new`` added to ``train``'s."""
-    extra_items = [i for i in new.item_ids if i not in set(train.item_ids)]
+    known_items = set(train.item_ids)
+    extra_items = [i for i in new.item_ids if i not in known_items]
     item_ids = np.concatenate([train.item_ids, np.asarray(extra_items, dtype=object)])
     known_users = set(train.user_ids)
     extra_users = [u for u in new.user_ids if u not in known_users]
