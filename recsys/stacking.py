@@ -11,16 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from recsys.hybrid import blend_scores, fit_blend
 from recsys.linktask import LinkTask
-from recsys.logistic import fit_logistic_regression
 from recsys.scorer import LinkScorer
 
 __all__ = ["StackedScorer"]
-
-
-def _row_standardise(scores: np.ndarray) -> np.ndarray:
-    scores = np.asarray(scores, dtype=np.float64)
-    return (scores - scores.mean(axis=1, keepdims=True)) / (scores.std(axis=1, keepdims=True) + 1e-9)
 
 
 class StackedScorer(LinkScorer):
@@ -36,22 +31,20 @@ class StackedScorer(LinkScorer):
 
     def _fit(self, task: LinkTask) -> None:
         diseases = np.unique(task.val_pairs[:, 1])
-        features = [_row_standardise(c.score_matrix(diseases)) for c in self.components]
-        labels = np.zeros((len(diseases), task.num_src))
+        features = [c.score_matrix(diseases) for c in self.components]
+        labels = np.zeros((len(diseases), task.num_src), dtype=bool)
         keep = np.ones_like(labels, dtype=bool)
         row_of = {int(d): i for i, d in enumerate(diseases)}
         for drug, disease in task.val_pairs:
-            labels[row_of[int(disease)], drug] = 1.0
+            labels[row_of[int(disease)], drug] = True
         for drug, disease in task.train_pairs:  # training indications are neither positive nor negative here
             if int(disease) in row_of:
                 keep[row_of[int(disease)], drug] = False
-        x = np.stack([f[keep] for f in features], axis=1)
-        self.weights, self.bias = fit_logistic_regression(x, labels[keep], self.penalty)
+        self.weights, self.bias = fit_blend(features, labels, keep, self.penalty)
 
     def score_matrix(self, dst_index: np.ndarray) -> np.ndarray:
         self._fitted()
-        parts = [_row_standardise(c.score_matrix(dst_index)) for c in self.components]
-        return sum(w * p for w, p in zip(self.weights, parts)) + self.bias
+        return blend_scores([c.score_matrix(dst_index) for c in self.components], self.weights, self.bias)
 
     def blend_weights(self) -> dict[str, float]:
         return {c.name: float(w) for c, w in zip(self.components, self.weights)}

@@ -1,0 +1,70 @@
+"""Blending component scores: per-entity normalisation and weights fitted on validation pairs.
+
+Each component (GNN, metapath model, CF, popularity prior) scores a block of entities x
+drugs on its own scale, and some cannot score everything: CF knows only drugs somebody
+prescribed, and nothing about a disease. Scores are therefore standardised within each
+entity's row over the drugs the component *can* score; a drug it cannot score gets the
+row's lowest standardised value (no evidence for it), and a row it cannot score at all
+becomes zeros, so the component drops out of that entity's blend instead of pulling it.
+The weights come from a logistic regression over validation pairs only.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from recsys.logistic import fit_logistic_regression
+
+__all__ = ["standardise_rows", "fit_blend", "blend_scores", "scored_rows"]
+
+
+def standardise_rows(scores: np.ndarray) -> np.ndarray:
+    """Row z-scores over finite entries; non-finite entries get the row minimum, empty rows zeros.
+
+    >>> standardise_rows(np.array([[1.0, 3.0, np.nan], [np.nan, np.nan, np.nan]])).round(3)
+    array([[-1.,  1., -1.],
+           [ 0.,  0.,  0.]])
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    finite = np.isfinite(scores)
+    count = finite.sum(axis=1, keepdims=True)
+    safe = np.where(finite, scores, 0.0)
+    mean = safe.sum(axis=1, keepdims=True) / np.maximum(count, 1)
+    var = (np.where(finite, scores - mean, 0.0) ** 2).sum(axis=1, keepdims=True) / np.maximum(count, 1)
+    z = np.where(finite, (scores - mean) / (np.sqrt(var) + 1e-9), np.inf)
+    lowest = np.where(count > 0, z.min(axis=1, keepdims=True), 0.0)
+    return np.where(finite, z, np.broadcast_to(lowest, z.shape))
+
+
+def scored_rows(scores: np.ndarray) -> np.ndarray:
+    """Which rows a component can score at all (any finite entry)."""
+    return np.isfinite(np.asarray(scores, dtype=np.float64)).any(axis=1)
+
+
+def fit_blend(components: Sequence[np.ndarray], positives: np.ndarray, usable: np.ndarray | None = None,
+              penalty: float = 1e-2) -> tuple[np.ndarray, float]:
+    """Weights and bias of a logistic regression on row-standardised component scores.
+
+    Parameters
+    ----------
+    components
+        Score matrices of the validation entities (rows) x drugs (columns), one per component.
+    positives
+        Boolean matrix of the same shape: the validation pairs.
+    usable
+        Pairs that may serve as examples (False for pairs known from training, which are
+        neither positive nor negative here); all by default.
+    """
+    positives = np.asarray(positives, dtype=bool)
+    usable = np.ones_like(positives) if usable is None else np.asarray(usable, dtype=bool)
+    if not positives[usable].any():
+        raise ValueError("the validation pairs hold no positive example")
+    features = np.stack([standardise_rows(c)[usable] for c in components], axis=1)
+    return fit_logistic_regression(features, positives[usable].astype(np.float64), penalty)
+
+
+def blend_scores(components: Sequence[np.ndarray], weights: Sequence[float], bias: float = 0.0) -> np.ndarray:
+    """The blended scores: sum of weight x row-standardised component scores, plus bias."""
+    return sum(w * standardise_rows(c) for w, c in zip(weights, components)) + bias
