@@ -51,11 +51,11 @@ class ExplanationPath:
         """``type 2 diabetes mellitus -associates-> PPARG <-binds- Pioglitazone``.
 
         A patient met along the way (evidence such as "a patient with this condition
-        takes the drug") is written as "another patient": their id never leaves the
-        process in a text meant for people.
+        takes the drug") is written as "another patient", and a patient the path starts
+        from as "the patient": ids never leave the process in a text meant for people.
         """
         label = _labeller(names)
-        parts = [label(self.nodes[0])]
+        parts = ["the patient" if _is_patient(self.nodes[0]) else label(self.nodes[0])]
         for e, node in zip(self.metaedges, self.nodes[1:]):
             arrow = f" <-{e.base.rel}- " if e.is_reverse else f" -{e.rel}-> "
             parts.append(arrow + ("another patient" if _is_patient(node) else label(node)))

@@ -210,7 +210,8 @@ def doctor_drug_interactions(graph: KnowledgeGraph) -> Interactions:
     edges = _edges(graph, PRESCRIBES)
     weights = edges["weight"].fillna(1.0) if "weight" in edges.columns else None
     doctors = graph.nodes_of_type("doctor").set_index("id")
-    attributes = doctors[[c for c in ("specialty", "state") if c in doctors.columns]]
+    # Always both columns (empty where a source has none), so specialty models work on any graph.
+    attributes = doctors.reindex(columns=["specialty", "state"])
     return Interactions.from_triples(edges["src"].to_numpy(), edges["dst"].to_numpy(),
                                      None if weights is None else weights.to_numpy(),
                                      item_ids=np.sort(edges["dst"].unique()),

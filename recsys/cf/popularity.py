@@ -93,8 +93,9 @@ class GroupPopularityRecommender(CFRecommender):
 
     def _scores_for_groups(self, values: np.ndarray) -> np.ndarray:
         index = pd.Index(self.groups).get_indexer(pd.Series(values, dtype=object).to_numpy())
-        within = np.where((index >= 0)[:, None], self.group_share[np.maximum(index, 0)],
-                          self.global_share[None, :])
+        # The last row of the table is global popularity, for users of no known group.
+        table = np.vstack([self.group_share.reshape(-1, len(self.global_share)), self.global_share])
+        within = table[np.where(index >= 0, index, len(table) - 1)]
         return within + self.smoothing * self.global_share[None, :]
 
     def _known_scores(self, rows: np.ndarray) -> np.ndarray:

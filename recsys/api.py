@@ -1,0 +1,321 @@
+"""The hybrid recommender users call: drugs for a disease, a doctor or a patient, safe and explained.
+
+:class:`Recommender` composes fitted components over one drug list:
+- ``graph``: the disease -> drug scorer's matrix (GNN + metapath blend, or any
+  :class:`~recsys.scorer.LinkScorer`); a patient's graph score for a drug is its best
+  standardised score over the patient's conditions;
+- ``cf``: collaborative filtering (doctor x drug, patient x drug), fold-in for new users;
+- ``popularity``: the prior (indications per drug for diseases, within-specialty
+  prescribing for doctors, share of patients for patients), an explicit component.
+Each is standardised per entity (:mod:`recsys.hybrid`); a component that cannot score
+an entity drops out and the result says so. Patients get the safety filter by default.
+Explanations are computed when first read, so ranking stays cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from kg.errors import KGError
+from kg.graph import KnowledgeGraph
+from kg.schema import EdgeType
+from recsys.cf.base import CFRecommender
+from recsys.explain import ExplanationPath, PathExplainer
+from recsys.hybrid import scored_rows, standardise_rows
+from recsys.safety import Exclusion, PatientContext, SafetyFilter
+
+__all__ = ["Recommendation", "Recommendations", "Recommender", "COMPONENTS"]
+
+TREATS = EdgeType("drug", "treats", "disease")
+TAKES = EdgeType("patient", "takes", "drug")
+HAS_CONDITION = EdgeType("patient", "has_condition", "disease")
+COMPONENTS: dict[str, tuple[str, ...]] = {"disease": ("graph", "popularity"),
+                                          "doctor": ("graph", "cf", "popularity"),
+                                          "patient": ("graph", "cf", "popularity")}
+
+
+@dataclass
+class Recommendation:
+    """One ranked drug: blended score, each component's standardised score (``None``: could
+    not score), safety notes, and an explanation computed on first access."""
+
+    entity_id: str
+    drug_id: str
+    name: str
+    score: float
+    components: dict[str, float | None]
+    safety_notes: list[str] = field(default_factory=list)
+    _recommender: "Recommender | None" = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def paths(self) -> list[ExplanationPath]:
+        return self._recommender.explanation_paths(self.entity_id, self.drug_id) if self._recommender else []
+
+    @cached_property
+    def explanation(self) -> str:
+        if self._recommender is None:
+            return ""
+        return self._recommender.explanation_text(self.entity_id, self.drug_id, self.paths)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"drug_id": self.drug_id, "name": self.name, "score": round(self.score, 4),
+                "components": {k: None if v is None else round(v, 4) for k, v in self.components.items()},
+                "explanation": self.explanation, "paths": [p.as_dict() for p in self.paths],
+                "safety_notes": self.safety_notes}
+
+
+class Recommendations(list):
+    """The ranked list, plus what safety removed and which components dropped out."""
+
+    def __init__(self, items: list[Recommendation], removed: list[Exclusion],
+                 dropped_components: list[str]) -> None:
+        super().__init__(items)
+        self.removed = removed
+        self.dropped_components = dropped_components
+
+
+class Recommender:
+    """Blend of the graph scorer, CF and popularity for diseases, doctors and patients.
+
+    Examples
+    --------
+    >>> rec = Recommender(graph, scores, disease_ids, drug_ids, doctor_cf=als)   # doctest: +SKIP
+    >>> [r.name for r in rec.recommend_for_disease("disease:DOID:9352", k=3)]    # doctest: +SKIP
+    """
+
+    def __init__(self, graph: KnowledgeGraph, disease_scores: np.ndarray, disease_ids: Sequence[str],
+                 drug_ids: Sequence[str], doctor_cf: CFRecommender | None = None,
+                 doctor_popularity: CFRecommender | None = None, patient_cf: CFRecommender | None = None,
+                 weights: Mapping[str, Mapping[str, float]] | None = None) -> None:
+        self.graph = graph
+        self.drug_ids = np.asarray(drug_ids, dtype=object)
+        self._drug_index = pd.Index(self.drug_ids)
+        self._disease_index = pd.Index(list(disease_ids))
+        disease_scores = np.asarray(disease_scores, dtype=np.float64)
+        if disease_scores.shape != (len(self._disease_index), len(self.drug_ids)):
+            raise KGError(f"disease scores {disease_scores.shape} do not match "
+                          f"{len(self._disease_index)} diseases x {len(self.drug_ids)} drugs")
+        self.disease_scores = disease_scores
+        self._disease_z = standardise_rows(disease_scores)
+        self.doctor_cf, self.doctor_popularity, self.patient_cf = doctor_cf, doctor_popularity, patient_cf
+        self.weights = {kind: dict(weights.get(kind, {})) if weights else {} for kind in COMPONENTS}
+        for kind, names in COMPONENTS.items():
+            for name in names:
+                self.weights[kind].setdefault(name, 1.0)
+        nodes = graph.nodes
+        self.names = {i: n for i, n in zip(nodes["id"], nodes["name"]) if isinstance(n, str) and n}
+        self._types = dict(zip(nodes["id"], nodes["type"]))
+        self._indications = self._per_drug_counts(graph.edges.get(TREATS), "src")
+        takes = graph.edges.get(TAKES)
+        self._patient_share = self._per_drug_counts(
+            None if takes is None else takes.drop_duplicates(["src", "dst"]), "dst")
+        conditions = graph.edges.get(HAS_CONDITION, pd.DataFrame(columns=["src", "dst"]))
+        positions = self._disease_index.get_indexer(conditions["dst"])
+        self._conditions: dict[str, list[int]] = {}
+        for patient, pos in zip(conditions["src"], positions):
+            if pos >= 0:
+                self._conditions.setdefault(patient, []).append(int(pos))
+        self.safety = SafetyFilter.from_graph(graph)
+        self._explainer: PathExplainer | None = None
+
+    # ------------------------------------------------------------- ranking
+    def recommend_for_disease(self, disease_id: str, k: int = 10, exclude_known: bool = False) -> Recommendations:
+        """Top-``k`` drugs for a disease; ``exclude_known`` leaves out its known indications."""
+        self._check(disease_id, "disease", k)
+        known = set()
+        if exclude_known:
+            treats = self.graph.edges.get(TREATS)
+            known = set(treats.loc[treats["dst"] == disease_id, "src"]) if treats is not None else set()
+        return self._rank("disease", disease_id, k, skip=known)
+
+    def recommend_for_doctor(self, doctor_id: str, k: int = 10) -> Recommendations:
+        """Top-``k`` drugs the prescriber does not prescribe yet."""
+        self._check(doctor_id, "doctor", k)
+        seen = set(self.doctor_cf.train.items_of(doctor_id)) if self._knows(self.doctor_cf, doctor_id) else set()
+        return self._rank("doctor", doctor_id, k, skip=seen)
+
+    def recommend_for_patient(self, patient_id: str, k: int = 10, safety: bool = True) -> Recommendations:
+        """Top-``k`` drugs for a patient; with ``safety`` (default) nothing they take, nothing
+        interacting with it, nothing they are allergic to."""
+        self._check(patient_id, "patient", k)
+        context = self.safety.context(self.graph, patient_id) if safety else None
+        return self._rank("patient", patient_id, k, context=context)
+
+    def score(self, entity_id: str, drug_ids: Sequence[str]) -> np.ndarray:
+        """Blended scores of arbitrary candidate drugs for one entity (no filtering)."""
+        kind = self._kind(entity_id)
+        columns = self._drug_index.get_indexer(list(drug_ids))
+        if (columns < 0).any():
+            raise KGError(f"unknown drug id(s): {[d for d, c in zip(drug_ids, columns) if c < 0][:5]}")
+        blended, _, _ = self._blend(kind, [entity_id])
+        return blended[0, columns]
+
+    def scores(self, entity_ids: Sequence[str]) -> np.ndarray:
+        """Blended scores (entities x all drugs) for many entities of one type: the batch form."""
+        kinds = {self._kind(e) for e in entity_ids}
+        if len(kinds) != 1:
+            raise KGError(f"batch scoring needs entities of one type, got {sorted(kinds)}")
+        blended, _, _ = self._blend(kinds.pop(), list(entity_ids))
+        return blended
+
+    # ---------------------------------------------------------- components
+    def component_scores(self, kind: str, entity_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Raw scores per component (entities x drugs), NaN where a component cannot score."""
+        n = len(entity_ids)
+        out: dict[str, np.ndarray] = {}
+        empty = np.full((n, len(self.drug_ids)), np.nan)
+        if kind == "disease":
+            out["graph"] = self.disease_scores[self._disease_index.get_indexer(list(entity_ids))]
+            out["popularity"] = np.tile(np.log1p(self._indications), (n, 1))
+        elif kind == "doctor":
+            out["graph"] = empty  # prescribing is not a graph relation the disease scorer learns
+            out["cf"] = self._cf_block(self.doctor_cf, entity_ids)
+            out["popularity"] = self._cf_block(self.doctor_popularity, entity_ids)
+        elif kind == "patient":
+            graph = empty.copy()
+            for row, patient in enumerate(entity_ids):
+                rows = self._conditions.get(patient)
+                if rows:
+                    graph[row] = self._disease_z[rows].max(axis=0)
+            out["graph"] = graph
+            out["cf"] = self._cf_block(self.patient_cf, entity_ids)
+            out["popularity"] = np.tile(np.log1p(self._patient_share), (n, 1))
+        else:
+            raise KGError(f"unknown entity kind {kind!r}")
+        return out
+
+    def _cf_block(self, model: CFRecommender | None, entity_ids: Sequence[str]) -> np.ndarray:
+        block = np.full((len(entity_ids), len(self.drug_ids)), np.nan)
+        if model is None:
+            return block
+        known = [i for i, e in enumerate(entity_ids) if self._knows(model, e)]
+        if known:
+            columns = self._drug_index.get_indexer(model.train.item_ids)
+            inside = columns >= 0
+            scores = model.score_users([entity_ids[i] for i in known])
+            block[np.ix_(known, columns[inside])] = scores[:, inside]
+        return block
+
+    def _blend(self, kind: str, entity_ids: Sequence[str]):
+        parts = self.component_scores(kind, entity_ids)
+        blended = np.zeros((len(entity_ids), len(self.drug_ids)))
+        standardised = {}
+        for name, raw in parts.items():
+            z = standardise_rows(raw)
+            standardised[name] = np.where(scored_rows(raw)[:, None], z, np.nan)
+            blended += self.weights[kind].get(name, 0.0) * z
+        return blended, standardised, [n for n, raw in parts.items() if not scored_rows(raw).any()]
+
+    def _rank(self, kind: str, entity_id: str, k: int, skip: set[str] = frozenset(),
+              context: PatientContext | None = None) -> Recommendations:
+        blended, standardised, dropped = self._blend(kind, [entity_id])
+        if len(dropped) == len(standardised):
+            raise KGError(f"no component can score {entity_id!r} (not in the CF data, no mapped "
+                          f"conditions): nothing to rank it by")
+        order = np.argsort(-blended[0], kind="stable")
+        items: list[Recommendation] = []
+        removed: list[Exclusion] = []
+        notes = ([f"checked against {len(context.current_drugs)} current drug(s) and "
+                  f"{len(context.allergies)} allerg(ies)"] if context is not None else [])
+        for column in order:
+            drug = self.drug_ids[column]
+            if drug in skip:
+                continue
+            if context is not None:
+                reasons = self.safety.reasons(drug, context)
+                if reasons:
+                    removed.extend(reasons)
+                    continue
+            components = {name: (None if np.isnan(z[0, column]) else float(z[0, column]))
+                          for name, z in standardised.items()}
+            items.append(Recommendation(entity_id, drug, self.names.get(drug) or drug, float(blended[0, column]),
+                                        components, list(notes), self))
+            if len(items) == k:
+                break
+        return Recommendations(items, removed, dropped)
+
+    # ------------------------------------------------------------- weights
+    def fit_weights(self, kind: str, pairs: Sequence[tuple[str, str]],
+                    known: Sequence[tuple[str, str]] = (), penalty: float = 1e-2) -> dict[str, float]:
+        """Fit ``kind``'s blend weights on validation ``pairs`` (entity, drug) and keep them.
+
+        The recommender must have been built from the training side of a split (its
+        components and graph never saw ``pairs``); ``known`` are training pairs, used as
+        neither positives nor negatives. Components that score none of the entities get 0.
+        """
+        from recsys.hybrid import fit_blend
+
+        if kind not in COMPONENTS:
+            raise KGError(f"unknown entity kind {kind!r}")
+        entities = sorted({e for e, _ in pairs})
+        if not entities:
+            raise KGError("no validation pairs to fit blend weights on")
+        row = {e: i for i, e in enumerate(entities)}
+        columns = self._drug_index.get_indexer([d for _, d in pairs])
+        if (columns < 0).any():
+            raise KGError(f"validation pairs name drugs outside the recommender: {pairs[int(np.argmin(columns))]}")
+        parts = self.component_scores(kind, entities)
+        names = [n for n in COMPONENTS[kind] if scored_rows(parts[n]).any()]
+        positives = np.zeros((len(entities), len(self.drug_ids)), dtype=bool)
+        positives[[row[e] for e, _ in pairs], columns] = True
+        usable = np.ones_like(positives)
+        for entity, drug in known:
+            if entity in row:
+                c = self._drug_index.get_indexer([drug])[0]
+                if c >= 0:
+                    usable[row[entity], c] = False
+        usable |= positives
+        weights, _ = fit_blend([parts[n] for n in names], positives, usable, penalty)
+        self.weights[kind] = {n: 0.0 for n in COMPONENTS[kind]} | {n: float(w) for n, w in zip(names, weights)}
+        return dict(self.weights[kind])
+
+    # -------------------------------------------------------- explanations
+    def explanation_paths(self, entity_id: str, drug_id: str, k: int = 3) -> list[ExplanationPath]:
+        if self._explainer is None:
+            self._explainer = PathExplainer(self.graph)
+        return self._explainer.paths(entity_id, drug_id, k=k)
+
+    def explanation_text(self, entity_id: str, drug_id: str, paths: list[ExplanationPath]) -> str:
+        entity = self.names.get(entity_id) or ("the patient" if self._types.get(entity_id) == "patient" else entity_id)
+        return PathExplainer.sentence(entity, self.names.get(drug_id) or drug_id, paths, self.names)
+
+    # ------------------------------------------------------------- helpers
+    def _per_drug_counts(self, edges: pd.DataFrame | None, column: str) -> np.ndarray:
+        counts = np.zeros(len(self.drug_ids))
+        if edges is not None and len(edges):
+            positions = self._drug_index.get_indexer(edges[column])
+            counts += np.bincount(positions[positions >= 0], minlength=len(self.drug_ids))
+        return counts
+
+    @staticmethod
+    def _knows(model: CFRecommender | None, entity_id: str) -> bool:
+        return model is not None and model.train is not None and entity_id in set_of_users(model)
+
+    def _kind(self, entity_id: str) -> str:
+        kind = self._types.get(entity_id)
+        if kind is None:
+            raise KGError(f"unknown id {entity_id!r}: not a node of the graph")
+        if kind not in COMPONENTS:
+            raise KGError(f"{entity_id!r} is a {kind}; recommendations are for diseases, doctors and patients")
+        return kind
+
+    def _check(self, entity_id: str, expected: str, k: int) -> None:
+        if not isinstance(k, (int, np.integer)) or k <= 0:
+            raise KGError(f"k must be a positive integer, got {k!r}")
+        kind = self._kind(entity_id)
+        if kind != expected:
+            raise KGError(f"{entity_id!r} is a {kind}, not a {expected}")
+
+
+def set_of_users(model: CFRecommender) -> set[str]:
+    """The model's user ids as a set (cached on the model's interactions)."""
+    cache = getattr(model, "_user_set", None)
+    if cache is None or cache[0] is not model.train:
+        cache = (model.train, set(model.train.user_ids))
+        model._user_set = cache
+    return cache[1]

@@ -1,0 +1,100 @@
+"""The hybrid Recommender: rankings with components, safety on every shipped patient, clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kg.errors import KGError
+from kg.schema import EdgeType
+from recsys.api import Recommender
+from recsys.atc import drug_atc_codes
+from recsys.cf import ALSRecommender, GroupPopularityRecommender, doctor_drug_interactions, patient_drug_interactions
+from tests.test_safety import planted_graph
+
+
+def tiny_recommender(tiny_graph) -> Recommender:
+    drugs = sorted(tiny_graph.nodes_of_type("drug")["id"])
+    diseases = sorted(tiny_graph.nodes_of_type("disease")["id"])
+    scores = np.arange(len(diseases) * len(drugs), dtype=float).reshape(len(diseases), len(drugs))
+    doctors = doctor_drug_interactions(tiny_graph)
+    return Recommender(tiny_graph, scores, diseases, drugs,
+                       doctor_cf=ALSRecommender(factors=2, regularization=1.0).fit(doctors),
+                       doctor_popularity=GroupPopularityRecommender().fit(doctors))
+
+
+def test_disease_recommendations_carry_components_names_and_explanations(tiny_graph):
+    rec = tiny_recommender(tiny_graph)
+    out = rec.recommend_for_disease("disease:DOID:1287", k=2)
+    assert len(out) == 2 and out.dropped_components == []
+    assert [r.score for r in out] == sorted((r.score for r in out), reverse=True)
+    atorvastatin = next(r for r in rec.recommend_for_disease("disease:DOID:1287", k=4)
+                        if r.drug_id == "drug:DB01076")
+    assert atorvastatin.name == "Atorvastatin" and set(atorvastatin.components) == {"graph", "popularity"}
+    assert "HMGCR" in atorvastatin.explanation or "treats" in atorvastatin.explanation
+    assert atorvastatin.as_dict()["paths"], "a known indication is explained by a path"
+    without = rec.recommend_for_disease("disease:DOID:1287", k=4, exclude_known=True)
+    assert "drug:DB01076" not in [r.drug_id for r in without]
+
+
+def test_doctor_ranking_leaves_out_prescribed_drugs_and_reports_dropped_graph(tiny_graph):
+    rec = tiny_recommender(tiny_graph)
+    out = rec.recommend_for_doctor("doctor:NPI:1003000126", k=2)
+    assert not {"drug:DB00331", "drug:DB01076"} & {r.drug_id for r in out}
+    assert out.dropped_components == ["graph"] and out[0].components["graph"] is None
+
+
+def test_planted_interaction_and_allergy_never_recommended():
+    graph = planted_graph()
+    drugs = sorted(graph.nodes_of_type("drug")["id"])
+    rec = Recommender(graph, np.zeros((0, len(drugs))), [], drugs)
+    out = rec.recommend_for_patient("patient:demo:p1", k=5)
+    assert {r.drug_id for r in out} == {"drug:DB00316", "drug:DB00331"}  # the only safe ones left
+    reasons = {(e.drug_id, e.reason) for e in out.removed}
+    assert reasons == {("drug:DB00682", "already taken"), ("drug:DB00945", "interaction"),
+                       ("drug:DB01060", "allergy"), ("drug:DB00417", "allergy")}
+    raw = rec.recommend_for_patient("patient:demo:p1", k=6, safety=False)
+    assert len(raw) == 6 and not raw.removed
+
+
+def test_errors_name_the_problem(tiny_graph):
+    rec = tiny_recommender(tiny_graph)
+    with pytest.raises(KGError, match="unknown id 'disease:nope'"):
+        rec.recommend_for_disease("disease:nope")
+    with pytest.raises(KGError, match="is a disease, not a doctor"):
+        rec.recommend_for_doctor("disease:DOID:1287")
+    with pytest.raises(KGError, match="k must be a positive integer"):
+        rec.recommend_for_disease("disease:DOID:1287", k=0)
+    with pytest.raises(KGError, match="recommendations are for diseases, doctors and patients"):
+        rec.score("target:5742", ["drug:DB00331"])
+    with pytest.raises(KGError, match="unknown drug"):
+        rec.score("disease:DOID:1287", ["drug:nope"])
+
+
+def test_every_shipped_patient_top10_is_safe(shipped_graph):
+    """No current drug, no interaction with one, no allergy match: checked against the raw graph."""
+    drugs = sorted(shipped_graph.nodes_of_type("drug")["id"])
+    diseases = sorted(shipped_graph.nodes_of_type("disease")["id"])
+    scores = np.random.default_rng(0).normal(size=(len(diseases), len(drugs)))  # safety holds for any scores
+    patients = patient_drug_interactions(shipped_graph)
+    rec = Recommender(shipped_graph, scores, diseases, drugs,
+                      patient_cf=ALSRecommender(factors=8, regularization=1.0).fit(patients))
+    ddi = shipped_graph.edges[EdgeType("drug", "interacts_with", "drug")]
+    interacting = set(zip(ddi["src"], ddi["dst"])) | set(zip(ddi["dst"], ddi["src"]))
+    takes = shipped_graph.edges[EdgeType("patient", "takes", "drug")]
+    allergic = shipped_graph.edges[EdgeType("patient", "allergic_to", "drug")]
+    atc = drug_atc_codes(shipped_graph)
+    classes = {d: {c[:4] for c in codes} for d, codes in atc.items()}
+    checked = 0
+    for patient in shipped_graph.nodes_of_type("patient")["id"]:
+        current = set(takes.loc[takes["src"] == patient, "dst"])
+        allergens = set(allergic.loc[allergic["src"] == patient, "dst"])
+        out = rec.recommend_for_patient(patient, k=10)
+        assert len(out) == 10
+        for r in out:
+            assert r.drug_id not in current
+            assert not any((r.drug_id, c) in interacting for c in current)
+            assert r.drug_id not in allergens
+            assert not any(classes.get(r.drug_id, set()) & classes.get(a, set()) for a in allergens)
+        checked += 1
+    assert checked == len(shipped_graph.nodes_of_type("patient")) > 250
