@@ -34,6 +34,8 @@ _LAZY = {
     "PopularityRecommender": "recsys.cf", "GroupPopularityRecommender": "recsys.cf",
     "CFRecommender": "recsys.cf", "evaluate_cf": "recsys.cf.evaluate",
     "profile_doctor": "recsys.cf.profile",
+    "Recommender": "recsys.api", "Recommendation": "recsys.api",
+    "SafetyFilter": "recsys.safety", "PathExplainer": "recsys.explain",
 }
 
 __all__ = ["hits_at_k", "mean_reciprocal_rank", "ranks_with_ties", *_LAZY]
