@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -95,7 +96,8 @@ class Recommender:
         self.graph = graph
         self.drug_ids = np.asarray(drug_ids, dtype=object)
         self._drug_index = pd.Index(self.drug_ids)
-        self._disease_index = pd.Index(list(disease_ids))
+        self.disease_ids = list(disease_ids)
+        self._disease_index = pd.Index(self.disease_ids)
         disease_scores = np.asarray(disease_scores, dtype=np.float64)
         if disease_scores.shape != (len(self._disease_index), len(self.drug_ids)):
             raise KGError(f"disease scores {disease_scores.shape} do not match "
@@ -238,6 +240,20 @@ class Recommender:
             if len(items) == k:
                 break
         return Recommendations(items, removed, dropped)
+
+    # ---------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the bundle directory (graph, scores, CF models, weights, sha256 manifest)."""
+        from recsys.recbundle import save_recommender
+
+        return save_recommender(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Recommender":
+        """Read a bundle written by :meth:`save`, every checksum verified."""
+        from recsys.recbundle import load_recommender
+
+        return load_recommender(path)
 
     # ------------------------------------------------------------- weights
     def fit_weights(self, kind: str, pairs: Sequence[tuple[str, str]],

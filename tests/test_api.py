@@ -98,3 +98,20 @@ def test_every_shipped_patient_top10_is_safe(shipped_graph):
             assert not any(classes.get(r.drug_id, set()) & classes.get(a, set()) for a in allergens)
         checked += 1
     assert checked == len(shipped_graph.nodes_of_type("patient")) > 250
+
+
+def test_bundle_round_trip_and_tamper_detection(tiny_graph, tmp_path):
+    rec = tiny_recommender(tiny_graph)
+    rec.weights["disease"] = {"graph": 2.0, "popularity": 0.5}
+    path = rec.save(tmp_path / "bundle")
+    loaded = Recommender.load(path)
+    assert loaded.weights == rec.weights
+    for entity in ("disease:DOID:1287", "doctor:NPI:1003000126"):
+        np.testing.assert_array_equal(loaded.score(entity, list(rec.drug_ids)), rec.score(entity, list(rec.drug_ids)))
+    assert [r.drug_id for r in loaded.recommend_for_doctor("doctor:NPI:1003000126", k=2)] == \
+        [r.drug_id for r in rec.recommend_for_doctor("doctor:NPI:1003000126", k=2)]
+    (path / "doctor_cf.npz").write_bytes(b"tampered")
+    with pytest.raises(KGError, match="doctor_cf.npz: checksum does not match"):
+        Recommender.load(path)
+    with pytest.raises(KGError, match="not a recommender bundle"):
+        Recommender.load(tmp_path)

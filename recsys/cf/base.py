@@ -26,7 +26,7 @@ from kg.errors import KGError
 from kg.io import atomic_file
 from recsys.cf.interactions import Interactions
 
-__all__ = ["CFRecommender", "top_k", "cosine_rows", "CF_FORMAT"]
+__all__ = ["CFRecommender", "top_k", "cosine_rows", "cf_library_versions", "CF_FORMAT"]
 
 CF_FORMAT = "rxkg-cf-model/1"
 History = Mapping[str, float] | Iterable[str]
@@ -177,7 +177,7 @@ class CFRecommender:
         arrays["format"] = np.array(CF_FORMAT)
         arrays["model_class"] = np.array(self.name)
         arrays["config"] = np.array(json.dumps(self.config()))
-        arrays["versions"] = np.array(json.dumps(_versions()))
+        arrays["versions"] = np.array(json.dumps(cf_library_versions()))
 
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as handle:  # a handle, so numpy does not append ".npz"
@@ -326,7 +326,7 @@ def _interactions_from_state(arrays: dict[str, np.ndarray]) -> Interactions:
     return Interactions(matrix, users, items, attributes)
 
 
-def _versions() -> dict[str, str]:
+def cf_library_versions() -> dict[str, str]:
     import implicit
     import scipy
 

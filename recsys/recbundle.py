@@ -1,0 +1,86 @@
+"""The Recommender on disk: one directory with a sha256 manifest, written atomically.
+
+    bundle/
+      manifest.json          format, library versions, blend weights, sha256 of every file
+      graph/                 the graph (its own manifest and checksums)
+      disease_scores.npz     the disease -> drug scorer's matrix with its row and column ids
+      doctor_cf.npz, doctor_popularity.npz, patient_cf.npz   (those the recommender has)
+
+Everything is plain arrays, JSON and Parquet: loading runs no code from the files, and a
+changed or truncated file fails the checksum with a message naming it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kg.errors import KGError
+from kg.io import atomic_directory, read_graph, sha256_file, write_graph
+
+if TYPE_CHECKING:
+    from recsys.api import Recommender
+
+__all__ = ["save_recommender", "load_recommender", "RECOMMENDER_FORMAT"]
+
+RECOMMENDER_FORMAT = "rxkg-recommender/1"
+MANIFEST = "manifest.json"
+CF_PARTS = ("doctor_cf", "doctor_popularity", "patient_cf")
+
+
+def save_recommender(recommender: "Recommender", path: str | Path) -> Path:
+    """Write ``recommender`` to directory ``path`` (replaced only once complete)."""
+    from recsys.cf.base import cf_library_versions
+
+    def fill(tmp: Path) -> None:
+        write_graph(recommender.graph, tmp / "graph")
+        with open(tmp / "disease_scores.npz", "wb") as handle:
+            np.savez(handle, scores=recommender.disease_scores,
+                     disease_ids=np.asarray(recommender.disease_ids, dtype=str),
+                     drug_ids=np.asarray(recommender.drug_ids, dtype=str))
+        files = ["disease_scores.npz"]
+        for part in CF_PARTS:
+            model = getattr(recommender, part)
+            if model is not None:
+                model.save(tmp / f"{part}.npz")
+                files.append(f"{part}.npz")
+        manifest: dict[str, Any] = {
+            "format": RECOMMENDER_FORMAT, "versions": cf_library_versions(), "weights": recommender.weights,
+            "files": {name: sha256_file(tmp / name) for name in files},
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+    atomic_directory(Path(path), fill)
+    return Path(path)
+
+
+def load_recommender(path: str | Path) -> "Recommender":
+    """Read a bundle written by :func:`save_recommender`, verifying every checksum first."""
+    from recsys.api import Recommender
+    from recsys.cf.base import CFRecommender
+
+    path = Path(path)
+    manifest_path = path / MANIFEST
+    if not manifest_path.is_file():
+        raise KGError(f"{path}: not a recommender bundle (no {MANIFEST})")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as err:
+        raise KGError(f"{manifest_path}:{err.lineno}: invalid JSON ({err.msg})") from None
+    if manifest.get("format") != RECOMMENDER_FORMAT:
+        raise KGError(f"{manifest_path}: format {manifest.get('format')!r}, expected {RECOMMENDER_FORMAT!r}")
+    for name, digest in manifest["files"].items():
+        target = path / name
+        if not target.is_file():
+            raise KGError(f"{target}: listed in the manifest but missing")
+        if sha256_file(target) != digest:
+            raise KGError(f"{target}: checksum does not match the manifest (file changed or corrupt)")
+    graph = read_graph(path / "graph")
+    with np.load(path / "disease_scores.npz", allow_pickle=False) as data:
+        scores, diseases, drugs = data["scores"], list(data["disease_ids"]), list(data["drug_ids"])
+    parts = {part: CFRecommender.load(path / f"{part}.npz") if f"{part}.npz" in manifest["files"] else None
+             for part in CF_PARTS}
+    return Recommender(graph, scores, diseases, drugs, weights=manifest.get("weights"), **parts)
