@@ -107,6 +107,64 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_or_build_graph(path: str):
+    from kg.build import build_graph
+    from kg.io import read_graph
+    from pipelines.config import default_config
+
+    if Path(path).exists():
+        return read_graph(path)
+    print(f"rxkg: no graph at {path}; building one from the shipped data", file=sys.stderr)
+    return build_graph(default_config().build.sources).graph
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from pipelines.train import TrainConfig, run_train
+
+    graph = _load_or_build_graph(args.graph)
+    log = (lambda m: None) if args.json else print
+    _, result = run_train(graph, TrainConfig(seed=args.seed), out=args.out, log=log)
+    if args.json:
+        print(json.dumps({"out": str(result.out), "weights": result.weights, "selection": result.selection,
+                          "seconds": result.seconds, "metapath_penalty": result.metapath_penalty}, indent=2))
+    else:
+        for kind, chosen in result.selection.items():
+            mrr = ", ".join(f"{k} {v:.3f}" for k, v in chosen["val_mrr"].items())
+            print(f"  {kind}: {chosen['chosen']} chosen on validation MRR ({mrr})")
+    print(f"rxkg train: {result.summary()}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def _cmd_recommend(args: argparse.Namespace) -> int:
+    from recsys.api import Recommender
+
+    start = time.perf_counter()
+    recommender = Recommender.load(args.model)
+    if args.disease:
+        entity, out = args.disease, recommender.recommend_for_disease(args.disease, k=args.k,
+                                                                      exclude_known=args.new_only)
+    elif args.doctor:
+        entity, out = args.doctor, recommender.recommend_for_doctor(args.doctor, k=args.k)
+    else:
+        entity, out = args.patient, recommender.recommend_for_patient(args.patient, k=args.k,
+                                                                      safety=not args.no_safety)
+    shown = entity if args.reveal_patients else _pseudonymiser().pseudonym(entity)
+    if args.json:
+        print(json.dumps({"entity": shown, "recommendations": [r.as_dict() for r in out],
+                          "removed_by_safety": [e.text() for e in out.removed],
+                          "dropped_components": out.dropped_components}, indent=2))
+    else:
+        for rank, r in enumerate(out, 1):
+            print(f"{rank:>2}. {r.name} ({r.drug_id})  score {r.score:.3f}")
+            print(f"    {r.explanation}")
+        if out.removed:
+            print(f"  safety removed {len({e.drug_id for e in out.removed})} higher-ranked drug(s), e.g. "
+                  f"{out.removed[0].text()}")
+    print(f"rxkg recommend: {len(out)} drugs for {shown} in {time.perf_counter() - start:.2f}s",
+          file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
 def _pseudonymiser():
     import secrets
 
@@ -159,6 +217,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="directory to write the CSV files to")
     p.add_argument("--graph", help="graph directory to draw from (default: the shipped reference sources)")
     p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser("train", help="train every component and write the recommender bundle")
+    p.add_argument("--graph", default="build/graph", help="graph directory (built from the shipped data if missing)")
+    p.add_argument("--out", default="build/model", help="bundle directory to write")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("recommend", help="top drugs for a disease, a doctor or a patient")
+    p.add_argument("--model", default="build/model", help="bundle directory written by rxkg train")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--disease")
+    who.add_argument("--doctor")
+    who.add_argument("--patient")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--new-only", action="store_true", help="diseases: leave out known indications")
+    p.add_argument("--no-safety", action="store_true", help="patients: raw scores, no safety filter")
+    p.add_argument("--reveal-patients", action="store_true", help="print the patient id in clear text")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_recommend)
 
     p = sub.add_parser("demo", help="build the shipped graph and write example exports")
     p.add_argument("--out", default="build/demo", help="output directory (default build/demo)")

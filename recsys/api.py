@@ -106,6 +106,8 @@ class Recommender:
         self._disease_z = standardise_rows(disease_scores)
         self.doctor_cf, self.doctor_popularity, self.patient_cf = doctor_cf, doctor_popularity, patient_cf
         self.weights = {kind: dict(weights.get(kind, {})) if weights else {} for kind in COMPONENTS}
+        #: How ``fit_weights`` chose each kind's weights (validation MRR of every candidate).
+        self.selection: dict[str, dict] = {}
         for kind, names in COMPONENTS.items():
             for name in names:
                 self.weights[kind].setdefault(name, 1.0)
@@ -257,20 +259,29 @@ class Recommender:
 
     # ------------------------------------------------------------- weights
     def fit_weights(self, kind: str, pairs: Sequence[tuple[str, str]],
-                    known: Sequence[tuple[str, str]] = (), penalty: float = 1e-2) -> dict[str, float]:
+                    known: Sequence[tuple[str, str]] = (), penalty: float = 1e-2,
+                    max_entities: int = 2000, seed: int = 0) -> dict[str, float]:
         """Fit ``kind``'s blend weights on validation ``pairs`` (entity, drug) and keep them.
 
         The recommender must have been built from the training side of a split (its
         components and graph never saw ``pairs``); ``known`` are training pairs, used as
         neither positives nor negatives. Components that score none of the entities get 0.
+        More than ``max_entities`` validation entities are subsampled (seeded). The
+        logistic blend competes with each component alone on validation MRR; the winner's
+        weights are kept and ``selection[kind]`` records the comparison.
         """
-        from recsys.hybrid import fit_blend
+        from recsys.hybrid import blend_scores, fit_blend, validation_mrr
 
         if kind not in COMPONENTS:
             raise KGError(f"unknown entity kind {kind!r}")
         entities = sorted({e for e, _ in pairs})
         if not entities:
             raise KGError("no validation pairs to fit blend weights on")
+        if len(entities) > max_entities:  # a seeded sample keeps fitting to seconds on all of CMS
+            picked = np.random.default_rng(seed).choice(len(entities), max_entities, replace=False)
+            entities = sorted(entities[i] for i in picked)
+            chosen_set = set(entities)
+            pairs = [(e, d) for e, d in pairs if e in chosen_set]
         row = {e: i for i, e in enumerate(entities)}
         columns = self._drug_index.get_indexer([d for _, d in pairs])
         if (columns < 0).any():
@@ -287,7 +298,16 @@ class Recommender:
                     usable[row[entity], c] = False
         usable |= positives
         weights, _ = fit_blend([parts[n] for n in names], positives, usable, penalty)
-        self.weights[kind] = {n: 0.0 for n in COMPONENTS[kind]} | {n: float(w) for n, w in zip(names, weights)}
+        # The regression fits pairs one by one; what users see is a ranking. So the blend
+        # competes with each component alone on validation MRR, and the best is kept.
+        candidates = {"blend": dict(zip(names, weights))} | {n: {n: 1.0} for n in names}
+        mrr = {label: validation_mrr(blend_scores([parts[n] for n in names],
+                                                  [w.get(n, 0.0) for n in names]), positives, usable)
+               for label, w in candidates.items()}
+        chosen = max(mrr, key=lambda label: (mrr[label], label == "blend"))
+        self.weights[kind] = {n: 0.0 for n in COMPONENTS[kind]} | {
+            n: float(w) for n, w in candidates[chosen].items()}
+        self.selection[kind] = {"chosen": chosen, "val_mrr": mrr}
         return dict(self.weights[kind])
 
     # -------------------------------------------------------- explanations

@@ -17,7 +17,7 @@ import numpy as np
 
 from recsys.logistic import fit_logistic_regression
 
-__all__ = ["standardise_rows", "fit_blend", "blend_scores", "scored_rows"]
+__all__ = ["standardise_rows", "fit_blend", "blend_scores", "scored_rows", "validation_mrr"]
 
 
 def standardise_rows(scores: np.ndarray) -> np.ndarray:
@@ -68,3 +68,22 @@ def fit_blend(components: Sequence[np.ndarray], positives: np.ndarray, usable: n
 def blend_scores(components: Sequence[np.ndarray], weights: Sequence[float], bias: float = 0.0) -> np.ndarray:
     """The blended scores: sum of weight x row-standardised component scores, plus bias."""
     return sum(w * standardise_rows(c) for w, c in zip(weights, components)) + bias
+
+
+def validation_mrr(scores: np.ndarray, positives: np.ndarray, usable: np.ndarray | None = None) -> float:
+    """Filtered MRR of the ``positives`` (micro-averaged): each is ranked among the usable
+    non-positive entries of its row, ties at the mean rank.
+
+    >>> validation_mrr(np.array([[0.9, 0.5, 0.1]]), np.array([[False, True, False]]))
+    0.5
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    positives = np.asarray(positives, dtype=bool)
+    usable = np.ones_like(positives) if usable is None else np.asarray(usable, dtype=bool)
+    negatives = usable & ~positives
+    reciprocal = []
+    for row, col in zip(*np.nonzero(positives)):
+        others = scores[row, negatives[row]]
+        rank = 1.0 + (others > scores[row, col]).sum() + 0.5 * (others == scores[row, col]).sum()
+        reciprocal.append(1.0 / rank)
+    return float(np.mean(reciprocal)) if reciprocal else float("nan")

@@ -61,6 +61,19 @@ class LinkTask:
 
         return cls(split, id_maps, encode(split.train_edges), encode(split.val), encode(split.test))
 
+    @classmethod
+    def for_deployment(cls, graph: KnowledgeGraph, relation: EdgeType | None = None) -> "LinkTask":
+        """Every known pair in training, nothing held out: the final refit of a deployed model.
+
+        Models that select on validation need their choices fixed beforehand (e.g. the
+        metapath model's penalty chosen on a real split); nothing here can validate.
+        """
+        from recsys.split import TREATS
+
+        empty = pd.DataFrame({"src": pd.Series(dtype=object), "dst": pd.Series(dtype=object)})
+        split = LinkSplit(graph, empty, empty.copy(), relation or TREATS, "deployment", 0)
+        return cls.from_split(split)
+
     # ----------------------------------------------------------------- facts
     @property
     def relation(self) -> EdgeType:

@@ -1,0 +1,154 @@
+"""``rxkg train``: fit every component for deployment and write the recommender bundle.
+
+A flat chain of stages:
+1. disease -> drug: the metapath model on a random split of ``treats`` (penalty chosen
+   on its validation pairs), then refitted on every known indication with that penalty;
+2. doctor and patient CF: ALS on 80% of each user's drugs, then refitted on all;
+3. blend weights per entity kind, fitted on the validation pairs of each split by a
+   recommender assembled from the training side only (its graph lacks the held-out
+   edges, so no component and no popularity count has seen them);
+4. the deployed recommender (full graph, refitted components, those weights), saved.
+The test parts of the splits are never read: evaluation is ``rxkg evaluate``'s job.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from kg.graph import KnowledgeGraph
+from kg.schema import EdgeType
+
+__all__ = ["TrainConfig", "TrainResult", "run_train"]
+
+TAKES = EdgeType("patient", "takes", "drug")
+PRESCRIBES = EdgeType("doctor", "prescribes", "drug")
+
+
+def _has(graph: KnowledgeGraph, relation: EdgeType) -> bool:
+    edges = graph.edges.get(relation)
+    return edges is not None and len(edges) > 0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of ``rxkg train`` (the CF settings are the ones validation chose in bench_cf)."""
+
+    seed: int = 0
+    val_fraction: float = 0.15
+    doctor_als: dict = field(default_factory=lambda: {"factors": 16, "regularization": 50.0,
+                                                      "alpha": 1.0, "transform": "log1p"})
+    doctor_smoothing: float = 0.05
+    patient_als: dict = field(default_factory=lambda: {"factors": 8, "regularization": 1.0})
+
+
+@dataclass
+class TrainResult:
+    out: Path | None
+    weights: dict[str, dict[str, float]]
+    seconds: dict[str, float]
+    metapath_penalty: float
+    selection: dict[str, dict] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        total = sum(self.seconds.values())
+        parts = ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items())
+        return f"trained in {total:.1f}s ({parts})" + (f" -> {self.out}" if self.out else "")
+
+
+def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: str | Path | None = None,
+              log: Callable[[str], None] = lambda message: None):
+    """Train the deployed recommender on ``graph``; save it to ``out`` when given.
+
+    Returns ``(recommender, result)``.
+    """
+    from recsys.api import Recommender
+    from recsys.cf import (ALSRecommender, GroupPopularityRecommender, doctor_drug_interactions,
+                           holdout_split, patient_drug_interactions)
+    from recsys.linktask import LinkTask
+    from recsys.metapath import MetapathModel
+    from recsys.split import split_links
+
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def stage(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[name] = now - clock
+        clock = now
+        log(f"  {name}: {seconds[name]:.1f}s")
+
+    # 1. disease -> drug, selected on a split, then refitted on everything
+    task = LinkTask.from_split(split_links(graph, "random", val_fraction=config.val_fraction,
+                                           test_fraction=config.val_fraction, seed=config.seed))
+    selected = MetapathModel(seed=config.seed).fit(task)
+    diseases = np.arange(task.num_dst)
+    val_disease_scores = selected.score_matrix(diseases)
+    deployed_task = LinkTask.for_deployment(graph)
+    disease_model = MetapathModel(penalties=(selected.penalty,), seed=config.seed).fit(deployed_task)
+    disease_scores = disease_model.score_matrix(np.arange(deployed_task.num_dst))
+    stage("disease model")
+
+    # 2. CF on the training side of per-user holdouts, and on everything (where the graph has people)
+    cf_val: dict[str, object] = {"doctor_cf": None, "doctor_popularity": None, "patient_cf": None}
+    cf_all = dict(cf_val)
+    doctor_split = patient_split = None
+    if _has(graph, PRESCRIBES):
+        doctors = doctor_drug_interactions(graph)
+        doctor_split = holdout_split(doctors, 0.2, seed=config.seed)
+        for target, data in ((cf_val, doctor_split.train), (cf_all, doctors)):
+            target["doctor_cf"] = ALSRecommender(seed=config.seed, **config.doctor_als).fit(data)
+            target["doctor_popularity"] = GroupPopularityRecommender(smoothing=config.doctor_smoothing).fit(data)
+    if _has(graph, TAKES):
+        patients = patient_drug_interactions(graph)
+        patient_split = holdout_split(patients, 0.2, seed=config.seed)
+        cf_val["patient_cf"] = ALSRecommender(seed=config.seed, **config.patient_als).fit(patient_split.train)
+        cf_all["patient_cf"] = ALSRecommender(seed=config.seed, **config.patient_als).fit(patients)
+    stage("collaborative filtering")
+
+    # 3. blend weights from validation pairs, on a graph without them
+    train_graph = task.train_graph
+    if patient_split is not None:
+        train_graph = _without_pairs(train_graph, TAKES, _pairs(patient_split.test))
+    validation = Recommender(train_graph, val_disease_scores, task.id_maps["disease"],
+                             task.id_maps["drug"], **cf_val)
+    drug_ids, disease_ids = task.id_maps["drug"], task.id_maps["disease"]
+    validation.fit_weights("disease", [(disease_ids[d], drug_ids[s]) for s, d in task.val_pairs],
+                           known=[(disease_ids[d], drug_ids[s]) for s, d in task.train_pairs], seed=config.seed)
+    for kind, split in (("doctor", doctor_split), ("patient", patient_split)):
+        if split is not None and split.test.nnz:
+            validation.fit_weights(kind, _pairs(split.test), known=_pairs(split.history), seed=config.seed)
+        else:
+            log(f"  {kind}: no {kind}s with enough drugs in the graph; their blend keeps default weights")
+    stage("blend weights")
+
+    # 4. the deployed recommender
+    recommender = Recommender(graph, disease_scores, deployed_task.id_maps["disease"],
+                              deployed_task.id_maps["drug"], weights=validation.weights, **cf_all)
+    if out is not None:
+        recommender.save(out)
+        stage("save")
+    return recommender, TrainResult(Path(out) if out else None, validation.weights, seconds,
+                                    float(selected.penalty), validation.selection)
+
+
+def _pairs(inter) -> list[tuple[str, str]]:
+    coo = inter.matrix.tocoo()
+    return list(zip(inter.user_ids[coo.row], inter.item_ids[coo.col]))
+
+
+def _without_pairs(graph: KnowledgeGraph, relation: EdgeType, pairs: list[tuple[str, str]]) -> KnowledgeGraph:
+    """A copy of ``graph`` without the ``relation`` edges joining ``pairs`` (every record of them)."""
+    edges = graph.edges.get(relation)
+    if edges is None or not pairs:
+        return graph
+    held = pd.MultiIndex.from_tuples(pairs)
+    keep = ~pd.MultiIndex.from_arrays([edges["src"], edges["dst"]]).isin(held)
+    return KnowledgeGraph(graph.nodes, {**graph.edges, relation: edges[keep].reset_index(drop=True)},
+                          graph.tables)

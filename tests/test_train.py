@@ -1,0 +1,61 @@
+"""``rxkg train`` and ``rxkg recommend``: weights from validation only, bundle, command line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pipelines.cli import main
+from pipelines.train import TrainConfig, run_train
+from recsys.linktask import LinkTask
+from tests.linkgraph import cluster_graph
+from tests.test_api import tiny_recommender
+
+
+def test_training_never_reads_the_test_pairs(monkeypatch, tmp_path):
+    graph = cluster_graph()
+    rec_a, result_a = run_train(graph, TrainConfig(seed=0), out=tmp_path / "a")
+
+    original = LinkTask.from_split.__func__
+
+    def scrambled(cls, split):
+        task = original(cls, split)
+        task.test_pairs = np.random.default_rng(1).permutation(task.test_pairs[:, ::-1])  # nonsense
+        return task
+
+    monkeypatch.setattr(LinkTask, "from_split", classmethod(scrambled))
+    rec_b, result_b = run_train(graph, TrainConfig(seed=0))
+    assert result_a.weights == result_b.weights
+    np.testing.assert_array_equal(rec_a.disease_scores, rec_b.disease_scores)
+    assert result_a.selection["disease"]["chosen"] in ("blend", "graph", "popularity")
+    assert (tmp_path / "a" / "manifest.json").is_file()
+
+
+def test_recommend_command_line(tiny_graph, tmp_path, capsys):
+    tiny_recommender(tiny_graph).save(tmp_path / "model")
+    assert main(["recommend", "--model", str(tmp_path / "model"), "--disease", "disease:DOID:1287", "--k", "2"]) == 0
+    out = capsys.readouterr().out
+    assert " 1. " in out and "rxkg recommend: 2 drugs for disease:DOID:1287" in out
+    assert main(["recommend", "--model", str(tmp_path / "model"), "--doctor", "doctor:NPI:1003000126",
+                 "--k", "1", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["dropped_components"] == ["graph"] and len(payload["recommendations"]) == 1
+    assert main(["recommend", "--model", str(tmp_path / "model"), "--patient", "patient:demo:p1", "--k", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "patient:demo:p1" not in out and "patient:anon:" in out
+    assert main(["recommend", "--model", str(tmp_path / "model"), "--doctor", "disease:DOID:1287"]) == 1
+    assert "is a disease, not a doctor" in capsys.readouterr().err
+    assert main(["recommend", "--model", str(tmp_path / "nothing"), "--disease", "disease:DOID:1287"]) == 1
+    assert "not a recommender bundle" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_train_command_on_the_shipped_graph(tmp_path, capsys):
+    """About a minute: the whole deployment training from the shipped data."""
+    assert main(["train", "--graph", str(tmp_path / "absent"), "--out", str(tmp_path / "model")]) == 0
+    out = capsys.readouterr().out
+    assert "chosen on validation MRR" in out and "rxkg train: trained in" in out
+    assert main(["recommend", "--model", str(tmp_path / "model"), "--disease", "disease:DOID:9352",
+                 "--new-only", "--k", "3"]) == 0
