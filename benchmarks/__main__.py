@@ -1,9 +1,10 @@
 """Run every benchmark: ``python -m benchmarks`` (or ``make bench``)."""
 
-from benchmarks import bench_build, bench_cf, bench_links, bench_synth
+from benchmarks import bench_api, bench_build, bench_cf, bench_links, bench_synth
 
 if __name__ == "__main__":
     bench_build.main([])
     bench_synth.main([])
     bench_links.main([])
     bench_cf.main([])
+    bench_api.main([])

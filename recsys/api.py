@@ -164,12 +164,18 @@ class Recommender:
         kinds = {self._kind(e) for e in entity_ids}
         if len(kinds) != 1:
             raise KGError(f"batch scoring needs entities of one type, got {sorted(kinds)}")
-        blended, _, _ = self._blend(kinds.pop(), list(entity_ids))
-        return blended
+        kind, ids, out = kinds.pop(), list(entity_ids), []
+        for start in range(0, len(ids), 2048):  # chunks bound memory for large batches
+            out.append(self._blend(kind, ids[start:start + 2048], only_weighted=True)[0])
+        return np.vstack(out) if out else np.zeros((0, len(self.drug_ids)))
 
     # ---------------------------------------------------------- components
-    def component_scores(self, kind: str, entity_ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """Raw scores per component (entities x drugs), NaN where a component cannot score."""
+    def component_scores(self, kind: str, entity_ids: Sequence[str],
+                         skip: Sequence[str] = ()) -> dict[str, np.ndarray]:
+        """Raw scores per component (entities x drugs), NaN where a component cannot score.
+
+        Components named in ``skip`` are left out of the result.
+        """
         n = len(entity_ids)
         out: dict[str, np.ndarray] = {}
         empty = np.full((n, len(self.drug_ids)), np.nan)
@@ -191,7 +197,7 @@ class Recommender:
             out["popularity"] = np.tile(np.log1p(self._patient_share), (n, 1))
         else:
             raise KGError(f"unknown entity kind {kind!r}")
-        return out
+        return {name: scores for name, scores in out.items() if name not in skip}
 
     def _cf_block(self, model: CFRecommender | None, entity_ids: Sequence[str]) -> np.ndarray:
         block = np.full((len(entity_ids), len(self.drug_ids)), np.nan)
@@ -205,15 +211,23 @@ class Recommender:
             block[np.ix_(known, columns[inside])] = scores[:, inside]
         return block
 
-    def _blend(self, kind: str, entity_ids: Sequence[str]):
-        parts = self.component_scores(kind, entity_ids)
+    def _blend(self, kind: str, entity_ids: Sequence[str], only_weighted: bool = False):
+        """Blended scores, each component's standardised scores, and the components that dropped out.
+
+        ``only_weighted`` (batch scoring) skips components with weight 0 and the per-component copies.
+        """
+        parts = self.component_scores(kind, entity_ids, skip=self._unweighted(kind) if only_weighted else ())
         blended = np.zeros((len(entity_ids), len(self.drug_ids)))
         standardised = {}
         for name, raw in parts.items():
             z = standardise_rows(raw)
-            standardised[name] = np.where(scored_rows(raw)[:, None], z, np.nan)
+            if not only_weighted:
+                standardised[name] = np.where(scored_rows(raw)[:, None], z, np.nan)
             blended += self.weights[kind].get(name, 0.0) * z
         return blended, standardised, [n for n, raw in parts.items() if not scored_rows(raw).any()]
+
+    def _unweighted(self, kind: str) -> tuple[str, ...]:
+        return tuple(name for name, weight in self.weights[kind].items() if weight == 0.0)
 
     def _rank(self, kind: str, entity_id: str, k: int, skip: set[str] = frozenset(),
               context: PatientContext | None = None) -> Recommendations:

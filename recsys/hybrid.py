@@ -29,6 +29,20 @@ def standardise_rows(scores: np.ndarray) -> np.ndarray:
     """
     scores = np.asarray(scores, dtype=np.float64)
     finite = np.isfinite(scores)
+    rows_any = finite.any(axis=1)
+    if not rows_any.any():
+        return np.zeros_like(scores)
+    columns_all = finite[rows_any].all(axis=0)
+    if (finite[rows_any] == columns_all).all():
+        # The common block shape (CF knows a fixed set of drugs; a row is scored or not):
+        # standardise the dense sub-block only.
+        out = np.zeros_like(scores)
+        sub = scores[np.ix_(rows_any, columns_all)]
+        z = (sub - sub.mean(axis=1, keepdims=True)) / (sub.std(axis=1, keepdims=True) + 1e-9)
+        filled = np.repeat(z.min(axis=1, keepdims=True), scores.shape[1], axis=1)
+        filled[:, columns_all] = z
+        out[rows_any] = filled
+        return out
     count = finite.sum(axis=1, keepdims=True)
     safe = np.where(finite, scores, 0.0)
     mean = safe.sum(axis=1, keepdims=True) / np.maximum(count, 1)
