@@ -28,6 +28,7 @@ from kg.schema import EdgeType
 from recsys.cf.base import CFRecommender
 from recsys.explain import ExplanationPath, PathExplainer
 from recsys.hybrid import scored_rows, standardise_rows
+from recsys.entry_points import EntryPoints, check_k
 from recsys.safety import Exclusion, PatientContext, SafetyFilter
 
 __all__ = ["Recommendation", "Recommendations", "Recommender", "COMPONENTS"]
@@ -61,7 +62,9 @@ class Recommendation:
     def explanation(self) -> str:
         if self._recommender is None:
             return ""
-        return self._recommender.explanation_text(self.entity_id, self.drug_id, self.paths)
+        text = self._recommender.explanation_text(self.entity_id, self.drug_id, self.paths)
+        evidence = self._recommender.cf_evidence(self.entity_id, self.drug_id)
+        return f"{text} {evidence['sentence']}" if evidence else text
 
     def as_dict(self) -> dict[str, object]:
         return {"drug_id": self.drug_id, "name": self.name, "score": round(self.score, 4),
@@ -80,7 +83,7 @@ class Recommendations(list):
         self.dropped_components = dropped_components
 
 
-class Recommender:
+class Recommender(EntryPoints):
     """Blend of the graph scorer, CF and popularity for diseases, doctors and patients.
 
     Examples
@@ -217,7 +220,11 @@ class Recommender:
         ``only_weighted`` (batch scoring) skips components with weight 0 and the per-component copies.
         """
         parts = self.component_scores(kind, entity_ids, skip=self._unweighted(kind) if only_weighted else ())
-        blended = np.zeros((len(entity_ids), len(self.drug_ids)))
+        return self._blend_parts(kind, parts, only_weighted)
+
+    def _blend_parts(self, kind: str, parts: dict[str, np.ndarray], only_weighted: bool = False):
+        n = next(iter(parts.values())).shape[0]
+        blended = np.zeros((n, len(self.drug_ids)))
         standardised = {}
         for name, raw in parts.items():
             z = standardise_rows(raw)
@@ -231,9 +238,16 @@ class Recommender:
 
     def _rank(self, kind: str, entity_id: str, k: int, skip: set[str] = frozenset(),
               context: PatientContext | None = None) -> Recommendations:
-        blended, standardised, dropped = self._blend(kind, [entity_id])
+        parts = self.component_scores(kind, [entity_id])
+        return self._rank_parts(kind, parts, lambda drug: entity_id, k, skip, context, entity_id)
+
+    def _rank_parts(self, kind: str, parts: dict[str, np.ndarray], explain_from, k: int,
+                    skip: set[str] = frozenset(), context: PatientContext | None = None,
+                    who: str = "the entity") -> Recommendations:
+        """Rank one entity's blended scores; ``explain_from(drug)`` names the node its paths start at."""
+        blended, standardised, dropped = self._blend_parts(kind, parts)
         if len(dropped) == len(standardised):
-            raise KGError(f"no component can score {entity_id!r} (not in the CF data, no mapped "
+            raise KGError(f"no component can score {who!r} (not in the CF data, no mapped "
                           f"conditions): nothing to rank it by")
         order = np.argsort(-blended[0], kind="stable")
         items: list[Recommendation] = []
@@ -241,7 +255,7 @@ class Recommender:
         notes = ([f"checked against {len(context.current_drugs)} current drug(s) and "
                   f"{len(context.allergies)} allerg(ies)"] if context is not None else [])
         for column in order:
-            drug = self.drug_ids[column]
+            drug = str(self.drug_ids[column])
             if drug in skip:
                 continue
             if context is not None:
@@ -251,8 +265,8 @@ class Recommender:
                     continue
             components = {name: (None if np.isnan(z[0, column]) else float(z[0, column]))
                           for name, z in standardised.items()}
-            items.append(Recommendation(entity_id, drug, self.names.get(drug) or drug, float(blended[0, column]),
-                                        components, list(notes), self))
+            items.append(Recommendation(explain_from(drug), drug, self.names.get(drug) or drug,
+                                        float(blended[0, column]), components, list(notes), self))
             if len(items) == k:
                 break
         return Recommendations(items, removed, dropped)
@@ -355,8 +369,7 @@ class Recommender:
         return kind
 
     def _check(self, entity_id: str, expected: str, k: int) -> None:
-        if not isinstance(k, (int, np.integer)) or k <= 0:
-            raise KGError(f"k must be a positive integer, got {k!r}")
+        check_k(k)
         kind = self._kind(entity_id)
         if kind != expected:
             raise KGError(f"{entity_id!r} is a {kind}, not a {expected}")

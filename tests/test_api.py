@@ -115,3 +115,60 @@ def test_bundle_round_trip_and_tamper_detection(tiny_graph, tmp_path):
         Recommender.load(path)
     with pytest.raises(KGError, match="not a recommender bundle"):
         Recommender.load(tmp_path)
+
+
+def test_new_patient_through_conditions_and_safety(tiny_graph):
+    rec = tiny_recommender(tiny_graph)
+    out = rec.recommend_for_new_patient(conditions=["disease:DOID:9352"], current_drugs=["drug:DB00682"], k=3)
+    ids = [r.drug_id for r in out]
+    assert "drug:DB00682" not in ids, "a current drug is never recommended"
+    assert "drug:DB00945" not in ids and {(e.drug_id, e.reason) for e in out.removed} == {("drug:DB00945", "interaction")}
+    assert out[0].entity_id == "disease:DOID:9352", "explained from the condition that supports it"
+    by_class = rec.recommend_for_new_patient(conditions=["disease:DOID:9352"], allergies=["atc:A10B"], k=3)
+    assert "drug:DB00331" not in [r.drug_id for r in by_class]  # metformin is A10BA02
+    with pytest.raises(KGError, match="condition id\\(s\\) are not diseases"):
+        rec.recommend_for_new_patient(conditions=["drug:DB00331"])
+    with pytest.raises(KGError, match="at least one condition or one current drug"):
+        rec.recommend_for_new_patient()
+
+
+def test_new_doctor_similar_drugs_profile_and_explain(tiny_graph):
+    rec = tiny_recommender(tiny_graph)
+    out = rec.recommend_for_new_doctor({"drug:DB00331": 10.0}, k=2)
+    assert "drug:DB00331" not in [r.drug_id for r in out] and out.dropped_components == ["graph"]
+    assert out[0].entity_id == "drug:DB00331"
+    with pytest.raises(KGError, match="prescribed drug id\\(s\\) are not drugs"):
+        rec.recommend_for_new_doctor({"disease:DOID:9352": 3})
+    similar = rec.similar_drugs("drug:DB00331", k=2)
+    assert len(similar) == 2 and "drug:DB00331" not in [d for d, _, _ in similar]
+    assert rec.similar_drugs("drug:DB00331", k=1, by="prescribing")[0][0] == "drug:DB01076"
+    with pytest.raises(KGError, match="not in the prescribing data"):
+        rec.similar_drugs("drug:DB00945", by="prescribing")
+    with pytest.raises(KGError, match="choose 'graph' or 'prescribing'"):
+        rec.similar_drugs("drug:DB00331", by="smell")
+    profile = rec.profile_doctor("doctor:NPI:1003000126")
+    assert profile.n_drugs == 2 and profile.areas[1]
+    with pytest.raises(KGError, match="is a disease, not a doctor"):
+        rec.profile_doctor("disease:DOID:9352")
+    why = rec.explain("disease:DOID:1287", "drug:DB01076")
+    assert why["paths"] and why["text"].startswith("Atorvastatin is linked to")
+    assert set(why["components"]) == {"graph", "popularity"}
+
+
+def test_new_doctor_fold_in_matches_known_doctor(shipped_graph):
+    drugs = sorted(shipped_graph.nodes_of_type("drug")["id"])
+    doctors = doctor_drug_interactions(shipped_graph)
+    rec = Recommender(shipped_graph, np.zeros((0, len(drugs))), [], drugs,
+                      doctor_cf=ALSRecommender(factors=16).fit(doctors),
+                      doctor_popularity=GroupPopularityRecommender(smoothing=0.05).fit(doctors))
+    specialty = doctors.attribute("specialty")
+    overlaps = []
+    for row in range(0, 2000, 100):
+        doctor = doctors.user_ids[row]
+        known = [r.drug_id for r in rec.recommend_for_doctor(doctor, k=10)]
+        new = [r.drug_id for r in rec.recommend_for_new_doctor(doctors.items_of(doctor),
+                                                               specialty=specialty[row], k=10)]
+        overlaps.append(len(set(known) & set(new)) / 10)
+    assert np.mean(overlaps) >= 0.9
+    why = rec.explain(doctors.user_ids[0], rec.recommend_for_doctor(doctors.user_ids[0], k=1)[0].drug_id)
+    assert why["cf_evidence"]["similar_users"] == 20
