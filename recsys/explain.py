@@ -130,7 +130,8 @@ class PathExplainer:
         """One plain sentence from the strongest paths."""
         if not paths:
             return f"No path of up to 3 relations links {entity_name} to {drug_name} in the graph."
-        reasons = "; ".join(p.text(names) for p in paths[:2])
+        texts = list(dict.fromkeys(p.text(names) for p in paths))  # two other patients read alike
+        reasons = "; ".join(texts[:2])
         return f"{drug_name} is linked to {entity_name} through: {reasons}."
 
     # ------------------------------------------------------------- internals
