@@ -44,6 +44,15 @@ class EarlyStopping:
             self._stale += 1
         return self._stale >= self.patience
 
+    def record_without_validation(self, loss: float, seconds: float) -> None:
+        """Log one epoch of a run that has nothing to validate on (it never stops early)."""
+        log = self.log
+        log.epoch_seconds.append(seconds)
+        log.loss.append(loss)
+        log.val_mrr.append(float("nan"))
+        log.epochs += 1
+        log.best_epoch = log.epochs
+
     def restore_best(self) -> None:
         if self._best_state is not None:
             self.module.load_state_dict(self._best_state)

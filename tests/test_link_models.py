@@ -138,3 +138,12 @@ def test_two_process_torchrun(tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["world_size"] == 2 and metrics["val"]["mrr"] > 0.5
     assert GNNScorer.load(tmp_path / "gnn.pt").score_matrix(np.array([0])).shape[1] == 16
+
+
+def test_deployment_refit_runs_the_fixed_epochs_on_every_edge():
+    deployment = LinkTask.for_deployment(cluster_graph())
+    assert len(deployment.val_pairs) == len(deployment.test_pairs) == 0
+    model = GNNScorer(GNNConfig(**{**SMALL_GNN, "epochs": 12, "patience": 2})).fit(deployment)
+    assert model.log.epochs == 12 and model.log.best_epoch == 12, "no validation: no early stop"
+    ids, _ = model.recommend(["disease:DOID:1000"], k=4, exclude_seen=False)
+    assert all(d.startswith("drug:DB100") for d in ids[0]), "cluster 0's drugs treat cluster 0's diseases"

@@ -133,6 +133,9 @@ class GNNScorer(LinkScorer):
         known = _KnownPairs(task.train_pairs, task.num_src, task.num_dst)
         sampler = NeighbourSampler(self.graph, cfg.fanout) if cfg.mode == "sampled" else None
         stopping = EarlyStopping(self.model, cfg.patience, self.log)
+        # Without validation pairs (a deployment refit on every edge) training runs exactly
+        # ``epochs`` epochs, a number chosen on a real split beforehand, and keeps the last state.
+        validating = len(task.val_pairs) > 0
         bar = _progress(cfg.epochs, self.progress and rank == 0, self.name)
         for epoch in range(cfg.epochs):
             start = time.perf_counter()
@@ -142,14 +145,19 @@ class GNNScorer(LinkScorer):
                 loss = self._full_batch_step(model, optimizer, train, known, generator, rank, world)
             else:
                 loss = self._sampled_epoch(model, optimizer, sampler, train, known, generator, rank, world)
-            val_mrr = self._validation_mrr(task)
-            stop = stopping.record(val_mrr, loss, time.perf_counter() - start)
+            if validating:
+                val_mrr = self._validation_mrr(task)
+                stop = stopping.record(val_mrr, loss, time.perf_counter() - start)
+            else:
+                val_mrr, stop = float("nan"), False
+                stopping.record_without_validation(loss, time.perf_counter() - start)
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.3f}", val_mrr=f"{val_mrr:.3f}")
             if stop:
                 break
         bar.close()
-        stopping.restore_best()
+        if validating:
+            stopping.restore_best()
         self._z = self._embeddings()
 
     def _full_batch_step(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, train: Tensor,
