@@ -126,7 +126,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     _, result = run_train(graph, TrainConfig(seed=args.seed), out=args.out, log=log)
     if args.json:
         print(json.dumps({"out": str(result.out), "weights": result.weights, "selection": result.selection,
-                          "seconds": result.seconds, "metapath_penalty": result.metapath_penalty}, indent=2))
+                          "seconds": result.seconds, "metapath_penalty": result.metapath_penalty,
+                          "gnn_epochs": result.gnn_epochs}, indent=2))
     else:
         for kind, chosen in result.selection.items():
             mrr = ", ".join(f"{k} {v:.3f}" for k, v in chosen["val_mrr"].items())

@@ -1,8 +1,9 @@
 """``rxkg train``: fit every component for deployment and write the recommender bundle.
 
 A flat chain of stages:
-1. disease -> drug: the metapath model on a random split of ``treats`` (penalty chosen
-   on its validation pairs), then refitted on every known indication with that penalty;
+1. disease -> drug: the metapath model and the GNN on a random split of ``treats``
+   (penalty and number of epochs chosen on its validation pairs), then refitted on every
+   known indication with those choices;
 2. doctor and patient CF: ALS on 80% of each user's drugs, then refitted on all;
 3. blend weights per entity kind, fitted on the validation pairs of each split by a
    recommender assembled from the training side only (its graph lacks the held-out
@@ -45,6 +46,8 @@ class TrainConfig:
                                                       "alpha": 1.0, "transform": "log1p"})
     doctor_smoothing: float = 0.05
     patient_als: dict = field(default_factory=lambda: {"factors": 8, "regularization": 1.0})
+    #: GNN settings (``GNNConfig`` fields); ``None`` leaves the GNN out of the deployed blend.
+    gnn: dict | None = field(default_factory=lambda: {"encoder": "rgcn"})
 
 
 @dataclass
@@ -53,6 +56,7 @@ class TrainResult:
     weights: dict[str, dict[str, float]]
     seconds: dict[str, float]
     metapath_penalty: float
+    gnn_epochs: int | None = None
     selection: dict[str, dict] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -70,6 +74,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     from recsys.api import Recommender
     from recsys.cf import (ALSRecommender, GroupPopularityRecommender, doctor_drug_interactions,
                            holdout_split, patient_drug_interactions)
+    from recsys.gnn import GNNConfig, GNNScorer
     from recsys.linktask import LinkTask
     from recsys.metapath import MetapathModel
     from recsys.split import split_links
@@ -87,13 +92,24 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     # 1. disease -> drug, selected on a split, then refitted on everything
     task = LinkTask.from_split(split_links(graph, "random", val_fraction=config.val_fraction,
                                            test_fraction=config.val_fraction, seed=config.seed))
-    selected = MetapathModel(seed=config.seed).fit(task)
-    diseases = np.arange(task.num_dst)
-    val_disease_scores = selected.score_matrix(diseases)
+    # Selection must not even filter by the test pairs: to it they are unknown pairs.
+    task.test_pairs = np.empty((0, 2), dtype=np.int64)
     deployed_task = LinkTask.for_deployment(graph)
-    disease_model = MetapathModel(penalties=(selected.penalty,), seed=config.seed).fit(deployed_task)
-    disease_scores = disease_model.score_matrix(np.arange(deployed_task.num_dst))
-    stage("disease model")
+    diseases, all_diseases = np.arange(task.num_dst), np.arange(deployed_task.num_dst)
+    selected = MetapathModel(seed=config.seed).fit(task)
+    val_disease_scores = {"metapath": selected.score_matrix(diseases)}
+    disease_scores = {"metapath": MetapathModel(penalties=(selected.penalty,), seed=config.seed)
+                      .fit(deployed_task).score_matrix(all_diseases)}
+    stage("metapath model")
+    gnn_epochs = None
+    if config.gnn is not None:
+        settings = {"seed": config.seed, **config.gnn}
+        gnn = GNNScorer(GNNConfig(**settings)).fit(task)
+        gnn_epochs = max(gnn.log.best_epoch, 1)
+        val_disease_scores["gnn"] = gnn.score_matrix(diseases)
+        deployed = GNNScorer(GNNConfig(**{**settings, "epochs": gnn_epochs})).fit(deployed_task)
+        disease_scores["gnn"] = deployed.score_matrix(all_diseases)
+        stage("GNN")
 
     # 2. CF on the training side of per-user holdouts, and on everything (where the graph has people)
     cf_val: dict[str, object] = {"doctor_cf": None, "doctor_popularity": None, "patient_cf": None}
@@ -135,7 +151,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
         recommender.save(out)
         stage("save")
     return recommender, TrainResult(Path(out) if out else None, validation.weights, seconds,
-                                    float(selected.penalty), validation.selection)
+                                    float(selected.penalty), gnn_epochs, validation.selection)
 
 
 def _pairs(inter) -> list[tuple[str, str]]:

@@ -27,18 +27,15 @@ from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 from recsys.cf.base import CFRecommender
 from recsys.explain import ExplanationPath, PathExplainer
-from recsys.hybrid import scored_rows, standardise_rows
+from recsys.hybrid import blend_scores, scored_rows, standardise_rows
 from recsys.entry_points import EntryPoints, check_k
 from recsys.safety import Exclusion, PatientContext, SafetyFilter
 
-__all__ = ["Recommendation", "Recommendations", "Recommender", "COMPONENTS"]
+__all__ = ["Recommendation", "Recommendations", "Recommender"]
 
 TREATS = EdgeType("drug", "treats", "disease")
 TAKES = EdgeType("patient", "takes", "drug")
 HAS_CONDITION = EdgeType("patient", "has_condition", "disease")
-COMPONENTS: dict[str, tuple[str, ...]] = {"disease": ("graph", "popularity"),
-                                          "doctor": ("graph", "cf", "popularity"),
-                                          "patient": ("graph", "cf", "popularity")}
 
 
 @dataclass
@@ -92,7 +89,8 @@ class Recommender(EntryPoints):
     >>> [r.name for r in rec.recommend_for_disease("disease:DOID:9352", k=3)]    # doctest: +SKIP
     """
 
-    def __init__(self, graph: KnowledgeGraph, disease_scores: np.ndarray, disease_ids: Sequence[str],
+    def __init__(self, graph: KnowledgeGraph, disease_scores: np.ndarray | Mapping[str, np.ndarray],
+                 disease_ids: Sequence[str],
                  drug_ids: Sequence[str], doctor_cf: CFRecommender | None = None,
                  doctor_popularity: CFRecommender | None = None, patient_cf: CFRecommender | None = None,
                  weights: Mapping[str, Mapping[str, float]] | None = None) -> None:
@@ -101,19 +99,29 @@ class Recommender(EntryPoints):
         self._drug_index = pd.Index(self.drug_ids)
         self.disease_ids = list(disease_ids)
         self._disease_index = pd.Index(self.disease_ids)
-        disease_scores = np.asarray(disease_scores, dtype=np.float64)
-        if disease_scores.shape != (len(self._disease_index), len(self.drug_ids)):
-            raise KGError(f"disease scores {disease_scores.shape} do not match "
-                          f"{len(self._disease_index)} diseases x {len(self.drug_ids)} drugs")
-        self.disease_scores = disease_scores
-        self._disease_z = standardise_rows(disease_scores)
+        if not isinstance(disease_scores, Mapping):
+            disease_scores = {"graph": disease_scores}
+        #: The disease -> drug scorers' matrices by component name (e.g. "metapath", "gnn").
+        self.disease_scores = {name: np.asarray(m, dtype=np.float64) for name, m in disease_scores.items()}
+        for name, matrix in self.disease_scores.items():
+            if matrix.shape != (len(self._disease_index), len(self.drug_ids)):
+                raise KGError(f"disease scores {name!r} {matrix.shape} do not match "
+                              f"{len(self._disease_index)} diseases x {len(self.drug_ids)} drugs")
+            if name in ("popularity", "cf"):
+                raise KGError(f"a disease scorer may not be called {name!r}")
+        #: Components per entity kind; the disease scorers together are a patient's "graph".
+        self.components: dict[str, tuple[str, ...]] = {
+            "disease": (*self.disease_scores, "popularity"),
+            "doctor": ("graph", "cf", "popularity"),
+            "patient": ("graph", "cf", "popularity")}
         self.doctor_cf, self.doctor_popularity, self.patient_cf = doctor_cf, doctor_popularity, patient_cf
-        self.weights = {kind: dict(weights.get(kind, {})) if weights else {} for kind in COMPONENTS}
+        self.weights = {kind: dict(weights.get(kind, {})) if weights else {} for kind in self.components}
         #: How ``fit_weights`` chose each kind's weights (validation MRR of every candidate).
         self.selection: dict[str, dict] = {}
-        for kind, names in COMPONENTS.items():
+        for kind, names in self.components.items():
             for name in names:
                 self.weights[kind].setdefault(name, 1.0)
+        self._refresh_disease_graph()
         nodes = graph.nodes
         self.names = {i: n for i, n in zip(nodes["id"], nodes["name"]) if isinstance(n, str) and n}
         self._types = dict(zip(nodes["id"], nodes["type"]))
@@ -183,7 +191,9 @@ class Recommender(EntryPoints):
         out: dict[str, np.ndarray] = {}
         empty = np.full((n, len(self.drug_ids)), np.nan)
         if kind == "disease":
-            out["graph"] = self.disease_scores[self._disease_index.get_indexer(list(entity_ids))]
+            rows = self._disease_index.get_indexer(list(entity_ids))
+            for name, matrix in self.disease_scores.items():
+                out[name] = matrix[rows]
             out["popularity"] = np.tile(np.log1p(self._indications), (n, 1))
         elif kind == "doctor":
             out["graph"] = empty  # prescribing is not a graph relation the disease scorer learns
@@ -298,9 +308,9 @@ class Recommender(EntryPoints):
         logistic blend competes with each component alone on validation MRR; the winner's
         weights are kept and ``selection[kind]`` records the comparison.
         """
-        from recsys.hybrid import blend_scores, fit_blend, validation_mrr
+        from recsys.hybrid import fit_blend, validation_mrr
 
-        if kind not in COMPONENTS:
+        if kind not in self.components:
             raise KGError(f"unknown entity kind {kind!r}")
         entities = sorted({e for e, _ in pairs})
         if not entities:
@@ -315,7 +325,7 @@ class Recommender(EntryPoints):
         if (columns < 0).any():
             raise KGError(f"validation pairs name drugs outside the recommender: {pairs[int(np.argmin(columns))]}")
         parts = self.component_scores(kind, entities)
-        names = [n for n in COMPONENTS[kind] if scored_rows(parts[n]).any()]
+        names = [n for n in self.components[kind] if scored_rows(parts[n]).any()]
         positives = np.zeros((len(entities), len(self.drug_ids)), dtype=bool)
         positives[[row[e] for e, _ in pairs], columns] = True
         usable = np.ones_like(positives)
@@ -333,10 +343,21 @@ class Recommender(EntryPoints):
                                                   [w.get(n, 0.0) for n in names]), positives, usable)
                for label, w in candidates.items()}
         chosen = max(mrr, key=lambda label: (mrr[label], label == "blend"))
-        self.weights[kind] = {n: 0.0 for n in COMPONENTS[kind]} | {
+        self.weights[kind] = {n: 0.0 for n in self.components[kind]} | {
             n: float(w) for n, w in candidates[chosen].items()}
         self.selection[kind] = {"chosen": chosen, "val_mrr": mrr}
+        if kind == "disease":
+            self._refresh_disease_graph()
         return dict(self.weights[kind])
+
+    def _refresh_disease_graph(self) -> None:
+        """Standardised blend of the disease scorers (popularity left out): a patient's graph
+        component (best over their conditions), similar drugs, new patients."""
+        names = list(self.disease_scores)
+        weights = [self.weights["disease"].get(n, 0.0) for n in names]
+        if not any(weights):
+            weights = [1.0] * len(names)
+        self._disease_z = standardise_rows(blend_scores([self.disease_scores[n] for n in names], weights))
 
     # -------------------------------------------------------- explanations
     def explanation_paths(self, entity_id: str, drug_id: str, k: int = 3) -> list[ExplanationPath]:
@@ -364,7 +385,7 @@ class Recommender(EntryPoints):
         kind = self._types.get(entity_id)
         if kind is None:
             raise KGError(f"unknown id {entity_id!r}: not a node of the graph")
-        if kind not in COMPONENTS:
+        if kind not in self.components:
             raise KGError(f"{entity_id!r} is a {kind}; recommendations are for diseases, doctors and patients")
         return kind
 

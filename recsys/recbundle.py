@@ -3,7 +3,7 @@
     bundle/
       manifest.json          format, library versions, blend weights, sha256 of every file
       graph/                 the graph (its own manifest and checksums)
-      disease_scores.npz     the disease -> drug scorer's matrix with its row and column ids
+      disease_scores.npz     the disease -> drug scorers' matrices with their row and column ids
       doctor_cf.npz, doctor_popularity.npz, patient_cf.npz   (those the recommender has)
 
 Everything is plain arrays, JSON and Parquet: loading runs no code from the files, and a
@@ -38,7 +38,7 @@ def save_recommender(recommender: "Recommender", path: str | Path) -> Path:
     def fill(tmp: Path) -> None:
         write_graph(recommender.graph, tmp / "graph")
         with open(tmp / "disease_scores.npz", "wb") as handle:
-            np.savez(handle, scores=recommender.disease_scores,
+            np.savez(handle, **{f"scores.{name}": m for name, m in recommender.disease_scores.items()},
                      disease_ids=np.asarray(recommender.disease_ids, dtype=str),
                      drug_ids=np.asarray(recommender.drug_ids, dtype=str))
         files = ["disease_scores.npz"]
@@ -80,7 +80,8 @@ def load_recommender(path: str | Path) -> "Recommender":
             raise KGError(f"{target}: checksum does not match the manifest (file changed or corrupt)")
     graph = read_graph(path / "graph")
     with np.load(path / "disease_scores.npz", allow_pickle=False) as data:
-        scores, diseases, drugs = data["scores"], list(data["disease_ids"]), list(data["drug_ids"])
+        scores = {key[len("scores."):]: data[key] for key in data.files if key.startswith("scores.")}
+        diseases, drugs = list(data["disease_ids"]), list(data["drug_ids"])
     parts = {part: CFRecommender.load(path / f"{part}.npz") if f"{part}.npz" in manifest["files"] else None
              for part in CF_PARTS}
     return Recommender(graph, scores, diseases, drugs, weights=manifest.get("weights"), **parts)

@@ -16,7 +16,8 @@ from tests.test_api import tiny_recommender
 
 def test_training_never_reads_the_test_pairs(monkeypatch, tmp_path):
     graph = cluster_graph()
-    rec_a, result_a = run_train(graph, TrainConfig(seed=0), out=tmp_path / "a")
+    config = TrainConfig(seed=0, gnn={"dim": 16, "epochs": 15, "patience": 15, "aux_edges": 256})
+    rec_a, result_a = run_train(graph, config, out=tmp_path / "a")
 
     original = LinkTask.from_split.__func__
 
@@ -26,10 +27,13 @@ def test_training_never_reads_the_test_pairs(monkeypatch, tmp_path):
         return task
 
     monkeypatch.setattr(LinkTask, "from_split", classmethod(scrambled))
-    rec_b, result_b = run_train(graph, TrainConfig(seed=0))
+    rec_b, result_b = run_train(graph, config)
     assert result_a.weights == result_b.weights
-    np.testing.assert_array_equal(rec_a.disease_scores, rec_b.disease_scores)
-    assert result_a.selection["disease"]["chosen"] in ("blend", "graph", "popularity")
+    assert set(rec_a.disease_scores) == {"metapath", "gnn"}
+    for name, scores in rec_a.disease_scores.items():
+        np.testing.assert_array_equal(scores, rec_b.disease_scores[name])
+    assert result_a.selection["disease"]["chosen"] in ("blend", "metapath", "gnn", "popularity")
+    assert 1 <= result_a.gnn_epochs <= 15
     assert (tmp_path / "a" / "manifest.json").is_file()
 
 
