@@ -83,6 +83,34 @@ class EntryPoints:
         return self._rank_parts("doctor", parts, lambda drug: self._closest_drug(drug, prescribed), k,
                                 skip=set(prescribed), who="the new doctor")
 
+    def recommend_many(self, entity_ids: Sequence[str], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Batch form: top-``k`` drug ids and blended scores (arrays of shape (n, k)) for many
+        entities of one type. Known indications are kept for diseases; doctors' prescribed
+        drugs are left out; patients get the safety filter (a list shorter than ``k`` is padded
+        with ``None`` ids and ``-inf`` scores, never with an unsafe drug)."""
+        from recsys.cf.base import top_k
+
+        check_k(k)
+        scores = self.scores(entity_ids)
+        kind = self._kind(entity_ids[0]) if len(entity_ids) else "disease"
+        if kind == "doctor" and self.doctor_cf is not None:
+            # Every known doctor's prescribed drugs at once, straight from the CSR rows.
+            train = self.doctor_cf.train
+            known = np.array([self._knows(self.doctor_cf, e) for e in entity_ids], dtype=bool)
+            seen = train.matrix[train.user_index([e for e, ok in zip(entity_ids, known) if ok])]
+            to_drug = self._drug_index.get_indexer(train.item_ids)
+            rows = np.flatnonzero(known)[np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))]
+            columns = to_drug[seen.indices]
+            scores[rows[columns >= 0], columns[columns >= 0]] = -np.inf
+        elif kind == "patient":
+            for row, entity in enumerate(entity_ids):
+                context = self.safety.context(self.graph, entity)
+                scores[row, self.safety.unsafe_mask(list(self.drug_ids), context)] = -np.inf
+        best, values = top_k(scores, k)
+        ids = self.drug_ids[best].astype(object)
+        ids[np.isneginf(values)] = None
+        return ids, values
+
     def similar_drugs(self, drug_id: str, k: int = 10, by: str = "graph") -> list[tuple[str, str, float]]:
         """Drugs most like ``drug_id``: ``by="graph"`` compares what the disease scorer predicts
         they treat (cosine over all diseases); ``by="prescribing"`` compares who prescribes them

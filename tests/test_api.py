@@ -172,3 +172,16 @@ def test_new_doctor_fold_in_matches_known_doctor(shipped_graph):
     assert np.mean(overlaps) >= 0.9
     why = rec.explain(doctors.user_ids[0], rec.recommend_for_doctor(doctors.user_ids[0], k=1)[0].drug_id)
     assert why["cf_evidence"]["similar_users"] == 20
+
+
+def test_batch_recommendations_match_single_calls(tiny_graph):
+    rec = tiny_recommender(tiny_graph)
+    ids, scores = rec.recommend_many(["doctor:NPI:1003000126"], k=2)
+    assert list(ids[0]) == [r.drug_id for r in rec.recommend_for_doctor("doctor:NPI:1003000126", k=2)]
+    ids, _ = rec.recommend_many(["patient:demo:p1"], k=4)
+    single = [r.drug_id for r in rec.recommend_for_patient("patient:demo:p1", k=4)]
+    assert [i for i in ids[0] if i is not None] == single
+    ids, scores = rec.recommend_many(["disease:DOID:1287", "disease:DOID:9352"], k=3)
+    assert ids.shape == scores.shape == (2, 3)
+    with pytest.raises(KGError, match="entities of one type"):
+        rec.recommend_many(["disease:DOID:1287", "doctor:NPI:1003000126"])

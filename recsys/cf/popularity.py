@@ -80,6 +80,7 @@ class GroupPopularityRecommender(CFRecommender):
 
     def _fit(self, interactions: Interactions) -> None:
         values = interactions.attribute(self.by)
+        self._user_groups = values  # read per call by _known_scores; cached as the column is slow to extract
         present = values != None  # noqa: E711 (elementwise on an object array)
         self.groups = np.array(sorted(set(values[present])), dtype=object)
         index = pd.Index(self.groups).get_indexer(values)
@@ -99,7 +100,9 @@ class GroupPopularityRecommender(CFRecommender):
         return within + self.smoothing * self.global_share[None, :]
 
     def _known_scores(self, rows: np.ndarray) -> np.ndarray:
-        return self._scores_for_groups(self.train.attribute(self.by)[rows])
+        if getattr(self, "_user_groups", None) is None or len(self._user_groups) != self.train.shape[0]:
+            self._user_groups = self.train.attribute(self.by)  # a loaded model computes it once
+        return self._scores_for_groups(self._user_groups[rows])
 
     def _new_scores(self, rows: sp.csr_matrix, attributes: pd.DataFrame) -> np.ndarray:
         values = (attributes[self.by].to_numpy(dtype=object) if self.by in attributes.columns
