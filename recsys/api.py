@@ -379,7 +379,7 @@ class Recommender(EntryPoints):
 
     @staticmethod
     def _knows(model: CFRecommender | None, entity_id: str) -> bool:
-        return model is not None and model.train is not None and entity_id in set_of_users(model)
+        return model is not None and model.train is not None and model.train.has_user(entity_id)
 
     def _kind(self, entity_id: str) -> str:
         kind = self._types.get(entity_id)
@@ -394,12 +394,3 @@ class Recommender(EntryPoints):
         kind = self._kind(entity_id)
         if kind != expected:
             raise KGError(f"{entity_id!r} is a {kind}, not a {expected}")
-
-
-def set_of_users(model: CFRecommender) -> set[str]:
-    """The model's user ids as a set (cached on the model's interactions)."""
-    cache = getattr(model, "_user_set", None)
-    if cache is None or cache[0] is not model.train:
-        cache = (model.train, set(model.train.user_ids))
-        model._user_set = cache
-    return cache[1]

@@ -48,7 +48,7 @@ class EntryPoints:
         graph = self._disease_z[rows].max(axis=0)[None, :] if rows else np.full((1, n), np.nan)
         cf = np.full((1, n), np.nan)
         if self.patient_cf is not None and current_drugs:
-            known = [d for d in current_drugs if d in set(self.patient_cf.train.item_ids)]
+            known = [d for d in current_drugs if self.patient_cf.train.has_item(d)]
             if known:
                 cf = self._onto_drugs(self.patient_cf, self.patient_cf.score_new([known]))
         parts = {"graph": graph, "cf": cf, "popularity": np.log1p(self._patient_share)[None, :]}
@@ -73,7 +73,7 @@ class EntryPoints:
                  "popularity": np.full((1, n), np.nan)}
         history = {d: float(c) for d, c in prescriptions.items()}
         if self.doctor_cf is not None:
-            known = {d: c for d, c in history.items() if d in set(self.doctor_cf.train.item_ids)}
+            known = {d: c for d, c in history.items() if self.doctor_cf.train.has_item(d)}
             if known:
                 parts["cf"] = self._onto_drugs(self.doctor_cf, self.doctor_cf.score_new([known]))
         if self.doctor_popularity is not None:
@@ -126,7 +126,7 @@ class EntryPoints:
             order = np.argsort(-sims, kind="stable")[:k]
             ids, values = self.drug_ids[order], sims[order]
         elif by == "prescribing":
-            if self.doctor_cf is None or drug_id not in set(self.doctor_cf.train.item_ids):
+            if self.doctor_cf is None or not self.doctor_cf.train.has_item(drug_id):
                 raise KGError(f"{drug_id!r} is not in the prescribing data")
             found, values = self.doctor_cf.similar_items([drug_id], k=k)
             ids, values = found[0], values[0]
@@ -167,7 +167,7 @@ class EntryPoints:
         never named, so patient ids stay inside."""
         kind = self._types.get(entity_id)
         model = {"doctor": self.doctor_cf, "patient": self.patient_cf}.get(kind)
-        if (not self._knows(model, entity_id) or drug_id not in set(model.train.item_ids)
+        if (not self._knows(model, entity_id) or not model.train.has_item(drug_id)
                 or model.train.shape[0] < 2):
             return {}
         neighbours, _ = model.similar_users([entity_id], k=min(peers, model.train.shape[0] - 1))
@@ -192,9 +192,8 @@ class EntryPoints:
 
     @staticmethod
     def _closest_drugs(model: CFRecommender, drug_id: str, candidates: Sequence[str], k: int) -> list[str]:
-        items = set(model.train.item_ids)
-        pool = [c for c in candidates if c in items and c != drug_id]
-        if drug_id not in items or not pool:
+        pool = [c for c in candidates if model.train.has_item(c) and c != drug_id]
+        if not model.train.has_item(drug_id) or not pool:
             return []
         sims = model._item_similarities(model.train.item_index([drug_id]))[0]
         positions = model.train.item_index(pool)

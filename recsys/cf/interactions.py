@@ -127,6 +127,12 @@ class Interactions:
     def _item_lookup(self) -> pd.Index:
         return pd.Index(self.item_ids)
 
+    def has_user(self, user_id: str) -> bool:
+        return user_id in self._user_lookup
+
+    def has_item(self, item_id: str) -> bool:
+        return item_id in self._item_lookup
+
     def user_index(self, user_ids: Iterable[str]) -> np.ndarray:
         """Row positions of ``user_ids``; raises :class:`KGError` naming unknown ids."""
         return _positions(self._user_lookup, user_ids, "user")

@@ -74,13 +74,16 @@ class GroupPopularityRecommender(CFRecommender):
         self.groups = np.zeros(0, dtype=object)
         self.group_share = np.zeros((0, 0))
         self.global_share = np.zeros(0)
+        #: Each training user's group, read on every call (extracting the column is slow);
+        #: set wherever ``train`` is: fit, update (which refits) and load.
+        self.user_groups = np.zeros(0, dtype=object)
 
     def config(self) -> dict[str, object]:
         return {"by": self.by, "smoothing": self.smoothing}
 
     def _fit(self, interactions: Interactions) -> None:
         values = interactions.attribute(self.by)
-        self._user_groups = values  # read per call by _known_scores; cached as the column is slow to extract
+        self.user_groups = values
         present = values != None  # noqa: E711 (elementwise on an object array)
         self.groups = np.array(sorted(set(values[present])), dtype=object)
         index = pd.Index(self.groups).get_indexer(values)
@@ -100,9 +103,7 @@ class GroupPopularityRecommender(CFRecommender):
         return within + self.smoothing * self.global_share[None, :]
 
     def _known_scores(self, rows: np.ndarray) -> np.ndarray:
-        if getattr(self, "_user_groups", None) is None or len(self._user_groups) != self.train.shape[0]:
-            self._user_groups = self.train.attribute(self.by)  # a loaded model computes it once
-        return self._scores_for_groups(self._user_groups[rows])
+        return self._scores_for_groups(self.user_groups[rows])
 
     def _new_scores(self, rows: sp.csr_matrix, attributes: pd.DataFrame) -> np.ndarray:
         values = (attributes[self.by].to_numpy(dtype=object) if self.by in attributes.columns
@@ -120,3 +121,4 @@ class GroupPopularityRecommender(CFRecommender):
         self.groups = state["groups"].astype(object)
         self.group_share = np.asarray(state["group_share"], dtype=np.float64)
         self.global_share = np.asarray(state["global_share"], dtype=np.float64)
+        self.user_groups = self.train.attribute(self.by)
