@@ -25,10 +25,10 @@ import pandas as pd
 from kg.errors import KGError
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
-from recsys.cf.base import CFRecommender
+from recsys.cf.base import CFRecommender, check_k
 from recsys.explain import ExplanationPath, PathExplainer
 from recsys.hybrid import blend_scores, scored_rows, standardise_rows
-from recsys.entry_points import EntryPoints, check_k
+from recsys.entry_points import EntryPoints
 from recsys.safety import Exclusion, PatientContext, SafetyFilter
 
 __all__ = ["Recommendation", "Recommendations", "Recommender"]

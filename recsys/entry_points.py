@@ -12,18 +12,13 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 import numpy as np
 
 from kg.errors import KGError
-from recsys.cf.base import CFRecommender
+from recsys.cf.base import CFRecommender, check_k
 from recsys.safety import PatientContext
 
 if TYPE_CHECKING:
     from recsys.api import Recommendations
 
-__all__ = ["EntryPoints", "check_k"]
-
-
-def check_k(k: int) -> None:
-    if not isinstance(k, (int, np.integer)) or k <= 0:
-        raise KGError(f"k must be a positive integer, got {k!r}")
+__all__ = ["EntryPoints"]
 
 
 class EntryPoints:

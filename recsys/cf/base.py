@@ -26,7 +26,7 @@ from kg.errors import KGError
 from kg.io import atomic_file
 from recsys.cf.interactions import Interactions
 
-__all__ = ["CFRecommender", "top_k", "cosine_rows", "cf_library_versions", "CF_FORMAT"]
+__all__ = ["CFRecommender", "top_k", "check_k", "cosine_rows", "cf_library_versions", "CF_FORMAT"]
 
 CF_FORMAT = "rxkg-cf-model/1"
 History = Mapping[str, float] | Iterable[str]
@@ -98,7 +98,7 @@ class CFRecommender:
         ``-inf``) in the remaining places.
         """
         train = self._fitted()
-        _check_k(k)
+        check_k(k)
         rows = train.user_index(user_ids)
         scores = self._known_scores(rows)
         seen = train.matrix[rows] if exclude_seen else None
@@ -112,7 +112,7 @@ class CFRecommender:
         ``attributes`` gives each new user's metadata (e.g. ``{"specialty": ...}``) for
         models that use it.
         """
-        _check_k(k)
+        check_k(k)
         rows, _ = self._fitted().rows_for(histories, ignore_unknown=ignore_unknown)
         scores = self._new_scores(rows, _attribute_frame(attributes, rows.shape[0]))
         return self._ranked(scores, rows if exclude_seen else None, k)
@@ -128,22 +128,12 @@ class CFRecommender:
     def similar_items(self, item_ids: Sequence[str], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` items most similar to each of ``item_ids`` (itself left out), with cosines."""
         train = self._fitted()
-        _check_k(k)
-        queries = train.item_index(item_ids)
-        sims = self._item_similarities(queries)
-        sims[np.arange(len(queries)), queries] = -np.inf
-        best, values = top_k(sims, k)
-        return train.item_ids[best], values
+        return _nearest(train.item_ids, train.item_index(item_ids), self._item_similarities, k)
 
     def similar_users(self, user_ids: Sequence[str], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` training users most similar to each of ``user_ids`` (itself left out)."""
         train = self._fitted()
-        _check_k(k)
-        queries = train.user_index(user_ids)
-        sims = self._user_similarities(queries)
-        sims[np.arange(len(queries)), queries] = -np.inf
-        best, values = top_k(sims, k)
-        return train.user_ids[best], values
+        return _nearest(train.user_ids, train.user_index(user_ids), self._user_similarities, k)
 
     def update(self, new: Interactions) -> "CFRecommender":
         """Add ``new`` interactions (strengths add up) without a full refit.
@@ -259,7 +249,17 @@ class CFRecommender:
         return f"{type(self).__name__}({args})"
 
 
-def _check_k(k: int) -> None:
+def _nearest(ids: np.ndarray, queries: np.ndarray, similarities, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and similarities of each query's ``k`` nearest neighbours, the query itself left out."""
+    check_k(k)
+    sims = similarities(queries)
+    sims[np.arange(len(queries)), queries] = -np.inf
+    best, values = top_k(sims, k)
+    return ids[best], values
+
+
+def check_k(k: int) -> None:
+    """Every ``k`` of the recommenders: a positive integer, or a clear error."""
     if not isinstance(k, (int, np.integer)) or k <= 0:
         raise KGError(f"k must be a positive integer, got {k!r}")
 

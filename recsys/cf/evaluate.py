@@ -43,11 +43,11 @@ class CFMetrics:
                          for name, (lo, hi) in self.intervals.items())
 
 
-def score_split(model: CFRecommender, split: CFSplit, part: str = "test",
-                chunk: int = 4096) -> np.ndarray:
-    """Scores (evaluated users x items) of ``split``'s evaluated users, history masked to ``-inf``."""
-    if part != "test":
-        raise KGError("a CF split has one evaluation part, 'test' (validate on a split of train)")
+def score_split(model: CFRecommender, split: CFSplit, chunk: int = 4096) -> np.ndarray:
+    """Scores (evaluated users x items) of ``split``'s evaluated users, history masked to ``-inf``.
+
+    A CF split has one evaluation part; validation is a split of its ``train``.
+    """
     history = split.history
     if model.train is None or not np.array_equal(model.train.item_ids, history.item_ids):
         raise KGError(f"{model.name} was not fitted on this split's item space")
@@ -67,6 +67,8 @@ def evaluate_cf(model: CFRecommender, split: CFSplit, k: int = 10, n_resamples: 
                 seed: int = 0) -> CFMetrics:
     """Recall@k, NDCG@k and MRR of ``model`` on ``split``'s held-out items.
 
+    ``n_resamples=0`` skips the bootstrap (means only, e.g. inside a search).
+
     >>> evaluate_cf(ALSRecommender().fit(split.train), split).line()  # doctest: +SKIP
     'recall@10 0.631 [0.626, 0.636]  ndcg@10 ...'
     """
@@ -76,5 +78,5 @@ def evaluate_cf(model: CFRecommender, split: CFSplit, k: int = 10, n_resamples: 
     return CFMetrics(model=model.name, mode=split.mode, k=k, users=split.test.shape[0],
                      means={name: float(values.mean()) for name, values in named.items()},
                      intervals={name: bootstrap_interval(values, n_resamples, seed=seed)
-                                for name, values in named.items()},
+                                for name, values in named.items()} if n_resamples else {},
                      per_user=named)

@@ -165,13 +165,6 @@ class Interactions:
         return Interactions(self.matrix[rows], self.user_ids[rows], self.item_ids,
                             self.user_attributes.iloc[rows])
 
-    def histories(self) -> list[dict[str, float]]:
-        """Every user's ``{item_id: strength}``, in row order (the input of fold-in)."""
-        m = self.matrix
-        return [{str(self.item_ids[j]): float(v) for j, v in
-                 zip(m.indices[m.indptr[u]:m.indptr[u + 1]], m.data[m.indptr[u]:m.indptr[u + 1]])}
-                for u in range(m.shape[0])]
-
     def rows_for(self, histories: Sequence[Mapping[str, float] | Iterable[str]],
                  ignore_unknown: bool = False) -> tuple[sp.csr_matrix, list[list[str]]]:
         """A CSR matrix over this item space for new users' histories.

@@ -65,7 +65,7 @@ def staged_search(name: str, validation: CFSplit, stages: Sequence[Mapping[str, 
         for values in itertools.product(*(stage[key] for key in keys)):
             params = {**best, **dict(zip(keys, values))}
             model = MODELS[name](**params).fit(validation.train)
-            result = evaluate_cf(model, validation, k=k, n_resamples=1)
+            result = evaluate_cf(model, validation, k=k, n_resamples=0)  # means only
             if metric not in result.means:
                 raise KGError(f"unknown metric {metric!r}; have {sorted(result.means)}")
             score = result.means[metric]
