@@ -253,14 +253,12 @@ def _bpr_fold_in(items: np.ndarray, rows: sp.csr_matrix, pool: np.ndarray, epoch
     owner = np.repeat(np.arange(n), counts)
     positives = rows.indices
     n_items = items.shape[0]
-    known = np.sort(owner.astype(np.int64) * n_items + positives)
-    # Sums a per-pair gradient into its user, scaled to a mean.
-    gather = sp.csr_matrix((1.0 / counts[owner], (owner, np.arange(len(owner)))), shape=(n, len(owner)))
+    known = np.sort(_pair_keys(owner, positives, n_items))
+    gather = _mean_gather(owner, counts)
     item_vectors = items.astype(np.float64)
     for _ in range(epochs):
         negatives = pool[rng.integers(0, len(pool), size=len(positives))]
-        keys = owner.astype(np.int64) * n_items + negatives
-        valid = known[np.clip(np.searchsorted(known, keys), 0, len(known) - 1)] != keys
+        valid = _unknown(known, _pair_keys(owner, negatives, n_items))
         diff = item_vectors[positives] - item_vectors[negatives]
         margin = np.einsum("ij,ij->i", users[owner], diff)
         weight = valid / (1.0 + np.exp(np.clip(margin, -30, 30)))
@@ -287,20 +285,35 @@ def _bpr_fold_in_items(users: np.ndarray, items: np.ndarray, binary: sp.csr_matr
     owner = np.repeat(np.arange(n), counts)
     user_rows = by_item.indices
     n_items = items.shape[0]
-    all_users, all_items = binary.nonzero()
-    known = np.sort(all_users.astype(np.int64) * n_items + all_items)
-    gather = sp.csr_matrix((1.0 / counts[owner], (owner, np.arange(len(owner)))), shape=(n, len(owner)))
+    known = np.sort(_pair_keys(*binary.nonzero(), n_items))
+    gather = _mean_gather(owner, counts)
     user_vectors = users.astype(np.float64)
     item_vectors = items.astype(np.float64)
     for _ in range(epochs):
         negatives = pool[rng.integers(0, len(pool), size=len(user_rows))]
-        keys = user_rows.astype(np.int64) * n_items + negatives
-        valid = known[np.clip(np.searchsorted(known, keys), 0, len(known) - 1)] != keys
+        valid = _unknown(known, _pair_keys(user_rows, negatives, n_items))
         u = user_vectors[user_rows]
         margin = np.einsum("ij,ij->i", u, out[owner] - item_vectors[negatives])
         weight = valid / (1.0 + np.exp(np.clip(margin, -30, 30)))
         out += lr * (gather @ (u * weight[:, None]) - reg * out)
     return out.astype(np.float32)
+
+
+def _pair_keys(users: np.ndarray, items: np.ndarray, n_items: int) -> np.ndarray:
+    """One integer per (user, item) pair, for fast membership tests."""
+    return users.astype(np.int64) * n_items + items
+
+
+def _unknown(known_sorted: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Which pair keys are not interactions: a sampled negative the user has is no negative."""
+    at = np.clip(np.searchsorted(known_sorted, keys), 0, len(known_sorted) - 1)
+    return known_sorted[at] != keys
+
+
+def _mean_gather(owner: np.ndarray, counts: np.ndarray) -> sp.csr_matrix:
+    """(owners x pairs) matrix that averages a per-pair gradient into its owner's row."""
+    pairs = np.arange(len(owner))
+    return sp.csr_matrix((1.0 / counts[owner], (owner, pairs)), shape=(len(counts), len(owner)))
 
 
 def _cosine(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
