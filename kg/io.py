@@ -29,7 +29,8 @@ from kg.errors import KGError
 from kg.graph import KnowledgeGraph
 from kg.schema import SCHEMA, EdgeType
 
-__all__ = ["write_graph", "read_graph", "read_manifest", "atomic_directory", "atomic_file",
+__all__ = ["write_graph", "read_graph", "read_manifest", "read_json_manifest", "verify_files",
+           "atomic_directory", "atomic_file",
            "sha256_file", "FORMAT_NAME", "FORMAT_VERSION"]
 
 FORMAT_NAME = "rxkg-graph"
@@ -124,15 +125,32 @@ def write_graph(graph: KnowledgeGraph, path: str | Path,
     return path
 
 
+def read_json_manifest(path: str | Path, what: str) -> dict[str, Any]:
+    """``path/manifest.json`` parsed; a clear error naming ``what`` the directory should be."""
+    path = Path(path)
+    manifest_path = path / MANIFEST
+    if not manifest_path.is_file():
+        raise KGError(f"{path}: not {what} (no {MANIFEST})")
+    try:
+        return json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as err:
+        raise KGError(f"{manifest_path}:{err.lineno}: invalid JSON ({err.msg})") from None
+
+
+def verify_files(root: Path, digests: dict[str, str], verify: bool = True) -> None:
+    """Every listed file exists under ``root`` and, with ``verify``, has its sha256."""
+    for rel, digest in digests.items():
+        target = root / rel
+        if not target.is_file():
+            raise KGError(f"{target}: listed in the manifest but missing")
+        if verify and sha256_file(target) != digest:
+            raise KGError(f"{target}: checksum does not match the manifest (file changed or corrupt)")
+
+
 def read_manifest(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     manifest_path = path / MANIFEST
-    if not manifest_path.exists():
-        raise KGError(f"{path}: not an rxkg graph directory (no {MANIFEST})")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except json.JSONDecodeError as err:
-        raise KGError(f"{manifest_path}:{err.lineno}: invalid JSON ({err.msg})") from None
+    manifest = read_json_manifest(path, "an rxkg graph directory")
     if manifest.get("format") != FORMAT_NAME:
         raise KGError(f"{manifest_path}: format is {manifest.get('format')!r}, expected {FORMAT_NAME!r}")
     if manifest.get("format_version") != FORMAT_VERSION:
@@ -149,12 +167,7 @@ def read_graph(path: str | Path, verify: bool = True) -> KnowledgeGraph:
     path = Path(path)
     manifest = read_manifest(path)
     files: dict[str, dict[str, Any]] = manifest["files"]
-    for rel, meta in files.items():
-        target = path / rel
-        if not target.exists():
-            raise KGError(f"{target}: listed in the manifest but missing")
-        if verify and sha256_file(target) != meta["sha256"]:
-            raise KGError(f"{target}: checksum does not match the manifest (file changed or corrupt)")
+    verify_files(path, {rel: meta["sha256"] for rel, meta in files.items()}, verify)
     nodes = pd.read_parquet(path / "nodes.parquet")
     edges: dict[EdgeType, pd.DataFrame] = {}
     tables: dict[str, pd.DataFrame] = {}

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kg.errors import KGError
-from kg.io import atomic_directory, read_graph, sha256_file, write_graph
+from kg.io import (MANIFEST, atomic_directory, read_graph, read_json_manifest, sha256_file,
+                   verify_files, write_graph)
 
 if TYPE_CHECKING:
     from recsys.api import Recommender
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["save_recommender", "load_recommender", "RECOMMENDER_FORMAT"]
 
 RECOMMENDER_FORMAT = "rxkg-recommender/1"
-MANIFEST = "manifest.json"
 CF_PARTS = ("doctor_cf", "doctor_popularity", "patient_cf")
 
 
@@ -63,21 +63,10 @@ def load_recommender(path: str | Path) -> "Recommender":
     from recsys.cf.base import CFRecommender
 
     path = Path(path)
-    manifest_path = path / MANIFEST
-    if not manifest_path.is_file():
-        raise KGError(f"{path}: not a recommender bundle (no {MANIFEST})")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except json.JSONDecodeError as err:
-        raise KGError(f"{manifest_path}:{err.lineno}: invalid JSON ({err.msg})") from None
+    manifest = read_json_manifest(path, "a recommender bundle")
     if manifest.get("format") != RECOMMENDER_FORMAT:
-        raise KGError(f"{manifest_path}: format {manifest.get('format')!r}, expected {RECOMMENDER_FORMAT!r}")
-    for name, digest in manifest["files"].items():
-        target = path / name
-        if not target.is_file():
-            raise KGError(f"{target}: listed in the manifest but missing")
-        if sha256_file(target) != digest:
-            raise KGError(f"{target}: checksum does not match the manifest (file changed or corrupt)")
+        raise KGError(f"{path / MANIFEST}: format {manifest.get('format')!r}, expected {RECOMMENDER_FORMAT!r}")
+    verify_files(path, manifest["files"])
     graph = read_graph(path / "graph")
     with np.load(path / "disease_scores.npz", allow_pickle=False) as data:
         scores = {key[len("scores."):]: data[key] for key in data.files if key.startswith("scores.")}
