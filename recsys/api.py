@@ -235,13 +235,16 @@ class Recommender(EntryPoints):
     def _blend_parts(self, kind: str, parts: dict[str, np.ndarray], only_weighted: bool = False):
         n = next(iter(parts.values())).shape[0]
         blended = np.zeros((n, len(self.drug_ids)))
-        standardised = {}
+        standardised, dropped = {}, []
         for name, raw in parts.items():
             z = standardise_rows(raw)
+            scored = scored_rows(raw)
+            if not scored.any():
+                dropped.append(name)
             if not only_weighted:
-                standardised[name] = np.where(scored_rows(raw)[:, None], z, np.nan)
+                standardised[name] = np.where(scored[:, None], z, np.nan)
             blended += self.weights[kind].get(name, 0.0) * z
-        return blended, standardised, [n for n, raw in parts.items() if not scored_rows(raw).any()]
+        return blended, standardised, dropped
 
     def _unweighted(self, kind: str) -> tuple[str, ...]:
         return tuple(name for name, weight in self.weights[kind].items() if weight == 0.0)
