@@ -27,7 +27,7 @@ from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 from recsys.cf.base import CFRecommender, check_k
 from recsys.explain import ExplanationPath, PathExplainer
-from recsys.hybrid import blend_scores, scored_rows, standardise_rows
+from recsys.hybrid import blend_scores, fit_blend, scored_rows, standardise_rows, validation_mrr
 from recsys.entry_points import EntryPoints
 from recsys.safety import Exclusion, PatientContext, SafetyFilter
 
@@ -311,8 +311,6 @@ class Recommender(EntryPoints):
         logistic blend competes with each component alone on validation MRR; the winner's
         weights are kept and ``selection[kind]`` records the comparison.
         """
-        from recsys.hybrid import fit_blend, validation_mrr
-
         if kind not in self.components:
             raise KGError(f"unknown entity kind {kind!r}")
         entities = sorted({e for e, _ in pairs})

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 import numpy as np
 
 from kg.errors import KGError
-from recsys.cf.base import CFRecommender, check_k
+from recsys.cf.base import CFRecommender, check_k, top_k
 from recsys.safety import PatientContext
 
 if TYPE_CHECKING:
@@ -83,8 +83,6 @@ class EntryPoints:
         entities of one type. Known indications are kept for diseases; doctors' prescribed
         drugs are left out; patients get the safety filter (a list shorter than ``k`` is padded
         with ``None`` ids and ``-inf`` scores, never with an unsafe drug)."""
-        from recsys.cf.base import top_k
-
         check_k(k)
         scores = self.scores(entity_ids)
         kind = self._kind(entity_ids[0]) if len(entity_ids) else "disease"
