@@ -27,7 +27,7 @@ from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 from recsys.cf.base import CFRecommender, check_k
 from recsys.explain import ExplanationPath, PathExplainer
-from recsys.hybrid import blend_scores, fit_blend, scored_rows, standardise_rows, validation_mrr
+from recsys.hybrid import blend_scores, scored_rows, select_blend, standardise_rows
 from recsys.entry_points import EntryPoints
 from recsys.safety import Exclusion, PatientContext, SafetyFilter
 
@@ -326,7 +326,6 @@ class Recommender(EntryPoints):
         if (columns < 0).any():
             raise KGError(f"validation pairs name drugs outside the recommender: {pairs[int(np.argmin(columns))]}")
         parts = self.component_scores(kind, entities)
-        names = [n for n in self.components[kind] if scored_rows(parts[n]).any()]
         positives = np.zeros((len(entities), len(self.drug_ids)), dtype=bool)
         positives[[row[e] for e, _ in pairs], columns] = True
         usable = np.ones_like(positives)
@@ -336,17 +335,9 @@ class Recommender(EntryPoints):
                 if c >= 0:
                     usable[row[entity], c] = False
         usable |= positives
-        weights, _ = fit_blend([parts[n] for n in names], positives, usable, penalty)
-        # The regression fits pairs one by one; what users see is a ranking. So the blend
-        # competes with each component alone on validation MRR, and the best is kept.
-        candidates = {"blend": dict(zip(names, weights))} | {n: {n: 1.0} for n in names}
-        mrr = {label: validation_mrr(blend_scores([parts[n] for n in names],
-                                                  [w.get(n, 0.0) for n in names]), positives, usable)
-               for label, w in candidates.items()}
-        chosen = max(mrr, key=lambda label: (mrr[label], label == "blend"))
-        self.weights[kind] = {n: 0.0 for n in self.components[kind]} | {
-            n: float(w) for n, w in candidates[chosen].items()}
-        self.selection[kind] = {"chosen": chosen, "val_mrr": mrr}
+        choice = select_blend({n: parts[n] for n in self.components[kind]}, positives, usable, penalty)
+        self.weights[kind] = choice.weights
+        self.selection[kind] = {"chosen": choice.chosen, "val_mrr": choice.val_mrr}
         if kind == "disease":
             self._refresh_disease_graph()
         return dict(self.weights[kind])

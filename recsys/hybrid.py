@@ -11,13 +11,15 @@ The weights come from a logistic regression over validation pairs only.
 
 from __future__ import annotations
 
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from recsys.logistic import fit_logistic_regression
 
-__all__ = ["standardise_rows", "fit_blend", "blend_scores", "scored_rows", "validation_mrr"]
+__all__ = ["standardise_rows", "fit_blend", "blend_scores", "scored_rows", "validation_mrr", "select_blend",
+           "BlendChoice"]
 
 
 def standardise_rows(scores: np.ndarray) -> np.ndarray:
@@ -101,3 +103,32 @@ def validation_mrr(scores: np.ndarray, positives: np.ndarray, usable: np.ndarray
         rank = 1.0 + (others > scores[row, col]).sum() + 0.5 * (others == scores[row, col]).sum()
         reciprocal.append(1.0 / rank)
     return float(np.mean(reciprocal)) if reciprocal else float("nan")
+
+
+@dataclass(frozen=True)
+class BlendChoice:
+    """The weights kept for one entity kind and the validation MRR of every candidate."""
+
+    weights: dict[str, float]
+    chosen: str
+    val_mrr: dict[str, float]
+
+
+def select_blend(parts: Mapping[str, np.ndarray], positives: np.ndarray, usable: np.ndarray | None = None,
+                 penalty: float = 1e-2) -> BlendChoice:
+    """Fit the logistic blend of ``parts`` on validation pairs, then keep it only if it wins.
+
+    The regression fits pairs one by one; what users see is a ranking. So the blend
+    competes with each component alone on validation MRR, and the best is kept (the
+    blend on a tie). Components that score no row get weight 0.
+    """
+    names = [n for n, scores in parts.items() if scored_rows(scores).any()]
+    if not names:
+        raise ValueError("no component scores any validation entity")
+    weights, _ = fit_blend([parts[n] for n in names], positives, usable, penalty)
+    candidates = {"blend": dict(zip(names, map(float, weights)))} | {n: {n: 1.0} for n in names}
+    mrr = {label: validation_mrr(blend_scores([parts[n] for n in names], [w.get(n, 0.0) for n in names]),
+                                 positives, usable)
+           for label, w in candidates.items()}
+    chosen = max(mrr, key=lambda label: (mrr[label], label == "blend"))
+    return BlendChoice({n: 0.0 for n in parts} | candidates[chosen], chosen, mrr)
