@@ -6,7 +6,8 @@ indications are filtered out, the standard *filtered* setting), and ties count a
 their mean rank (:func:`recsys.metrics.ranks_with_ties`). Metrics are computed per
 disease and then averaged over diseases (macro), so a disease with sixty known drugs
 weighs as much as one with two. AUROC of a disease is the probability that a
-held-out drug outscores a drug not known to treat it (ties count one half).
+held-out drug outscores a drug not known to treat it (ties count one half); its AUPRC
+is the average precision of the held-out drugs among those drugs.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from typing import Protocol
 import numpy as np
 
 from recsys.linktask import LinkTask
+from recsys.metrics import average_precision
 
-__all__ = ["LinkMetrics", "PairScorer", "evaluate_scores", "evaluate_scorer", "per_disease_ranks"]
+__all__ = ["LinkMetrics", "DiseaseRanking", "PairScorer", "evaluate_scores", "evaluate_scorer",
+           "per_disease_ranks", "per_disease_metrics"]
 
 HITS_AT: tuple[int, ...] = (1, 10, 50)
 
@@ -36,6 +39,7 @@ class LinkMetrics:
     hits_at_10: float
     hits_at_50: float
     auroc: float
+    auprc: float
     diseases: int
     pairs: int
 
@@ -43,16 +47,27 @@ class LinkMetrics:
         return asdict(self)
 
 
-def per_disease_ranks(scores: np.ndarray, dst_index: np.ndarray, task: LinkTask,
-                      part: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Disease index -> (filtered ranks, AUROC contribution) of its held-out drugs.
+@dataclass(frozen=True)
+class DiseaseRanking:
+    """One held-out disease: filtered ranks of its held-out drugs, AUROC and average precision."""
 
-    ``scores`` has one row per entry of ``dst_index`` and one column per drug.
+    ranks: np.ndarray
+    auroc: float
+    auprc: float
+
+
+def per_disease_ranks(scores: np.ndarray, dst_index: np.ndarray, task: LinkTask,
+                      part: str) -> dict[int, DiseaseRanking]:
+    """Disease index -> its :class:`DiseaseRanking` over the held-out pairs of ``part``.
+
+    ``scores`` has one row per entry of ``dst_index`` and one column per drug. The
+    average precision ranks the held-out drugs together with every drug not known to
+    treat the disease.
     """
     held = task.pairs(part)
     known = task.known_pairs
     row_of = {int(d): i for i, d in enumerate(dst_index)}
-    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    out: dict[int, DiseaseRanking] = {}
     for disease in np.unique(held[:, 1]):
         row = scores[row_of[int(disease)]].astype(np.float64)
         positives = held[held[:, 1] == disease, 0]
@@ -64,30 +79,40 @@ def per_disease_ranks(scores: np.ndarray, dst_index: np.ndarray, task: LinkTask,
         ties = np.searchsorted(negative_scores, true, side="right") - np.searchsorted(negative_scores, true, side="left")
         ranks = 1.0 + higher + ties / 2.0
         auc = 1.0 - (higher + ties / 2.0) / max(len(negative_scores), 1)
-        out[int(disease)] = (ranks, auc)
+        candidates = negatives.copy()
+        candidates[positives] = True
+        is_positive = np.zeros(len(row), dtype=bool)
+        is_positive[positives] = True
+        out[int(disease)] = DiseaseRanking(ranks, float(np.mean(auc)),
+                                           average_precision(row[candidates], is_positive[candidates]))
+    return out
+
+
+def per_disease_metrics(scores: np.ndarray, dst_index: np.ndarray, task: LinkTask,
+                        part: str = "test") -> dict[str, np.ndarray]:
+    """Each metric per held-out disease (arrays aligned with ``out["disease"]``), for
+    macro means, bootstrap intervals over diseases and rank distributions."""
+    by_disease = per_disease_ranks(scores, dst_index, task, part)
+    rankings = list(by_disease.values())
+    out = {"disease": np.fromiter(by_disease, dtype=np.int64, count=len(by_disease)),
+           "mrr": np.array([np.mean(1.0 / r.ranks) for r in rankings])}
+    for k in HITS_AT:
+        out[f"hits_at_{k}"] = np.array([np.mean(r.ranks <= k) for r in rankings])
+    out["auroc"] = np.array([r.auroc for r in rankings])
+    out["auprc"] = np.array([r.auprc for r in rankings])
     return out
 
 
 def evaluate_scores(scores: np.ndarray, dst_index: np.ndarray, task: LinkTask,
                     part: str = "test") -> LinkMetrics:
     """Metrics of a score matrix (rows: ``dst_index`` diseases, columns: all drugs)."""
-    by_disease = per_disease_ranks(scores, dst_index, task, part)
-    if not by_disease:
+    by_disease = per_disease_metrics(scores, dst_index, task, part)
+    n = len(by_disease["disease"])
+    if not n:
         nan = float("nan")
-        return LinkMetrics(nan, nan, nan, nan, nan, 0, 0)
-
-    def macro(fn) -> float:
-        return float(np.mean([fn(r, a) for r, a in by_disease.values()]))
-
-    return LinkMetrics(
-        mrr=macro(lambda r, a: np.mean(1.0 / r)),
-        hits_at_1=macro(lambda r, a: np.mean(r <= 1)),
-        hits_at_10=macro(lambda r, a: np.mean(r <= 10)),
-        hits_at_50=macro(lambda r, a: np.mean(r <= 50)),
-        auroc=macro(lambda r, a: np.mean(a)),
-        diseases=len(by_disease),
-        pairs=int(sum(len(r) for r, _ in by_disease.values())),
-    )
+        return LinkMetrics(nan, nan, nan, nan, nan, nan, 0, 0)
+    means = {name: float(values.mean()) for name, values in by_disease.items() if name != "disease"}
+    return LinkMetrics(**means, diseases=n, pairs=int(len(task.pairs(part))))
 
 
 def evaluate_scorer(model: PairScorer, task: LinkTask, part: str = "test") -> LinkMetrics:

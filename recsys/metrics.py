@@ -14,7 +14,8 @@ import numpy as np
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
-__all__ = ["ranks_with_ties", "mean_reciprocal_rank", "hits_at_k", "set_ranking_metrics", "bootstrap_interval"]
+__all__ = ["ranks_with_ties", "mean_reciprocal_rank", "hits_at_k", "set_ranking_metrics", "average_precision",
+           "jaccard_at_true_size", "bootstrap_interval"]
 
 
 def ranks_with_ties(scores: np.ndarray, true_index: np.ndarray) -> np.ndarray:
@@ -79,6 +80,57 @@ def set_ranking_metrics(scores: np.ndarray, relevant: "sp.csr_matrix", k: int = 
     return {"recall": top.sum(axis=1) / n_true,
             "ndcg": (top * discount).sum(axis=1) / ideal,
             "rr": 1.0 / (hits.argmax(axis=1) + 1.0)}
+
+
+def average_precision(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the precision-recall curve of one ranked list (average precision).
+
+    Tied scores form one threshold, as in scikit-learn: the sum over distinct
+    thresholds t, highest first, of (recall(t) - recall(previous t)) * precision(t),
+    where precision and recall count every item scoring >= t.
+
+    >>> average_precision(np.array([0.9, 0.8, 0.1]), np.array([True, False, True]))
+    0.8333333333333333
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    positive = np.asarray(positive, dtype=bool)
+    if scores.shape != positive.shape or scores.ndim != 1:
+        raise ValueError(f"scores {scores.shape} and positive {positive.shape} must be equal 1-d shapes")
+    if not positive.any():
+        return float("nan")
+    order = np.argsort(-scores, kind="stable")
+    ranked, hits = scores[order], positive[order]
+    # The last position of each run of equal scores closes a threshold (-inf == -inf is a tie).
+    last = np.flatnonzero(np.r_[ranked[1:] != ranked[:-1], True])
+    true_pos = np.cumsum(hits)[last]
+    precision = true_pos / (last + 1.0)
+    recall = true_pos / true_pos[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def jaccard_at_true_size(scores: np.ndarray, relevant: "sp.csr_matrix") -> np.ndarray:
+    """Per row, the Jaccard index of the top-|relevant| items and the relevant set.
+
+    ``k`` is each row's own number of relevant items, so a perfect ranking scores 1
+    whatever the set size. Ties break towards the lower column.
+
+    >>> import scipy.sparse as sp
+    >>> jaccard_at_true_size(np.array([[0.9, 0.5, 0.1]]), sp.csr_matrix([[1, 0, 1]])).tolist()
+    [0.3333333333333333]
+    """
+    import scipy.sparse as sp
+
+    scores = np.asarray(scores, dtype=np.float64)
+    truth = sp.csr_matrix(relevant).toarray() > 0
+    if truth.shape != scores.shape:
+        raise ValueError(f"scores {scores.shape} and relevant {truth.shape} differ in shape")
+    n_true = truth.sum(axis=1)
+    if (n_true == 0).any():
+        raise ValueError("every row needs at least one relevant item")
+    order = np.lexsort((np.broadcast_to(np.arange(scores.shape[1]), scores.shape), -scores), axis=1)
+    hits = np.take_along_axis(truth, order, axis=1)
+    inside = np.cumsum(hits, axis=1)[np.arange(len(scores)), n_true - 1]
+    return inside / (2.0 * n_true - inside)
 
 
 def bootstrap_interval(values: np.ndarray, n_resamples: int = 1000, level: float = 0.95,
