@@ -136,6 +136,32 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from pipelines.config import default_config, load_config
+    from pipelines.evaluation import evaluate
+
+    config = load_config(args.config) if args.config else default_config()
+    settings = config.evaluate
+    overrides = {"quick": True} if args.quick else {}
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    if args.protocols:
+        overrides["protocols"] = tuple(args.protocols)
+    settings = replace(settings, **overrides)
+    graph = None
+    if args.graph:
+        from kg.io import read_graph
+
+        graph = read_graph(args.graph)
+    out = args.out or settings.out
+    log = (lambda m: print(m, file=sys.stderr)) if args.json else print
+    result = evaluate(settings, graph=graph, sources=config.build.sources, out=out, log=log)
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2, default=str))
+    print(result.summary(), file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
 def _cmd_recommend(args: argparse.Namespace) -> int:
     from recsys.api import Recommender
 
@@ -225,6 +251,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="every evaluation protocol with its baselines; writes the report")
+    p.add_argument("--config", help="TOML config ([build] sources, [evaluate] settings)")
+    p.add_argument("--out", help="report directory (default: the config's evaluate.out, build/report)")
+    p.add_argument("--quick", action="store_true", help="every protocol at reduced epochs (a few minutes)")
+    p.add_argument("--graph", help="evaluate this graph directory instead of building from the sources")
+    p.add_argument("--protocols", nargs="+", choices=["disease", "doctor", "patient"])
+    p.add_argument("--seed", type=int)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("recommend", help="top drugs for a disease, a doctor or a patient")
     p.add_argument("--model", default="build/model", help="bundle directory written by rxkg train")

@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from kg.build import SOURCE_LOADERS, SourceSpec
 from kg.errors import POLICIES, KGError
+from pipelines.evaluation.config import EvaluateConfig
+from pipelines.train import TrainConfig
 
-__all__ = ["BuildConfig", "PipelineConfig", "default_config", "load_config", "default_data_dir"]
+__all__ = ["BuildConfig", "PipelineConfig", "TrainConfig", "EvaluateConfig", "default_config", "load_config", "default_data_dir"]
 
 
 def default_data_dir() -> Path:
@@ -48,7 +50,11 @@ class BuildConfig:
 
 @dataclass(frozen=True)
 class PipelineConfig:
+    """One dataclass per TOML section: ``[build]``, ``[train]``, ``[evaluate]``."""
+
     build: BuildConfig = field(default_factory=lambda: default_config().build)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
 
 
 #: The shipped code-mapping vocabulary, relative to the data directory.
@@ -92,9 +98,9 @@ def load_config(path: str | Path) -> PipelineConfig:
         raise KGError(f"{path}: config file not found") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise KGError(f"{path}: invalid TOML ({err})") from None
-    unknown = set(raw) - {"build"}
+    unknown = set(raw) - {"build", "train", "evaluate"}
     if unknown:
-        raise KGError(f"{path}: unknown section(s) {sorted(unknown)}; known: ['build']")
+        raise KGError(f"{path}: unknown section(s) {sorted(unknown)}; known: ['build', 'evaluate', 'train']")
     build = raw.get("build", {})
     unknown = set(build) - {"sources", "policy", "out"}
     if unknown:
@@ -106,8 +112,30 @@ def load_config(path: str | Path) -> PipelineConfig:
     out = build.get("out", config.build.out)
     if "out" in build and not Path(out).is_absolute():
         out = str(path.parent / out)
-    return PipelineConfig(build=replace(config.build, sources=specs, out=out,
-                                        policy=build.get("policy", config.build.policy)))
+    evaluate = dict(raw.get("evaluate", {}))
+    if "out" in evaluate and not Path(evaluate["out"]).is_absolute():
+        evaluate["out"] = str(path.parent / evaluate["out"])
+    try:
+        return PipelineConfig(build=replace(config.build, sources=specs, out=out,
+                                            policy=build.get("policy", config.build.policy)),
+                              train=_section(TrainConfig, raw.get("train", {}), f"{path}: [train]"),
+                              evaluate=_section(EvaluateConfig, evaluate, f"{path}: [evaluate]"))
+    except KGError as err:
+        if str(path) in str(err):
+            raise
+        raise KGError(f"{path}: {err}") from None
+
+
+def _section(cls, values: dict, where: str):
+    """A frozen dataclass from one TOML table; unknown keys and wrong types are errors naming ``where``."""
+    known = {f.name for f in fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise KGError(f"{where} has unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
+    try:
+        return cls(**values)
+    except (TypeError, ValueError, KGError) as err:
+        raise KGError(f"{where}: {err}") from None
 
 
 def _source(entry: Any, path: Path, index: int) -> SourceSpec:

@@ -48,6 +48,8 @@ class TrainConfig:
     patient_als: dict = field(default_factory=lambda: {"factors": 8, "regularization": 1.0})
     #: GNN settings (``GNNConfig`` fields); ``None`` leaves the GNN out of the deployed blend.
     gnn: dict | None = field(default_factory=lambda: {"encoder": "rgcn"})
+    #: L2 penalties the metapath model chooses from on validation.
+    metapath_penalties: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1)
 
 
 @dataclass
@@ -96,7 +98,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     task.test_pairs = np.empty((0, 2), dtype=np.int64)
     deployed_task = LinkTask.for_deployment(graph)
     diseases, all_diseases = np.arange(task.num_dst), np.arange(deployed_task.num_dst)
-    selected = MetapathModel(seed=config.seed).fit(task)
+    selected = MetapathModel(penalties=tuple(config.metapath_penalties), seed=config.seed).fit(task)
     val_disease_scores = {"metapath": selected.score_matrix(diseases)}
     disease_scores = {"metapath": MetapathModel(penalties=(selected.penalty,), seed=config.seed)
                       .fit(deployed_task).score_matrix(all_diseases)}

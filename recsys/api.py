@@ -200,17 +200,34 @@ class Recommender(EntryPoints):
             out["cf"] = self._cf_block(self.doctor_cf, entity_ids)
             out["popularity"] = self._cf_block(self.doctor_popularity, entity_ids)
         elif kind == "patient":
-            graph = empty.copy()
-            for row, patient in enumerate(entity_ids):
-                rows = self._conditions.get(patient)
-                if rows:
-                    graph[row] = self._disease_z[rows].max(axis=0)
-            out["graph"] = graph
+            out["graph"] = self.condition_scores(entity_ids)
             out["cf"] = self._cf_block(self.patient_cf, entity_ids)
             out["popularity"] = np.tile(np.log1p(self._patient_share), (n, 1))
         else:
             raise KGError(f"unknown entity kind {kind!r}")
         return {name: scores for name, scores in out.items() if name not in skip}
+
+    def condition_scores(self, patient_ids: Sequence[str], scorers: Sequence[str] | None = None) -> np.ndarray:
+        """The patients' graph component: per drug, the best standardised disease score over
+        each patient's conditions (NaN rows for patients without a scored condition).
+
+        By default the disease scorers are blended with the disease weights; ``scorers``
+        names a subset blended with equal weights (e.g. ``["gnn"]`` for the GNN alone).
+        """
+        if scorers is None:
+            disease_z = self._disease_z
+        else:
+            unknown = [s for s in scorers if s not in self.disease_scores]
+            if unknown:
+                raise KGError(f"unknown disease scorer(s) {unknown}; known: {list(self.disease_scores)}")
+            disease_z = standardise_rows(blend_scores([self.disease_scores[s] for s in scorers],
+                                                      [1.0] * len(scorers)))
+        out = np.full((len(patient_ids), len(self.drug_ids)), np.nan)
+        for row, patient in enumerate(patient_ids):
+            rows = self._conditions.get(patient)
+            if rows:
+                out[row] = disease_z[rows].max(axis=0)
+        return out
 
     def _cf_block(self, model: CFRecommender | None, entity_ids: Sequence[str]) -> np.ndarray:
         block = np.full((len(entity_ids), len(self.drug_ids)), np.nan)

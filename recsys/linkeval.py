@@ -21,7 +21,7 @@ from recsys.linktask import LinkTask
 from recsys.metrics import average_precision
 
 __all__ = ["LinkMetrics", "DiseaseRanking", "PairScorer", "evaluate_scores", "evaluate_scorer",
-           "per_disease_ranks", "per_disease_metrics"]
+           "per_disease_ranks", "per_disease_metrics", "hard_negative_rates"]
 
 HITS_AT: tuple[int, ...] = (1, 10, 50)
 
@@ -119,3 +119,27 @@ def evaluate_scorer(model: PairScorer, task: LinkTask, part: str = "test") -> Li
     """Score every held-out disease of ``part`` with ``model`` and evaluate."""
     dst_index = np.unique(task.pairs(part)[:, 1])
     return evaluate_scores(model.score_matrix(dst_index), dst_index, task, part)
+
+
+def hard_negative_rates(scores: np.ndarray, dst_index: np.ndarray, task: LinkTask, hard_pairs: np.ndarray,
+                        part: str = "test") -> dict[int, float]:
+    """Per held-out disease with curated non-indications: how often one outscores a held-out drug.
+
+    ``hard_pairs`` (n, 2) are (drug, disease) index pairs curated as *not* indicated
+    (PharmacotherapyDB's non-indications). For each disease of ``part`` that has both,
+    the share of (held-out drug, non-indication) pairs in which the non-indication
+    scores higher, ties counting one half. A known indication is never a hard negative.
+    """
+    held = task.pairs(part)
+    known = {(int(s), int(d)) for s, d in task.known_pairs}
+    row_of = {int(d): i for i, d in enumerate(dst_index)}
+    out: dict[int, float] = {}
+    for disease in np.unique(held[:, 1]):
+        negatives = [int(s) for s, d in hard_pairs if d == disease and (int(s), int(d)) not in known]
+        if not negatives or int(disease) not in row_of:
+            continue
+        row = scores[row_of[int(disease)]]
+        true = row[held[held[:, 1] == disease, 0]][:, None]
+        hard = row[np.asarray(negatives)][None, :]
+        out[int(disease)] = float(np.mean((hard > true) + 0.5 * (hard == true)))
+    return out

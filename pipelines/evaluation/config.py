@@ -1,0 +1,57 @@
+"""Settings of ``rxkg evaluate`` (the ``[evaluate]`` section of a TOML config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from kg.errors import KGError
+
+__all__ = ["EvaluateConfig", "PROTOCOLS", "DISEASE_SPLITS", "DOCTOR_SPLITS"]
+
+PROTOCOLS = ("disease", "doctor", "patient")
+DISEASE_SPLITS = ("random", "zero_shot")
+DOCTOR_SPLITS = ("holdout", "unseen")
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """Every knob of the evaluation; ``quick`` scales training down, never the protocol."""
+
+    seed: int = 0
+    quick: bool = False
+    protocols: tuple[str, ...] = PROTOCOLS
+    disease_splits: tuple[str, ...] = DISEASE_SPLITS
+    doctor_splits: tuple[str, ...] = DOCTOR_SPLITS
+    #: Cut-off of Recall@k and NDCG@k (doctors, patients).
+    k: int = 10
+    bootstrap: int = 1000
+    #: Share of held-out indications (random split) or diseases (zero-shot) in validation and in test.
+    disease_holdout: float = 0.15
+    kge_epochs: int = 15
+    gnn_epochs: int = 100
+    #: Share of each patient's distinct medication start times that forms the history.
+    patient_history_share: float = 0.8
+    #: Share of time-split patients used for validation (the rest is test).
+    patient_val_share: float = 0.3
+    out: str = "build/report"
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("protocols", PROTOCOLS), ("disease_splits", DISEASE_SPLITS),
+                              ("doctor_splits", DOCTOR_SPLITS)):
+            value = tuple(getattr(self, name))
+            object.__setattr__(self, name, value)
+            unknown = [v for v in value if v not in allowed]
+            if unknown:
+                raise KGError(f"evaluate.{name}: unknown {unknown}; known: {list(allowed)}")
+        if self.k <= 0 or self.bootstrap < 0 or self.kge_epochs <= 0 or self.gnn_epochs <= 0:
+            raise KGError("evaluate: k, kge_epochs and gnn_epochs must be positive and bootstrap >= 0")
+        for name in ("disease_holdout", "patient_history_share", "patient_val_share"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise KGError(f"evaluate.{name} must be in (0, 1), got {getattr(self, name)}")
+
+    def effective(self) -> "EvaluateConfig":
+        """The settings actually run: ``quick`` caps epochs and bootstrap resamples."""
+        if not self.quick:
+            return self
+        return replace(self, kge_epochs=min(self.kge_epochs, 1), gnn_epochs=min(self.gnn_epochs, 3),
+                       bootstrap=min(self.bootstrap, 200))

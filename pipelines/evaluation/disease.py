@@ -1,0 +1,144 @@
+"""Disease -> drug: held-out PharmacotherapyDB indications, every drug ranked per disease.
+
+One :class:`~recsys.linktask.LinkTask` per split (random edges, or zero-shot whole
+diseases) is shared by every model. Each model trains on its training graph, selects
+(early stopping, penalty) on its validation pairs, and scores the test pairs once. The
+hybrid is what ``rxkg train`` deploys: a recommender built on the training graph from
+the metapath model and the configured GNN, whose blend weights
+(:meth:`~recsys.api.Recommender.fit_weights`) are chosen on the validation pairs.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from kg.graph import KnowledgeGraph
+from pipelines.evaluation.config import EvaluateConfig
+from pipelines.evaluation.results import ProtocolResult, Stopwatch, summarise
+
+__all__ = ["disease_protocol", "DISEASE_METRICS", "MIN_INDICATIONS"]
+
+DISEASE_METRICS = ("mrr", "hits_at_1", "hits_at_10", "hits_at_50", "auroc", "auprc", "hard_negative_above")
+#: Fewer indications than this leave no meaningful split.
+MIN_INDICATIONS = 20
+TITLES = {"random": "Disease -> drug, random split of indications",
+          "zero_shot": "Disease -> drug, zero-shot split (every indication of held-out diseases)"}
+
+
+def _models(config: EvaluateConfig):
+    from recsys.gnn import GNNConfig, GNNScorer
+    from recsys.kge import KGE_MODELS, KGEConfig, KGEScorer
+    from recsys.metapath import MetapathModel
+    from recsys.priors import DegreePrior
+
+    yield "baseline", DegreePrior()
+    for name in KGE_MODELS:
+        yield "model", KGEScorer(KGEConfig(model=name, epochs=config.kge_epochs, seed=config.seed))
+    for encoder in ("rgcn", "hetero_sage"):
+        yield "model", GNNScorer(GNNConfig(encoder=encoder, epochs=config.gnn_epochs, seed=config.seed))
+    # The quick run tries one penalty: the choice the full run makes on both splits.
+    yield "baseline", MetapathModel(seed=config.seed, **({"penalties": (1e-2,)} if config.quick else {}))
+
+
+def disease_protocol(graph: KnowledgeGraph, mode: str, config: EvaluateConfig,
+                     log: Callable[[str], None] = print, deployed_gnn: str = "rgcn") -> ProtocolResult:
+    """Evaluate every disease -> drug model on one split of ``treats``; see the module doc."""
+    from recsys.linktask import LinkTask
+    from recsys.split import TREATS, split_links
+
+    result = ProtocolResult(f"disease/{mode}", TITLES[mode], DISEASE_METRICS)
+    treats = graph.edges.get(TREATS)
+    if treats is None or len(treats) < MIN_INDICATIONS:
+        result.skipped = (f"the graph has {0 if treats is None else len(treats)} treats edges; "
+                          f"a split needs at least {MIN_INDICATIONS}")
+        return result
+    clock = Stopwatch()
+    task = LinkTask.from_split(split_links(graph, mode, val_fraction=config.disease_holdout,
+                                           test_fraction=config.disease_holdout, seed=config.seed))
+    if not len(task.val_pairs) or not len(task.test_pairs):
+        result.skipped = f"the {mode} split left no validation or no test pairs ({task.summary()})"
+        return result
+    log(f"  {task.summary()}")
+    hard = _hard_pairs(graph, task)
+    test_diseases = np.unique(task.test_pairs[:, 1])
+    fitted = {}
+    for role, model in _models(config):
+        _, seconds = clock.timed(lambda: model.fit(task))
+        fitted[model.name] = model
+        row = _evaluated(model.name, role, model.score_matrix(test_diseases), test_diseases, task, hard,
+                         config, seconds=seconds, val={"mrr": _val_mrr(model, task)}, params=_params(model))
+        result.models.append(row)
+        log(f"  {row.model:<22} test MRR {row.means['mrr']:.3f}  AUROC {row.means['auroc']:.3f}  "
+            f"AUPRC {row.means['auprc']:.3f}  ({seconds:.1f}s)")
+
+    gnn, metapath = fitted[f"GNN ({deployed_gnn})"], fitted["metapath (DWPC)"]
+    (hybrid, choice), seconds = clock.timed(lambda: _deployed_blend(task, gnn, metapath, config))
+    rows = hybrid.scores([task.id_maps["disease"][d] for d in test_diseases])
+    seconds += gnn.fit_seconds + metapath.fit_seconds
+    row = _evaluated(f"hybrid (deployed: {choice['chosen']})", "hybrid", rows, test_diseases, task, hard, config,
+                     seconds=seconds, val={"mrr": choice["val_mrr"][choice["chosen"]]},
+                     params={"weights": {k: round(v, 4) for k, v in hybrid.weights["disease"].items()},
+                             "val_mrr_of_candidates": {k: round(v, 4) for k, v in choice["val_mrr"].items()}})
+    result.models.append(row)
+    log(f"  {row.model:<22} test MRR {row.means['mrr']:.3f}  AUROC {row.means['auroc']:.3f}")
+    result.info = {"split": task.summary(), "seed": config.seed, "drugs_ranked": int(task.num_src),
+                   "test_diseases": int(len(test_diseases)), "test_pairs": int(len(task.test_pairs)),
+                   "val_pairs": int(len(task.val_pairs)), "train_pairs": int(len(task.train_pairs)),
+                   "hard_negative_pairs_in_test_diseases": int(np.isin(hard[:, 1], test_diseases).sum()),
+                   "selection": {"metapath_penalty": float(metapath.penalty),
+                                 "gnn_best_epoch": int(max(gnn.log.best_epoch, 1))},
+                   "disease_weights": dict(hybrid.weights["disease"])}
+    return result
+
+
+def _evaluated(name: str, role: str, scores: np.ndarray, diseases: np.ndarray, task, hard: np.ndarray,
+               config: EvaluateConfig, **extra):
+    from recsys.linkeval import hard_negative_rates, per_disease_metrics, per_disease_ranks
+
+    per = per_disease_metrics(scores, diseases, task, "test")
+    rates = hard_negative_rates(scores, diseases, task, hard, "test")
+    per["hard_negative_above"] = np.array([rates.get(int(d), np.nan) for d in per.pop("disease")])
+    ranks = np.concatenate([r.ranks for r in per_disease_ranks(scores, diseases, task, "test").values()])
+    return summarise(name, role, per, config.bootstrap, config.seed, ranks=ranks, **extra)
+
+
+def _val_mrr(model, task) -> float:
+    from recsys.linkeval import evaluate_scorer
+
+    return evaluate_scorer(model, task, "val").mrr
+
+
+def _params(model) -> dict:
+    log = getattr(model, "log", None)
+    out = {"epochs": int(log.epochs), "best_epoch": int(log.best_epoch)} if log is not None else {}
+    if hasattr(model, "penalty"):
+        out["penalty"] = float(model.penalty)
+    return out
+
+
+def _deployed_blend(task, gnn, metapath, config: EvaluateConfig):
+    """The recommender ``rxkg train`` would deploy from this training graph, weights fitted on validation."""
+    from recsys.api import Recommender
+
+    every = np.arange(task.num_dst)
+    recommender = Recommender(task.train_graph, {"metapath": metapath.score_matrix(every),
+                                                 "gnn": gnn.score_matrix(every)},
+                              task.id_maps["disease"], task.id_maps["drug"])
+    disease_ids, drug_ids = task.id_maps["disease"], task.id_maps["drug"]
+    recommender.fit_weights("disease", [(disease_ids[d], drug_ids[s]) for s, d in task.val_pairs],
+                            known=[(disease_ids[d], drug_ids[s]) for s, d in task.train_pairs], seed=config.seed)
+    return recommender, recommender.selection["disease"]
+
+
+def _hard_pairs(graph: KnowledgeGraph, task) -> np.ndarray:
+    """Curated non-indications as (drug, disease) index pairs of ``task`` (none when the graph has none)."""
+    table = graph.tables.get("non_indications")
+    if table is None or table.empty:
+        return np.empty((0, 2), dtype=np.int64)
+    drugs = pd.Index(task.id_maps["drug"]).get_indexer(table["drug_id"].astype(str))
+    diseases = pd.Index(task.id_maps["disease"]).get_indexer(table["disease_id"].astype(str))
+    inside = (drugs >= 0) & (diseases >= 0)
+    return np.stack([drugs[inside], diseases[inside]], axis=1).astype(np.int64)

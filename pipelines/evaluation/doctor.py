@@ -1,0 +1,142 @@
+"""Doctor -> drug: CMS prescribers, per-prescriber holdout and unseen prescribers (held-out states).
+
+One :class:`~recsys.cf.split.CFSplit` per protocol is shared by every model, with a
+validation split carved from its training part (validation states are drawn from the
+training states, so tuning never sees a test state). Each CF model is tuned on
+validation (staged grid, NDCG@10), refitted on the training part and scored once. The
+hybrid is the deployed doctor blend: ALS and within-specialty popularity, the logistic
+blend or a component alone, whichever has the best validation MRR. A graph component
+does not exist for doctors (they reach the graph only through what they prescribe).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from pipelines.evaluation.config import EvaluateConfig
+from pipelines.evaluation.results import ModelResult, ProtocolResult, Stopwatch, summarise
+
+__all__ = ["doctor_protocol", "cf_splits", "by_specialty", "MODEL_ORDER", "LABELS", "QUICK_STAGES",
+           "DOCTOR_METRICS"]
+
+MODEL_ORDER = ["popularity", "group_popularity", "als", "bpr"]
+LABELS = {"popularity": "global popularity", "group_popularity": "within-specialty popularity",
+          "als": "ALS (implicit)", "bpr": "BPR (implicit)"}
+ROLES = {"popularity": "baseline", "group_popularity": "baseline", "als": "model", "bpr": "model"}
+#: One setting per model: the full search's choices on the shipped data.
+QUICK_STAGES = {"popularity": [], "group_popularity": [{"smoothing": [0.05]}],
+                "als": [{"factors": [16], "regularization": [50.0], "transform": ["log1p"]}],
+                "bpr": [{"factors": [16], "iterations": [20]}]}
+DOCTOR_METRICS = ("recall@{k}", "ndcg@{k}", "mrr")
+TITLES = {"holdout": "Doctor -> drug, seen prescribers (20% of each prescriber's drugs held out)",
+          "unseen": "Doctor -> drug, unseen prescribers (held-out states, folded in from 80% of their drugs)"}
+#: Prescribers needed before a split means anything.
+MIN_PRESCRIBERS = 20
+
+
+def cf_splits(inter, mode: str, seed: int):
+    """The protocol's split and the validation split carved from its training part."""
+    from recsys.cf import holdout_split, unseen_user_split
+
+    if mode == "holdout":
+        split = holdout_split(inter, 0.2, seed=seed)
+        return split, holdout_split(split.train, 0.2, seed=seed + 1)
+    split = unseen_user_split(inter, by="state", user_fraction=0.1, test_fraction=0.2, seed=seed)
+    return split, unseen_user_split(split.train, by="state", user_fraction=0.1, test_fraction=0.2, seed=seed + 1)
+
+
+def doctor_protocol(inter, mode: str, config: EvaluateConfig,
+                    log: Callable[[str], None] = print) -> ProtocolResult:
+    """Evaluate every doctor -> drug model on one split of ``inter`` (doctor x drug claims)."""
+    from recsys.cf import MODELS
+    from recsys.cf.evaluate import score_split
+    from recsys.cf.tuning import staged_search
+    k = config.k
+    metrics = tuple(m.format(k=k) for m in DOCTOR_METRICS)
+    result = ProtocolResult(f"doctor/{mode}", TITLES[mode], metrics)
+    if inter.shape[0] < MIN_PRESCRIBERS:
+        result.skipped = f"{inter.shape[0]} prescribers; a split needs at least {MIN_PRESCRIBERS}"
+        return result
+    try:
+        split, validation = cf_splits(inter, mode, config.seed)
+    except Exception as err:  # e.g. too few states for an unseen-prescriber split
+        result.skipped = f"no {mode} split possible: {err}"
+        return result
+    log(f"  {split.summary()}")
+    log(f"  validation: {validation.summary()}")
+    clock = Stopwatch()
+    val_models, test_models = {}, {}
+    for name in MODEL_ORDER:
+        fixed = {"seed": config.seed} if name in ("als", "bpr") else {}
+        search = staged_search(name, validation, stages=QUICK_STAGES[name] if config.quick else None,
+                               fixed=fixed, k=k)
+        model, seconds = clock.timed(lambda: MODELS[name](**search.best_params).fit(split.train))
+        test_models[name] = model
+        if name in ("als", "group_popularity"):  # the blend's components, refitted for its validation
+            val_models[name] = MODELS[name](**search.best_params).fit(validation.train)
+        row = _evaluated(LABELS[name], ROLES[name], score_split(model, split), split, config,
+                         seconds=seconds + search.seconds, val={f"ndcg@{k}": search.best_score},
+                         params={**search.best_params, "search_trials": len(search.trials)})
+        result.models.append(row)
+        log(f"  {row.model:<28} " + "  ".join(f"{m} {row.means[m]:.3f}" for m in metrics))
+
+    from recsys.hybrid import blend_scores
+
+    components = {"cf": "als", "popularity": "group_popularity"}
+    choice, seconds = clock.timed(lambda: _select(validation, val_models, components, config))
+    parts = [score_split(test_models[m], split) for m in components.values()]
+    blended = blend_scores(parts, [choice.weights[c] for c in components])
+    row = _evaluated(f"hybrid (deployed: {choice.chosen})", "hybrid", blended, split, config, seconds=seconds,
+                     val={"mrr": choice.val_mrr[choice.chosen]},
+                     params={"weights": {c: round(w, 4) for c, w in choice.weights.items()},
+                             "val_mrr_of_candidates": {c: round(v, 4) for c, v in choice.val_mrr.items()}})
+    result.models.append(row)
+    log(f"  {row.model:<28} " + "  ".join(f"{m} {row.means[m]:.3f}" for m in metrics))
+    result.info = {"split": split.summary(), "validation": validation.summary(), "seed": config.seed,
+                   "evaluated_prescribers": int(split.test.shape[0]), "train_prescribers": int(split.train.shape[0]),
+                   "held_out_entries": int(split.test.nnz), "drugs_ranked": int(split.test.shape[1]),
+                   "held_out_states": list(split.held_out_groups),
+                   "validation_states": list(validation.held_out_groups)}
+    if mode == "holdout":
+        result.info["by_specialty"] = by_specialty(split, {m.model: m for m in result.models}, k)
+    return result
+
+
+def _evaluated(name: str, role: str, scores: np.ndarray, split, config: EvaluateConfig, **extra) -> ModelResult:
+    from recsys.metrics import set_ranking_metrics
+
+    seen = split.history.matrix
+    scores = np.array(scores, dtype=np.float64)
+    scores[np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr)), seen.indices] = -np.inf
+    per = set_ranking_metrics(scores, split.test.matrix > 0, k=config.k)
+    named = {f"recall@{config.k}": per["recall"], f"ndcg@{config.k}": per["ndcg"], "mrr": per["rr"]}
+    return summarise(name, role, named, config.bootstrap, config.seed, **extra)
+
+
+def _select(validation, models: dict, components: dict[str, str], config: EvaluateConfig, max_users: int = 2000):
+    """Blend weights on (a seeded sample of) the validation users, as ``Recommender.fit_weights`` does."""
+    from recsys.cf.evaluate import score_split
+    from recsys.hybrid import select_blend
+
+    n = validation.test.shape[0]
+    rows = np.sort(np.random.default_rng(config.seed).choice(n, min(n, max_users), replace=False))
+    parts = {c: score_split(models[m], validation)[rows] for c, m in components.items()}
+    positives = (validation.test.matrix[rows] > 0).toarray()
+    usable = (validation.history.matrix[rows].toarray() == 0) | positives
+    return select_blend(parts, positives, usable)
+
+
+def by_specialty(split, models: dict[str, ModelResult], k: int, top: int = 10) -> list[dict]:
+    """Recall@k of every model for the ``top`` most common specialties among evaluated prescribers."""
+    specialty = split.test.attribute("specialty")
+    present = np.array([s is not None and s == s for s in specialty])
+    names, counts = np.unique(specialty[present].astype(str), return_counts=True)
+    out = []
+    for name in names[np.argsort(-counts, kind="stable")][:top]:
+        mask = specialty == name
+        out.append({"specialty": str(name), "prescribers": int(mask.sum()),
+                    **{model: round(float(r.per_entity[f"recall@{k}"][mask].mean()), 4)
+                       for model, r in models.items()}})
+    return out

@@ -1,0 +1,286 @@
+"""Patient -> drug: MIMIC-III demo and Synthea histories split by time.
+
+One :class:`~recsys.temporal.TimeSplit` is shared by every model: the training graph
+holds everything recorded before each evaluated patient's cutoff (and other patients
+whole). The deployed recommender is trained on that graph exactly as ``rxkg train``
+trains it (its own validation inside), and its components are scored beside the
+baselines. Two variants:
+
+- *all drugs*: every drug the patient takes after the cutoff (started after it, or
+  still open there), ranked over all drugs: repeating the history is allowed and
+  repeat-last is the baseline to beat;
+- *new drugs only*: drugs started after the cutoff that the history lacks, ranked
+  over the drugs the patient never took.
+
+Drugs are ranked by each model's score; ties (and drugs a model cannot score) are
+ordered by popularity among training patients, the same for every model. The hybrid's
+blend is chosen on the validation patients (:func:`recsys.hybrid.select_blend`). The
+interaction rate of the hybrid's top-k lists is measured with and without the safety
+filter, beside the rate among the drugs clinicians actually started.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from kg.graph import KnowledgeGraph
+from kg.schema import EdgeType
+from pipelines.evaluation.config import EvaluateConfig
+from pipelines.evaluation.results import ProtocolResult, Stopwatch, summarise
+
+__all__ = ["patient_protocols", "PATIENT_METRICS"]
+
+PATIENT_METRICS = ("recall@{k}", "ndcg@{k}", "jaccard@|true|", "mrr")
+TAKES = EdgeType("patient", "takes", "drug")
+HAS_CONDITION = EdgeType("patient", "has_condition", "disease")
+VARIANTS = {"all": "Patient -> drug, split by time: every drug taken after the cutoff",
+            "new": "Patient -> drug, split by time: only drugs new to the patient"}
+
+
+def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
+                      log: Callable[[str], None] = print) -> list[ProtocolResult]:
+    """Both variants of the time-split patient protocol (see the module doc)."""
+    from kg.errors import KGError
+    from pipelines.train import TrainConfig, run_train
+    from recsys.temporal import time_split
+
+    k = config.k
+    metrics = tuple(m.format(k=k) for m in PATIENT_METRICS)
+    results = {v: ProtocolResult(f"patient/{v}", VARIANTS[v], metrics) for v in VARIANTS}
+    try:
+        split = time_split(graph, config.patient_history_share, config.patient_val_share, seed=config.seed)
+    except KGError as err:
+        for r in results.values():
+            r.skipped = str(err)
+        return list(results.values())
+    if not split.patients("test") or not split.patients("val"):
+        for r in results.values():
+            r.skipped = f"too few patients to split: {split.summary()}"
+        return list(results.values())
+    log(f"  {split.summary()}")
+    clock = Stopwatch()
+    train_config = TrainConfig(seed=config.seed, gnn={"encoder": "rgcn", "epochs": config.gnn_epochs},
+                               **({"metapath_penalties": (1e-2,)} if config.quick else {}))
+    (recommender, trained), train_s = clock.timed(lambda: run_train(split.graph, train_config))
+    log(f"  deployed recommender trained on the history: {trained.summary()}")
+    drugs = pd.Index(recommender.drug_ids)
+    popularity = recommender.component_scores("patient", ["-"])["popularity"][0]
+    # Lower column wins a tie in the metrics; columns by popularity make every tie a popularity tie.
+    order = np.argsort(-popularity, kind="stable")
+    scorers = _scorers(recommender, split.graph)
+    for variant, result in results.items():
+        new_only = variant == "new"
+        val, test = (_truth(split, part, new_only, drugs, recommender) for part in ("val", "test"))
+        if not test.patients or not val.patients:
+            result.skipped = "no patient has such drugs after the cutoff"
+            continue
+        val_parts = {name: fn(val.patients) for name, fn in scorers.items()}
+        test_parts = {name: fn(test.patients) for name, fn in scorers.items()}
+        for name, role in (("popularity", "baseline"), ("most popular given diagnosis", "baseline"),
+                           ("repeat last", "baseline"), ("CF (ALS)", "model"), ("graph: metapath", "model"),
+                           ("graph: GNN", "model"), ("graph: deployed disease blend", "model")):
+            if name == "repeat last" and new_only:
+                continue  # with the history excluded it is popularity
+            result.models.append(_evaluated(name, role, test_parts[name], test, order, config,
+                                            val=_val_metrics(val_parts[name], val, order, config)))
+        choice = _select(val_parts, val)
+        blended = _blend(test_parts, choice)
+        hybrid = _evaluated(f"hybrid (deployed: {choice.chosen})", "hybrid", blended, test, order, config,
+                            val={"mrr": choice.val_mrr[choice.chosen]}, seconds=train_s,
+                            params={"weights": {c: round(w, 4) for c, w in choice.weights.items()},
+                                    "val_mrr_of_candidates": {c: round(v, 4) for c, v in choice.val_mrr.items()}})
+        result.models.append(hybrid)
+        for row in result.models:
+            log(f"  [{variant}] {row.model:<34} " + "  ".join(f"{m} {row.means[m]:.3f}" for m in metrics))
+        result.info = {"split": split.summary(), "seed": config.seed, "test_patients": len(test.patients),
+                       "val_patients": len(val.patients), "test_pairs": int(test.matrix.nnz),
+                       "drugs_ranked": len(drugs), "by_source": _by_source(result, test.patients, k),
+                       "trained": {"seconds": {s: round(v, 1) for s, v in trained.seconds.items()},
+                                   "selection": trained.selection}}
+        if new_only:
+            result.info["interaction_rate"] = _interaction_rates(recommender, split.graph, blended, test, config)
+    total = train_s + clock.lap()
+    for r in results.values():
+        r.seconds = total  # one split and one trained recommender serve both variants
+    return list(results.values())
+
+
+class _Truth:
+    """Evaluated patients of one part, their target matrix and their history mask."""
+
+    def __init__(self, patients: list[str], matrix: sp.csr_matrix, history: np.ndarray, masked: bool) -> None:
+        self.patients, self.matrix, self.history, self.masked = patients, matrix, history, masked
+
+
+def _truth(split, part: str, new_only: bool, drugs: pd.Index, recommender) -> _Truth:
+    targets = split.targets(part, new_only)
+    columns = drugs.get_indexer(targets["drug"])
+    targets = targets[columns >= 0]
+    patients = sorted(targets["patient"].unique())
+    row = pd.Index(patients).get_indexer(targets["patient"])
+    matrix = sp.csr_matrix((np.ones(len(targets)), (row, drugs.get_indexer(targets["drug"]))),
+                           shape=(len(patients), len(drugs)))
+    takes = split.graph.edges.get(TAKES)
+    history = np.zeros((len(patients), len(drugs)), dtype=bool)
+    mine = takes[takes["src"].astype(str).isin(patients)]
+    history[pd.Index(patients).get_indexer(mine["src"].astype(str)), drugs.get_indexer(mine["dst"].astype(str))] = True
+    return _Truth(patients, matrix, history, new_only)
+
+
+def _scorers(recommender, graph: KnowledgeGraph) -> dict[str, Callable[[list[str]], np.ndarray]]:
+    """Every patient model as a function of patient ids -> scores (patients x drugs, NaN: cannot score)."""
+    components = lambda ids: recommender.component_scores("patient", ids)  # noqa: E731
+    scorers = {
+        "popularity": lambda ids: components(ids)["popularity"],
+        "most popular given diagnosis": _diagnosis_popularity(recommender, graph),
+        "repeat last": _repeat_last(recommender, graph),
+        "CF (ALS)": lambda ids: components(ids)["cf"],
+        "graph: metapath": lambda ids: recommender.condition_scores(ids, ["metapath"]),
+        "graph: deployed disease blend": lambda ids: recommender.condition_scores(ids),
+        "blend:graph": lambda ids: components(ids)["graph"],
+        "blend:cf": lambda ids: components(ids)["cf"],
+        "blend:popularity": lambda ids: components(ids)["popularity"],
+    }
+    if "gnn" in recommender.disease_scores:
+        scorers["graph: GNN"] = lambda ids: recommender.condition_scores(ids, ["gnn"])
+    return scorers
+
+
+def _diagnosis_popularity(recommender, graph: KnowledgeGraph):
+    """Sum over the patient's conditions of P(drug | condition) among training patients."""
+    conditions, takes = graph.edges.get(HAS_CONDITION), graph.edges.get(TAKES)
+    patients = pd.Index(sorted(set(conditions["src"].astype(str)) | set(takes["src"].astype(str))))
+    diseases = pd.Index(sorted(conditions["dst"].astype(str).unique()))
+    drugs = pd.Index(recommender.drug_ids)
+
+    def binary(frame, columns: pd.Index) -> sp.csr_matrix:
+        c = columns.get_indexer(frame["dst"].astype(str))
+        r = patients.get_indexer(frame["src"].astype(str))
+        keep = c >= 0
+        m = sp.csr_matrix((np.ones(keep.sum()), (r[keep], c[keep])), shape=(len(patients), len(columns)))
+        m.data[:] = 1.0  # repeated records of a pair were summed
+        return m
+
+    has, took = binary(conditions, diseases), binary(takes, drugs)
+    given = sp.diags(1.0 / np.maximum(np.asarray(has.sum(axis=0)).ravel(), 1.0)) @ (has.T @ took)
+
+    def score(ids: list[str]) -> np.ndarray:
+        rows = patients.get_indexer(ids)
+        out = np.full((len(ids), len(drugs)), np.nan)
+        inside = rows >= 0
+        block = (has[rows[inside]] @ given).toarray()
+        scored = np.asarray(has[rows[inside]].sum(axis=1)).ravel() > 0
+        out[np.flatnonzero(inside)[scored]] = block[scored]
+        return out
+
+    return score
+
+
+def _repeat_last(recommender, graph: KnowledgeGraph):
+    """History drugs, the most recently started first; nothing else is scored."""
+    takes = graph.edges.get(TAKES)
+    drugs = pd.Index(recommender.drug_ids)
+    frame = pd.DataFrame({"patient": takes["src"].astype(str), "drug": drugs.get_indexer(takes["dst"].astype(str)),
+                          "time": pd.to_datetime(takes["time"])})
+    frame = frame[frame["drug"] >= 0]
+    frame["recency"] = frame.groupby("patient")["time"].rank(method="average", ascending=True)
+    by_patient = {p: g for p, g in frame.groupby("patient")}
+
+    def score(ids: list[str]) -> np.ndarray:
+        out = np.full((len(ids), len(drugs)), np.nan)
+        for row, patient in enumerate(ids):
+            mine = by_patient.get(patient)
+            if mine is not None:
+                out[row, mine["drug"].to_numpy()] = mine["recency"].to_numpy()
+        return out
+
+    return score
+
+
+def _ranked(scores: np.ndarray, truth: _Truth, order: np.ndarray) -> np.ndarray:
+    """Scores ready for ranking: unscorable drugs last, history masked in the new-drugs variant,
+    columns in popularity order so that ties go to the more popular drug."""
+    scores = np.where(np.isfinite(scores), scores, -np.inf)
+    if truth.masked:
+        scores = np.where(truth.history, -np.inf, scores)
+    return scores[:, order]
+
+
+def _per_patient(scores: np.ndarray, truth: _Truth, order: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    from recsys.metrics import jaccard_at_true_size, set_ranking_metrics
+
+    ranked, relevant = _ranked(scores, truth, order), truth.matrix[:, order]
+    per = set_ranking_metrics(ranked, relevant, k=k)
+    return {f"recall@{k}": per["recall"], f"ndcg@{k}": per["ndcg"],
+            "jaccard@|true|": jaccard_at_true_size(ranked, relevant), "mrr": per["rr"]}
+
+
+def _evaluated(name: str, role: str, scores: np.ndarray, truth: _Truth, order: np.ndarray,
+               config: EvaluateConfig, **extra):
+    return summarise(name, role, _per_patient(scores, truth, order, config.k), config.bootstrap, config.seed,
+                     **extra)
+
+
+def _val_metrics(scores: np.ndarray, truth: _Truth, order: np.ndarray, config: EvaluateConfig) -> dict:
+    return {m: float(v.mean()) for m, v in _per_patient(scores, truth, order, config.k).items()}
+
+
+def _select(parts: dict[str, np.ndarray], truth: _Truth):
+    from recsys.hybrid import select_blend
+
+    components = {name.split(":", 1)[1]: scores for name, scores in parts.items() if name.startswith("blend:")}
+    positives = truth.matrix.toarray() > 0
+    usable = ~truth.history | positives if truth.masked else np.ones_like(positives)
+    return select_blend(components, positives, usable)
+
+
+def _blend(parts: dict[str, np.ndarray], choice) -> np.ndarray:
+    from recsys.hybrid import blend_scores
+
+    names = [n for n in choice.weights]
+    return blend_scores([parts[f"blend:{n}"] for n in names], [choice.weights[n] for n in names])
+
+
+def _by_source(result: ProtocolResult, patients: list[str], k: int) -> dict[str, dict]:
+    source = np.array([p.split(":")[1] for p in patients])
+    out = {}
+    for name in np.unique(source):
+        mask = source == name
+        out[str(name)] = {"patients": int(mask.sum()),
+                          **{m.model: round(float(m.per_entity[f"recall@{k}"][mask].mean()), 4)
+                             for m in result.models}}
+    return out
+
+
+def _interaction_rates(recommender, graph: KnowledgeGraph, blended: np.ndarray, truth: _Truth,
+                       config: EvaluateConfig) -> dict:
+    """Share of recommended drugs (and of lists) interacting with a current drug, with and without safety."""
+    from recsys.safety import SafetyFilter
+
+    safety = SafetyFilter.from_graph(graph)
+    drugs = recommender.drug_ids
+    k = config.k
+    drug_rate, list_rate, safe_drug_rate, safe_list_rate, actual = [], [], [], [], []
+    for row, patient in enumerate(truth.patients):
+        context = safety.context(graph, patient)
+        clashing = np.fromiter((bool(safety.interactions.get(d, frozenset()) & context.current_drugs)
+                                for d in drugs), dtype=bool, count=len(drugs))
+        scores = np.where(truth.history[row], -np.inf, blended[row])
+        top = np.argsort(-scores, kind="stable")[:k]
+        drug_rate.append(clashing[top].mean())
+        list_rate.append(float(clashing[top].any()))
+        safe = np.where(safety.unsafe_mask(drugs, context), -np.inf, scores)
+        safe_top = np.argsort(-safe, kind="stable")[:k]
+        safe_top = safe_top[np.isfinite(safe[safe_top])]
+        safe_drug_rate.append(clashing[safe_top].mean() if len(safe_top) else 0.0)
+        safe_list_rate.append(float(clashing[safe_top].any()))
+        actual.append(clashing[truth.matrix[row].indices].mean())
+    return {"k": k, "patients": len(truth.patients),
+            "without_safety": {"drugs": round(float(np.mean(drug_rate)), 4), "lists": round(float(np.mean(list_rate)), 4)},
+            "with_safety": {"drugs": round(float(np.mean(safe_drug_rate)), 4),
+                            "lists": round(float(np.mean(safe_list_rate)), 4)},
+            "drugs_actually_started": round(float(np.mean(actual)), 4)}

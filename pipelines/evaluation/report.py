@@ -1,0 +1,198 @@
+"""The evaluation report: ``report.json``, ``report.md`` and PNG plots, written atomically."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kg.io import atomic_file
+from pipelines.evaluation.results import ProtocolResult
+
+if TYPE_CHECKING:
+    from pipelines.evaluation.run import EvaluationResult
+
+__all__ = ["write_report", "markdown", "plot_protocol", "plot_rank_distribution"]
+
+LABELS = {"mrr": "MRR", "hits_at_1": "Hits@1", "hits_at_10": "Hits@10", "hits_at_50": "Hits@50",
+          "auroc": "AUROC", "auprc": "AUPRC", "hard_negative_above": "non-indication above (lower is better)"}
+
+
+def write_report(result: "EvaluationResult", out: str | Path) -> dict[str, Path]:
+    """Write the three artifacts under ``out``; returns their paths by kind."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "report.json", "markdown": out / "report.md"}
+    report = json.dumps(result.as_dict(), indent=2, default=_plain) + "\n"
+    atomic_file(paths["json"], lambda tmp: tmp.write_text(report, encoding="utf-8"))
+    plots = []
+    for protocol in result.protocols:
+        if protocol.skipped:
+            continue
+        slug = protocol.name.replace("/", "_")
+        plots.append(plot_protocol(protocol, out / f"{slug}.png"))
+        if protocol.name.startswith("disease/"):
+            plots.append(plot_rank_distribution(protocol, out / f"{slug}_ranks.png"))
+    text = markdown(result, [p.name for p in plots])
+    atomic_file(paths["markdown"], lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    for plot in plots:
+        paths[plot.stem] = plot
+    return paths
+
+
+def _cell(model, metric: str) -> str:
+    mean = model.means.get(metric)
+    if mean is None or np.isnan(mean):
+        return "n/a"
+    lo, hi = model.intervals[metric]
+    return f"{mean:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def protocol_table(protocol: ProtocolResult) -> list[str]:
+    if protocol.skipped:
+        return [f"### {protocol.title}", "", f"Skipped: {protocol.skipped}.", ""]
+    metrics = list(protocol.metrics)
+    head = ["model", "role", *[LABELS.get(m, m) for m in metrics], "validation", "train s"]
+    lines = [f"### {protocol.title}", "", _facts(protocol), "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for m in protocol.models:
+        val = ", ".join(f"{k} {v:.3f}" for k, v in m.val.items() if v == v)
+        seconds = "" if np.isnan(m.seconds) else f"{m.seconds:.1f}"
+        lines.append("| " + " | ".join([m.model, m.role, *[_cell(m, x) for x in metrics], val, seconds]) + " |")
+    lines.append("")
+    lines += _extras(protocol)
+    return lines
+
+
+def _facts(protocol: ProtocolResult) -> str:
+    info = protocol.info
+    if protocol.name.startswith("disease/"):
+        return (f"Test: {info['test_pairs']} held-out indications of {info['test_diseases']} diseases, each ranked "
+                f"among all {info['drugs_ranked']:,} drugs (filtered), macro-averaged over diseases; "
+                f"{info['hard_negative_pairs_in_test_diseases']} curated non-indications of test diseases as hard "
+                f"negatives. Seed {info['seed']}.")
+    if protocol.name.startswith("doctor/"):
+        states = f" Held-out states: {', '.join(info['held_out_states'])}." if info["held_out_states"] else ""
+        return (f"Test: {info['evaluated_prescribers']:,} prescribers, {info['held_out_entries']:,} held-out "
+                f"prescriptions over {info['drugs_ranked']} drugs; history excluded from the ranking.{states} "
+                f"Seed {info['seed']}.")
+    return (f"Test: {info['test_patients']} patients, {info['test_pairs']} later drugs, ranked over "
+            f"{info['drugs_ranked']:,} drugs; validation {info['val_patients']} patients. Seed {info['seed']}.")
+
+
+def _extras(protocol: ProtocolResult) -> list[str]:
+    info, lines = protocol.info, []
+    if info.get("by_specialty"):
+        models = [m.model for m in protocol.models]
+        lines += ["Recall by specialty (top 10 specialties by evaluated prescribers):", "",
+                  "| specialty | prescribers | " + " | ".join(models) + " |", "|" + "---|" * (len(models) + 2)]
+        for s in info["by_specialty"]:
+            lines.append(f"| {s['specialty']} | {s['prescribers']:,} | "
+                         + " | ".join(f"{s[m]:.3f}" for m in models) + " |")
+        lines.append("")
+    if info.get("by_source"):
+        models = [m.model for m in protocol.models]
+        lines += ["Recall by source:", "", "| source | patients | " + " | ".join(models) + " |",
+                  "|" + "---|" * (len(models) + 2)]
+        for source, row in info["by_source"].items():
+            lines.append(f"| {source} | {row['patients']} | " + " | ".join(f"{row[m]:.3f}" for m in models) + " |")
+        lines.append("")
+    rate = info.get("interaction_rate")
+    if rate:
+        lines += [f"Known interactions with a current drug in the hybrid's top {rate['k']} "
+                  f"({rate['patients']} test patients):", "",
+                  "| | share of recommended drugs | share of lists with one |", "|---|---|---|",
+                  f"| without the safety filter | {rate['without_safety']['drugs']:.3f} | "
+                  f"{rate['without_safety']['lists']:.3f} |",
+                  f"| with the safety filter | {rate['with_safety']['drugs']:.3f} | {rate['with_safety']['lists']:.3f} |",
+                  f"| drugs clinicians actually started | {rate['drugs_actually_started']:.3f} | |", ""]
+    return lines
+
+
+def markdown(result: "EvaluationResult", plots: list[str] = ()) -> str:
+    cfg = result.config
+    lines = ["# rxkg evaluation report", "",
+             f"{'Quick' if cfg.quick else 'Full'} run, seed {cfg.seed}, {result.seconds:.0f} s on "
+             f"{result.provenance['machine']['cores']} cores; rxkg {result.provenance['rxkg']}, "
+             + ", ".join(f"{k} {v}" for k, v in result.provenance["versions"].items()) + ".", "",
+             "Every number is a mean over test entities with a 95% percentile-bootstrap interval "
+             f"({cfg.bootstrap} resamples). Models and blend weights were chosen on validation; test was "
+             "scored once. Roles: baseline (priors, heuristics, the metapath model), model (learned), "
+             "hybrid (what rxkg deploys).", ""]
+    for protocol in result.protocols:
+        lines += protocol_table(protocol)
+    if plots:
+        lines += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
+    lines += ["## Provenance", "", f"Data: {len(result.provenance['data'])} input files, combined sha256 "
+              f"`{result.provenance['data_hash'][:16]}`; graph {result.provenance['graph']}.", "",
+              "Timings (s): " + ", ".join(f"{p.name} {p.seconds:.1f}" for p in result.protocols), ""]
+    return "\n".join(lines)
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_protocol(protocol: ProtocolResult, path: Path) -> Path:
+    """One panel per metric: each model's mean with its 95% interval."""
+    plt = _figure()
+    metrics = [m for m in protocol.metrics if any(not np.isnan(x.means.get(m, np.nan)) for x in protocol.models)]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 0.35 * len(protocol.models) + 1.6),
+                             sharey=True, squeeze=False)
+    names = [m.model for m in protocol.models]
+    colours = {"baseline": "#9e9e9e", "model": "#4c72b0", "hybrid": "#dd8452"}
+    y = np.arange(len(names))
+    for ax, metric in zip(axes[0], metrics):
+        means = np.array([m.means.get(metric, np.nan) for m in protocol.models])
+        lo = np.array([m.intervals.get(metric, (np.nan, np.nan))[0] for m in protocol.models])
+        hi = np.array([m.intervals.get(metric, (np.nan, np.nan))[1] for m in protocol.models])
+        ax.barh(y, np.nan_to_num(means), xerr=[np.nan_to_num(means - lo), np.nan_to_num(hi - means)],
+                color=[colours[m.role] for m in protocol.models], capsize=2)
+        ax.set_title(LABELS.get(metric, metric), fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0][0].set_yticks(y, names, fontsize=8)
+    axes[0][0].invert_yaxis()
+    fig.suptitle(protocol.title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_rank_distribution(protocol: ProtocolResult, path: Path) -> Path:
+    """Filtered rank of every held-out indication, per model (log scale; lower is better)."""
+    plt = _figure()
+    models = [m for m in protocol.models if m.ranks is not None and len(m.ranks)]
+    fig, ax = plt.subplots(figsize=(7, 0.4 * len(models) + 1.5))
+    ax.boxplot([m.ranks for m in models], vert=False, whis=(5, 95), showfliers=False)
+    ax.set_yticks(np.arange(1, len(models) + 1), [m.model for m in models], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("filtered rank of each held-out drug (box: quartiles, whiskers: 5-95%)")
+    ax.set_title(protocol.title, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    try:
+        atomic_file(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    finally:
+        plt.close(fig)
+    return path
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

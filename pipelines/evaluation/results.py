@@ -1,0 +1,113 @@
+"""What a protocol returns: per-model metric means with bootstrap intervals, and split facts."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from recsys.metrics import bootstrap_interval
+
+__all__ = ["ModelResult", "ProtocolResult", "summarise", "Stopwatch"]
+
+#: Model roles, in table order: priors and simple heuristics, learned single models, the blend.
+ROLES = ("baseline", "model", "hybrid")
+
+
+@dataclass
+class ModelResult:
+    """One model on one protocol's test part (scored once)."""
+
+    model: str
+    role: str
+    means: dict[str, float]
+    intervals: dict[str, tuple[float, float]]
+    entities: int
+    seconds: float = float("nan")
+    val: dict[str, float] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    #: Per-entity metric values (for breakdowns and plots; not written to the report).
+    per_entity: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    #: Ranks of every held-out item (disease protocols; plotted as a distribution).
+    ranks: np.ndarray | None = field(default=None, repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"model": self.model, "role": self.role, "entities": self.entities,
+                               "seconds": round(self.seconds, 2)}
+        for name, value in self.means.items():
+            lo, hi = self.intervals.get(name, (float("nan"), float("nan")))
+            out[name] = {"mean": _round(value), "ci95": [_round(lo), _round(hi)]}
+        if self.val:
+            out["val"] = {k: _round(v) for k, v in self.val.items()}
+        if self.params:
+            out["params"] = self.params
+        if self.ranks is not None and len(self.ranks):
+            q = np.quantile(self.ranks, [0.25, 0.5, 0.75])
+            out["rank_quartiles"] = [round(float(v), 1) for v in q]
+        return out
+
+
+@dataclass
+class ProtocolResult:
+    """Every model of one protocol, evaluated on one shared split."""
+
+    name: str
+    title: str
+    metrics: tuple[str, ...]
+    models: list[ModelResult] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    skipped: str | None = None
+
+    def model(self, name: str) -> ModelResult:
+        for m in self.models:
+            if m.model == name:
+                return m
+        raise KeyError(f"{self.name} has no model {name!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"protocol": self.name, "title": self.title, "seconds": round(self.seconds, 1)}
+        if self.skipped:
+            out["skipped"] = self.skipped
+            return out
+        return out | {"metrics": list(self.metrics), "info": self.info,
+                      "models": [m.as_dict() for m in self.models]}
+
+
+def summarise(model: str, role: str, per_entity: Mapping[str, np.ndarray], n_resamples: int, seed: int,
+              **extra: Any) -> ModelResult:
+    """Means and 95% percentile-bootstrap intervals over entities (NaN entries left out per metric)."""
+    means, intervals = {}, {}
+    entities = 0
+    for name, values in per_entity.items():
+        values = np.asarray(values, dtype=np.float64)
+        values = values[~np.isnan(values)]
+        entities = max(entities, values.size)
+        means[name] = float(values.mean()) if values.size else float("nan")
+        intervals[name] = bootstrap_interval(values, n_resamples, seed=seed) if n_resamples else (means[name],) * 2
+    return ModelResult(model, role, means, intervals, entities,
+                       per_entity={k: np.asarray(v) for k, v in per_entity.items()}, **extra)
+
+
+class Stopwatch:
+    """Seconds since the last call: ``lap()``; ``timed(fn)`` returns (result, seconds)."""
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+
+    def lap(self) -> float:
+        now = time.perf_counter()
+        seconds, self._last = now - self._last, now
+        return seconds
+
+    @staticmethod
+    def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+        start = time.perf_counter()
+        value = fn()
+        return value, time.perf_counter() - start
+
+
+def _round(value: float) -> float | None:
+    return None if value is None or np.isnan(value) else round(float(value), 4)

@@ -1,0 +1,132 @@
+"""``rxkg evaluate``: every protocol of DESIGN.md on one graph, one report."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from kg.graph import KnowledgeGraph
+from pipelines.evaluation.config import EvaluateConfig
+from pipelines.evaluation.results import ProtocolResult
+
+__all__ = ["EvaluationResult", "evaluate"]
+
+
+@dataclass
+class EvaluationResult:
+    """Every protocol's result, the settings that produced them, and their provenance."""
+
+    config: EvaluateConfig
+    protocols: list[ProtocolResult]
+    provenance: dict[str, Any]
+    seconds: float
+    paths: dict[str, Path] = field(default_factory=dict)
+
+    def protocol(self, name: str) -> ProtocolResult:
+        for p in self.protocols:
+            if p.name == name:
+                return p
+        raise KeyError(f"no protocol {name!r}; have {[p.name for p in self.protocols]}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"format": "rxkg-evaluation/1", "config": asdict(self.config),
+                "effective_settings": asdict(self.config.effective()), "seconds": round(self.seconds, 1),
+                "provenance": self.provenance, "protocols": [p.as_dict() for p in self.protocols]}
+
+    def summary(self) -> str:
+        done = [p for p in self.protocols if not p.skipped]
+        parts = []
+        for p in done:
+            hybrid = next((m for m in p.models if m.role == "hybrid"), None)
+            if hybrid is not None:
+                metric = p.metrics[0]
+                parts.append(f"{p.name} {metric} {hybrid.means[metric]:.3f}")
+        skipped = len(self.protocols) - len(done)
+        where = f" -> {self.paths['markdown']}" if "markdown" in self.paths else ""
+        return (f"rxkg evaluate: {len(done)} protocols in {self.seconds:.0f}s"
+                + (f" ({skipped} skipped)" if skipped else "") + (f"; hybrid {', '.join(parts)}" if parts else "")
+                + where)
+
+
+def evaluate(config: EvaluateConfig | None = None, graph: KnowledgeGraph | None = None,
+             sources=None, out: str | Path | None = None,
+             log: Callable[[str], None] = print) -> EvaluationResult:
+    """Run every configured protocol on ``graph`` (built from ``sources`` when not given).
+
+    ``out`` (default ``config.out``; ``""`` for none) receives report.json, report.md
+    and the plots.
+
+    >>> result = evaluate(EvaluateConfig(quick=True))          # doctest: +SKIP
+    >>> result.protocol("disease/random").model("degree prior").means["mrr"]  # doctest: +SKIP
+    """
+    from pipelines.config import default_config, default_data_dir
+    from pipelines.evaluation.disease import disease_protocol
+    from pipelines.evaluation.doctor import doctor_protocol
+    from pipelines.evaluation.patient import patient_protocols
+    from pipelines.provenance import combined_hash, data_hashes, library_versions, machine
+
+    requested = config or EvaluateConfig()
+    config = requested.effective()
+    start = time.perf_counter()
+    sources = sources if sources is not None else default_config().build.sources
+    if graph is None:
+        from kg.build import build_graph
+
+        log("building the graph from the configured sources")
+        graph = build_graph(sources).graph
+    hashes = data_hashes(sources, default_data_dir()) if sources else {}
+    protocols: list[ProtocolResult] = []
+
+    def run(label: str, fn: Callable[[], Any]) -> None:
+        log(f"[{label}]")
+        t0 = time.perf_counter()
+        produced = fn()
+        produced = produced if isinstance(produced, list) else [produced]
+        for p in produced:
+            p.seconds = p.seconds or time.perf_counter() - t0
+            if p.skipped:
+                log(f"  skipped: {p.skipped}")
+        protocols.extend(produced)
+
+    if "disease" in config.protocols:
+        for mode in config.disease_splits:
+            run(f"disease/{mode}", lambda mode=mode: disease_protocol(graph, mode, config, log))
+    if "doctor" in config.protocols:
+        from recsys.cf import doctor_drug_interactions
+        from recsys.cf.interactions import PRESCRIBES
+
+        claims = graph.edges.get(PRESCRIBES)
+        inter = doctor_drug_interactions(graph) if claims is not None and len(claims) else None
+        for mode in config.doctor_splits:
+            if inter is None:
+                run(f"doctor/{mode}", lambda mode=mode: _skipped(f"doctor/{mode}", "the graph has no prescriptions"))
+            else:
+                run(f"doctor/{mode}", lambda mode=mode: doctor_protocol(inter, mode, config, log))
+    if "patient" in config.protocols:
+        run("patient", lambda: patient_protocols(graph, config, log))
+    provenance = {"rxkg": _rxkg_version(), "versions": library_versions(), "machine": machine(),
+                  "data": hashes, "data_hash": combined_hash(sorted(hashes.items())),
+                  "graph": f"{graph.num_nodes:,} nodes, {graph.num_edges:,} edges",
+                  "timings_s": {p.name: round(p.seconds, 1) for p in protocols}}
+    result = EvaluationResult(requested, protocols, provenance, time.perf_counter() - start)
+    target = config.out if out is None else out
+    if target:
+        from pipelines.evaluation.report import write_report
+
+        result.paths = write_report(result, target)
+    return result
+
+
+def _skipped(name: str, why: str) -> ProtocolResult:
+    return ProtocolResult(name, name, (), skipped=why)
+
+
+def _rxkg_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("rxkg")
+    except metadata.PackageNotFoundError:
+        return "source checkout"
