@@ -41,3 +41,44 @@ def cluster_graph(clusters: int = 4, drugs: int = 4, diseases: int = 3, genes: i
     node_frame = pd.DataFrame(nodes, columns=["id", "type", "name"])
     edge_frames = {et: pd.DataFrame(pairs, columns=["src", "dst"]) for et, pairs in edges.items()}
     return KnowledgeGraph(node_frame, edge_frames)
+
+
+def people_graph(clusters: int = 6, doctors_per_cluster: int = 8, patients_per_cluster: int = 6,
+                 seed: int = 0) -> KnowledgeGraph:
+    """:func:`cluster_graph` plus doctors and patients whose prescriptions follow the clusters.
+
+    Doctors (specialty = their cluster, one of eight states) prescribe their cluster's
+    drugs and two drugs of the next cluster; patients have conditions of their cluster
+    diagnosed at one date and take its drugs started over four dates, so that every
+    evaluation protocol can split them: enough to run the whole evaluation in seconds.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    base = cluster_graph(clusters=clusters, drugs=6, diseases=5, genes=5)
+    drugs = [[f"drug:DB{10000 + c * 100 + i:05d}" for i in range(6)] for c in range(clusters)]
+    diseases = [[f"disease:DOID:{1000 + c * 100 + i}" for i in range(5)] for c in range(clusters)]
+    nodes, prescribes, conditions, takes = [], [], [], []
+    states = ["CA", "NY", "TX", "FL", "WA", "OH", "MA", "IL"]
+    for c in range(clusters):
+        for d in range(doctors_per_cluster):
+            doctor = f"doctor:NPI:{c}{d:03d}"
+            nodes.append({"id": doctor, "type": "doctor", "name": f"doctor {c}.{d}",
+                          "specialty": f"specialty {c}", "state": states[(c + d) % len(states)]})
+            for drug in drugs[c] + drugs[(c + 1) % clusters][:2]:
+                prescribes.append((doctor, drug, float(rng.integers(11, 200))))
+        for p in range(patients_per_cluster):
+            patient = f"patient:synth:{c}-{p}"
+            nodes.append({"id": patient, "type": "patient", "name": None})
+            for disease in rng.choice(diseases[c], size=2, replace=False):
+                conditions.append((patient, str(disease), pd.Timestamp("2020-01-01")))
+            for step, drug in enumerate(rng.choice(drugs[c], size=4, replace=False)):
+                start = pd.Timestamp("2020-02-01") + pd.Timedelta(days=30 * step)
+                takes.append((patient, str(drug), 1.0, start, start + pd.Timedelta(days=10)))
+    node_frame = pd.concat([base.nodes, pd.DataFrame(nodes)], ignore_index=True)
+    edges = dict(base.edges)
+    edges[EdgeType("doctor", "prescribes", "drug")] = pd.DataFrame(prescribes, columns=["src", "dst", "weight"])
+    edges[EdgeType("patient", "has_condition", "disease")] = pd.DataFrame(conditions, columns=["src", "dst", "time"])
+    edges[EdgeType("patient", "takes", "drug")] = pd.DataFrame(
+        takes, columns=["src", "dst", "weight", "time", "end_time"])
+    return KnowledgeGraph(node_frame, edges)

@@ -28,6 +28,8 @@ class EvaluateConfig:
     #: Share of held-out indications (random split) or diseases (zero-shot) in validation and in test.
     disease_holdout: float = 0.15
     kge_epochs: int = 15
+    #: Triples sampled per KGE epoch (the target relation's share is fixed by the model).
+    kge_triples_per_epoch: int = 50_000
     gnn_epochs: int = 100
     #: Share of each patient's distinct medication start times that forms the history.
     patient_history_share: float = 0.8
@@ -43,8 +45,8 @@ class EvaluateConfig:
             unknown = [v for v in value if v not in allowed]
             if unknown:
                 raise KGError(f"evaluate.{name}: unknown {unknown}; known: {list(allowed)}")
-        if self.k <= 0 or self.bootstrap < 0 or self.kge_epochs <= 0 or self.gnn_epochs <= 0:
-            raise KGError("evaluate: k, kge_epochs and gnn_epochs must be positive and bootstrap >= 0")
+        if min(self.k, self.kge_epochs, self.gnn_epochs, self.kge_triples_per_epoch) <= 0 or self.bootstrap < 0:
+            raise KGError("evaluate: k, epochs and triples per epoch must be positive, bootstrap >= 0")
         for name in ("disease_holdout", "patient_history_share", "patient_val_share"):
             if not 0.0 < getattr(self, name) < 1.0:
                 raise KGError(f"evaluate.{name} must be in (0, 1), got {getattr(self, name)}")
@@ -54,4 +56,5 @@ class EvaluateConfig:
         if not self.quick:
             return self
         return replace(self, kge_epochs=min(self.kge_epochs, 1), gnn_epochs=min(self.gnn_epochs, 3),
+                       kge_triples_per_epoch=min(self.kge_triples_per_epoch, 20_000),
                        bootstrap=min(self.bootstrap, 200))

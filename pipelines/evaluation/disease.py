@@ -36,7 +36,8 @@ def _models(config: EvaluateConfig):
 
     yield "baseline", DegreePrior()
     for name in KGE_MODELS:
-        yield "model", KGEScorer(KGEConfig(model=name, epochs=config.kge_epochs, seed=config.seed))
+        yield "model", KGEScorer(KGEConfig(model=name, epochs=config.kge_epochs, seed=config.seed,
+                                            triples_per_epoch=config.kge_triples_per_epoch))
     for encoder in ("rgcn", "hetero_sage"):
         yield "model", GNNScorer(GNNConfig(encoder=encoder, epochs=config.gnn_epochs, seed=config.seed))
     # The quick run tries one penalty: the choice the full run makes on both splits.

@@ -169,7 +169,7 @@ def plot_rank_distribution(protocol: ProtocolResult, path: Path) -> Path:
     plt = _figure()
     models = [m for m in protocol.models if m.ranks is not None and len(m.ranks)]
     fig, ax = plt.subplots(figsize=(7, 0.4 * len(models) + 1.5))
-    ax.boxplot([m.ranks for m in models], vert=False, whis=(5, 95), showfliers=False)
+    ax.boxplot([m.ranks for m in models], orientation="horizontal", whis=(5, 95), showfliers=False)
     ax.set_yticks(np.arange(1, len(models) + 1), [m.model for m in models], fontsize=8)
     ax.invert_yaxis()
     ax.set_xscale("log")

@@ -1,0 +1,235 @@
+"""rxkg evaluate: leakage-safe protocols, the report, and an end-to-end quick run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kg.errors import KGError
+from kg.graph import KnowledgeGraph
+from kg.schema import EdgeType
+from linkgraph import people_graph
+from pipelines.evaluation import EvaluateConfig, evaluate
+
+TREATS = EdgeType("drug", "treats", "disease")
+PALLIATES = EdgeType("drug", "palliates", "disease")
+TAKES = EdgeType("patient", "takes", "drug")
+HAS_CONDITION = EdgeType("patient", "has_condition", "disease")
+QUICK = EvaluateConfig(quick=True, bootstrap=50)
+
+
+def _pairs(frame: pd.DataFrame) -> set[tuple[str, str]]:
+    return set(zip(frame["src"].astype(str), frame["dst"].astype(str)))
+
+
+def _with(graph: KnowledgeGraph, et: EdgeType, rows: pd.DataFrame) -> KnowledgeGraph:
+    edges = dict(graph.edges)
+    edges[et] = pd.concat([edges[et], rows], ignore_index=True) if et in edges else rows
+    return KnowledgeGraph(graph.nodes, edges, graph.tables)
+
+
+@pytest.fixture(scope="module")
+def people() -> KnowledgeGraph:
+    return people_graph()
+
+
+@pytest.fixture(scope="module")
+def quick_run(people, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    return evaluate(QUICK, graph=people, sources=(), out=out, log=lambda m: None), out
+
+
+# ------------------------------------------------------------ planted leaks
+@pytest.mark.parametrize("mode", ["random", "zero_shot"])
+def test_disease_protocol_trains_without_test_edges_twins_or_reverses(people, monkeypatch, mode):
+    """Every treats pair planted as a palliates twin too: no model sees a test pair in any form."""
+    from pipelines.evaluation import disease
+    from recsys.gnn.graph import MessageGraph
+    from recsys.priors import DegreePrior
+
+    graph = _with(people, PALLIATES, people.edges[TREATS][["src", "dst"]].copy())
+    seen = []
+
+    class Spy(DegreePrior):
+        def fit(self, task):
+            seen.append(task)
+            return super().fit(task)
+
+    real = [(role, m) for role, m in disease._models(QUICK) if m.name in ("GNN (rgcn)", "metapath (DWPC)")]
+    monkeypatch.setattr(disease, "_models", lambda config: iter([("baseline", Spy()), *real]))
+    result = disease.disease_protocol(graph, mode, QUICK, log=lambda m: None)
+    assert [m.role for m in result.models] == ["baseline", "model", "baseline", "hybrid"]
+    (task,) = seen
+    drug_ids, disease_ids = task.id_maps["drug"], task.id_maps["disease"]
+    held = {(drug_ids[s], disease_ids[d]) for s, d in np.concatenate([task.val_pairs, task.test_pairs])}
+    assert held and len(task.test_pairs)
+    train = task.train_graph
+    assert not held & _pairs(train.edges[TREATS])
+    assert not held & _pairs(train.edges[PALLIATES])
+    # The message graph adds reverse edges: none of them joins a held-out pair either.
+    message = MessageGraph.from_graph(train, task.id_maps, TREATS)
+    held_index = {tuple(p) for p in np.concatenate([task.val_pairs, task.test_pairs])}
+    for e, index in message.with_target(message.target_index).items():
+        if {e.src, e.dst} == {"drug", "disease"}:
+            pairs = {(int(s), int(d)) if e.src == "drug" else (int(d), int(s)) for s, d in index.T}
+            assert not pairs & held_index, e
+
+
+@pytest.mark.parametrize("mode", ["holdout", "unseen"])
+def test_doctor_protocol_never_fits_on_a_test_prescription(people, monkeypatch, mode):
+    from recsys.cf import doctor_drug_interactions
+    from recsys.cf.models import MODELS
+    from pipelines.evaluation.doctor import cf_splits, doctor_protocol
+
+    inter = doctor_drug_interactions(people)
+    split, validation = cf_splits(inter, mode, seed=0)
+    held = {(u, i) for u, i in _entries(split.test)}
+    assert held
+    fitted: list[set] = []
+    for name, cls in list(MODELS.items()):
+        spy = type(f"Spy{cls.__name__}", (cls,), {"fit": lambda self, data, _cls=cls: (
+            fitted.append(set(_entries(data))), _cls.fit(self, data))[1]})
+        monkeypatch.setitem(MODELS, name, spy)
+    result = doctor_protocol(inter, mode, QUICK, log=lambda m: None)
+    assert not result.skipped and fitted
+    for entries in fitted:
+        assert not held & entries
+    if mode == "unseen":  # held-out prescribers are unknown to training altogether
+        assert not set(split.test.user_ids) & set(split.train.user_ids)
+    assert not set(_entries(validation.test)) & set(_entries(validation.train))
+
+
+def _entries(inter):
+    coo = inter.matrix.tocoo()
+    return zip(inter.user_ids[coo.row], inter.item_ids[coo.col])
+
+
+def test_patient_protocol_trains_on_the_past_only(people, monkeypatch):
+    """A prescription and a diagnosis planted after a patient's cutoff reach no model."""
+    import pipelines.train
+    from pipelines.evaluation.patient import patient_protocols
+    from recsys.temporal import time_split
+
+    patient, late = "patient:synth:0-0", pd.Timestamp("2021-06-01")
+    graph = _with(people, TAKES, pd.DataFrame({"src": [patient], "dst": ["drug:DB10500"], "weight": [1.0],
+                                               "time": [late], "end_time": [late]}))
+    graph = _with(graph, HAS_CONDITION, pd.DataFrame({"src": [patient], "dst": ["disease:DOID:1500"],
+                                                      "time": [late]}))
+    split = time_split(graph, seed=0)
+    assert split.cutoffs[patient] < late
+    assert (patient, "drug:DB10500") in set(zip(split.future["patient"], split.future["drug"]))
+    trained_on = []
+    real = pipelines.train.run_train
+
+    def spy(train_graph, *args, **kwargs):
+        trained_on.append(train_graph)
+        return real(train_graph, *args, **kwargs)
+
+    monkeypatch.setattr(pipelines.train, "run_train", spy)
+    results = patient_protocols(graph, QUICK, log=lambda m: None)
+    assert all(not r.skipped for r in results)
+    (train,) = trained_on
+    assert (patient, "drug:DB10500") not in _pairs(train.edges[TAKES])
+    assert (patient, "disease:DOID:1500") not in _pairs(train.edges[HAS_CONDITION])
+    # Nothing after any cutoff survives, and stops after the cutoff are unknown there.
+    takes = train.edges[TAKES]
+    cutoff = takes["src"].astype(str).map(split.cutoffs)
+    assert not (pd.to_datetime(takes["time"]) > cutoff).any()
+    assert not (pd.to_datetime(takes["end_time"]) > cutoff).any()
+    assert graph.edges[TAKES].shape[0] == people.edges[TAKES].shape[0] + 1  # input unchanged
+
+
+def test_time_split_targets_and_errors(people):
+    from recsys.temporal import time_split
+
+    split = time_split(people, history_share=0.75, val_share=0.3, seed=1)
+    assert split.patients("val") and split.patients("test")
+    assert not set(split.patients("val")) & set(split.patients("test"))
+    new = split.targets("test", new_only=True)
+    assert len(new) == split.future[(split.future["part"] == "test") & split.future["new"]].shape[0]
+    assert split.future.equals(time_split(people, 0.75, 0.3, seed=1).future)  # same seed, same split
+    with pytest.raises(KGError, match="part must be"):
+        split.targets("train")
+    no_times = _with(people, TAKES, people.edges[TAKES].iloc[:0])
+    no_times.edges[TAKES] = people.edges[TAKES].drop(columns=["time"])
+    with pytest.raises(KGError, match="start times"):
+        time_split(no_times)
+
+
+# ------------------------------------------------------------ end to end
+def test_quick_evaluation_runs_every_protocol_end_to_end(quick_run):
+    result, out = quick_run
+    names = [p.name for p in result.protocols]
+    assert names == ["disease/random", "disease/zero_shot", "doctor/holdout", "doctor/unseen",
+                     "patient/all", "patient/new"]
+    for protocol in result.protocols:
+        assert not protocol.skipped, protocol.skipped
+        roles = {m.role for m in protocol.models}
+        assert roles == {"baseline", "model", "hybrid"}, protocol.name
+        for model in protocol.models:
+            for metric in protocol.metrics:
+                mean, (lo, hi) = model.means[metric], model.intervals[metric]
+                if not np.isnan(mean):
+                    assert lo - 1e-9 <= mean <= hi + 1e-9, (protocol.name, model.model, metric)
+    disease = result.protocol("disease/random")
+    assert {"degree prior", "TransE", "DistMult", "ComplEx", "RotatE", "GNN (rgcn)", "GNN (hetero_sage)",
+            "metapath (DWPC)"} <= {m.model for m in disease.models}
+    # The clusters make indications easy: the metapath model finds them.
+    assert disease.model("metapath (DWPC)").means["mrr"] > 0.5
+    assert result.protocol("doctor/holdout").model("within-specialty popularity").means["recall@10"] > 0.9
+    rate = result.protocol("patient/new").info["interaction_rate"]
+    assert rate["with_safety"]["drugs"] == 0.0
+
+
+def test_report_files(quick_run):
+    result, out = quick_run
+    report = json.loads((out / "report.json").read_text())
+    assert report["format"] == "rxkg-evaluation/1"
+    assert report["config"]["quick"] is True and report["effective_settings"]["kge_epochs"] == 1
+    assert {"versions", "machine", "data", "data_hash", "timings_s"} <= set(report["provenance"])
+    first = report["protocols"][0]["models"][0]
+    assert set(first["mrr"]) == {"mean", "ci95"}
+    markdown = (out / "report.md").read_text()
+    assert "| degree prior | baseline |" in markdown and "![disease_random.png]" in markdown
+    for png in ["disease_random.png", "disease_random_ranks.png", "doctor_unseen.png", "patient_new.png"]:
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(out.glob(".*tmp*"))  # atomic writes leave nothing behind
+
+
+def test_tiny_graph_evaluates_with_every_skip_explained(tiny_graph, tmp_path):
+    result = evaluate(QUICK, graph=tiny_graph, sources=(), out=tmp_path, log=lambda m: None)
+    assert result.protocols and all(p.skipped for p in result.protocols)
+    markdown = (tmp_path / "report.md").read_text()
+    assert markdown.count("Skipped:") == len(result.protocols)
+    assert "treats edges" in result.protocol("disease/random").skipped
+
+
+def test_evaluate_command_line(tiny_graph, tmp_path, capsys):
+    from kg.io import write_graph
+    from pipelines.cli import main
+
+    write_graph(tiny_graph, tmp_path / "graph")
+    code = main(["evaluate", "--graph", str(tmp_path / "graph"), "--quick", "--out", str(tmp_path / "r"),
+                 "--protocols", "disease", "patient"])
+    assert code == 0
+    assert "rxkg evaluate:" in capsys.readouterr().out
+    assert (tmp_path / "r" / "report.json").exists()
+
+
+def test_config_section_and_errors(tmp_path):
+    from pipelines.config import load_config
+
+    path = tmp_path / "rxkg.toml"
+    path.write_text('[evaluate]\nquick = true\nprotocols = ["doctor"]\nout = "rep"\n[train]\nseed = 3\n')
+    config = load_config(path)
+    assert config.evaluate.protocols == ("doctor",) and config.evaluate.quick
+    assert config.evaluate.out == str(tmp_path / "rep") and config.train.seed == 3
+    path.write_text('[evaluate]\nprotocol = ["doctor"]\n')
+    with pytest.raises(KGError, match=r"rxkg.toml: \[evaluate\] has unknown key\(s\) \['protocol'\]"):
+        load_config(path)
+    path.write_text('[evaluate]\nprotocols = ["cats"]\n')
+    with pytest.raises(KGError, match="unknown \\['cats'\\]"):
+        load_config(path)
