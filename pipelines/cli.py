@@ -54,15 +54,48 @@ def _cmd_export(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     graph = read_graph(args.graph)
     relations = [r.strip() for r in args.relations.split(",")] if args.relations else None
+    fmt = args.format or format_from_path(args.out)
+    options = None
+    if args.model and not (args.around and fmt == "html"):
+        raise KGError("--model needs --around ID and --format html: it adds that entity's recommendations")
     if args.around:
-        graph = graph.around(args.around, hops=args.hops, relations=relations)
+        if fmt == "html":
+            graph, options = inspection_graph(graph, args.around, args.hops, relations, args.model, args.k)
+        else:
+            graph = graph.around(args.around, hops=args.hops, relations=relations)
     elif relations:
         graph = graph.subgraph(graph.nodes["id"], relations=relations)
-    fmt = args.format or format_from_path(args.out)
-    export_graph(graph, args.out, fmt, privacy=args.patients)
+    export_graph(graph, args.out, fmt, privacy=args.patients, options=options)
     print(f"rxkg export: {graph.num_nodes:,} nodes, {graph.num_edges:,} edges as {fmt} -> {args.out} "
           f"in {time.perf_counter() - start:.1f}s")
     return 0
+
+
+def inspection_graph(graph, focus: str, hops: int, relations, model: str | None, k: int):
+    """The neighbourhood of ``focus`` for the HTML page, plus (with a model) the top-``k`` drugs
+    for it and the nodes of their explanation paths."""
+    nodes = set(graph.neighbourhood(focus, hops, relations))
+    relations = set(relations) if relations else None
+    recommendations = []
+    if model:
+        from recsys.api import Recommender
+
+        recommender = Recommender.load(model)
+        kind = graph.node(focus)["type"]
+        ranked = {"disease": recommender.recommend_for_disease, "doctor": recommender.recommend_for_doctor,
+                  "patient": recommender.recommend_for_patient}
+        if kind not in ranked:
+            raise KGError(f"{focus!r} is a {kind}; recommendations exist for diseases, doctors and patients")
+        for r in ranked[kind](focus, k=k):
+            paths = [list(p.nodes) for p in r.paths]
+            nodes.update(n for path in paths for n in path)
+            if relations is not None:  # a path's own edges are always drawn
+                relations.update(rel for p in r.paths for _, rel, _ in p.edges)
+            nodes.add(r.drug_id)
+            recommendations.append({"drug_id": r.drug_id, "name": r.name, "score": r.score,
+                                    "explanation": r.explanation, "paths": paths})
+    page = graph.subgraph(sorted(nodes), relations)
+    return page, {"focus": focus, "recommendations": recommendations}
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -222,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="export a graph (or one entity's neighbourhood)")
     p.add_argument("graph", help="graph directory written by `rxkg build`")
-    p.add_argument("--format", choices=["graphml", "gexf", "json", "turtle", "csv", "neo4j"],
+    p.add_argument("--format", choices=["graphml", "gexf", "json", "turtle", "csv", "neo4j", "html"],
                    help="default: from the --out extension")
     p.add_argument("--out", required=True, help="output file (or directory for csv/neo4j)")
     p.add_argument("--around", metavar="ID", help="export the neighbourhood of this node id")
@@ -230,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--relations", help="comma-separated relations to keep, e.g. treats,binds")
     p.add_argument("--patients", choices=["pseudonymise", "drop", "clear"], default="pseudonymise",
                    help="patients in the export: keyed pseudonyms (default), left out, or source ids")
+    p.add_argument("--model", help="html with --around: add the entity's top drugs from this bundle, "
+                                   "their explanation paths highlighted")
+    p.add_argument("--k", type=int, default=5, help="recommendations on the html page (default 5)")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("info", help="describe a graph directory")

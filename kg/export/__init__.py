@@ -4,8 +4,8 @@
 >>> export_graph(kg, "out/graph.graphml")                           # doctest: +SKIP
 >>> export_graph(kg.around("disease:DOID:9352", hops=1), "t2d.gexf") # doctest: +SKIP
 
-The format comes from the extension (``.graphml``, ``.gexf``, ``.json``, ``.ttl``)
-or is named (``csv`` and ``neo4j`` write a directory). Every file is written
+The format comes from the extension (``.graphml``, ``.gexf``, ``.json``, ``.ttl``,
+``.html`` for the self-contained inspection page) or is named (``csv`` and ``neo4j`` write a directory). Every file is written
 atomically.
 """
 
@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 from kg.errors import KGError
 from kg.records import iter_edges, iter_nodes
+from kg.export.html import write_html
 from kg.export.rdf import write_turtle
 from kg.export.tabular import write_csv, write_neo4j
 from kg.export.xml import write_gexf, write_graphml
@@ -25,7 +26,7 @@ from kg.io import atomic_directory, atomic_file
 from kg.privacy import PrivacyMode, Pseudonymiser, apply_privacy
 
 __all__ = ["export_graph", "FORMATS", "format_from_path", "write_node_link_json",
-           "write_graphml", "write_gexf", "write_turtle", "write_csv", "write_neo4j"]
+           "write_graphml", "write_gexf", "write_turtle", "write_csv", "write_neo4j", "write_html"]
 
 
 def write_node_link_json(graph: KnowledgeGraph, path: Path) -> None:
@@ -44,15 +45,16 @@ def write_node_link_json(graph: KnowledgeGraph, path: Path) -> None:
 
 
 #: format name -> (writer, writes a directory)
-FORMATS: dict[str, tuple[Callable[[KnowledgeGraph, Path], None], bool]] = {
+FORMATS: dict[str, tuple[Callable[..., None], bool]] = {
     "graphml": (write_graphml, False),
     "gexf": (write_gexf, False),
     "json": (write_node_link_json, False),
     "turtle": (write_turtle, False),
     "csv": (write_csv, True),
     "neo4j": (write_neo4j, True),
+    "html": (write_html, False),
 }
-_EXTENSIONS = {".graphml": "graphml", ".gexf": "gexf", ".json": "json", ".ttl": "turtle"}
+_EXTENSIONS = {".graphml": "graphml", ".gexf": "gexf", ".json": "json", ".ttl": "turtle", ".html": "html"}
 
 
 def format_from_path(path: str | Path) -> str:
@@ -64,13 +66,19 @@ def format_from_path(path: str | Path) -> str:
 
 
 def export_graph(graph: KnowledgeGraph, path: str | Path, fmt: str | None = None,
-                 privacy: PrivacyMode = "pseudonymise", pseudonymiser: Pseudonymiser | None = None) -> Path:
+                 privacy: PrivacyMode = "pseudonymise", pseudonymiser: Pseudonymiser | None = None,
+                 options: Mapping[str, Any] | None = None) -> Path:
     """Write ``graph`` in ``fmt`` (default: from the extension) to ``path``; returns the path.
 
     Patient ids are pseudonymised by default (see :mod:`kg.privacy`); ``privacy="drop"``
-    leaves patients out, ``privacy="clear"`` writes the source ids.
+    leaves patients out, ``privacy="clear"`` writes the source ids. ``options`` go to the
+    writer (the HTML page's ``focus``, ``recommendations`` and ``title``); patient ids in
+    them are pseudonymised like the graph's.
     """
     path = Path(path)
+    if privacy == "pseudonymise" and options:
+        pseudonymiser = pseudonymiser or Pseudonymiser()
+        options = json.loads(pseudonymiser.text(json.dumps(options))) if options else options
     graph = apply_privacy(graph, privacy, pseudonymiser)
     fmt = fmt or format_from_path(path)
     if fmt == "ttl":
@@ -79,7 +87,7 @@ def export_graph(graph: KnowledgeGraph, path: str | Path, fmt: str | None = None
         raise KGError(f"unknown export format {fmt!r}; known: {sorted(FORMATS)}")
     writer, is_directory = FORMATS[fmt]
     if is_directory:
-        atomic_directory(path, lambda tmp: writer(graph, tmp))
+        atomic_directory(path, lambda tmp: writer(graph, tmp, **(options or {})))
     else:
-        atomic_file(path, lambda tmp: writer(graph, tmp))
+        atomic_file(path, lambda tmp: writer(graph, tmp, **(options or {})))
     return path
