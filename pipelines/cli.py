@@ -134,9 +134,10 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from pipelines.config import default_config, load_config
     from pipelines.demo import run_demo
 
-    run_demo(Path(args.out))
+    run_demo(Path(args.out), load_config(args.config) if args.config else default_config())
     return 0
 
 
@@ -154,9 +155,14 @@ def _load_or_build_graph(path: str):
 def _cmd_train(args: argparse.Namespace) -> int:
     from pipelines.train import TrainConfig, run_train
 
+    from pipelines.config import load_config
+
+    settings = load_config(args.config).train if args.config else TrainConfig()
+    if args.seed is not None:
+        settings = replace(settings, seed=args.seed)
     graph = _load_or_build_graph(args.graph)
     log = (lambda m: None) if args.json else print
-    _, result = run_train(graph, TrainConfig(seed=args.seed), out=args.out, log=log)
+    _, result = run_train(graph, settings, out=args.out, log=log)
     if args.json:
         print(json.dumps({"out": str(result.out), "weights": result.weights, "selection": result.selection,
                           "seconds": result.seconds, "metapath_penalty": result.metapath_penalty,
@@ -284,7 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train every component and write the recommender bundle")
     p.add_argument("--graph", default="build/graph", help="graph directory (built from the shipped data if missing)")
     p.add_argument("--out", default="build/model", help="bundle directory to write")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--config", help="TOML config (its [train] settings)")
+    p.add_argument("--seed", type=int, help="overrides the config's seed (default 0)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_cmd_train)
 
@@ -311,8 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_recommend)
 
-    p = sub.add_parser("demo", help="build the shipped graph and write example exports")
-    p.add_argument("--out", default="build/demo", help="output directory (default build/demo)")
+    p = sub.add_parser("demo", help="the whole job: build, train, quick evaluation, recommendations, exports")
+    p.add_argument("--config", help="TOML config (default: everything shipped under data/)")
+    p.add_argument("--out", default="build", help="output directory (default build: graph/, model/, report/, "
+                                                  "exports/); unchanged stages are reused from it")
     p.set_defaults(func=_cmd_demo)
     return parser
 

@@ -1,7 +1,10 @@
-"""``rxkg demo``: the main job on the shipped data, end to end, as far as rxkg goes today.
+"""``rxkg demo``: the whole job on the shipped data, end to end.
 
-Builds the full graph, then exports the neighbourhood of one disease in every
-format, and tells the user where everything is.
+Builds the full graph, trains every component, evaluates every protocol in quick
+mode (:func:`pipelines.run.run`, cached), then prints the top-10 drugs with their
+explanations for one real CMS prescriber, one MIMIC-III patient and one disease, writes
+the exports (six formats plus an HTML inspection page per entity) and says where
+everything is.
 """
 
 from __future__ import annotations
@@ -9,43 +12,100 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from kg.errors import KGError
 from kg.export import FORMATS, export_graph
-from pipelines.build import run_build
-from pipelines.config import default_config
+from pipelines.config import PipelineConfig, default_config
+from pipelines.run import RunResult, run
 
-__all__ = ["run_demo", "DEMO_DISEASE"]
+__all__ = ["run_demo", "DEMO_DISEASE", "DEMO_DOCTOR", "DEMO_PATIENT"]
 
 DEMO_DISEASE = "disease:DOID:9352"  # type 2 diabetes mellitus
+DEMO_DOCTOR = "doctor:NPI:1225079817"  # a family-practice prescriber in Iowa (CMS Part D 2014)
+DEMO_PATIENT = "patient:mimic3:10006"  # a MIMIC-III demo patient
 _EXTENSIONS = {"graphml": ".graphml", "gexf": ".gexf", "json": ".json", "turtle": ".ttl",
-               "csv": "_csv", "neo4j": "_neo4j"}
+               "csv": "_csv", "neo4j": "_neo4j", "html": ".html"}
+_PAGE_RELATIONS = ["treats", "palliates", "resembles", "associates", "localizes", "has_condition",
+                   "takes", "prescribes", "binds", "allergic_to"]
 
 
-def run_demo(out: Path) -> None:
+def run_demo(out: Path, config: PipelineConfig | None = None, k: int = 10) -> RunResult:
+    from kg.privacy import Pseudonymiser
+
     start = time.perf_counter()
-    config = default_config()
-    result = run_build(config.build, out / "graph", progress=True)
-    graph = result.graph
-    print(f"[1/2] graph: {result.report.summary()}")
-    counts = result.report.nodes
-    print(f"      people: {counts.get('doctor', 0):,} doctors ({result.report.sources['cms']['nodes_loaded']:,} "
-          f"CMS prescribers), {counts.get('patient', 0):,} patients (Synthea, MIMIC-III)")
-    for name, source in result.report.sources.items():
-        for field, tally in source.get("mapping", {}).items():
-            if field in ("drug_columns", "medications", "medication_reasons", "prescriptions", "diagnoses"):
-                print(f"      mapped {name}/{field} -> {tally['target']}: {tally['row_rate']:.1%} of "
-                      f"{tally['rows']:,} rows, {tally['code_rate']:.1%} of {tally['codes']:,} codes")
-    name = graph.node(DEMO_DISEASE)["name"]
-    # has_condition brings the disease's patients in: the exports show them pseudonymised.
-    around = graph.around(DEMO_DISEASE, hops=1, relations=["treats", "palliates", "associates",
-                                                            "resembles", "localizes", "has_condition"])
+    config = config or default_config()
+    result = run(config, out, evaluate=True, quick=True)
+    graph, recommender = result.graph, result.recommender
+    anon = Pseudonymiser()
+    print()
+    disease, doctor, patient = (_pick(graph, kind, preferred) for kind, preferred in
+                                (("disease", DEMO_DISEASE), ("doctor", DEMO_DOCTOR), ("patient", DEMO_PATIENT)))
     treats = graph.edges[("drug", "treats", "disease")]
-    drugs = treats.loc[treats["dst"] == DEMO_DISEASE, "src"].astype(str)
-    names = [graph.node(d)["name"] for d in sorted(drugs)]
-    print(f"      {name} ({DEMO_DISEASE}): treated by {len(names)} drugs: {', '.join(names[:8])}, ...")
+    known = set(treats.loc[treats["dst"] == disease, "src"].astype(str))
+    sections = [("disease", disease, graph.node(disease).get("name"),
+                 recommender.recommend_for_disease(disease, k=k)),
+                ("prescriber", doctor, _doctor_label(graph, doctor), recommender.recommend_for_doctor(doctor, k=k)),
+                ("patient", anon.pseudonym(patient), "every recorded condition and drug, safety filter on",
+                 recommender.recommend_for_patient(patient, k=k))]
+    for kind, shown, label, recommendations in sections:
+        print(f"Top {k} for {kind} {shown} ({label}):")
+        for rank, r in enumerate(recommendations, 1):
+            note = "  [known indication]" if kind == "disease" and r.drug_id in known else ""
+            print(f"  {rank:>2}. {r.name}  (score {r.score:.2f}){note}")
+            print(f"      {anon.text(r.explanation)}")
+        if recommendations.removed:
+            drugs = len({e.drug_id for e in recommendations.removed})
+            print(f"      safety removed {drugs} drug(s), e.g. {anon.text(recommendations.removed[0].text())}")
+        print()
     exports = out / "exports"
+    around = graph.around(disease, hops=1, relations=["treats", "palliates", "associates", "resembles",
+                                                            "localizes", "has_condition"])
     for fmt in FORMATS:
-        export_graph(around, exports / f"type2_diabetes{_EXTENSIONS[fmt]}", fmt)
-    print(f"[2/2] exports of its neighbourhood ({around.num_nodes} nodes, {around.num_edges} edges) "
-          f"in {len(FORMATS)} formats -> {exports}")
-    print(f"rxkg demo: done in {time.perf_counter() - start:.1f}s; graph in {out / 'graph'}, "
-          f"build report {out / 'graph' / 'build_report.json'}, exports in {exports}")
+        if fmt != "html":
+            export_graph(around, exports / f"disease{_EXTENSIONS[fmt]}", fmt)
+    pages = []
+    for (kind, _, _, recommendations), entity, name in zip(sections, (disease, doctor, patient),
+                                                            ("disease", "prescriber", "patient")):
+        pages.append(_page(graph, entity, recommendations, exports / f"{name}.html"))
+    report = result.paths.get("report")
+    print(f"exports of {graph.node(disease).get('name') or disease}'s neighbourhood ({around.num_nodes} nodes, {around.num_edges} edges) in "
+          f"{len(FORMATS) - 1} formats, and inspection pages {', '.join(p.name for p in pages)} -> {exports}")
+    print(f"rxkg demo: done in {time.perf_counter() - start:.0f}s; graph {result.paths['graph']}, "
+          f"model {result.paths['model']}, report {report / 'report.md' if report else '(not run)'}, "
+          f"exports {exports}")
+    return result
+
+
+def _pick(graph, node_type: str, preferred: str) -> str:
+    """``preferred`` when the graph has it (the shipped data), else the best-connected node of the type."""
+    if graph.has_node(preferred):
+        return preferred
+    ids = graph.nodes_of_type(node_type)["id"].astype(str)
+    if ids.empty:
+        raise KGError(f"the demo needs a {node_type} in the graph; it has none")
+    degree = {i: 0 for i in ids}
+    for et, frame in graph.edges.items():
+        for side, t in (("src", et.src), ("dst", et.dst)):
+            if t == node_type:
+                for node, n in frame[side].astype(str).value_counts().items():
+                    degree[node] = degree.get(node, 0) + int(n)
+    return max(sorted(degree), key=lambda i: degree[i])
+
+
+def _doctor_label(graph, doctor: str) -> str:
+    node = graph.node(doctor)
+    return ", ".join(v for v in (node.get("specialty"), node.get("state")) if isinstance(v, str)) or "prescriber"
+
+
+def _page(graph, entity: str, recommendations, path: Path) -> Path:
+    """The entity's neighbourhood plus its recommendations' explanation paths, as an HTML page."""
+    nodes = set(graph.neighbourhood(entity, 1, _PAGE_RELATIONS))
+    if len(nodes) > 400:  # a prescriber links to every drug they prescribe: keep the page readable
+        nodes = {entity} | {r.drug_id for r in recommendations}
+    items = []
+    for r in recommendations:
+        paths = [list(p.nodes) for p in r.paths]
+        nodes.update(n for p in paths for n in p)
+        items.append({"drug_id": r.drug_id, "name": r.name, "score": r.score, "explanation": r.explanation,
+                      "paths": paths})
+    return export_graph(graph.subgraph(sorted(nodes)), path, "html",
+                        options={"focus": entity, "recommendations": items})

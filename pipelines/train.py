@@ -137,8 +137,11 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     validation = Recommender(train_graph, val_disease_scores, task.id_maps["disease"],
                              task.id_maps["drug"], **cf_val)
     drug_ids, disease_ids = task.id_maps["drug"], task.id_maps["disease"]
-    validation.fit_weights("disease", [(disease_ids[d], drug_ids[s]) for s, d in task.val_pairs],
-                           known=[(disease_ids[d], drug_ids[s]) for s, d in task.train_pairs], seed=config.seed)
+    if len(task.val_pairs):
+        validation.fit_weights("disease", [(disease_ids[d], drug_ids[s]) for s, d in task.val_pairs],
+                               known=[(disease_ids[d], drug_ids[s]) for s, d in task.train_pairs], seed=config.seed)
+    else:
+        log("  disease: too few indications for validation pairs; the blend keeps default weights")
     for kind, split in (("doctor", doctor_split), ("patient", patient_split)):
         if split is not None and split.test.nnz:
             validation.fit_weights(kind, _pairs(split.test), known=_pairs(split.history), seed=config.seed)
