@@ -25,30 +25,14 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks._machine import RESULTS, write_result
+from pipelines.evaluation.doctor import LABELS, MODEL_ORDER, QUICK_STAGES
+from pipelines.evaluation.doctor import cf_splits as splits_for
 
 GRAPH = Path("build/graph")
-MODEL_ORDER = ["popularity", "group_popularity", "als", "bpr"]
-LABELS = {"popularity": "global popularity", "group_popularity": "within-specialty popularity",
-          "als": "ALS (implicit)", "bpr": "BPR (implicit)"}
-QUICK_STAGES = {"popularity": [], "group_popularity": [{"smoothing": [0.05]}],
-                "als": [{"factors": [16], "regularization": [50.0]}],
-                "bpr": [{"factors": [16], "iterations": [20]}]}
 
 
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def splits_for(inter, mode: str, seed: int):
-    from recsys.cf import holdout_split, unseen_user_split
-
-    if mode == "holdout":
-        split = holdout_split(inter, 0.2, seed=seed)
-        return split, holdout_split(split.train, 0.2, seed=seed + 1)
-    split = unseen_user_split(inter, by="state", user_fraction=0.1, test_fraction=0.2, seed=seed)
-    # Validation states are drawn from the training states only, so tuning never sees test states.
-    return split, unseen_user_split(split.train, by="state", user_fraction=0.1, test_fraction=0.2,
-                                    seed=seed + 1)
 
 
 def run_protocol(inter, mode: str, seed: int, quick: bool) -> tuple[list[dict], dict]:
