@@ -106,10 +106,10 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     gnn_epochs = None
     if config.gnn is not None:
         settings = {"seed": config.seed, **config.gnn}
-        gnn = GNNScorer(GNNConfig(**settings)).fit(task)
+        gnn = GNNScorer(GNNConfig(**settings), progress=True).fit(task)
         gnn_epochs = max(gnn.log.best_epoch, 1)
         val_disease_scores["gnn"] = gnn.score_matrix(diseases)
-        deployed = GNNScorer(GNNConfig(**{**settings, "epochs": gnn_epochs})).fit(deployed_task)
+        deployed = GNNScorer(GNNConfig(**{**settings, "epochs": gnn_epochs}), progress=True).fit(deployed_task)
         disease_scores["gnn"] = deployed.score_matrix(all_diseases)
         stage("GNN")
 

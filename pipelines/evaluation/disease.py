@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from kg.graph import KnowledgeGraph
 from pipelines.evaluation.config import EvaluateConfig
@@ -66,7 +67,8 @@ def disease_protocol(graph: KnowledgeGraph, mode: str, config: EvaluateConfig,
     hard = _hard_pairs(graph, task)
     test_diseases = np.unique(task.test_pairs[:, 1])
     fitted = {}
-    for role, model in _models(config):
+    models = list(_models(config))
+    for role, model in tqdm(models, desc=result.name, unit="model", leave=False):
         _, seconds = clock.timed(lambda: model.fit(task))
         fitted[model.name] = model
         row = _evaluated(model.name, role, model.score_matrix(test_diseases), test_diseases, task, hard,
@@ -80,7 +82,7 @@ def disease_protocol(graph: KnowledgeGraph, mode: str, config: EvaluateConfig,
     rows = hybrid.scores([task.id_maps["disease"][d] for d in test_diseases])
     seconds += gnn.fit_seconds + metapath.fit_seconds
     row = _evaluated(f"hybrid (deployed: {choice['chosen']})", "hybrid", rows, test_diseases, task, hard, config,
-                     seconds=seconds, val={"mrr": choice["val_mrr"][choice["chosen"]]},
+                     seconds=seconds, val={"selection mrr": choice["val_mrr"][choice["chosen"]]},
                      params={"weights": {k: round(v, 4) for k, v in hybrid.weights["disease"].items()},
                              "val_mrr_of_candidates": {k: round(v, 4) for k, v in choice["val_mrr"].items()}})
     result.models.append(row)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ModelResult, ProtocolResult, Stopwatch, summarise
@@ -68,7 +69,7 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig,
     log(f"  validation: {validation.summary()}")
     clock = Stopwatch()
     val_models, test_models = {}, {}
-    for name in MODEL_ORDER:
+    for name in tqdm(MODEL_ORDER, desc=result.name, unit="model", leave=False):
         fixed = {"seed": config.seed} if name in ("als", "bpr") else {}
         search = staged_search(name, validation, stages=QUICK_STAGES[name] if config.quick else None,
                                fixed=fixed, k=k)
@@ -89,7 +90,7 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig,
     parts = [score_split(test_models[m], split) for m in components.values()]
     blended = blend_scores(parts, [choice.weights[c] for c in components])
     row = _evaluated(f"hybrid (deployed: {choice.chosen})", "hybrid", blended, split, config, seconds=seconds,
-                     val={"mrr": choice.val_mrr[choice.chosen]},
+                     val={"selection mrr": choice.val_mrr[choice.chosen]},
                      params={"weights": {c: round(w, 4) for c, w in choice.weights.items()},
                              "val_mrr_of_candidates": {c: round(v, 4) for c, v in choice.val_mrr.items()}})
     result.models.append(row)

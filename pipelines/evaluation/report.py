@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 __all__ = ["write_report", "markdown", "plot_protocol", "plot_rank_distribution"]
 
 LABELS = {"mrr": "MRR", "hits_at_1": "Hits@1", "hits_at_10": "Hits@10", "hits_at_50": "Hits@50",
-          "auroc": "AUROC", "auprc": "AUPRC", "hard_negative_above": "non-indication above (lower is better)"}
+          "auroc": "AUROC", "auprc": "AUPRC", "hard_negative_above": "non-indication above (lower is better)",
+          "jaccard": "Jaccard (k = true set size)", "mrr": "MRR"}
 
 
 def write_report(result: "EvaluationResult", out: str | Path) -> dict[str, Path]:
@@ -54,7 +55,7 @@ def protocol_table(protocol: ProtocolResult) -> list[str]:
     if protocol.skipped:
         return [f"### {protocol.title}", "", f"Skipped: {protocol.skipped}.", ""]
     metrics = list(protocol.metrics)
-    head = ["model", "role", *[LABELS.get(m, m) for m in metrics], "validation", "train s"]
+    head = ["model", "role", *[_label(m) for m in metrics], "validation", "train s"]
     lines = [f"### {protocol.title}", "", _facts(protocol), "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in protocol.models:
@@ -64,6 +65,10 @@ def protocol_table(protocol: ProtocolResult) -> list[str]:
     lines.append("")
     lines += _extras(protocol)
     return lines
+
+
+def _label(metric: str) -> str:
+    return LABELS.get(metric, metric.replace("recall@", "Recall@").replace("ndcg@", "NDCG@"))
 
 
 def _facts(protocol: ProtocolResult) -> str:
@@ -120,7 +125,10 @@ def markdown(result: "EvaluationResult", plots: list[str] = ()) -> str:
              "Every number is a mean over test entities with a 95% percentile-bootstrap interval "
              f"({cfg.bootstrap} resamples). Models and blend weights were chosen on validation; test was "
              "scored once. Roles: baseline (priors, heuristics, the metapath model), model (learned), "
-             "hybrid (what rxkg deploys).", ""]
+             "hybrid (what rxkg deploys: the logistic blend of its components or one component alone, "
+             "whichever has the best validation MRR, shown as `selection mrr`: each validation pair ranked "
+             "among the entity's non-positive drugs). The `validation` column is the criterion each model "
+             "was selected or stopped on.", ""]
     for protocol in result.protocols:
         lines += protocol_table(protocol)
     if plots:
@@ -155,7 +163,7 @@ def plot_protocol(protocol: ProtocolResult, path: Path) -> Path:
         hi = np.array([m.intervals.get(metric, (np.nan, np.nan))[1] for m in protocol.models])
         ax.barh(y, np.nan_to_num(means), xerr=[np.nan_to_num(means - lo), np.nan_to_num(hi - means)],
                 color=[colours[m.role] for m in protocol.models], capsize=2)
-        ax.set_title(LABELS.get(metric, metric), fontsize=9)
+        ax.set_title(_label(metric), fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     axes[0][0].set_yticks(y, names, fontsize=8)
     axes[0][0].invert_yaxis()
