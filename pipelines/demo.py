@@ -41,16 +41,15 @@ def run_demo(out: Path, config: PipelineConfig | None = None, k: int = 10) -> Ru
                                 (("disease", DEMO_DISEASE), ("doctor", DEMO_DOCTOR), ("patient", DEMO_PATIENT)))
     treats = graph.edges[("drug", "treats", "disease")]
     known = set(treats.loc[treats["dst"] == disease, "src"].astype(str))
-    sections = [("disease", disease, graph.node(disease).get("name"),
-                 recommender.recommend_for_disease(disease, k=k)),
+    sections = [("disease", disease, f"{graph.node(disease).get('name')}; its {len(known)} known indications "
+                 "left out", recommender.recommend_for_disease(disease, k=k, exclude_known=True)),
                 ("prescriber", doctor, _doctor_label(graph, doctor), recommender.recommend_for_doctor(doctor, k=k)),
                 ("patient", anon.pseudonym(patient), "every recorded condition and drug, safety filter on",
                  recommender.recommend_for_patient(patient, k=k))]
     for kind, shown, label, recommendations in sections:
         print(f"Top {k} for {kind} {shown} ({label}):")
         for rank, r in enumerate(recommendations, 1):
-            note = "  [known indication]" if kind == "disease" and r.drug_id in known else ""
-            print(f"  {rank:>2}. {r.name}  (score {r.score:.2f}){note}")
+            print(f"  {rank:>2}. {r.name}  (score {r.score:.2f})")
             print(f"      {anon.text(r.explanation)}")
         if recommendations.removed:
             drugs = len({e.drug_id for e in recommendations.removed})
