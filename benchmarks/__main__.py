@@ -1,6 +1,7 @@
 """Run every benchmark: ``python -m benchmarks`` (or ``make bench``)."""
 
-from benchmarks import bench_api, bench_build, bench_cf, bench_links, bench_synth
+from benchmarks import (bench_api, bench_build, bench_cf, bench_distributed, bench_growth, bench_links,
+                        bench_synth)
 
 if __name__ == "__main__":
     bench_build.main([])
@@ -8,3 +9,5 @@ if __name__ == "__main__":
     bench_links.main([])
     bench_cf.main([])
     bench_api.main([])
+    bench_distributed.main([])
+    bench_growth.main([])
