@@ -261,3 +261,17 @@ def test_interactions_reject_bad_input():
         Interactions.from_triples(["u"], ["i"], [1.0], item_ids=["j"])
     with pytest.raises(KGError, match="does not match"):
         Interactions(sp.csr_matrix((2, 2)), np.array(["u"]), np.array(["i", "j"]))
+
+
+def test_als_gpu_fit_needs_cuda_and_keeps_the_cpu_contract(tmp_path):
+    import implicit.gpu
+
+    model = ALSRecommender(factors=4, regularization=0.1, use_gpu=True)
+    if not implicit.gpu.HAS_CUDA:
+        with pytest.raises(KGError, match="no CUDA support"):
+            model.fit(checkerboard())
+        return
+    model.fit(checkerboard())  # on a GPU machine: factors come back to the CPU
+    assert isinstance(model.item_factors, np.ndarray) and model.item_factors.shape[1] == 4
+    model.save(tmp_path / "als.npz")
+    assert np.allclose(ALSRecommender.load(tmp_path / "als.npz").score_users(["doctor:u0"]), model.score_users(["doctor:u0"]))

@@ -81,6 +81,10 @@ class ALSRecommender(MatrixFactorization):
     seed
         Initial factors; each user's and item's solve is independent of thread order,
         so the same seed gives the same model on any number of threads.
+    use_gpu
+        Fit with ``implicit.gpu.als`` (CUDA) for large matrices; the factors come back
+        to the CPU, where fold-in, updates and scoring run. Raises when implicit was
+        built without CUDA or sees no GPU.
 
     Examples
     --------
@@ -92,18 +96,31 @@ class ALSRecommender(MatrixFactorization):
 
     def __init__(self, factors: int = 32, regularization: float = 50.0, alpha: float = 1.0,
                  iterations: int = 15, transform: str = "log1p", seed: int = 0,
-                 num_threads: int = 0) -> None:
+                 num_threads: int = 0, use_gpu: bool = False) -> None:
         super().__init__()
         if factors <= 0 or iterations <= 0 or regularization < 0 or alpha <= 0:
             raise KGError("ALS needs factors > 0, iterations > 0, regularization >= 0 and alpha > 0")
         self.factors, self.regularization, self.alpha = factors, regularization, alpha
         self.iterations, self.seed, self.num_threads = iterations, seed, num_threads
+        self.use_gpu = bool(use_gpu)
         self.transform = ConfidenceTransform(transform)
 
     def config(self) -> dict[str, object]:
         return {"factors": self.factors, "regularization": self.regularization, "alpha": self.alpha,
                 "iterations": self.iterations, "transform": self.transform.kind, "seed": self.seed,
-                "num_threads": self.num_threads}
+                "num_threads": self.num_threads, "use_gpu": self.use_gpu}
+
+    def _gpu_solver(self):
+        import implicit.gpu
+
+        if not implicit.gpu.HAS_CUDA:
+            raise KGError("ALS use_gpu=True, but implicit has no CUDA support here (a CUDA build of "
+                          "implicit and a visible GPU are needed); fit on the CPU with use_gpu=False")
+        from implicit.gpu.als import AlternatingLeastSquares
+
+        return AlternatingLeastSquares(factors=self.factors, regularization=self.regularization, alpha=self.alpha,
+                                       iterations=self.iterations, random_state=self.seed,
+                                       calculate_training_loss=False)
 
     def _solver(self):
         from implicit.cpu.als import AlternatingLeastSquares
@@ -120,10 +137,12 @@ class ALSRecommender(MatrixFactorization):
     def _fit(self, interactions: Interactions) -> None:
         confidence = self.transform.fit(interactions.matrix).apply(interactions.matrix)
         self.user_factors = np.zeros((0, 0), dtype=np.float32)
-        solver = self._solver()
+        solver = self._gpu_solver() if self.use_gpu else self._solver()
         # implicit parallelises over users itself; a second BLAS thread pool only contends.
         with threadpool_limits(1, "blas"):
             solver.fit(confidence.astype(np.float32), show_progress=False)
+        if self.use_gpu:
+            solver = solver.to_cpu()
         self.user_factors = np.ascontiguousarray(solver.user_factors, dtype=np.float32)
         self.item_factors = np.ascontiguousarray(solver.item_factors, dtype=np.float32)
 
