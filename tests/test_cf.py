@@ -274,4 +274,5 @@ def test_als_gpu_fit_needs_cuda_and_keeps_the_cpu_contract(tmp_path):
     model.fit(checkerboard())  # on a GPU machine: factors come back to the CPU
     assert isinstance(model.item_factors, np.ndarray) and model.item_factors.shape[1] == 4
     model.save(tmp_path / "als.npz")
-    assert np.allclose(ALSRecommender.load(tmp_path / "als.npz").score_users(["doctor:u0"]), model.score_users(["doctor:u0"]))
+    loaded = ALSRecommender.load(tmp_path / "als.npz")
+    assert np.allclose(loaded.score_users(["doctor:u0"]), model.score_users(["doctor:u0"]))
