@@ -14,9 +14,10 @@ One epoch:
 4. validation MRR decides early stopping; the best state is kept.
 
 Under ``torchrun`` each rank takes its share of the supervised pairs and
-auxiliary edges; DistributedDataParallel averages gradients (gloo on CPU, NCCL on
-GPUs). Every rank evaluates the same validation set with the same weights, so they
-stop together.
+auxiliary edges; DistributedDataParallel averages gradients in full-batch mode (gloo
+on CPU, NCCL on GPUs), and in sampled mode one all-reduce per batch does (each rank
+samples the neighbourhood of its own share of the batch). Every rank evaluates the same
+validation set with the same weights, so they stop together.
 """
 
 from __future__ import annotations
@@ -126,8 +127,12 @@ class GNNScorer(LinkScorer):
         self._build(task)
         rank, world = _rank_and_world()
         model: torch.nn.Module = self.model
-        if world > 1:
+        if world > 1 and cfg.mode == "full":
             model = torch.nn.parallel.DistributedDataParallel(self.model)
+        # Sampled mode averages gradients itself (_all_reduce_gradients): a sampled
+        # neighbourhood leaves some parameters unused, and the loss reads the decoder's
+        # parameters outside the module's forward, which DDP's unused-parameter search
+        # would count twice.
         optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         train = torch.from_numpy(task.train_pairs.T.copy())
         known = _KnownPairs(task.train_pairs, task.num_src, task.num_dst)
@@ -208,6 +213,8 @@ class GNNScorer(LinkScorer):
             loss = self._target_loss(z, sub.seeds, known, pool=sub.candidates, to_global=sub.node_ids)
             loss = loss + cfg.aux_weight * self._aux_loss(z, generator, rank, world, restrict=sub)
             loss.backward()
+            if world > 1:
+                _all_reduce_gradients(self.model, world)
             optimizer.step()
             losses.append(float(loss.detach()))
         return float(np.mean(losses))
@@ -363,6 +370,22 @@ def _position(pool: Tensor, values: Tensor) -> Tensor:
     """Index of each value within ``pool`` (every value is in it)."""
     order = torch.argsort(pool)
     return order[torch.searchsorted(pool[order], values)]
+
+
+def _all_reduce_gradients(module: torch.nn.Module, world: int) -> None:
+    """Average gradients over ranks in one collective; a parameter no rank used keeps no
+    gradient (so Adam leaves it alone, as in one process), one some rank used gets the mean."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
+    used = torch.tensor([float(p.grad is not None) for p in params])
+    dist.all_reduce(flat)
+    dist.all_reduce(used)
+    flat /= world
+    offset = 0
+    for p, anyone in zip(params, used):
+        n = p.numel()
+        p.grad = flat[offset:offset + n].view_as(p).clone() if anyone > 0 else None
+        offset += n
 
 
 def _rank_and_world() -> tuple[int, int]:
