@@ -21,7 +21,7 @@ from recsys.linktask import LinkTask
 from recsys.metrics import average_precision
 
 __all__ = ["LinkMetrics", "DiseaseRanking", "PairScorer", "evaluate_scores", "evaluate_scorer",
-           "per_disease_ranks", "per_disease_metrics", "hard_negative_rates"]
+           "per_disease_ranks", "per_disease_metrics", "ranking_metrics", "hard_negative_rates"]
 
 HITS_AT: tuple[int, ...] = (1, 10, 50)
 
@@ -92,7 +92,11 @@ def per_disease_metrics(scores: np.ndarray, dst_index: np.ndarray, task: LinkTas
                         part: str = "test") -> dict[str, np.ndarray]:
     """Each metric per held-out disease (arrays aligned with ``out["disease"]``), for
     macro means, bootstrap intervals over diseases and rank distributions."""
-    by_disease = per_disease_ranks(scores, dst_index, task, part)
+    return ranking_metrics(per_disease_ranks(scores, dst_index, task, part))
+
+
+def ranking_metrics(by_disease: dict[int, DiseaseRanking]) -> dict[str, np.ndarray]:
+    """:func:`per_disease_metrics` from rankings already computed (``per_disease_ranks``)."""
     rankings = list(by_disease.values())
     out = {"disease": np.fromiter(by_disease, dtype=np.int64, count=len(by_disease)),
            "mrr": np.array([np.mean(1.0 / r.ranks) for r in rankings])}

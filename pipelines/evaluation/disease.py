@@ -99,12 +99,13 @@ def disease_protocol(graph: KnowledgeGraph, mode: str, config: EvaluateConfig,
 
 def _evaluated(name: str, role: str, scores: np.ndarray, diseases: np.ndarray, task, hard: np.ndarray,
                config: EvaluateConfig, **extra):
-    from recsys.linkeval import hard_negative_rates, per_disease_metrics, per_disease_ranks
+    from recsys.linkeval import hard_negative_rates, per_disease_ranks, ranking_metrics
 
-    per = per_disease_metrics(scores, diseases, task, "test")
+    rankings = per_disease_ranks(scores, diseases, task, "test")
+    per = ranking_metrics(rankings)
     rates = hard_negative_rates(scores, diseases, task, hard, "test")
     per["hard_negative_above"] = np.array([rates.get(int(d), np.nan) for d in per.pop("disease")])
-    ranks = np.concatenate([r.ranks for r in per_disease_ranks(scores, diseases, task, "test").values()])
+    ranks = np.concatenate([r.ranks for r in rankings.values()])
     return summarise(name, role, per, config.bootstrap, config.seed, ranks=ranks, **extra)
 
 

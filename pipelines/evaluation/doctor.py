@@ -106,14 +106,9 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig,
 
 
 def _evaluated(name: str, role: str, scores: np.ndarray, split, config: EvaluateConfig, **extra) -> ModelResult:
-    from recsys.metrics import set_ranking_metrics
+    from recsys.cf.evaluate import split_metrics
 
-    seen = split.history.matrix
-    scores = np.array(scores, dtype=np.float64)
-    scores[np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr)), seen.indices] = -np.inf
-    per = set_ranking_metrics(scores, split.test.matrix > 0, k=config.k)
-    named = {f"recall@{config.k}": per["recall"], f"ndcg@{config.k}": per["ndcg"], "mrr": per["rr"]}
-    return summarise(name, role, named, config.bootstrap, config.seed, **extra)
+    return summarise(name, role, split_metrics(scores, split, config.k), config.bootstrap, config.seed, **extra)
 
 
 def _select(validation, models: dict, components: dict[str, str], config: EvaluateConfig, max_users: int = 2000):

@@ -8,6 +8,7 @@ ranking, and the intervals are a percentile bootstrap over evaluated users.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,7 +17,10 @@ from recsys.cf.base import CFRecommender
 from recsys.cf.split import CFSplit
 from recsys.metrics import bootstrap_interval, set_ranking_metrics
 
-__all__ = ["CFMetrics", "evaluate_cf", "score_split"]
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+
+__all__ = ["CFMetrics", "evaluate_cf", "score_split", "split_metrics", "mask_history"]
 
 _NAMES = {"recall": "recall@{k}", "ndcg": "ndcg@{k}", "rr": "mrr"}
 
@@ -58,9 +62,20 @@ def score_split(model: CFRecommender, split: CFSplit, chunk: int = 4096) -> np.n
             out[rows] = model.score_users(list(history.user_ids[rows]))
         else:
             out[rows] = model.score_rows(history.matrix[rows], history.user_attributes.iloc[rows])
-    seen = history.matrix
-    out[np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr)), seen.indices] = -np.inf
-    return out
+    return mask_history(out, history.matrix)
+
+
+def mask_history(scores: np.ndarray, seen: sp.csr_matrix) -> np.ndarray:
+    """``scores`` with every entry of ``seen`` (the users' history) set to ``-inf``, in place."""
+    scores[np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr)), seen.indices] = -np.inf
+    return scores
+
+
+def split_metrics(scores: np.ndarray, split: CFSplit, k: int = 10) -> dict[str, np.ndarray]:
+    """Per evaluated user, Recall@k, NDCG@k and MRR of ``scores`` (history masked) on the test part."""
+    scores = mask_history(np.array(scores, dtype=np.float64), split.history.matrix)
+    per_user = set_ranking_metrics(scores, split.test.matrix > 0, k=k)
+    return {_NAMES[key].format(k=k): values for key, values in per_user.items()}
 
 
 def evaluate_cf(model: CFRecommender, split: CFSplit, k: int = 10, n_resamples: int = 1000,
@@ -72,9 +87,7 @@ def evaluate_cf(model: CFRecommender, split: CFSplit, k: int = 10, n_resamples: 
     >>> evaluate_cf(ALSRecommender().fit(split.train), split).line()  # doctest: +SKIP
     'recall@10 0.631 [0.626, 0.636]  ndcg@10 ...'
     """
-    scores = score_split(model, split)
-    per_user = set_ranking_metrics(scores, split.test.matrix > 0, k=k)
-    named = {_NAMES[key].format(k=k): values for key, values in per_user.items()}
+    named = split_metrics(score_split(model, split), split, k)
     return CFMetrics(model=model.name, mode=split.mode, k=k, users=split.test.shape[0],
                      means={name: float(values.mean()) for name, values in named.items()},
                      intervals={name: bootstrap_interval(values, n_resamples, seed=seed)
