@@ -31,12 +31,16 @@ from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ProtocolResult, Stopwatch, summarise
+from recsys.hybrid import blend_scores
 
 __all__ = ["patient_protocols", "PATIENT_METRICS"]
 
 PATIENT_METRICS = ("recall@{k}", "ndcg@{k}", "jaccard", "mrr")
 TAKES = EdgeType("patient", "takes", "drug")
 HAS_CONDITION = EdgeType("patient", "has_condition", "disease")
+MODELS = (("popularity", "baseline"), ("most popular given diagnosis", "baseline"), ("repeat last", "baseline"),
+          ("CF (ALS)", "model"), ("graph: metapath", "model"), ("graph: GNN", "model"),
+          ("graph: deployed disease blend", "model"))
 VARIANTS = {"all": "Patient -> drug, split by time: every drug taken after the cutoff",
             "new": "Patient -> drug, split by time: only drugs new to the patient"}
 
@@ -68,27 +72,24 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     (recommender, trained), train_s = clock.timed(lambda: run_train(split.graph, train_config))
     log(f"  deployed recommender trained on the history: {trained.summary()}")
     drugs = pd.Index(recommender.drug_ids)
-    popularity = recommender.component_scores("patient", ["-"])["popularity"][0]
-    # Lower column wins a tie in the metrics; columns by popularity make every tie a popularity tie.
-    order = np.argsort(-popularity, kind="stable")
-    scorers = _scorers(recommender, split.graph)
+    scorer = _PatientModels(recommender, split.graph)
     for variant, result in results.items():
         new_only = variant == "new"
-        val, test = (_truth(split, part, new_only, drugs, recommender) for part in ("val", "test"))
+        val, test = (_truth(split, part, new_only, drugs) for part in ("val", "test"))
         if not test.patients or not val.patients:
             result.skipped = "no patient has such drugs after the cutoff"
             continue
-        val_parts = {name: fn(val.patients) for name, fn in scorers.items()}
-        test_parts = {name: fn(test.patients) for name, fn in scorers.items()}
-        for name, role in (("popularity", "baseline"), ("most popular given diagnosis", "baseline"),
-                           ("repeat last", "baseline"), ("CF (ALS)", "model"), ("graph: metapath", "model"),
-                           ("graph: GNN", "model"), ("graph: deployed disease blend", "model")):
-            if name == "repeat last" and new_only:
-                continue  # with the history excluded it is popularity
-            result.models.append(_evaluated(name, role, test_parts[name], test, order, config,
-                                            val=_val_metrics(val_parts[name], val, order, config)))
+        val_scores, val_parts = scorer.scores(val.patients)
+        test_scores, test_parts = scorer.scores(test.patients)
+        # Lower column wins a tie in the metrics; columns by popularity make every tie a popularity tie.
+        order = np.argsort(-val_parts["popularity"][0], kind="stable")
+        for name, role in MODELS:
+            if name not in test_scores or (name == "repeat last" and new_only):
+                continue  # no GNN in the recommender; with the history excluded repeat-last is popularity
+            result.models.append(_evaluated(name, role, test_scores[name], test, order, config,
+                                            val=_val_metrics(val_scores[name], val, order, config)))
         choice = _select(val_parts, val)
-        blended = _blend(test_parts, choice)
+        blended = blend_scores([test_parts[n] for n in choice.weights], list(choice.weights.values()))
         hybrid = _evaluated(f"hybrid (deployed: {choice.chosen})", "hybrid", blended, test, order, config,
                             val={"selection mrr": choice.val_mrr[choice.chosen]}, seconds=train_s,
                             params={"weights": {c: round(w, 4) for c, w in choice.weights.items()},
@@ -102,7 +103,7 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
                        "trained": {"seconds": {s: round(v, 1) for s, v in trained.seconds.items()},
                                    "selection": trained.selection}}
         if new_only:
-            result.info["interaction_rate"] = _interaction_rates(recommender, split.graph, blended, test, config)
+            result.info["interaction_rate"] = _interaction_rates(recommender, split.graph, blended, test, config.k)
     total = train_s + clock.lap()
     for r in results.values():
         r.seconds = total  # one split and one trained recommender serve both variants
@@ -116,7 +117,7 @@ class _Truth:
         self.patients, self.matrix, self.history, self.masked = patients, matrix, history, masked
 
 
-def _truth(split, part: str, new_only: bool, drugs: pd.Index, recommender) -> _Truth:
+def _truth(split, part: str, new_only: bool, drugs: pd.Index) -> _Truth:
     targets = split.targets(part, new_only)
     columns = drugs.get_indexer(targets["drug"])
     targets = targets[columns >= 0]
@@ -131,23 +132,26 @@ def _truth(split, part: str, new_only: bool, drugs: pd.Index, recommender) -> _T
     return _Truth(patients, matrix, history, new_only)
 
 
-def _scorers(recommender, graph: KnowledgeGraph) -> dict[str, Callable[[list[str]], np.ndarray]]:
-    """Every patient model as a function of patient ids -> scores (patients x drugs, NaN: cannot score)."""
-    components = lambda ids: recommender.component_scores("patient", ids)  # noqa: E731
-    scorers = {
-        "popularity": lambda ids: components(ids)["popularity"],
-        "most popular given diagnosis": _diagnosis_popularity(recommender, graph),
-        "repeat last": _repeat_last(recommender, graph),
-        "CF (ALS)": lambda ids: components(ids)["cf"],
-        "graph: metapath": lambda ids: recommender.condition_scores(ids, ["metapath"]),
-        "graph: deployed disease blend": lambda ids: recommender.condition_scores(ids),
-        "blend:graph": lambda ids: components(ids)["graph"],
-        "blend:cf": lambda ids: components(ids)["cf"],
-        "blend:popularity": lambda ids: components(ids)["popularity"],
-    }
-    if "gnn" in recommender.disease_scores:
-        scorers["graph: GNN"] = lambda ids: recommender.condition_scores(ids, ["gnn"])
-    return scorers
+class _PatientModels:
+    """Every patient model's scores (patients x drugs, NaN: cannot score), the recommender's
+    components computed once per call."""
+
+    def __init__(self, recommender, graph: KnowledgeGraph) -> None:
+        self.recommender = recommender
+        self.diagnosis = _diagnosis_popularity(recommender, graph)
+        self.repeat_last = _repeat_last(recommender, graph)
+
+    def scores(self, ids: list[str]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """(scores by model name, the deployed recommender's components)."""
+        rec = self.recommender
+        parts = rec.component_scores("patient", ids)
+        out = {"popularity": parts["popularity"], "most popular given diagnosis": self.diagnosis(ids),
+               "repeat last": self.repeat_last(ids), "CF (ALS)": parts["cf"],
+               "graph: metapath": rec.condition_scores(ids, ["metapath"]),
+               "graph: deployed disease blend": parts["graph"]}
+        if "gnn" in rec.disease_scores:
+            out["graph: GNN"] = rec.condition_scores(ids, ["gnn"])
+        return out, parts
 
 
 def _diagnosis_popularity(recommender, graph: KnowledgeGraph):
@@ -233,17 +237,9 @@ def _val_metrics(scores: np.ndarray, truth: _Truth, order: np.ndarray, config: E
 def _select(parts: dict[str, np.ndarray], truth: _Truth):
     from recsys.hybrid import select_blend
 
-    components = {name.split(":", 1)[1]: scores for name, scores in parts.items() if name.startswith("blend:")}
     positives = truth.matrix.toarray() > 0
     usable = ~truth.history | positives if truth.masked else np.ones_like(positives)
-    return select_blend(components, positives, usable)
-
-
-def _blend(parts: dict[str, np.ndarray], choice) -> np.ndarray:
-    from recsys.hybrid import blend_scores
-
-    names = [n for n in choice.weights]
-    return blend_scores([parts[f"blend:{n}"] for n in names], [choice.weights[n] for n in names])
+    return select_blend(parts, positives, usable)
 
 
 def _by_source(result: ProtocolResult, patients: list[str], k: int) -> dict[str, dict]:
@@ -257,14 +253,10 @@ def _by_source(result: ProtocolResult, patients: list[str], k: int) -> dict[str,
     return out
 
 
-def _interaction_rates(recommender, graph: KnowledgeGraph, blended: np.ndarray, truth: _Truth,
-                       config: EvaluateConfig) -> dict:
+def _interaction_rates(recommender, graph: KnowledgeGraph, blended: np.ndarray, truth: _Truth, k: int) -> dict:
     """Share of recommended drugs (and of lists) interacting with a current drug, with and without safety."""
-    from recsys.safety import SafetyFilter
-
-    safety = SafetyFilter.from_graph(graph)
+    safety = recommender.safety  # built from the history graph the recommender was trained on
     drugs = recommender.drug_ids
-    k = config.k
     drug_rate, list_rate, safe_drug_rate, safe_list_rate, actual = [], [], [], [], []
     for row, patient in enumerate(truth.patients):
         context = safety.context(graph, patient)
