@@ -60,7 +60,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
         raise KGError("--model needs --around ID and --format html: it adds that entity's recommendations")
     if args.around:
         if fmt == "html":
-            graph, options = inspection_graph(graph, args.around, args.hops, relations, args.model, args.k)
+            from pipelines.inspection import inspection_graph, recommend_for
+
+            ranked = ()
+            if args.model:
+                from recsys.api import Recommender
+
+                ranked = recommend_for(Recommender.load(args.model), graph, args.around, args.k)
+            graph, options = inspection_graph(graph, args.around, ranked, args.hops, relations,
+                                              edge_relations=relations)
         else:
             graph = graph.around(args.around, hops=args.hops, relations=relations)
     elif relations:
@@ -69,33 +77,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
     print(f"rxkg export: {graph.num_nodes:,} nodes, {graph.num_edges:,} edges as {fmt} -> {args.out} "
           f"in {time.perf_counter() - start:.1f}s")
     return 0
-
-
-def inspection_graph(graph, focus: str, hops: int, relations, model: str | None, k: int):
-    """The neighbourhood of ``focus`` for the HTML page, plus (with a model) the top-``k`` drugs
-    for it and the nodes of their explanation paths."""
-    nodes = set(graph.neighbourhood(focus, hops, relations))
-    relations = set(relations) if relations else None
-    recommendations = []
-    if model:
-        from recsys.api import Recommender
-
-        recommender = Recommender.load(model)
-        kind = graph.node(focus)["type"]
-        ranked = {"disease": recommender.recommend_for_disease, "doctor": recommender.recommend_for_doctor,
-                  "patient": recommender.recommend_for_patient}
-        if kind not in ranked:
-            raise KGError(f"{focus!r} is a {kind}; recommendations exist for diseases, doctors and patients")
-        for r in ranked[kind](focus, k=k):
-            paths = [list(p.nodes) for p in r.paths]
-            nodes.update(n for path in paths for n in path)
-            if relations is not None:  # a path's own edges are always drawn
-                relations.update(rel for p in r.paths for _, rel, _ in p.edges)
-            nodes.add(r.drug_id)
-            recommendations.append({"drug_id": r.drug_id, "name": r.name, "score": r.score,
-                                    "explanation": r.explanation, "paths": paths})
-    page = graph.subgraph(sorted(nodes), relations)
-    return page, {"focus": focus, "recommendations": recommendations}
 
 
 def _cmd_info(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 from kg.errors import KGError
 from kg.export import FORMATS, export_graph
 from pipelines.config import PipelineConfig, default_config
+from pipelines.inspection import inspection_graph
 from pipelines.run import RunResult, run
 
 __all__ = ["run_demo", "DEMO_DISEASE", "DEMO_DOCTOR", "DEMO_PATIENT"]
@@ -97,14 +98,6 @@ def _doctor_label(graph, doctor: str) -> str:
 
 def _page(graph, entity: str, recommendations, path: Path) -> Path:
     """The entity's neighbourhood plus its recommendations' explanation paths, as an HTML page."""
-    nodes = set(graph.neighbourhood(entity, 1, _PAGE_RELATIONS))
-    if len(nodes) > 400:  # a prescriber links to every drug they prescribe: keep the page readable
-        nodes = {entity} | {r.drug_id for r in recommendations}
-    items = []
-    for r in recommendations:
-        paths = [list(p.nodes) for p in r.paths]
-        nodes.update(n for p in paths for n in p)
-        items.append({"drug_id": r.drug_id, "name": r.name, "score": r.score, "explanation": r.explanation,
-                      "paths": paths})
-    return export_graph(graph.subgraph(sorted(nodes)), path, "html",
-                        options={"focus": entity, "recommendations": items})
+    page, options = inspection_graph(graph, entity, recommendations, relations=_PAGE_RELATIONS,
+                                     max_neighbourhood=400)
+    return export_graph(page, path, "html", options=options)
