@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from kg import __version__
 from kg.graph import KnowledgeGraph
 from kg.io import atomic_file
 from pipelines.config import PipelineConfig, default_config, default_data_dir
@@ -53,14 +54,8 @@ def data_key(config: PipelineConfig) -> str:
     from pipelines.provenance import combined_hash, data_hashes
 
     sources = [(s.kind, s.label, sorted(s.files.items())) for s in config.build.sources]
-    return combined_hash("build", _version(), sources, config.build.policy,
+    return combined_hash("build", __version__, sources, config.build.policy,
                          sorted(data_hashes(config.build.sources, default_data_dir()).items()))
-
-
-def _version() -> str:
-    from kg import __version__
-
-    return __version__
 
 
 def _cached(directory: Path, key: str) -> bool:

@@ -5,8 +5,8 @@
 >>> export_graph(kg.around("disease:DOID:9352", hops=1), "t2d.gexf") # doctest: +SKIP
 
 The format comes from the extension (``.graphml``, ``.gexf``, ``.json``, ``.ttl``,
-``.html`` for the self-contained inspection page) or is named (``csv`` and ``neo4j`` write a directory). Every file is written
-atomically.
+``.html`` for the self-contained inspection page) or is named (``csv`` and ``neo4j``
+write a directory). Every file is written atomically.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def export_graph(graph: KnowledgeGraph, path: str | Path, fmt: str | None = None
     path = Path(path)
     if privacy == "pseudonymise" and options:
         pseudonymiser = pseudonymiser or Pseudonymiser()
-        options = json.loads(pseudonymiser.text(json.dumps(options))) if options else options
+        options = json.loads(pseudonymiser.text(json.dumps(options)))
     graph = apply_privacy(graph, privacy, pseudonymiser)
     fmt = fmt or format_from_path(path)
     if fmt == "ttl":

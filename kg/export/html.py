@@ -60,7 +60,7 @@ def inspection_page(graph: KnowledgeGraph, focus: str | None = None,
     for i, row in enumerate(graph.nodes.itertuples(index=False)):
         attrs = {k: v for k, v in row._asdict().items() if isinstance(v, (str, int, float)) and v == v
                  and k not in ("id", "type")}
-        x, y = (layout[i] if len(ids) > 1 else (0.0, 0.0))
+        x, y = layout[i]
         nodes.append({"id": ids[i], "type": str(row.type), "label": str(attrs.get("name") or ids[i]),
                       "x": round(float(x), 4), "y": round(float(y), 4), "degree": simple.degree(i),
                       "attrs": {k: str(v) for k, v in attrs.items()}})

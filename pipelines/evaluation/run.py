@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from kg import __version__
 from kg.graph import KnowledgeGraph
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ProtocolResult
@@ -106,7 +107,7 @@ def evaluate(config: EvaluateConfig | None = None, graph: KnowledgeGraph | None 
                 run(f"doctor/{mode}", lambda mode=mode: doctor_protocol(inter, mode, config, log))
     if "patient" in config.protocols:
         run("patient", lambda: patient_protocols(graph, config, log))
-    provenance = {"rxkg": _rxkg_version(), "versions": library_versions(), "machine": machine(),
+    provenance = {"rxkg": __version__, "versions": library_versions(), "machine": machine(),
                   "data": hashes, "data_hash": combined_hash(sorted(hashes.items())),
                   "graph": f"{graph.num_nodes:,} nodes, {graph.num_edges:,} edges",
                   "timings_s": {p.name: round(p.seconds, 1) for p in protocols}}
@@ -121,12 +122,3 @@ def evaluate(config: EvaluateConfig | None = None, graph: KnowledgeGraph | None 
 
 def _skipped(name: str, why: str) -> ProtocolResult:
     return ProtocolResult(name, name, (), skipped=why)
-
-
-def _rxkg_version() -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version("rxkg")
-    except metadata.PackageNotFoundError:
-        return "source checkout"
