@@ -1,9 +1,10 @@
 """``rxkg train``: fit every component for deployment and write the recommender bundle.
 
 A flat chain of stages:
-1. disease -> drug: the metapath model and the GNN on a random split of ``treats``
-   (penalty and number of epochs chosen on its validation pairs), then refitted on every
-   known indication with those choices;
+1. disease -> drug: the metapath model, then the GNN stacked on it (its score adds the
+   metapath logit; see :mod:`recsys.gnn.train`), on a random split of ``treats``
+   (penalty and number of epochs chosen on its validation pairs), then both refitted on
+   every known indication with those choices;
 2. doctor and patient CF: ALS on 80% of each user's drugs, then refitted on all;
 3. blend weights per entity kind, fitted on the validation pairs of each split by a
    recommender assembled from the training side only (its graph lacks the held-out
@@ -25,9 +26,11 @@ import pandas as pd
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 
-__all__ = ["TrainConfig", "TrainResult", "run_train"]
+__all__ = ["TrainConfig", "TrainResult", "run_train", "DEPLOYED_GNN"]
 
 TAKES = EdgeType("patient", "takes", "drug")
+#: The GNN rxkg deploys, chosen on validation of both disease splits (the evaluation uses it too).
+DEPLOYED_GNN = {"encoder": "rgcn", "prior": "metapath"}
 PRESCRIBES = EdgeType("doctor", "prescribes", "drug")
 
 
@@ -47,7 +50,8 @@ class TrainConfig:
     doctor_smoothing: float = 0.05
     patient_als: dict = field(default_factory=lambda: {"factors": 8, "regularization": 1.0})
     #: GNN settings (``GNNConfig`` fields); ``None`` leaves the GNN out of the deployed blend.
-    gnn: dict | None = field(default_factory=lambda: {"encoder": "rgcn"})
+    #: With ``prior = "metapath"`` the GNN is stacked on the metapath model fitted here.
+    gnn: dict | None = field(default_factory=lambda: dict(DEPLOYED_GNN))
     #: L2 penalties the metapath model chooses from on validation.
     metapath_penalties: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1)
 
@@ -100,16 +104,18 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     diseases, all_diseases = np.arange(task.num_dst), np.arange(deployed_task.num_dst)
     selected = MetapathModel(penalties=tuple(config.metapath_penalties), seed=config.seed).fit(task)
     val_disease_scores = {"metapath": selected.score_matrix(diseases)}
-    disease_scores = {"metapath": MetapathModel(penalties=(selected.penalty,), seed=config.seed)
-                      .fit(deployed_task).score_matrix(all_diseases)}
+    deployed_metapath = MetapathModel(penalties=(selected.penalty,), seed=config.seed).fit(deployed_task)
+    disease_scores = {"metapath": deployed_metapath.score_matrix(all_diseases)}
     stage("metapath model")
     gnn_epochs = None
     if config.gnn is not None:
         settings = {"seed": config.seed, **config.gnn}
-        gnn = GNNScorer(GNNConfig(**settings), progress=True).fit(task)
+        stacked = settings.get("prior") is not None
+        gnn = GNNScorer(GNNConfig(**settings), progress=True, prior=selected if stacked else None).fit(task)
         gnn_epochs = max(gnn.log.best_epoch, 1)
         val_disease_scores["gnn"] = gnn.score_matrix(diseases)
-        deployed = GNNScorer(GNNConfig(**{**settings, "epochs": gnn_epochs}), progress=True).fit(deployed_task)
+        deployed = GNNScorer(GNNConfig(**{**settings, "epochs": gnn_epochs}), progress=True,
+                             prior=deployed_metapath if stacked else None).fit(deployed_task)
         disease_scores["gnn"] = deployed.score_matrix(all_diseases)
         stage("GNN")
 

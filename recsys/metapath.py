@@ -153,6 +153,7 @@ class MetapathModel(LinkScorer):
         fold_of_positive = rng.permutation(len(positives)) % self.folds
         fold = np.concatenate([fold_of_positive, rng.integers(0, self.folds, len(negatives))])
 
+        self._base, self._target = base, target
         full = _Graphs.of(base, self.damping)
         fold_graphs = [_Graphs.of(self._without(base, target, positives[fold_of_positive == k], task), self.damping)
                        for k in range(self.folds)]
@@ -259,6 +260,18 @@ class MetapathModel(LinkScorer):
     def score_matrix(self, dst_index: np.ndarray) -> np.ndarray:
         self._fitted()
         return self.scores_[np.asarray(dst_index, dtype=np.int64)]
+
+    def scores_without(self, pairs: np.ndarray) -> np.ndarray:
+        """(num_dst, num_src) scores on the training graph without the indications ``pairs``.
+
+        The fitted weights are kept; only the features change. A model stacked on this
+        one (the GNN with a metapath prior) trains on held-out views like these, so a
+        pair it learns from never feeds its own features, as at test time.
+        """
+        self._fitted()
+        pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        graphs = _Graphs.of(self._without(self._base, self._target, pairs, self.task), self.damping)
+        return self._all_scores(graphs, self.task)
 
     def feature_names(self) -> list[str]:
         names = [" > ".join(e.abbreviation for e in p) for p in self.paths]

@@ -58,10 +58,11 @@ def test_disease_protocol_trains_without_test_edges_twins_or_reverses(people, mo
             seen.append(task)
             return super().fit(task)
 
-    real = [(role, m) for role, m in disease._models(QUICK) if m.name in ("GNN (rgcn)", "metapath (DWPC)")]
+    real = [(role, m) for role, m in disease._models(QUICK)
+            if m.name in ("GNN (rgcn)", "metapath (DWPC)", "GNN (rgcn) + metapath")]
     monkeypatch.setattr(disease, "_models", lambda config: iter([("baseline", Spy()), *real]))
     result = disease.disease_protocol(graph, mode, QUICK, log=lambda m: None)
-    assert [m.role for m in result.models] == ["baseline", "model", "baseline", "hybrid"]
+    assert [m.role for m in result.models] == ["baseline", "model", "baseline", "model", "hybrid"]
     (task,) = seen
     drug_ids, disease_ids = task.id_maps["drug"], task.id_maps["disease"]
     held = {(drug_ids[s], disease_ids[d]) for s, d in np.concatenate([task.val_pairs, task.test_pairs])}

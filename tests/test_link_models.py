@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from kg.errors import KGError
 from kg.io import write_graph
@@ -150,3 +151,86 @@ def test_deployment_refit_runs_the_fixed_epochs_on_every_edge():
     assert model.log.epochs == 12 and model.log.best_epoch == 12, "no validation: no early stop"
     ids, _ = model.recommend(["disease:DOID:1000"], k=4, exclude_seen=False)
     assert all(d.startswith("drug:DB100") for d in ids[0]), "cluster 0's drugs treat cluster 0's diseases"
+
+
+# ---------------------------------------------------------------- GNN on a metapath prior
+@pytest.fixture(scope="module")
+def metapath(task) -> MetapathModel:
+    return MetapathModel(folds=3).fit(task)
+
+
+@pytest.fixture(scope="module")
+def stacked(task, metapath) -> GNNScorer:
+    return GNNScorer(GNNConfig(**SMALL_GNN, prior="metapath"), prior=metapath).fit(task)
+
+
+def test_stacked_gnn_ranks_planted_links_first_and_scores_like_its_parts(stacked, metapath, task):
+    assert stacked.name == "GNN (rgcn) + metapath"
+    assert evaluate_scorer(stacked, task, "test").mrr == 1.0
+    # The score is the GNN's plus a learned multiple of the metapath logit, nothing else.
+    every = np.arange(task.num_dst)
+    z = stacked._embeddings()
+    with torch.no_grad():
+        alone = stacked.model.score_all(z, stacked.decoded[0], torch.from_numpy(every),
+                                        torch.zeros(task.num_dst, task.num_src)).numpy()
+    weight = float(stacked.model.prior_weight.detach())
+    np.testing.assert_allclose(stacked.score_matrix(every), alone + weight * metapath.score_matrix(every),
+                               rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["random", "zero_shot"])
+def test_stacked_gnn_never_trains_on_a_prior_that_saw_the_pair(mode, monkeypatch):
+    # Each epoch supervises one group of training pairs; the prior scores it trains on
+    # must come from the training graph without exactly that group (whole diseases in
+    # zero-shot mode), and the groups must cover every training pair once.
+    task = LinkTask.from_split(split_links(cluster_graph(), mode, seed=0))
+    prior = MetapathModel(folds=3).fit(task)
+    hidden: list[set] = []
+    original = MetapathModel.scores_without
+
+    def spy(self, pairs):
+        hidden.append({tuple(p) for p in np.asarray(pairs).tolist()})
+        return original(self, pairs)
+
+    monkeypatch.setattr(MetapathModel, "scores_without", spy)
+    model = GNNScorer(GNNConfig(**{**SMALL_GNN, "epochs": 8, "patience": 8}, prior="metapath"), prior=prior)
+    supervised: list[set] = []
+    step = GNNScorer._full_batch_step
+
+    def record(self, model_, optimizer, train, known, generator, rank, world, group=None):
+        supervised.append({tuple(p) for p in train[:, self._groups == group].T.tolist()})
+        return step(self, model_, optimizer, train, known, generator, rank, world, group)
+
+    monkeypatch.setattr(GNNScorer, "_full_batch_step", record)
+    model.fit(task)
+    train = {tuple(p) for p in task.train_pairs.tolist()}
+    assert set().union(*hidden) == train and sum(map(len, hidden)) == len(train)
+    assert all(group in hidden for group in supervised) and len(supervised) == 8
+    if mode == "zero_shot":
+        diseases = [{d for _, d in group} for group in hidden]
+        assert all(not a & b for i, a in enumerate(diseases) for b in diseases[i + 1:])
+    # The test pairs are in no training view at all.
+    assert not {tuple(p) for p in task.test_pairs.tolist()} & set().union(*supervised)
+
+
+@pytest.mark.parametrize("mode", ["full", "sampled"])
+def test_stacked_gnn_same_seed_same_scores_and_bundle_round_trip(task, metapath, mode, tmp_path):
+    config = GNNConfig(**{**SMALL_GNN, "epochs": 4, "patience": 4}, mode=mode, fanout=(4, 4), prior="metapath")
+    a = GNNScorer(config, prior=metapath).fit(task)
+    b = GNNScorer(config, prior=metapath).fit(task)
+    every = np.arange(task.num_dst)
+    np.testing.assert_array_equal(a.score_matrix(every), b.score_matrix(every))
+    loaded = GNNScorer.load(a.save(tmp_path / "stacked.pt"))
+    np.testing.assert_array_equal(a.score_matrix(every), loaded.score_matrix(every))
+
+
+def test_stacked_gnn_fits_its_own_prior_and_checks_the_one_given(task):
+    config = GNNConfig(**{**SMALL_GNN, "epochs": 2, "patience": 2}, prior="metapath")
+    assert isinstance(GNNScorer(config).fit(task).prior, MetapathModel)
+    other = MetapathModel(folds=3).fit(LinkTask.from_split(split_links(cluster_graph(), "random", seed=1)))
+    with pytest.raises(ValueError, match="same task"):
+        GNNScorer(config, prior=other).fit(task)
+    with pytest.raises(ValueError, match="config.prior is None"):
+        GNNScorer(GNNConfig(), prior=other)
+    with pytest.raises(ValueError, match="prior must be one of"):
+        GNNConfig(prior="degree")

@@ -3,8 +3,9 @@
 One :class:`~recsys.linktask.LinkTask` per split (random edges, or zero-shot whole
 diseases) is shared by every model. Each model trains on its training graph, selects
 (early stopping, penalty) on its validation pairs, and scores the test pairs once. The
-hybrid is what ``rxkg train`` deploys: a recommender built on the training graph from
-the metapath model and the configured GNN, whose blend weights
+GNNs are reported alone and, as deployed, stacked on the metapath model. The hybrid is
+what ``rxkg train`` deploys: a recommender built on the training graph from the metapath
+model and the deployed GNN, whose blend weights
 (:meth:`~recsys.api.Recommender.fit_weights`) are chosen on the validation pairs.
 """
 
@@ -30,6 +31,7 @@ TITLES = {"random": "Disease -> drug, random split of indications",
 
 
 def _models(config: EvaluateConfig):
+    """(role, unfitted model) in fitting order: the deployed GNN uses the metapath model fitted before it."""
     from recsys.gnn import GNNConfig, GNNScorer
     from recsys.kge import KGE_MODELS, KGEConfig, KGEScorer
     from recsys.metapath import MetapathModel
@@ -42,11 +44,22 @@ def _models(config: EvaluateConfig):
     for encoder in ("rgcn", "hetero_sage"):
         yield "model", GNNScorer(GNNConfig(encoder=encoder, epochs=config.gnn_epochs, seed=config.seed))
     # The quick run tries one penalty: the choice the full run makes on both splits.
-    yield "baseline", MetapathModel(seed=config.seed, **({"penalties": (1e-2,)} if config.quick else {}))
+    metapath = MetapathModel(seed=config.seed, **({"penalties": (1e-2,)} if config.quick else {}))
+    yield "baseline", metapath
+    yield "model", _deployed_gnn(config, metapath)
+
+
+def _deployed_gnn(config: EvaluateConfig, metapath):
+    """The GNN ``rxkg train`` deploys, stacked on this split's fitted metapath model when it is."""
+    from pipelines.train import DEPLOYED_GNN
+    from recsys.gnn import GNNConfig, GNNScorer
+
+    settings = GNNConfig(**{**DEPLOYED_GNN, "epochs": config.gnn_epochs, "seed": config.seed})
+    return GNNScorer(settings, prior=metapath if settings.prior and metapath is not None else None)
 
 
 def disease_protocol(graph: KnowledgeGraph, mode: str, config: EvaluateConfig,
-                     log: Callable[[str], None] = print, deployed_gnn: str = "rgcn") -> ProtocolResult:
+                     log: Callable[[str], None] = print) -> ProtocolResult:
     """Evaluate every disease -> drug model on one split of ``treats``; see the module doc."""
     from recsys.linktask import LinkTask
     from recsys.split import TREATS, split_links
@@ -77,7 +90,7 @@ def disease_protocol(graph: KnowledgeGraph, mode: str, config: EvaluateConfig,
         log(f"  {row.model:<22} test MRR {row.means['mrr']:.3f}  AUROC {row.means['auroc']:.3f}  "
             f"AUPRC {row.means['auprc']:.3f}  ({seconds:.1f}s)")
 
-    gnn, metapath = fitted[f"GNN ({deployed_gnn})"], fitted["metapath (DWPC)"]
+    gnn, metapath = fitted[_deployed_gnn(config, None).name], fitted["metapath (DWPC)"]
     (hybrid, choice), seconds = clock.timed(lambda: _deployed_blend(task, gnn, metapath, config))
     rows = hybrid.scores([task.id_maps["disease"][d] for d in test_diseases])
     seconds += gnn.fit_seconds + metapath.fit_seconds

@@ -49,7 +49,7 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
                       log: Callable[[str], None] = print) -> list[ProtocolResult]:
     """Both variants of the time-split patient protocol (see the module doc)."""
     from kg.errors import KGError
-    from pipelines.train import TrainConfig, run_train
+    from pipelines.train import DEPLOYED_GNN, TrainConfig, run_train
     from recsys.temporal import time_split
 
     k = config.k
@@ -67,7 +67,7 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
         return list(results.values())
     log(f"  {split.summary()}")
     clock = Stopwatch()
-    train_config = TrainConfig(seed=config.seed, gnn={"encoder": "rgcn", "epochs": config.gnn_epochs},
+    train_config = TrainConfig(seed=config.seed, gnn={**DEPLOYED_GNN, "epochs": config.gnn_epochs},
                                **({"metapath_penalties": (1e-2,)} if config.quick else {}))
     (recommender, trained), train_s = clock.timed(lambda: run_train(split.graph, train_config))
     log(f"  deployed recommender trained on the history: {trained.summary()}")

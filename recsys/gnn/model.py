@@ -21,12 +21,15 @@ class LinkGNN(nn.Module):
 
     The decoder adds a source-node bias read from its embedding, so the model can
     learn a drug's prior popularity (the degree baseline) and then go beyond it.
+    With ``prior=True`` the target relation's score also adds a learned multiple of a
+    given prior score (the metapath model's logit): the GNN then learns what the
+    prior misses instead of relearning what it already knows.
     """
 
     def __init__(self, num_nodes: dict[str, int], metaedges: list[MetaEdge],
                  decoded: list[MetaEdge], feature_dims: dict[str, int], dim: int = 64,
                  encoder: str = "rgcn", num_layers: int = 2, dropout: float = 0.2,
-                 num_bases: int = 8, inductive_types: tuple[str, ...] = ()) -> None:
+                 num_bases: int = 8, inductive_types: tuple[str, ...] = (), prior: bool = False) -> None:
         super().__init__()
         if encoder not in ENCODERS:
             raise ValueError(f"unknown encoder {encoder!r}; choose one of {sorted(ENCODERS)}")
@@ -46,6 +49,7 @@ class LinkGNN(nn.Module):
         self.decoded = list(decoded)
         self.relation = nn.Parameter(torch.empty(len(self.decoded), dim))
         self.bias = nn.Linear(dim, 1)
+        self.prior_weight = nn.Parameter(torch.ones(())) if prior else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -79,8 +83,18 @@ class LinkGNN(nn.Module):
                node_ids: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
         return self.encoder(self.inputs(features, node_ids), adjacency)
 
-    def score_all(self, z: dict[str, Tensor], metaedge: MetaEdge, dst: Tensor) -> Tensor:
-        """(len(dst), num_src) scores of every source node for each destination node."""
+    def score_all(self, z: dict[str, Tensor], metaedge: MetaEdge, dst: Tensor,
+                  prior_rows: Tensor | None = None) -> Tensor:
+        """(len(dst), num_src) scores of every source node for each destination node.
+
+        ``prior_rows`` (same shape) is the prior's score of those pairs, required when
+        the model was built with a prior.
+        """
         r = self.relation[self.decoded.index(metaedge)]
         hs = z[metaedge.src]
-        return (z[metaedge.dst][dst] * r) @ hs.T + self.bias(hs).squeeze(-1)[None, :]
+        scores = (z[metaedge.dst][dst] * r) @ hs.T + self.bias(hs).squeeze(-1)[None, :]
+        if self.prior_weight is not None:
+            if prior_rows is None:
+                raise ValueError("this model adds a prior score: pass prior_rows")
+            scores = scores + self.prior_weight * prior_rows
+        return scores

@@ -13,6 +13,15 @@ One epoch:
    embeddings of genes, anatomy and people are trained too;
 4. validation MRR decides early stopping; the best state is kept.
 
+With a metapath prior (``prior="metapath"``) the target score adds a learned
+multiple of the metapath model's logit, so the GNN learns a correction to the
+strongest known model rather than starting from nothing. The prior must not
+see the pairs it is asked about either: the training indications are cut into
+fixed groups once, each group's prior scores come from the training graph
+without that group (:meth:`MetapathModel.scores_without`), and each epoch
+supervises one group (cycling in a seeded order) with those scores, exactly
+as a held-out pair is scored by the graph without it.
+
 Under ``torchrun`` each rank takes its share of the supervised pairs and
 auxiliary edges; DistributedDataParallel averages gradients in full-batch mode (gloo
 on CPU, NCCL on GPUs), and in sampled mode one all-reduce per batch does (each rank
@@ -46,6 +55,8 @@ from recsys.training import EarlyStopping, TrainingLog
 
 __all__ = ["GNNConfig", "GNNScorer"]
 
+PRIORS = (None, "metapath")
+
 
 @dataclass(frozen=True)
 class GNNConfig:
@@ -71,6 +82,8 @@ class GNNConfig:
     zero_shot: bool | None = None
     batch_size: int = 64
     fanout: tuple[int, ...] = (16, 8)
+    #: ``"metapath"`` stacks the GNN on the metapath model's scores (see the module doc).
+    prior: str | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -80,17 +93,30 @@ class GNNConfig:
             raise ValueError(f"supervision_fraction must be in (0, 1], got {self.supervision_fraction}")
         if self.epochs <= 0 or self.dim <= 0:
             raise ValueError("epochs and dim must be positive")
+        if self.prior not in PRIORS:
+            raise ValueError(f"prior must be one of {PRIORS}, got {self.prior!r}")
 
 
 class GNNScorer(LinkScorer):
     """Disease -> drug scorer backed by :class:`LinkGNN`; see the module docstring for training."""
 
-    def __init__(self, config: GNNConfig | None = None, progress: bool = False) -> None:
+    def __init__(self, config: GNNConfig | None = None, progress: bool = False,
+                 prior: LinkScorer | None = None) -> None:
+        """``prior``: a metapath model already fitted on the task this GNN will be fitted
+        on, for ``config.prior == "metapath"`` (fitted here when not given)."""
         super().__init__()
         self.config = config or GNNConfig()
+        if prior is not None and self.config.prior is None:
+            raise ValueError("a prior model was given but config.prior is None")
         self.progress = progress
-        self.name = f"GNN ({self.config.encoder})"
+        self.prior = prior
+        self.name = f"GNN ({self.config.encoder})" + (f" + {self.config.prior}" if self.config.prior else "")
         self.log = TrainingLog()
+        #: Prior scores of every (disease, drug) pair on the whole training graph.
+        self._prior_scores: Tensor | None = None
+        #: Per training pair, its group; per group, the prior scores without that group.
+        self._groups: Tensor | None = None
+        self._group_priors: list[Tensor] = []
 
     # --------------------------------------------------------------- set-up
     def _build(self, task: LinkTask) -> None:
@@ -103,7 +129,8 @@ class GNNScorer(LinkScorer):
                              {t: f.shape[1] for t, f in self.graph.features.items()},
                              dim=cfg.dim, encoder=cfg.encoder, num_layers=cfg.num_layers,
                              dropout=cfg.dropout, num_bases=cfg.num_bases,
-                             inductive_types=(target.dst,) if self.zero_shot else ())
+                             inductive_types=(target.dst,) if self.zero_shot else (),
+                             prior=cfg.prior is not None)
         self._fixed_adjacency = adjacency_of(self.graph.edge_index, self.graph.num_nodes)
 
     def _adjacency(self, target_index: Tensor) -> dict[MetaEdge, Tensor]:
@@ -125,6 +152,8 @@ class GNNScorer(LinkScorer):
         cfg = self.config
         torch.manual_seed(cfg.seed)
         self._build(task)
+        if cfg.prior is not None:
+            self._prepare_prior(task)
         rank, world = _rank_and_world()
         model: torch.nn.Module = self.model
         if world > 1 and cfg.mode == "full":
@@ -146,10 +175,11 @@ class GNNScorer(LinkScorer):
             start = time.perf_counter()
             generator = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
             model.train()
+            group = self._group_of_epoch(epoch)
             if sampler is None:
-                loss = self._full_batch_step(model, optimizer, train, known, generator, rank, world)
+                loss = self._full_batch_step(model, optimizer, train, known, generator, rank, world, group)
             else:
-                loss = self._sampled_epoch(model, optimizer, sampler, train, known, generator, rank, world)
+                loss = self._sampled_epoch(model, optimizer, sampler, train, known, generator, rank, world, group)
             if validating:
                 val_mrr = self._validation_mrr(task)
                 stop = stopping.record(val_mrr, loss, time.perf_counter() - start)
@@ -165,15 +195,59 @@ class GNNScorer(LinkScorer):
             stopping.restore_best()
         self._z = self._embeddings()
 
-    def _full_batch_step(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, train: Tensor,
-                         known: "_KnownPairs", generator: torch.Generator, rank: int, world: int) -> float:
+    # ---------------------------------------------------------------- prior
+    def _prepare_prior(self, task: LinkTask) -> None:
+        """Fit the metapath prior if needed, cut the training pairs into groups and score
+        each group's pairs on the training graph without them."""
+        from recsys.metapath import MetapathModel
+
         cfg = self.config
-        supervise = self._supervised_mask(train, generator)
+        if self.prior is None:
+            self.prior = MetapathModel(seed=cfg.seed).fit(task)
+        elif self.prior.task is not task:
+            raise ValueError("the prior model must be fitted on the same task as the GNN")
+        every = np.arange(task.num_dst)
+        self._prior_scores = torch.from_numpy(np.asarray(self.prior.score_matrix(every), dtype=np.float32))
+        n_groups = max(2, int(round(1.0 / cfg.supervision_fraction)))
+        rng = np.random.default_rng(cfg.seed)
+        pairs = task.train_pairs
+        if self.zero_shot:       # whole diseases, as a new disease arrives with none of its indications
+            diseases = np.unique(pairs[:, 1])
+            group_of_disease = dict(zip(diseases.tolist(), rng.permutation(len(diseases)) % n_groups))
+            groups = np.array([group_of_disease[d] for d in pairs[:, 1].tolist()], dtype=np.int64)
+        else:
+            groups = rng.permutation(len(pairs)) % n_groups
+        self._groups = torch.from_numpy(groups)
+        self._group_priors = [torch.from_numpy(np.asarray(self.prior.scores_without(pairs[groups == k]),
+                                                          dtype=np.float32))
+                              for k in range(n_groups)]
+
+    def _group_of_epoch(self, epoch: int) -> int | None:
+        """The group supervised at ``epoch`` (every group once per cycle, seeded order)."""
+        if self._groups is None:
+            return None
+        n = len(self._group_priors)
+        order = np.random.default_rng(self.config.seed * 7919 + epoch // n).permutation(n)
+        return int(order[epoch % n])
+
+    def _prior_rows(self, dst: Tensor) -> Tensor | None:
+        return None if self._prior_scores is None else self._prior_scores[dst]
+
+    # ------------------------------------------------------------ one epoch
+    def _full_batch_step(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, train: Tensor,
+                         known: "_KnownPairs", generator: torch.Generator, rank: int, world: int,
+                         group: int | None = None) -> float:
+        cfg = self.config
+        if group is None:
+            supervise, offset = self._supervised_mask(train, generator), None
+        else:
+            supervise, offset = self._groups == group, self._group_priors[group]
         supervised, messages = train[:, supervise], train[:, ~supervise]
         mine = supervised[:, rank::world]
         optimizer.zero_grad()
         z = model(self._adjacency(messages), self.graph.features)
-        loss = self._target_loss(z, mine, known) + cfg.aux_weight * self._aux_loss(z, generator, rank, world)
+        loss = (self._target_loss(z, mine, known, offset=offset)
+                + cfg.aux_weight * self._aux_loss(z, generator, rank, world))
         loss.backward()
         optimizer.step()
         return float(loss.detach())
@@ -196,21 +270,34 @@ class GNNScorer(LinkScorer):
 
     def _sampled_epoch(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                        sampler: NeighbourSampler, train: Tensor, known: "_KnownPairs",
-                       generator: torch.Generator, rank: int, world: int) -> float:
-        """Mini-batches of supervised pairs, each encoded on its sampled neighbourhood."""
+                       generator: torch.Generator, rank: int, world: int, group: int | None = None) -> float:
+        """Mini-batches of supervised pairs, each encoded on its sampled neighbourhood.
+
+        Without a prior every training pair is supervised once, hidden from messages in
+        its own batch; with one, the epoch's group is, hidden from messages all epoch.
+        """
         cfg = self.config
-        order = torch.randperm(train.shape[1], generator=generator)
+        if group is None:
+            order, offset = torch.randperm(train.shape[1], generator=generator), None
+        else:
+            members = torch.nonzero(self._groups == group).ravel()
+            order = members[torch.randperm(len(members), generator=generator)]
+            offset = self._group_priors[group]
         losses = []
         batches = order.split(cfg.batch_size * world)
         for batch in batches:
             supervised = train[:, batch]
-            hidden = torch.ones(train.shape[1], dtype=torch.bool)
-            hidden[batch] = False
+            if group is None:
+                carries = torch.ones(train.shape[1], dtype=torch.bool)
+                carries[batch] = False
+            else:
+                carries = self._groups != group
             mine = supervised[:, rank::world]
-            sub = sampler.sample(mine, train[:, hidden], generator)
+            sub = sampler.sample(mine, train[:, carries], generator)
             optimizer.zero_grad()
             z = model(adjacency_of(sub.edge_index, sub.num_nodes), self.graph.features, sub.node_ids)
-            loss = self._target_loss(z, sub.seeds, known, pool=sub.candidates, to_global=sub.node_ids)
+            loss = self._target_loss(z, sub.seeds, known, pool=sub.candidates, to_global=sub.node_ids,
+                                     offset=offset)
             loss = loss + cfg.aux_weight * self._aux_loss(z, generator, rank, world, restrict=sub)
             loss.backward()
             if world > 1:
@@ -221,11 +308,12 @@ class GNNScorer(LinkScorer):
 
     def _target_loss(self, z: dict[str, Tensor], pairs: Tensor, known: "_KnownPairs",
                      pool: dict[str, Tensor] | None = None,
-                     to_global: dict[str, Tensor] | None = None) -> Tensor:
+                     to_global: dict[str, Tensor] | None = None, offset: Tensor | None = None) -> Tensor:
         """1-N cross-entropy of each supervised pair against every drug and every disease.
 
         On a sampled subgraph ``z`` and ``pairs`` are local, the candidates are the
         ``pool`` of seed nodes and ``to_global`` maps local indices to the known-pair filter's.
+        ``offset`` is the prior's (num_diseases, num_drugs) score matrix for this epoch.
         """
         t = self.graph.target
         src, dst = pairs
@@ -242,6 +330,10 @@ class GNNScorer(LinkScorer):
         bias = self.model.bias(hs_all[drug_pool]).squeeze(-1)
         by_drug = (hd_all[dst] * r) @ hs_all[drug_pool].T + bias[None, :]
         by_disease = (hs_all[src] * r) @ hd_all[disease_pool].T
+        if offset is not None:
+            weight = self.model.prior_weight
+            by_drug = by_drug + weight * offset[glob(t.dst, dst)][:, glob(t.src, drug_pool)]
+            by_disease = by_disease + weight * offset[glob(t.dst, disease_pool)][:, glob(t.src, src)].T
         drug_mask = known.mask_drugs(glob(t.dst, dst), glob(t.src, src), glob(t.src, drug_pool))
         disease_mask = known.mask_diseases(glob(t.src, src), glob(t.dst, dst), glob(t.dst, disease_pool))
         by_drug = by_drug.masked_fill(drug_mask, float("-inf"))
@@ -288,14 +380,15 @@ class GNNScorer(LinkScorer):
         if len(dst) == 0:
             return 0.0
         z = self._embeddings()
-        scores = self.model.score_all(z, self.graph.target, torch.from_numpy(dst)).numpy()
+        dst_index = torch.from_numpy(dst)
+        scores = self.model.score_all(z, self.graph.target, dst_index, self._prior_rows(dst_index)).numpy()
         return evaluate_scores(scores, dst, task, "val").mrr
 
     @torch.no_grad()
     def score_matrix(self, dst_index: np.ndarray) -> np.ndarray:
         self._fitted()
         dst = torch.as_tensor(np.asarray(dst_index, dtype=np.int64))
-        return self.model.score_all(self._z, self.decoded[0], dst).numpy()
+        return self.model.score_all(self._z, self.decoded[0], dst, self._prior_rows(dst)).numpy()
 
     def embeddings(self) -> dict[str, np.ndarray]:
         """Final node embeddings per type (index order of the task's id maps)."""
@@ -319,6 +412,8 @@ class GNNScorer(LinkScorer):
             "inductive_types": list(self.model.inductive_types),
             "state_dict": self.model.state_dict(),
             "embeddings": self._z,
+            # The prior is part of the score: its scores travel with the bundle.
+            **({"prior_scores": self._prior_scores} if self._prior_scores is not None else {}),
             "log": {"epochs": self.log.epochs, "best_epoch": self.log.best_epoch,
                     "best_val_mrr": self.log.best_val_mrr},
         }, path)
@@ -341,7 +436,11 @@ class GNNScorer(LinkScorer):
                                payload["feature_dims"], dim=scorer.config.dim, encoder=scorer.config.encoder,
                                num_layers=scorer.config.num_layers, dropout=scorer.config.dropout,
                                num_bases=scorer.config.num_bases,
-                               inductive_types=tuple(payload["inductive_types"]))
+                               inductive_types=tuple(payload["inductive_types"]),
+                               prior=scorer.config.prior is not None)
+        if scorer.config.prior is not None and "prior_scores" not in payload:
+            raise KGError(f"{path}: the bundle's GNN adds a {scorer.config.prior} prior but holds no prior scores")
+        scorer._prior_scores = payload.get("prior_scores")
         scorer.model.load_state_dict(payload["state_dict"])
         scorer.model.eval()
         scorer._z = payload["embeddings"]
