@@ -18,7 +18,7 @@ name = "tiny"
 mapping = "{TINY / 'mapping.toml'}"
 
 [train]
-gnn = {{ encoder = "rgcn", epochs = 2 }}
+gnn = {{ encoder = "rgcn", prior = "metapath", epochs = 2 }}
 
 [evaluate]
 bootstrap = 20
