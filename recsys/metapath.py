@@ -154,6 +154,7 @@ class MetapathModel(LinkScorer):
         fold = np.concatenate([fold_of_positive, rng.integers(0, self.folds, len(negatives))])
 
         self._base, self._target = base, target
+        self._fixed_part: np.ndarray | None = None  # see scores_without
         full = _Graphs.of(base, self.damping)
         fold_graphs = [_Graphs.of(self._without(base, target, positives[fold_of_positive == k], task), self.damping)
                        for k in range(self.folds)]
@@ -228,33 +229,58 @@ class MetapathModel(LinkScorer):
             values[fold == k] = graphs.degrees[e][nodes[fold == k]]
         return values
 
-    def _dense_features(self, graphs: _Graphs, dst_cols: np.ndarray) -> np.ndarray:
-        """Raw features of every drug x ``dst_cols`` pair, rows ordered disease-major."""
+    def _dense_features(self, graphs: _Graphs, dst_cols: np.ndarray,
+                        columns: np.ndarray | None = None) -> np.ndarray:
+        """Raw features of every drug x ``dst_cols`` pair, rows ordered disease-major; only the
+        feature ``columns`` (a boolean mask) when given."""
         n_src = self.task.num_src  # type: ignore[union-attr]
-        columns = [graphs.dwpc(p, dst_cols).T.reshape(-1) for p in self.paths]
+        wanted = np.ones(self._n_features, dtype=bool) if columns is None else columns
+        n_p, n_s = len(self.paths), len(self.src_degree_edges)
         rows_src = np.tile(np.arange(n_src), len(dst_cols))
         rows_dst = np.repeat(dst_cols, n_src)
-        columns += [graphs.degrees[e][rows_src] for e in self.src_degree_edges]
-        columns += [graphs.degrees[e][rows_dst] for e in self.dst_degree_edges]
-        return np.stack(columns, axis=1)
+        out = [graphs.dwpc(p, dst_cols).T.reshape(-1) for p, w in zip(self.paths, wanted) if w]
+        out += [graphs.degrees[e][rows_src] for e, w in zip(self.src_degree_edges, wanted[n_p:]) if w]
+        out += [graphs.degrees[e][rows_dst] for e, w in zip(self.dst_degree_edges, wanted[n_p + n_s:]) if w]
+        return np.stack(out, axis=1)
 
-    def _transform(self, raw: np.ndarray, fit: bool = False) -> np.ndarray:
-        n_paths = len(self.paths)
+    @property
+    def _n_features(self) -> int:
+        return len(self.paths) + len(self.src_degree_edges) + len(self.dst_degree_edges)
+
+    def _transform(self, raw: np.ndarray, fit: bool = False, columns: np.ndarray | None = None) -> np.ndarray:
+        """Path counts -> arcsinh(count / scale), degrees -> log1p, then standardised; ``raw``
+        holds only the feature ``columns`` when given (never with ``fit``)."""
+        wanted = np.ones(raw.shape[1], dtype=bool) if columns is None else columns
+        is_path = (np.arange(len(wanted)) < len(self.paths))[wanted]
         x = np.empty_like(raw, dtype=np.float64)
-        x[:, :n_paths] = np.arcsinh(raw[:, :n_paths] / self._scale[:n_paths])
-        x[:, n_paths:] = np.log1p(raw[:, n_paths:])
+        x[:, is_path] = np.arcsinh(raw[:, is_path] / self._scale[wanted][is_path])
+        x[:, ~is_path] = np.log1p(raw[:, ~is_path])
         if fit:
             self._mean = x.mean(axis=0)
             self._std = x.std(axis=0) + 1e-9
-        return (x - self._mean) / self._std
+        return (x - self._mean[wanted]) / self._std[wanted]
 
-    def _all_scores(self, graphs: _Graphs, task: LinkTask, chunk: int = 32) -> np.ndarray:
-        out = np.empty((task.num_dst, task.num_src), dtype=np.float32)
+    def _linear_part(self, graphs: _Graphs, task: LinkTask, columns: np.ndarray | None = None,
+                     chunk: int = 32) -> np.ndarray:
+        """(num_dst, num_src) sum of weight x feature over ``columns`` (all by default), no bias."""
+        wanted = np.ones(self._n_features, dtype=bool) if columns is None else columns
+        if not wanted.any():
+            return np.zeros((task.num_dst, task.num_src))
+        out = np.empty((task.num_dst, task.num_src), dtype=np.float64)
         for start in range(0, task.num_dst, chunk):
             cols = np.arange(start, min(start + chunk, task.num_dst))
-            x = self._transform(self._dense_features(graphs, cols))
-            out[cols] = (x @ self.weights + self.bias).reshape(len(cols), task.num_src)
+            x = self._transform(self._dense_features(graphs, cols, columns), columns=columns)
+            out[cols] = (x @ self.weights[wanted]).reshape(len(cols), task.num_src)
         return out
+
+    def _all_scores(self, graphs: _Graphs, task: LinkTask) -> np.ndarray:
+        return (self._linear_part(graphs, task) + self.bias).astype(np.float32)
+
+    def _target_columns(self) -> np.ndarray:
+        """Which features depend on the target relation's edges (its paths and degrees)."""
+        return np.array([self._uses_target(p) for p in self.paths]
+                        + [e.base == self.relation for e in self.src_degree_edges + self.dst_degree_edges],
+                        dtype=bool)
 
     # --------------------------------------------------------------- scoring
     def score_matrix(self, dst_index: np.ndarray) -> np.ndarray:
@@ -270,8 +296,14 @@ class MetapathModel(LinkScorer):
         """
         self._fitted()
         pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        target_columns = self._target_columns()
+        # Most features (235 of 285 paths on the shipped graph) never walk the target
+        # relation: their part of the score is the same on every view, computed once.
+        if self._fixed_part is None:
+            self._fixed_part = self._linear_part(_Graphs.of(self._base, self.damping), self.task, ~target_columns)
         graphs = _Graphs.of(self._without(self._base, self._target, pairs, self.task), self.damping)
-        return self._all_scores(graphs, self.task)
+        varying = self._linear_part(graphs, self.task, target_columns)
+        return (self._fixed_part + varying + self.bias).astype(np.float32)
 
     def feature_names(self) -> list[str]:
         names = [" > ".join(e.abbreviation for e in p) for p in self.paths]
