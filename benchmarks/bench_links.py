@@ -60,7 +60,7 @@ def run_split(graph, mode: str, quick: bool, seed: int, core: bool = False) -> l
     from recsys.linktask import LinkTask
     from recsys.split import split_links
     from pipelines.evaluation.config import EvaluateConfig
-    from pipelines.evaluation.disease import _deployed_blend
+    from pipelines.evaluation.disease import deployed_blend
 
     task = LinkTask.from_split(split_links(graph, mode, seed=seed))
     print(task.summary(), flush=True)
@@ -73,7 +73,7 @@ def run_split(graph, mode: str, quick: bool, seed: int, core: bool = False) -> l
               f"  AUROC {rows[-1]['test']['auroc']:.3f}  {rows[-1]['train_s']:.1f}s", flush=True)
     gnn, metapath = model, fitted["metapath (DWPC)"]      # the stacked GNN comes last
     start = time.perf_counter()
-    recommender, choice = _deployed_blend(task, gnn, metapath, EvaluateConfig(seed=seed))
+    recommender, choice = deployed_blend(task, gnn, metapath, EvaluateConfig(seed=seed))
     deployed = _Scores(recommender.scores(task.id_maps["disease"]),
                        time.perf_counter() - start + gnn.fit_seconds + metapath.fit_seconds)
     row = _row(deployed, task, evaluate_scorer, mode)

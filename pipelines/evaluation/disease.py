@@ -21,7 +21,7 @@ from kg.graph import KnowledgeGraph
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ProtocolResult, Stopwatch, summarise
 
-__all__ = ["disease_protocol", "DISEASE_METRICS", "MIN_INDICATIONS"]
+__all__ = ["disease_protocol", "deployed_blend", "DISEASE_METRICS", "MIN_INDICATIONS"]
 
 DISEASE_METRICS = ("mrr", "hits_at_1", "hits_at_10", "hits_at_50", "auroc", "auprc", "hard_negative_above")
 #: Fewer indications than this leave no meaningful split.
@@ -91,7 +91,7 @@ def disease_protocol(graph: KnowledgeGraph, mode: str, config: EvaluateConfig,
             f"AUPRC {row.means['auprc']:.3f}  ({seconds:.1f}s)")
 
     gnn, metapath = fitted[_deployed_gnn(config, None).name], fitted["metapath (DWPC)"]
-    (hybrid, choice), seconds = clock.timed(lambda: _deployed_blend(task, gnn, metapath, config))
+    (hybrid, choice), seconds = clock.timed(lambda: deployed_blend(task, gnn, metapath, config))
     rows = hybrid.scores([task.id_maps["disease"][d] for d in test_diseases])
     seconds += gnn.fit_seconds + metapath.fit_seconds
     row = _evaluated(f"hybrid (deployed: {choice['chosen']})", "hybrid", rows, test_diseases, task, hard, config,
@@ -136,7 +136,7 @@ def _params(model) -> dict:
     return out
 
 
-def _deployed_blend(task, gnn, metapath, config: EvaluateConfig):
+def deployed_blend(task, gnn, metapath, config: EvaluateConfig):
     """The recommender ``rxkg train`` would deploy from this training graph, weights fitted on validation."""
     from recsys.api import Recommender
 

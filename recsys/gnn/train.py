@@ -285,13 +285,14 @@ class GNNScorer(LinkScorer):
             offset = self._group_priors[group]
         losses = []
         batches = order.split(cfg.batch_size * world)
+        group_carries = None if group is None else self._groups != group
         for batch in batches:
             supervised = train[:, batch]
-            if group is None:
+            if group_carries is None:
                 carries = torch.ones(train.shape[1], dtype=torch.bool)
                 carries[batch] = False
             else:
-                carries = self._groups != group
+                carries = group_carries
             mine = supervised[:, rank::world]
             sub = sampler.sample(mine, train[:, carries], generator)
             optimizer.zero_grad()
