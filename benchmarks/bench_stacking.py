@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--graph", type=Path, default=GRAPH)
     parser.add_argument("--splits", nargs="+", default=["random", "zero_shot"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--variants", nargs="*", default=["{}"], type=json.loads,
+    parser.add_argument("--variants", nargs="*", default=[{}], type=json.loads,
                         help="GNNConfig overrides of the GNN alone, one JSON object each")
     parser.add_argument("--quick", action="store_true", help="3 GNN epochs (a smoke run, not a measurement)")
     args = parser.parse_args(argv)
