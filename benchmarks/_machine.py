@@ -29,9 +29,20 @@ def machine_info() -> dict[str, Any]:
 
 
 def write_result(name: str, result: dict[str, Any]) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"benchmark": name, "machine": machine_info(), **result}, indent=2) + "\n")
+    """``results/<name>.json``: the result with the machine facts, written atomically."""
+    return _write_atomically(RESULTS / f"{name}.json",
+                             json.dumps({"benchmark": name, "machine": machine_info(), **result}, indent=2) + "\n")
+
+
+def write_markdown(name: str, text: str) -> Path:
+    """``results/<name>.md``, the human-readable tables beside the JSON, written atomically."""
+    return _write_atomically(RESULTS / f"{name}.md", text)
+
+
+def _write_atomically(path: Path, text: str) -> Path:
+    # A benchmark killed mid-write leaves the previous results, never half a file.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
     tmp.replace(path)
     return path

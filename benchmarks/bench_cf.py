@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._machine import RESULTS, write_result
+from benchmarks._machine import write_markdown, write_result
 from pipelines.evaluation.doctor import LABELS, MODEL_ORDER, QUICK_STAGES
 from pipelines.evaluation.doctor import cf_splits as splits_for
 
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> dict:
               "peak_rss_mb": round(_peak_mb()), "rows": rows, "protocols": infos, "speed": speed}
     name = "cf_quick" if args.quick else "cf"
     write_result(name, result)
-    (RESULTS / f"{name}.md").write_text(markdown(rows, infos, speed))
+    write_markdown(name, markdown(rows, infos, speed))
     print(markdown(rows, infos, speed))
     return result
 

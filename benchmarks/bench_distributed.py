@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._machine import RESULTS, write_result
+from benchmarks._machine import write_markdown, write_result
 
 GRAPH = Path("build/graph")
 
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> dict:
         lines.append(f"| {r['processes']} | {r['wall_s']} | {r['epoch_s_median']} | {r['supervised_pairs_per_s']} | "
                      f"{r['val_mrr']:.3f} [{r['val_mrr_ci95'][0]:.3f}, {r['val_mrr_ci95'][1]:.3f}] | "
                      f"{r['test_mrr']:.3f} |")
-    (RESULTS / "distributed.md").write_text("\n".join(lines) + "\n")
+    write_markdown("distributed", "\n".join(lines) + "\n")
     print("\n".join(lines))
     return result
 

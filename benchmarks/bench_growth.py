@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 
-from benchmarks._machine import RESULTS, write_result
+from benchmarks._machine import RESULTS, write_markdown, write_result
 
 MEMORY_BOUND_MB = 20 * 1024
 
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     result = run(args.sizes)
     path = write_result("growth", result)
-    (RESULTS / "growth.md").write_text(markdown(result))
+    write_markdown("growth", markdown(result))
     plot(result, RESULTS / "growth.png")
     print(markdown(result))
     print(f"bench_growth: {len(result['runs'])} sizes, peak {result['peak_rss_mb']:,} MB -> {path}")

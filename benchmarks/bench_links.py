@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._machine import RESULTS, write_result
+from benchmarks._machine import write_markdown, write_result
 
 GRAPH = Path("build/graph")
 
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> dict:
               "total_s": round(time.perf_counter() - start, 1), "rows": rows}
     name = "links" + ("_seeds" if len(args.seeds) > 1 or args.models == "core" else "") + ("_quick" if args.quick else "")
     write_result(name, result)
-    (RESULTS / f"{name}.md").write_text(markdown(rows))
+    write_markdown(name, markdown(rows))
     print(markdown(rows))
     return result
 

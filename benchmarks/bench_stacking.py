@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._machine import RESULTS, write_result
+from benchmarks._machine import write_markdown, write_result
 
 GRAPH = Path("build/graph")
 ALPHAS = tuple(round(a, 1) for a in np.linspace(0.0, 1.0, 11))
@@ -121,9 +121,7 @@ def main(argv: list[str] | None = None) -> dict:
     name = "stacking" + ("_quick" if args.quick else "")
     write_result(name, result)
     text = markdown(runs)
-    tmp = RESULTS / f"{name}.md.tmp"
-    tmp.write_text(text)
-    tmp.replace(RESULTS / f"{name}.md")
+    write_markdown(name, text)
     print(text)
     return result
 
