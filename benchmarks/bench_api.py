@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--model", type=Path, default=Path("build/model"))
     parser.add_argument("--graph", default="build/graph")
     args = parser.parse_args(argv)
-    from recsys.api import Recommender
+    from recsys.recommender.api import Recommender
 
     if not (args.model / "manifest.json").exists():
         from pipelines.cli import main as rxkg

@@ -28,16 +28,16 @@ GRAPH = Path("build/graph")
 
 
 def one_run(procs: int, epochs: int, graph: Path, tmp: Path) -> dict:
-    from recsys.gnn import GNNScorer
-    from recsys.linkeval import per_disease_metrics
-    from recsys.linktask import LinkTask
+    from recsys.link.gnn import GNNScorer
+    from recsys.link.evaluate import per_disease_metrics
+    from recsys.link.task import LinkTask
     from recsys.metrics import bootstrap_interval
-    from recsys.split import split_links
+    from recsys.link.split import split_links
     from kg.io import read_graph
 
     bundle, metrics = tmp / f"gnn{procs}.pt", tmp / f"gnn{procs}.json"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={procs}",
-               "-m", "recsys.gnn.distributed", "--graph", str(graph), "--mode", "sampled", "--epochs", str(epochs),
+               "-m", "recsys.link.gnn.distributed", "--graph", str(graph), "--mode", "sampled", "--epochs", str(epochs),
                "--patience", str(epochs + 1), "--out", str(bundle), "--metrics", str(metrics)]
     start = time.perf_counter()
     subprocess.run(command, check=True, env={**__import__("os").environ, "OMP_NUM_THREADS": str(max(1, 2 // procs))})

@@ -70,15 +70,15 @@ patients = patient_drug_interactions(graph)
 als = ALSRecommender(factors=32, regularization=1.0, seed=0).fit(patients)
 done("patient CF", patients=int(patients.shape[0]), entries=int(patients.nnz))
 
-from recsys.gnn import GNNConfig, GNNScorer
-from recsys.linktask import LinkTask
-from recsys.split import split_links
+from recsys.link.gnn import GNNConfig, GNNScorer
+from recsys.link.task import LinkTask
+from recsys.link.split import split_links
 task = LinkTask.from_split(split_links(graph, "random", seed=0))
 gnn = GNNScorer(GNNConfig(encoder="rgcn", mode="sampled", epochs=1, seed=0)).fit(task)
 done("GNN epoch (mini-batch)", epoch_s=round(float(gnn.log.epoch_seconds[0]), 2))
 
 import numpy as np
-from recsys.api import Recommender
+from recsys.recommender.api import Recommender
 every = np.arange(task.num_dst)
 recommender = Recommender(graph, {"gnn": gnn.score_matrix(every)}, task.id_maps["disease"],
                           task.id_maps["drug"], patient_cf=als)

@@ -36,10 +36,10 @@ def _peak_mb() -> float:
 
 
 def _models(quick: bool, seed: int, core: bool = False):
-    from recsys.gnn import GNNConfig, GNNScorer
-    from recsys.kge import KGE_MODELS, KGEConfig, KGEScorer
-    from recsys.metapath import MetapathModel
-    from recsys.priors import DegreePrior
+    from recsys.link.gnn import GNNConfig, GNNScorer
+    from recsys.link.kge import KGE_MODELS, KGEConfig, KGEScorer
+    from recsys.link.metapath import MetapathModel
+    from recsys.link.priors import DegreePrior
     from pipelines.train import DEPLOYED_GNN
 
     kge_epochs = 2 if quick else 15
@@ -56,9 +56,9 @@ def _models(quick: bool, seed: int, core: bool = False):
 
 
 def run_split(graph, mode: str, quick: bool, seed: int, core: bool = False) -> list[dict]:
-    from recsys.linkeval import evaluate_scorer
-    from recsys.linktask import LinkTask
-    from recsys.split import split_links
+    from recsys.link.evaluate import evaluate_scorer
+    from recsys.link.task import LinkTask
+    from recsys.link.split import split_links
     from pipelines.evaluation.config import EvaluateConfig
     from pipelines.evaluation.disease import deployed_blend
 

@@ -5,7 +5,7 @@ deployed settings), then scores the fixed blend
 
     alpha * z(metapath) + (1 - alpha) * z(stacked GNN)
 
-(``z``: row-standardised scores, as :mod:`recsys.hybrid` blends) for alpha from 0 to 1, on
+(``z``: row-standardised scores, as :mod:`recsys.blend` blends) for alpha from 0 to 1, on
 validation and on test. The curve shows whether *any* mix of the two beats the metapath
 model (alpha = 1) on both MRR and AUROC, which bounds what a validation-chosen blend can
 reach; no alpha is chosen here. ``--variants`` also fits the GNN alone (no prior) with each
@@ -34,7 +34,7 @@ PARTS = ("val", "test")
 
 
 def _metrics(scores: np.ndarray, task, part: str) -> dict[str, float]:
-    from recsys.linkeval import evaluate_scores
+    from recsys.link.evaluate import evaluate_scores
 
     diseases = np.unique(task.pairs(part)[:, 1])
     m = evaluate_scores(scores[diseases], diseases, task, part)
@@ -44,12 +44,12 @@ def _metrics(scores: np.ndarray, task, part: str) -> dict[str, float]:
 def run_seed(graph, mode: str, seed: int, variants: list[dict], epochs: int) -> dict:
     """The blend curve and the GNN-alone variants on one seeded split."""
     from pipelines.train import DEPLOYED_GNN
-    from recsys.gnn import GNNConfig, GNNScorer
-    from recsys.hybrid import standardise_rows
-    from recsys.linktask import LinkTask
-    from recsys.metapath import MetapathModel
-    from recsys.priors import DegreePrior
-    from recsys.split import split_links
+    from recsys.link.gnn import GNNConfig, GNNScorer
+    from recsys.blend import standardise_rows
+    from recsys.link.task import LinkTask
+    from recsys.link.metapath import MetapathModel
+    from recsys.link.priors import DegreePrior
+    from recsys.link.split import split_links
 
     task = LinkTask.from_split(split_links(graph, mode, seed=seed))
     every = np.arange(task.num_dst)

@@ -6,25 +6,22 @@ owns a table with ``src`` and ``dst`` ids plus the attribute columns the schema
 declares for it. Auxiliary tables (cross-references, synonyms, curated
 non-indications) travel with the graph but are not edges.
 
-networkx and PyG views are built on demand from these tables (:mod:`kg.views`);
-reading and writing directories lives in :mod:`kg.io`.
+networkx and PyG views are built on demand from these tables by :mod:`kg.views`
+(``to_networkx(graph)``, ``to_hetero_data(graph)``), which depends on this module and
+never the reverse; reading and writing directories lives in :mod:`kg.io`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
 from kg.errors import KGError
-from kg.records import plain
 from kg.schema import NODE_TYPE_ORDER, SCHEMA, EdgeType, node_type_of
-
-if TYPE_CHECKING:
-    import networkx as nx
-    from torch_geometric.data import HeteroData
+from kg.values import plain
 
 __all__ = ["KnowledgeGraph", "NODE_COLUMNS", "EDGE_COLUMNS"]
 
@@ -117,17 +114,6 @@ class KnowledgeGraph:
         return self.summary()
 
     # ----------------------------------------------------------------- views
-    def to_networkx(self) -> "nx.MultiDiGraph":
-        """Typed networkx ``MultiDiGraph`` view; see :func:`kg.views.to_networkx`."""
-        from kg.views import to_networkx
-        return to_networkx(self)
-
-    def to_hetero_data(self) -> tuple["HeteroData", dict[str, list[str]]]:
-        """``(HeteroData, id_maps)`` view; see :func:`kg.views.to_hetero_data`."""
-        from kg.views import to_hetero_data
-        return to_hetero_data(self)
-
-    # ------------------------------------------------------------ sub-graphs
     def neighbourhood(self, node_id: str, hops: int = 1,
                       relations: Iterable[str] | None = None) -> set[str]:
         """Ids of the nodes within ``hops`` steps of ``node_id``, edges taken both ways.

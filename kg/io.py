@@ -28,6 +28,7 @@ import pandas as pd
 from kg.errors import KGError
 from kg.graph import KnowledgeGraph
 from kg.schema import SCHEMA, EdgeType
+from kg.version import __version__
 
 __all__ = ["write_graph", "read_graph", "read_manifest", "read_json_manifest", "verify_files",
            "atomic_directory", "atomic_file",
@@ -110,7 +111,7 @@ def write_graph(graph: KnowledgeGraph, path: str | Path,
         manifest = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
-            "rxkg_version": _version(),
+            "rxkg_version": __version__,
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "nodes": graph.node_counts(),
             "edges": graph.edge_counts(),
@@ -182,8 +183,3 @@ def read_graph(path: str | Path, verify: bool = True) -> KnowledgeGraph:
     order = {et: i for i, et in enumerate(SCHEMA.edge_types)}
     edges = dict(sorted(edges.items(), key=lambda kv: order[kv[0]]))
     return KnowledgeGraph(nodes, edges, tables)
-
-
-def _version() -> str:
-    from kg import __version__
-    return __version__

@@ -8,28 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterator
 
-import numpy as np
-import pandas as pd
-
 from kg.schema import SCHEMA, EdgeType
+from kg.values import plain
 
-if TYPE_CHECKING:  # kg.graph imports this module
+if TYPE_CHECKING:
     from kg.graph import KnowledgeGraph
 
-__all__ = ["node_attribute_columns", "edge_attribute_columns", "iter_nodes", "iter_edges", "plain"]
-
-
-def plain(value: Any) -> Any:
-    """A JSON/XML-friendly scalar, or ``None`` for any kind of null."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    if isinstance(value, (pd.Timestamp, np.datetime64)):
-        return pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%S")
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+__all__ = ["node_attribute_columns", "edge_attribute_columns", "iter_nodes", "iter_edges"]
 
 
 def node_attribute_columns(graph: KnowledgeGraph) -> list[str]:

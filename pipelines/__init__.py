@@ -1,4 +1,7 @@
-"""rxkg jobs: configuration, the stages (build, train, evaluate), the whole chain, the command line."""
+"""rxkg jobs: configuration, the stages (build, train, evaluate), the whole chain, the command line.
+
+The top layer: may import :mod:`kg` and :mod:`recsys`; nothing in them imports it.
+"""
 
 from pipelines.build import run_build
 from pipelines.config import BuildConfig, PipelineConfig, default_config, load_config

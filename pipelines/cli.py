@@ -64,7 +64,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
             ranked = ()
             if args.model:
-                from recsys.api import Recommender
+                from recsys.recommender.api import Recommender
 
                 ranked = recommend_for(Recommender.load(args.model), graph, args.around, args.k)
             graph, options = inspection_graph(graph, args.around, ranked, args.hops, relations,
@@ -183,7 +183,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_recommend(args: argparse.Namespace) -> int:
-    from recsys.api import Recommender
+    from recsys.recommender.api import Recommender
 
     start = time.perf_counter()
     recommender = Recommender.load(args.model)
@@ -226,7 +226,7 @@ def _pseudonymiser():
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rxkg", description="Knowledge-graph drug recommender.")
-    from kg import __version__
+    from kg.version import __version__
     parser.add_argument("--version", action="version", version=f"rxkg {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 

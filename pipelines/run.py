@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from kg import __version__
+from kg.version import __version__
 from kg.graph import KnowledgeGraph
 from kg.io import atomic_file
 from pipelines.config import PipelineConfig, default_config, default_data_dir
@@ -92,7 +92,7 @@ def stage_train(graph: KnowledgeGraph, config: PipelineConfig, out: Path, key: s
     """The recommender bundle in ``out``: loaded when its cache key matches, else trained and saved."""
     from pipelines.provenance import combined_hash
     from pipelines.train import run_train
-    from recsys.api import Recommender
+    from recsys.recommender.api import Recommender
 
     key = combined_hash("train", key, asdict(config.train))
     if _cached(out, key):

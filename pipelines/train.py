@@ -2,7 +2,7 @@
 
 A flat chain of stages:
 1. disease -> drug: the metapath model, then the GNN stacked on it (its score adds the
-   metapath logit; see :mod:`recsys.gnn.train`), on a random split of ``treats``
+   metapath logit; see :mod:`recsys.link.gnn.train`), on a random split of ``treats``
    (penalty and number of epochs chosen on its validation pairs), then both refitted on
    every known indication with those choices;
 2. doctor and patient CF: ALS on 80% of each user's drugs, then refitted on all;
@@ -77,13 +77,13 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
 
     Returns ``(recommender, result)``.
     """
-    from recsys.api import Recommender
+    from recsys.recommender.api import Recommender
     from recsys.cf import (ALSRecommender, GroupPopularityRecommender, doctor_drug_interactions,
                            holdout_split, patient_drug_interactions)
-    from recsys.gnn import GNNConfig, GNNScorer
-    from recsys.linktask import LinkTask
-    from recsys.metapath import MetapathModel
-    from recsys.split import split_links
+    from recsys.link.gnn import GNNConfig, GNNScorer
+    from recsys.link.task import LinkTask
+    from recsys.link.metapath import MetapathModel
+    from recsys.link.split import split_links
 
     seconds: dict[str, float] = {}
     clock = time.perf_counter()

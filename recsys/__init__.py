@@ -1,8 +1,13 @@
 """rxkg recommenders: disease -> drug link prediction and doctor/patient -> drug CF; the hybrid follows.
 
-Everything shares one contract (:class:`recsys.scorer.LinkScorer`: ``fit(task)``,
+Three packages over shared modules, imported in this order only:
+``recsys.metrics``, ``recsys.blend``, ``recsys.logistic`` (shared) -> ``recsys.link`` (link prediction)
+and ``recsys.cf`` (collaborative filtering), which never import each other ->
+``recsys.recommender`` (what users call). ``recsys`` imports :mod:`kg`, never :mod:`pipelines`.
+
+Everything shares one contract (:class:`recsys.link.scorer.LinkScorer`: ``fit(task)``,
 ``score_matrix``, ``recommend(ids, k)``) and one evaluator
-(:func:`recsys.linkeval.evaluate_scorer`), so comparing models is one call::
+(:func:`recsys.link.evaluate.evaluate_scorer`), so comparing models is one call::
 
     from recsys import split_links, LinkTask, GNNScorer, MetapathModel, evaluate_scorer
     task = LinkTask.from_split(split_links(graph, "zero_shot", seed=0))
@@ -19,23 +24,23 @@ from typing import Any
 from recsys.metrics import hits_at_k, mean_reciprocal_rank, ranks_with_ties
 
 _LAZY = {
-    "split_links": "recsys.split", "LinkSplit": "recsys.split",
-    "LinkTask": "recsys.linktask",
-    "evaluate_scorer": "recsys.linkeval", "LinkMetrics": "recsys.linkeval",
-    "LinkScorer": "recsys.scorer",
-    "DegreePrior": "recsys.priors",
-    "MetapathModel": "recsys.metapath",
-    "KGEScorer": "recsys.kge", "KGEConfig": "recsys.kge",
-    "GNNScorer": "recsys.gnn", "GNNConfig": "recsys.gnn",
-    "StackedScorer": "recsys.stacking",
+    "split_links": "recsys.link.split", "LinkSplit": "recsys.link.split",
+    "LinkTask": "recsys.link.task",
+    "evaluate_scorer": "recsys.link.evaluate", "LinkMetrics": "recsys.link.evaluate",
+    "LinkScorer": "recsys.link.scorer",
+    "DegreePrior": "recsys.link.priors",
+    "MetapathModel": "recsys.link.metapath",
+    "KGEScorer": "recsys.link.kge", "KGEConfig": "recsys.link.kge",
+    "GNNScorer": "recsys.link.gnn", "GNNConfig": "recsys.link.gnn",
+    "StackedScorer": "recsys.link.stacking",
     "Interactions": "recsys.cf", "doctor_drug_interactions": "recsys.cf",
     "patient_drug_interactions": "recsys.cf", "holdout_split": "recsys.cf",
     "unseen_user_split": "recsys.cf", "ALSRecommender": "recsys.cf", "BPRRecommender": "recsys.cf",
     "PopularityRecommender": "recsys.cf", "GroupPopularityRecommender": "recsys.cf",
     "CFRecommender": "recsys.cf", "evaluate_cf": "recsys.cf.evaluate",
     "profile_doctor": "recsys.cf.profile",
-    "Recommender": "recsys.api", "Recommendation": "recsys.api",
-    "SafetyFilter": "recsys.safety", "PathExplainer": "recsys.explain",
+    "Recommender": "recsys.recommender.api", "Recommendation": "recsys.recommender.results",
+    "SafetyFilter": "recsys.recommender.safety", "PathExplainer": "recsys.recommender.explain",
 }
 
 __all__ = ["hits_at_k", "mean_reciprocal_rank", "ranks_with_ties", *_LAZY]

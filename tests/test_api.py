@@ -7,8 +7,8 @@ import pytest
 
 from kg.errors import KGError
 from kg.schema import EdgeType
-from recsys.api import Recommender
-from recsys.atc import drug_atc_codes
+from recsys.recommender.api import Recommender
+from kg.atc import drug_atc_codes
 from recsys.cf import ALSRecommender, GroupPopularityRecommender, doctor_drug_interactions, patient_drug_interactions
 from tests.test_safety import planted_graph
 

@@ -47,8 +47,8 @@ def quick_run(people, tmp_path_factory):
 def test_disease_protocol_trains_without_test_edges_twins_or_reverses(people, monkeypatch, mode):
     """Every treats pair planted as a palliates twin too: no model sees a test pair in any form."""
     from pipelines.evaluation import disease
-    from recsys.gnn.graph import MessageGraph
-    from recsys.priors import DegreePrior
+    from recsys.link.gnn.graph import MessageGraph
+    from recsys.link.priors import DegreePrior
 
     graph = _with(people, PALLIATES, people.edges[TREATS][["src", "dst"]].copy())
     seen = []
@@ -112,7 +112,7 @@ def test_patient_protocol_trains_on_the_past_only(people, monkeypatch):
     """A prescription and a diagnosis planted after a patient's cutoff reach no model."""
     import pipelines.train
     from pipelines.evaluation.patient import patient_protocols
-    from recsys.temporal import time_split
+    from pipelines.evaluation.temporal import time_split
 
     patient, late = "patient:synth:0-0", pd.Timestamp("2021-06-01")
     graph = _with(people, TAKES, pd.DataFrame({"src": [patient], "dst": ["drug:DB10500"], "weight": [1.0],
@@ -144,7 +144,7 @@ def test_patient_protocol_trains_on_the_past_only(people, monkeypatch):
 
 
 def test_time_split_targets_and_errors(people):
-    from recsys.temporal import time_split
+    from pipelines.evaluation.temporal import time_split
 
     split = time_split(people, history_share=0.75, val_share=0.3, seed=1)
     assert split.patients("val") and split.patients("test")

@@ -7,7 +7,7 @@ import pytest
 from kg.errors import KGError
 from kg.graph import KnowledgeGraph
 from kg.schema import SCHEMA, EdgeType
-from recsys.explain import PathExplainer
+from recsys.recommender.explain import PathExplainer
 
 
 def edge_exists(graph: KnowledgeGraph, edge: tuple[str, str, str]) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recsys.hybrid import blend_scores, fit_blend, scored_rows, standardise_rows
+from recsys.blend import blend_scores, fit_blend, scored_rows, standardise_rows
 
 
 def test_standardise_rows_handles_uncovered_drugs_and_entities():

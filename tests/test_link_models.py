@@ -14,14 +14,14 @@ import torch
 
 from kg.errors import KGError
 from kg.io import write_graph
-from recsys.gnn import GNNConfig, GNNScorer
-from recsys.kge import KGEConfig, KGEScorer
-from recsys.linkeval import evaluate_scorer
-from recsys.linktask import LinkTask
-from recsys.metapath import MetapathModel
-from recsys.priors import DegreePrior
-from recsys.split import split_links
-from recsys.stacking import StackedScorer
+from recsys.link.gnn import GNNConfig, GNNScorer
+from recsys.link.kge import KGEConfig, KGEScorer
+from recsys.link.evaluate import evaluate_scorer
+from recsys.link.task import LinkTask
+from recsys.link.metapath import MetapathModel
+from recsys.link.priors import DegreePrior
+from recsys.link.split import split_links
+from recsys.link.stacking import StackedScorer
 from linkgraph import cluster_graph
 
 REPO = Path(__file__).resolve().parents[1]
@@ -134,7 +134,7 @@ def test_two_process_torchrun(tmp_path, mode):
     write_graph(cluster_graph(), tmp_path / "graph")
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "recsys.gnn.distributed", "--graph", str(tmp_path / "graph"), "--out", str(tmp_path / "gnn.pt"),
+           "-m", "recsys.link.gnn.distributed", "--graph", str(tmp_path / "graph"), "--out", str(tmp_path / "gnn.pt"),
            "--metrics", str(tmp_path / "metrics.json"), "--dim", "16", "--epochs", "20", "--aux-edges", "256",
            "--mode", mode]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
@@ -239,7 +239,7 @@ def test_stacked_gnn_fits_its_own_prior_and_checks_the_one_given(task):
 def test_metapath_scores_without_pairs_match_a_full_recomputation(task, metapath):
     # scores_without reuses the part of the score that never walks `treats`; it must equal
     # scoring every feature again on the graph without the pairs.
-    from recsys.metapath import _Graphs
+    from recsys.link.metapath import _Graphs
 
     pairs = task.train_pairs[::3]
     graphs = _Graphs.of(metapath._without(metapath._base, metapath._target, pairs, task), metapath.damping)

@@ -115,9 +115,9 @@ def test_disease_metrics_match_brute_force(seed):
     """Filtered rank, AUROC, AUPRC and the hard-negative rate of every held-out disease."""
     from linkgraph import cluster_graph
 
-    from recsys.linkeval import hard_negative_rates, per_disease_metrics
-    from recsys.linktask import LinkTask
-    from recsys.split import split_links
+    from recsys.link.evaluate import hard_negative_rates, per_disease_metrics
+    from recsys.link.task import LinkTask
+    from recsys.link.split import split_links
 
     task = LinkTask.from_split(split_links(cluster_graph(), "random", seed=seed % 7))
     rng = np.random.default_rng(seed)

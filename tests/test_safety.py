@@ -8,7 +8,7 @@ import pytest
 from kg.errors import KGError
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
-from recsys.safety import PatientContext, SafetyFilter
+from recsys.recommender.safety import PatientContext, SafetyFilter
 
 DRUGS = {  # id: (name, ATC)
     "drug:DB00682": ("Warfarin", "B01AA03"),

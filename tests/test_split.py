@@ -8,9 +8,9 @@ import pytest
 from kg.errors import KGError
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
-from recsys.gnn.graph import MessageGraph
-from recsys.linktask import LinkTask
-from recsys.split import TREATS, split_links
+from recsys.link.gnn.graph import MessageGraph
+from recsys.link.task import LinkTask
+from recsys.link.split import TREATS, split_links
 from linkgraph import cluster_graph
 
 PALLIATES = EdgeType("drug", "palliates", "disease")

@@ -5,6 +5,7 @@ import pytest
 
 from kg.schema import EdgeType
 from kg.sources import load_csv_source, load_rdf_source
+from kg.views import to_hetero_data, to_networkx
 
 from conftest import TINY, build
 
@@ -43,7 +44,7 @@ def test_unknown_relation_filter_is_an_error(tiny_graph):
 
 
 def test_networkx_view_is_typed(tiny_graph):
-    g = tiny_graph.to_networkx()
+    g = to_networkx(tiny_graph)
     assert g.number_of_nodes() == 11 and g.number_of_edges() == 14
     assert g.nodes["drug:DB00945"]["type"] == "drug"
     assert g.edges["drug:DB00331", "disease:DOID:9352", "treats"]["relation"] == "treats"
@@ -51,7 +52,7 @@ def test_networkx_view_is_typed(tiny_graph):
 
 
 def test_hetero_data_view_indexes_match_id_maps(tiny_graph):
-    data, id_maps = tiny_graph.to_hetero_data()
+    data, id_maps = to_hetero_data(tiny_graph)
     assert data["drug"].num_nodes == 4
     ei = data["drug", "treats", "disease"].edge_index
     pairs = {(id_maps["drug"][s], id_maps["disease"][d]) for s, d in ei.t().tolist()}

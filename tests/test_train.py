@@ -9,7 +9,7 @@ import pytest
 
 from pipelines.cli import main
 from pipelines.train import TrainConfig, run_train
-from recsys.linktask import LinkTask
+from recsys.link.task import LinkTask
 from tests.linkgraph import cluster_graph
 from tests.test_api import tiny_recommender
 

@@ -1,12 +1,12 @@
 """Disease -> drug: held-out PharmacotherapyDB indications, every drug ranked per disease.
 
-One :class:`~recsys.linktask.LinkTask` per split (random edges, or zero-shot whole
+One :class:`~recsys.link.task.LinkTask` per split (random edges, or zero-shot whole
 diseases) is shared by every model. Each model trains on its training graph, selects
 (early stopping, penalty) on its validation pairs, and scores the test pairs once. The
 GNNs are reported alone and, as deployed, stacked on the metapath model. The hybrid is
 what ``rxkg train`` deploys: a recommender built on the training graph from the metapath
 model and the deployed GNN, whose blend weights
-(:meth:`~recsys.api.Recommender.fit_weights`) are chosen on the validation pairs.
+(:meth:`~recsys.recommender.api.Recommender.fit_weights`) are chosen on the validation pairs.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ TITLES = {"random": "Disease -> drug, random split of indications",
 
 def _models(config: EvaluateConfig):
     """(role, unfitted model) in fitting order: the deployed GNN uses the metapath model fitted before it."""
-    from recsys.gnn import GNNConfig, GNNScorer
-    from recsys.kge import KGE_MODELS, KGEConfig, KGEScorer
-    from recsys.metapath import MetapathModel
-    from recsys.priors import DegreePrior
+    from recsys.link.gnn import GNNConfig, GNNScorer
+    from recsys.link.kge import KGE_MODELS, KGEConfig, KGEScorer
+    from recsys.link.metapath import MetapathModel
+    from recsys.link.priors import DegreePrior
 
     yield "baseline", DegreePrior()
     for name in KGE_MODELS:
@@ -52,7 +52,7 @@ def _models(config: EvaluateConfig):
 def _deployed_gnn(config: EvaluateConfig, metapath):
     """The GNN ``rxkg train`` deploys, stacked on this split's fitted metapath model when it is."""
     from pipelines.train import DEPLOYED_GNN
-    from recsys.gnn import GNNConfig, GNNScorer
+    from recsys.link.gnn import GNNConfig, GNNScorer
 
     settings = GNNConfig(**{**DEPLOYED_GNN, "epochs": config.gnn_epochs, "seed": config.seed})
     return GNNScorer(settings, prior=metapath if settings.prior and metapath is not None else None)
@@ -61,8 +61,8 @@ def _deployed_gnn(config: EvaluateConfig, metapath):
 def disease_protocol(graph: KnowledgeGraph, mode: str, config: EvaluateConfig,
                      log: Callable[[str], None] = print) -> ProtocolResult:
     """Evaluate every disease -> drug model on one split of ``treats``; see the module doc."""
-    from recsys.linktask import LinkTask
-    from recsys.split import TREATS, split_links
+    from recsys.link.task import LinkTask
+    from recsys.link.split import TREATS, split_links
 
     result = ProtocolResult(f"disease/{mode}", TITLES[mode], DISEASE_METRICS)
     treats = graph.edges.get(TREATS)
@@ -112,7 +112,7 @@ def disease_protocol(graph: KnowledgeGraph, mode: str, config: EvaluateConfig,
 
 def _evaluated(name: str, role: str, scores: np.ndarray, diseases: np.ndarray, task, hard: np.ndarray,
                config: EvaluateConfig, **extra):
-    from recsys.linkeval import hard_negative_rates, per_disease_ranks, ranking_metrics
+    from recsys.link.evaluate import hard_negative_rates, per_disease_ranks, ranking_metrics
 
     rankings = per_disease_ranks(scores, diseases, task, "test")
     per = ranking_metrics(rankings)
@@ -123,7 +123,7 @@ def _evaluated(name: str, role: str, scores: np.ndarray, diseases: np.ndarray, t
 
 
 def _val_mrr(model, task) -> float:
-    from recsys.linkeval import evaluate_scorer
+    from recsys.link.evaluate import evaluate_scorer
 
     return evaluate_scorer(model, task, "val").mrr
 
@@ -138,7 +138,7 @@ def _params(model) -> dict:
 
 def deployed_blend(task, gnn, metapath, config: EvaluateConfig):
     """The recommender ``rxkg train`` would deploy from this training graph, weights fitted on validation."""
-    from recsys.api import Recommender
+    from recsys.recommender.api import Recommender
 
     every = np.arange(task.num_dst)
     recommender = Recommender(task.train_graph, {"metapath": metapath.score_matrix(every),

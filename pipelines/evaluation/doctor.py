@@ -83,7 +83,7 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig,
         result.models.append(row)
         log(f"  {row.model:<28} " + "  ".join(f"{m} {row.means[m]:.3f}" for m in metrics))
 
-    from recsys.hybrid import blend_scores
+    from recsys.blend import blend_scores
 
     components = {"cf": "als", "popularity": "group_popularity"}
     choice, seconds = clock.timed(lambda: _select(validation, val_models, components, config))
@@ -114,7 +114,7 @@ def _evaluated(name: str, role: str, scores: np.ndarray, split, config: Evaluate
 def _select(validation, models: dict, components: dict[str, str], config: EvaluateConfig, max_users: int = 2000):
     """Blend weights on (a seeded sample of) the validation users, as ``Recommender.fit_weights`` does."""
     from recsys.cf.evaluate import score_split
-    from recsys.hybrid import select_blend
+    from recsys.blend import select_blend
 
     n = validation.test.shape[0]
     rows = np.sort(np.random.default_rng(config.seed).choice(n, min(n, max_users), replace=False))

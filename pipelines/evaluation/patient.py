@@ -1,6 +1,6 @@
 """Patient -> drug: MIMIC-III demo and Synthea histories split by time.
 
-One :class:`~recsys.temporal.TimeSplit` is shared by every model: the training graph
+One :class:`~pipelines.evaluation.temporal.TimeSplit` is shared by every model: the training graph
 holds everything recorded before each evaluated patient's cutoff (and other patients
 whole). The deployed recommender is trained on that graph exactly as ``rxkg train``
 trains it (its own validation inside), and its components are scored beside the
@@ -14,7 +14,7 @@ baselines. Two variants:
 
 Drugs are ranked by each model's score; ties (and drugs a model cannot score) are
 ordered by popularity among training patients, the same for every model. The hybrid's
-blend is chosen on the validation patients (:func:`recsys.hybrid.select_blend`). The
+blend is chosen on the validation patients (:func:`recsys.blend.select_blend`). The
 interaction rate of the hybrid's top-k lists is measured with and without the safety
 filter, beside the rate among the drugs clinicians actually started.
 """
@@ -31,7 +31,7 @@ from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ProtocolResult, Stopwatch, summarise
-from recsys.hybrid import blend_scores
+from recsys.blend import blend_scores
 
 __all__ = ["patient_protocols", "PATIENT_METRICS"]
 
@@ -50,7 +50,7 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     """Both variants of the time-split patient protocol (see the module doc)."""
     from kg.errors import KGError
     from pipelines.train import DEPLOYED_GNN, TrainConfig, run_train
-    from recsys.temporal import time_split
+    from pipelines.evaluation.temporal import time_split
 
     k = config.k
     metrics = tuple(m.format(k=k) for m in PATIENT_METRICS)
@@ -235,7 +235,7 @@ def _val_metrics(scores: np.ndarray, truth: _Truth, order: np.ndarray, config: E
 
 
 def _select(parts: dict[str, np.ndarray], truth: _Truth):
-    from recsys.hybrid import select_blend
+    from recsys.blend import select_blend
 
     positives = truth.matrix.toarray() > 0
     usable = ~truth.history | positives if truth.masked else np.ones_like(positives)

@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from kg.io import atomic_file
-from pipelines.evaluation.results import ProtocolResult
-
-if TYPE_CHECKING:
-    from pipelines.evaluation.run import EvaluationResult
+from pipelines.evaluation.results import EvaluationResult, ProtocolResult
 
 __all__ = ["write_report", "markdown", "plot_protocol", "plot_rank_distribution"]
 
 LABELS = {"mrr": "MRR", "hits_at_1": "Hits@1", "hits_at_10": "Hits@10", "hits_at_50": "Hits@50",
           "auroc": "AUROC", "auprc": "AUPRC", "hard_negative_above": "non-indication above (lower is better)",
-          "jaccard": "Jaccard (k = true set size)", "mrr": "MRR"}
+          "jaccard": "Jaccard (k = true set size)"}
 
 
-def write_report(result: "EvaluationResult", out: str | Path) -> dict[str, Path]:
+def write_report(result: EvaluationResult, out: str | Path) -> dict[str, Path]:
     """Write the three artifacts under ``out``; returns their paths by kind."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -116,7 +113,7 @@ def _extras(protocol: ProtocolResult) -> list[str]:
     return lines
 
 
-def markdown(result: "EvaluationResult", plots: list[str] = ()) -> str:
+def markdown(result: EvaluationResult, plots: list[str] = ()) -> str:
     cfg = result.config
     lines = ["# rxkg evaluation report", "",
              f"{'Quick' if cfg.quick else 'Full'} run, seed {cfg.seed}, {result.seconds:.0f} s on "

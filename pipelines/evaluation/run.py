@@ -3,52 +3,16 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from kg import __version__
 from kg.graph import KnowledgeGraph
+from kg.version import __version__
 from pipelines.evaluation.config import EvaluateConfig
-from pipelines.evaluation.results import ProtocolResult
+from pipelines.evaluation.report import write_report
+from pipelines.evaluation.results import EvaluationResult, ProtocolResult
 
 __all__ = ["EvaluationResult", "evaluate"]
-
-
-@dataclass
-class EvaluationResult:
-    """Every protocol's result, the settings that produced them, and their provenance."""
-
-    config: EvaluateConfig
-    protocols: list[ProtocolResult]
-    provenance: dict[str, Any]
-    seconds: float
-    paths: dict[str, Path] = field(default_factory=dict)
-
-    def protocol(self, name: str) -> ProtocolResult:
-        for p in self.protocols:
-            if p.name == name:
-                return p
-        raise KeyError(f"no protocol {name!r}; have {[p.name for p in self.protocols]}")
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"format": "rxkg-evaluation/1", "config": asdict(self.config),
-                "effective_settings": asdict(self.config.effective()), "seconds": round(self.seconds, 1),
-                "provenance": self.provenance, "protocols": [p.as_dict() for p in self.protocols]}
-
-    def summary(self) -> str:
-        done = [p for p in self.protocols if not p.skipped]
-        parts = []
-        for p in done:
-            hybrid = next((m for m in p.models if m.role == "hybrid"), None)
-            if hybrid is not None:
-                metric = p.metrics[0]
-                parts.append(f"{p.name} {metric} {hybrid.means[metric]:.3f}")
-        skipped = len(self.protocols) - len(done)
-        where = f" -> {self.paths['markdown']}" if "markdown" in self.paths else ""
-        return (f"rxkg evaluate: {len(done)} protocols in {self.seconds:.0f}s"
-                + (f" ({skipped} skipped)" if skipped else "") + (f"; hybrid {', '.join(parts)}" if parts else "")
-                + where)
 
 
 def evaluate(config: EvaluateConfig | None = None, graph: KnowledgeGraph | None = None,
@@ -114,7 +78,6 @@ def evaluate(config: EvaluateConfig | None = None, graph: KnowledgeGraph | None 
     result = EvaluationResult(requested, protocols, provenance, time.perf_counter() - start)
     target = config.out if out is None else out
     if target:
-        from pipelines.evaluation.report import write_report
 
         result.paths = write_report(result, target)
     return result

@@ -1,5 +1,10 @@
 """Collaborative filtering on ``implicit``: doctor x drug and patient x drug.
 
+Holds the interaction matrices and their splits, one model contract (``base``), the
+factor models (``factors``), popularity baselines, confidence transforms, tuning,
+evaluation and doctor profiles. May import :mod:`kg` and :mod:`recsys.metrics`; never
+:mod:`recsys.link` or :mod:`recsys.recommender`.
+
 >>> from recsys.cf import ALSRecommender, doctor_drug_interactions, holdout_split
 >>> train, history, test = holdout_split(doctor_drug_interactions(graph), 0.2)  # doctest: +SKIP
 >>> ALSRecommender().fit(train).recommend(list(test.user_ids[:2]), k=5)         # doctest: +SKIP

@@ -178,9 +178,12 @@ class CFRecommender:
 
     @classmethod
     def load(cls, path: str | Path) -> "CFRecommender":
-        """Read a model saved by :meth:`save` (plain arrays only; nothing is unpickled)."""
-        from recsys.cf.models import MODELS
+        """Read a model saved by :meth:`save` (plain arrays only; nothing is unpickled).
 
+        The saved model's ``name`` is looked up among the subclasses of ``cls`` (every model
+        of :mod:`recsys.cf` is defined once the package is imported), so a model can only be
+        read back as itself or as one of its base classes.
+        """
         path = Path(path)
         if not path.is_file():
             raise KGError(f"{path}: no CF model there")
@@ -192,11 +195,12 @@ class CFRecommender:
         if str(arrays.get("format", "")) != CF_FORMAT:
             raise KGError(f"{path}: not an rxkg CF model (format {arrays.get('format')!r})")
         kind = str(arrays["model_class"])
-        if kind not in MODELS:
+        model_class = _model_classes(CFRecommender).get(kind)
+        if model_class is None:
             raise KGError(f"{path}: unknown CF model class {kind!r}")
-        model = MODELS[kind](**json.loads(str(arrays["config"])))
-        if cls is not CFRecommender and not isinstance(model, cls):
+        if not issubclass(model_class, cls):
             raise KGError(f"{path}: holds a {kind} model, not {cls.name}")
+        model = model_class(**json.loads(str(arrays["config"])))
         model.train = _interactions_from_state(arrays)
         model._restore({key[len("model."):]: value for key, value in arrays.items()
                         if key.startswith("model.")})
@@ -256,6 +260,17 @@ def _nearest(ids: np.ndarray, queries: np.ndarray, similarities, k: int) -> tupl
     sims[np.arange(len(queries)), queries] = -np.inf
     best, values = top_k(sims, k)
     return ids[best], values
+
+
+def _model_classes(base: type[CFRecommender]) -> dict[str, type[CFRecommender]]:
+    """Every subclass of ``base`` that names itself, by that ``name`` (what a saved model records)."""
+    found: dict[str, type[CFRecommender]] = {}
+    for sub in base.__subclasses__():
+        if "name" in vars(sub):  # an abstract middle class inherits its parent's name
+            found.setdefault(sub.name, sub)
+        for name, deeper in _model_classes(sub).items():
+            found.setdefault(name, deeper)
+    return found
 
 
 def check_k(k: int) -> None:

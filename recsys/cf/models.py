@@ -1,4 +1,4 @@
-"""The CF models by name: what ``CFRecommender.load`` and the evaluation scripts choose from."""
+"""The CF models by name: what the evaluation scripts and the training configuration choose from."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from kg.errors import KGError
-from recsys.atc import ATC_LEVELS, ATC_MAIN_GROUPS
+from kg.atc import ATC_LEVELS, ATC_MAIN_GROUPS
 from recsys.cf.base import CFRecommender, cosine_rows
 from recsys.cf.interactions import Interactions
 
@@ -116,7 +116,7 @@ def profile_doctor(doctor_id: str, interactions: Interactions, atc: Mapping[str,
     Parameters
     ----------
     atc
-        ATC codes per drug id (:func:`recsys.atc.drug_atc_codes`).
+        ATC codes per drug id (:func:`kg.atc.drug_atc_codes`).
     model
         A fitted CF model over the same doctors; its ``similar_users`` picks the peers.
         Without one, peers are the nearest doctors by cosine of log claim counts.

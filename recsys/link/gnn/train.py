@@ -32,70 +32,30 @@ validation set with the same weights, so they stop together.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch import Tensor
 
 from kg.errors import KGError
 from kg.schema import EdgeType
-from recsys.adjacency import MetaEdge
-from recsys.bundle import load_bundle, save_bundle
-from recsys.gnn.encoders import adjacency_of
-from recsys.gnn.graph import MessageGraph
-from recsys.gnn.model import LinkGNN
-from recsys.gnn.sampling import NeighbourSampler
-from recsys.linkeval import evaluate_scores
-from recsys.linktask import LinkTask
-from recsys.scorer import LinkScorer
-from recsys.training import EarlyStopping, TrainingLog
+from recsys.link.adjacency import MetaEdge
+from recsys.link.bundle import load_bundle, save_bundle
+from recsys.link.gnn.config import GNNConfig
+from recsys.link.gnn.encoders import adjacency_of
+from recsys.link.gnn.graph import MessageGraph
+from recsys.link.gnn.losses import KnownPairs, aux_loss, target_loss
+from recsys.link.gnn.model import LinkGNN
+from recsys.link.gnn.parallel import all_reduce_gradients, rank_and_world
+from recsys.link.gnn.sampling import NeighbourSampler, SampledSubgraph
+from recsys.link.evaluate import evaluate_scores
+from recsys.link.task import LinkTask
+from recsys.link.scorer import LinkScorer
+from recsys.link.training import EarlyStopping, TrainingLog
 
-__all__ = ["GNNConfig", "GNNScorer"]
-
-PRIORS = (None, "metapath")
-
-
-@dataclass(frozen=True)
-class GNNConfig:
-    """Hyper-parameters of one GNN; every default measured on the shipped graph's validation split."""
-
-    encoder: str = "rgcn"
-    dim: int = 64
-    num_layers: int = 2
-    num_bases: int = 8
-    dropout: float = 0.2
-    lr: float = 0.01
-    weight_decay: float = 0.0
-    epochs: int = 100
-    patience: int = 10
-    supervision_fraction: float = 0.25
-    aux_edges: int = 8192
-    aux_negatives: int = 32
-    aux_weight: float = 0.2
-    mode: str = "full"
-    #: Train for new diseases: supervise whole diseases (all their indications hidden
-    #: from messages) and embed diseases from their neighbourhood only. ``None``
-    #: follows the split (on for a zero-shot split), so training mimics testing.
-    zero_shot: bool | None = None
-    batch_size: int = 64
-    fanout: tuple[int, ...] = (16, 8)
-    #: ``"metapath"`` stacks the GNN on the metapath model's scores (see the module doc).
-    prior: str | None = None
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("full", "sampled"):
-            raise ValueError(f"mode must be 'full' or 'sampled', got {self.mode!r}")
-        if not 0.0 < self.supervision_fraction <= 1.0:
-            raise ValueError(f"supervision_fraction must be in (0, 1], got {self.supervision_fraction}")
-        if self.epochs <= 0 or self.dim <= 0:
-            raise ValueError("epochs and dim must be positive")
-        if self.prior not in PRIORS:
-            raise ValueError(f"prior must be one of {PRIORS}, got {self.prior!r}")
-
+__all__ = ["GNNConfig", "GNNScorer"]  # GNNConfig re-exported: configured and trained together
 
 class GNNScorer(LinkScorer):
     """Disease -> drug scorer backed by :class:`LinkGNN`; see the module docstring for training."""
@@ -154,17 +114,17 @@ class GNNScorer(LinkScorer):
         self._build(task)
         if cfg.prior is not None:
             self._prepare_prior(task)
-        rank, world = _rank_and_world()
+        rank, world = rank_and_world()
         model: torch.nn.Module = self.model
         if world > 1 and cfg.mode == "full":
             model = torch.nn.parallel.DistributedDataParallel(self.model)
-        # Sampled mode averages gradients itself (_all_reduce_gradients): a sampled
+        # Sampled mode averages gradients itself (all_reduce_gradients): a sampled
         # neighbourhood leaves some parameters unused, and the loss reads the decoder's
         # parameters outside the module's forward, which DDP's unused-parameter search
         # would count twice.
         optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         train = torch.from_numpy(task.train_pairs.T.copy())
-        known = _KnownPairs(task.train_pairs, task.num_src, task.num_dst)
+        known = KnownPairs(task.train_pairs, task.num_src, task.num_dst)
         sampler = NeighbourSampler(self.graph, cfg.fanout) if cfg.mode == "sampled" else None
         stopping = EarlyStopping(self.model, cfg.patience, self.log)
         # Without validation pairs (a deployment refit on every edge) training runs exactly
@@ -199,7 +159,7 @@ class GNNScorer(LinkScorer):
     def _prepare_prior(self, task: LinkTask) -> None:
         """Fit the metapath prior if needed, cut the training pairs into groups and score
         each group's pairs on the training graph without them."""
-        from recsys.metapath import MetapathModel
+        from recsys.link.metapath import MetapathModel
 
         cfg = self.config
         if self.prior is None:
@@ -235,9 +195,8 @@ class GNNScorer(LinkScorer):
 
     # ------------------------------------------------------------ one epoch
     def _full_batch_step(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, train: Tensor,
-                         known: "_KnownPairs", generator: torch.Generator, rank: int, world: int,
+                         known: KnownPairs, generator: torch.Generator, rank: int, world: int,
                          group: int | None = None) -> float:
-        cfg = self.config
         if group is None:
             supervise, offset = self._supervised_mask(train, generator), None
         else:
@@ -246,11 +205,20 @@ class GNNScorer(LinkScorer):
         mine = supervised[:, rank::world]
         optimizer.zero_grad()
         z = model(self._adjacency(messages), self.graph.features)
-        loss = (self._target_loss(z, mine, known, offset=offset)
-                + cfg.aux_weight * self._aux_loss(z, generator, rank, world))
+        loss = self._loss(z, mine, known, offset, generator, rank, world)
         loss.backward()
         optimizer.step()
         return float(loss.detach())
+
+    def _loss(self, z: dict[str, Tensor], pairs: Tensor, known: KnownPairs, offset: Tensor | None,
+              generator: torch.Generator, rank: int, world: int, sub: SampledSubgraph | None = None) -> Tensor:
+        """The supervised ``pairs``' target loss plus the weighted auxiliary loss (on ``sub``
+        when the epoch is sampled: local indices, its seeds as candidates)."""
+        pool, to_global = (sub.candidates, sub.node_ids) if sub is not None else (None, None)
+        loss = target_loss(self.model, self.graph.target, z, pairs, known, pool=pool, to_global=to_global,
+                           offset=offset)
+        return loss + self.config.aux_weight * aux_loss(self.model, self.decoded, self.graph.edge_index,
+                                                        self.config, z, generator, rank, world, restrict=sub)
 
     def _supervised_mask(self, train: Tensor, generator: torch.Generator) -> Tensor:
         """Which training pairs are supervised (and hidden from messages) this epoch.
@@ -269,7 +237,7 @@ class GNNScorer(LinkScorer):
         return mask
 
     def _sampled_epoch(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                       sampler: NeighbourSampler, train: Tensor, known: "_KnownPairs",
+                       sampler: NeighbourSampler, train: Tensor, known: KnownPairs,
                        generator: torch.Generator, rank: int, world: int, group: int | None = None) -> float:
         """Mini-batches of supervised pairs, each encoded on its sampled neighbourhood.
 
@@ -297,77 +265,13 @@ class GNNScorer(LinkScorer):
             sub = sampler.sample(mine, train[:, carries], generator)
             optimizer.zero_grad()
             z = model(adjacency_of(sub.edge_index, sub.num_nodes), self.graph.features, sub.node_ids)
-            loss = self._target_loss(z, sub.seeds, known, pool=sub.candidates, to_global=sub.node_ids,
-                                     offset=offset)
-            loss = loss + cfg.aux_weight * self._aux_loss(z, generator, rank, world, restrict=sub)
+            loss = self._loss(z, sub.seeds, known, offset, generator, rank, world, sub)
             loss.backward()
             if world > 1:
-                _all_reduce_gradients(self.model, world)
+                all_reduce_gradients(self.model, world)
             optimizer.step()
             losses.append(float(loss.detach()))
         return float(np.mean(losses))
-
-    def _target_loss(self, z: dict[str, Tensor], pairs: Tensor, known: "_KnownPairs",
-                     pool: dict[str, Tensor] | None = None,
-                     to_global: dict[str, Tensor] | None = None, offset: Tensor | None = None) -> Tensor:
-        """1-N cross-entropy of each supervised pair against every drug and every disease.
-
-        On a sampled subgraph ``z`` and ``pairs`` are local, the candidates are the
-        ``pool`` of seed nodes and ``to_global`` maps local indices to the known-pair filter's.
-        ``offset`` is the prior's (num_diseases, num_drugs) score matrix for this epoch.
-        """
-        t = self.graph.target
-        src, dst = pairs
-        if len(src) == 0:
-            return z[t.src].sum() * 0.0
-        r = self.model.relation[0]
-        hs_all, hd_all = z[t.src], z[t.dst]
-        drug_pool = pool[t.src] if pool else torch.arange(hs_all.shape[0])
-        disease_pool = pool[t.dst] if pool else torch.arange(hd_all.shape[0])
-
-        def glob(node_type: str, index: Tensor) -> Tensor:
-            return to_global[node_type][index] if to_global else index
-
-        bias = self.model.bias(hs_all[drug_pool]).squeeze(-1)
-        by_drug = (hd_all[dst] * r) @ hs_all[drug_pool].T + bias[None, :]
-        by_disease = (hs_all[src] * r) @ hd_all[disease_pool].T
-        if offset is not None:
-            weight = self.model.prior_weight
-            by_drug = by_drug + weight * offset[glob(t.dst, dst)][:, glob(t.src, drug_pool)]
-            by_disease = by_disease + weight * offset[glob(t.dst, disease_pool)][:, glob(t.src, src)].T
-        drug_mask = known.mask_drugs(glob(t.dst, dst), glob(t.src, src), glob(t.src, drug_pool))
-        disease_mask = known.mask_diseases(glob(t.src, src), glob(t.dst, dst), glob(t.dst, disease_pool))
-        by_drug = by_drug.masked_fill(drug_mask, float("-inf"))
-        by_disease = by_disease.masked_fill(disease_mask, float("-inf"))
-        drug_target = _position(drug_pool, src)
-        disease_target = _position(disease_pool, dst)
-        return (torch.nn.functional.cross_entropy(by_drug, drug_target)
-                + torch.nn.functional.cross_entropy(by_disease, disease_target)) / 2
-
-    def _aux_loss(self, z: dict[str, Tensor], generator: torch.Generator, rank: int, world: int,
-                  restrict: "object | None" = None) -> Tensor:
-        """Sampled-softmax reconstruction of the other relations, negatives of the right type."""
-        cfg = self.config
-        relations = self.decoded[1:]
-        if not relations or cfg.aux_edges <= 0 or cfg.aux_weight == 0:
-            return z[self.graph.target.src].sum() * 0.0
-        losses = []
-        per_relation = max(1, cfg.aux_edges // len(relations) // world)
-        for e in relations:
-            index = self.graph.edge_index[e] if restrict is None else restrict.local_edges(e)  # type: ignore[attr-defined]
-            if index.shape[1] == 0:
-                continue
-            pick = torch.randint(0, index.shape[1], (per_relation * world,), generator=generator)[rank::world]
-            src, dst = index[:, pick]
-            n_dst = z[e.dst].shape[0]
-            negatives = torch.randint(0, n_dst, (len(src), cfg.aux_negatives), generator=generator)
-            r = self.model.relation[self.decoded.index(e)]
-            hs = z[e.src][src] * r
-            positive = (hs * z[e.dst][dst]).sum(-1, keepdim=True)
-            negative = torch.einsum("nd,nkd->nk", hs, z[e.dst][negatives])
-            logits = torch.cat([positive, negative], dim=1)
-            losses.append(torch.nn.functional.cross_entropy(logits, torch.zeros(len(src), dtype=torch.long)))
-        return torch.stack(losses).mean()
 
     # ------------------------------------------------------------ inference
     @torch.no_grad()
@@ -446,52 +350,6 @@ class GNNScorer(LinkScorer):
         scorer.model.eval()
         scorer._z = payload["embeddings"]
         return scorer
-
-
-class _KnownPairs:
-    """Known training pairs as a dense boolean matrix, for filtering 1-N scores."""
-
-    def __init__(self, pairs: np.ndarray, num_src: int, num_dst: int) -> None:
-        self.matrix = torch.zeros((num_src, num_dst), dtype=torch.bool)
-        self.matrix[torch.from_numpy(pairs[:, 0]), torch.from_numpy(pairs[:, 1])] = True
-
-    def mask_drugs(self, dst: Tensor, true_src: Tensor, pool: Tensor) -> Tensor:
-        mask = self.matrix[:, dst].T[:, pool].clone()
-        mask[pool[None, :] == true_src[:, None]] = False
-        return mask
-
-    def mask_diseases(self, src: Tensor, true_dst: Tensor, pool: Tensor) -> Tensor:
-        mask = self.matrix[src][:, pool].clone()
-        mask[pool[None, :] == true_dst[:, None]] = False
-        return mask
-
-
-def _position(pool: Tensor, values: Tensor) -> Tensor:
-    """Index of each value within ``pool`` (every value is in it)."""
-    order = torch.argsort(pool)
-    return order[torch.searchsorted(pool[order], values)]
-
-
-def _all_reduce_gradients(module: torch.nn.Module, world: int) -> None:
-    """Average gradients over ranks in one collective; a parameter no rank used keeps no
-    gradient (so Adam leaves it alone, as in one process), one some rank used gets the mean."""
-    params = [p for p in module.parameters() if p.requires_grad]
-    flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
-    used = torch.tensor([float(p.grad is not None) for p in params])
-    dist.all_reduce(flat)
-    dist.all_reduce(used)
-    flat /= world
-    offset = 0
-    for p, anyone in zip(params, used):
-        n = p.numel()
-        p.grad = flat[offset:offset + n].view_as(p).clone() if anyone > 0 else None
-        offset += n
-
-
-def _rank_and_world() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
 
 
 def _progress(total: int, enabled: bool, label: str):

@@ -17,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from recsys.linktask import LinkTask
+from recsys.link.task import LinkTask
 from recsys.metrics import average_precision
 
 __all__ = ["LinkMetrics", "DiseaseRanking", "PairScorer", "evaluate_scores", "evaluate_scorer",

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from recsys.adjacency import relation_matrices
-from recsys.linkeval import evaluate_scores
-from recsys.linktask import LinkTask
-from recsys.scorer import LinkScorer
-from recsys.training import EarlyStopping, TrainingLog
+from recsys.link.adjacency import relation_matrices
+from recsys.link.evaluate import evaluate_scores
+from recsys.link.task import LinkTask
+from recsys.link.scorer import LinkScorer
+from recsys.link.training import EarlyStopping, TrainingLog
 
 __all__ = ["KGEConfig", "KGEScorer", "KGE_MODELS"]
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from kg.errors import KGError
 from kg.schema import EdgeType
-from recsys.linktask import LinkTask
+from recsys.link.task import LinkTask
 
 __all__ = ["LinkScorer"]
 

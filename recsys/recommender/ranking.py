@@ -1,23 +1,20 @@
-"""The hybrid recommender users call: drugs for a disease, a doctor or a patient, safe and explained.
+"""Ranking known entities: components scored per entity, standardised, blended and filtered.
 
-:class:`Recommender` composes fitted components over one drug list:
+:class:`Ranker` composes fitted components over one drug list:
 - ``graph``: the disease -> drug scorer's matrix (GNN + metapath blend, or any
-  :class:`~recsys.scorer.LinkScorer`); a patient's graph score for a drug is its best
+  :class:`~recsys.link.scorer.LinkScorer`); a patient's graph score for a drug is its best
   standardised score over the patient's conditions;
 - ``cf``: collaborative filtering (doctor x drug, patient x drug), fold-in for new users;
 - ``popularity``: the prior (indications per drug for diseases, within-specialty
   prescribing for doctors, share of patients for patients), an explicit component.
-Each is standardised per entity (:mod:`recsys.hybrid`); a component that cannot score
+Each is standardised per entity (:mod:`recsys.blend`); a component that cannot score
 an entity drops out and the result says so. Patients get the safety filter by default.
 Explanations are computed when first read, so ranking stays cheap.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import cached_property
-from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -25,68 +22,25 @@ import pandas as pd
 from kg.errors import KGError
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
+from recsys.blend import blend_scores, scored_rows, select_blend, standardise_rows
 from recsys.cf.base import CFRecommender, check_k
-from recsys.explain import ExplanationPath, PathExplainer
-from recsys.hybrid import blend_scores, scored_rows, select_blend, standardise_rows
-from recsys.entry_points import EntryPoints
-from recsys.safety import Exclusion, PatientContext, SafetyFilter
+from recsys.recommender.explain import ExplanationPath, PathExplainer
+from recsys.recommender.results import Recommendation, Recommendations
+from recsys.recommender.safety import Exclusion, PatientContext, SafetyFilter
 
-__all__ = ["Recommendation", "Recommendations", "Recommender"]
+__all__ = ["Ranker"]
 
 TREATS = EdgeType("drug", "treats", "disease")
 TAKES = EdgeType("patient", "takes", "drug")
 HAS_CONDITION = EdgeType("patient", "has_condition", "disease")
 
 
-@dataclass
-class Recommendation:
-    """One ranked drug: blended score, each component's standardised score (``None``: could
-    not score), safety notes, and an explanation computed on first access."""
-
-    entity_id: str
-    drug_id: str
-    name: str
-    score: float
-    components: dict[str, float | None]
-    safety_notes: list[str] = field(default_factory=list)
-    _recommender: "Recommender | None" = field(default=None, repr=False, compare=False)
-
-    @cached_property
-    def paths(self) -> list[ExplanationPath]:
-        return self._recommender.explanation_paths(self.entity_id, self.drug_id) if self._recommender else []
-
-    @cached_property
-    def explanation(self) -> str:
-        if self._recommender is None:
-            return ""
-        text = self._recommender.explanation_text(self.entity_id, self.drug_id, self.paths)
-        evidence = self._recommender.cf_evidence(self.entity_id, self.drug_id)
-        return f"{text} {evidence['sentence']}" if evidence else text
-
-    def as_dict(self) -> dict[str, object]:
-        return {"drug_id": self.drug_id, "name": self.name, "score": round(self.score, 4),
-                "components": {k: None if v is None else round(v, 4) for k, v in self.components.items()},
-                "explanation": self.explanation, "paths": [p.as_dict() for p in self.paths],
-                "safety_notes": self.safety_notes}
-
-
-class Recommendations(list):
-    """The ranked list, plus what safety removed and which components dropped out."""
-
-    def __init__(self, items: list[Recommendation], removed: list[Exclusion],
-                 dropped_components: list[str]) -> None:
-        super().__init__(items)
-        self.removed = removed
-        self.dropped_components = dropped_components
-
-
-class Recommender(EntryPoints):
+class Ranker:
     """Blend of the graph scorer, CF and popularity for diseases, doctors and patients.
 
-    Examples
-    --------
-    >>> rec = Recommender(graph, scores, disease_ids, drug_ids, doctor_cf=als)   # doctest: +SKIP
-    >>> [r.name for r in rec.recommend_for_disease("disease:DOID:9352", k=3)]    # doctest: +SKIP
+    The state every entry point shares (drug and disease indexes, components, weights,
+    safety filter) and the ranking of known entities. :class:`~recsys.recommender.api.Recommender`
+    adds the entry points for new entities, batches and explanations, and persistence.
     """
 
     def __init__(self, graph: KnowledgeGraph, disease_scores: np.ndarray | Mapping[str, np.ndarray],
@@ -96,17 +50,17 @@ class Recommender(EntryPoints):
                  weights: Mapping[str, Mapping[str, float]] | None = None) -> None:
         self.graph = graph
         self.drug_ids = np.asarray(drug_ids, dtype=object)
-        self._drug_index = pd.Index(self.drug_ids)
+        self.drug_index = pd.Index(self.drug_ids)
         self.disease_ids = list(disease_ids)
-        self._disease_index = pd.Index(self.disease_ids)
+        self.disease_index = pd.Index(self.disease_ids)
         if not isinstance(disease_scores, Mapping):
             disease_scores = {"graph": disease_scores}
         #: The disease -> drug scorers' matrices by component name (e.g. "metapath", "gnn").
         self.disease_scores = {name: np.asarray(m, dtype=np.float64) for name, m in disease_scores.items()}
         for name, matrix in self.disease_scores.items():
-            if matrix.shape != (len(self._disease_index), len(self.drug_ids)):
+            if matrix.shape != (len(self.disease_index), len(self.drug_ids)):
                 raise KGError(f"disease scores {name!r} {matrix.shape} do not match "
-                              f"{len(self._disease_index)} diseases x {len(self.drug_ids)} drugs")
+                              f"{len(self.disease_index)} diseases x {len(self.drug_ids)} drugs")
             if name in ("popularity", "cf"):
                 raise KGError(f"a disease scorer may not be called {name!r}")
         #: Components per entity kind; the disease scorers together are a patient's "graph".
@@ -124,13 +78,13 @@ class Recommender(EntryPoints):
         self._refresh_disease_graph()
         nodes = graph.nodes
         self.names = {i: n for i, n in zip(nodes["id"], nodes["name"]) if isinstance(n, str) and n}
-        self._types = dict(zip(nodes["id"], nodes["type"]))
+        self.node_types = dict(zip(nodes["id"], nodes["type"]))
         self._indications = self._per_drug_counts(graph.edges.get(TREATS), "src")
         takes = graph.edges.get(TAKES)
-        self._patient_share = self._per_drug_counts(
+        self.patient_share = self._per_drug_counts(
             None if takes is None else takes.drop_duplicates(["src", "dst"]), "dst")
         conditions = graph.edges.get(HAS_CONDITION, pd.DataFrame(columns=["src", "dst"]))
-        positions = self._disease_index.get_indexer(conditions["dst"])
+        positions = self.disease_index.get_indexer(conditions["dst"])
         self._conditions: dict[str, list[int]] = {}
         for patient, pos in zip(conditions["src"], positions):
             if pos >= 0:
@@ -141,7 +95,7 @@ class Recommender(EntryPoints):
     # ------------------------------------------------------------- ranking
     def recommend_for_disease(self, disease_id: str, k: int = 10, exclude_known: bool = False) -> Recommendations:
         """Top-``k`` drugs for a disease; ``exclude_known`` leaves out its known indications."""
-        self._check(disease_id, "disease", k)
+        self.check_entity(disease_id, "disease", k)
         known = set()
         if exclude_known:
             treats = self.graph.edges.get(TREATS)
@@ -150,34 +104,34 @@ class Recommender(EntryPoints):
 
     def recommend_for_doctor(self, doctor_id: str, k: int = 10) -> Recommendations:
         """Top-``k`` drugs the prescriber does not prescribe yet."""
-        self._check(doctor_id, "doctor", k)
-        seen = set(self.doctor_cf.train.items_of(doctor_id)) if self._knows(self.doctor_cf, doctor_id) else set()
+        self.check_entity(doctor_id, "doctor", k)
+        seen = set(self.doctor_cf.train.items_of(doctor_id)) if self.knows(self.doctor_cf, doctor_id) else set()
         return self._rank("doctor", doctor_id, k, skip=seen)
 
     def recommend_for_patient(self, patient_id: str, k: int = 10, safety: bool = True) -> Recommendations:
         """Top-``k`` drugs for a patient; with ``safety`` (default) nothing they take, nothing
         interacting with it, nothing they are allergic to."""
-        self._check(patient_id, "patient", k)
+        self.check_entity(patient_id, "patient", k)
         context = self.safety.context(self.graph, patient_id) if safety else None
         return self._rank("patient", patient_id, k, context=context)
 
     def score(self, entity_id: str, drug_ids: Sequence[str]) -> np.ndarray:
         """Blended scores of arbitrary candidate drugs for one entity (no filtering)."""
-        kind = self._kind(entity_id)
-        columns = self._drug_index.get_indexer(list(drug_ids))
+        kind = self.kind_of(entity_id)
+        columns = self.drug_index.get_indexer(list(drug_ids))
         if (columns < 0).any():
             raise KGError(f"unknown drug id(s): {[d for d, c in zip(drug_ids, columns) if c < 0][:5]}")
-        blended, _, _ = self._blend(kind, [entity_id])
+        blended, _, _ = self.blend(kind, [entity_id])
         return blended[0, columns]
 
     def scores(self, entity_ids: Sequence[str]) -> np.ndarray:
         """Blended scores (entities x all drugs) for many entities of one type: the batch form."""
-        kinds = {self._kind(e) for e in entity_ids}
+        kinds = {self.kind_of(e) for e in entity_ids}
         if len(kinds) != 1:
             raise KGError(f"batch scoring needs entities of one type, got {sorted(kinds)}")
         kind, ids, out = kinds.pop(), list(entity_ids), []
         for start in range(0, len(ids), 2048):  # chunks bound memory for large batches
-            out.append(self._blend(kind, ids[start:start + 2048], only_weighted=True)[0])
+            out.append(self.blend(kind, ids[start:start + 2048], only_weighted=True)[0])
         return np.vstack(out) if out else np.zeros((0, len(self.drug_ids)))
 
     # ---------------------------------------------------------- components
@@ -191,7 +145,7 @@ class Recommender(EntryPoints):
         out: dict[str, np.ndarray] = {}
         empty = np.full((n, len(self.drug_ids)), np.nan)
         if kind == "disease":
-            rows = self._disease_index.get_indexer(list(entity_ids))
+            rows = self.disease_index.get_indexer(list(entity_ids))
             for name, matrix in self.disease_scores.items():
                 out[name] = matrix[rows]
             out["popularity"] = np.tile(np.log1p(self._indications), (n, 1))
@@ -202,7 +156,7 @@ class Recommender(EntryPoints):
         elif kind == "patient":
             out["graph"] = self.condition_scores(entity_ids)
             out["cf"] = self._cf_block(self.patient_cf, entity_ids)
-            out["popularity"] = np.tile(np.log1p(self._patient_share), (n, 1))
+            out["popularity"] = np.tile(np.log1p(self.patient_share), (n, 1))
         else:
             raise KGError(f"unknown entity kind {kind!r}")
         return {name: scores for name, scores in out.items() if name not in skip}
@@ -215,7 +169,7 @@ class Recommender(EntryPoints):
         names a subset blended with equal weights (e.g. ``["gnn"]`` for the GNN alone).
         """
         if scorers is None:
-            disease_z = self._disease_z
+            disease_z = self.disease_z
         else:
             unknown = [s for s in scorers if s not in self.disease_scores]
             if unknown:
@@ -233,15 +187,15 @@ class Recommender(EntryPoints):
         block = np.full((len(entity_ids), len(self.drug_ids)), np.nan)
         if model is None:
             return block
-        known = [i for i, e in enumerate(entity_ids) if self._knows(model, e)]
+        known = [i for i, e in enumerate(entity_ids) if self.knows(model, e)]
         if known:
-            columns = self._drug_index.get_indexer(model.train.item_ids)
+            columns = self.drug_index.get_indexer(model.train.item_ids)
             inside = columns >= 0
             scores = model.score_users([entity_ids[i] for i in known])
             block[np.ix_(known, columns[inside])] = scores[:, inside]
         return block
 
-    def _blend(self, kind: str, entity_ids: Sequence[str], only_weighted: bool = False):
+    def blend(self, kind: str, entity_ids: Sequence[str], only_weighted: bool = False):
         """Blended scores, each component's standardised scores, and the components that dropped out.
 
         ``only_weighted`` (batch scoring) skips components with weight 0 and the per-component copies.
@@ -269,9 +223,9 @@ class Recommender(EntryPoints):
     def _rank(self, kind: str, entity_id: str, k: int, skip: set[str] = frozenset(),
               context: PatientContext | None = None) -> Recommendations:
         parts = self.component_scores(kind, [entity_id])
-        return self._rank_parts(kind, parts, lambda drug: entity_id, k, skip, context, entity_id)
+        return self.rank_parts(kind, parts, lambda drug: entity_id, k, skip, context, entity_id)
 
-    def _rank_parts(self, kind: str, parts: dict[str, np.ndarray], explain_from, k: int,
+    def rank_parts(self, kind: str, parts: dict[str, np.ndarray], explain_from: Callable[[str], str], k: int,
                     skip: set[str] = frozenset(), context: PatientContext | None = None,
                     who: str = "the entity") -> Recommendations:
         """Rank one entity's blended scores; ``explain_from(drug)`` names the node its paths start at."""
@@ -301,20 +255,6 @@ class Recommender(EntryPoints):
                 break
         return Recommendations(items, removed, dropped)
 
-    # ---------------------------------------------------------- persistence
-    def save(self, path: str | Path) -> Path:
-        """Write the bundle directory (graph, scores, CF models, weights, sha256 manifest)."""
-        from recsys.recbundle import save_recommender
-
-        return save_recommender(self, path)
-
-    @classmethod
-    def load(cls, path: str | Path) -> "Recommender":
-        """Read a bundle written by :meth:`save`, every checksum verified."""
-        from recsys.recbundle import load_recommender
-
-        return load_recommender(path)
-
     # ------------------------------------------------------------- weights
     def fit_weights(self, kind: str, pairs: Sequence[tuple[str, str]],
                     known: Sequence[tuple[str, str]] = (), penalty: float = 1e-2,
@@ -339,7 +279,7 @@ class Recommender(EntryPoints):
             chosen_set = set(entities)
             pairs = [(e, d) for e, d in pairs if e in chosen_set]
         row = {e: i for i, e in enumerate(entities)}
-        columns = self._drug_index.get_indexer([d for _, d in pairs])
+        columns = self.drug_index.get_indexer([d for _, d in pairs])
         if (columns < 0).any():
             raise KGError(f"validation pairs name drugs outside the recommender: {pairs[int(np.argmin(columns))]}")
         parts = self.component_scores(kind, entities)
@@ -348,7 +288,7 @@ class Recommender(EntryPoints):
         usable = np.ones_like(positives)
         for entity, drug in known:
             if entity in row:
-                c = self._drug_index.get_indexer([drug])[0]
+                c = self.drug_index.get_indexer([drug])[0]
                 if c >= 0:
                     usable[row[entity], c] = False
         usable |= positives
@@ -366,7 +306,7 @@ class Recommender(EntryPoints):
         weights = [self.weights["disease"].get(n, 0.0) for n in names]
         if not any(weights):
             weights = [1.0] * len(names)
-        self._disease_z = standardise_rows(blend_scores([self.disease_scores[n] for n in names], weights))
+        self.disease_z = standardise_rows(blend_scores([self.disease_scores[n] for n in names], weights))
 
     # -------------------------------------------------------- explanations
     def explanation_paths(self, entity_id: str, drug_id: str, k: int = 3) -> list[ExplanationPath]:
@@ -375,31 +315,82 @@ class Recommender(EntryPoints):
         return self._explainer.paths(entity_id, drug_id, k=k)
 
     def explanation_text(self, entity_id: str, drug_id: str, paths: list[ExplanationPath]) -> str:
-        entity = self.names.get(entity_id) or ("the patient" if self._types.get(entity_id) == "patient" else entity_id)
+        entity = self.names.get(entity_id) or ("the patient" if self.node_types.get(entity_id) == "patient" else entity_id)
         return PathExplainer.sentence(entity, self.names.get(drug_id) or drug_id, paths, self.names)
+
+    def cf_evidence(self, entity_id: str, drug_id: str, peers: int = 20) -> dict[str, object]:
+        """How many of the entity's nearest CF peers use the drug, and which of its own drugs are
+        most like it (doctors and patients known to CF; empty otherwise). Peers are counted,
+        never named, so patient ids stay inside."""
+        kind = self.node_types.get(entity_id)
+        model = {"doctor": self.doctor_cf, "patient": self.patient_cf}.get(kind)
+        if (not self.knows(model, entity_id) or not model.train.has_item(drug_id)
+                or model.train.shape[0] < 2):
+            return {}
+        neighbours, _ = model.similar_users([entity_id], k=min(peers, model.train.shape[0] - 1))
+        column = model.train.item_index([drug_id])[0]
+        rows = model.train.user_index(list(neighbours[0]))
+        users = int((model.train.matrix[rows][:, column] > 0).sum())
+        own = list(model.train.items_of(entity_id))
+        alike = [self.names.get(d) or d for d in self.closest_drugs(model, drug_id, own, 2)]
+        role = "prescribers" if kind == "doctor" else "patients"
+        sentence = (f"{users} of the {len(rows)} most similar {role} use it"
+                    + (f"; among their own drugs it is most like {', '.join(alike)}." if alike else "."))
+        return {"similar_users": len(rows), "similar_users_using_it": users, "most_like_own_drugs": alike,
+                "sentence": sentence}
+
+    @staticmethod
+    def closest_drugs(model: CFRecommender, drug_id: str, candidates: Sequence[str], k: int) -> list[str]:
+        """The ``k`` of ``candidates`` most like ``drug_id`` by ``model``'s item similarity."""
+        pool = [c for c in candidates if model.train.has_item(c) and c != drug_id]
+        if not model.train.has_item(drug_id) or not pool:
+            return []
+        sims = model._item_similarities(model.train.item_index([drug_id]))[0]
+        positions = model.train.item_index(pool)
+        return [pool[i] for i in np.argsort(-sims[positions], kind="stable")[:k]]
 
     # ------------------------------------------------------------- helpers
     def _per_drug_counts(self, edges: pd.DataFrame | None, column: str) -> np.ndarray:
         counts = np.zeros(len(self.drug_ids))
         if edges is not None and len(edges):
-            positions = self._drug_index.get_indexer(edges[column])
+            positions = self.drug_index.get_indexer(edges[column])
             counts += np.bincount(positions[positions >= 0], minlength=len(self.drug_ids))
         return counts
 
     @staticmethod
-    def _knows(model: CFRecommender | None, entity_id: str) -> bool:
+    def knows(model: CFRecommender | None, entity_id: str) -> bool:
+        """Whether ``model`` was trained with ``entity_id`` as a user."""
         return model is not None and model.train is not None and model.train.has_user(entity_id)
 
-    def _kind(self, entity_id: str) -> str:
-        kind = self._types.get(entity_id)
+    def kind_of(self, entity_id: str) -> str:
+        """The entity's node type (disease, doctor or patient), with a clear error otherwise."""
+        kind = self.node_types.get(entity_id)
         if kind is None:
             raise KGError(f"unknown id {entity_id!r}: not a node of the graph")
         if kind not in self.components:
             raise KGError(f"{entity_id!r} is a {kind}; recommendations are for diseases, doctors and patients")
         return kind
 
-    def _check(self, entity_id: str, expected: str, k: int) -> None:
+    def check_entity(self, entity_id: str, expected: str, k: int) -> None:
+        """Raise unless ``entity_id`` is a node of type ``expected`` and ``k`` is valid."""
         check_k(k)
-        kind = self._kind(entity_id)
+        kind = self.kind_of(entity_id)
         if kind != expected:
             raise KGError(f"{entity_id!r} is a {kind}, not a {expected}")
+
+    def onto_drugs(self, model: CFRecommender, scores: np.ndarray) -> np.ndarray:
+        """``model``'s scores (users x its items) laid onto this drug list, NaN where it has none."""
+        block = np.full((scores.shape[0], len(self.drug_ids)), np.nan)
+        columns = self.drug_index.get_indexer(model.train.item_ids)
+        inside = columns >= 0
+        block[:, columns[inside]] = scores[:, inside]
+        return block
+
+    def ids_of(self, ids: Sequence[str], node_type: str, role: str) -> list[int]:
+        """Positions of disease ids (or a check of drug ids), with a clear error for bad ones."""
+        bad = [i for i in ids if self.node_types.get(i) != node_type]
+        if bad:
+            raise KGError(f"{len(bad)} {role} id(s) are not {node_type}s of the graph: {bad[:5]}")
+        if node_type == "disease":
+            return [int(self.disease_index.get_loc(i)) for i in ids]
+        return []

@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from recsys.adjacency import MetaEdge
-from recsys.gnn.graph import mean_adjacency
+from recsys.link.adjacency import MetaEdge
+from recsys.link.gnn.graph import mean_adjacency
 
 __all__ = ["RGCNEncoder", "HeteroSAGEEncoder", "ENCODERS"]
 

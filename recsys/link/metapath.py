@@ -26,11 +26,11 @@ from typing import Iterable, Iterator
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.adjacency import MetaEdge, relation_matrices
+from recsys.link.adjacency import MetaEdge, relation_matrices
 from recsys.logistic import fit_logistic_regression
-from recsys.linkeval import evaluate_scores
-from recsys.linktask import LinkTask
-from recsys.scorer import LinkScorer
+from recsys.link.evaluate import evaluate_scores
+from recsys.link.task import LinkTask
+from recsys.link.scorer import LinkScorer
 
 __all__ = ["MetapathModel", "enumerate_metapaths", "Metapath"]
 

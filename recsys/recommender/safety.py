@@ -20,7 +20,7 @@ import pandas as pd
 from kg.errors import KGError
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
-from recsys.atc import ATC_LEVELS, drug_atc_codes
+from kg.atc import ATC_LEVELS, drug_atc_codes
 
 __all__ = ["Exclusion", "PatientContext", "SafetyFilter", "INTERACTS", "ALLERGIC_TO"]
 

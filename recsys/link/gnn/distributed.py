@@ -1,4 +1,4 @@
-"""Train the GNN on several processes: ``torchrun --nproc_per_node N -m recsys.gnn.distributed``.
+"""Train the GNN on several processes: ``torchrun --nproc_per_node N -m recsys.link.gnn.distributed``.
 
 Each rank reads the graph, makes the same split (same seed) and trains its share of
 every epoch's supervised pairs; DistributedDataParallel averages the gradients
@@ -7,7 +7,7 @@ metrics file. Run with one process it is plain training, so results are comparab
 
 Example (two CPU processes on one machine)::
 
-    torchrun --standalone --nproc_per_node 2 -m recsys.gnn.distributed \\
+    torchrun --standalone --nproc_per_node 2 -m recsys.link.gnn.distributed \\
         --graph build/graph --split random --out build/gnn.pt
 """
 
@@ -24,16 +24,16 @@ import torch
 import torch.distributed as dist
 
 from kg.io import read_graph
-from recsys.gnn.train import GNNConfig, GNNScorer
-from recsys.linkeval import evaluate_scorer
-from recsys.linktask import LinkTask
-from recsys.split import SPLIT_MODES, split_links
+from recsys.link.gnn.train import GNNConfig, GNNScorer
+from recsys.link.evaluate import evaluate_scorer
+from recsys.link.task import LinkTask
+from recsys.link.split import SPLIT_MODES, split_links
 
 __all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m recsys.gnn.distributed", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m recsys.link.gnn.distributed", description=__doc__.splitlines()[0])
     parser.add_argument("--graph", required=True, help="graph directory written by `rxkg build`")
     parser.add_argument("--split", choices=SPLIT_MODES, default="random")
     parser.add_argument("--seed", type=int, default=0)
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             }
             if args.metrics:
                 Path(args.metrics).write_text(json.dumps(metrics, indent=2))
-            print(f"recsys.gnn.distributed: {world} process(es), {scorer.log.epochs} epochs, "
+            print(f"recsys.link.gnn.distributed: {world} process(es), {scorer.log.epochs} epochs, "
                   f"val MRR {metrics['val']['mrr']:.3f} -> {args.out}")
     finally:
         if distributed:

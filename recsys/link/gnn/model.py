@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from recsys.adjacency import MetaEdge
-from recsys.gnn.encoders import ENCODERS
+from recsys.link.adjacency import MetaEdge
+from recsys.link.gnn.encoders import ENCODERS
 
 __all__ = ["LinkGNN"]
 

@@ -17,8 +17,8 @@ import torch
 
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
-from recsys.adjacency import MetaEdge, relation_matrices
-from recsys.atc import atc_areas, drug_atc_codes
+from recsys.link.adjacency import MetaEdge, relation_matrices
+from kg.atc import atc_areas, drug_atc_codes
 
 __all__ = ["MessageGraph", "mean_adjacency", "atc_features"]
 

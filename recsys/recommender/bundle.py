@@ -14,26 +14,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from kg.errors import KGError
 from kg.io import (MANIFEST, atomic_directory, read_graph, read_json_manifest, sha256_file,
                    verify_files, write_graph)
+from recsys.cf.base import CFRecommender, cf_library_versions
+from recsys.recommender.ranking import Ranker
 
-if TYPE_CHECKING:
-    from recsys.api import Recommender
-
-__all__ = ["save_recommender", "load_recommender", "RECOMMENDER_FORMAT"]
+__all__ = ["save_recommender", "read_recommender_parts", "RECOMMENDER_FORMAT"]
 
 RECOMMENDER_FORMAT = "rxkg-recommender/1"
 CF_PARTS = ("doctor_cf", "doctor_popularity", "patient_cf")
 
 
-def save_recommender(recommender: "Recommender", path: str | Path) -> Path:
+def save_recommender(recommender: Ranker, path: str | Path) -> Path:
     """Write ``recommender`` to directory ``path`` (replaced only once complete)."""
-    from recsys.cf.base import cf_library_versions
 
     def fill(tmp: Path) -> None:
         write_graph(recommender.graph, tmp / "graph")
@@ -57,11 +55,11 @@ def save_recommender(recommender: "Recommender", path: str | Path) -> Path:
     return Path(path)
 
 
-def load_recommender(path: str | Path) -> "Recommender":
-    """Read a bundle written by :func:`save_recommender`, verifying every checksum first."""
-    from recsys.api import Recommender
-    from recsys.cf.base import CFRecommender
+def read_recommender_parts(path: str | Path) -> dict[str, Any]:
+    """Read a bundle written by :func:`save_recommender`, verifying every checksum first.
 
+    Returns the keyword arguments that rebuild it (``Recommender(**parts)``).
+    """
     path = Path(path)
     manifest = read_json_manifest(path, "a recommender bundle")
     if manifest.get("format") != RECOMMENDER_FORMAT:
@@ -73,4 +71,5 @@ def load_recommender(path: str | Path) -> "Recommender":
         diseases, drugs = list(data["disease_ids"]), list(data["drug_ids"])
     parts = {part: CFRecommender.load(path / f"{part}.npz") if f"{part}.npz" in manifest["files"] else None
              for part in CF_PARTS}
-    return Recommender(graph, scores, diseases, drugs, weights=manifest.get("weights"), **parts)
+    return {"graph": graph, "disease_scores": scores, "disease_ids": diseases, "drug_ids": drugs,
+            "weights": manifest.get("weights"), **parts}

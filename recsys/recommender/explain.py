@@ -22,8 +22,8 @@ from kg.errors import KGError
 from kg.graph import KnowledgeGraph
 from kg.privacy import Pseudonymiser
 from kg.schema import EdgeType
-from recsys.adjacency import MetaEdge, relation_matrices
-from recsys.metapath import Metapath, enumerate_metapaths
+from recsys.link.adjacency import MetaEdge, relation_matrices
+from recsys.link.metapath import Metapath, enumerate_metapaths
 
 __all__ = ["ExplanationPath", "PathExplainer"]
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys.hybrid import blend_scores, fit_blend
-from recsys.linktask import LinkTask
-from recsys.scorer import LinkScorer
+from recsys.blend import blend_scores, fit_blend
+from recsys.link.task import LinkTask
+from recsys.link.scorer import LinkScorer
 
 __all__ = ["StackedScorer"]
 

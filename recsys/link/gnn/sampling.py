@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from recsys.adjacency import MetaEdge
-from recsys.gnn.graph import MessageGraph
+from recsys.link.adjacency import MetaEdge
+from recsys.link.gnn.graph import MessageGraph
 
 __all__ = ["NeighbourSampler", "SampledSubgraph"]
 

@@ -1,5 +1,5 @@
 """Heterogeneous GNN link prediction: message graph, encoders, model, training, sampling."""
 
-from recsys.gnn.train import GNNConfig, GNNScorer
+from recsys.link.gnn.train import GNNConfig, GNNScorer
 
 __all__ = ["GNNConfig", "GNNScorer"]

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys.adjacency import relation_matrices
-from recsys.linktask import LinkTask
-from recsys.scorer import LinkScorer
+from recsys.link.adjacency import relation_matrices
+from recsys.link.task import LinkTask
+from recsys.link.scorer import LinkScorer
 
 __all__ = ["DegreePrior"]
 

@@ -17,7 +17,7 @@ import pandas as pd
 from kg.errors import KGError
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
-from recsys.split import LinkSplit
+from recsys.link.split import LinkSplit
 
 __all__ = ["LinkTask", "id_maps_of"]
 
@@ -68,7 +68,7 @@ class LinkTask:
         Models that select on validation need their choices fixed beforehand (e.g. the
         metapath model's penalty chosen on a real split); nothing here can validate.
         """
-        from recsys.split import TREATS
+        from recsys.link.split import TREATS
 
         empty = pd.DataFrame({"src": pd.Series(dtype=object), "dst": pd.Series(dtype=object)})
         split = LinkSplit(graph, empty, empty.copy(), relation or TREATS, "deployment", 0)

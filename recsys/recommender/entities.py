@@ -1,0 +1,165 @@
+"""The Recommender's entry points beyond ranking known entities, as functions of a :class:`Ranker`.
+
+New patients and doctors (ranked through the graph and CF fold-in without retraining),
+batches, similar drugs, doctor profiles and explanations with CF evidence.
+:class:`~recsys.recommender.api.Recommender` exposes each as a method.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from kg.atc import drug_atc_codes
+from kg.errors import KGError
+from recsys.cf.base import check_k, top_k
+from recsys.cf.profile import DoctorProfile, profile_doctor as profile_prescriber
+from recsys.recommender.ranking import Ranker
+from recsys.recommender.results import Recommendations
+from recsys.recommender.safety import PatientContext
+
+__all__ = ["recommend_for_new_patient", "recommend_for_new_doctor", "recommend_many", "similar_drugs",
+           "profile_doctor", "explain"]
+
+
+def recommend_for_new_patient(ranker: Ranker, conditions: Sequence[str] = (), current_drugs: Sequence[str] = (),
+                              allergies: Sequence[str] = (), k: int = 10,
+                              safety: bool = True) -> Recommendations:
+    """Top-``k`` for a patient not in the graph: through their diseases (graph) and their
+    drugs (CF fold-in). ``allergies`` are drug ids or ATC classes (``atc:J01C``).
+
+    Each recommendation is explained from the condition that supports it most (or the
+    current drug, when no condition does).
+    """
+    check_k(k)
+    rows = ranker.ids_of(conditions, "disease", "condition")
+    ranker.ids_of(current_drugs, "drug", "current drug")
+    ranker.ids_of([a for a in allergies if not a.startswith("atc:")], "drug", "allergy")
+    if not rows and not current_drugs:
+        raise KGError("a new patient needs at least one condition or one current drug")
+    n = len(ranker.drug_ids)
+    graph = ranker.disease_z[rows].max(axis=0)[None, :] if rows else np.full((1, n), np.nan)
+    cf = np.full((1, n), np.nan)
+    if ranker.patient_cf is not None and current_drugs:
+        known = [d for d in current_drugs if ranker.patient_cf.train.has_item(d)]
+        if known:
+            cf = ranker.onto_drugs(ranker.patient_cf, ranker.patient_cf.score_new([known]))
+    parts = {"graph": graph, "cf": cf, "popularity": np.log1p(ranker.patient_share)[None, :]}
+    context = PatientContext(frozenset(current_drugs), frozenset(allergies)) if safety else None
+    best_condition = (lambda drug: max(conditions, key=lambda c: ranker.disease_z[
+        ranker.disease_index.get_loc(c), ranker.drug_index.get_loc(drug)])) if rows else \
+        (lambda drug: current_drugs[0])
+    return ranker.rank_parts("patient", parts, best_condition, k, skip=set(current_drugs),
+                             context=context, who="the new patient")
+
+
+def recommend_for_new_doctor(ranker: Ranker, prescriptions: Mapping[str, float], specialty: str | None = None,
+                             k: int = 10) -> Recommendations:
+    """Top-``k`` for a prescriber not in the graph, from their claim counts per drug (CF fold-in)
+    and their specialty (within-specialty popularity). Each recommendation is explained from
+    the prescribed drug most like it."""
+    check_k(k)
+    ranker.ids_of(list(prescriptions), "drug", "prescribed drug")
+    if not prescriptions:
+        raise KGError("a new doctor needs at least one prescribed drug")
+    n = len(ranker.drug_ids)
+    parts = {"graph": np.full((1, n), np.nan), "cf": np.full((1, n), np.nan),
+             "popularity": np.full((1, n), np.nan)}
+    history = {d: float(c) for d, c in prescriptions.items()}
+    if ranker.doctor_cf is not None:
+        known = {d: c for d, c in history.items() if ranker.doctor_cf.train.has_item(d)}
+        if known:
+            parts["cf"] = ranker.onto_drugs(ranker.doctor_cf, ranker.doctor_cf.score_new([known]))
+    if ranker.doctor_popularity is not None:
+        parts["popularity"] = ranker.onto_drugs(ranker.doctor_popularity, ranker.doctor_popularity.score_new(
+            [{}], attributes=[{"specialty": specialty}]))
+    prescribed = list(history)
+    return ranker.rank_parts("doctor", parts, lambda drug: _closest_drug(ranker, drug, prescribed), k,
+                             skip=set(prescribed), who="the new doctor")
+
+
+def recommend_many(ranker: Ranker, entity_ids: Sequence[str], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Batch form: top-``k`` drug ids and blended scores (arrays of shape (n, k)) for many
+    entities of one type. Known indications are kept for diseases; doctors' prescribed
+    drugs are left out; patients get the safety filter (a list shorter than ``k`` is padded
+    with ``None`` ids and ``-inf`` scores, never with an unsafe drug)."""
+    check_k(k)
+    scores = ranker.scores(entity_ids)
+    kind = ranker.kind_of(entity_ids[0]) if len(entity_ids) else "disease"
+    if kind == "doctor" and ranker.doctor_cf is not None:
+        # Every known doctor's prescribed drugs at once, straight from the CSR rows.
+        train = ranker.doctor_cf.train
+        known = np.array([ranker.knows(ranker.doctor_cf, e) for e in entity_ids], dtype=bool)
+        seen = train.matrix[train.user_index([e for e, ok in zip(entity_ids, known) if ok])]
+        to_drug = ranker.drug_index.get_indexer(train.item_ids)
+        rows = np.flatnonzero(known)[np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))]
+        columns = to_drug[seen.indices]
+        scores[rows[columns >= 0], columns[columns >= 0]] = -np.inf
+    elif kind == "patient":
+        for row, entity in enumerate(entity_ids):
+            context = ranker.safety.context(ranker.graph, entity)
+            scores[row, ranker.safety.unsafe_mask(list(ranker.drug_ids), context)] = -np.inf
+    best, values = top_k(scores, k)
+    ids = ranker.drug_ids[best].astype(object)
+    ids[np.isneginf(values)] = None
+    return ids, values
+
+
+def similar_drugs(ranker: Ranker, drug_id: str, k: int = 10, by: str = "graph") -> list[tuple[str, str, float]]:
+    """Drugs most like ``drug_id``: ``by="graph"`` compares what the disease scorer predicts
+    they treat (cosine over all diseases); ``by="prescribing"`` compares who prescribes them
+    (doctor CF item factors). Returns ``(drug id, name, cosine)``."""
+    check_k(k)
+    ranker.ids_of([drug_id], "drug", "drug")
+    if by == "graph":
+        column = ranker.drug_index.get_loc(drug_id)
+        vectors = ranker.disease_z.T
+        norms = np.linalg.norm(vectors, axis=1)
+        sims = vectors @ vectors[column] / (np.maximum(norms, 1e-12) * max(norms[column], 1e-12))
+        sims[column] = -np.inf
+        order = np.argsort(-sims, kind="stable")[:k]
+        ids, values = ranker.drug_ids[order], sims[order]
+    elif by == "prescribing":
+        if ranker.doctor_cf is None or not ranker.doctor_cf.train.has_item(drug_id):
+            raise KGError(f"{drug_id!r} is not in the prescribing data")
+        found, values = ranker.doctor_cf.similar_items([drug_id], k=k)
+        ids, values = found[0], values[0]
+    else:
+        raise KGError(f"similar_drugs by {by!r}: choose 'graph' or 'prescribing'")
+    return [(str(d), ranker.names.get(d) or str(d), float(v)) for d, v in zip(ids, values)]
+
+
+def profile_doctor(ranker: Ranker, doctor_id: str, peers: int = 5) -> DoctorProfile:
+    """The prescriber's therapeutic areas, differences from their specialty, and peers."""
+    ranker.check_entity(doctor_id, "doctor", 1)
+    if not ranker.knows(ranker.doctor_cf, doctor_id):
+        raise KGError(f"{doctor_id!r} has no prescriptions in the model")
+    return profile_prescriber(doctor_id, ranker.doctor_cf.train, drug_atc_codes(ranker.graph),
+                              model=ranker.doctor_cf, drug_names=ranker.names, peers=peers)
+
+
+def explain(ranker: Ranker, entity_id: str, drug_id: str, k: int = 3) -> dict[str, object]:
+    """Why ``drug_id`` for ``entity_id``: graph paths, CF evidence, component scores, one sentence."""
+    kind = ranker.kind_of(entity_id)
+    ranker.ids_of([drug_id], "drug", "drug")
+    paths = ranker.explanation_paths(entity_id, drug_id, k=k)
+    evidence = ranker.cf_evidence(entity_id, drug_id)
+    _, standardised, _ = ranker.blend(kind, [entity_id])
+    column = ranker.drug_index.get_loc(drug_id)
+    text = ranker.explanation_text(entity_id, drug_id, paths)
+    if evidence.get("sentence"):
+        text += " " + evidence["sentence"]
+    return {"drug_id": drug_id, "name": ranker.names.get(drug_id) or drug_id,
+            "components": {n: None if np.isnan(z[0, column]) else float(z[0, column])
+                           for n, z in standardised.items()},
+            "paths": [p.as_dict() for p in paths], "cf_evidence": evidence, "text": text}
+
+
+def _closest_drug(ranker: Ranker, drug_id: str, candidates: Sequence[str]) -> str:
+    model = ranker.doctor_cf
+    if model is not None:
+        best = ranker.closest_drugs(model, drug_id, candidates, 1)
+        if best:
+            return best[0]
+    return candidates[0]
