@@ -179,7 +179,7 @@ def report_for_people(result: BuildResult, privacy: PrivacyMode = "pseudonymise"
 
 
 def write_build(result: BuildResult, out: str | Path, privacy: PrivacyMode = "pseudonymise",
-                pseudonymiser: Pseudonymiser | None = None) -> Path:
+                pseudonymiser: Pseudonymiser | None = None, force: bool = False) -> Path:
     """Write the graph directory with ``build_report.json`` and ``out_of_scope.tsv.gz`` beside it.
 
     The two reports are for people to read: patient ids in them are pseudonymised
@@ -194,4 +194,4 @@ def write_build(result: BuildResult, out: str | Path, privacy: PrivacyMode = "ps
         oos.to_csv(path, sep="\t", index=False, compression="gzip")
 
     return write_graph(result.graph, out, extra_files={
-        "build_report.json": write_report, "out_of_scope.tsv.gz": write_oos})
+        "build_report.json": write_report, "out_of_scope.tsv.gz": write_oos}, force=force)

@@ -17,7 +17,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from kg.errors import KGValidationError, Policy, Problem
+from kg.errors import KGValidationError, Policy, Problem, rejected_records
 from kg.graph import KnowledgeGraph
 from kg.schema import NODE_TYPE_ORDER, SCHEMA, EdgeType
 
@@ -148,10 +148,19 @@ class GraphBuilder:
                     tables[name] = table.reset_index(drop=True)
                 stats[s.name].table_rows += len(table)
 
+        by_source: dict[str, list[Problem]] = {}
         for p in problems:
-            if p.source in stats:
-                stats[p.source].rejected += 1
+            by_source.setdefault(p.source, []).append(p)
+        for name, found in by_source.items():
+            if name in stats:
+                stats[name].rejected = rejected_records(found)
         if policy == "strict" and problems:
+            raise KGValidationError(problems)
+        empty = [name for name, st in stats.items() if by_source.get(name) and not _contributed(st)]
+        if empty:  # quarantine keeps good records; a source with none left is a failure, not a build
+            problems += [Problem(", ".join(stats[name].files) or name, "every record of this source was "
+                                 "rejected: nothing of it would be in the graph", source=name, whole_file=True)
+                         for name in empty]
             raise KGValidationError(problems)
         oos = (pd.concat(out_of_scope, ignore_index=True) if out_of_scope
                else pd.DataFrame(columns=["source", "file", "line", "record", "reason"]))
@@ -377,3 +386,8 @@ def _int_or_none(value: object) -> int | None:
         return None
     return int(value)  # type: ignore[arg-type]
 
+
+def _contributed(stats: SourceStats) -> bool:
+    """Whether a source put anything into the graph (nodes, edges, tables, merged duplicates)."""
+    return bool(stats.nodes_loaded or stats.nodes_annotated or stats.edges_loaded or stats.table_rows
+                or stats.duplicates_merged)

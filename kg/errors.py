@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Literal
 
-__all__ = ["Problem", "ProblemLog", "KGError", "KGValidationError", "Policy", "POLICIES"]
+__all__ = ["Problem", "ProblemLog", "KGError", "KGValidationError", "Policy", "POLICIES", "rejected_records"]
 
 Policy = Literal["strict", "quarantine"]
 #: ``strict`` fails the build listing every problem; ``quarantine`` completes it and
@@ -29,6 +29,8 @@ class Problem:
     triple: str | None = None
     record: str | None = None
     source: str | None = None
+    #: The problem concerns the file as a whole (unreadable, bad header), not one record in it.
+    whole_file: bool = False
 
     @property
     def location(self) -> str:
@@ -42,7 +44,7 @@ class Problem:
         return f"{self.location}: {self.reason}"
 
     def to_dict(self) -> dict[str, object]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        return {k: v for k, v in asdict(self).items() if v is not None and v is not False}
 
 
 class KGError(Exception):
@@ -70,8 +72,8 @@ class ProblemLog:
     problems: list[Problem] = field(default_factory=list)
 
     def add(self, reason: str, line: int | None = None, triple: str | None = None,
-            record: str | None = None) -> None:
-        self.problems.append(Problem(self.file, reason, line, triple, record, self.source))
+            record: str | None = None, whole_file: bool = False) -> None:
+        self.problems.append(Problem(self.file, reason, line, triple, record, self.source, whole_file))
 
     def __len__(self) -> int:
         return len(self.problems)
@@ -79,3 +81,10 @@ class ProblemLog:
     def raise_if_any(self) -> None:
         if self.problems:
             raise KGValidationError(self.problems)
+
+
+def rejected_records(problems: Iterable[Problem]) -> int:
+    """How many records ``problems`` reject: one per distinct line or triple, however many
+    problems it has; problems about a whole file reject no record (none of it was read)."""
+    return len({(p.file, p.line, p.triple) for p in problems
+                if not p.whole_file and (p.line is not None or p.triple is not None)})

@@ -31,7 +31,7 @@ import pandas as pd
 
 from kg.errors import KGError
 from kg.graph import KnowledgeGraph
-from kg.io import atomic_directory
+from kg.outputs import atomic_directory
 from kg.mapping import DiseaseMapper, DrugMapper
 from kg.schema import EdgeType
 
@@ -104,7 +104,7 @@ def _catalogue(graph: KnowledgeGraph, diseases: DiseaseMapper, drugs: DrugMapper
 
 
 def generate_cohort(graph: KnowledgeGraph, drugs: DrugMapper, diseases: DiseaseMapper, out: str | Path,
-                    config: SynthConfig = SynthConfig()) -> SynthResult:
+                    config: SynthConfig = SynthConfig(), force: bool = False) -> SynthResult:
     """Generate a cohort from ``graph`` and write it (atomically) as a Synthea CSV directory."""
     start = time.perf_counter()
     rng = np.random.default_rng(config.seed)
@@ -197,7 +197,7 @@ def generate_cohort(graph: KnowledgeGraph, drugs: DrugMapper, diseases: DiseaseM
             frame.to_csv(tmp / f"{name}.csv", index=False)
         (tmp / "SYNTHETIC.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
-    atomic_directory(out, write)
+    atomic_directory(out, write, force=force)
     return SynthResult(out, config, manifest["rows"], avoided, int(dropped.sum()),
                        round(time.perf_counter() - start, 3))
 

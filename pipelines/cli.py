@@ -27,7 +27,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else default_config()
     build = replace(config.build, policy=args.policy) if args.policy else config.build
     out = Path(args.out or build.out)
-    result = run_build(build, out, progress=not args.json, privacy=args.privacy)
+    result = run_build(build, out, progress=not args.json, privacy=args.privacy, force=args.force)
     report, _ = report_for_people(result, args.privacy)
     if args.json:
         print(json.dumps(report, indent=2, default=str))
@@ -73,7 +73,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             graph = graph.around(args.around, hops=args.hops, relations=relations)
     elif relations:
         graph = graph.subgraph(graph.nodes["id"], relations=relations)
-    export_graph(graph, args.out, fmt, privacy=args.patients, options=options)
+    export_graph(graph, args.out, fmt, privacy=args.patients, options=options, force=args.force)
     print(f"rxkg export: {graph.num_nodes:,} nodes, {graph.num_edges:,} edges as {fmt} -> {args.out} "
           f"in {time.perf_counter() - start:.1f}s")
     return 0
@@ -108,7 +108,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     from pipelines.synth import run_synth
 
     config = SynthConfig(patients=args.patients, doctors=args.doctors, seed=args.seed)
-    result = run_synth(config, args.out, args.graph)
+    result = run_synth(config, args.out, args.graph, force=args.force)
     print(f"rxkg synth: SYNTHETIC {result.summary()} -> {result.out} (Synthea layout; load it with "
           f"kind = \"synthea\"; for scale tests only, never evidence of quality)")
     return 0
@@ -143,7 +143,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         settings = replace(settings, seed=args.seed)
     graph = _load_or_build_graph(args.graph)
     log = (lambda m: None) if args.json else print
-    _, result = run_train(graph, settings, out=args.out, log=log)
+    _, result = run_train(graph, settings, out=args.out, log=log, force=args.force)
     if args.json:
         print(json.dumps({"out": str(result.out), "weights": result.weights, "selection": result.selection,
                           "seconds": result.seconds, "metapath_penalty": result.metapath_penalty,
@@ -175,7 +175,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         graph = read_graph(args.graph)
     out = args.out or settings.out
     log = (lambda m: print(m, file=sys.stderr)) if args.json else print
-    result = evaluate(settings, graph=graph, sources=config.build.sources, out=out, log=log)
+    result = evaluate(settings, graph=graph, sources=config.build.sources, out=out, log=log, force=args.force)
     if args.json:
         print(json.dumps(result.as_dict(), indent=2, default=str))
     print(result.summary(), file=sys.stderr if args.json else sys.stdout)
@@ -238,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the build report as JSON")
     p.add_argument("--privacy", choices=["pseudonymise", "clear"], default="pseudonymise",
                    help="patient ids in the reports (default: keyed pseudonyms)")
+    p.add_argument("--force", action="store_true",
+                   help="write beside files rxkg did not write in --out (never changing them)")
     p.set_defaults(func=_cmd_build)
 
     p = sub.add_parser("export", help="export a graph (or one entity's neighbourhood)")
@@ -253,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="html with --around: add the entity's top drugs from this bundle, "
                                    "their explanation paths highlighted")
     p.add_argument("--k", type=int, default=5, help="recommendations on the html page (default 5)")
+    p.add_argument("--force", action="store_true",
+                   help="write beside files rxkg did not write in --out (never changing them)")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("info", help="describe a graph directory")
@@ -266,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="directory to write the CSV files to")
     p.add_argument("--graph", help="graph directory to draw from (default: the shipped reference sources)")
+    p.add_argument("--force", action="store_true",
+                   help="write beside files rxkg did not write in --out (never changing them)")
     p.set_defaults(func=_cmd_synth)
 
     p = sub.add_parser("train", help="train every component and write the recommender bundle")
@@ -274,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="TOML config (its [train] settings)")
     p.add_argument("--seed", type=int, help="overrides the config's seed (default 0)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--force", action="store_true",
+                   help="write beside files rxkg did not write in --out (never changing them)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="every evaluation protocol with its baselines; writes the report")
@@ -284,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocols", nargs="+", choices=["disease", "doctor", "patient"])
     p.add_argument("--seed", type=int)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--force", action="store_true",
+                   help="write beside files rxkg did not write in --out (never changing them)")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("recommend", help="top drugs for a disease, a doctor or a patient")

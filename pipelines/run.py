@@ -26,7 +26,8 @@ from pipelines.config import PipelineConfig, default_config, default_data_dir
 
 __all__ = ["RunResult", "run", "stage_build", "stage_train", "stage_evaluate", "data_key", "CACHE_FILE"]
 
-#: The cache key file written into each stage's artifact directory.
+#: The cache key file written beside each stage's artifact directory (``.graph.rxkg-cache.json``
+#: beside ``graph/``): inside, it would be a file the directory's manifest does not list.
 CACHE_FILE = "rxkg-cache.json"
 
 
@@ -58,8 +59,14 @@ def data_key(config: PipelineConfig) -> str:
                          sorted(data_hashes(config.build.sources, default_data_dir()).items()))
 
 
+def _marker(directory: Path) -> Path:
+    return directory.parent / f".{directory.name}.{CACHE_FILE}"
+
+
 def _cached(directory: Path, key: str) -> bool:
-    marker = directory / CACHE_FILE
+    marker = _marker(directory)
+    if not directory.is_dir():
+        return False
     try:
         return json.loads(marker.read_text(encoding="utf-8")).get("key") == key
     except (OSError, ValueError):
@@ -68,7 +75,7 @@ def _cached(directory: Path, key: str) -> bool:
 
 def _mark(directory: Path, stage: str, key: str) -> None:
     text = json.dumps({"stage": stage, "key": key}) + "\n"
-    atomic_file(directory / CACHE_FILE, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    atomic_file(_marker(directory), lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def stage_build(config: PipelineConfig, out: Path, log: Callable[[str], None] = print,

@@ -23,8 +23,8 @@ def reference_graph() -> KnowledgeGraph:
 
 
 def run_synth(config: SynthConfig, out: str | Path, graph_dir: str | Path | None = None,
-              vocabulary: str | Path | None = None) -> SynthResult:
+              vocabulary: str | Path | None = None, force: bool = False) -> SynthResult:
     """Generate a cohort from a graph directory (default: the shipped reference sources)."""
     graph = read_graph(graph_dir) if graph_dir else reference_graph()
     drugs, diseases = load_mappers(vocabulary or default_data_dir() / VOCABULARY)
-    return generate_cohort(graph, drugs, diseases, out, config)
+    return generate_cohort(graph, drugs, diseases, out, config, force=force)

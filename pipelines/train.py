@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from kg.graph import KnowledgeGraph
+from kg.outputs import check_output_folder
 from kg.schema import EdgeType
 
 __all__ = ["TrainConfig", "TrainResult", "run_train", "DEPLOYED_GNN"]
@@ -72,12 +73,16 @@ class TrainResult:
 
 
 def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: str | Path | None = None,
-              log: Callable[[str], None] = lambda message: None):
-    """Train the deployed recommender on ``graph``; save it to ``out`` when given.
+              log: Callable[[str], None] = lambda message: None, force: bool = False):
+    """Train the deployed recommender on ``graph``; save it to ``out`` when given (checked
+    before training: new, empty or an earlier rxkg output; ``force`` writes beside a user's files).
 
     Returns ``(recommender, result)``.
     """
     from recsys.recommender.api import Recommender
+
+    if out is not None:
+        check_output_folder(Path(out), force)
     from recsys.cf import (ALSRecommender, GroupPopularityRecommender, doctor_drug_interactions,
                            holdout_split, patient_drug_interactions)
     from recsys.link.gnn import GNNConfig, GNNScorer
@@ -159,7 +164,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     recommender = Recommender(graph, disease_scores, deployed_task.id_maps["disease"],
                               deployed_task.id_maps["drug"], weights=validation.weights, **cf_all)
     if out is not None:
-        recommender.save(out)
+        recommender.save(out, force=force)
         stage("save")
     return recommender, TrainResult(Path(out) if out else None, validation.weights, seconds,
                                     float(selected.penalty), gnn_epochs, validation.selection)

@@ -22,7 +22,7 @@ from kg.export.rdf import write_turtle
 from kg.export.tabular import write_csv, write_neo4j
 from kg.export.xml import write_gexf, write_graphml
 from kg.graph import KnowledgeGraph
-from kg.io import atomic_directory, atomic_file
+from kg.outputs import atomic_directory, atomic_file, check_output_file
 from kg.privacy import PrivacyMode, Pseudonymiser, apply_privacy
 
 __all__ = ["export_graph", "FORMATS", "format_from_path", "write_node_link_json",
@@ -67,13 +67,14 @@ def format_from_path(path: str | Path) -> str:
 
 def export_graph(graph: KnowledgeGraph, path: str | Path, fmt: str | None = None,
                  privacy: PrivacyMode = "pseudonymise", pseudonymiser: Pseudonymiser | None = None,
-                 options: Mapping[str, Any] | None = None) -> Path:
+                 options: Mapping[str, Any] | None = None, force: bool = False) -> Path:
     """Write ``graph`` in ``fmt`` (default: from the extension) to ``path``; returns the path.
 
     Patient ids are pseudonymised by default (see :mod:`kg.privacy`); ``privacy="drop"``
     leaves patients out, ``privacy="clear"`` writes the source ids. ``options`` go to the
     writer (the HTML page's ``focus``, ``recommendations`` and ``title``); patient ids in
-    them are pseudonymised like the graph's.
+    them are pseudonymised like the graph's. An existing ``path`` is replaced only when
+    rxkg wrote it (``force``: a folder export goes beside the user's files, a file is replaced).
     """
     path = Path(path)
     if privacy == "pseudonymise" and options:
@@ -87,7 +88,8 @@ def export_graph(graph: KnowledgeGraph, path: str | Path, fmt: str | None = None
         raise KGError(f"unknown export format {fmt!r}; known: {sorted(FORMATS)}")
     writer, is_directory = FORMATS[fmt]
     if is_directory:
-        atomic_directory(path, lambda tmp: writer(graph, tmp, **(options or {})))
+        atomic_directory(path, lambda tmp: writer(graph, tmp, **(options or {})), force=force)
     else:
+        check_output_file(path, force)
         atomic_file(path, lambda tmp: writer(graph, tmp, **(options or {})))
     return path

@@ -30,24 +30,24 @@ ENTREZ_ID = (r"^\d+$", "an Entrez gene id")
 def read_text(path: Path, log: ProblemLog) -> str | None:
     """The file's text, or ``None`` with a problem logged (missing, empty, not UTF-8)."""
     if not path.exists():
-        log.add("file not found")
+        log.add("file not found", whole_file=True)
         return None
     raw = path.read_bytes()
     if path.suffix == ".gz":
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as err:
-            log.add(f"not a readable gzip file ({err})")
+            log.add(f"not a readable gzip file ({err})", whole_file=True)
             return None
     if not raw.strip():
-        log.add("empty file")
+        log.add("empty file", whole_file=True)
         return None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
         log.add(f"bad encoding: byte 0x{raw[err.start]:02x} is not valid UTF-8 "
-                f"(files must be UTF-8)", line=line)
+                f"(files must be UTF-8)", line=line, whole_file=True)
         return None
     return text.removeprefix("\ufeff")
 
@@ -79,13 +79,14 @@ def read_table(path: Path, log: ProblemLog, columns: Sequence[str] | None = None
     wanted = list(columns) if columns is not None else list(required)
     missing = [c for c in wanted if c not in header]
     if missing:
-        log.add(f"missing column(s) {missing}; header has {header}", line=1 + offset)
+        log.add(f"missing column(s) {missing}; header has {header}", line=1 + offset, whole_file=True)
     if columns is not None:
         extra = [c for c in header if c not in columns]
         if extra:
-            log.add(f"unexpected column(s) {extra}; expected exactly {list(columns)}", line=1 + offset)
+            log.add(f"unexpected column(s) {extra}; expected exactly {list(columns)}", line=1 + offset,
+                    whole_file=True)
     if len(set(header)) != len(header):
-        log.add(f"duplicate column names in header {header}", line=1 + offset)
+        log.add(f"duplicate column names in header {header}", line=1 + offset, whole_file=True)
     if len(log):
         return None
     if quoted is None:
@@ -110,7 +111,7 @@ def read_table(path: Path, log: ProblemLog, columns: Sequence[str] | None = None
                 log.add("blank line inside the table", line=int(n))
         frame = frame[~blank]
     if frame.empty:
-        log.add("no data rows after the header", line=1 + offset)
+        log.add("no data rows after the header", line=1 + offset, whole_file=True)
         return None
     return frame
 

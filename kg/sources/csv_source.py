@@ -175,7 +175,7 @@ def _read_mapped(path: Path, columns: list[str], ignore: tuple[str, ...], delimi
     unmapped = [c for c in frame.columns if c not in columns and c not in ignore]
     if unmapped:
         log.add(f"unmapped column(s) {unmapped}: map them as attributes or list them under 'ignore'",
-                line=1)
+                line=1, whole_file=True)
         return None
     return frame
 
@@ -281,9 +281,9 @@ def _edge_batches(frame: pd.DataFrame, m: EdgeFileMapping, file: str, log: Probl
         for col in m.attributes:
             values = sub[col]
             if values.notna().any() and col not in spec.attributes:
-                first = int(lines[rows][values.notna()].iloc[0])
-                log.add(f"relation {et} takes no attribute {col!r} (declared: {sorted(spec.attributes)})",
-                        line=first)
+                for line in lines[rows][values.notna()]:
+                    log.add(f"relation {et} takes no attribute {col!r} (declared: {sorted(spec.attributes)})",
+                            line=int(line))
                 keep_rows &= values.isna()
                 continue
             dtype = spec.attributes.get(col, "str")

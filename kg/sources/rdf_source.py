@@ -142,7 +142,7 @@ def _parse(path: Path, mapping: RdfMapping, log: ProblemLog) -> rdflib.Graph | N
     fmt = mapping.format or RDF_FORMATS.get(suffix)
     if fmt is None:
         log.add(f"cannot tell the RDF format from extension {suffix!r}; "
-                f"use one of {sorted(RDF_FORMATS)} or set 'format' in the mapping")
+                f"use one of {sorted(RDF_FORMATS)} or set 'format' in the mapping", whole_file=True)
         return None
     text = read_text(path, log)
     if text is None:
@@ -157,7 +157,7 @@ def _parse(path: Path, mapping: RdfMapping, log: ProblemLog) -> rdflib.Graph | N
     except Exception as err:  # rdflib raises many unrelated types for malformed input
         line = _error_line(err)
         message = " ".join(str(err).split())[:300]
-        log.add(f"malformed {fmt} ({type(err).__name__}: {message})", line=line)
+        log.add(f"malformed {fmt} ({type(err).__name__}: {message})", line=line, whole_file=True)
         return None
     finally:
         term_logger.setLevel(level)

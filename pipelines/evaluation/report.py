@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from kg.io import atomic_file
+from kg.outputs import atomic_directory, atomic_file
 from pipelines.evaluation.results import EvaluationResult, ProtocolResult
 
 __all__ = ["write_report", "markdown", "plot_protocol", "plot_rank_distribution"]
@@ -18,25 +18,29 @@ LABELS = {"mrr": "MRR", "hits_at_1": "Hits@1", "hits_at_10": "Hits@10", "hits_at
           "jaccard": "Jaccard (k = true set size)"}
 
 
-def write_report(result: EvaluationResult, out: str | Path) -> dict[str, Path]:
-    """Write the three artifacts under ``out``; returns their paths by kind."""
+def write_report(result: EvaluationResult, out: str | Path, force: bool = False) -> dict[str, Path]:
+    """Write the report folder ``out`` (report.json, report.md, plots) in one atomic swap;
+    returns the paths by kind. ``out`` must be new, empty or an earlier rxkg report
+    (:func:`kg.outputs.atomic_directory`)."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "report.json", "markdown": out / "report.md"}
     report = json.dumps(result.as_dict(), indent=2, default=_plain) + "\n"
-    atomic_file(paths["json"], lambda tmp: tmp.write_text(report, encoding="utf-8"))
-    plots = []
-    for protocol in result.protocols:
-        if protocol.skipped:
-            continue
-        slug = protocol.name.replace("/", "_")
-        plots.append(plot_protocol(protocol, out / f"{slug}.png"))
-        if protocol.name.startswith("disease/"):
-            plots.append(plot_rank_distribution(protocol, out / f"{slug}_ranks.png"))
-    text = markdown(result, [p.name for p in plots])
-    atomic_file(paths["markdown"], lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    for plot in plots:
-        paths[plot.stem] = plot
+
+    def fill(tmp: Path) -> None:
+        (tmp / "report.json").write_text(report, encoding="utf-8")
+        plots = []
+        for protocol in result.protocols:
+            if protocol.skipped:
+                continue
+            slug = protocol.name.replace("/", "_")
+            plots.append(plot_protocol(protocol, tmp / f"{slug}.png"))
+            if protocol.name.startswith("disease/"):
+                plots.append(plot_rank_distribution(protocol, tmp / f"{slug}_ranks.png"))
+        (tmp / "report.md").write_text(markdown(result, [p.name for p in plots]), encoding="utf-8")
+        for plot in plots:
+            paths[plot.stem] = out / plot.name
+
+    atomic_directory(out, fill, force=force)
     return paths
 
 

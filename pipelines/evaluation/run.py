@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kg.graph import KnowledgeGraph
+from kg.outputs import check_output_folder
 from kg.version import __version__
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.report import write_report
@@ -17,7 +18,7 @@ __all__ = ["EvaluationResult", "evaluate"]
 
 def evaluate(config: EvaluateConfig | None = None, graph: KnowledgeGraph | None = None,
              sources=None, out: str | Path | None = None,
-             log: Callable[[str], None] = print) -> EvaluationResult:
+             log: Callable[[str], None] = print, force: bool = False) -> EvaluationResult:
     """Run every configured protocol on ``graph`` (built from ``sources`` when not given).
 
     ``out`` (default ``config.out``; ``""`` for none) receives report.json, report.md
@@ -34,6 +35,8 @@ def evaluate(config: EvaluateConfig | None = None, graph: KnowledgeGraph | None 
 
     requested = config or EvaluateConfig()
     config = requested.effective()
+    if (config.out if out is None else out):
+        check_output_folder(Path(config.out if out is None else out), force)  # before minutes of work
     start = time.perf_counter()
     sources = sources if sources is not None else default_config().build.sources
     if graph is None:
@@ -79,7 +82,7 @@ def evaluate(config: EvaluateConfig | None = None, graph: KnowledgeGraph | None 
     target = config.out if out is None else out
     if target:
 
-        result.paths = write_report(result, target)
+        result.paths = write_report(result, target, force=force)
     return result
 
 

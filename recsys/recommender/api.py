@@ -61,9 +61,9 @@ class Recommender(Ranker):
         return entities.explain(self, entity_id, drug_id, k)
 
     # ---------------------------------------------------------- persistence
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, force: bool = False) -> Path:
         """Write the bundle directory (graph, scores, CF models, weights, sha256 manifest)."""
-        return save_recommender(self, path)
+        return save_recommender(self, path, force)
 
     @classmethod
     def load(cls, path: str | Path) -> "Recommender":

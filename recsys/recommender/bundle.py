@@ -30,8 +30,9 @@ RECOMMENDER_FORMAT = "rxkg-recommender/1"
 CF_PARTS = ("doctor_cf", "doctor_popularity", "patient_cf")
 
 
-def save_recommender(recommender: Ranker, path: str | Path) -> Path:
-    """Write ``recommender`` to directory ``path`` (replaced only once complete)."""
+def save_recommender(recommender: Ranker, path: str | Path, force: bool = False) -> Path:
+    """Write ``recommender`` to directory ``path`` (replaced only once complete, and only when
+    new, empty or an earlier rxkg output; ``force`` writes beside a user's files)."""
 
     def fill(tmp: Path) -> None:
         write_graph(recommender.graph, tmp / "graph")
@@ -51,7 +52,7 @@ def save_recommender(recommender: Ranker, path: str | Path) -> Path:
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
 
-    atomic_directory(Path(path), fill)
+    atomic_directory(Path(path), fill, force=force)
     return Path(path)
 
 
@@ -64,7 +65,7 @@ def read_recommender_parts(path: str | Path) -> dict[str, Any]:
     manifest = read_json_manifest(path, "a recommender bundle")
     if manifest.get("format") != RECOMMENDER_FORMAT:
         raise KGError(f"{path / MANIFEST}: format {manifest.get('format')!r}, expected {RECOMMENDER_FORMAT!r}")
-    verify_files(path, manifest["files"])
+    verify_files(path, manifest["files"], subtrees=("graph",))
     graph = read_graph(path / "graph")
     with np.load(path / "disease_scores.npz", allow_pickle=False) as data:
         scores = {key[len("scores."):]: data[key] for key in data.files if key.startswith("scores.")}
