@@ -2,8 +2,10 @@
 
 Exports and reports replace ``patient:<source>:<id>`` by ``patient:anon:<hmac>``, a
 keyed hash (HMAC-SHA256): stable across runs with one key, so exports can be
-joined, but not reversible or recomputable without the key. Birth and death dates
-are reduced to the year. The key is configuration, never data in the repository:
+joined, but not reversible or recomputable without the key. A patient's name and
+personal attributes are left out, birth and death dates are reduced to the year, and
+the times of a patient's edges (medications, conditions) to the month. The key is
+configuration, never data in the repository:
 
 1. an explicit key (``Pseudonymiser(key)``),
 2. else ``$RXKG_PSEUDONYM_KEY``,
@@ -34,8 +36,13 @@ __all__ = ["Pseudonymiser", "PrivacyMode", "PRIVACY_MODES", "apply_privacy", "ke
 
 PrivacyMode = Literal["pseudonymise", "clear", "drop"]
 PRIVACY_MODES: tuple[str, ...] = ("pseudonymise", "clear", "drop")
-_PATIENT_ID = re.compile(r"patient:[^\s,;|>\"'\]\)]+")
+# A quoted id is taken whole up to its closing quote (ids may hold spaces: "patient:demo:Jane Doe");
+# a bare one up to the next space or delimiter.
+_PATIENT_ID = re.compile(r"(?<=')patient:[^'\n]+(?=')|(?<=\")patient:[^\"\n]+(?=\")"
+                         r"|patient:[^\s,;|>\"'\]\)]+")
 _PERSONAL_DATES = ("birth_date", "death_date")
+#: Patient columns that may leave the process: the id (pseudonymised), type, and the years above.
+_PATIENT_COLUMNS_KEPT = ("id", "type", *_PERSONAL_DATES)
 
 
 def key_file_path() -> Path:
@@ -48,12 +55,17 @@ def _configured_key() -> bytes:
     if env:
         return env.encode("utf-8")
     path = key_file_path()
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_hex(32) + "\n")
-    key = path.read_text(encoding="utf-8").strip()
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32) + "\n")
+        key = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise KGError(f"{path}: cannot create or read the pseudonym key ({reason}); set RXKG_HOME to a "
+                      f"writable folder or RXKG_PSEUDONYM_KEY to a secret") from None
     if len(key) < 16:
         raise KGError(f"{path}: pseudonym key is too short (at least 16 characters)")
     return key.encode("utf-8")
@@ -86,13 +98,21 @@ class Pseudonymiser:
 
     def column(self, values: pd.Series) -> pd.Series:
         """A text column with patient ids replaced (categorical columns on their categories)."""
+        return self._map(values, self.text)
+
+    def ids(self, values: pd.Series) -> pd.Series:
+        """An id column with each whole patient id replaced (the same pseudonym as its node)."""
+        return self._map(values, self.pseudonym)
+
+    @staticmethod
+    def _map(values: pd.Series, replace) -> pd.Series:
         if isinstance(values.dtype, pd.CategoricalDtype):
             cats = values.cat.categories
-            new = [self.text(str(c)) for c in cats]
+            new = [replace(str(c)) for c in cats]
             if len(set(new)) == len(new):
                 return values.cat.rename_categories(new)
             values = values.astype(object)
-        return values.map(lambda v: self.text(v) if isinstance(v, str) else v)
+        return values.map(lambda v: replace(v) if isinstance(v, str) else v)
 
     def graph(self, graph: KnowledgeGraph) -> KnowledgeGraph:
         """A copy of ``graph`` with patient ids pseudonymised and personal dates cut to the year."""
@@ -101,6 +121,9 @@ class Pseudonymiser:
         if not is_patient.any():
             return graph
         nodes.loc[is_patient, "id"] = [self.pseudonym(i) for i in nodes.loc[is_patient, "id"]]
+        for col in nodes.columns:
+            if col not in _PATIENT_COLUMNS_KEPT:  # names and personal attributes stay inside
+                nodes[col] = nodes[col].astype(object).where(~is_patient, None)
         for col in _PERSONAL_DATES:
             if col in nodes.columns:
                 nodes[col] = nodes[col].astype(object).where(nodes[col].isna(), nodes[col].astype(str).str[:4])
@@ -110,7 +133,10 @@ class Pseudonymiser:
                 frame = frame.copy()
                 for end, node_type in (("src", et.src), ("dst", et.dst)):
                     if node_type == "patient":
-                        frame[end] = self.column(frame[end])
+                        frame[end] = self.ids(frame[end])
+                for col in frame.columns:  # when a patient started or stopped something: the month
+                    if pd.api.types.is_datetime64_any_dtype(frame[col]):
+                        frame[col] = frame[col].dt.to_period("M").dt.to_timestamp()
             edges[et] = frame
         tables = {name: self._table(t) for name, t in graph.tables.items()}
         return KnowledgeGraph(nodes, edges, tables)
@@ -119,7 +145,7 @@ class Pseudonymiser:
         if "patient" not in table.columns:
             return table
         out = table.copy()
-        out["patient"] = self.column(out["patient"])
+        out["patient"] = self.ids(out["patient"])
         return out
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import replace
@@ -324,6 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--hops must be >= 0")
     if args.command == "synth" and (args.patients < 1 or args.doctors < 1):
         parser.error("--patients and --doctors must be >= 1")
+    if getattr(args, "k", 1) < 1:
+        parser.error("--k must be >= 1")
     try:
         return int(args.func(args))
     except KGValidationError as err:
@@ -334,10 +337,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rxkg {args.command}: failed, {len(err.problems)} invalid record(s) listed above",
               file=sys.stderr)
         return 1
-    except (KGError, KeyError, FileNotFoundError) as err:
+    except (KGError, KeyError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"rxkg {args.command}: error: {message}", file=sys.stderr)
+        print(f"rxkg {args.command}: error: {_one_line(message)}", file=sys.stderr)
         return 1
+    except OSError as err:  # the file system said no: name the path and the reason
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"rxkg {args.command}: error: {where}{err.strerror or err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"rxkg {args.command}: interrupted; outputs are left as they were", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - a user sees one line, never a traceback
+        if os.environ.get("RXKG_DEBUG"):
+            raise
+        print(f"rxkg {args.command}: internal error: {type(err).__name__}: {_one_line(err)} "
+              f"(a bug in rxkg: please report it; RXKG_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
+
+
+def _one_line(message: object) -> str:
+    """A message on one line: multi-line texts (a validation summary) keep their first line."""
+    anon = _pseudonymiser()
+    text = anon.text(str(message)) if anon else str(message)
+    return " ".join(text.split("\n")[0].split()) if text else text
 
 
 if __name__ == "__main__":

@@ -18,13 +18,13 @@ file, :func:`default_config` builds everything shipped under ``data/``.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from kg.build import SOURCE_LOADERS, SourceSpec
 from kg.errors import POLICIES, KGError
+from kg.tomlfile import check_types, read_toml
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.train import TrainConfig
 
@@ -92,12 +92,7 @@ def default_config(data_dir: Path | None = None) -> PipelineConfig:
 def load_config(path: str | Path) -> PipelineConfig:
     """Read a TOML config; every mistake names the file and the key."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise KGError(f"{path}: config file not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise KGError(f"{path}: invalid TOML ({err})") from None
+    raw = read_toml(path, "config file")
     unknown = set(raw) - {"build", "train", "evaluate"}
     if unknown:
         raise KGError(f"{path}: unknown section(s) {sorted(unknown)}; known: ['build', 'evaluate', 'train']")
@@ -132,6 +127,7 @@ def _section(cls, values: dict, where: str):
     unknown = set(values) - known
     if unknown:
         raise KGError(f"{where} has unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
+    values = check_types(cls, values, where)
     try:
         return cls(**values)
     except (TypeError, ValueError, KGError) as err:

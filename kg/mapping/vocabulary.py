@@ -8,7 +8,6 @@ three clinical sources of a default build share one copy.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from kg.errors import KGError, KGValidationError, ProblemLog
+from kg.tomlfile import read_toml
 
 __all__ = ["VOCABULARY_FILES", "Vocabulary", "load_vocabulary", "read_reference"]
 
@@ -71,10 +71,7 @@ def load_vocabulary(path: str | Path) -> Vocabulary:
 
 @lru_cache(maxsize=4)
 def _load(path: Path, _mtime: int) -> Vocabulary:
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise KGError(f"{path}: invalid TOML ({err})") from None
+    raw = read_toml(path, "vocabulary")
     version = raw.get("version")
     if not isinstance(version, str):
         raise KGError(f"{path}: needs a 'version' string")

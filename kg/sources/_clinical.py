@@ -11,7 +11,7 @@ import pandas as pd
 from kg.builder import SourceData
 from kg.errors import Problem, ProblemLog
 from kg.mapping import DiseaseMatch, DrugMatch
-from kg.sources._io import read_table
+from kg.sources._io import read_table, records_read
 
 __all__ = ["explode_matches", "set_aside", "parse_dates", "read_csv_directory"]
 
@@ -78,5 +78,5 @@ def read_csv_directory(data: SourceData, directory: Path, files: Mapping[str, Se
         if frame is not None:
             frames[stem] = (path, frame)
             if stem not in reference:
-                data.rows_read += len(frame)
+                data.rows_read += records_read(frame)
     return frames

@@ -10,16 +10,21 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import os
 import re
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 
 from kg.errors import ProblemLog
 
-__all__ = ["read_text", "read_table", "data_line_numbers", "parse_numbers", "parse_datetimes",
-           "check_pattern", "DRUGBANK_ID", "DOID", "ENTREZ_ID"]
+__all__ = ["read_text", "read_table", "records_read", "data_line_numbers", "parse_numbers", "parse_datetimes",
+           "check_pattern", "check_text", "DRUGBANK_ID", "DOID", "ENTREZ_ID"]
+
+#: Largest input file read whole into memory (bytes); ``RXKG_MAX_INPUT_GB`` raises it.
+MAX_INPUT_BYTES = int(float(os.environ.get("RXKG_MAX_INPUT_GB", "8")) * 2**30)
 
 #: (regular expression, description) of the id systems the built-in sources carry.
 DRUGBANK_ID = (r"^DB\d{5}$", "a DrugBank id (DB#####)")
@@ -32,7 +37,18 @@ def read_text(path: Path, log: ProblemLog) -> str | None:
     if not path.exists():
         log.add("file not found", whole_file=True)
         return None
-    raw = path.read_bytes()
+    if not path.is_file():  # a folder, or a FIFO that would block the build forever
+        log.add("is a directory, not a data file: name a file here" if path.is_dir() else
+                "not a regular file (a pipe, socket or device): name a data file", whole_file=True)
+        return None
+    if path.stat().st_size > MAX_INPUT_BYTES:
+        log.add(f"larger than {MAX_INPUT_BYTES // 2**30} GiB: split it or raise RXKG_MAX_INPUT_GB", whole_file=True)
+        return None
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        log.add(f"cannot be read ({err.strerror})", whole_file=True)
+        return None
     if path.suffix == ".gz":
         try:
             raw = gzip.decompress(raw)
@@ -92,16 +108,25 @@ def read_table(path: Path, log: ProblemLog, columns: Sequence[str] | None = None
     if quoted is None:
         quoted = sep != "\t"
     quoting = csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE
-    try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                            na_values=[""], quoting=quoting, engine="c", skip_blank_lines=False)
-    except pd.errors.ParserError:
-        _report_ragged_rows(text, sep, quoting, len(header), log, offset)
-        return None
-    frame.columns = header
+    # Quotes can span lines or never close: the csv module reads them exactly (strictly), and
+    # decides whether pandas' fast parser may be trusted with the file.
+    scan = _scan_records(text, sep, quoting) if quoted and '"' in text else None
+    frame = None
+    if scan is None or (scan.error is None and all(len(r) in (0, len(header)) for r in scan.rows)):
+        try:
+            frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+                                na_values=[""], quoting=quoting, engine="c", skip_blank_lines=False)
+        except pd.errors.ParserError:
+            frame = None
+    problems_before = len(log)
+    if frame is None:  # ragged rows or a broken quote: keep the good records, report each bad one
+        frame = _frame_from_records(scan or _scan_records(text, sep, quoting), header, log, offset)
+    else:
+        frame.columns = header
+        starts = scan.starts if scan is not None and len(scan.starts) == len(frame) else None
+        frame.index = (pd.Index(starts) if starts is not None else pd.RangeIndex(2, len(frame) + 2)) + offset
     for col in frame.columns[frame.isna().all().to_numpy()]:
         frame[col] = frame[col].astype(object)  # an all-empty column must still be a text column
-    frame.index = _record_start_lines(text, sep, quoting, len(frame)) + offset
     blank = frame.isna().all(axis=1).to_numpy()
     if blank.any():
         # A blank line inside the file may hide a lost record; one at the very end is harmless.
@@ -110,41 +135,67 @@ def read_table(path: Path, log: ProblemLog, columns: Sequence[str] | None = None
             if n != last:
                 log.add("blank line inside the table", line=int(n))
         frame = frame[~blank]
+    rejected = len({p.line for p in log.problems[problems_before:]})
     if frame.empty:
-        log.add("no data rows after the header", line=1 + offset, whole_file=True)
+        if not rejected:
+            log.add("no data rows after the header", line=1 + offset, whole_file=True)
         return None
+    frame.attrs["records"] = len(frame) + rejected
     return frame
 
 
-def _record_start_lines(text: str, sep: str, quoting: int, n_records: int) -> pd.Index:
-    """Line on which each data record starts (records may span lines inside quotes)."""
-    if quoting == csv.QUOTE_NONE or '"' not in text:
-        return pd.RangeIndex(2, n_records + 2)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, quoting=quoting)
-    starts, previous_end = [], 1
-    try:
-        for i, _ in enumerate(reader):
-            if i > 0:
-                starts.append(previous_end + 1)
-            previous_end = reader.line_num
-    except csv.Error:
-        return pd.RangeIndex(2, n_records + 2)
-    if len(starts) != n_records:  # blank lines are records for pandas but not for csv
-        return pd.RangeIndex(2, n_records + 2)
-    return pd.Index(starts)
+def records_read(frame: pd.DataFrame) -> int:
+    """Data records of a file read by :func:`read_table`, the ones it rejected included."""
+    return int(frame.attrs.get("records", len(frame)))
 
 
-def _report_ragged_rows(text: str, sep: str, quoting: int, width: int, log: ProblemLog,
-                        offset: int = 0) -> None:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, quoting=quoting)
+class _Scan:
+    """Records of a delimited text as the csv module reads them, with the line each starts on."""
+
+    def __init__(self) -> None:
+        self.rows: list[list[str]] = []
+        self.starts: list[int] = []
+        #: (line the broken record starts on, reason) when reading stopped early.
+        self.error: tuple[int, str] | None = None
+
+
+def _scan_records(text: str, sep: str, quoting: int) -> _Scan:
+    scan = _Scan()
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, quoting=quoting, strict=True)
+    previous_end = 1
     try:
+        next(reader)  # the header
+        previous_end = reader.line_num
         for row in reader:
-            if reader.line_num == 1 or not row:
-                continue
-            if len(row) != width:
-                log.add(f"expected {width} fields, found {len(row)}", line=reader.line_num + offset)
+            scan.rows.append(row)
+            scan.starts.append(previous_end + 1)
+            previous_end = reader.line_num
     except csv.Error as err:
-        log.add(f"unparsable CSV ({err})", line=reader.line_num + offset)
+        start = previous_end + 1
+        if "EOF" in str(err) or "end of data" in str(err):
+            reason = (f"a quote opened on this line is never closed: lines {start} to "
+                      f"{text.count(chr(10)) + 1} cannot be read")
+        else:
+            reason = f"unparsable CSV ({err})"
+        scan.error = (start, reason)
+    return scan
+
+
+def _frame_from_records(scan: _Scan, header: list[str], log: ProblemLog, offset: int) -> pd.DataFrame:
+    width = len(header)
+    good_rows, good_starts = [], []
+    for row, start in zip(scan.rows, scan.starts):
+        if not row:
+            good_rows.append([None] * width)  # a blank line, judged with the others below
+        elif len(row) != width:
+            log.add(f"expected {width} fields, found {len(row)}", line=start + offset)
+            continue
+        else:
+            good_rows.append([v if v != "" else None for v in row])
+        good_starts.append(start + offset)
+    if scan.error is not None:
+        log.add(scan.error[1], line=scan.error[0] + offset)
+    return pd.DataFrame(good_rows, columns=header, index=pd.Index(good_starts, dtype="int64"), dtype=object)
 
 
 def data_line_numbers(frame: pd.DataFrame) -> pd.Series:
@@ -162,26 +213,80 @@ def check_pattern(frame: pd.DataFrame, column: str, id_format: tuple[str, str], 
 
 
 _INT_RE = re.compile(r"^[+-]?\d+$")
+_INT64_MAX = 2**63 - 1
+#: Control characters (C0, DEL, C1): they break XML exports and one-line labels.
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def parse_numbers(values: pd.Series, lines: pd.Series, column: str, log: ProblemLog,
-                  integer: bool = False) -> pd.Series:
-    """Parse a string column as numbers; each unparsable cell is a problem on its line."""
-    parsed = pd.to_numeric(values, errors="coerce")
-    bad = values.notna() & parsed.isna()
+                  integer: bool = False, minimum: float | None = None) -> pd.Series:
+    """Parse a string column as finite numbers (at least ``minimum`` when given); each
+    unparsable, infinite, out-of-range or too small cell is a problem on its line."""
+    text = values.astype(object).where(values.notna(), None)
+    parsed = pd.to_numeric(text, errors="coerce").astype("float64")
+    reasons = pd.Series(None, index=values.index, dtype=object)
+    kind = "an integer" if integer else "a number"
+    reasons[values.notna() & parsed.isna()] = f"is not {kind}"
+    reasons[values.notna() & parsed.notna() & ~np.isfinite(parsed)] = "is not a finite number"
     if integer:
-        bad |= values.notna() & ~values.fillna("0").astype(str).str.strip().str.match(_INT_RE)
-    for line, value in zip(lines[bad], values[bad]):
-        kind = "an integer" if integer else "a number"
-        log.add(f"column {column!r}: {value!r} is not {kind}", line=int(line))
-    parsed = parsed.where(~bad)
-    return parsed.astype("Int64") if integer else parsed.astype("float64")
+        digits = values.fillna("0").astype(str).str.strip()
+        reasons[values.notna() & reasons.isna() & ~digits.str.match(_INT_RE)] = f"is not {kind}"
+        huge = digits.str.match(_INT_RE) & (digits.str.lstrip("+-").str.len() > 18)
+        huge &= digits.map(lambda d: abs(int(d)) > _INT64_MAX if _INT_RE.match(d) else False)
+        reasons[values.notna() & reasons.isna() & huge] = "is out of range (more than 2^63 - 1)"
+    if minimum is not None:
+        reasons[reasons.isna() & (parsed < minimum)] = ("is negative" if minimum == 0
+                                                       else f"is below the minimum {minimum}")
+    bad = reasons.notna()
+    for line, value, reason in zip(lines[bad], values[bad], reasons[bad]):
+        log.add(f"column {column!r}: {value!r} {reason}", line=int(line))
+    if integer:
+        out = pd.Series(pd.NA, index=values.index, dtype="Int64")
+        good = values.notna() & ~bad
+        out[good] = [int(str(v).strip()) for v in values[good]]
+        return out
+    return parsed.where(~bad)
+
+
+#: Timestamps are stored with nanosecond resolution: years 1678 to 2261 fit.
+_TIME_RANGE = (pd.Timestamp("1678-01-01"), pd.Timestamp("2261-12-31"))
 
 
 def parse_datetimes(values: pd.Series, lines: pd.Series, column: str, log: ProblemLog) -> pd.Series:
-    """Parse ISO dates/times (UTC, returned naive); each unparsable cell is a problem."""
-    parsed = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
-    bad = values.notna() & parsed.isna()
+    """Parse ISO dates/times (UTC, returned naive); each unparsable or out-of-range cell is a problem."""
+    try:  # the fast path; cells it cannot place are looked at one by one below
+        parsed = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
+        parsed = parsed.dt.tz_localize(None).astype("datetime64[ns]")
+    except (ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):
+        parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    for index in values.index[values.notna() & parsed.isna()]:
+        stamp, reason = _one_datetime(values[index])
+        if reason is None:
+            parsed[index] = stamp
+        else:
+            log.add(f"column {column!r}: {values[index]!r} {reason}", line=int(lines[index]))
+    return parsed
+
+
+def _one_datetime(value: object) -> tuple[pd.Timestamp | None, str | None]:
+    try:
+        stamp = pd.Timestamp(str(value))
+    except (ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):
+        stamp = None
+    if stamp is None or stamp is pd.NaT:
+        return None, "is not an ISO date or time"
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    if not _TIME_RANGE[0] <= stamp <= _TIME_RANGE[1]:
+        return None, f"is outside the supported years {_TIME_RANGE[0].year}-{_TIME_RANGE[1].year}"
+    return stamp, None
+
+
+def check_text(values: pd.Series, lines: pd.Series, column: str, log: ProblemLog) -> pd.Series:
+    """Mask of cells holding a control character (a NUL, a line break, ...); each is a problem."""
+    bad = values.notna() & values.astype(str).str.contains(CONTROL_CHARS)
     for line, value in zip(lines[bad], values[bad]):
-        log.add(f"column {column!r}: {value!r} is not an ISO date or time", line=int(line))
-    return parsed.dt.tz_localize(None).astype("datetime64[ns]")
+        char = CONTROL_CHARS.search(str(value)).group(0)
+        log.add(f"column {column!r}: {str(value)[:40]!r} contains a control character (U+{ord(char):04X}); "
+                f"labels are one line of text", line=int(line))
+    return bad

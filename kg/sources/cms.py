@@ -20,7 +20,10 @@ from kg.errors import ProblemLog
 from kg.mapping import MappingTally, load_mappers
 from kg.schema import EdgeType
 from kg.sources._clinical import explode_matches, set_aside
-from kg.sources._io import check_pattern, data_line_numbers, read_table
+from kg.sources._io import check_pattern, data_line_numbers, read_table, records_read
+
+#: More claims than this for one drug by one prescriber in a year is not a count but a mistake.
+MAX_CLAIMS = 10**9
 
 __all__ = ["load_cms_prescribers", "PRESCRIBER_COLUMNS"]
 
@@ -53,7 +56,8 @@ def load_cms_prescribers(path: Path, vocabulary: Path, name: str = "cms") -> Sou
     drug_columns = [c for c in frame.columns if c not in PRESCRIBER_COLUMNS and c != _FLAG]
     bad = check_pattern(frame, "NPI", NPI, log)
     counts = _claim_counts(frame[drug_columns])
-    not_count = frame[drug_columns].notna() & (counts.isna() | (counts < 0) | (counts % 1 != 0))
+    not_count = frame[drug_columns].notna() & (counts.isna() | (counts < 0) | (counts % 1 != 0)
+                                               | (counts > MAX_CLAIMS))
     bad_cells = not_count.to_numpy()
     for row in np.flatnonzero(bad_cells.any(axis=1) & ~bad.to_numpy()):
         cells = ", ".join(f"{drug_columns[c]}={frame[drug_columns[c]].iloc[row]!r}"
@@ -61,7 +65,7 @@ def load_cms_prescribers(path: Path, vocabulary: Path, name: str = "cms") -> Sou
         log.add(f"not a claim count (a non-negative integer): {cells}", line=int(lines.iloc[row]))
     bad |= not_count.any(axis=1)
     ok = frame[~bad]
-    data.rows_read = len(frame)
+    data.rows_read = records_read(frame)
 
     doctors = pd.DataFrame({
         "id": ("doctor:NPI:" + ok["NPI"]).to_numpy(),

@@ -28,7 +28,6 @@ are relative to the mapping file.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,9 @@ import pandas as pd
 from kg.builder import EdgeBatch, NodeBatch, SourceData
 from kg.errors import KGError, ProblemLog
 from kg.schema import NODE_TYPES, SCHEMA, EdgeType, make_id
-from kg.sources._io import data_line_numbers, parse_datetimes, parse_numbers, read_table
+from kg.sources._io import (CONTROL_CHARS, check_text, data_line_numbers, parse_datetimes, parse_numbers,
+                            read_table, records_read)
+from kg.tomlfile import check_types, read_toml
 
 __all__ = ["NodeFileMapping", "EdgeFileMapping", "CsvMapping", "load_csv_mapping", "load_csv_source",
            "parse_node_ids"]
@@ -90,12 +91,7 @@ class CsvMapping:
 def load_csv_mapping(path: str | Path) -> CsvMapping:
     """Parse and check a mapping file; mistakes raise :class:`KGError` naming the file and entry."""
     path = Path(path)
-    if not path.exists():
-        raise KGError(f"{path}: mapping file not found")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise KGError(f"{path}: invalid TOML mapping ({err})") from None
+    raw = read_toml(path, "mapping file")
     unknown = set(raw) - {"nodes", "edges"}
     if unknown:
         raise KGError(f"{path}: unknown section(s) {sorted(unknown)}; expected [[nodes]] and [[edges]]")
@@ -133,8 +129,7 @@ def _entry(cls: type, entry: Any, path: Path, section: str, index: int) -> Any:
     missing = [f for f in ("file", "id", "source", "target") if f in fields and f not in entry]
     if missing:
         raise KGError(f"{path}: [[{section}]] entry {index + 1}: missing key(s) {missing}")
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in entry.items()}
-    return cls(**values)
+    return cls(**check_types(cls, entry, f"{path}: [[{section}]] entry {index + 1}"))
 
 
 def _relation_words() -> set[str]:
@@ -152,7 +147,7 @@ def load_csv_source(mapping: str | Path | CsvMapping, name: str = "csv") -> Sour
         log = ProblemLog(str(path), name)
         frame = _read_mapped(path, m.columns(), m.ignore, m.delimiter, log)
         if frame is not None:
-            data.rows_read += len(frame)
+            data.rows_read += records_read(frame)
             data.nodes.append(NodeBatch(str(path), _node_records(frame, m, log)))
         data.problems += log.problems
     for e in mapping.edges:
@@ -161,7 +156,7 @@ def load_csv_source(mapping: str | Path | CsvMapping, name: str = "csv") -> Sour
         log = ProblemLog(str(path), name)
         frame = _read_mapped(path, e.columns(), e.ignore, e.delimiter, log)
         if frame is not None:
-            data.rows_read += len(frame)
+            data.rows_read += records_read(frame)
             data.edges += _edge_batches(frame, e, str(path), log)
         data.problems += log.problems
     return data
@@ -203,7 +198,15 @@ def parse_node_ids(raw: pd.Series, declared: pd.Series | str | None, lines: pd.S
     missing = raw.isna()
     for line in lines[missing]:
         log.add(f"missing {what}", line=int(line))
-    ok = types.notna() & raw.notna()
+    text = raw.fillna("").astype(str)
+    local = text.where(~prefix_is_type, text.map(lambda v: v.partition(":")[2]))
+    malformed = pd.Series(None, index=raw.index, dtype=object)
+    malformed[raw.notna() & (text != text.str.strip())] = "has leading or trailing spaces"
+    malformed[raw.notna() & malformed.isna() & text.str.contains(CONTROL_CHARS)] = "contains a control character"
+    malformed[raw.notna() & malformed.isna() & (local.str.strip() == "")] = "is empty after its namespace"
+    for line, value, reason in zip(lines[malformed.notna()], raw[malformed.notna()], malformed[malformed.notna()]):
+        log.add(f"{what} {value!r} {reason}", line=int(line))
+    ok = types.notna() & raw.notna() & malformed.isna()
     ids = pd.Series([make_id(t, r) if k else None for t, r, k in zip(types, raw, ok)],
                     index=raw.index, dtype=object)
     return ids, types.where(ok)
@@ -225,6 +228,8 @@ def _node_records(frame: pd.DataFrame, m: NodeFileMapping, log: ProblemLog) -> p
     else:
         ids, types = parse_node_ids(frame[m.id], m.node_type, lines, log, "node id")
     ok = ids.notna()
+    for col in [m.name, *m.attributes] if m.name else list(m.attributes):
+        ok &= ~check_text(frame[col], lines, col, log)
     out = pd.DataFrame({"id": ids[ok], "type": types[ok],
                         "name": frame.loc[ok, m.name] if m.name else None})
     for col in m.attributes:
@@ -257,7 +262,7 @@ def _edge_batches(frame: pd.DataFrame, m: EdgeFileMapping, file: str, log: Probl
     parsed: dict[str, pd.Series] = {}
     bad_value = pd.Series(False, index=frame.index)
     if m.weight:
-        parsed["weight"] = parse_numbers(frame[m.weight], lines, m.weight, log)
+        parsed["weight"] = parse_numbers(frame[m.weight], lines, m.weight, log, minimum=0.0)
         bad_value |= frame[m.weight].notna() & parsed["weight"].isna()
     if m.time:
         parsed["time"] = parse_datetimes(frame[m.time], lines, m.time, log)
@@ -274,8 +279,8 @@ def _edge_batches(frame: pd.DataFrame, m: EdgeFileMapping, file: str, log: Probl
         for name, series in parsed.items():
             values = series[rows]
             if values.notna().any() and name not in spec.attributes:
-                first = int(lines[rows][values.notna()].iloc[0])
-                log.add(f"relation {et} takes no {name!r} (declared: {sorted(spec.attributes)})", line=first)
+                for line in lines[rows][values.notna()]:
+                    log.add(f"relation {et} takes no {name!r} (declared: {sorted(spec.attributes)})", line=int(line))
                 keep_rows &= values.isna()
             out[name] = values.to_numpy()
         for col in m.attributes:

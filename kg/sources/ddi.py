@@ -9,7 +9,7 @@ import pandas as pd
 from kg.builder import EdgeBatch, SourceData
 from kg.errors import ProblemLog
 from kg.schema import EdgeType
-from kg.sources._io import DRUGBANK_ID, check_pattern, data_line_numbers, read_table
+from kg.sources._io import DRUGBANK_ID, check_pattern, data_line_numbers, read_table, records_read
 
 __all__ = ["load_interactions"]
 
@@ -26,7 +26,7 @@ def load_interactions(path: Path, name: str = "interactions") -> SourceData:
     log = ProblemLog(str(path), name)
     frame = read_table(Path(path), log, columns=["Drug1", "Drug2"])
     if frame is not None:
-        data.rows_read = len(frame)
+        data.rows_read = records_read(frame)
         lines = data_line_numbers(frame)
         ok = ~(check_pattern(frame, "Drug1", DRUGBANK_ID, log) | check_pattern(frame, "Drug2", DRUGBANK_ID, log))
         self_pair = ok & (frame["Drug1"] == frame["Drug2"])

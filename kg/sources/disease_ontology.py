@@ -15,7 +15,7 @@ import pandas as pd
 
 from kg.builder import NodeBatch, SourceData
 from kg.errors import ProblemLog
-from kg.sources._io import DOID, check_pattern, data_line_numbers, read_table
+from kg.sources._io import DOID, check_pattern, data_line_numbers, read_table, records_read
 
 __all__ = ["load_disease_ontology"]
 
@@ -27,7 +27,7 @@ def load_disease_ontology(slim_terms: Path, xrefs: Path | None = None, term_name
     terms = read_table(Path(slim_terms), log, columns=["doid", "name", "source", "pathophysiology"])
     slim_ids: set[str] = set()
     if terms is not None:
-        data.rows_read += len(terms)
+        data.rows_read += records_read(terms)
         lines = data_line_numbers(terms)
         bad = check_pattern(terms, "doid", DOID, log)
         t = terms[~bad]
@@ -47,7 +47,7 @@ def load_disease_ontology(slim_terms: Path, xrefs: Path | None = None, term_name
         xlog = ProblemLog(str(xrefs), name)
         table = read_table(Path(xrefs), xlog, columns=["doid_code", "doid_name", "resource", "resource_id"])
         if table is not None:
-            data.rows_read += len(table)
+            data.rows_read += records_read(table)
             data.tables["xrefs"] = _scoped(table, "doid_code", slim_ids, xrefs, xlog, data, name,
                                            ["resource", "resource_id"])
         data.problems += xlog.problems
@@ -57,7 +57,7 @@ def load_disease_ontology(slim_terms: Path, xrefs: Path | None = None, term_name
         nlog = ProblemLog(str(term_names), name)
         table = read_table(Path(term_names), nlog, columns=["doid", "name", "type"], quoted=True)
         if table is not None:
-            data.rows_read += len(table)
+            data.rows_read += records_read(table)
             data.tables["synonyms"] = _scoped(table, "doid", slim_ids, term_names, nlog, data, name,
                                               ["name", "type"])
         data.problems += nlog.problems

@@ -15,7 +15,7 @@ import pandas as pd
 from kg.builder import EdgeBatch, NodeBatch, SourceData
 from kg.errors import ProblemLog
 from kg.schema import EdgeType
-from kg.sources._io import DRUGBANK_ID, ENTREZ_ID, check_pattern, data_line_numbers, read_table
+from kg.sources._io import DRUGBANK_ID, ENTREZ_ID, check_pattern, data_line_numbers, read_table, records_read
 
 __all__ = ["load_drugbank", "PROTEIN_RELATIONS"]
 
@@ -40,7 +40,7 @@ def load_drugbank(drugs_path: Path, proteins_path: Path | None = None,
     log = ProblemLog(str(drugs_path), name)
     drugs = read_table(Path(drugs_path), log, columns=DRUG_COLUMNS, quoted=True)
     if drugs is not None:
-        data.rows_read += len(drugs)
+        data.rows_read += records_read(drugs)
         data.nodes.append(NodeBatch(str(drugs_path), _drug_annotations(drugs, log), annotate_only=True))
     data.problems += log.problems
     if proteins_path is not None:
@@ -48,7 +48,7 @@ def load_drugbank(drugs_path: Path, proteins_path: Path | None = None,
         plog = ProblemLog(str(proteins_path), name)
         proteins = read_table(Path(proteins_path), plog, columns=PROTEIN_COLUMNS)
         if proteins is not None:
-            data.rows_read += len(proteins)
+            data.rows_read += records_read(proteins)
             data.edges += _protein_edges(proteins, str(proteins_path), plog)
         data.problems += plog.problems
     return data

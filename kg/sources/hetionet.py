@@ -18,7 +18,7 @@ import pandas as pd
 from kg.builder import EdgeBatch, NodeBatch, SourceData
 from kg.errors import KGError, ProblemLog
 from kg.schema import HETIONET_KINDS, HETIONET_METAEDGES
-from kg.sources._io import data_line_numbers, read_table
+from kg.sources._io import data_line_numbers, read_table, records_read
 
 __all__ = ["load_hetionet"]
 
@@ -40,14 +40,14 @@ def load_hetionet(nodes_path: Path, edges_path: Path, name: str = "hetionet",
     node_log = ProblemLog(str(nodes_path), name)
     nodes = read_table(Path(nodes_path), node_log, columns=["id", "name", "kind"])
     if nodes is not None:
-        data.rows_read += len(nodes)
+        data.rows_read += records_read(nodes)
         data.nodes.append(NodeBatch(str(nodes_path), _convert_nodes(nodes, node_log)))
     data.problems += node_log.problems
 
     edge_log = ProblemLog(str(edges_path), name)
     edges = read_table(Path(edges_path), edge_log, columns=["source", "metaedge", "target"])
     if edges is not None:
-        data.rows_read += len(edges)
+        data.rows_read += records_read(edges)
         if exclude:
             dropped = edges["metaedge"].isin(exclude)
             data.out_of_scope.append(pd.DataFrame({

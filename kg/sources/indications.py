@@ -13,7 +13,7 @@ from pathlib import Path
 from kg.builder import EdgeBatch, SourceData
 from kg.errors import ProblemLog
 from kg.schema import EdgeType
-from kg.sources._io import DOID, DRUGBANK_ID, check_pattern, data_line_numbers, parse_numbers, read_table
+from kg.sources._io import DOID, DRUGBANK_ID, check_pattern, data_line_numbers, parse_numbers, read_table, records_read
 
 __all__ = ["load_indications", "CATEGORY_RELATIONS"]
 
@@ -31,7 +31,7 @@ def load_indications(path: Path, name: str = "indications") -> SourceData:
     log = ProblemLog(str(path), name)
     frame = read_table(Path(path), log, columns=COLUMNS)
     if frame is not None:
-        data.rows_read = len(frame)
+        data.rows_read = records_read(frame)
         bad = check_pattern(frame, "drugbank_id", DRUGBANK_ID, log) | check_pattern(frame, "doid_id", DOID, log)
         known = list(CATEGORY_RELATIONS) + [NOT]
         unknown = ~frame["category"].isin(known)

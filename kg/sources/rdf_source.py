@@ -15,8 +15,8 @@ placed is reported, named in N-Triples form.
 from __future__ import annotations
 
 import logging
+import math
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from kg.builder import EdgeBatch, NodeBatch, SourceData
 from kg.errors import KGError, ProblemLog
 from kg.schema import NODE_TYPES, SCHEMA, EdgeType, split_id
 from kg.sources._io import read_text
+from kg.tomlfile import read_toml
 
 __all__ = ["RdfMapping", "load_rdf_source", "RXKG_VOCAB", "RXKG_ID", "node_iri", "iri_to_id",
            "type_class", "RDF_FORMATS"]
@@ -99,10 +100,7 @@ class RdfMapping:
 
     @classmethod
     def from_toml(cls, path: Path) -> "RdfMapping":
-        try:
-            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-            raise KGError(f"{path}: cannot read RDF mapping ({err})") from None
+        raw = read_toml(path, "RDF mapping")
         unknown = set(raw) - {"classes", "predicates", "attributes", "namespaces", "format"}
         if unknown:
             raise KGError(f"{path}: unknown key(s) {sorted(unknown)}")
@@ -147,6 +145,12 @@ def _parse(path: Path, mapping: RdfMapping, log: ProblemLog) -> rdflib.Graph | N
     text = read_text(path, log)
     if text is None:
         return None
+    if fmt == "xml" and _DTD.search(text[:65536]):
+        # Entities expand exponentially (an 882-byte file can take minutes) or read local files.
+        log.add("RDF/XML with a DOCTYPE or ENTITY declaration is refused (entity expansion and external "
+                "entities are unsafe): remove the DTD", line=text[:_DTD.search(text).start()].count("\n") + 1,
+                whole_file=True)
+        return None
     graph = rdflib.Graph()
     # rdflib logs a traceback for every literal it cannot convert; the schema check reports them.
     term_logger = logging.getLogger("rdflib.term")
@@ -176,8 +180,18 @@ def _error_line(err: Exception) -> int | None:
     return int(match.group(1)) if match else None
 
 
+_DTD = re.compile(r"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
 def _n3(*terms: Any) -> str:
-    return " ".join(t.n3() for t in terms)
+    return " ".join(_term_n3(t) for t in terms)
+
+
+def _term_n3(term: Any) -> str:
+    try:
+        return term.n3()
+    except Exception:  # noqa: BLE001 - rdflib refuses to write an invalid IRI (a space, say)
+        return f"<{term}>"
 
 
 def _convert(graph: rdflib.Graph, mapping: RdfMapping,
@@ -188,7 +202,11 @@ def _convert(graph: rdflib.Graph, mapping: RdfMapping,
 
     def node_id(term: Any, triple: tuple[Any, Any, Any]) -> str | None:
         if not isinstance(term, URIRef):
-            log.add(f"{term.n3()} is not an IRI, so it cannot be a node", triple=_n3(*triple))
+            log.add(f"{_term_n3(term)} is not an IRI, so it cannot be a node", triple=_n3(*triple))
+            return None
+        if any(c.isspace() or ord(c) < 32 for c in str(term)):
+            log.add(f"IRI {_term_n3(term)} contains a space or control character (not a valid IRI)",
+                    triple=_n3(*triple))
             return None
         nid = iri_to_id(str(term), mapping.namespaces)
         if nid is None:
@@ -200,13 +218,14 @@ def _convert(graph: rdflib.Graph, mapping: RdfMapping,
     statement_nodes = set(graph.subjects(RDF.type, RDF.Statement))
     for reifying in (RDF.subject, RDF.predicate, RDF.object):
         statement_nodes.update(graph.subjects(reifying, None))
-    statements: dict[Any, dict[str, Any]] = {node: {} for node in statement_nodes}
+    statements: dict[Any, dict[str, list[Any]]] = {node: {} for node in statement_nodes}
+    attribute_triples: dict[tuple[str, str], list[tuple[Any, Any, Any]]] = {}
 
     for s, p, o in graph:
         triple = (s, p, o)
         if s in statement_nodes:
             if not (p == RDF.type and o == RDF.Statement):
-                statements[s][str(p)] = o
+                statements[s].setdefault(str(p), []).append(o)
         elif p == RDF.type:
             node_type = mapping.classes.get(str(o))
             if node_type is None:
@@ -229,12 +248,20 @@ def _convert(graph: rdflib.Graph, mapping: RdfMapping,
                 continue
             nid = node_id(s, triple)
             if nid is not None:
-                node_attrs.setdefault(nid, {})[attr] = str(o)
+                attribute_triples.setdefault((nid, attr), []).append(triple)
         elif str(p) in mapping.predicates:
             relation_triples.append(triple)
         else:
             log.add(f"unknown predicate {p.n3()} (not mapped to a relation)", triple=_n3(*triple))
 
+    for (nid, attr), triples in sorted(attribute_triples.items()):
+        values = sorted({str(t[2]) for t in triples})
+        if len(values) > 1:  # keeping one would be arbitrary: the order of triples is not the file's
+            for t in sorted(triples, key=lambda t: str(t[2])):
+                log.add(f"node {nid} has {len(values)} values for {attr!r} ({', '.join(map(repr, values[:3]))}); "
+                        f"give one", triple=_n3(*t))
+            continue
+        node_attrs.setdefault(nid, {})[attr] = values[0]
     for nid in node_attrs:
         if nid not in node_types:
             log.add(f"node {nid} has attributes but no rdf:type", triple=f"{node_iri(nid)}")
@@ -277,17 +304,26 @@ def _convert(graph: rdflib.Graph, mapping: RdfMapping,
     return nodes, edges
 
 
-def _statement_attributes(statements: dict[Any, dict[str, Any]],
+def _statement_attributes(statements: dict[Any, dict[str, list[Any]]],
                           log: ProblemLog) -> dict[tuple[Any, Any, Any], dict[str, Any]]:
     out: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
     for node, props in statements.items():
+        repeated = sorted(p for p, values in props.items() if len(set(values)) > 1)
+        if repeated:
+            name = repeated[0].rpartition("#")[2].rpartition("/")[2]
+            described = " ".join(_term_n3(props[k][0]) for k in (str(RDF.subject), str(RDF.predicate),
+                                                                   str(RDF.object)) if k in props)
+            log.add(f"statement {described} has {len(set(props[repeated[0]]))} values for {name!r}; give one",
+                    triple=_term_n3(node))
+            continue
+        single = {p: values[0] for p, values in props.items()}
         try:
-            key = (props.pop(str(RDF.subject)), props.pop(str(RDF.predicate)), props.pop(str(RDF.object)))
+            key = (single.pop(str(RDF.subject)), single.pop(str(RDF.predicate)), single.pop(str(RDF.object)))
         except KeyError:
-            log.add("rdf:Statement lacks rdf:subject, rdf:predicate or rdf:object", triple=node.n3())
+            log.add("rdf:Statement lacks rdf:subject, rdf:predicate or rdf:object", triple=_term_n3(node))
             continue
         attrs = {}
-        for p, value in props.items():
+        for p, value in single.items():
             if not p.startswith(RXKG_VOCAB):
                 log.add(f"unknown statement property <{p}>", triple=node.n3())
                 continue
@@ -304,6 +340,8 @@ def _typed(attrs: dict[str, Any], et: EdgeType) -> dict[str, Any]:
         dtype = spec[k]
         if dtype == "float":
             out[k] = float(v)
+            if not math.isfinite(out[k]):
+                raise ValueError(f"{k} {v!r} is not a finite number")
         elif dtype == "int":
             out[k] = int(str(v))
         elif dtype == "datetime":

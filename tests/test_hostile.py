@@ -1,0 +1,373 @@
+"""A corpus of hostile and malformed inputs, run through the ``rxkg`` command line as a user would.
+
+Every case asserts the exit code (1 for bad data, 2 for usage), that the one-line message
+names the file, the line, triple or key, and the reason, that no Python traceback is
+printed, and that no file of the user's changed. Classes: output paths (data loss), silent
+drops, accepted nonsense, tracebacks, integrity, privacy, denial of service.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from kg.io import write_graph
+from pipelines.cli import main
+
+from conftest import TINY
+
+REPO = Path(__file__).resolve().parent.parent
+VOCABULARY = REPO / "data" / "mappings" / "vocabulary.toml"
+CLINICAL = TINY.parent / "clinical"
+
+NODES = "id,type,name\ndrug:DB1,drug,A\ndrug:DB2,drug,B\ndisease:DOID:1,disease,D\n"
+EDGES = "s,r,t,w,when\n"
+OK_EDGE = "drug:DB1,treats,disease:DOID:1,,\n"
+MAPPING = """
+[[nodes]]
+file = "nodes.csv"
+id = "id"
+type = "type"
+name = "name"
+
+[[edges]]
+file = "edges.csv"
+source = "s"
+target = "t"
+relation_column = "r"
+weight = "w"
+time = "when"
+"""
+TTL = ("@prefix rxkg: <https://w3id.org/rxkg/vocab#> .\n"
+       "@prefix rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> .\n"
+       "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+       "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n"
+       "@prefix db: <https://go.drugbank.com/drugs/> .\n"
+       "@prefix obo: <http://purl.obolibrary.org/obo/> .\n"
+       "db:DB00001 a rxkg:Drug ; rdfs:label \"A\" .\n"
+       "obo:DOID_1 a rxkg:Disease ; rdfs:label \"D\" .\n")
+
+
+def _config(kind: str, policy: str = "strict", **files: str) -> str:
+    options = "".join(f'{k} = "{v}"\n' for k, v in files.items())
+    return f'[build]\npolicy = "{policy}"\n[[build.sources]]\nkind = "{kind}"\n{options}'
+
+
+@dataclass
+class Case:
+    files: dict[str, str | bytes]
+    argv: list[str]
+    code: int
+    expect: tuple[str, ...]
+    setup: Callable[[Path], None] | None = None
+    absent: tuple[str, ...] = ()
+    seconds: float = 60.0
+    #: Environment for the run; ``{in}`` is the case folder, ``None`` removes a variable.
+    env: dict[str, str | None] = field(default_factory=dict)
+
+
+def csv_build(nodes: str = NODES, edges: str = EDGES + OK_EDGE, mapping: str = MAPPING,
+              policy: str = "strict", code: int = 1, expect: tuple[str, ...] = (), **kw) -> Case:
+    return Case({"nodes.csv": nodes, "edges.csv": edges, "m.toml": mapping,
+                 "c.toml": _config("csv", policy, mapping="m.toml")},
+                ["build", "--config", "{in}/c.toml", "--out", "{out}/graph"], code, expect, **kw)
+
+
+def rdf_build(body: str, name: str = "x.ttl", code: int = 1, expect: tuple[str, ...] = (), **kw) -> Case:
+    return Case({name: body, "c.toml": _config("rdf", file=name)},
+                ["build", "--config", "{in}/c.toml", "--out", "{out}/graph"], code, expect, **kw)
+
+
+def with_graph(argv: list[str], code: int, expect: tuple[str, ...],
+               tamper: Callable[[Path], None] | None = None, files: dict[str, str] | None = None, **kw) -> Case:
+    """A case run against a graph written into the case folder (and then changed by ``tamper``)."""
+
+    def setup(folder: Path) -> None:
+        from conftest import build
+        from kg.sources import load_csv_source
+
+        write_graph(build(load_csv_source(TINY / "mapping.toml")).graph, folder / "graph")
+        if tamper:
+            tamper(folder / "graph")
+
+    return Case(files or {}, argv, code, expect, setup=setup, **kw)
+
+
+def _manifest(change: Callable[[dict], object]) -> Callable[[Path], None]:
+    def tamper(graph: Path) -> None:
+        path = graph / "manifest.json"
+        data = json.loads(path.read_text())
+        result = change(data)
+        path.write_text(json.dumps(data if result is None else result))
+    return tamper
+
+
+def _fifo(folder: Path) -> None:
+    os.remove(folder / "nodes.csv")
+    os.mkfifo(folder / "nodes.csv")
+
+
+def _directory_input(folder: Path) -> None:
+    os.remove(folder / "nodes.csv")
+    (folder / "nodes.csv").mkdir()
+
+
+BILLION_LAUGHS = ("<?xml version=\"1.0\"?>\n<!DOCTYPE rdf [\n<!ENTITY a \"aaaaaaaaaaaaaaaaaaaa\">\n"
+                  + "".join(f"<!ENTITY {chr(98 + i)} \"" + f"&{chr(97 + i)};" * 10 + "\">\n" for i in range(9))
+                  + "]>\n<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" "
+                    "xmlns:rdfs=\"http://www.w3.org/2000/01/rdf-schema#\">\n"
+                    "<rdf:Description rdf:about=\"https://go.drugbank.com/drugs/DB00001\">"
+                    "<rdfs:label>&j;</rdfs:label></rdf:Description>\n</rdf:RDF>\n")
+
+CASES: dict[str, Case] = {
+    # 1. output paths: rxkg never replaces what it did not write
+    "build over a folder of the user's csvs": Case(
+        {"nodes.csv": NODES, "edges.csv": EDGES + OK_EDGE, "m.toml": MAPPING,
+         "c.toml": _config("csv", mapping="m.toml")},
+        ["build", "--config", "{in}/c.toml", "--out", "{in}"], 1, ("{in}", "was not written by rxkg")),
+    "export csv over a folder of unrelated files": with_graph(
+        ["export", "{in}/graph", "--format", "csv", "--out", "{in}/mine"], 1, ("mine", "was not written by rxkg"),
+        tamper=lambda g: ((g.parent / "mine").mkdir(), (g.parent / "mine" / "a.txt").write_text("a"))),
+    "directory export onto a file": with_graph(
+        ["export", "{in}/graph", "--format", "neo4j", "--out", "{in}/notes.txt"], 1,
+        ("notes.txt", "is a file, not a folder"), tamper=lambda g: (g.parent / "notes.txt").write_text("n")),
+    "file export over the user's file": with_graph(
+        ["export", "{in}/graph", "--out", "{in}/drawing.graphml"], 1,
+        ("drawing.graphml", "was not written by rxkg"),
+        tamper=lambda g: (g.parent / "drawing.graphml").write_text("<graphml/>")),
+    "file export onto a folder": with_graph(
+        ["export", "{in}/graph", "--out", "{in}/graph"], 1, ("graph", "cannot tell the export format")),
+    "build under a parent that is a file": Case(
+        {"nodes.csv": NODES, "edges.csv": EDGES + OK_EDGE, "m.toml": MAPPING, "notes.txt": "n",
+         "c.toml": _config("csv", mapping="m.toml")},
+        ["build", "--config", "{in}/c.toml", "--out", "{in}/notes.txt/graph"], 1,
+        ("notes.txt", "is a file, not a folder")),
+    "train into a folder of the user's files": Case(
+        {"keep.txt": "mine", "c.toml": "[train]\nseed = 1\n"},
+        ["train", "--graph", "{in}/missing-graph", "--out", "{in}", "--config", "{in}/c.toml"], 1,
+        ("{in}", "was not written by rxkg")),
+    "output folder that cannot be created": Case(
+        {"nodes.csv": NODES, "edges.csv": EDGES + OK_EDGE, "m.toml": MAPPING,
+         "c.toml": _config("csv", mapping="m.toml")},
+        ["build", "--config", "{in}/c.toml", "--out", "/proc/rxkg-hostile/graph"], 1,
+        ("/proc/rxkg-hostile", "cannot")),
+
+    # 2. silent drops
+    "csv quote opened and never closed": csv_build(
+        nodes="id,type,name\ndrug:DB1,drug,A\ndrug:DB2,drug,\"B\ndisease:DOID:1,disease,D\n",
+        expect=("nodes.csv:3", "quote")),
+    "edges csv quote never closed": csv_build(
+        edges=EDGES + OK_EDGE + "drug:DB2,treats,\"disease:DOID:1,,\n", expect=("edges.csv:3", "quote")),
+    "quarantine build that rejected every record": csv_build(
+        nodes="id,type,name\nx:1,chemical,X\n", edges=EDGES + "x:1,treats,x:2,,\n", policy="quarantine",
+        expect=("every record of this source was rejected",)),
+    "quarantine of a source whose header is wrong": csv_build(
+        nodes="id,kind,name\ndrug:DB1,drug,A\n", edges=EDGES + OK_EDGE, policy="quarantine",
+        expect=("nodes.csv:1", "missing column")),
+    "rdf node with two names": rdf_build(TTL + "db:DB00001 rdfs:label \"Other\" .\n",
+                                         expect=("DB00001", "2 values", "name")),
+    "rdf statement with two weights": rdf_build(
+        TTL + "db:DB00001 rxkg:treats obo:DOID_1 .\n"
+        "[] a rdf:Statement ; rdf:subject db:DB00001 ; rdf:predicate rxkg:treats ; rdf:object obo:DOID_1 ;"
+        " rxkg:n_curators 1, 2 .\n", expect=("treats", "2 values", "n_curators")),
+    "blank line inside a table": csv_build(nodes=NODES.replace("drug:DB2", "\ndrug:DB2"),
+                                           expect=("nodes.csv:3", "blank line")),
+    "ragged row": csv_build(nodes=NODES + "drug:DB3,drug,C,extra\n", expect=("nodes.csv:5", "fields")),
+
+    # 3. accepted nonsense
+    "weight inf": Case(
+        {"nodes.csv": "id,type,name\ndoctor:NPI:1,doctor,Dr\ndrug:DB1,drug,A\n",
+         "edges.csv": EDGES + "doctor:NPI:1,prescribes,drug:DB1,inf,\n", "m.toml": MAPPING,
+         "c.toml": _config("csv", mapping="m.toml")},
+        ["build", "--config", "{in}/c.toml", "--out", "{out}/graph"], 1, ("edges.csv:2", "'w'", "finite")),
+    "weight -inf": Case(
+        {"nodes.csv": "id,type,name\ndoctor:NPI:1,doctor,Dr\ndrug:DB1,drug,A\n",
+         "edges.csv": EDGES + "doctor:NPI:1,prescribes,drug:DB1,-inf,\n", "m.toml": MAPPING,
+         "c.toml": _config("csv", mapping="m.toml")},
+        ["build", "--config", "{in}/c.toml", "--out", "{out}/graph"], 1, ("edges.csv:2", "'w'", "finite")),
+    "weight 1e400": Case(
+        {"nodes.csv": "id,type,name\ndoctor:NPI:1,doctor,Dr\ndrug:DB1,drug,A\n",
+         "edges.csv": EDGES + "doctor:NPI:1,prescribes,drug:DB1,1e400,\n", "m.toml": MAPPING,
+         "c.toml": _config("csv", mapping="m.toml")},
+        ["build", "--config", "{in}/c.toml", "--out", "{out}/graph"], 1, ("edges.csv:2", "'w'", "finite")),
+    "negative claim weight": Case(
+        {"nodes.csv": "id,type,name\ndoctor:NPI:1,doctor,Dr\ndrug:DB1,drug,A\n",
+         "edges.csv": EDGES + "doctor:NPI:1,prescribes,drug:DB1,-3,\n", "m.toml": MAPPING,
+         "c.toml": _config("csv", mapping="m.toml")},
+        ["build", "--config", "{in}/c.toml", "--out", "{out}/graph"], 1, ("edges.csv:2", "'w'", "negative")),
+    "weight nan text": Case(
+        {"nodes.csv": "id,type,name\ndoctor:NPI:1,doctor,Dr\ndrug:DB1,drug,A\n",
+         "edges.csv": EDGES + "doctor:NPI:1,prescribes,drug:DB1,nan,\n", "m.toml": MAPPING,
+         "c.toml": _config("csv", mapping="m.toml")},
+        ["build", "--config", "{in}/c.toml", "--out", "{out}/graph"], 1, ("edges.csv:2", "'w'")),
+    "rdf weight NaN": rdf_build(
+        TTL + "<https://w3id.org/rxkg/id/doctor/NPI:1> a rxkg:Doctor .\n"
+        "<https://w3id.org/rxkg/id/doctor/NPI:1> rxkg:prescribes db:DB00001 .\n"
+        "[] a rdf:Statement ; rdf:subject <https://w3id.org/rxkg/id/doctor/NPI:1> ; rdf:predicate rxkg:prescribes ;"
+        " rdf:object db:DB00001 ; rxkg:weight \"NaN\"^^xsd:double .\n", expect=("prescribes", "finite")),
+    "id with a trailing space": csv_build(nodes=NODES + "\"drug:DB3 \",drug,C\n", expect=("nodes.csv:5", "space")),
+    "id that is only a namespace": csv_build(nodes=NODES + "drug:,drug,C\n", expect=("nodes.csv:5", "empty")),
+    "id that is a namespace and a space": csv_build(nodes=NODES + "drug: ,drug,C\n",
+                                                     expect=("nodes.csv:5",)),
+    "NUL in a name": csv_build(nodes=NODES + "drug:DB3,drug,C\x00D\n", expect=("nodes.csv:5", "control character")),
+    "bell character in a name": csv_build(nodes=NODES + "drug:DB3,drug,C\x07D\n",
+                                          expect=("nodes.csv:5", "control character")),
+    "CRLF inside a name": csv_build(nodes=NODES + "drug:DB3,drug,\"C\r\nD\"\n",
+                                    expect=("nodes.csv:5", "control character")),
+    "newline inside a name": csv_build(nodes=NODES + "drug:DB3,drug,\"C\nD\"\n",
+                                       expect=("nodes.csv:5", "control character")),
+    "time before 1677": csv_build(
+        nodes="id,type,name\npatient:x:1,patient,\ndrug:DB1,drug,A\n",
+        edges=EDGES + "patient:x:1,takes,drug:DB1,,1500-01-01\n", expect=("edges.csv:2", "'when'")),
+    "time after 2262": csv_build(
+        nodes="id,type,name\npatient:x:1,patient,\ndrug:DB1,drug,A\n",
+        edges=EDGES + "patient:x:1,takes,drug:DB1,,2300-01-01\n", expect=("edges.csv:2", "'when'")),
+
+    # 4. tracebacks instead of messages
+    "an input that is a directory": csv_build(setup=_directory_input, expect=("nodes.csv", "directory")),
+    "an input that is a FIFO": csv_build(setup=_fifo, expect=("nodes.csv", "not a regular file"), seconds=10),
+    "mapping value of the wrong type": csv_build(mapping=MAPPING.replace('id = "id"', "id = 5"),
+                                                 expect=("m.toml", "'id'", "text")),
+    "mapping that is not TOML": csv_build(mapping="[[nodes]\nfile=", expect=("m.toml", "TOML")),
+    "mapping naming a missing file": csv_build(mapping=MAPPING.replace("nodes.csv", "nope.csv"),
+                                               expect=("nope.csv", "not found")),
+    "train seed that is not a number": Case(
+        {"c.toml": '[train]\nseed = "zero"\n'}, ["train", "--config", "{in}/c.toml", "--out", "{out}/m"], 1,
+        ("c.toml", "[train]", "seed", "int")),
+    "evaluate quick that is not a boolean": Case(
+        {"c.toml": '[evaluate]\nquick = "yes"\n'}, ["evaluate", "--config", "{in}/c.toml", "--out", "{out}/r"], 1,
+        ("c.toml", "[evaluate]", "quick", "bool")),
+    "build policy unknown": Case(
+        {"c.toml": '[build]\npolicy = "lenient"\n'}, ["build", "--config", "{in}/c.toml", "--out", "{out}/g"], 1,
+        ("policy", "lenient")),
+    "source entry without kind": Case(
+        {"c.toml": '[[build.sources]]\nfile = "x.ttl"\n'}, ["build", "--config", "{in}/c.toml", "--out", "{out}/g"],
+        1, ("c.toml", "entry 1", "kind")),
+    "config that does not exist": Case({}, ["build", "--config", "{in}/nope.toml", "--out", "{out}/g"], 1,
+                                       ("nope.toml", "not found")),
+    "rdf IRI with a space": rdf_build(TTL + "<https://go.drugbank.com/drugs/DB 2> a rxkg:Drug .\n",
+                                      expect=("x.ttl", "IRI")),
+    "rdf syntax error": rdf_build(TTL + "db:DB00002 a rxkg:Drug\n", expect=("x.ttl", "malformed")),
+    "rdf file with an unknown extension": rdf_build(TTL, name="x.rdfz", expect=("x.rdfz", "format")),
+    "cms claim count that overflows": Case(
+        {"cms.csv": (CLINICAL / "cms.csv").read_text().replace(",25,0,0,0,0,0,0", ",99999999999999999999999,0,0,0,0,0,0"),
+         "c.toml": _config("cms", prescribers="cms.csv", vocabulary=str(VOCABULARY))},
+        ["build", "--config", "{in}/c.toml", "--out", "{out}/g"], 1, ("cms.csv:2", "ABILIFY")),
+    "synthea medication before 1677": Case(
+        {**{f"syn/{p.name}": p.read_text() for p in (CLINICAL / "synthea").iterdir()},
+         "c.toml": _config("synthea", dir="syn", vocabulary=str(VOCABULARY))},
+        ["build", "--config", "{in}/c.toml", "--out", "{out}/g"], 1, ("medications.csv:2", "START"),
+        setup=lambda d: (d / "syn" / "medications.csv").write_text(
+            (d / "syn" / "medications.csv").read_text().replace("2019-01-01T09:00:00Z,2019-02-01", "1500-01-01T09:00:00Z,2019-02-01", 1))),
+    "mimic prescription with an impossible date": Case(
+        {**{f"mimic/{p.name}": p.read_text() for p in (CLINICAL / "mimic").iterdir()},
+         "c.toml": _config("mimic", dir="mimic", vocabulary=str(VOCABULARY))},
+        ["build", "--config", "{in}/c.toml", "--out", "{out}/g"], 1, ("PRESCRIPTIONS.csv:2", "STARTDATE"),
+        setup=lambda d: (d / "mimic" / "PRESCRIPTIONS.csv").write_text(
+            (d / "mimic" / "PRESCRIPTIONS.csv").read_text().replace("2164-10-24 00:00:00", "9999-99-99 00:00:00", 1))),
+    "unwritable key home": with_graph(
+        ["export", "{in}/graph", "--out", "{out}/x.json"], 1, ("home-file", "pseudonym key", "RXKG_HOME"),
+        files={"home-file": "not a folder"}, env={"RXKG_PSEUDONYM_KEY": None, "RXKG_HOME": "{in}/home-file"}),
+
+    # 5. integrity
+    "graph manifest that is a list": with_graph(["info", "{in}/graph"], 1, ("manifest.json", "JSON object"),
+                                                tamper=_manifest(lambda m: [m])),
+    "graph manifest without files": with_graph(["info", "{in}/graph"], 1, ("manifest.json", "'files'"),
+                                               tamper=_manifest(lambda m: m.pop("files"))),
+    "graph manifest entry escaping the folder": with_graph(
+        ["export", "{in}/graph", "--out", "{out}/x.json"], 1, ("manifest.json", "outside"),
+        tamper=_manifest(lambda m: m["files"].update({"edges/../../outside/x.parquet": m["files"]["nodes.parquet"]}))),
+    "absolute manifest entry": with_graph(
+        ["export", "{in}/graph", "--out", "{out}/x.json"], 1, ("manifest.json", "outside"),
+        tamper=_manifest(lambda m: m["files"].update({"/etc/passwd": m["files"]["nodes.parquet"]}))),
+    "unlisted parquet file in a graph": with_graph(
+        ["export", "{in}/graph", "--out", "{out}/x.json"], 1, ("extra.parquet", "not listed"),
+        tamper=lambda g: shutil.copy(g / "nodes.parquet", g / "edges" / "extra.parquet")),
+    "changed parquet file": with_graph(
+        ["export", "{in}/graph", "--out", "{out}/x.json"], 1, ("nodes.parquet", "checksum"),
+        tamper=lambda g: (g / "nodes.parquet").write_bytes((g / "nodes.parquet").read_bytes()[:-10])),
+    "manifest that is not JSON": with_graph(["info", "{in}/graph"], 1, ("manifest.json", "invalid JSON"),
+                                            tamper=lambda g: (g / "manifest.json").write_text("{")),
+    "graph path that is a file": Case({"g.txt": "x"}, ["info", "{in}/g.txt"], 1, ("g.txt", "not a folder")),
+    "model bundle that does not exist": Case({}, ["recommend", "--model", "{in}/none", "--disease", "disease:DOID:1"],
+                                             1, ("none", "no such folder")),
+
+    # 6. privacy
+    "patient id with a space in an error": csv_build(
+        nodes="id,type,name\ndrug:DB1,drug,A\n", edges=EDGES + "patient:demo:Jane Doe,takes,drug:DB1,,\n",
+        expect=("edges.csv:2", "patient:"), absent=("Jane", "Doe")),
+
+    # 7. denial of service
+    "rdf/xml entity expansion": rdf_build(BILLION_LAUGHS, name="x.rdf", expect=("x.rdf", "entity"), seconds=5),
+    "rdf/xml external entity": rdf_build(
+        "<?xml version=\"1.0\"?>\n<!DOCTYPE r [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>\n"
+        "<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"><rdf:Description "
+        "rdf:about=\"https://go.drugbank.com/drugs/DB00001\"><x xmlns=\"urn:x#\">&e;</x></rdf:Description></rdf:RDF>\n",
+        name="x.rdf", expect=("x.rdf", "entity"), absent=("root:",), seconds=5),
+
+    # usage
+    "recommend k of zero": Case({}, ["recommend", "--disease", "disease:DOID:1", "--k", "0"], 2, ("--k",)),
+    "recommend negative k": Case({}, ["recommend", "--disease", "disease:DOID:1", "--k", "-5"], 2, ("--k",)),
+    "export negative hops": with_graph(["export", "{in}/graph", "--out", "{out}/x.json", "--hops", "-1"], 2,
+                                       ("--hops",)),
+    "synth zero patients": Case({}, ["synth", "--patients", "0", "--out", "{out}/s"], 2, ("--patients",)),
+    "unknown command": Case({}, ["fly"], 2, ("invalid choice",)),
+    "k that is not a number": Case({}, ["recommend", "--disease", "disease:DOID:1", "--k", "ten"], 2, ("--k",)),
+}
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.is_fifo()}
+
+
+def test_the_corpus_covers_every_class():
+    assert len(CASES) >= 60
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hostile_input(name, tmp_path, capsys, monkeypatch):
+    case = CASES[name]
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    out.mkdir()
+    for rel, content in case.files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            (folder / rel).write_bytes(content)
+        else:
+            with open(folder / rel, "w", encoding="utf-8", newline="") as handle:
+                handle.write(content)
+    if case.setup:
+        case.setup(folder)
+    for key, value in case.env.items():
+        if value is None:
+            monkeypatch.delenv(key, raising=False)
+        else:
+            monkeypatch.setenv(key, value.replace("{in}", str(folder)))
+    before = _snapshot(folder)
+    argv = [a.replace("{in}", str(folder)).replace("{out}", str(out)) for a in case.argv]
+    start = time.perf_counter()
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse's usage errors
+        code = exit_.code
+    seconds = time.perf_counter() - start
+    captured = capsys.readouterr()
+    err = captured.err
+    assert code == case.code, f"exit {code}, expected {case.code}; stderr:\n{err}"
+    assert "Traceback" not in err + captured.out
+    for fragment in case.expect:
+        fragment = fragment.replace("{in}", str(folder))
+        assert fragment in err, f"{fragment!r} not in stderr:\n{err}"
+    for fragment in case.absent:
+        assert fragment not in err + captured.out, f"{fragment!r} leaked:\n{err}"
+    assert seconds < case.seconds
+    assert _snapshot(folder) == before, "a user file changed"
