@@ -11,93 +11,19 @@ out-of-scope, with their reason, never silently dropped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
+from kg.accounting import SourceStats, contributed, tally, weights, withdraw_rejected
+from kg.batches import FILE, LINE, RECORDS, SOURCE, EdgeBatch, NodeBatch, SourceData
 from kg.errors import KGValidationError, Policy, Problem, rejected_records
 from kg.graph import KnowledgeGraph
 from kg.schema import NODE_TYPE_ORDER, SCHEMA, EdgeType
 
 __all__ = ["NodeBatch", "EdgeBatch", "SourceData", "SourceStats", "BuildOutcome", "GraphBuilder"]
-
-_LINE = "_line"
-_FILE = "_file"
-_SOURCE = "_source"
-
-
-@dataclass
-class NodeBatch:
-    """Node records from one file; ``frame`` has ``id``, ``type``, ``name``, attributes, ``_line``.
-
-    ``annotate_only`` batches add attributes to nodes another source creates; a row
-    whose node no source creates is out of scope. ``implied`` batches are nodes a
-    source's edges need but no row of it describes (a DrugBank drug a prescription
-    maps to): they are created if absent and counted apart from the rows read.
-    """
-
-    file: str
-    frame: pd.DataFrame
-    annotate_only: bool = False
-    implied: bool = False
-
-
-@dataclass
-class EdgeBatch:
-    """Edge records of one type from one file; ``frame`` has ``src``, ``dst``, attributes, ``_line``.
-
-    With ``restrict_to_graph`` an edge whose endpoint is not in the graph is out of
-    scope (reported, not an error): reference tables such as DrugBank's cover far
-    more drugs than a graph holds.
-    """
-
-    file: str
-    edge_type: EdgeType
-    frame: pd.DataFrame
-    restrict_to_graph: bool = False
-
-
-@dataclass
-class SourceData:
-    """Everything one source contributed, before graph-level validation."""
-
-    name: str
-    nodes: list[NodeBatch] = field(default_factory=list)
-    edges: list[EdgeBatch] = field(default_factory=list)
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-    rows_read: int = 0
-    files: list[str] = field(default_factory=list)
-    #: Valid rows the loader itself set aside as outside the graph (source, file, line, record, reason).
-    out_of_scope: list[pd.DataFrame] = field(default_factory=list)
-    #: Extra edge records beyond one per row (a combination product's second ingredient, ...).
-    rows_expanded: int = 0
-    #: Mapping rates of the source's codes, by field (see :class:`kg.mapping.MappingTally`).
-    mapping: dict[str, dict[str, object]] = field(default_factory=dict)
-
-
-@dataclass
-class SourceStats:
-    """Per-source counts for the build report."""
-
-    files: list[str] = field(default_factory=list)
-    rows_read: int = 0
-    rejected: int = 0
-    out_of_scope: int = 0
-    duplicates_merged: int = 0
-    nodes_loaded: int = 0
-    nodes_annotated: int = 0
-    edges_loaded: int = 0
-    table_rows: int = 0
-    rows_expanded: int = 0
-    nodes_implied: int = 0
-    mapping: dict[str, dict[str, object]] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, object]:
-        return dict(self.__dict__)
-
 
 @dataclass
 class BuildOutcome:
@@ -130,6 +56,8 @@ class GraphBuilder:
                                      rows_expanded=s.rows_expanded, mapping=dict(s.mapping))
                  for s in self._sources}
         problems: list[Problem] = [p for s in self._sources for p in s.problems]
+        for s in self._sources:
+            stats[s.name].rows_expanded -= withdraw_rejected(s)
         out_of_scope: list[pd.DataFrame] = []
         for s in self._sources:
             for frame in s.out_of_scope:
@@ -156,7 +84,7 @@ class GraphBuilder:
                 stats[name].rejected = rejected_records(found)
         if policy == "strict" and problems:
             raise KGValidationError(problems)
-        empty = [name for name, st in stats.items() if by_source.get(name) and not _contributed(st)]
+        empty = [name for name, st in stats.items() if by_source.get(name) and not contributed(st)]
         if empty:  # quarantine keeps good records; a source with none left is a failure, not a build
             problems += [Problem(", ".join(stats[name].files) or name, "every record of this source was "
                                  "rejected: nothing of it would be in the graph", source=name, whole_file=True)
@@ -172,7 +100,7 @@ class GraphBuilder:
         created, annotations, implied = [], [], []
         for s in self._sources:
             for batch in s.nodes:
-                frame = batch.frame.assign(**{_FILE: batch.file, _SOURCE: s.name})
+                frame = batch.frame.assign(**{FILE: batch.file, SOURCE: s.name})
                 if batch.implied:
                     implied.append(frame)
                 else:
@@ -186,8 +114,8 @@ class GraphBuilder:
             extra = pd.concat(implied, ignore_index=True).drop_duplicates("id")
             if pool is not None:
                 extra = extra[~extra["id"].isin(pool["id"])]
-            _tally(stats, "nodes_implied", extra[_SOURCE])
-            extra = extra.assign(**{_LINE: None, "_implied": True})
+            tally(stats, "nodes_implied", extra)
+            extra = extra.assign(**{LINE: None, "_implied": True})
             pool = extra if pool is None else pd.concat([pool, extra], ignore_index=True)
         created_ids = pd.Index(pool["id"].unique())
         if annotations:
@@ -195,8 +123,8 @@ class GraphBuilder:
             inside = extra["id"].isin(created_ids)
             if (~inside).any():
                 out_of_scope.append(_oos_records(extra[~inside], "id", "node not created by any source"))
-                _tally(stats, "out_of_scope", extra.loc[~inside, _SOURCE])
-            _tally(stats, "nodes_annotated", extra.loc[inside, _SOURCE])
+                tally(stats, "out_of_scope", extra.loc[~inside])
+            tally(stats, "nodes_annotated", extra.loc[inside])
             pool = pd.concat([pool.assign(_annotation=False), extra[inside].assign(_annotation=True)],
                              ignore_index=True)
 
@@ -204,13 +132,13 @@ class GraphBuilder:
         dup_created = pool.loc[dup_rows]
         if "_annotation" in pool.columns:
             dup_created = dup_created[~dup_created["_annotation"].astype(bool)]
-        _tally(stats, "duplicates_merged", dup_created[_SOURCE])
-        merged = merged.drop(columns=[_LINE, _FILE, _SOURCE, "_annotation", "_implied"], errors="ignore")
+        tally(stats, "duplicates_merged", dup_created)
+        merged = merged.drop(columns=[LINE, FILE, SOURCE, RECORDS, "_annotation", "_implied"], errors="ignore")
         # Rejected and merged-away rows are never the first of their id, so the rest is one per node.
         counted = ~pool.index.isin(rejected_rows) & ~pool.index.isin(dup_rows)
         if "_implied" in pool.columns:
             counted &= pool["_implied"].isna().to_numpy()
-        _tally(stats, "nodes_loaded", pool.loc[counted, _SOURCE])
+        tally(stats, "nodes_loaded", pool.loc[counted])
         order = merged["type"].map(NODE_TYPE_ORDER).fillna(len(NODE_TYPE_ORDER))
         merged = merged.assign(_order=order).sort_values(["_order", "id"], kind="stable")
         return merged.drop(columns="_order").reset_index(drop=True)
@@ -231,15 +159,15 @@ class GraphBuilder:
                     bad = frame[~ok]
                     if batch.restrict_to_graph:
                         reason = f"endpoint not in the graph ({et})"
-                        out_of_scope.append(_oos_records(bad.assign(**{_FILE: batch.file, _SOURCE: s.name}),
+                        out_of_scope.append(_oos_records(bad.assign(**{FILE: batch.file, SOURCE: s.name}),
                                                          "edge", reason))
-                        stats[s.name].out_of_scope += len(bad)
+                        stats[s.name].out_of_scope += int(weights(bad).sum())
                     else:
                         _report_missing_endpoints(bad, src_ok[~ok], et, batch.file, s.name, problems)
                     frame = frame[ok]
                 if SCHEMA.spec(et).symmetric:
                     frame = _canonical_orientation(frame)
-                by_type.setdefault(et, []).append(frame.assign(**{_FILE: batch.file, _SOURCE: s.name}))
+                by_type.setdefault(et, []).append(frame.assign(**{FILE: batch.file, SOURCE: s.name}))
 
         edges: dict[EdgeType, pd.DataFrame] = {}
         for et in SCHEMA.edge_types:  # schema order keeps builds deterministic
@@ -250,10 +178,10 @@ class GraphBuilder:
             frame = frame.reset_index(drop=True)
             merged, rejected_rows, dup_rows = _merge_duplicates(frame, ["src", "dst"], problems,
                                                                 f"{et} edge", SCHEMA.spec(et).combine)
-            kept = frame.loc[~frame.index.isin(rejected_rows) & ~frame.index.isin(dup_rows), _SOURCE]
-            _tally(stats, "edges_loaded", kept)
-            _tally(stats, "duplicates_merged", frame.loc[dup_rows, _SOURCE])
-            merged = _coerce_attributes(merged.drop(columns=[_LINE, _FILE, _SOURCE], errors="ignore"), et)
+            kept = frame.loc[~frame.index.isin(rejected_rows) & ~frame.index.isin(dup_rows)]
+            tally(stats, "edges_loaded", kept)
+            tally(stats, "duplicates_merged", frame.loc[dup_rows])
+            merged = _coerce_attributes(merged.drop(columns=[LINE, FILE, SOURCE, RECORDS], errors="ignore"), et)
             for col in ("src", "dst"):
                 if not isinstance(merged[col].dtype, pd.CategoricalDtype):
                     merged[col] = merged[col].astype("category")
@@ -265,12 +193,6 @@ class GraphBuilder:
 
 
 # ---------------------------------------------------------------- helpers
-def _tally(stats: dict[str, SourceStats], counter: str, sources: pd.Series) -> None:
-    """Add each source's number of rows in ``sources`` to its ``counter``."""
-    for source, n in sources.value_counts().items():
-        setattr(stats[source], counter, getattr(stats[source], counter) + int(n))
-
-
 def _coerce_attributes(frame: pd.DataFrame, et: EdgeType) -> pd.DataFrame:
     """Give every attribute column its schema dtype (merges and concats widen ints to floats)."""
     for col, dtype in SCHEMA.spec(et).attributes.items():
@@ -338,9 +260,10 @@ def _merge_duplicates(frame: pd.DataFrame, key: list[str], problems: list[Proble
             first_row = per_key[(per_key[key] == row[key]).all(axis=1)].iloc[0]
             ident = " -> ".join(str(row[k]) for k in key)
             problems.append(Problem(
-                file=str(row[_FILE]), line=_int_or_none(row.get(_LINE)), source=str(row[_SOURCE]),
+                file=str(row[FILE]), line=_int_or_none(row.get(LINE)), source=str(row[SOURCE]),
                 reason=(f"duplicate {what} {ident} with conflicting {col}: {row[col]!r} here, "
-                        f"{first_row[col]!r} at {first_row[_FILE]}:{_int_or_none(first_row.get(_LINE))}"),
+                        f"{first_row[col]!r} at {first_row[FILE]}:{_int_or_none(first_row.get(LINE))}"),
+                record=ident, records=int(row.get(RECORDS, 1) if pd.notna(row.get(RECORDS, 1)) else 1),
             ))
             rejected.add(label)
     dups = dups.drop(index=list(rejected))
@@ -360,22 +283,23 @@ def _merge_duplicates(frame: pd.DataFrame, key: list[str], problems: list[Proble
 
 def _report_missing_endpoints(bad: pd.DataFrame, src_ok: np.ndarray, et: EdgeType, file: str,
                               source: str, problems: list[Problem]) -> None:
-    lines = bad[_LINE].to_numpy() if _LINE in bad.columns else [None] * len(bad)
-    for (s, d, line, s_ok) in zip(bad["src"].astype(str), bad["dst"].astype(str), lines, src_ok):
+    lines = bad[LINE].to_numpy() if LINE in bad.columns else [None] * len(bad)
+    counts = weights(bad).to_numpy()
+    for (s, d, line, s_ok, n) in zip(bad["src"].astype(str), bad["dst"].astype(str), lines, src_ok, counts):
         missing, node_type = (d, et.dst) if s_ok else (s, et.src)
         problems.append(Problem(file=file, line=_int_or_none(line), source=source,
                                 reason=f"edge {et}: endpoint {missing!r} does not exist "
                                        f"(no {node_type} node with that id)",
-                                record=f"{s} -> {d}"))
+                                record=f"{s} -> {d}", records=int(n)))
 
 
 def _oos_records(frame: pd.DataFrame, kind: str, reason: str) -> pd.DataFrame:
     record = (frame["id"].astype(str) if kind == "id"
               else frame["src"].astype(str) + " -> " + frame["dst"].astype(str))
     return pd.DataFrame({
-        "source": frame[_SOURCE].to_numpy(),
-        "file": frame[_FILE].to_numpy(),
-        "line": frame[_LINE].to_numpy() if _LINE in frame.columns else None,
+        "source": frame[SOURCE].to_numpy(),
+        "file": frame[FILE].to_numpy(),
+        "line": frame[LINE].to_numpy() if LINE in frame.columns else None,
         "record": record.to_numpy(),
         "reason": reason,
     })
@@ -387,7 +311,3 @@ def _int_or_none(value: object) -> int | None:
     return int(value)  # type: ignore[arg-type]
 
 
-def _contributed(stats: SourceStats) -> bool:
-    """Whether a source put anything into the graph (nodes, edges, tables, merged duplicates)."""
-    return bool(stats.nodes_loaded or stats.nodes_annotated or stats.edges_loaded or stats.table_rows
-                or stats.duplicates_merged)

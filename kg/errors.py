@@ -31,6 +31,8 @@ class Problem:
     source: str | None = None
     #: The problem concerns the file as a whole (unreadable, bad header), not one record in it.
     whole_file: bool = False
+    #: Rows or triples the rejected record stands for (an RDF node is its type and label triples).
+    records: int = 1
 
     @property
     def location(self) -> str:
@@ -44,7 +46,8 @@ class Problem:
         return f"{self.location}: {self.reason}"
 
     def to_dict(self) -> dict[str, object]:
-        return {k: v for k, v in asdict(self).items() if v is not None and v is not False}
+        return {k: v for k, v in asdict(self).items()
+                if v is not None and v is not False and not (k == "records" and v == 1)}
 
 
 class KGError(Exception):
@@ -72,8 +75,8 @@ class ProblemLog:
     problems: list[Problem] = field(default_factory=list)
 
     def add(self, reason: str, line: int | None = None, triple: str | None = None,
-            record: str | None = None, whole_file: bool = False) -> None:
-        self.problems.append(Problem(self.file, reason, line, triple, record, self.source, whole_file))
+            record: str | None = None, whole_file: bool = False, records: int = 1) -> None:
+        self.problems.append(Problem(self.file, reason, line, triple, record, self.source, whole_file, records))
 
     def __len__(self) -> int:
         return len(self.problems)
@@ -84,7 +87,14 @@ class ProblemLog:
 
 
 def rejected_records(problems: Iterable[Problem]) -> int:
-    """How many records ``problems`` reject: one per distinct line or triple, however many
-    problems it has; problems about a whole file reject no record (none of it was read)."""
-    return len({(p.file, p.line, p.triple) for p in problems
-                if not p.whole_file and (p.line is not None or p.triple is not None)})
+    """How many rows or triples ``problems`` reject: each distinct record (a line, a triple, or
+    a line-less record such as an RDF node) once, however many problems it has, weighted by
+    the rows or triples it stands for; problems about a whole file reject nothing (none of it
+    was read)."""
+    weight: dict[tuple, int] = {}
+    for p in problems:
+        if p.whole_file or (p.line is None and p.triple is None and p.record is None):
+            continue
+        key = (p.file, p.line, p.triple, p.record if p.line is None and p.triple is None else None)
+        weight[key] = max(weight.get(key, 0), p.records)
+    return sum(weight.values())

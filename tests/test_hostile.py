@@ -371,3 +371,66 @@ def test_hostile_input(name, tmp_path, capsys, monkeypatch):
         assert fragment not in err + captured.out, f"{fragment!r} leaked:\n{err}"
     assert seconds < case.seconds
     assert _snapshot(folder) == before, "a user file changed"
+
+
+# ----------------------------------------------------------------------------------------------
+# Values that reach the exporters from any source (a library user's own graph, an older store)
+# must still give files the tools can read, and patients must not leave in clear.
+
+def _nasty_graph():
+    import pandas as pd
+
+    from kg.graph import KnowledgeGraph
+    from kg.schema import EdgeType
+
+    nodes = pd.DataFrame({
+        "id": ["drug:DB1", "drug:DB2", "disease:DOID:1", "doctor:NPI:1", "patient:demo:Jane Doe"],
+        "type": ["drug", "drug", "disease", "doctor", "patient"],
+        "name": ["Line one\r\nline two", "Bad\x00byte\x07", "<!-- not a comment --> & </script>",
+                 "Dr <b>", "Jane Doe"]})
+    edges = {
+        EdgeType("drug", "treats", "disease"): pd.DataFrame({"src": ["drug:DB1"], "dst": ["disease:DOID:1"]}),
+        EdgeType("doctor", "prescribes", "drug"): pd.DataFrame(
+            {"src": ["doctor:NPI:1", "doctor:NPI:1"], "dst": ["drug:DB1", "drug:DB2"],
+             "weight": [float("inf"), 3.0]}),
+        EdgeType("patient", "takes", "drug"): pd.DataFrame(
+            {"src": ["patient:demo:Jane Doe"], "dst": ["drug:DB1"],
+             "start": pd.to_datetime(["2020-03-17 14:35:12"])}),
+    }
+    return KnowledgeGraph(nodes, edges)
+
+
+def test_exports_stay_readable_whatever_the_names_hold(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    import networkx as nx
+
+    from kg.export import export_graph
+
+    graph = _nasty_graph()
+    graphml = export_graph(graph, tmp_path / "g.graphml", privacy="clear")
+    g = nx.read_graphml(graphml)
+    assert g.nodes["drug:DB1"]["name"] == "Line one\r\nline two"  # CRLF round-trips
+    assert g.nodes["disease:DOID:1"]["name"] == "<!-- not a comment --> & </script>"
+    ET.parse(export_graph(graph, tmp_path / "g.gexf", privacy="clear"))  # NUL and BEL replaced, valid XML
+    text = export_graph(graph, tmp_path / "g.json", privacy="clear").read_text()
+    data = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    assert {e["source"] for e in data["edges"]} >= {"doctor:NPI:1"}
+    page = export_graph(graph, tmp_path / "g.html", privacy="clear").read_text()
+    script = page.split('<script id="data" type="application/json">', 1)[1].split("</script>", 1)[0]
+    assert "<" not in script and json.loads(script)
+    neo4j = export_graph(graph, tmp_path / "neo4j", "neo4j", privacy="clear")
+    assert "--multiline-fields=true" in (neo4j / "import.sh").read_text()
+
+
+def test_patients_leave_pseudonymised_without_names_and_with_coarse_times(tmp_path):
+    from kg.export import export_graph
+
+    data = json.loads(export_graph(_nasty_graph(), tmp_path / "g.json").read_text())
+    text = json.dumps(data)
+    assert "Jane" not in text and "Doe" not in text
+    patient = next(n for n in data["nodes"] if n["type"] == "patient")
+    assert patient["id"].startswith("patient:anon:") and "name" not in patient
+    takes = next(e for e in data["edges"] if e["relation"] == "takes")
+    assert takes["source"] == patient["id"]  # the edge names the node it belongs to
+    assert takes["start"] == "2020-03-01T00:00:00"  # the month, not the second

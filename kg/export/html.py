@@ -73,7 +73,9 @@ def inspection_page(graph: KnowledgeGraph, focus: str | None = None,
                                  "score": round(float(r.get("score", 0.0)), 4),
                                  "explanation": r.get("explanation", ""),
                                  "paths": [list(p) for p in r.get("paths", ())]} for r in recommendations]}
-    payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+    # No "<" inside the script element at all: "</script>" would end it and "<!--" would
+    # switch the HTML parser into a state where the rest of the page is script text.
+    payload = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
     return _TEMPLATE.replace("__TITLE__", html.escape(data["title"])).replace("__DATA__", payload)
 
 

@@ -78,7 +78,9 @@ def _label(node_type: str) -> str:
 
 def write_neo4j(graph: KnowledgeGraph, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
-    args = ["neo4j-admin", "database", "import", "full", "neo4j", "--overwrite-destination"]
+    # Fields may span lines (a quoted name with a line break from a source that allows one).
+    args = ["neo4j-admin", "database", "import", "full", "neo4j", "--overwrite-destination",
+            "--multiline-fields=true"]
     for node_type, frame in graph.nodes.groupby("type", sort=False):
         cols = [c for c in frame.columns if c not in ("id", "type") and frame[c].notna().any()]
         out = frame[["id"] + cols].copy()

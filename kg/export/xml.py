@@ -6,6 +6,7 @@ Both open in Gephi and Cytoscape; networkx reads them back with
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TextIO
 from xml.sax.saxutils import escape, quoteattr
@@ -19,8 +20,19 @@ _GRAPHML_TYPES = {"str": "string", "float": "double", "int": "long", "datetime":
 _GEXF_TYPES = {"str": "string", "float": "double", "int": "long", "datetime": "string"}
 
 
+# Characters XML 1.0 cannot carry at all (a parser rejects the whole file).
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _text(value: object) -> str:
-    return escape(str(value))
+    """Element text: escaped, a carriage return as a character reference (a parser would turn a
+    raw one into a line feed) and characters XML cannot carry as U+FFFD."""
+    return _NOT_XML.sub("\ufffd", escape(str(value))).replace("\r", "&#13;")
+
+
+def _attr(value: object) -> str:
+    """A quoted attribute value (line breaks and tabs as character references by quoteattr)."""
+    return quoteattr(_NOT_XML.sub("\ufffd", str(value)))
 
 
 def write_graphml(graph: KnowledgeGraph, path: Path) -> None:
@@ -38,12 +50,12 @@ def write_graphml(graph: KnowledgeGraph, path: Path) -> None:
             out.write(f'  <key id="e_{c}" for="edge" attr.name="{c}" attr.type="{_GRAPHML_TYPES[dtype]}"/>\n')
         out.write('  <graph id="rxkg" edgedefault="directed">\n')
         for node_id, attrs in iter_nodes(graph):
-            out.write(f"    <node id={quoteattr(node_id)}>")
+            out.write(f"    <node id={_attr(node_id)}>")
             for k, v in attrs.items():
                 out.write(f'<data key="n_{k}">{_text(v)}</data>')
             out.write("</node>\n")
         for i, (et, s, d, attrs) in enumerate(iter_edges(graph)):
-            out.write(f'    <edge id="e{i}" source={quoteattr(s)} target={quoteattr(d)}>'
+            out.write(f'    <edge id="e{i}" source={_attr(s)} target={_attr(d)}>'
                       f'<data key="e_relation">{et.rel}</data>')
             for k, v in attrs.items():
                 out.write(f'<data key="e_{k}">{_text(v)}</data>')
@@ -66,12 +78,12 @@ def write_gexf(graph: KnowledgeGraph, path: Path) -> None:
         out.write("    <nodes>\n")
         for node_id, attrs in iter_nodes(graph):
             label = attrs.pop("name", node_id)
-            out.write(f"      <node id={quoteattr(node_id)} label={quoteattr(str(label))}>")
+            out.write(f"      <node id={_attr(node_id)} label={_attr(str(label))}>")
             _gexf_values(out, attrs, node_ids)
             out.write("</node>\n")
         out.write("    </nodes>\n    <edges>\n")
         for i, (et, s, d, attrs) in enumerate(iter_edges(graph)):
-            out.write(f'      <edge id="{i}" source={quoteattr(s)} target={quoteattr(d)} label="{et.rel}">')
+            out.write(f'      <edge id="{i}" source={_attr(s)} target={_attr(d)} label="{et.rel}">')
             _gexf_values(out, {"relation": et.rel, **attrs}, edge_ids)
             out.write("</edge>\n")
         out.write("    </edges>\n  </graph>\n</gexf>\n")
@@ -89,5 +101,5 @@ def _gexf_values(out: TextIO, attrs: dict[str, object], ids: dict[str, str]) -> 
         return
     out.write("<attvalues>")
     for k, v in attrs.items():
-        out.write(f'<attvalue for="{ids[k]}" value={quoteattr(str(v))}/>')
+        out.write(f'<attvalue for="{ids[k]}" value={_attr(str(v))}/>')
     out.write("</attvalues>")

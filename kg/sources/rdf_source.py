@@ -200,18 +200,18 @@ def _convert(graph: rdflib.Graph, mapping: RdfMapping,
     node_attrs: dict[str, dict[str, Any]] = {}
     relation_triples: list[tuple[Any, Any, Any]] = []
 
-    def node_id(term: Any, triple: tuple[Any, Any, Any]) -> str | None:
+    def node_id(term: Any, triple: tuple[Any, Any, Any], records: int = 1) -> str | None:
         if not isinstance(term, URIRef):
-            log.add(f"{_term_n3(term)} is not an IRI, so it cannot be a node", triple=_n3(*triple))
+            log.add(f"{_term_n3(term)} is not an IRI, so it cannot be a node", triple=_n3(*triple), records=records)
             return None
         if any(c.isspace() or ord(c) < 32 for c in str(term)):
             log.add(f"IRI {_term_n3(term)} contains a space or control character (not a valid IRI)",
-                    triple=_n3(*triple))
+                    triple=_n3(*triple), records=records)
             return None
         nid = iri_to_id(str(term), mapping.namespaces)
         if nid is None:
             log.add(f"no rxkg id can be derived from IRI {term.n3()} (add its prefix under [namespaces])",
-                    triple=_n3(*triple))
+                    triple=_n3(*triple), records=records)
         return nid
 
     # Reified statements (edge attributes) are found once, before the pass over all triples.
@@ -219,11 +219,16 @@ def _convert(graph: rdflib.Graph, mapping: RdfMapping,
     for reifying in (RDF.subject, RDF.predicate, RDF.object):
         statement_nodes.update(graph.subjects(reifying, None))
     statements: dict[Any, dict[str, list[Any]]] = {node: {} for node in statement_nodes}
+    # Every triple is accounted for: a node stands for its type and attribute triples, an edge
+    # for its relation triple and the triples of the statement that describes it.
+    statement_size: dict[Any, int] = {node: 0 for node in statement_nodes}
+    type_triples: dict[str, int] = {}
     attribute_triples: dict[tuple[str, str], list[tuple[Any, Any, Any]]] = {}
 
     for s, p, o in graph:
         triple = (s, p, o)
         if s in statement_nodes:
+            statement_size[s] += 1
             if not (p == RDF.type and o == RDF.Statement):
                 statements[s].setdefault(str(p), []).append(o)
         elif p == RDF.type:
@@ -237,7 +242,10 @@ def _convert(graph: rdflib.Graph, mapping: RdfMapping,
             if split_id(nid)[0] != node_type:
                 log.add(f"IRI names a {split_id(nid)[0]} but the class says {node_type}", triple=_n3(*triple))
                 continue
-            node_types[nid] = node_type
+            if node_types.setdefault(nid, node_type) != node_type:
+                log.add(f"node {nid} has two node types ({node_types[nid]}, {node_type})", triple=_n3(*triple))
+                continue
+            type_triples[nid] = type_triples.get(nid, 0) + 1
         elif isinstance(o, Literal):
             attr = mapping.attributes.get(str(p))
             if attr is None and str(p).startswith(RXKG_VOCAB):
@@ -262,40 +270,44 @@ def _convert(graph: rdflib.Graph, mapping: RdfMapping,
                         f"give one", triple=_n3(*t))
             continue
         node_attrs.setdefault(nid, {})[attr] = values[0]
-    for nid in node_attrs:
+    for nid, attrs in node_attrs.items():
         if nid not in node_types:
-            log.add(f"node {nid} has attributes but no rdf:type", triple=f"{node_iri(nid)}")
-    node_rows = [{"id": nid, "type": t, **node_attrs.get(nid, {})} for nid, t in sorted(node_types.items())]
+            log.add(f"node {nid} has attributes but no rdf:type", triple=f"{node_iri(nid)}", records=len(attrs))
+    node_rows = [{"id": nid, "type": t, **node_attrs.get(nid, {}),
+                  "_records": type_triples[nid] + len(node_attrs.get(nid, {}))}
+                 for nid, t in sorted(node_types.items())]
     nodes = pd.DataFrame(node_rows, columns=None if node_rows else ["id", "type", "name"])
     if "name" not in nodes.columns:
         nodes["name"] = None
     nodes["_line"] = None
 
-    edge_attrs = _statement_attributes(statements, log)
+    edge_attrs, described_by = _statement_attributes(statements, statement_size, log)
     rows: dict[EdgeType, list[dict[str, Any]]] = {}
     for s, p, o in relation_triples:
         triple = (s, p, o)
-        src, dst = node_id(s, triple), node_id(o, triple)
+        n = 1 + described_by.pop((s, p, o), 0)  # the relation triple and its statement's triples
+        attrs = edge_attrs.pop((s, p, o), {})
+        src, dst = node_id(s, triple, n), node_id(o, triple, n)
         if src is None or dst is None:
             continue
         et = SCHEMA.resolve(split_id(src)[0], mapping.predicates[str(p)], split_id(dst)[0])
         if et is None:
             log.add(f"relation ({split_id(src)[0]}, {mapping.predicates[str(p)]}, {split_id(dst)[0]}) "
-                    f"is not in the schema", triple=_n3(*triple))
+                    f"is not in the schema", triple=_n3(*triple), records=n)
             continue
-        attrs = edge_attrs.pop((s, p, o), {})
         bad = sorted(set(attrs) - set(SCHEMA.spec(et).attributes))
         if bad:
-            log.add(f"relation {et} takes no attribute(s) {bad}", triple=_n3(*triple))
+            log.add(f"relation {et} takes no attribute(s) {bad}", triple=_n3(*triple), records=n)
             continue
         try:
             typed = _typed(attrs, et)
         except (TypeError, ValueError) as err:
-            log.add(f"edge attribute value does not fit the schema ({err})", triple=_n3(*triple))
+            log.add(f"edge attribute value does not fit the schema ({err})", triple=_n3(*triple), records=n)
             continue
-        rows.setdefault(et, []).append({"src": src, "dst": dst, **typed})
-    for (s, p, o) in edge_attrs:
-        log.add("reified statement describes a triple that is not in the file", triple=_n3(s, p, o))
+        rows.setdefault(et, []).append({"src": src, "dst": dst, **typed, "_records": n})
+    for (s, p, o), size in described_by.items():
+        log.add("reified statement describes a triple that is not in the file", triple=_n3(s, p, o),
+                records=size)
     edges = {}
     for et, r in rows.items():
         frame = pd.DataFrame(r)
@@ -304,9 +316,12 @@ def _convert(graph: rdflib.Graph, mapping: RdfMapping,
     return nodes, edges
 
 
-def _statement_attributes(statements: dict[Any, dict[str, list[Any]]],
-                          log: ProblemLog) -> dict[tuple[Any, Any, Any], dict[str, Any]]:
+def _statement_attributes(statements: dict[Any, dict[str, list[Any]]], sizes: dict[Any, int], log: ProblemLog,
+                          ) -> tuple[dict[tuple[Any, Any, Any], dict[str, Any]], dict[tuple[Any, Any, Any], int]]:
+    """Edge attributes by the triple each statement describes, and how many triples each
+    statement has; a statement with a problem is reported with all its triples."""
     out: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
+    described_by: dict[tuple[Any, Any, Any], int] = {}
     for node, props in statements.items():
         repeated = sorted(p for p, values in props.items() if len(set(values)) > 1)
         if repeated:
@@ -314,23 +329,29 @@ def _statement_attributes(statements: dict[Any, dict[str, list[Any]]],
             described = " ".join(_term_n3(props[k][0]) for k in (str(RDF.subject), str(RDF.predicate),
                                                                    str(RDF.object)) if k in props)
             log.add(f"statement {described} has {len(set(props[repeated[0]]))} values for {name!r}; give one",
-                    triple=_term_n3(node))
+                    triple=_term_n3(node), records=sizes[node])
             continue
         single = {p: values[0] for p, values in props.items()}
         try:
             key = (single.pop(str(RDF.subject)), single.pop(str(RDF.predicate)), single.pop(str(RDF.object)))
         except KeyError:
-            log.add("rdf:Statement lacks rdf:subject, rdf:predicate or rdf:object", triple=_term_n3(node))
+            log.add("rdf:Statement lacks rdf:subject, rdf:predicate or rdf:object", triple=_term_n3(node),
+                    records=sizes[node])
             continue
+        if key in described_by:
+            log.add("a second statement describes the same triple", triple=_term_n3(node), records=sizes[node])
+            continue
+        described_by[key] = sizes[node]
         attrs = {}
         for p, value in single.items():
             if not p.startswith(RXKG_VOCAB):
-                log.add(f"unknown statement property <{p}>", triple=node.n3())
+                log.add(f"unknown statement property <{p}>", triple=_n3(node, URIRef(p), value))
+                described_by[key] -= 1  # that triple is rejected; the rest describe the edge
                 continue
             # The lexical form, not toPython(): a malformed literal must reach the schema check.
             attrs[p[len(RXKG_VOCAB):]] = str(value)
         out[key] = attrs
-    return out
+    return out, described_by
 
 
 def _typed(attrs: dict[str, Any], et: EdgeType) -> dict[str, Any]:
