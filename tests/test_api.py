@@ -117,6 +117,22 @@ def test_bundle_round_trip_and_tamper_detection(tiny_graph, tmp_path):
         Recommender.load(tmp_path)
 
 
+def test_bundle_files_outside_the_manifest_are_refused(tiny_graph, tmp_path):
+    import json
+    import shutil
+
+    path = tiny_recommender(tiny_graph).save(tmp_path / "bundle")
+    shutil.copy(path / "doctor_cf.npz", path / "patient_cf.npz")  # present but unlisted
+    with pytest.raises(KGError, match="patient_cf.npz: not listed"):
+        Recommender.load(path)
+    (path / "patient_cf.npz").unlink()
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["files"]["../outside.npz"] = manifest["files"]["doctor_cf.npz"]
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(KGError, match="points outside"):
+        Recommender.load(path)
+
+
 def test_new_patient_through_conditions_and_safety(tiny_graph):
     rec = tiny_recommender(tiny_graph)
     out = rec.recommend_for_new_patient(conditions=["disease:DOID:9352"], current_drugs=["drug:DB00682"], k=3)
