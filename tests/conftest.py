@@ -12,6 +12,22 @@ from kg.sources import load_csv_source
 
 TINY = Path(__file__).parent / "fixtures" / "tiny"
 REPO = Path(__file__).resolve().parents[1]
+#: A CSV mapping for hand-written cases: nodes.csv (id, type, name) and edges.csv (s, r, t, w, when).
+CSV_MAPPING = """
+[[nodes]]
+file = "nodes.csv"
+id = "id"
+type = "type"
+name = "name"
+
+[[edges]]
+file = "edges.csv"
+source = "s"
+target = "t"
+relation_column = "r"
+weight = "w"
+time = "when"
+"""
 
 
 def build(*sources: SourceData, policy: str = "strict"):

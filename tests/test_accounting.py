@@ -15,26 +15,12 @@ import rdflib
 
 from kg.sources import load_cms_prescribers, load_csv_source, load_mimic, load_rdf_source, load_synthea
 
-from conftest import TINY, build
+from conftest import CSV_MAPPING, TINY, build
 
 REPO = Path(__file__).resolve().parent.parent
 VOCABULARY = REPO / "data" / "mappings" / "vocabulary.toml"
 CLINICAL = TINY.parent / "clinical"
-MAPPING = """
-[[nodes]]
-file = "nodes.csv"
-id = "id"
-type = "type"
-name = "name"
-
-[[edges]]
-file = "edges.csv"
-source = "s"
-target = "t"
-relation_column = "r"
-weight = "w"
-time = "when"
-"""
+MAPPING = CSV_MAPPING
 
 
 def _balance(stats) -> tuple[int, int]:

@@ -21,7 +21,7 @@ import pytest
 from kg.io import write_graph
 from pipelines.cli import main
 
-from conftest import TINY
+from conftest import CSV_MAPPING, TINY
 
 REPO = Path(__file__).resolve().parent.parent
 VOCABULARY = REPO / "data" / "mappings" / "vocabulary.toml"
@@ -30,21 +30,7 @@ CLINICAL = TINY.parent / "clinical"
 NODES = "id,type,name\ndrug:DB1,drug,A\ndrug:DB2,drug,B\ndisease:DOID:1,disease,D\n"
 EDGES = "s,r,t,w,when\n"
 OK_EDGE = "drug:DB1,treats,disease:DOID:1,,\n"
-MAPPING = """
-[[nodes]]
-file = "nodes.csv"
-id = "id"
-type = "type"
-name = "name"
-
-[[edges]]
-file = "edges.csv"
-source = "s"
-target = "t"
-relation_column = "r"
-weight = "w"
-time = "when"
-"""
+MAPPING = CSV_MAPPING
 TTL = ("@prefix rxkg: <https://w3id.org/rxkg/vocab#> .\n"
        "@prefix rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> .\n"
        "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
@@ -78,6 +64,12 @@ def csv_build(nodes: str = NODES, edges: str = EDGES + OK_EDGE, mapping: str = M
     return Case({"nodes.csv": nodes, "edges.csv": edges, "m.toml": mapping,
                  "c.toml": _config("csv", policy, mapping="m.toml")},
                 ["build", "--config", "{in}/c.toml", "--out", "{out}/graph"], code, expect, **kw)
+
+
+def claim_case(weight: str, expect: tuple[str, ...]) -> Case:
+    """A prescription edge whose claim weight is ``weight``."""
+    return csv_build(nodes="id,type,name\ndoctor:NPI:1,doctor,Dr\ndrug:DB1,drug,A\n",
+                     edges=EDGES + f"doctor:NPI:1,prescribes,drug:DB1,{weight},\n", expect=expect)
 
 
 def rdf_build(body: str, name: str = "x.ttl", code: int = 1, expect: tuple[str, ...] = (), **kw) -> Case:
@@ -182,31 +174,11 @@ CASES: dict[str, Case] = {
     "ragged row": csv_build(nodes=NODES + "drug:DB3,drug,C,extra\n", expect=("nodes.csv:5", "fields")),
 
     # 3. accepted nonsense
-    "weight inf": Case(
-        {"nodes.csv": "id,type,name\ndoctor:NPI:1,doctor,Dr\ndrug:DB1,drug,A\n",
-         "edges.csv": EDGES + "doctor:NPI:1,prescribes,drug:DB1,inf,\n", "m.toml": MAPPING,
-         "c.toml": _config("csv", mapping="m.toml")},
-        ["build", "--config", "{in}/c.toml", "--out", "{out}/graph"], 1, ("edges.csv:2", "'w'", "finite")),
-    "weight -inf": Case(
-        {"nodes.csv": "id,type,name\ndoctor:NPI:1,doctor,Dr\ndrug:DB1,drug,A\n",
-         "edges.csv": EDGES + "doctor:NPI:1,prescribes,drug:DB1,-inf,\n", "m.toml": MAPPING,
-         "c.toml": _config("csv", mapping="m.toml")},
-        ["build", "--config", "{in}/c.toml", "--out", "{out}/graph"], 1, ("edges.csv:2", "'w'", "finite")),
-    "weight 1e400": Case(
-        {"nodes.csv": "id,type,name\ndoctor:NPI:1,doctor,Dr\ndrug:DB1,drug,A\n",
-         "edges.csv": EDGES + "doctor:NPI:1,prescribes,drug:DB1,1e400,\n", "m.toml": MAPPING,
-         "c.toml": _config("csv", mapping="m.toml")},
-        ["build", "--config", "{in}/c.toml", "--out", "{out}/graph"], 1, ("edges.csv:2", "'w'", "finite")),
-    "negative claim weight": Case(
-        {"nodes.csv": "id,type,name\ndoctor:NPI:1,doctor,Dr\ndrug:DB1,drug,A\n",
-         "edges.csv": EDGES + "doctor:NPI:1,prescribes,drug:DB1,-3,\n", "m.toml": MAPPING,
-         "c.toml": _config("csv", mapping="m.toml")},
-        ["build", "--config", "{in}/c.toml", "--out", "{out}/graph"], 1, ("edges.csv:2", "'w'", "negative")),
-    "weight nan text": Case(
-        {"nodes.csv": "id,type,name\ndoctor:NPI:1,doctor,Dr\ndrug:DB1,drug,A\n",
-         "edges.csv": EDGES + "doctor:NPI:1,prescribes,drug:DB1,nan,\n", "m.toml": MAPPING,
-         "c.toml": _config("csv", mapping="m.toml")},
-        ["build", "--config", "{in}/c.toml", "--out", "{out}/graph"], 1, ("edges.csv:2", "'w'")),
+    "weight inf": claim_case("inf", ("edges.csv:2", "'w'", "finite")),
+    "weight -inf": claim_case("-inf", ("edges.csv:2", "'w'", "finite")),
+    "weight 1e400": claim_case("1e400", ("edges.csv:2", "'w'", "finite")),
+    "negative claim weight": claim_case("-3", ("edges.csv:2", "'w'", "negative")),
+    "weight nan text": claim_case("nan", ("edges.csv:2", "'w'")),
     "rdf weight NaN": rdf_build(
         TTL + "<https://w3id.org/rxkg/id/doctor/NPI:1> a rxkg:Doctor .\n"
         "<https://w3id.org/rxkg/id/doctor/NPI:1> rxkg:prescribes db:DB00001 .\n"

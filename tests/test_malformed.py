@@ -14,24 +14,10 @@ from kg.errors import KGValidationError
 from kg.sources import (load_csv_source, load_hetionet, load_indications, load_interactions,
                         load_rdf_source)
 
-from conftest import build
+from conftest import CSV_MAPPING, build
 
 NODES_OK = "id,type,name\ndrug:DB1,drug,A\ndrug:DB2,drug,B\ndisease:DOID:1,disease,D\n"
-MAPPING = """
-[[nodes]]
-file = "nodes.csv"
-id = "id"
-type = "type"
-name = "name"
-
-[[edges]]
-file = "edges.csv"
-source = "s"
-target = "t"
-relation_column = "r"
-weight = "w"
-time = "when"
-"""
+MAPPING = CSV_MAPPING
 EDGES_HEADER = "s,r,t,w,when\n"
 TTL_HEAD = ("@prefix rxkg: <https://w3id.org/rxkg/vocab#> .\n"
             "@prefix db: <https://go.drugbank.com/drugs/> .\n"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -13,10 +12,9 @@ import pytest
 from kg.errors import KGError
 from kg.io import read_graph, write_graph
 from kg.outputs import OWNER_FILE, atomic_directory, owned_files
-from kg.sources import load_csv_source
 from pipelines.cli import main
 
-from conftest import TINY, build
+from conftest import TINY
 
 ROOT = Path(__file__).resolve().parent.parent
 
