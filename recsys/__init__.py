@@ -37,6 +37,7 @@ _LAZY = {
     "patient_drug_interactions": "recsys.cf", "holdout_split": "recsys.cf",
     "unseen_user_split": "recsys.cf", "ALSRecommender": "recsys.cf", "BPRRecommender": "recsys.cf",
     "PopularityRecommender": "recsys.cf", "GroupPopularityRecommender": "recsys.cf",
+    "EASERecommender": "recsys.cf", "RP3betaRecommender": "recsys.cf",
     "CFRecommender": "recsys.cf", "evaluate_cf": "recsys.cf.evaluate",
     "profile_doctor": "recsys.cf.profile",
     "Recommender": "recsys.recommender.api", "Recommendation": "recsys.recommender.results",

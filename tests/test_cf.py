@@ -8,8 +8,8 @@ import pytest
 import scipy.sparse as sp
 
 from kg.errors import KGError
-from recsys.cf import (MODELS, ALSRecommender, BPRRecommender, GroupPopularityRecommender,
-                       Interactions, PopularityRecommender, doctor_drug_interactions,
+from recsys.cf import (MODELS, ALSRecommender, BPRRecommender, EASERecommender, GroupPopularityRecommender,
+                       Interactions, PopularityRecommender, RP3betaRecommender, doctor_drug_interactions,
                        holdout_split, patient_drug_interactions, unseen_user_split)
 from recsys.cf.evaluate import evaluate_cf
 from recsys.cf.profile import profile_doctor
@@ -45,10 +45,12 @@ def small_models():
         "als": ALSRecommender(factors=4, regularization=1.0, iterations=20, seed=3),
         "bpr": BPRRecommender(factors=4, learning_rate=0.05, iterations=300, seed=3),
         "group_popularity": GroupPopularityRecommender(smoothing=0.01),
+        "ease": EASERecommender(regularization=5.0, transform="binary"),
+        "rp3beta": RP3betaRecommender(alpha=1.0, beta=0.3),
     }
 
 
-@pytest.mark.parametrize("name", ["als", "bpr", "group_popularity"])
+@pytest.mark.parametrize("name", ["als", "bpr", "group_popularity", "ease", "rp3beta"])
 def test_checkerboard_missing_item_is_recommended_first(name):
     inter = checkerboard()
     model = small_models()[name].fit(inter)
@@ -79,6 +81,34 @@ def test_every_model_in_the_table_follows_the_contract(tmp_path):
         users = list(inter.user_ids)
         np.testing.assert_array_equal(loaded.score_users(users), model.score_users(users))
         assert loaded.config() == model.config()
+
+
+@pytest.mark.parametrize("name", ["ease", "rp3beta"])
+def test_item_item_fold_in_is_exact(name):
+    inter = checkerboard()
+    model = small_models()[name].fit(inter)
+    users = list(inter.user_ids)
+    np.testing.assert_allclose(model.score_new([inter.items_of(u) for u in users]), model.score_users(users))
+
+
+def test_ease_matches_its_closed_form_computed_by_brute_force():
+    rng = np.random.default_rng(0)
+    dense = (rng.random((30, 8)) < 0.35) * rng.integers(1, 9, (30, 8))
+    users, items = np.nonzero(dense)
+    inter = Interactions.from_triples([f"u{u}" for u in users], [f"i{i}" for i in items],
+                                      dense[users, items].astype(float), item_ids=[f"i{i}" for i in range(8)])
+    lam = 7.0
+    model = EASERecommender(regularization=lam, transform="log1p").fit(inter)
+    x = np.log1p(dense[[int(u[1:]) for u in inter.user_ids]].astype(float))
+    # Each column j solves min ||x_j - X b_j||^2 + lam ||b_j||^2 subject to b_jj = 0:
+    # a ridge regression of item j on the other items, solved directly here.
+    expected = np.zeros((8, 8))
+    for j in range(8):
+        others = [i for i in range(8) if i != j]
+        a = x[:, others]
+        expected[others, j] = np.linalg.solve(a.T @ a + lam * np.eye(7), a.T @ x[:, j])
+    np.testing.assert_allclose(model.item_matrix, expected, atol=1e-8)
+    np.testing.assert_allclose(model.score_users(list(inter.user_ids)), x @ expected, atol=1e-8)
 
 
 @pytest.mark.parametrize("name", ["als", "bpr"])

@@ -13,8 +13,12 @@ evaluation and doctor profiles. May import :mod:`kg` and :mod:`recsys.metrics`; 
 from recsys.cf.base import CFRecommender, top_k
 from recsys.cf.confidence import ConfidenceTransform
 from recsys.cf.factors import ALSRecommender, BPRRecommender
-from recsys.cf.interactions import (Interactions, doctor_drug_interactions,
-                                    patient_drug_interactions)
+from recsys.cf.interactions import (
+                                    Interactions,
+                                    doctor_drug_interactions,
+                                    patient_drug_interactions,
+)
+from recsys.cf.itemitem import EASERecommender, RP3betaRecommender
 from recsys.cf.models import MODELS
 from recsys.cf.popularity import GroupPopularityRecommender, PopularityRecommender
 from recsys.cf.split import CFSplit, holdout_split, unseen_user_split
@@ -22,4 +26,4 @@ from recsys.cf.split import CFSplit, holdout_split, unseen_user_split
 __all__ = ["CFRecommender", "top_k", "ConfidenceTransform", "ALSRecommender", "BPRRecommender",
            "Interactions", "doctor_drug_interactions", "patient_drug_interactions", "MODELS",
            "GroupPopularityRecommender", "PopularityRecommender", "CFSplit", "holdout_split",
-           "unseen_user_split"]
+           "unseen_user_split", "EASERecommender", "RP3betaRecommender"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from recsys.cf.base import CFRecommender
 from recsys.cf.factors import ALSRecommender, BPRRecommender
+from recsys.cf.itemitem import EASERecommender, RP3betaRecommender
 from recsys.cf.popularity import GroupPopularityRecommender, PopularityRecommender
 
 __all__ = ["MODELS"]
@@ -13,4 +14,6 @@ MODELS: dict[str, type[CFRecommender]] = {
     "group_popularity": GroupPopularityRecommender,
     "als": ALSRecommender,
     "bpr": BPRRecommender,
+    "ease": EASERecommender,
+    "rp3beta": RP3betaRecommender,
 }
