@@ -46,8 +46,10 @@ class TrainConfig:
 
     seed: int = 0
     val_fraction: float = 0.15
-    doctor_als: dict = field(default_factory=lambda: {"factors": 16, "regularization": 50.0,
-                                                      "alpha": 1.0, "transform": "log1p"})
+    #: How widely the doctor CF model (EASE or ALS, :func:`pipelines.doctors.choose_doctor_cf`) is
+    #: searched on the training side's validation split: "quick" (one setting each, as the quick
+    #: evaluation) or "full" (the full evaluation's grids).
+    doctor_search: str = "quick"
     doctor_smoothing: float = 0.05
     patient_als: dict = field(default_factory=lambda: {"factors": 8, "regularization": 1.0})
     #: GNN settings (``GNNConfig`` fields); ``None`` leaves the GNN out of the deployed blend.
@@ -55,6 +57,10 @@ class TrainConfig:
     gnn: dict | None = field(default_factory=lambda: dict(DEPLOYED_GNN))
     #: L2 penalties the metapath model chooses from on validation.
     metapath_penalties: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1)
+
+    def __post_init__(self) -> None:
+        if self.doctor_search not in ("quick", "full"):
+            raise ValueError(f"doctor_search must be 'quick' or 'full', got {self.doctor_search!r}")
 
 
 @dataclass
@@ -79,11 +85,12 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
 
     Returns ``(recommender, result)``.
     """
+    from pipelines.doctors import DoctorCFChoice, choose_doctor_cf
     from recsys.recommender.api import Recommender
 
     if out is not None:
         check_output_folder(Path(out), force)
-    from recsys.cf import (ALSRecommender, GroupPopularityRecommender, doctor_drug_interactions,
+    from recsys.cf import (MODELS, ALSRecommender, GroupPopularityRecommender, doctor_drug_interactions,
                            holdout_split, patient_drug_interactions)
     from recsys.link.gnn import GNNConfig, GNNScorer
     from recsys.link.task import LinkTask
@@ -127,12 +134,18 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     # 2. CF on the training side of per-user holdouts, and on everything (where the graph has people)
     cf_val: dict[str, object] = {"doctor_cf": None, "doctor_popularity": None, "patient_cf": None}
     cf_all = dict(cf_val)
-    doctor_split = patient_split = None
+    doctor_split = patient_split = doctor_choice = None
     if _has(graph, PRESCRIBES):
         doctors = doctor_drug_interactions(graph)
         doctor_split = holdout_split(doctors, 0.2, seed=config.seed)
+        if doctor_split.test.nnz:
+            choice = choose_doctor_cf(doctor_split, config.seed, quick=config.doctor_search == "quick")
+        else:  # too few prescribers to validate anything: the shipped data's choice
+            choice = DoctorCFChoice("ease", {"transform": "log1p", "regularization": 2000.0})
+        doctor_choice = choice.as_dict()
+        log(f"  doctor CF chosen on validation: {choice.model} {choice.params}")
         for target, data in ((cf_val, doctor_split.train), (cf_all, doctors)):
-            target["doctor_cf"] = ALSRecommender(seed=config.seed, **config.doctor_als).fit(data)
+            target["doctor_cf"] = MODELS[choice.model](**choice.params).fit(data)
             target["doctor_popularity"] = GroupPopularityRecommender(smoothing=config.doctor_smoothing).fit(data)
     if _has(graph, TAKES):
         patients = patient_drug_interactions(graph)
@@ -161,13 +174,17 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     stage("blend weights")
 
     # 4. the deployed recommender
+    selection = dict(validation.selection)
+    if doctor_choice is not None:
+        selection["doctor_cf"] = doctor_choice
     recommender = Recommender(graph, disease_scores, deployed_task.id_maps["disease"],
-                              deployed_task.id_maps["drug"], weights=validation.weights, **cf_all)
+                              deployed_task.id_maps["drug"], weights=validation.weights, selection=selection,
+                              **cf_all)
     if out is not None:
         recommender.save(out, force=force)
         stage("save")
     return recommender, TrainResult(Path(out) if out else None, validation.weights, seconds,
-                                    float(selected.penalty), gnn_epochs, validation.selection)
+                                    float(selected.penalty), gnn_epochs, selection)
 
 
 def _pairs(inter) -> list[tuple[str, str]]:

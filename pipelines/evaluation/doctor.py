@@ -4,9 +4,11 @@ One :class:`~recsys.cf.split.CFSplit` per protocol is shared by every model, wit
 validation split carved from its training part (validation states are drawn from the
 training states, so tuning never sees a test state). Each CF model is tuned on
 validation (staged grid, NDCG@10), refitted on the training part and scored once. The
-hybrid is the deployed doctor blend: ALS and within-specialty popularity, the logistic
-blend or a component alone, whichever has the best validation MRR. A graph component
-does not exist for doctors (they reach the graph only through what they prescribe).
+hybrid is the deployed doctor blend: the CF model :func:`pipelines.doctors.choose_doctor_cf`
+picks on validation (EASE or ALS, as ``rxkg train`` picks it) and within-specialty
+popularity, the logistic blend or a component alone, whichever has the best validation
+MRR. A graph component does not exist for doctors (they reach the graph only through what
+they prescribe).
 """
 
 from __future__ import annotations
@@ -16,20 +18,22 @@ from typing import Callable
 import numpy as np
 from tqdm.auto import tqdm
 
+from pipelines.doctors import QUICK_SEARCH, choose_doctor_cf
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ModelResult, ProtocolResult, Stopwatch, summarise
 
 __all__ = ["doctor_protocol", "cf_splits", "by_specialty", "MODEL_ORDER", "LABELS", "QUICK_STAGES",
            "DOCTOR_METRICS"]
 
-MODEL_ORDER = ["popularity", "group_popularity", "als", "bpr"]
+MODEL_ORDER = ["popularity", "group_popularity", "rp3beta", "ease", "als", "bpr"]
 LABELS = {"popularity": "global popularity", "group_popularity": "within-specialty popularity",
-          "als": "ALS (implicit)", "bpr": "BPR (implicit)"}
-ROLES = {"popularity": "baseline", "group_popularity": "baseline", "als": "model", "bpr": "model"}
+          "rp3beta": "RP3beta", "ease": "EASE", "als": "ALS (implicit)", "bpr": "BPR (implicit)"}
+ROLES = {"popularity": "baseline", "group_popularity": "baseline", "rp3beta": "baseline", "ease": "baseline",
+         "als": "model", "bpr": "model"}
 #: One setting per model: the full search's choices on the shipped data.
 QUICK_STAGES = {"popularity": [], "group_popularity": [{"smoothing": [0.05]}],
-                "als": [{"factors": [16], "regularization": [50.0], "transform": ["log1p"]}],
-                "bpr": [{"factors": [16], "iterations": [20]}]}
+                "rp3beta": [{"alpha": [1.0], "beta": [0.5]}],
+                "bpr": [{"factors": [16], "iterations": [20]}], **QUICK_SEARCH}
 DOCTOR_METRICS = ("recall@{k}", "ndcg@{k}", "mrr")
 TITLES = {"holdout": "Doctor -> drug, seen prescribers (20% of each prescriber's drugs held out)",
           "unseen": "Doctor -> drug, unseen prescribers (held-out states, folded in from 80% of their drugs)"}
@@ -68,14 +72,18 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig,
     log(f"  {split.summary()}")
     log(f"  validation: {validation.summary()}")
     clock = Stopwatch()
+    # The deployed CF component, chosen as rxkg train chooses it; its searches are reused below.
+    choice, choice_seconds = clock.timed(lambda: choose_doctor_cf(validation, config.seed, config.quick, k))
+    components = {"cf": choice.model, "popularity": "group_popularity"}
+    log(f"  doctor CF chosen on validation: {choice.model} {choice.params}")
     val_models, test_models = {}, {}
     for name in tqdm(MODEL_ORDER, desc=result.name, unit="model", leave=False):
         fixed = {"seed": config.seed} if name in ("als", "bpr") else {}
-        search = staged_search(name, validation, stages=QUICK_STAGES[name] if config.quick else None,
-                               fixed=fixed, k=k)
+        search = choice.searches.get(name) or staged_search(
+            name, validation, stages=QUICK_STAGES[name] if config.quick else None, fixed=fixed, k=k)
         model, seconds = clock.timed(lambda: MODELS[name](**search.best_params).fit(split.train))
         test_models[name] = model
-        if name in ("als", "group_popularity"):  # the blend's components, refitted for its validation
+        if name in components.values():  # the blend's components, refitted for its validation
             val_models[name] = MODELS[name](**search.best_params).fit(validation.train)
         row = _evaluated(LABELS[name], ROLES[name], score_split(model, split), split, config,
                          seconds=seconds + search.seconds, val={f"ndcg@{k}": search.best_score},
@@ -85,14 +93,14 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig,
 
     from recsys.blend import blend_scores
 
-    components = {"cf": "als", "popularity": "group_popularity"}
-    choice, seconds = clock.timed(lambda: _select(validation, val_models, components, config))
+    blend, seconds = clock.timed(lambda: _select(validation, val_models, components, config))
     parts = [score_split(test_models[m], split) for m in components.values()]
-    blended = blend_scores(parts, [choice.weights[c] for c in components])
-    row = _evaluated(f"hybrid (deployed: {choice.chosen})", "hybrid", blended, split, config, seconds=seconds,
-                     val={"selection mrr": choice.val_mrr[choice.chosen]},
-                     params={"weights": {c: round(w, 4) for c, w in choice.weights.items()},
-                             "val_mrr_of_candidates": {c: round(v, 4) for c, v in choice.val_mrr.items()}})
+    blended = blend_scores(parts, [blend.weights[c] for c in components])
+    row = _evaluated(f"hybrid (deployed: {blend.chosen}, cf = {LABELS[choice.model]})", "hybrid", blended, split,
+                     config, seconds=seconds + choice_seconds, val={"selection mrr": blend.val_mrr[blend.chosen]},
+                     params={"weights": {c: round(w, 4) for c, w in blend.weights.items()},
+                             "val_mrr_of_candidates": {c: round(v, 4) for c, v in blend.val_mrr.items()},
+                             "cf_choice": choice.as_dict()})
     result.models.append(row)
     log(f"  {row.model:<28} " + "  ".join(f"{m} {row.means[m]:.3f}" for m in metrics))
     result.info = {"split": split.summary(), "validation": validation.summary(), "seed": config.seed,

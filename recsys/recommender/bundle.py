@@ -48,6 +48,7 @@ def save_recommender(recommender: Ranker, path: str | Path, force: bool = False)
                 files.append(f"{part}.npz")
         manifest: dict[str, Any] = {
             "format": RECOMMENDER_FORMAT, "versions": cf_library_versions(), "weights": recommender.weights,
+            "selection": recommender.selection,
             "files": {name: sha256_file(tmp / name) for name in files},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
@@ -73,4 +74,4 @@ def read_recommender_parts(path: str | Path) -> dict[str, Any]:
     parts = {part: CFRecommender.load(path / f"{part}.npz") if f"{part}.npz" in manifest["files"] else None
              for part in CF_PARTS}
     return {"graph": graph, "disease_scores": scores, "disease_ids": diseases, "drug_ids": drugs,
-            "weights": manifest.get("weights"), **parts}
+            "weights": manifest.get("weights"), "selection": manifest.get("selection"), **parts}

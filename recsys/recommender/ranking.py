@@ -47,7 +47,8 @@ class Ranker:
                  disease_ids: Sequence[str],
                  drug_ids: Sequence[str], doctor_cf: CFRecommender | None = None,
                  doctor_popularity: CFRecommender | None = None, patient_cf: CFRecommender | None = None,
-                 weights: Mapping[str, Mapping[str, float]] | None = None) -> None:
+                 weights: Mapping[str, Mapping[str, float]] | None = None,
+                 selection: Mapping[str, dict] | None = None) -> None:
         self.graph = graph
         self.drug_ids = np.asarray(drug_ids, dtype=object)
         self.drug_index = pd.Index(self.drug_ids)
@@ -70,8 +71,9 @@ class Ranker:
             "patient": ("graph", "cf", "popularity")}
         self.doctor_cf, self.doctor_popularity, self.patient_cf = doctor_cf, doctor_popularity, patient_cf
         self.weights = {kind: dict(weights.get(kind, {})) if weights else {} for kind in self.components}
-        #: How ``fit_weights`` chose each kind's weights (validation MRR of every candidate).
-        self.selection: dict[str, dict] = {}
+        #: How each choice was made on validation: ``fit_weights`` per kind (validation MRR of
+        #: every candidate), the doctor CF model (``doctor_cf``); saved in the bundle.
+        self.selection: dict[str, dict] = dict(selection or {})
         for kind, names in self.components.items():
             for name in names:
                 self.weights[kind].setdefault(name, 1.0)

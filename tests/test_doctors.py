@@ -1,0 +1,57 @@
+"""Doctors: the deployed CF component is chosen on validation exactly as the evaluation chooses it."""
+
+from __future__ import annotations
+
+import pipelines.doctors
+from pipelines.doctors import choose_doctor_cf
+from pipelines.evaluation.config import EvaluateConfig
+from pipelines.evaluation.doctor import cf_splits, doctor_protocol
+from pipelines.train import TrainConfig, run_train
+from recsys.cf import MODELS, doctor_drug_interactions, holdout_split
+from tests.linkgraph import people_graph
+
+
+def _spy(monkeypatch) -> list:
+    calls = []
+    original = pipelines.doctors.choose_doctor_cf
+
+    def spy(validation, *args, **kwargs):
+        choice = original(validation, *args, **kwargs)
+        calls.append((validation, choice))
+        return choice
+
+    monkeypatch.setattr(pipelines.doctors, "choose_doctor_cf", spy)
+    monkeypatch.setattr("pipelines.evaluation.doctor.choose_doctor_cf", spy)
+    return calls
+
+
+def test_deployed_doctor_model_is_the_evaluated_choice(monkeypatch):
+    graph = people_graph()
+    calls = _spy(monkeypatch)
+    recommender, result = run_train(graph, TrainConfig(seed=0, gnn=None))
+    (validation, choice), = calls
+    doctors = doctor_drug_interactions(graph)
+    expected = holdout_split(doctors, 0.2, seed=0)  # the training side's own validation split
+    assert (validation.test.matrix != expected.test.matrix).nnz == 0
+    assert type(recommender.doctor_cf) is MODELS[choice.model]
+    assert recommender.doctor_cf.config() == MODELS[choice.model](**choice.params).config()
+    assert result.selection["doctor_cf"] == recommender.selection["doctor_cf"] == choice.as_dict()
+
+    # The evaluation's hybrid chooses through the same function on its own validation split,
+    # and deploys what it chose.
+    calls.clear()
+    protocol = doctor_protocol(doctors, "holdout", EvaluateConfig(quick=True, bootstrap=0), log=lambda m: None)
+    (evaluated_validation, evaluated_choice), = calls
+    _, validation_split = cf_splits(doctors, "holdout", 0)
+    assert (evaluated_validation.test.matrix != validation_split.test.matrix).nnz == 0
+    hybrid = next(m for m in protocol.models if m.role == "hybrid")
+    assert hybrid.params["cf_choice"] == evaluated_choice.as_dict()
+
+
+def test_choice_is_the_best_validation_candidate():
+    doctors = doctor_drug_interactions(people_graph())
+    split = holdout_split(doctors, 0.2, seed=0)
+    choice = choose_doctor_cf(split, quick=True)
+    scores = {name: s.best_score for name, s in choice.searches.items()}
+    assert set(scores) == {"ease", "als"}
+    assert scores[choice.model] == max(scores.values())
