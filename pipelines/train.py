@@ -46,12 +46,11 @@ class TrainConfig:
 
     seed: int = 0
     val_fraction: float = 0.15
-    #: How widely the doctor CF model (EASE or ALS, :func:`pipelines.doctors.choose_doctor_cf`) is
-    #: searched on the training side's validation split: "quick" (one setting each, as the quick
-    #: evaluation) or "full" (the full evaluation's grids).
-    doctor_search: str = "quick"
+    #: How widely the doctor and patient CF models (EASE or ALS, :func:`pipelines.cfchoice.choose_cf`)
+    #: are searched on the training side's validation splits: "quick" (the quick evaluation's
+    #: settings) or "full" (the full evaluation's grids).
+    cf_search: str = "quick"
     doctor_smoothing: float = 0.05
-    patient_als: dict = field(default_factory=lambda: {"factors": 8, "regularization": 1.0})
     #: GNN settings (``GNNConfig`` fields); ``None`` leaves the GNN out of the deployed blend.
     #: With ``prior = "metapath"`` the GNN is stacked on the metapath model fitted here.
     gnn: dict | None = field(default_factory=lambda: dict(DEPLOYED_GNN))
@@ -59,8 +58,8 @@ class TrainConfig:
     metapath_penalties: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1)
 
     def __post_init__(self) -> None:
-        if self.doctor_search not in ("quick", "full"):
-            raise ValueError(f"doctor_search must be 'quick' or 'full', got {self.doctor_search!r}")
+        if self.cf_search not in ("quick", "full"):
+            raise ValueError(f"cf_search must be 'quick' or 'full', got {self.cf_search!r}")
 
 
 @dataclass
@@ -85,12 +84,12 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
 
     Returns ``(recommender, result)``.
     """
-    from pipelines.doctors import DoctorCFChoice, choose_doctor_cf
+    from pipelines.cfchoice import PATIENT_QUICK_SEARCH, CFChoice, choose_cf
     from recsys.recommender.api import Recommender
 
     if out is not None:
         check_output_folder(Path(out), force)
-    from recsys.cf import (MODELS, ALSRecommender, GroupPopularityRecommender, doctor_drug_interactions,
+    from recsys.cf import (MODELS, GroupPopularityRecommender, doctor_drug_interactions,
                            holdout_split, patient_drug_interactions)
     from recsys.link.gnn import GNNConfig, GNNScorer
     from recsys.link.task import LinkTask
@@ -134,15 +133,16 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     # 2. CF on the training side of per-user holdouts, and on everything (where the graph has people)
     cf_val: dict[str, object] = {"doctor_cf": None, "doctor_popularity": None, "patient_cf": None}
     cf_all = dict(cf_val)
-    doctor_split = patient_split = doctor_choice = None
+    doctor_split = patient_split = None
+    choices: dict[str, dict] = {}
     if _has(graph, PRESCRIBES):
         doctors = doctor_drug_interactions(graph)
         doctor_split = holdout_split(doctors, 0.2, seed=config.seed)
         if doctor_split.test.nnz:
-            choice = choose_doctor_cf(doctor_split, config.seed, quick=config.doctor_search == "quick")
+            choice = choose_cf(doctor_split, config.seed, quick=config.cf_search == "quick")
         else:  # too few prescribers to validate anything: the shipped data's choice
-            choice = DoctorCFChoice("ease", {"transform": "log1p", "regularization": 2000.0})
-        doctor_choice = choice.as_dict()
+            choice = CFChoice("ease", {"transform": "log1p", "regularization": 2000.0})
+        choices["doctor_cf"] = choice.as_dict()
         log(f"  doctor CF chosen on validation: {choice.model} {choice.params}")
         for target, data in ((cf_val, doctor_split.train), (cf_all, doctors)):
             target["doctor_cf"] = MODELS[choice.model](**choice.params).fit(data)
@@ -150,8 +150,15 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     if _has(graph, TAKES):
         patients = patient_drug_interactions(graph)
         patient_split = holdout_split(patients, 0.2, seed=config.seed)
-        cf_val["patient_cf"] = ALSRecommender(seed=config.seed, **config.patient_als).fit(patient_split.train)
-        cf_all["patient_cf"] = ALSRecommender(seed=config.seed, **config.patient_als).fit(patients)
+        if patient_split.test.nnz:
+            choice = choose_cf(patient_split, config.seed, quick=config.cf_search == "quick",
+                               quick_search=PATIENT_QUICK_SEARCH)
+        else:
+            choice = CFChoice("als", {"factors": 8, "regularization": 1.0, "seed": config.seed})
+        choices["patient_cf"] = choice.as_dict()
+        log(f"  patient CF chosen on validation: {choice.model} {choice.params}")
+        cf_val["patient_cf"] = MODELS[choice.model](**choice.params).fit(patient_split.train)
+        cf_all["patient_cf"] = MODELS[choice.model](**choice.params).fit(patients)
     stage("collaborative filtering")
 
     # 3. blend weights from validation pairs, on a graph without them
@@ -174,9 +181,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     stage("blend weights")
 
     # 4. the deployed recommender
-    selection = dict(validation.selection)
-    if doctor_choice is not None:
-        selection["doctor_cf"] = doctor_choice
+    selection = {**validation.selection, **choices}
     recommender = Recommender(graph, disease_scores, deployed_task.id_maps["disease"],
                               deployed_task.id_maps["drug"], weights=validation.weights, selection=selection,
                               **cf_all)

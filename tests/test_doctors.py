@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import pipelines.doctors
-from pipelines.doctors import choose_doctor_cf
+import pipelines.cfchoice
+from pipelines.cfchoice import choose_cf
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.doctor import cf_splits, doctor_protocol
 from pipelines.train import TrainConfig, run_train
@@ -13,15 +13,15 @@ from tests.linkgraph import people_graph
 
 def _spy(monkeypatch) -> list:
     calls = []
-    original = pipelines.doctors.choose_doctor_cf
+    original = pipelines.cfchoice.choose_cf
 
     def spy(validation, *args, **kwargs):
         choice = original(validation, *args, **kwargs)
         calls.append((validation, choice))
         return choice
 
-    monkeypatch.setattr(pipelines.doctors, "choose_doctor_cf", spy)
-    monkeypatch.setattr("pipelines.evaluation.doctor.choose_doctor_cf", spy)
+    monkeypatch.setattr(pipelines.cfchoice, "choose_cf", spy)
+    monkeypatch.setattr("pipelines.evaluation.doctor.choose_cf", spy)
     return calls
 
 
@@ -51,7 +51,7 @@ def test_deployed_doctor_model_is_the_evaluated_choice(monkeypatch):
 def test_choice_is_the_best_validation_candidate():
     doctors = doctor_drug_interactions(people_graph())
     split = holdout_split(doctors, 0.2, seed=0)
-    choice = choose_doctor_cf(split, quick=True)
+    choice = choose_cf(split, quick=True)
     scores = {name: s.best_score for name, s in choice.searches.items()}
     assert set(scores) == {"ease", "als"}
     assert scores[choice.model] == max(scores.values())

@@ -4,7 +4,7 @@ One :class:`~recsys.cf.split.CFSplit` per protocol is shared by every model, wit
 validation split carved from its training part (validation states are drawn from the
 training states, so tuning never sees a test state). Each CF model is tuned on
 validation (staged grid, NDCG@10), refitted on the training part and scored once. The
-hybrid is the deployed doctor blend: the CF model :func:`pipelines.doctors.choose_doctor_cf`
+hybrid is the deployed doctor blend: the CF model :func:`pipelines.cfchoice.choose_cf`
 picks on validation (EASE or ALS, as ``rxkg train`` picks it) and within-specialty
 popularity, the logistic blend or a component alone, whichever has the best validation
 MRR. A graph component does not exist for doctors (they reach the graph only through what
@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 from tqdm.auto import tqdm
 
-from pipelines.doctors import QUICK_SEARCH, choose_doctor_cf
+from pipelines.cfchoice import QUICK_SEARCH, choose_cf
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ModelResult, ProtocolResult, Stopwatch, summarise
 
@@ -73,7 +73,7 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig,
     log(f"  validation: {validation.summary()}")
     clock = Stopwatch()
     # The deployed CF component, chosen as rxkg train chooses it; its searches are reused below.
-    choice, choice_seconds = clock.timed(lambda: choose_doctor_cf(validation, config.seed, config.quick, k))
+    choice, choice_seconds = clock.timed(lambda: choose_cf(validation, config.seed, config.quick, k))
     components = {"cf": choice.model, "popularity": "group_popularity"}
     log(f"  doctor CF chosen on validation: {choice.model} {choice.params}")
     val_models, test_models = {}, {}

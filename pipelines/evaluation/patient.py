@@ -39,8 +39,10 @@ PATIENT_METRICS = ("recall@{k}", "ndcg@{k}", "jaccard", "mrr")
 TAKES = EdgeType("patient", "takes", "drug")
 HAS_CONDITION = EdgeType("patient", "has_condition", "disease")
 MODELS = (("popularity", "baseline"), ("most popular given diagnosis", "baseline"), ("repeat last", "baseline"),
-          ("CF (ALS)", "model"), ("graph: metapath", "model"), ("graph: GNN", "model"),
+          ("CF", "model"), ("graph: metapath", "model"), ("graph: GNN", "model"),
           ("graph: deployed disease blend", "model"))
+#: The deployed patient CF model's name in the tables (chosen on validation by rxkg train).
+CF_LABELS = {"als": "ALS", "ease": "EASE"}
 VARIANTS = {"all": "Patient -> drug, split by time: every drug taken after the cutoff",
             "new": "Patient -> drug, split by time: only drugs new to the patient"}
 
@@ -86,7 +88,9 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
         for name, role in MODELS:
             if name not in test_scores or (name == "repeat last" and new_only):
                 continue  # no GNN in the recommender; with the history excluded repeat-last is popularity
-            result.models.append(_evaluated(name, role, test_scores[name], test, order, config,
+            cf_name = getattr(recommender.patient_cf, "name", "none")
+            label = f"CF ({CF_LABELS.get(cf_name, cf_name)})" if name == "CF" else name
+            result.models.append(_evaluated(label, role, test_scores[name], test, order, config,
                                             val=_val_metrics(val_scores[name], val, order, config)))
         choice = _select(val_parts, val)
         blended = blend_scores([test_parts[n] for n in choice.weights], list(choice.weights.values()))
@@ -146,7 +150,7 @@ class _PatientModels:
         rec = self.recommender
         parts = rec.component_scores("patient", ids)
         out = {"popularity": parts["popularity"], "most popular given diagnosis": self.diagnosis(ids),
-               "repeat last": self.repeat_last(ids), "CF (ALS)": parts["cf"],
+               "repeat last": self.repeat_last(ids), "CF": parts["cf"],
                "graph: metapath": rec.condition_scores(ids, ["metapath"]),
                "graph: deployed disease blend": parts["graph"]}
         if "gnn" in rec.disease_scores:
