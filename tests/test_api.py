@@ -201,3 +201,17 @@ def test_batch_recommendations_match_single_calls(tiny_graph):
     assert ids.shape == scores.shape == (2, 3)
     with pytest.raises(KGError, match="entities of one type"):
         rec.recommend_many(["disease:DOID:1287", "doctor:NPI:1003000126"])
+
+
+def test_a_patients_own_history_comes_first_only_when_continuation_is_allowed(tiny_graph):
+    rec = tiny_recommender(tiny_graph)
+    assert rec.weights["patient"]["history"] == 0.0  # off until a fitted blend turns it on
+    history = rec.component_scores("patient", ["patient:demo:p1"])["history"]
+    assert history[0, list(rec.drug_ids).index("drug:DB00331")] == 1.0 and (history == 0).sum() == 3
+    rec.weights["patient"] = {"graph": 1.0, "cf": 1.0, "popularity": 1.0, "history": 10.0}
+    continued = rec.recommend_for_patient("patient:demo:p1", k=2, exclude_current=False)
+    assert continued[0].drug_id == "drug:DB00331"
+    assert continued[0].components["history"] is not None
+    new_only = rec.recommend_for_patient("patient:demo:p1", k=4)
+    assert "drug:DB00331" not in [r.drug_id for r in new_only]
+    assert any(e.drug_id == "drug:DB00331" and e.reason == "already taken" for e in new_only.removed)

@@ -15,6 +15,7 @@ from kg.atc import drug_atc_codes
 from kg.errors import KGError
 from recsys.cf.base import check_k, top_k
 from recsys.cf.profile import DoctorProfile, profile_doctor as profile_prescriber
+from recsys.recommender.evidence import closest_drugs
 from recsys.recommender.ranking import Ranker
 from recsys.recommender.results import Recommendations
 from recsys.recommender.safety import PatientContext
@@ -159,7 +160,7 @@ def explain(ranker: Ranker, entity_id: str, drug_id: str, k: int = 3) -> dict[st
 def _closest_drug(ranker: Ranker, drug_id: str, candidates: Sequence[str]) -> str:
     model = ranker.doctor_cf
     if model is not None:
-        best = ranker.closest_drugs(model, drug_id, candidates, 1)
+        best = closest_drugs(model, drug_id, candidates, 1)
         if best:
             return best[0]
     return candidates[0]

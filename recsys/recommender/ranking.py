@@ -24,7 +24,9 @@ from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 from recsys.blend import blend_scores, scored_rows, select_blend, standardise_rows
 from recsys.cf.base import CFRecommender, check_k
+from recsys.recommender.evidence import cf_evidence
 from recsys.recommender.explain import ExplanationPath, PathExplainer
+from recsys.recommender.history import PatientHistory
 from recsys.recommender.results import Recommendation, Recommendations
 from recsys.recommender.safety import Exclusion, PatientContext, SafetyFilter
 
@@ -68,15 +70,15 @@ class Ranker:
         self.components: dict[str, tuple[str, ...]] = {
             "disease": (*self.disease_scores, "popularity"),
             "doctor": ("graph", "cf", "popularity"),
-            "patient": ("graph", "cf", "popularity")}
+            "patient": ("graph", "cf", "popularity", "history")}
         self.doctor_cf, self.doctor_popularity, self.patient_cf = doctor_cf, doctor_popularity, patient_cf
         self.weights = {kind: dict(weights.get(kind, {})) if weights else {} for kind in self.components}
         #: How each choice was made on validation: ``fit_weights`` per kind (validation MRR of
         #: every candidate), the doctor CF model (``doctor_cf``); saved in the bundle.
         self.selection: dict[str, dict] = dict(selection or {})
         for kind, names in self.components.items():
-            for name in names:
-                self.weights[kind].setdefault(name, 1.0)
+            for name in names:  # a patient's history counts only where a fitted blend gives it weight
+                self.weights[kind].setdefault(name, 0.0 if name == "history" else 1.0)
         self._refresh_disease_graph()
         nodes = graph.nodes
         self.names = {i: n for i, n in zip(nodes["id"], nodes["name"]) if isinstance(n, str) and n}
@@ -92,6 +94,7 @@ class Ranker:
             if pos >= 0:
                 self._conditions.setdefault(patient, []).append(int(pos))
         self.safety = SafetyFilter.from_graph(graph)
+        self.history = PatientHistory(graph, self.drug_ids)
         self._explainer: PathExplainer | None = None
 
     # ------------------------------------------------------------- ranking
@@ -110,11 +113,13 @@ class Ranker:
         seen = set(self.doctor_cf.train.items_of(doctor_id)) if self.knows(self.doctor_cf, doctor_id) else set()
         return self._rank("doctor", doctor_id, k, skip=seen)
 
-    def recommend_for_patient(self, patient_id: str, k: int = 10, safety: bool = True) -> Recommendations:
-        """Top-``k`` drugs for a patient; with ``safety`` (default) nothing they take, nothing
-        interacting with it, nothing they are allergic to."""
+    def recommend_for_patient(self, patient_id: str, k: int = 10, safety: bool = True,
+                              exclude_current: bool = True) -> Recommendations:
+        """Top-``k`` drugs for a patient; with ``safety`` (default) nothing interacting with what
+        they take and nothing they are allergic to; ``exclude_current=False`` lets the drugs they
+        take now come back (continuation plus new drugs) instead of new drugs only."""
         self.check_entity(patient_id, "patient", k)
-        context = self.safety.context(self.graph, patient_id) if safety else None
+        context = self.safety.context(self.graph, patient_id, allow_current=not exclude_current) if safety else None
         return self._rank("patient", patient_id, k, context=context)
 
     def score(self, entity_id: str, drug_ids: Sequence[str]) -> np.ndarray:
@@ -159,6 +164,7 @@ class Ranker:
             out["graph"] = self.condition_scores(entity_ids)
             out["cf"] = self._cf_block(self.patient_cf, entity_ids)
             out["popularity"] = np.tile(np.log1p(self.patient_share), (n, 1))
+            out["history"] = self.history.scores(entity_ids)
         else:
             raise KGError(f"unknown entity kind {kind!r}")
         return {name: scores for name, scores in out.items() if name not in skip}
@@ -322,34 +328,13 @@ class Ranker:
 
     def cf_evidence(self, entity_id: str, drug_id: str, peers: int = 20) -> dict[str, object]:
         """How many of the entity's nearest CF peers use the drug, and which of its own drugs are
-        most like it (doctors and patients known to CF; empty otherwise). Peers are counted,
-        never named, so patient ids stay inside."""
+        most like it (doctors and patients known to CF; empty otherwise); see :mod:`.evidence`."""
         kind = self.node_types.get(entity_id)
         model = {"doctor": self.doctor_cf, "patient": self.patient_cf}.get(kind)
-        if (not self.knows(model, entity_id) or not model.train.has_item(drug_id)
-                or model.train.shape[0] < 2):
+        if model is None:
             return {}
-        neighbours, _ = model.similar_users([entity_id], k=min(peers, model.train.shape[0] - 1))
-        column = model.train.item_index([drug_id])[0]
-        rows = model.train.user_index(list(neighbours[0]))
-        users = int((model.train.matrix[rows][:, column] > 0).sum())
-        own = list(model.train.items_of(entity_id))
-        alike = [self.names.get(d) or d for d in self.closest_drugs(model, drug_id, own, 2)]
-        role = "prescribers" if kind == "doctor" else "patients"
-        sentence = (f"{users} of the {len(rows)} most similar {role} use it"
-                    + (f"; among their own drugs it is most like {', '.join(alike)}." if alike else "."))
-        return {"similar_users": len(rows), "similar_users_using_it": users, "most_like_own_drugs": alike,
-                "sentence": sentence}
-
-    @staticmethod
-    def closest_drugs(model: CFRecommender, drug_id: str, candidates: Sequence[str], k: int) -> list[str]:
-        """The ``k`` of ``candidates`` most like ``drug_id`` by ``model``'s item similarity."""
-        pool = [c for c in candidates if model.train.has_item(c) and c != drug_id]
-        if not model.train.has_item(drug_id) or not pool:
-            return []
-        sims = model._item_similarities(model.train.item_index([drug_id]))[0]
-        positions = model.train.item_index(pool)
-        return [pool[i] for i in np.argsort(-sims[positions], kind="stable")[:k]]
+        return cf_evidence(model, entity_id, drug_id, "prescribers" if kind == "doctor" else "patients",
+                           self.names, peers)
 
     # ------------------------------------------------------------- helpers
     def _per_drug_counts(self, edges: pd.DataFrame | None, column: str) -> np.ndarray:

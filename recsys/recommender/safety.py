@@ -51,6 +51,8 @@ class PatientContext:
 
     current_drugs: frozenset[str] = frozenset()
     allergies: frozenset[str] = frozenset()  # drug ids or ``atc:<class>`` codes
+    #: Continuation allowed: a current drug may be recommended again (interactions still checked).
+    allow_current: bool = False
 
 
 @dataclass
@@ -85,13 +87,14 @@ class SafetyFilter:
     # ---------------------------------------------------------------- context
     @staticmethod
     def context(graph: KnowledgeGraph, patient_id: str,
-                current_window_days: float | None = None) -> PatientContext:
+                current_window_days: float | None = None, allow_current: bool = False) -> PatientContext:
         """A patient's current drugs and allergies from the graph.
 
         By default every drug the patient has a record of counts as current (the safe
         reading of a medication history whose stop dates are often missing); with
         ``current_window_days`` only records without a stop, or stopping within that many
-        days of the patient's latest record, do.
+        days of the patient's latest record, do. ``allow_current`` lets current drugs be
+        recommended again (they are still checked for interactions).
         """
         if not graph.has_node(patient_id) or graph.node(patient_id)["type"] != "patient":
             raise KGError(f"{patient_id!r} is not a patient in the graph")
@@ -105,13 +108,13 @@ class SafetyFilter:
             mine = mine[keep.to_numpy()]
         allergies = graph.edges.get(ALLERGIC_TO, pd.DataFrame(columns=["src", "dst"]))
         return PatientContext(frozenset(mine["dst"]),
-                              frozenset(allergies.loc[allergies["src"] == patient_id, "dst"]))
+                              frozenset(allergies.loc[allergies["src"] == patient_id, "dst"]), allow_current)
 
     # ---------------------------------------------------------------- checks
     def reasons(self, drug_id: str, context: PatientContext) -> list[Exclusion]:
         """Every reason ``drug_id`` is unsafe for ``context`` (empty when it is safe)."""
         out: list[Exclusion] = []
-        if drug_id in context.current_drugs:
+        if drug_id in context.current_drugs and not context.allow_current:
             out.append(Exclusion(drug_id, "already taken", drug_id))
         for current in sorted(self.interactions.get(drug_id, frozenset()) & context.current_drugs):
             out.append(Exclusion(drug_id, "interaction", current))
