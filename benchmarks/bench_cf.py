@@ -77,9 +77,10 @@ def by_specialty(split, per_user: dict, top: int = 10) -> list[dict]:
     return out
 
 
-def timings(inter, params: dict, bpr_params: dict, repeats: int = 3) -> dict:
-    """Speed of the deployed model on all of CMS (median of ``repeats``)."""
-    from recsys.cf import ALSRecommender, BPRRecommender, Interactions
+def timings(inter, params: dict, bpr_params: dict, repeats: int = 3, item_item: dict | None = None) -> dict:
+    """Speed on all of CMS (median of ``repeats``): ALS in full, and each item-item model's fit
+    and scoring of every prescriber beside ALS's in the same run (``item_item``: name -> params)."""
+    from recsys.cf import MODELS, ALSRecommender, BPRRecommender, Interactions
 
     def median_time(fn) -> float:
         times = []
@@ -109,7 +110,15 @@ def timings(inter, params: dict, bpr_params: dict, repeats: int = 3) -> dict:
     update_s = time.perf_counter() - start
     bpr = BPRRecommender(**bpr_params)
     bpr_fit_s = median_time(lambda: bpr.fit(inter)) if repeats else float("nan")
-    return {"prescribers": len(users), "drugs": int(inter.shape[1]), "entries": inter.nnz,
+    others = {}
+    for name, other_params in (item_item or {}).items():
+        other = MODELS[name](**other_params)
+        other_fit = median_time(lambda: other.fit(inter))
+        other_all = median_time(lambda: other.recommend(users, k=10))
+        others[name] = {"fit_s": round(other_fit, 3), "recommend_all_top10_s": round(other_all, 3),
+                        "fit_vs_als": round(other_fit / fit_s, 3),
+                        "recommend_all_vs_als": round(other_all / recommend_all_s, 3)}
+    return {"prescribers": len(users), "drugs": int(inter.shape[1]), "entries": inter.nnz, "item_item": others,
             "als_fit_s": round(fit_s, 3), "recommend_all_top10_s": round(recommend_all_s, 3),
             "fold_in_one_prescriber_ms_p50": round(1000 * float(np.median(fold)), 2),
             "update_55_prescriptions_s": round(update_s, 3), "bpr_fit_s": round(bpr_fit_s, 3),
@@ -145,6 +154,13 @@ def markdown(rows: list[dict], infos: dict, speed: dict) -> str:
               f"| {speed['als_fit_s']:.2f} s | {speed['recommend_all_top10_s']:.2f} s | "
               f"{speed['fold_in_one_prescriber_ms_p50']:.1f} ms | {speed['update_55_prescriptions_s']:.2f} s | "
               f"{speed['bpr_fit_s']:.2f} s |", ""]
+    if speed.get("item_item"):
+        lines += ["**Item-item models beside ALS in the same run** (ratios: the machine is shared and noisy)", "",
+                  "| model | fit | fit / ALS fit | top-10 for all prescribers | / ALS |", "|---|---|---|---|---|"]
+        for name, t in speed["item_item"].items():
+            lines.append(f"| {name} | {t['fit_s']:.2f} s | {t['fit_vs_als']:.2f} | {t['recommend_all_top10_s']:.2f} s | "
+                         f"{t['recommend_all_vs_als']:.2f} |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -172,7 +188,8 @@ def main(argv: list[str] | None = None) -> dict:
         mode_rows, infos[mode] = run_protocol(inter, mode, args.seed, args.quick)
         rows += mode_rows
     best = {r["key"]: r["params"] for r in rows if r["protocol"] == args.protocols[0]}
-    speed = timings(inter, best["als"], best["bpr"], repeats=1 if args.quick else 3)
+    speed = timings(inter, best["als"], best["bpr"], repeats=1 if args.quick else 3,
+                    item_item={name: best[name] for name in ("ease", "rp3beta") if name in best})
     speed["interactions_from_graph_s"] = round(interactions_s, 3)
     print(f"speed: {speed}", flush=True)
     result = {"seed": args.seed, "quick": args.quick, "total_s": round(time.perf_counter() - start, 1),
