@@ -103,8 +103,8 @@ def check_output_folder(dest: Path, force: bool = False) -> str:
     Raises :class:`KGError` naming the path and the reason when it may not.
     """
     dest = Path(dest)
-    if dest.is_symlink() and not dest.exists():
-        raise KGError(f"{dest}: is a broken link; rxkg does not write through it")
+    if dest.is_symlink():  # swapping would move the link, not what it points to
+        raise KGError(f"{dest}: is a link; give the folder it points to ({os.path.realpath(dest)}) as --out")
     if not dest.exists():
         for parent in dest.parents:
             if parent.exists() and not parent.is_dir():

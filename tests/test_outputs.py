@@ -205,3 +205,11 @@ def test_cli_export_never_deletes_or_overwrites_user_files(tiny_graph, tmp_path,
     assert main(["export", str(graph), "--format", "csv", "--out", str(user_folder), "--force"]) == 0
     after = _snapshot(user_folder)
     assert {k: after[k] for k in before} == before and "nodes.csv" in after
+
+
+def test_a_link_as_output_is_refused_not_moved(tiny_graph, tmp_path):
+    real = write_graph(tiny_graph, tmp_path / "real")
+    (tmp_path / "link").symlink_to(real)
+    with pytest.raises(KGError, match="is a link; give the folder it points to"):
+        write_graph(tiny_graph, tmp_path / "link")
+    assert (tmp_path / "link").is_symlink() and read_graph(real).num_nodes == tiny_graph.num_nodes
