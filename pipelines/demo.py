@@ -38,6 +38,8 @@ def run_demo(out: Path, config: PipelineConfig | None = None, k: int = 10) -> Ru
     graph, recommender = result.graph, result.recommender
     anon = Pseudonymiser()
     print()
+    print(deployed_summary(recommender))
+    print()
     disease, doctor, patient = (_pick(graph, kind, preferred) for kind, preferred in
                                 (("disease", DEMO_DISEASE), ("doctor", DEMO_DOCTOR), ("patient", DEMO_PATIENT)))
     treats = graph.edges[("drug", "treats", "disease")]
@@ -101,3 +103,17 @@ def _page(graph, entity: str, recommendations, path: Path) -> Path:
     page, options = inspection_graph(graph, entity, recommendations, relations=_PAGE_RELATIONS,
                                      max_neighbourhood=400)
     return export_graph(page, path, "html", options=options)
+
+
+def deployed_summary(recommender) -> str:
+    """What the bundle deploys, as chosen on validation: the blend per entity kind and the CF models."""
+    lines = ["Deployed (chosen on validation):"]
+    for kind in ("disease", "doctor", "patient"):
+        chosen = recommender.selection.get(kind, {}).get("chosen")
+        weights = ", ".join(f"{name} {w:.2f}" for name, w in recommender.weights.get(kind, {}).items() if w)
+        lines.append(f"  {kind:<8} {chosen or 'default weights'}: {weights or 'no weighted component'}")
+    for part in ("doctor_cf", "patient_cf"):
+        choice = recommender.selection.get(part)
+        if choice:
+            lines.append(f"  {part:<10} {choice['model']} {choice['params']}")
+    return "\n".join(lines)

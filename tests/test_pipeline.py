@@ -55,6 +55,7 @@ def test_demo_runs_the_chain_then_reuses_every_stage(tmp_path, capsys):
     first = capsys.readouterr().out
     assert "Top 10 for disease" in first and "Top 10 for prescriber" in first and "Top 10 for patient" in first
     assert "patient:demo:p1" not in first  # the patient is shown pseudonymised
+    assert "Deployed (chosen on validation):" in first and "doctor_cf" in first  # the bundle's choices
     for path in ["graph/manifest.json", "model/manifest.json", "report/report.md", "exports/disease.graphml",
                  "exports/patient.html", "exports/prescriber.html", "exports/disease_neo4j"]:
         assert (out / path).exists(), path
