@@ -234,3 +234,26 @@ def test_config_section_and_errors(tmp_path):
     path.write_text('[evaluate]\nprotocols = ["cats"]\n')
     with pytest.raises(KGError, match="unknown \\['cats'\\]"):
         load_config(path)
+
+
+def test_paired_differences_resample_the_same_entities():
+    import numpy as np
+
+    from pipelines.evaluation.results import ModelResult, ProtocolResult
+
+    rng = np.random.default_rng(0)
+    base = rng.random(300)
+    noise = rng.normal(0, 0.3, 300)
+    # The hybrid is the baseline plus 0.02 everywhere: separate intervals of the two means would
+    # overlap widely, the paired difference is exactly 0.02 with a tight interval above zero.
+    protocol = ProtocolResult("doctor/x", "x", ("recall@10", "ndcg@10"), models=[
+        ModelResult("baseline", "baseline", {}, {}, 300,
+                    per_entity={"recall@10": base + noise, "ndcg@10": base}),
+        ModelResult("hybrid", "hybrid", {}, {}, 300,
+                    per_entity={"recall@10": base + noise + 0.02, "ndcg@10": base - 0.01})])
+    diffs = protocol.paired_differences(200, seed=0)
+    assert set(diffs) == {"baseline"}
+    recall = diffs["baseline"]["recall@10"]
+    assert recall["mean"] == 0.02 and 0.0 < recall["ci95"][0] <= 0.02 <= recall["ci95"][1]
+    assert diffs["baseline"]["ndcg@10"]["ci95"][1] < 0
+    assert protocol.paired_differences(0) == {}

@@ -64,8 +64,24 @@ def protocol_table(protocol: ProtocolResult) -> list[str]:
         seconds = "" if np.isnan(m.seconds) else f"{m.seconds:.1f}"
         lines.append("| " + " | ".join([m.model, m.role, *[_cell(m, x) for x in metrics], val, seconds]) + " |")
     lines.append("")
+    lines += _paired(protocol)
     lines += _extras(protocol)
     return lines
+
+
+def _paired(protocol: ProtocolResult) -> list[str]:
+    """The hybrid minus each model, paired over the same test entities."""
+    diffs = protocol.info.get("hybrid_minus") or {}
+    if not diffs:
+        return []
+    metrics = list(protocol.metrics[:2])
+    lines = ["Hybrid minus each model, per test entity (paired bootstrap, 95%):", "",
+             "| model | " + " | ".join(_label(m) for m in metrics) + " |", "|---|" + "---|" * len(metrics)]
+    for model, rows in diffs.items():
+        cells = [f"{rows[m]['mean']:+.3f} [{rows[m]['ci95'][0]:+.3f}, {rows[m]['ci95'][1]:+.3f}]"
+                 if m in rows else "" for m in metrics]
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def _label(metric: str) -> str:

@@ -69,6 +69,29 @@ class ProtocolResult:
                 return m
         raise KeyError(f"{self.name} has no model {name!r}")
 
+    def paired_differences(self, n_resamples: int, seed: int = 0) -> dict[str, dict[str, dict[str, Any]]]:
+        """The hybrid minus every other model, per test entity, on the first two metrics: mean and
+        a paired 95% bootstrap interval (the same entities resampled for both models), so "above
+        zero" can be read off where two separate intervals would overlap."""
+        hybrid = next((m for m in self.models if m.role == "hybrid"), None)
+        if hybrid is None or not hybrid.per_entity or n_resamples <= 0:
+            return {}
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for other in self.models:
+            if other is hybrid:
+                continue
+            rows = {}
+            for metric in self.metrics[:2]:
+                a, b = hybrid.per_entity.get(metric), other.per_entity.get(metric)
+                if a is None or b is None or len(a) != len(b):
+                    continue
+                diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+                lo, hi = bootstrap_interval(diff, n_resamples, seed=seed)
+                rows[metric] = {"mean": _round(float(diff.mean())), "ci95": [_round(lo), _round(hi)]}
+            if rows:
+                out[other.model] = rows
+        return out
+
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"protocol": self.name, "title": self.title, "seconds": round(self.seconds, 1)}
         if self.skipped:

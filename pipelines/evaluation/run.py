@@ -78,6 +78,9 @@ def evaluate(config: EvaluateConfig | None = None, graph: KnowledgeGraph | None 
                   "data": hashes, "data_hash": combined_hash(sorted(hashes.items())),
                   "graph": f"{graph.num_nodes:,} nodes, {graph.num_edges:,} edges",
                   "timings_s": {p.name: round(p.seconds, 1) for p in protocols}}
+    for protocol in protocols:
+        if not protocol.skipped:
+            protocol.info["hybrid_minus"] = protocol.paired_differences(config.bootstrap, config.seed)
     result = EvaluationResult(requested, protocols, provenance, time.perf_counter() - start)
     target = config.out if out is None else out
     if target:
