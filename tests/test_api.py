@@ -215,3 +215,32 @@ def test_a_patients_own_history_comes_first_only_when_continuation_is_allowed(ti
     new_only = rec.recommend_for_patient("patient:demo:p1", k=4)
     assert "drug:DB00331" not in [r.drug_id for r in new_only]
     assert any(e.drug_id == "drug:DB00331" and e.reason == "already taken" for e in new_only.removed)
+
+
+def test_batch_and_single_agree_on_doctors_without_claims():
+    import pandas as pd
+
+    from kg.graph import KnowledgeGraph
+    from recsys.cf import EASERecommender
+    from tests.linkgraph import people_graph
+
+    base = people_graph()
+    extra = pd.DataFrame([{"id": "doctor:NPI:9000", "type": "doctor", "name": "no claims", "specialty": "specialty 2"},
+                          {"id": "doctor:NPI:9001", "type": "doctor", "name": "no claims, no specialty"}])
+    graph = KnowledgeGraph(pd.concat([base.nodes, extra], ignore_index=True), base.edges, base.tables)
+    drugs = sorted(graph.nodes_of_type("drug")["id"])
+    diseases = sorted(graph.nodes_of_type("disease")["id"])
+    doctors = doctor_drug_interactions(graph)
+    rec = Recommender(graph, np.zeros((len(diseases), len(drugs))), diseases, drugs,
+                      doctor_cf=EASERecommender(regularization=10.0).fit(doctors),
+                      doctor_popularity=GroupPopularityRecommender().fit(doctors))
+    # A known specialty but no claims: ranked by within-specialty popularity, as a new doctor is.
+    single = [r.drug_id for r in rec.recommend_for_doctor("doctor:NPI:9000", k=3)]
+    expected = list(rec.doctor_popularity.recommend_new([{}], k=3, attributes=[{"specialty": "specialty 2"}])[0][0])
+    assert single == expected
+    ids, scores = rec.recommend_many(["doctor:NPI:9000", "doctor:NPI:9001", "doctor:NPI:0000"], k=3)
+    assert list(ids[0]) == single
+    assert list(ids[1]) == [None, None, None] and np.isneginf(scores[1]).all()  # nothing can score it
+    with pytest.raises(KGError, match="no component can score"):
+        rec.recommend_for_doctor("doctor:NPI:9001", k=3)
+    assert None not in list(ids[2])

@@ -84,9 +84,12 @@ def recommend_many(ranker: Ranker, entity_ids: Sequence[str], k: int = 10) -> tu
     """Batch form: top-``k`` drug ids and blended scores (arrays of shape (n, k)) for many
     entities of one type. Known indications are kept for diseases; doctors' prescribed
     drugs are left out; patients get the safety filter (a list shorter than ``k`` is padded
-    with ``None`` ids and ``-inf`` scores, never with an unsafe drug)."""
+    with ``None`` ids and ``-inf`` scores, never with an unsafe drug). An entity no component
+    can score (where the single form raises) gets an empty row: every id ``None``."""
     check_k(k)
     scores = ranker.scores(entity_ids)
+    unscored = np.ptp(scores, axis=1) == 0 if scores.size else np.zeros(len(entity_ids), dtype=bool)
+    scores[unscored] = -np.inf  # a row without any variation ranks nothing
     kind = ranker.kind_of(entity_ids[0]) if len(entity_ids) else "disease"
     if kind == "doctor" and ranker.doctor_cf is not None:
         # Every known doctor's prescribed drugs at once, straight from the CSR rows.

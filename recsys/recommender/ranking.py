@@ -95,6 +95,9 @@ class Ranker:
                 self._conditions.setdefault(patient, []).append(int(pos))
         self.safety = SafetyFilter.from_graph(graph)
         self.history = PatientHistory(graph, self.drug_ids)
+        doctors = nodes[nodes["type"] == "doctor"]
+        self._specialty = ({d: s for d, s in zip(doctors["id"], doctors["specialty"]) if isinstance(s, str) and s}
+                           if "specialty" in nodes.columns else {})
         self._explainer: PathExplainer | None = None
 
     # ------------------------------------------------------------- ranking
@@ -159,7 +162,8 @@ class Ranker:
         elif kind == "doctor":
             out["graph"] = empty  # prescribing is not a graph relation the disease scorer learns
             out["cf"] = self._cf_block(self.doctor_cf, entity_ids)
-            out["popularity"] = self._cf_block(self.doctor_popularity, entity_ids)
+            out["popularity"] = self._specialty_fallback(self._cf_block(self.doctor_popularity, entity_ids),
+                                                         entity_ids)
         elif kind == "patient":
             out["graph"] = self.condition_scores(entity_ids)
             out["cf"] = self._cf_block(self.patient_cf, entity_ids)
@@ -203,6 +207,16 @@ class Ranker:
             block[np.ix_(known, columns[inside])] = scores[:, inside]
         return block
 
+    def _specialty_fallback(self, block: np.ndarray, doctor_ids: Sequence[str]) -> np.ndarray:
+        """Doctors without claims but with a specialty in the graph: within-specialty popularity,
+        as a new doctor of that specialty gets."""
+        todo = [i for i in np.flatnonzero(~scored_rows(block)) if self._specialty.get(doctor_ids[i])]
+        if todo and self.doctor_popularity is not None:
+            attributes = [{"specialty": self._specialty[doctor_ids[i]]} for i in todo]
+            block[todo] = self.onto_drugs(self.doctor_popularity,
+                                          self.doctor_popularity.score_new([{}] * len(todo), attributes=attributes))
+        return block
+
     def blend(self, kind: str, entity_ids: Sequence[str], only_weighted: bool = False):
         """Blended scores, each component's standardised scores, and the components that dropped out.
 
@@ -239,8 +253,9 @@ class Ranker:
         """Rank one entity's blended scores; ``explain_from(drug)`` names the node its paths start at."""
         blended, standardised, dropped = self._blend_parts(kind, parts)
         if len(dropped) == len(standardised):
-            raise KGError(f"no component can score {who!r} (not in the CF data, no mapped "
-                          f"conditions): nothing to rank it by")
+            why = {"doctor": "no claims in the CF data and no specialty",
+                   "patient": "not in the CF data, no mapped conditions"}.get(kind, "no scores")
+            raise KGError(f"no component can score {who!r} ({why}): nothing to rank it by")
         order = np.argsort(-blended[0], kind="stable")
         items: list[Recommendation] = []
         removed: list[Exclusion] = []
