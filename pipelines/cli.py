@@ -199,7 +199,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     shown = entity if args.reveal_patients else _pseudonymiser().pseudonym(entity)
     if args.json:
         print(json.dumps({"entity": shown, "recommendations": [r.as_dict() for r in out],
-                          "removed_by_safety": [e.text() for e in out.removed],
+                          "removed_by_safety": [e.text(recommender.names) for e in out.removed],
                           "dropped_components": out.dropped_components}, indent=2))
     else:
         for rank, r in enumerate(out, 1):
@@ -207,7 +207,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
             print(f"    {r.explanation}")
         if out.removed:
             print(f"  safety removed {len({e.drug_id for e in out.removed})} higher-ranked drug(s), e.g. "
-                  f"{out.removed[0].text()}")
+                  f"{out.removed[0].text(recommender.names)}")
     print(f"rxkg recommend: {len(out)} drugs for {shown} in {time.perf_counter() - start:.2f}s",
           file=sys.stderr if args.json else sys.stdout)
     return 0

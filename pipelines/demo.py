@@ -56,7 +56,7 @@ def run_demo(out: Path, config: PipelineConfig | None = None, k: int = 10) -> Ru
             print(f"      {anon.text(r.explanation)}")
         if recommendations.removed:
             drugs = len({e.drug_id for e in recommendations.removed})
-            print(f"      safety removed {drugs} drug(s), e.g. {anon.text(recommendations.removed[0].text())}")
+            print(f"      safety removed {drugs} drug(s), e.g. {anon.text(recommendations.removed[0].text(recommender.names))}")
         print()
     exports = out / "exports"
     around = graph.around(disease, hops=1, relations=["treats", "palliates", "associates", "resembles",

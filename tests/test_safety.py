@@ -84,3 +84,15 @@ def test_shipped_interactions_are_symmetric_and_allergies_load(shipped_graph):
     patients = shipped_graph.nodes_of_type("patient")["id"]
     with_allergy = [p for p in patients if safety.context(shipped_graph, p).allergies]
     assert with_allergy, "the shipped Synthea patients include drug allergies"
+
+
+def test_removals_name_the_drugs():
+    from recsys.recommender.safety import Exclusion
+
+    names = {"drug:DB00316": "Acetaminophen", "drug:DB00682": "Warfarin"}
+    assert Exclusion("drug:DB00316", "already taken", "drug:DB00316").text(names) == \
+        "Acetaminophen (drug:DB00316) is already taken"
+    assert Exclusion("drug:DB00316", "interaction", "drug:DB00682").text(names) == \
+        "Acetaminophen (drug:DB00316) interacts with current drug Warfarin (drug:DB00682)"
+    assert Exclusion("drug:DB9", "allergy", "atc:N02B", " (class)").text(names) == \
+        "drug:DB9 matches recorded allergy atc:N02B (class)"  # no name known: the id alone

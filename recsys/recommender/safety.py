@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,10 +39,16 @@ class Exclusion:
     because_of: str  # the current drug, the allergen or the class behind the reason
     detail: str = ""
 
-    def text(self) -> str:
-        return {"already taken": f"{self.drug_id} is already taken",
-                "interaction": f"{self.drug_id} interacts with current drug {self.because_of}",
-                "allergy": f"{self.drug_id} matches recorded allergy {self.because_of}{self.detail}"}[self.reason]
+    def text(self, names: Mapping[str, str] | None = None) -> str:
+        """One sentence; with ``names`` drugs read as ``Acetaminophen (drug:DB00316)``."""
+        def label(node_id: str) -> str:
+            name = (names or {}).get(node_id)
+            return f"{name} ({node_id})" if name else node_id
+
+        drug, cause = label(self.drug_id), label(self.because_of)
+        return {"already taken": f"{drug} is already taken",
+                "interaction": f"{drug} interacts with current drug {cause}",
+                "allergy": f"{drug} matches recorded allergy {cause}{self.detail}"}[self.reason]
 
 
 @dataclass(frozen=True)
