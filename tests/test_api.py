@@ -244,3 +244,17 @@ def test_batch_and_single_agree_on_doctors_without_claims():
     with pytest.raises(KGError, match="no component can score"):
         rec.recommend_for_doctor("doctor:NPI:9001", k=3)
     assert None not in list(ids[2])
+
+
+def test_ranking_from_a_bundle_never_imports_torch(tiny_graph, tmp_path):
+    import subprocess
+    import sys
+
+    path = tiny_recommender(tiny_graph).save(tmp_path / "bundle")
+    code = ("import sys\nfrom recsys import Recommender\n"
+            f"rec = Recommender.load({str(path)!r})\n"
+            "rec.recommend_for_disease('disease:DOID:1287', k=2)\n"
+            "rec.recommend_for_doctor('doctor:NPI:1003000126', k=2)\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
