@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from kg.batches import LINE, RECORDS, SOURCE, SourceData
@@ -56,18 +55,21 @@ def withdraw_rejected(source: SourceData) -> int:
     rejected whole, wherever a loader put its pieces. Returns how many records beyond one per
     line were removed (a combination product's extra ingredients), which no longer count as
     expanded."""
-    bad = {(p.file, p.line) for p in source.problems if p.line is not None and not p.whole_file}
+    bad: dict[str, set[int]] = {}
+    for p in source.problems:
+        if p.line is not None and not p.whole_file:
+            bad.setdefault(p.file, set()).add(p.line)
     if not bad:
         return 0
     removed: dict[tuple[str, int], int] = {}
 
     def keep(file: str, frame: pd.DataFrame, line_column: str = LINE) -> pd.DataFrame:
-        if line_column not in frame.columns or frame.empty:
+        if line_column not in frame.columns or frame.empty or file not in bad:
             return frame
         lines = pd.to_numeric(frame[line_column], errors="coerce")
-        hit = np.array([(file, int(n)) in bad if pd.notna(n) else False for n in lines], dtype=bool)
-        for n in lines[hit]:
-            removed[(file, int(n))] = removed.get((file, int(n)), 0) + 1
+        hit = lines.isin(bad[file]).to_numpy()
+        for n, count in lines[hit].astype(int).value_counts().items():
+            removed[(file, n)] = removed.get((file, n), 0) + int(count)
         return frame[~hit] if hit.any() else frame
 
     for batch in source.nodes:

@@ -231,8 +231,9 @@ def parse_numbers(values: pd.Series, lines: pd.Series, column: str, log: Problem
     if integer:
         digits = values.fillna("0").astype(str).str.strip()
         reasons[values.notna() & reasons.isna() & ~digits.str.match(_INT_RE)] = f"is not {kind}"
-        huge = digits.str.match(_INT_RE) & (digits.str.lstrip("+-").str.len() > 18)
-        huge &= digits.map(lambda d: abs(int(d)) > _INT64_MAX if _INT_RE.match(d) else False)
+        long = np.flatnonzero((digits.str.match(_INT_RE) & (digits.str.lstrip("+-").str.len() > 18)).to_numpy())
+        huge = np.zeros(len(digits), dtype=bool)  # only 19+ digit integers can overflow int64
+        huge[long] = [abs(int(d)) > _INT64_MAX for d in digits.iloc[long]]
         reasons[values.notna() & reasons.isna() & huge] = "is out of range (more than 2^63 - 1)"
     if minimum is not None:
         reasons[reasons.isna() & (parsed < minimum)] = ("is negative" if minimum == 0

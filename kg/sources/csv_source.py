@@ -199,7 +199,7 @@ def parse_node_ids(raw: pd.Series, declared: pd.Series | str | None, lines: pd.S
     for line in lines[missing]:
         log.add(f"missing {what}", line=int(line))
     text = raw.fillna("").astype(str)
-    local = text.where(~prefix_is_type, text.map(lambda v: v.partition(":")[2]))
+    local = text.where(~prefix_is_type, text.str.extract(r":(.*)$", expand=False).fillna(""))
     malformed = pd.Series(None, index=raw.index, dtype=object)
     malformed[raw.notna() & (text != text.str.strip())] = "has leading or trailing spaces"
     malformed[raw.notna() & malformed.isna() & text.str.contains(CONTROL_CHARS)] = "contains a control character"
