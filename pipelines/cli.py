@@ -225,6 +225,11 @@ def _pseudonymiser():
         return Pseudonymiser(secrets.token_hex(32))
 
 
+def _add_force(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true",
+                   help="write beside files rxkg did not write in --out (never changing them)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rxkg", description="Knowledge-graph drug recommender.")
     from kg.version import __version__
@@ -239,8 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the build report as JSON")
     p.add_argument("--privacy", choices=["pseudonymise", "clear"], default="pseudonymise",
                    help="patient ids in the reports (default: keyed pseudonyms)")
-    p.add_argument("--force", action="store_true",
-                   help="write beside files rxkg did not write in --out (never changing them)")
+    _add_force(p)
     p.set_defaults(func=_cmd_build)
 
     p = sub.add_parser("export", help="export a graph (or one entity's neighbourhood)")
@@ -256,8 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="html with --around: add the entity's top drugs from this bundle, "
                                    "their explanation paths highlighted")
     p.add_argument("--k", type=int, default=5, help="recommendations on the html page (default 5)")
-    p.add_argument("--force", action="store_true",
-                   help="write beside files rxkg did not write in --out (never changing them)")
+    _add_force(p)
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("info", help="describe a graph directory")
@@ -271,8 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="directory to write the CSV files to")
     p.add_argument("--graph", help="graph directory to draw from (default: the shipped reference sources)")
-    p.add_argument("--force", action="store_true",
-                   help="write beside files rxkg did not write in --out (never changing them)")
+    _add_force(p)
     p.set_defaults(func=_cmd_synth)
 
     p = sub.add_parser("train", help="train every component and write the recommender bundle")
@@ -281,8 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="TOML config (its [train] settings)")
     p.add_argument("--seed", type=int, help="overrides the config's seed (default 0)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--force", action="store_true",
-                   help="write beside files rxkg did not write in --out (never changing them)")
+    _add_force(p)
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="every evaluation protocol with its baselines; writes the report")
@@ -293,8 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocols", nargs="+", choices=["disease", "doctor", "patient"])
     p.add_argument("--seed", type=int)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--force", action="store_true",
-                   help="write beside files rxkg did not write in --out (never changing them)")
+    _add_force(p)
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("recommend", help="top drugs for a disease, a doctor or a patient")
