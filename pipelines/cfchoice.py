@@ -15,7 +15,7 @@ from typing import Any
 from recsys.cf import CFSplit
 from recsys.cf.tuning import SearchResult, staged_search
 
-__all__ = ["CF_CANDIDATES", "QUICK_SEARCH", "PATIENT_QUICK_SEARCH", "CFChoice", "choose_cf"]
+__all__ = ["CF_CANDIDATES", "QUICK_SEARCH", "PATIENT_QUICK_SEARCH", "CFChoice", "choose_cf", "unvalidated_choice"]
 
 #: Candidate CF models, in order of preference on ties.
 CF_CANDIDATES = ("ease", "als")
@@ -42,6 +42,12 @@ class CFChoice:
     def as_dict(self) -> dict[str, Any]:
         return {"model": self.model, "params": self.params,
                 "val_ndcg@10": {name: round(s.best_score, 4) for name, s in self.searches.items()}}
+
+
+def unvalidated_choice(model: str, quick_search: dict[str, list[dict[str, list[Any]]]], seed: int = 0) -> CFChoice:
+    """``model`` with its quick-search setting, for data too small to validate anything on."""
+    params = {key: values[0] for stage in quick_search[model] for key, values in stage.items()}
+    return CFChoice(model, {**params, **({"seed": seed} if model == "als" else {})})
 
 
 def choose_cf(validation: CFSplit, seed: int = 0, quick: bool = False, k: int = 10,

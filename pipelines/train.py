@@ -84,7 +84,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
 
     Returns ``(recommender, result)``.
     """
-    from pipelines.cfchoice import PATIENT_QUICK_SEARCH, CFChoice, choose_cf
+    from pipelines.cfchoice import PATIENT_QUICK_SEARCH, QUICK_SEARCH, choose_cf, unvalidated_choice
     from recsys.recommender.api import Recommender
 
     if out is not None:
@@ -141,7 +141,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
         if doctor_split.test.nnz:
             choice = choose_cf(doctor_split, config.seed, quick=config.cf_search == "quick")
         else:  # too few prescribers to validate anything: the shipped data's choice
-            choice = CFChoice("ease", {"transform": "log1p", "regularization": 2000.0})
+            choice = unvalidated_choice("ease", QUICK_SEARCH)
         choices["doctor_cf"] = choice.as_dict()
         log(f"  doctor CF chosen on validation: {choice.model} {choice.params}")
         for target, data in ((cf_val, doctor_split.train), (cf_all, doctors)):
@@ -154,7 +154,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
             choice = choose_cf(patient_split, config.seed, quick=config.cf_search == "quick",
                                quick_search=PATIENT_QUICK_SEARCH)
         else:
-            choice = CFChoice("als", {"factors": 8, "regularization": 1.0, "seed": config.seed})
+            choice = unvalidated_choice("als", PATIENT_QUICK_SEARCH, config.seed)
         choices["patient_cf"] = choice.as_dict()
         log(f"  patient CF chosen on validation: {choice.model} {choice.params}")
         cf_val["patient_cf"] = MODELS[choice.model](**choice.params).fit(patient_split.train)
