@@ -72,6 +72,14 @@ def claim_case(weight: str, expect: tuple[str, ...]) -> Case:
                      edges=EDGES + f"doctor:NPI:1,prescribes,drug:DB1,{weight},\n", expect=expect)
 
 
+def clinical_case(kind: str, file: str, old: str, new: str, expect: tuple[str, ...]) -> Case:
+    """The shipped ``kind`` fixture folder (synthea or mimic) with ``old`` replaced by ``new`` once in ``file``."""
+    files = {f"{kind}/{p.name}": p.read_text() for p in (CLINICAL / kind).iterdir()}
+    files[f"{kind}/{file}"] = files[f"{kind}/{file}"].replace(old, new, 1)
+    return Case({**files, "c.toml": _config(kind, dir=kind, vocabulary=str(VOCABULARY))},
+                ["build", "--config", "{in}/c.toml", "--out", "{out}/g"], 1, expect)
+
+
 def rdf_build(body: str, name: str = "x.ttl", code: int = 1, expect: tuple[str, ...] = (), **kw) -> Case:
     return Case({name: body, "c.toml": _config("rdf", file=name)},
                 ["build", "--config", "{in}/c.toml", "--out", "{out}/graph"], code, expect, **kw)
@@ -232,18 +240,11 @@ CASES: dict[str, Case] = {
         {"cms.csv": (CLINICAL / "cms.csv").read_text().replace(",25,0,0,0,0,0,0", ",99999999999999999999999,0,0,0,0,0,0"),
          "c.toml": _config("cms", prescribers="cms.csv", vocabulary=str(VOCABULARY))},
         ["build", "--config", "{in}/c.toml", "--out", "{out}/g"], 1, ("cms.csv:2", "ABILIFY")),
-    "synthea medication before 1677": Case(
-        {**{f"syn/{p.name}": p.read_text() for p in (CLINICAL / "synthea").iterdir()},
-         "c.toml": _config("synthea", dir="syn", vocabulary=str(VOCABULARY))},
-        ["build", "--config", "{in}/c.toml", "--out", "{out}/g"], 1, ("medications.csv:2", "START"),
-        setup=lambda d: (d / "syn" / "medications.csv").write_text(
-            (d / "syn" / "medications.csv").read_text().replace("2019-01-01T09:00:00Z,2019-02-01", "1500-01-01T09:00:00Z,2019-02-01", 1))),
-    "mimic prescription with an impossible date": Case(
-        {**{f"mimic/{p.name}": p.read_text() for p in (CLINICAL / "mimic").iterdir()},
-         "c.toml": _config("mimic", dir="mimic", vocabulary=str(VOCABULARY))},
-        ["build", "--config", "{in}/c.toml", "--out", "{out}/g"], 1, ("PRESCRIPTIONS.csv:2", "STARTDATE"),
-        setup=lambda d: (d / "mimic" / "PRESCRIPTIONS.csv").write_text(
-            (d / "mimic" / "PRESCRIPTIONS.csv").read_text().replace("2164-10-24 00:00:00", "9999-99-99 00:00:00", 1))),
+    "synthea medication before 1677": clinical_case(
+        "synthea", "medications.csv", "2019-01-01T09:00:00Z,2019-02-01", "1500-01-01T09:00:00Z,2019-02-01",
+        ("medications.csv:2", "START")),
+    "mimic prescription with an impossible date": clinical_case(
+        "mimic", "PRESCRIPTIONS.csv", "2164-10-24 00:00:00", "9999-99-99 00:00:00", ("PRESCRIPTIONS.csv:2", "STARTDATE")),
     "unwritable key home": with_graph(
         ["export", "{in}/graph", "--out", "{out}/x.json"], 1, ("home-file", "pseudonym key", "RXKG_HOME"),
         files={"home-file": "not a folder"}, env={"RXKG_PSEUDONYM_KEY": None, "RXKG_HOME": "{in}/home-file"}),
