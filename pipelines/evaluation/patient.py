@@ -143,14 +143,13 @@ class _PatientModels:
     def __init__(self, recommender, graph: KnowledgeGraph) -> None:
         self.recommender = recommender
         self.diagnosis = _diagnosis_popularity(recommender, graph)
-        self.repeat_last = _repeat_last(recommender, graph)
 
     def scores(self, ids: list[str]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """(scores by model name, the deployed recommender's components)."""
         rec = self.recommender
         parts = rec.component_scores("patient", ids)
         out = {"popularity": parts["popularity"], "most popular given diagnosis": self.diagnosis(ids),
-               "repeat last": self.repeat_last(ids), "CF": parts["cf"],
+               "repeat last": _repeat_last(parts["history"]), "CF": parts["cf"],
                "graph: metapath": rec.condition_scores(ids, ["metapath"]),
                "graph: deployed disease blend": parts["graph"]}
         if "gnn" in rec.disease_scores:
@@ -188,25 +187,9 @@ def _diagnosis_popularity(recommender, graph: KnowledgeGraph):
     return score
 
 
-def _repeat_last(recommender, graph: KnowledgeGraph):
-    """History drugs, the most recently started first; nothing else is scored."""
-    takes = graph.edges.get(TAKES)
-    drugs = pd.Index(recommender.drug_ids)
-    frame = pd.DataFrame({"patient": takes["src"].astype(str), "drug": drugs.get_indexer(takes["dst"].astype(str)),
-                          "time": pd.to_datetime(takes["time"])})
-    frame = frame[frame["drug"] >= 0]
-    frame["recency"] = frame.groupby("patient")["time"].rank(method="average", ascending=True)
-    by_patient = {p: g for p, g in frame.groupby("patient")}
-
-    def score(ids: list[str]) -> np.ndarray:
-        out = np.full((len(ids), len(drugs)), np.nan)
-        for row, patient in enumerate(ids):
-            mine = by_patient.get(patient)
-            if mine is not None:
-                out[row, mine["drug"].to_numpy()] = mine["recency"].to_numpy()
-        return out
-
-    return score
+def _repeat_last(history: np.ndarray) -> np.ndarray:
+    """The recommender's history component alone: drugs taken, the most recent first; nothing else scored."""
+    return np.where(history > 0, history, np.nan)
 
 
 def _ranked(scores: np.ndarray, truth: _Truth, order: np.ndarray) -> np.ndarray:
