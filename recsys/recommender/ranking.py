@@ -22,10 +22,11 @@ import pandas as pd
 from kg.errors import KGError
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
-from recsys.blend import blend_scores, scored_rows, select_blend, standardise_rows
+from recsys.blend import blend_scores, scored_rows, standardise_rows
 from recsys.cf.base import CFRecommender, check_k
 from recsys.recommender.evidence import cf_evidence
 from recsys.recommender.explain import ExplanationPath, PathExplainer
+from recsys.recommender.fitting import choose_blend
 from recsys.recommender.history import PatientHistory
 from recsys.recommender.results import Recommendation, Recommendations
 from recsys.recommender.safety import Exclusion, PatientContext, SafetyFilter
@@ -301,21 +302,9 @@ class Ranker:
             entities = sorted(entities[i] for i in picked)
             chosen_set = set(entities)
             pairs = [(e, d) for e, d in pairs if e in chosen_set]
-        row = {e: i for i, e in enumerate(entities)}
-        columns = self.drug_index.get_indexer([d for _, d in pairs])
-        if (columns < 0).any():
-            raise KGError(f"validation pairs name drugs outside the recommender: {pairs[int(np.argmin(columns))]}")
         parts = self.component_scores(kind, entities)
-        positives = np.zeros((len(entities), len(self.drug_ids)), dtype=bool)
-        positives[[row[e] for e, _ in pairs], columns] = True
-        usable = np.ones_like(positives)
-        for entity, drug in known:
-            if entity in row:
-                c = self.drug_index.get_indexer([drug])[0]
-                if c >= 0:
-                    usable[row[entity], c] = False
-        usable |= positives
-        choice = select_blend({n: parts[n] for n in self.components[kind]}, positives, usable, penalty)
+        choice = choose_blend({n: parts[n] for n in self.components[kind]}, self.drug_index, entities, pairs,
+                              known, penalty)
         self.weights[kind] = choice.weights
         self.selection[kind] = {"chosen": choice.chosen, "val_mrr": choice.val_mrr}
         if kind == "disease":
