@@ -57,6 +57,9 @@ class SourceData:
     nodes: list[NodeBatch] = field(default_factory=list)
     edges: list[EdgeBatch] = field(default_factory=list)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: Tables summarising records already counted elsewhere (the ``products`` a loader's
+    #: rows named): kept with the graph, never counted as rows read.
+    summaries: dict[str, pd.DataFrame] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     rows_read: int = 0
     files: list[str] = field(default_factory=list)

@@ -70,11 +70,12 @@ class GraphBuilder:
         tables: dict[str, pd.DataFrame] = {}
         for s in self._sources:
             for name, table in s.tables.items():
-                if name in tables:
-                    tables[name] = pd.concat([tables[name], table], ignore_index=True)
-                else:
-                    tables[name] = table.reset_index(drop=True)
+                tables[name] = pd.concat([tables[name], table], ignore_index=True) if name in tables \
+                    else table.reset_index(drop=True)
                 stats[s.name].table_rows += len(table)
+            for name, table in s.summaries.items():  # derived from counted rows: not counted again
+                tables[name] = pd.concat([tables[name], table], ignore_index=True) if name in tables \
+                    else table.reset_index(drop=True)
 
         by_source: dict[str, list[Problem]] = {}
         for p in problems:

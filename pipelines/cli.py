@@ -194,6 +194,10 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     elif args.doctor:
         entity, out = args.doctor, recommender.recommend_for_doctor(args.doctor, k=args.k)
     else:
+        from recsys.recommender.safety import SafetyPolicy
+
+        recommender.safety = recommender.safety.with_policy(
+            SafetyPolicy(block_at=args.block_at, contraindications=args.contraindications))
         entity, out = args.patient, recommender.recommend_for_patient(args.patient, k=args.k,
                                                                       safety=not args.no_safety)
     shown = entity if args.reveal_patients else _pseudonymiser().pseudonym(entity)
@@ -205,6 +209,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         for rank, r in enumerate(out, 1):
             print(f"{rank:>2}. {r.name} ({r.drug_id})  score {r.score:.3f}")
             print(f"    {r.explanation}")
+            for note in r.safety_notes[1:]:  # the first note says what was checked, for every item alike
+                print(f"    caution: {note}")
         if out.removed:
             print(f"  safety removed {len({e.drug_id for e in out.removed})} higher-ranked drug(s), e.g. "
                   f"{out.removed[0].text(recommender.names)}")
@@ -306,6 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=10)
     p.add_argument("--new-only", action="store_true", help="diseases: leave out known indications")
     p.add_argument("--no-safety", action="store_true", help="patients: raw scores, no safety filter")
+    p.add_argument("--block-at", choices=("minor", "moderate", "major", "contraindicated"), default="minor",
+                   help="patients: remove interactions of this severity or graver, warn about milder ones "
+                        "(an interaction without a recorded severity is always removed; default minor)")
+    p.add_argument("--contraindications", choices=("remove", "warn", "off"), default="warn",
+                   help="patients: drugs whose recorded side effects include one of the patient's conditions "
+                        "are flagged (default), removed, or not checked; curated pairs keep their own action")
     p.add_argument("--reveal-patients", action="store_true", help="print the patient id in clear text")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_recommend)

@@ -81,6 +81,7 @@ def _shipped_sources(data_dir: Path) -> tuple[SourceSpec, ...]:
                    base_dir=base),
         SourceSpec("mimic", {"dir": "patients/mimic3-demo", "vocabulary": VOCABULARY}, "mimic3",
                    base_dir=base),
+        SourceSpec("csv", {"mapping": "safety/mapping.toml"}, "contraindications", base_dir=base),
     )
 
 

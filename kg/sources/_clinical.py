@@ -13,7 +13,7 @@ from kg.errors import Problem, ProblemLog
 from kg.mapping import DiseaseMatch, DrugMatch
 from kg.sources._io import read_table, records_read
 
-__all__ = ["explode_matches", "set_aside", "parse_dates", "read_csv_directory"]
+__all__ = ["explode_matches", "product_table", "set_aside", "parse_dates", "read_csv_directory"]
 
 
 def explode_matches(frame: pd.DataFrame, matches: Sequence[DrugMatch | DiseaseMatch],
@@ -30,6 +30,21 @@ def explode_matches(frame: pd.DataFrame, matches: Sequence[DrugMatch | DiseaseMa
     flat = [prefix + i for group in ids for i in group]
     rows = rows.assign(dst=np.array(flat, dtype=object))
     return rows.reset_index(drop=True), int(counts[keep].sum() - keep.sum())
+
+
+def product_table(source: str, products: Sequence[str], matches: Sequence[DrugMatch],
+                  records: Sequence[int] | np.ndarray) -> pd.DataFrame:
+    """The ``products`` graph table: each mapped product, its ingredients and how many records name it.
+
+    One row per (product, ingredients). A combination maps to several ingredient
+    edges, so the edges alone cannot say which drugs are only ever given together
+    (clavulanate with amoxicillin); the safety filter reads that from this table.
+    """
+    rows = [(str(p), "|".join("drug:" + i for i in m.drugbank_ids), int(n))
+            for p, m, n in zip(products, matches, records) if m]
+    table = pd.DataFrame(rows, columns=["product", "ingredients", "records"])
+    table = table.groupby(["product", "ingredients"], as_index=False, sort=True)["records"].sum()
+    return table.assign(source=source)[["product", "ingredients", "records", "source"]]
 
 
 def set_aside(source: str, file: str, lines: pd.Series | np.ndarray, records: pd.Series | Sequence[str],

@@ -19,7 +19,7 @@ from kg.builder import EdgeBatch, NodeBatch, SourceData
 from kg.errors import ProblemLog
 from kg.mapping import MappingTally, load_mappers
 from kg.schema import EdgeType
-from kg.sources._clinical import explode_matches, set_aside
+from kg.sources._clinical import explode_matches, product_table, set_aside
 from kg.sources._io import check_pattern, data_line_numbers, read_table, records_read
 
 #: More claims than this for one drug by one prescriber in a year is not a count but a mistake.
@@ -100,6 +100,8 @@ def load_cms_prescribers(path: Path, vocabulary: Path, name: str = "cms") -> Sou
     data.rows_expanded += expanded
     data.edges.append(EdgeBatch(str(path), PRESCRIBES, edges[["src", "dst", "weight", "_line"]]))
     data.nodes.append(NodeBatch(str(path), drugs.drug_nodes(matches), implied=True))
+    data.summaries["products"] = product_table(name, drug_columns, matches,
+                                            np.bincount(cols, minlength=len(drug_columns)))
     unmapped = cells[~mapped]
     if len(unmapped):
         data.out_of_scope.append(set_aside(

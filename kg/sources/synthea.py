@@ -28,7 +28,7 @@ from kg.builder import EdgeBatch, NodeBatch, SourceData
 from kg.errors import ProblemLog
 from kg.mapping import DiseaseMapper, DrugMapper, MappingTally, load_mappers
 from kg.schema import EdgeType
-from kg.sources._clinical import explode_matches, read_csv_directory, set_aside
+from kg.sources._clinical import explode_matches, product_table, read_csv_directory, set_aside
 from kg.sources._io import data_line_numbers, parse_datetimes
 
 __all__ = ["load_synthea", "SYNTHEA_FILES", "drug_edges", "condition_edges"]
@@ -150,6 +150,10 @@ def drug_edges(data: SourceData, path: Path, records: pd.DataFrame, matches: lis
     data.rows_expanded += expanded
     data.edges.append(EdgeBatch(str(path), edge_type, edges))
     data.nodes.append(NodeBatch(str(path), drugs.drug_nodes(matches), implied=True))
+    products = product_table(data.name, np.asarray(codes, dtype=object)[mapped],
+                             [m for m, ok in zip(matches, mapped) if ok], np.ones(int(mapped.sum()), dtype=np.int64))
+    data.summaries["products"] = pd.concat([data.summaries["products"], products], ignore_index=True) \
+        if "products" in data.summaries else products
     if (~mapped).any():
         data.out_of_scope.append(set_aside(
             data.name, str(path), records["_line"].to_numpy()[~mapped],

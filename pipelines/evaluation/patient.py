@@ -16,7 +16,9 @@ Drugs are ranked by each model's score; ties (and drugs a model cannot score) ar
 ordered by popularity among training patients, the same for every model. The hybrid's
 blend is chosen on the validation patients (:func:`recsys.blend.select_blend`). The
 interaction rate of the hybrid's top-k lists is measured with and without the safety
-filter, beside the rate among the drugs clinicians actually started.
+filter, beside the rate among the drugs clinicians actually started; each safety policy's
+share of truly started drugs removed is shown beside the recall it leaves
+(:mod:`pipelines.evaluation.safety_cost`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ProtocolResult, Stopwatch, summarise
+from pipelines.evaluation.safety_cost import policy_costs
 from recsys.blend import blend_scores
 
 __all__ = ["patient_protocols", "PATIENT_METRICS"]
@@ -108,6 +111,9 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
                                    "selection": trained.selection}}
         if new_only:
             result.info["interaction_rate"] = _interaction_rates(recommender, split.graph, blended, test, config.k)
+            result.info["safety_cost"] = {"k": k, **policy_costs(
+                recommender.safety, split.graph, test.patients, recommender.drug_ids, blended, test.matrix,
+                lambda s: _per_patient(s, test, order, k)[f"recall@{k}"].mean())}
     total = train_s + clock.lap()
     for r in results.values():
         r.seconds = total  # one split and one trained recommender serve both variants

@@ -130,6 +130,15 @@ def _extras(protocol: ProtocolResult) -> list[str]:
                   f"{rate['without_safety']['lists']:.3f} |",
                   f"| with the safety filter | {rate['with_safety']['drugs']:.3f} | {rate['with_safety']['lists']:.3f} |",
                   f"| drugs clinicians actually started | {rate['drugs_actually_started']:.3f} | |", ""]
+    cost = info.get("safety_cost")
+    if cost:
+        lines += [f"What each safety policy removes among the {cost['pairs']} drugs clinicians actually started "
+                  f"({cost['patients']} test patients), and the hybrid's recall@{cost['k']} with it:", "",
+                  "| policy | share of started drugs removed | by rule | recall |", "|---|---|---|---|"]
+        for name, row in cost["policies"].items():
+            rules = ", ".join(f"{rule} {share:.3f}" for rule, share in row["by_rule"].items()) or "-"
+            lines.append(f"| {name} | {row['started_removed']:.3f} | {rules} | {row['recall']:.3f} |")
+        lines.append("")
     return lines
 
 

@@ -47,7 +47,8 @@ def recommend_for_new_patient(ranker: Ranker, conditions: Sequence[str] = (), cu
         if known:
             cf = ranker.onto_drugs(ranker.patient_cf, ranker.patient_cf.score_new([known]))
     parts = {"graph": graph, "cf": cf, "popularity": np.log1p(ranker.patient_share)[None, :]}
-    context = PatientContext(frozenset(current_drugs), frozenset(allergies)) if safety else None
+    context = PatientContext(frozenset(current_drugs), frozenset(allergies),
+                             conditions=frozenset(conditions)) if safety else None
     best_condition = (lambda drug: max(conditions, key=lambda c: ranker.disease_z[
         ranker.disease_index.get_loc(c), ranker.drug_index.get_loc(drug)])) if rows else \
         (lambda drug: current_drugs[0])

@@ -28,7 +28,7 @@ from recsys.link.metapath import Metapath, enumerate_metapaths
 __all__ = ["ExplanationPath", "PathExplainer"]
 
 #: Relations that are not reasons to recommend a drug (an interaction is a warning).
-NOT_REASONS = frozenset({EdgeType("drug", "interacts_with", "drug")})
+NOT_REASONS = frozenset({EdgeType("drug", "interacts_with", "drug"), EdgeType("drug", "contraindicated_in", "disease")})
 
 
 @dataclass(frozen=True)

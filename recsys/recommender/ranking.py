@@ -260,21 +260,24 @@ class Ranker:
         order = np.argsort(-blended[0], kind="stable")
         items: list[Recommendation] = []
         removed: list[Exclusion] = []
-        notes = ([f"checked against {len(context.current_drugs)} current drug(s) and "
-                  f"{len(context.allergies)} allerg(ies)"] if context is not None else [])
+        notes = ([f"checked against {len(context.current_drugs)} current drug(s), {len(context.allergies)} "
+                  f"allerg(ies) and {len(context.conditions)} condition(s)"] if context is not None else [])
         for column in order:
             drug = str(self.drug_ids[column])
             if drug in skip:
                 continue
+            warnings: list[str] = []
             if context is not None:
-                reasons = self.safety.reasons(drug, context)
+                reasons, warnings = self.safety.assess(drug, context)
                 if reasons:
                     removed.extend(reasons)
                     continue
             components = {name: (None if np.isnan(z[0, column]) else float(z[0, column]))
                           for name, z in standardised.items()}
-            items.append(Recommendation(explain_from(drug), drug, self.names.get(drug) or drug,
-                                        float(blended[0, column]), components, list(notes), self))
+            product = self.safety.combinations.product_name(drug, self.names)  # never given alone
+            items.append(Recommendation(explain_from(drug), drug, product or self.names.get(drug) or drug,
+                                        float(blended[0, column]), components, notes + warnings, self,
+                                        list(self.safety.combinations.ingredients(drug))))
             if len(items) == k:
                 break
         return Recommendations(items, removed, dropped)

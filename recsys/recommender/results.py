@@ -29,7 +29,8 @@ class ExplanationSource(Protocol):
 @dataclass
 class Recommendation:
     """One ranked drug: blended score, each component's standardised score (``None``: could
-    not score), safety notes, and an explanation computed on first access."""
+    not score), safety notes, and an explanation computed on first access. A drug only ever
+    given inside a combination is named as that product (``Amoxicillin / Clavulanate``)."""
 
     entity_id: str
     drug_id: str
@@ -38,6 +39,8 @@ class Recommendation:
     components: dict[str, float | None]
     safety_notes: list[str] = field(default_factory=list)
     _recommender: "ExplanationSource | None" = field(default=None, repr=False, compare=False)
+    #: What the patient would be given: the drug, plus its partners when it only exists in a combination.
+    ingredients: list[str] = field(default_factory=list)
 
     @cached_property
     def paths(self) -> list[ExplanationPath]:
@@ -52,7 +55,8 @@ class Recommendation:
         return f"{text} {evidence['sentence']}" if evidence else text
 
     def as_dict(self) -> dict[str, object]:
-        return {"drug_id": self.drug_id, "name": self.name, "score": round(self.score, 4),
+        return {"drug_id": self.drug_id, "name": self.name, "ingredients": self.ingredients or [self.drug_id],
+                "score": round(self.score, 4),
                 "components": {k: None if v is None else round(v, 4) for k, v in self.components.items()},
                 "explanation": self.explanation, "paths": [p.as_dict() for p in self.paths],
                 "safety_notes": self.safety_notes}

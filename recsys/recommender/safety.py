@@ -1,42 +1,80 @@
-"""Safety filter: never recommend a drug the patient takes, one that interacts, or an allergen.
+"""Safety filter: never a drug the patient takes, one that interacts, an allergen or a contraindication.
 
 Everything comes from the graph, so a user's own interaction source (CSV or RDF mapped
-onto ``interacts_with``) or allergy records (``allergic_to``) work unchanged. An
-allergy covers the drug itself (the ingredient) and every drug sharing its ATC
-pharmacological subgroup (level 3, e.g. J01C penicillins, M01A NSAIDs), the usual unit
-of cross-reactivity; an allergy may also name a class directly (``atc:J01C``).
-What the filter removes comes back with its reasons: nothing is dropped silently.
+onto ``interacts_with``, optionally with a ``severity``), allergy records
+(``allergic_to``) and contraindication table (``contraindicated_in``) work unchanged.
+
+- A drug only ever given inside a combination product (clavulanate, with amoxicillin)
+  is checked as every ingredient of that product (:class:`~recsys.recommender.drugclasses.Combinations`).
+- An allergy covers the ingredient itself and every drug sharing its ATC pharmacological
+  subgroup (level 3: J01C penicillins, M01A NSAIDs), with subgroups inferred from narrow
+  pharmacologic classes and DrugBank categories for drugs without ATC codes
+  (:class:`~recsys.recommender.drugclasses.DrugClasses`); an allergy may name a class
+  directly (``atc:J01C``).
+- Interactions remove at or above ``SafetyPolicy.block_at``; weaker ones warn. An
+  interaction whose severity the source does not give always removes.
+- Contraindications (side effects that are one of the patient's conditions, and curated
+  pairs; :mod:`~recsys.recommender.contraindications`) remove, warn or are ignored by
+  ``SafetyPolicy.contraindications``.
+
+What the filter removes comes back with its reasons and evidence; what it lets through
+carries warnings, including "no interaction data" for a drug the sources say nothing about.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from kg.atc import ATC_LEVELS
 from kg.errors import KGError
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
-from kg.atc import ATC_LEVELS, drug_atc_codes
+from recsys.recommender.contraindications import Contraindications
+from recsys.recommender.drugclasses import ATC_PREFIX, Combinations, DrugClasses
 
-__all__ = ["Exclusion", "PatientContext", "SafetyFilter", "INTERACTS", "ALLERGIC_TO"]
+__all__ = ["Exclusion", "PatientContext", "SafetyFilter", "SafetyPolicy", "SEVERITIES",
+           "INTERACTS", "ALLERGIC_TO"]
 
 INTERACTS = EdgeType("drug", "interacts_with", "drug")
 ALLERGIC_TO = EdgeType("patient", "allergic_to", "drug")
 TAKES = EdgeType("patient", "takes", "drug")
-ATC_PREFIX = "atc:"
+HAS_CONDITION = EdgeType("patient", "has_condition", "disease")
+#: Interaction severities, mildest first.
+SEVERITIES = ("minor", "moderate", "major", "contraindicated")
+CONTRAINDICATION_POLICIES = ("remove", "warn", "off")
+NO_INTERACTION_DATA = "no interaction data for this drug: interactions cannot be ruled out"
+
+
+@dataclass(frozen=True)
+class SafetyPolicy:
+    """How strict the filter is: interactions removed from ``block_at`` up (weaker ones warn);
+    contraindications ``remove``d, ``warn``ed about or ``off``."""
+
+    block_at: str = "minor"
+    #: Warn by default: SIDER lists a side effect for hundreds of drugs each (sinusitis 300,
+    #: hypertension 439), so removing them all would drop 45% of the drugs clinicians start.
+    contraindications: str = "warn"
+
+    def __post_init__(self) -> None:
+        if self.block_at not in SEVERITIES:
+            raise KGError(f"block_at must be one of {', '.join(SEVERITIES)}, got {self.block_at!r}")
+        if self.contraindications not in CONTRAINDICATION_POLICIES:
+            raise KGError(f"contraindications must be one of {', '.join(CONTRAINDICATION_POLICIES)}, "
+                          f"got {self.contraindications!r}")
 
 
 @dataclass(frozen=True)
 class Exclusion:
-    """A candidate the filter removed, and why (``reason`` is one of the ``REASONS``)."""
+    """A candidate the filter removed, and why."""
 
     drug_id: str
-    reason: str  # "already taken" | "interaction" | "allergy"
-    because_of: str  # the current drug, the allergen or the class behind the reason
+    reason: str  # "already taken" | "interaction" | "allergy" | "contraindication"
+    because_of: str  # the current drug, the allergen, the class or the condition behind the reason
     detail: str = ""
 
     def text(self, names: Mapping[str, str] | None = None) -> str:
@@ -47,8 +85,9 @@ class Exclusion:
 
         drug, cause = label(self.drug_id), label(self.because_of)
         return {"already taken": f"{drug} is already taken",
-                "interaction": f"{drug} interacts with current drug {cause}",
-                "allergy": f"{drug} matches recorded allergy {cause}{self.detail}"}[self.reason]
+                "interaction": f"{drug} interacts with current drug {cause}{self.detail}",
+                "allergy": f"{drug} matches recorded allergy {cause}{self.detail}",
+                "contraindication": f"{drug} is contraindicated in {cause}{self.detail}"}[self.reason]
 
 
 @dataclass(frozen=True)
@@ -59,11 +98,12 @@ class PatientContext:
     allergies: frozenset[str] = frozenset()  # drug ids or ``atc:<class>`` codes
     #: Continuation allowed: a current drug may be recommended again (interactions still checked).
     allow_current: bool = False
+    conditions: frozenset[str] = frozenset()  # disease ids
 
 
 @dataclass
 class SafetyFilter:
-    """Known interactions and drug classes, checked against a patient's drugs and allergies.
+    """Known interactions, drug classes, combinations and contraindications, checked against a patient.
 
     Build with :meth:`from_graph`; ``filter`` keeps the safe candidates in order.
 
@@ -72,29 +112,46 @@ class SafetyFilter:
     """
 
     interactions: dict[str, frozenset[str]] = field(default_factory=dict)
-    drug_classes: dict[str, frozenset[str]] = field(default_factory=dict)
-    class_level: int = 3
+    classes: DrugClasses = field(default_factory=DrugClasses)
+    combinations: Combinations = field(default_factory=Combinations)
+    contraindications: Contraindications = field(default_factory=Contraindications)
+    severity: dict[frozenset[str], str] = field(default_factory=dict)  # pair -> known severity
+    policy: SafetyPolicy = field(default_factory=SafetyPolicy)
 
     @classmethod
-    def from_graph(cls, graph: KnowledgeGraph, class_level: int = 3) -> "SafetyFilter":
+    def from_graph(cls, graph: KnowledgeGraph, class_level: int = 3,
+                   policy: SafetyPolicy | None = None) -> "SafetyFilter":
         if class_level not in ATC_LEVELS:
             raise KGError(f"allergy class level must be one of {sorted(ATC_LEVELS)}, got {class_level}")
         pairs: dict[str, set[str]] = defaultdict(set)
+        severity: dict[frozenset[str], str] = {}
         edges = graph.edges.get(INTERACTS)
         if edges is not None:
-            for a, b in zip(edges["src"], edges["dst"]):
+            levels = edges["severity"] if "severity" in edges.columns else pd.Series(None, index=edges.index)
+            for a, b, level in zip(edges["src"], edges["dst"], levels):
                 pairs[a].add(b)
                 pairs[b].add(a)  # an interaction is symmetric whichever way a source stores it
-        width = ATC_LEVELS[class_level]
-        classes = {drug: frozenset(ATC_PREFIX + code[:width] for code in codes)
-                   for drug, codes in drug_atc_codes(graph).items()}
-        return cls({d: frozenset(p) for d, p in pairs.items()}, classes, class_level)
+                if isinstance(level, str) and level.strip():
+                    level = level.strip().lower()
+                    if level not in SEVERITIES:
+                        raise KGError(f"interaction {a} -- {b}: severity {level!r} is not one of "
+                                      f"{', '.join(SEVERITIES)}")
+                    key = frozenset((a, b))
+                    if SEVERITIES.index(level) > SEVERITIES.index(severity.get(key, "minor")) or key not in severity:
+                        severity[key] = level  # two sources disagreeing: the graver one holds
+        return cls({d: frozenset(p) for d, p in pairs.items()}, DrugClasses.from_graph(graph, class_level),
+                   Combinations.from_graph(graph), Contraindications.from_graph(graph), severity,
+                   policy or SafetyPolicy())
+
+    def with_policy(self, policy: SafetyPolicy) -> "SafetyFilter":
+        """The same knowledge under another policy (nothing is rebuilt)."""
+        return replace(self, policy=policy)
 
     # ---------------------------------------------------------------- context
     @staticmethod
     def context(graph: KnowledgeGraph, patient_id: str,
                 current_window_days: float | None = None, allow_current: bool = False) -> PatientContext:
-        """A patient's current drugs and allergies from the graph.
+        """A patient's current drugs, allergies and conditions from the graph.
 
         By default every drug the patient has a record of counts as current (the safe
         reading of a medication history whose stop dates are often missing); with
@@ -113,30 +170,73 @@ class SafetyFilter:
             keep = end.isna() | (end >= latest - pd.Timedelta(days=current_window_days))
             mine = mine[keep.to_numpy()]
         allergies = graph.edges.get(ALLERGIC_TO, pd.DataFrame(columns=["src", "dst"]))
+        conditions = graph.edges.get(HAS_CONDITION, pd.DataFrame(columns=["src", "dst"]))
         return PatientContext(frozenset(mine["dst"]),
-                              frozenset(allergies.loc[allergies["src"] == patient_id, "dst"]), allow_current)
+                              frozenset(allergies.loc[allergies["src"] == patient_id, "dst"]), allow_current,
+                              frozenset(conditions.loc[conditions["src"] == patient_id, "dst"]))
 
     # ---------------------------------------------------------------- checks
-    def reasons(self, drug_id: str, context: PatientContext) -> list[Exclusion]:
-        """Every reason ``drug_id`` is unsafe for ``context`` (empty when it is safe)."""
+    def assess(self, drug_id: str, context: PatientContext) -> tuple[list[Exclusion], list[str]]:
+        """Every reason ``drug_id`` is unsafe for ``context``, and the warnings it passes with."""
         out: list[Exclusion] = []
+        warnings: list[str] = []
         if drug_id in context.current_drugs and not context.allow_current:
             out.append(Exclusion(drug_id, "already taken", drug_id))
-        for current in sorted(self.interactions.get(drug_id, frozenset()) & context.current_drugs):
-            out.append(Exclusion(drug_id, "interaction", current))
-        classes = self.drug_classes.get(drug_id, frozenset())
-        for allergen in sorted(context.allergies):
-            if allergen == drug_id:
-                out.append(Exclusion(drug_id, "allergy", allergen, " (same ingredient)"))
-            elif allergen.startswith(ATC_PREFIX):
-                if any(c.startswith(allergen) or allergen.startswith(c) for c in classes):
-                    out.append(Exclusion(drug_id, "allergy", allergen, " (class)"))
+        ingredients = self.combinations.ingredients(drug_id)
+        for ingredient in ingredients:
+            via = "" if ingredient == drug_id else f"; through {ingredient}, given with it in one product"
+            self._interactions(drug_id, ingredient, via, context, out, warnings)
+            self._allergies(drug_id, ingredient, via, context, out)
+            self._contraindications(drug_id, ingredient, via, context, out, warnings)
+        if not any(self.interactions.get(i) for i in ingredients):
+            warnings.append(NO_INTERACTION_DATA)
+        return out, warnings
+
+    def reasons(self, drug_id: str, context: PatientContext) -> list[Exclusion]:
+        """Every reason ``drug_id`` is unsafe for ``context`` (empty when it is safe)."""
+        return self.assess(drug_id, context)[0]
+
+    def _interactions(self, drug_id: str, ingredient: str, via: str, context: PatientContext,
+                      out: list[Exclusion], warnings: list[str]) -> None:
+        for current in sorted(self.interactions.get(ingredient, frozenset()) & context.current_drugs):
+            level = self.severity.get(frozenset((ingredient, current)))
+            if level is None or SEVERITIES.index(level) >= SEVERITIES.index(self.policy.block_at):
+                out.append(Exclusion(drug_id, "interaction", current,
+                                     (f" (severity {level})" if level else " (severity not recorded)") + via))
             else:
-                shared = sorted(classes & self.drug_classes.get(allergen, frozenset()))
+                warnings.append(f"{level} interaction with current drug {current}{via}")
+
+    def _allergies(self, drug_id: str, ingredient: str, via: str, context: PatientContext,
+                   out: list[Exclusion]) -> None:
+        classes = self.classes.of(ingredient)
+        for allergen in sorted(context.allergies):
+            if allergen == ingredient:
+                out.append(Exclusion(drug_id, "allergy", allergen, " (same ingredient" + via + ")"))
+            elif allergen.startswith(ATC_PREFIX):
+                for klass, source in sorted(classes.items()):
+                    if klass.startswith(allergen) or allergen.startswith(klass):
+                        out.append(Exclusion(drug_id, "allergy", allergen, f" (class {klass[len(ATC_PREFIX):]}, "
+                                             f"{_provenance(ingredient, source)}{via})"))
+                        break
+            else:
+                theirs = self.classes.of(allergen)
+                shared = sorted(set(classes) & set(theirs))
                 if shared:
-                    out.append(Exclusion(drug_id, "allergy", allergen,
-                                         f" (same class {shared[0][len(ATC_PREFIX):]})"))
-        return out
+                    klass = shared[0]
+                    sources = {_provenance(ingredient, classes[klass]), _provenance(allergen, theirs[klass])}
+                    out.append(Exclusion(drug_id, "allergy", allergen, f" (same class {klass[len(ATC_PREFIX):]}: "
+                                         f"{'; '.join(sorted(sources))}{via})"))
+
+    def _contraindications(self, drug_id: str, ingredient: str, via: str, context: PatientContext,
+                           out: list[Exclusion], warnings: list[str]) -> None:
+        if self.policy.contraindications == "off" or not context.conditions:
+            return
+        for found in self.contraindications.of(ingredient, context.conditions):
+            action = found.action or self.policy.contraindications
+            if action == "remove":
+                out.append(Exclusion(drug_id, "contraindication", found.disease_id, f" ({found.evidence}{via})"))
+            elif action == "warn":
+                warnings.append(f"possible contraindication in {found.disease_id}: {found.evidence}{via}")
 
     def filter(self, candidates: Sequence[str],
                context: PatientContext) -> tuple[list[int], list[Exclusion]]:
@@ -155,3 +255,7 @@ class SafetyFilter:
         """Boolean mask over ``drug_ids``: True where the drug must not be recommended."""
         return np.fromiter((bool(self.reasons(d, context)) for d in drug_ids), dtype=bool,
                            count=len(drug_ids))
+
+
+def _provenance(drug_id: str, source: str) -> str:
+    return f"{drug_id} by {source}"

@@ -1,0 +1,131 @@
+"""Drug classes for allergy checks, and combination products, from every source the graph has.
+
+Cross-reactivity is judged at the ATC pharmacological subgroup (level 3: J01C
+penicillins, M01A NSAIDs). A drug without an ATC code (clavulanate) would escape
+that check, so its subgroup is inferred from the graph's other class sources: a
+Hetionet pharmacologic class or a DrugBank category counts when it is as narrow as
+one ATC subgroup (at least ``_MIN_MEMBERS`` of its members have ATC codes and at
+least ``_AGREEMENT`` of those share one subgroup). "beta Lactamase Inhibitors"
+(sulbactam J01CG01, tazobactam J01CG02) puts clavulanate in J01C; "Anti-Bacterial
+Agents" spans a dozen subgroups and says nothing. Every class carries the source it
+came from, so an exclusion can say why.
+
+Combination products come from the graph's ``products`` table (written by the
+clinical loaders): a drug that is never recorded alone, only inside products with
+other ingredients, is given as that product, so safety checks every ingredient.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from kg.atc import ATC_LEVELS, drug_atc_codes
+from kg.graph import KnowledgeGraph
+from kg.schema import EdgeType
+
+__all__ = ["DrugClasses", "Combinations", "ATC_PREFIX"]
+
+ATC_PREFIX = "atc:"
+CLASS_MEMBERSHIP = EdgeType("pharmacologic_class", "includes", "drug")
+#: (members with ATC codes, share of them in one subgroup) a class needs before it says anything:
+#: curated pharmacologic classes are narrow by design; DrugBank categories mix levels
+#: ("Antidiabetic Agents" holds insulins and oral drugs) and must agree completely.
+_NARROW = {"pharmacologic class": (2, 0.8), "DrugBank category": (3, 1.0)}
+
+
+@dataclass
+class DrugClasses:
+    """Each drug's ATC subgroups (``atc:J01C``) and, per subgroup, where it came from."""
+
+    classes: dict[str, dict[str, str]] = field(default_factory=dict)
+    level: int = 3
+
+    @classmethod
+    def from_graph(cls, graph: KnowledgeGraph, level: int = 3) -> "DrugClasses":
+        width = ATC_LEVELS[level]
+        classes: dict[str, dict[str, str]] = defaultdict(dict)
+        for drug, codes in drug_atc_codes(graph).items():
+            for code in codes:
+                classes[drug].setdefault(ATC_PREFIX + code[:width], "ATC")
+        coded = {drug: set(found) for drug, found in classes.items()}
+        for (kind, name), members in sorted(_class_sources(graph).items()):
+            subgroup = _narrow_subgroup(members, coded, *_NARROW[kind])
+            if subgroup is None:
+                continue
+            for drug in sorted(members - coded.keys()):  # inference only fills drugs without ATC codes
+                classes[drug].setdefault(subgroup, f"inferred from {kind} {name}")
+        return cls({d: dict(c) for d, c in classes.items() if c}, level)
+
+    def of(self, drug_id: str) -> dict[str, str]:
+        """``{class: provenance}`` for one drug (empty when no source classifies it)."""
+        return self.classes.get(drug_id, {})
+
+
+def _class_sources(graph: KnowledgeGraph) -> dict[tuple[str, str], set[str]]:
+    """Members of every Hetionet pharmacologic class and DrugBank category, keyed by (kind, name)."""
+    out: dict[tuple[str, str], set[str]] = defaultdict(set)
+    names = dict(zip(graph.nodes["id"], graph.nodes["name"])) if "name" in graph.nodes.columns else {}
+    edges = graph.edges.get(CLASS_MEMBERSHIP)
+    if edges is not None:
+        for klass, drug in zip(edges["src"], edges["dst"]):
+            out["pharmacologic class", str(names.get(klass) or klass)].add(drug)
+    drugs = graph.nodes_of_type("drug")
+    if "categories" in drugs.columns:
+        for drug, value in zip(drugs["id"], drugs["categories"]):
+            if isinstance(value, str):
+                for category in filter(None, value.split("|")):
+                    out["DrugBank category", category].add(drug)
+    return out
+
+
+def _narrow_subgroup(members: set[str], coded: dict[str, set[str]], min_members: int,
+                     agreement: float) -> str | None:
+    """The ATC subgroup a class stands for, or ``None`` when its coded members are too few or disagree."""
+    groups = [coded[d] for d in members if d in coded]
+    if len(groups) < min_members:
+        return None
+    votes = Counter(group for found in groups for group in found)
+    group, count = min(votes.items(), key=lambda item: (-item[1], item[0]))
+    return group if count >= agreement * len(groups) else None
+
+
+@dataclass
+class Combinations:
+    """Drugs only ever recorded inside combination products, with their partners and product name."""
+
+    partners: dict[str, frozenset[str]] = field(default_factory=dict)
+    products: dict[str, tuple[str, ...]] = field(default_factory=dict)  # drug -> main product's ingredients
+
+    @classmethod
+    def from_graph(cls, graph: KnowledgeGraph) -> "Combinations":
+        table = graph.tables.get("products")
+        if table is None or table.empty:
+            return cls()
+        alone: set[str] = set()
+        partners: dict[str, set[str]] = defaultdict(set)
+        main: dict[str, tuple[int, tuple[str, ...]]] = {}
+        grouped = table.groupby("ingredients", sort=True)["records"].sum()
+        for ingredients, records in grouped.items():
+            parts = tuple(str(ingredients).split("|"))
+            if len(parts) == 1:
+                alone.add(parts[0])
+                continue
+            for drug in parts:
+                partners[drug].update(p for p in parts if p != drug)
+                if drug not in main or int(records) > main[drug][0]:
+                    main[drug] = (int(records), parts)
+        only = {d for d in partners if d not in alone}
+        return cls({d: frozenset(partners[d]) for d in only}, {d: main[d][1] for d in only})
+
+    def ingredients(self, drug_id: str) -> tuple[str, ...]:
+        """What recommending ``drug_id`` gives the patient: itself, plus partners when it is never given alone."""
+        return (drug_id, *sorted(self.partners.get(drug_id, ())))
+
+    def product_name(self, drug_id: str, names: dict[str, str]) -> str | None:
+        """``Amoxicillin / Clavulanate`` for a combination-only drug; ``None`` for any other."""
+        parts = self.products.get(drug_id)
+        if parts is None:
+            return None
+        return " / ".join(names.get(p) or p for p in parts)
+

@@ -1,0 +1,183 @@
+"""Safety rules a pharmacist checks: combinations, inferred classes, contraindications, severity, curation."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pandas as pd
+import pytest
+
+from kg.errors import KGError
+from kg.graph import KnowledgeGraph
+from kg.schema import EdgeType
+from kg.sources import load_csv_source
+from recsys.recommender.safety import NO_INTERACTION_DATA, PatientContext, SafetyFilter, SafetyPolicy
+from tests.conftest import build
+
+AMOXICILLIN, CLAVULANATE, PENICILLIN_V, WARFARIN = "drug:DB01060", "drug:DB00766", "drug:DB00417", "drug:DB00682"
+SULBACTAM, TAZOBACTAM, ACETAMINOPHEN, RIFAMPICIN = "drug:DB09324", "drug:DB01606", "drug:DB00316", "drug:DB01045"
+HEPATITIS_B, SIDE_HEPATITIS = "disease:DOID:2043", "side_effect:C0019158"
+DRUGS = {AMOXICILLIN: ("Amoxicillin", "J01CA04"), CLAVULANATE: ("Clavulanate", None),
+         PENICILLIN_V: ("Penicillin V", "J01CE02"), WARFARIN: ("Warfarin", "B01AA03"),
+         SULBACTAM: ("Sulbactam", "J01CG01"), TAZOBACTAM: ("Tazobactam", "J01CG02"),
+         ACETAMINOPHEN: ("Acetaminophen", "N02BE01"), RIFAMPICIN: ("Rifampicin", "J04AB02")}
+
+
+def graph(products: bool = True, classes: bool = False) -> KnowledgeGraph:
+    nodes = pd.DataFrame(
+        [{"id": d, "type": "drug", "name": n, "atc_codes": atc} for d, (n, atc) in DRUGS.items()]
+        + [{"id": HEPATITIS_B, "type": "disease", "name": "hepatitis B"},
+           {"id": SIDE_HEPATITIS, "type": "side_effect", "name": "Hepatitis"},
+           {"id": "pharmacologic_class:N0000000202", "type": "pharmacologic_class",
+            "name": "beta Lactamase Inhibitors"}])
+    edges = {
+        EdgeType("drug", "interacts_with", "drug"): pd.DataFrame({"src": [AMOXICILLIN], "dst": [WARFARIN]}),
+        EdgeType("drug", "causes", "side_effect"): pd.DataFrame({"src": [ACETAMINOPHEN], "dst": [SIDE_HEPATITIS]}),
+    }
+    if classes:
+        edges[EdgeType("pharmacologic_class", "includes", "drug")] = pd.DataFrame({
+            "src": ["pharmacologic_class:N0000000202"] * 3, "dst": [SULBACTAM, TAZOBACTAM, CLAVULANATE]})
+    tables = {}
+    if products:  # amoxicillin is sold alone and with clavulanate; clavulanate never alone
+        tables["products"] = pd.DataFrame({
+            "product": ["AMOXICILLIN", "AMOX.TR.POTASSIUM.CLAVULANATE", "WARFARIN"],
+            "ingredients": [AMOXICILLIN, f"{AMOXICILLIN}|{CLAVULANATE}", WARFARIN],
+            "records": [10, 4, 3], "source": "test"})
+    return KnowledgeGraph(nodes, edges, tables)
+
+
+def test_a_combination_only_drug_is_checked_as_every_ingredient():
+    safety = SafetyFilter.from_graph(graph())
+    assert safety.combinations.ingredients(CLAVULANATE) == (CLAVULANATE, AMOXICILLIN)
+    assert safety.combinations.ingredients(AMOXICILLIN) == (AMOXICILLIN,)  # sold alone: itself only
+    names = {d: n for d, (n, _) in DRUGS.items()}
+    assert safety.combinations.product_name(CLAVULANATE, names) == "Amoxicillin / Clavulanate"
+    allergic = safety.reasons(CLAVULANATE, PatientContext(allergies=frozenset({PENICILLIN_V})))
+    assert [(e.reason, e.because_of) for e in allergic] == [("allergy", PENICILLIN_V)]
+    assert "through drug:DB01060" in allergic[0].text()
+    on_warfarin = safety.reasons(CLAVULANATE, PatientContext(current_drugs=frozenset({WARFARIN})))
+    assert [(e.reason, e.because_of) for e in on_warfarin] == [("interaction", WARFARIN)]
+    # without the products table clavulanate has neither a class nor an interaction: it would pass
+    bare = SafetyFilter.from_graph(graph(products=False))
+    assert bare.reasons(CLAVULANATE, PatientContext(frozenset({WARFARIN}), frozenset({PENICILLIN_V}))) == []
+
+
+def test_a_drug_without_atc_code_gets_its_subgroup_from_a_narrow_class():
+    safety = SafetyFilter.from_graph(graph(products=False, classes=True))
+    assert safety.classes.of(CLAVULANATE) == {
+        "atc:J01C": "inferred from pharmacologic class beta Lactamase Inhibitors"}
+    removed = safety.reasons(CLAVULANATE, PatientContext(allergies=frozenset({PENICILLIN_V})))
+    assert len(removed) == 1 and "inferred from pharmacologic class beta Lactamase Inhibitors" in removed[0].text()
+    by_code = safety.reasons(CLAVULANATE, PatientContext(allergies=frozenset({"atc:J01C"})))
+    assert [e.reason for e in by_code] == ["allergy"]
+    # a class whose coded members span subgroups says nothing
+    mixed = graph(products=False, classes=True)
+    mixed.edges[EdgeType("pharmacologic_class", "includes", "drug")]["dst"] = [SULBACTAM, WARFARIN, CLAVULANATE]
+    assert SafetyFilter.from_graph(mixed).classes.of(CLAVULANATE) == {}
+
+
+def test_contraindication_from_a_side_effect_by_policy():
+    g = graph()
+    patient = PatientContext(conditions=frozenset({HEPATITIS_B}))
+    strict = SafetyFilter.from_graph(g, policy=SafetyPolicy(contraindications="remove"))
+    removed, _ = strict.assess(ACETAMINOPHEN, patient)
+    assert [(e.reason, e.because_of) for e in removed] == [("contraindication", HEPATITIS_B)]
+    assert "causes side effect Hepatitis (broader term of hepatitis b)" in removed[0].text()
+    removed, warnings = strict.with_policy(SafetyPolicy(contraindications="warn")).assess(ACETAMINOPHEN, patient)
+    assert removed == [] and any("possible contraindication" in w and "Hepatitis" in w for w in warnings)
+    removed, warnings = strict.with_policy(SafetyPolicy(contraindications="off")).assess(ACETAMINOPHEN, patient)
+    assert removed == [] and not any("contraindication" in w for w in warnings)
+    # a known indication is not a contraindication
+    g.edges[EdgeType("drug", "treats", "disease")] = pd.DataFrame({"src": [ACETAMINOPHEN], "dst": [HEPATITIS_B]})
+    exempt = SafetyFilter.from_graph(g, policy=SafetyPolicy(contraindications="remove"))
+    assert exempt.reasons(ACETAMINOPHEN, patient) == []
+
+
+def test_same_umls_concept_matches_through_the_xrefs_table():
+    g = graph()
+    g.nodes.loc[g.nodes["id"] == HEPATITIS_B, "name"] = "viral liver disease"  # names no longer meet
+    assert SafetyFilter.from_graph(g).contraindications.by_disease == {}
+    g.tables["xrefs"] = pd.DataFrame({"node_id": [HEPATITIS_B], "resource": ["UMLS"], "resource_id": ["C0019158"]})
+    found = SafetyFilter.from_graph(g).contraindications.of(ACETAMINOPHEN, frozenset({HEPATITIS_B}))
+    assert [c.evidence for c in found] == ["causes side effect Hepatitis (same UMLS concept C0019158)"]
+
+
+def test_drugs_without_interaction_data_say_so():
+    safety = SafetyFilter.from_graph(graph())
+    assert NO_INTERACTION_DATA in safety.assess(ACETAMINOPHEN, PatientContext())[1]
+    assert NO_INTERACTION_DATA not in safety.assess(WARFARIN, PatientContext())[1]
+    assert NO_INTERACTION_DATA not in safety.assess(CLAVULANATE, PatientContext())[1]  # through amoxicillin
+
+
+def _user_graph(tmp_path, interactions: str, contraindications: str):
+    """The planted drugs plus a user's own interaction CSV (with severities) and contraindication table."""
+    (tmp_path / "nodes.csv").write_text("id,type,name\n" + "".join(
+        f"{d},drug,{n}\n" for d, (n, _) in DRUGS.items()) + f"{HEPATITIS_B},disease,hepatitis B\n")
+    (tmp_path / "interactions.csv").write_text(interactions)
+    (tmp_path / "contraindications.csv").write_text(contraindications)
+    (tmp_path / "mapping.toml").write_text(textwrap.dedent("""
+        [[nodes]]
+        file = "nodes.csv"
+        id = "id"
+        type = "type"
+        name = "name"
+
+        [[edges]]
+        file = "interactions.csv"
+        source = "drug_a"
+        target = "drug_b"
+        relation = "interacts_with"
+        attributes = ["severity"]
+
+        [[edges]]
+        file = "contraindications.csv"
+        source = "drug"
+        target = "disease"
+        relation = "contraindicated_in"
+        attributes = ["action", "note"]
+    """))
+    return build(load_csv_source(tmp_path / "mapping.toml")).graph
+
+
+def test_user_interactions_with_severity_and_curated_contraindications(tmp_path):
+    g = _user_graph(tmp_path,
+                    f"drug_a,drug_b,severity\n{WARFARIN},{RIFAMPICIN},major\n{WARFARIN},{ACETAMINOPHEN},minor\n"
+                    f"{WARFARIN},{AMOXICILLIN},\n",
+                    f"drug,disease,action,note\n{RIFAMPICIN},{HEPATITIS_B},remove,hepatotoxic\n"
+                    f"{ACETAMINOPHEN},{HEPATITIS_B},allow,low doses are fine\n")
+    on_warfarin = PatientContext(current_drugs=frozenset({WARFARIN}), conditions=frozenset({HEPATITIS_B}))
+    safety = SafetyFilter.from_graph(g)
+    assert [e.detail for e in safety.reasons(RIFAMPICIN, on_warfarin) if e.reason == "interaction"] == \
+        [" (severity major)"]
+    assert [e.reason for e in safety.reasons(ACETAMINOPHEN, on_warfarin)] == ["interaction"]  # minor, block_at minor
+    lenient = safety.with_policy(SafetyPolicy(block_at="major"))
+    removed, warnings = lenient.assess(ACETAMINOPHEN, on_warfarin)
+    assert removed == [] and any(w.startswith("minor interaction with current drug") for w in warnings)
+    # no severity recorded: removed under every policy
+    assert [e.detail for e in lenient.reasons(AMOXICILLIN, on_warfarin)] == [" (severity not recorded)"]
+    # curated contraindications keep their action whatever the derived policy says (only "off" silences them)
+    curated = [e for e in lenient.reasons(RIFAMPICIN, on_warfarin) if e.reason == "contraindication"]
+    assert len(curated) == 1 and "curated: hepatotoxic" in curated[0].text()
+    assert lenient.with_policy(SafetyPolicy(block_at="major", contraindications="off")).reasons(
+        RIFAMPICIN, PatientContext(conditions=frozenset({HEPATITIS_B}))) == []
+
+
+def test_a_curated_allow_overrides_the_side_effect_rule(tmp_path):
+    g = _user_graph(tmp_path, f"drug_a,drug_b,severity\n{WARFARIN},{RIFAMPICIN},major\n",
+                    f"drug,disease,action,note\n{ACETAMINOPHEN},{HEPATITIS_B},allow,low doses are fine\n")
+    g.nodes = pd.concat([g.nodes, pd.DataFrame([{"id": SIDE_HEPATITIS, "type": "side_effect", "name": "Hepatitis"}])],
+                        ignore_index=True)
+    g.edges[EdgeType("drug", "causes", "side_effect")] = pd.DataFrame({"src": [ACETAMINOPHEN], "dst": [SIDE_HEPATITIS]})
+    strict = SafetyFilter.from_graph(g, policy=SafetyPolicy(contraindications="remove"))
+    assert strict.reasons(ACETAMINOPHEN, PatientContext(conditions=frozenset({HEPATITIS_B}))) == []
+
+
+def test_bad_severity_action_and_policy_are_named(tmp_path):
+    g = _user_graph(tmp_path, f"drug_a,drug_b,severity\n{WARFARIN},{RIFAMPICIN},deadly\n", "drug,disease,action,note\n"
+                    f"{RIFAMPICIN},{HEPATITIS_B},remove,\n")
+    with pytest.raises(KGError, match="severity 'deadly' is not one of minor, moderate, major, contraindicated"):
+        SafetyFilter.from_graph(g)
+    with pytest.raises(KGError, match="block_at must be one of"):
+        SafetyPolicy(block_at="severe")
+    with pytest.raises(KGError, match="contraindications must be one of"):
+        SafetyPolicy(contraindications="maybe")
