@@ -54,7 +54,7 @@ def test_a_combination_only_drug_is_checked_as_every_ingredient():
     assert safety.combinations.product_name(CLAVULANATE, names) == "Amoxicillin / Clavulanate"
     allergic = safety.reasons(CLAVULANATE, PatientContext(allergies=frozenset({PENICILLIN_V})))
     assert [(e.reason, e.because_of) for e in allergic] == [("allergy", PENICILLIN_V)]
-    assert "through drug:DB01060" in allergic[0].text()
+    assert "through Amoxicillin (drug:DB01060), given with it in one product" in allergic[0].text()
     on_warfarin = safety.reasons(CLAVULANATE, PatientContext(current_drugs=frozenset({WARFARIN})))
     assert [(e.reason, e.because_of) for e in on_warfarin] == [("interaction", WARFARIN)]
     # without the products table clavulanate has neither a class nor an interaction: it would pass

@@ -117,6 +117,7 @@ class SafetyFilter:
     contraindications: Contraindications = field(default_factory=Contraindications)
     severity: dict[frozenset[str], str] = field(default_factory=dict)  # pair -> known severity
     policy: SafetyPolicy = field(default_factory=SafetyPolicy)
+    names: dict[str, str] = field(default_factory=dict, repr=False)  # for readable warnings
 
     @classmethod
     def from_graph(cls, graph: KnowledgeGraph, class_level: int = 3,
@@ -141,7 +142,8 @@ class SafetyFilter:
                         severity[key] = level  # two sources disagreeing: the graver one holds
         return cls({d: frozenset(p) for d, p in pairs.items()}, DrugClasses.from_graph(graph, class_level),
                    Combinations.from_graph(graph), Contraindications.from_graph(graph), severity,
-                   policy or SafetyPolicy())
+                   policy or SafetyPolicy(),
+                   {i: n for i, n in zip(graph.nodes["id"], graph.nodes["name"]) if isinstance(n, str) and n})
 
     def with_policy(self, policy: SafetyPolicy) -> "SafetyFilter":
         """The same knowledge under another policy (nothing is rebuilt)."""
@@ -184,7 +186,7 @@ class SafetyFilter:
             out.append(Exclusion(drug_id, "already taken", drug_id))
         ingredients = self.combinations.ingredients(drug_id)
         for ingredient in ingredients:
-            via = "" if ingredient == drug_id else f"; through {ingredient}, given with it in one product"
+            via = "" if ingredient == drug_id else f"; through {self._label(ingredient)}, given with it in one product"
             self._interactions(drug_id, ingredient, via, context, out, warnings)
             self._allergies(drug_id, ingredient, via, context, out)
             self._contraindications(drug_id, ingredient, via, context, out, warnings)
@@ -204,7 +206,7 @@ class SafetyFilter:
                 out.append(Exclusion(drug_id, "interaction", current,
                                      (f" (severity {level})" if level else " (severity not recorded)") + via))
             else:
-                warnings.append(f"{level} interaction with current drug {current}{via}")
+                warnings.append(f"{level} interaction with current drug {self._label(current)}{via}")
 
     def _allergies(self, drug_id: str, ingredient: str, via: str, context: PatientContext,
                    out: list[Exclusion]) -> None:
@@ -236,7 +238,11 @@ class SafetyFilter:
             if action == "remove":
                 out.append(Exclusion(drug_id, "contraindication", found.disease_id, f" ({found.evidence}{via})"))
             elif action == "warn":
-                warnings.append(f"possible contraindication in {found.disease_id}: {found.evidence}{via}")
+                warnings.append(f"possible contraindication in {self._label(found.disease_id)}: {found.evidence}{via}")
+
+    def _label(self, node_id: str) -> str:
+        name = self.names.get(node_id)
+        return f"{name} ({node_id})" if name else node_id
 
     def filter(self, candidates: Sequence[str],
                context: PatientContext) -> tuple[list[int], list[Exclusion]]:
