@@ -93,6 +93,9 @@ class RelationSpec:
     orders, several CMS columns of one drug, one condition coded at every visit)
     are one edge whose attributes aggregate (``sum``, ``min``, ``max``, ``first``).
     Duplicates of any other relation must agree, or the later one is rejected.
+
+    ``learned = False`` marks safety knowledge (curated contraindications) that models
+    never learn from: a contraindication is not evidence for or against an indication.
     """
 
     edge_type: EdgeType
@@ -100,6 +103,7 @@ class RelationSpec:
     symmetric: bool = False
     attributes: Mapping[str, str] = field(default_factory=dict)
     combine: Mapping[str, str] = field(default_factory=dict)
+    learned: bool = True
 
     def __post_init__(self) -> None:
         for name, dtype in self.attributes.items():
@@ -117,8 +121,8 @@ COMBINE_RULES: tuple[str, ...] = ("sum", "min", "max", "first")
 
 
 def _spec(src: str, rel: str, dst: str, description: str, symmetric: bool = False,
-          combine: Mapping[str, str] | None = None, **attributes: str) -> RelationSpec:
-    return RelationSpec(EdgeType(src, rel, dst), description, symmetric, attributes, combine or {})
+          combine: Mapping[str, str] | None = None, learned: bool = True, **attributes: str) -> RelationSpec:
+    return RelationSpec(EdgeType(src, rel, dst), description, symmetric, attributes, combine or {}, learned)
 
 
 _DRUGBANK_ACTION = {"actions": "str", "known_action": "str"}
@@ -143,7 +147,8 @@ _RELATIONS: tuple[RelationSpec, ...] = (
     _spec("drug", "transported_by", "target", "DrugBank transporter", **_DRUGBANK_ACTION),
     _spec("pharmacologic_class", "includes", "drug", "class membership"),
     _spec("drug", "contraindicated_in", "disease",
-          "curated contraindication (action: remove | warn | allow; note: why)", action="str", note="str"),
+          "curated contraindication (action: remove | warn | allow; note: why)", learned=False,
+          action="str", note="str"),
     # Disease biology.
     _spec("disease", "associates", "target", "gene associated with the disease"),
     _spec("disease", "upregulates", "target", "gene over-expressed in the disease"),

@@ -181,3 +181,14 @@ def test_bad_severity_action_and_policy_are_named(tmp_path):
         SafetyPolicy(block_at="severe")
     with pytest.raises(KGError, match="contraindications must be one of"):
         SafetyPolicy(contraindications="maybe")
+
+
+def test_curated_contraindications_never_feed_the_learned_models(tmp_path):
+    from recsys.link.adjacency import relation_matrices
+    from recsys.link.task import id_maps_of
+
+    g = _user_graph(tmp_path, f"drug_a,drug_b,severity\n{WARFARIN},{RIFAMPICIN},major\n",
+                    f"drug,disease,action,note\n{RIFAMPICIN},{HEPATITIS_B},remove,hepatotoxic\n")
+    relations = {e.rel for e in relation_matrices(g, id_maps_of(g))}
+    assert "interacts_with" in relations
+    assert not any("contraindicated_in" in r for r in relations)

@@ -56,12 +56,13 @@ def relation_matrices(graph: KnowledgeGraph, id_maps: dict[str, list[str]],
     """Binary CSR adjacency for every metaedge of the graph's relations.
 
     ``exclude`` names relations left out entirely (for example the target relation
-    when a model must not walk it).
+    when a model must not walk it); relations the schema marks as not learned (curated
+    contraindications) are always left out.
     """
     indexes = {t: pd.Index(ids) for t, ids in id_maps.items()}
     matrices: dict[MetaEdge, sp.csr_matrix] = {}
     for et, frame in graph.edges.items():
-        if exclude and et in exclude:
+        if (exclude and et in exclude) or (et in SCHEMA.relations and not SCHEMA.relations[et].learned):
             continue
         if frame.empty or et.src not in indexes or et.dst not in indexes:
             continue
