@@ -115,7 +115,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     diseases, all_diseases = np.arange(task.num_dst), np.arange(deployed_task.num_dst)
     selected = MetapathModel(penalties=tuple(config.metapath_penalties), seed=config.seed).fit(task)
     val_disease_scores = {"metapath": selected.score_matrix(diseases)}
-    deployed_metapath = MetapathModel(penalties=(selected.penalty,), seed=config.seed).fit(deployed_task)
+    deployed_metapath = MetapathModel(**selected.chosen_settings()).fit(deployed_task)
     disease_scores = {"metapath": deployed_metapath.score_matrix(all_diseases)}
     stage("metapath model")
     gnn_epochs = None
@@ -181,7 +181,8 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     stage("blend weights")
 
     # 4. the deployed recommender
-    selection = {**validation.selection, **choices}
+    selection = {**validation.selection, **choices,
+                 "disease_metapath": {"chosen": selected.chosen, "candidates": selected.candidates}}
     recommender = Recommender(graph, disease_scores, deployed_task.id_maps["disease"],
                               deployed_task.id_maps["drug"], weights=validation.weights, selection=selection,
                               **cf_all)

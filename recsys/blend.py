@@ -93,16 +93,38 @@ def validation_mrr(scores: np.ndarray, positives: np.ndarray, usable: np.ndarray
     >>> validation_mrr(np.array([[0.9, 0.5, 0.1]]), np.array([[False, True, False]]))
     0.5
     """
+    rows, reciprocal = reciprocal_ranks(scores, positives, usable)
+    return float(np.mean(reciprocal)) if len(reciprocal) else float("nan")
+
+
+def reciprocal_ranks(scores: np.ndarray, positives: np.ndarray,
+                     usable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Row and filtered reciprocal rank of every positive (see :func:`validation_mrr`)."""
     scores = np.asarray(scores, dtype=np.float64)
     positives = np.asarray(positives, dtype=bool)
     usable = np.ones_like(positives) if usable is None else np.asarray(usable, dtype=bool)
     negatives = usable & ~positives
-    reciprocal = []
-    for row, col in zip(*np.nonzero(positives)):
+    rows, cols = np.nonzero(positives)
+    reciprocal = np.empty(len(rows))
+    for i, (row, col) in enumerate(zip(rows, cols)):
         others = scores[row, negatives[row]]
         rank = 1.0 + (others > scores[row, col]).sum() + 0.5 * (others == scores[row, col]).sum()
-        reciprocal.append(1.0 / rank)
-    return float(np.mean(reciprocal)) if reciprocal else float("nan")
+        reciprocal[i] = 1.0 / rank
+    return rows, reciprocal
+
+
+def bootstrap_support(rows: np.ndarray, challenger: np.ndarray, reference: np.ndarray,
+                      resamples: int = 200, seed: int = 0) -> float:
+    """Share of resamples of the validation entities (rows) in which ``challenger``'s MRR beats ``reference``'s.
+
+    A paired bootstrap over entities: 70-odd validation pairs cannot tell a small gain
+    from noise, and a model stacked on another should not replace it on one lucky split.
+    """
+    entities, inverse = np.unique(rows, return_inverse=True)
+    gain = np.bincount(inverse, weights=challenger - reference, minlength=len(entities))
+    count = np.bincount(inverse, minlength=len(entities)).astype(np.float64)
+    picks = np.random.default_rng(seed).integers(0, len(entities), (resamples, len(entities)))
+    return float(np.mean(gain[picks].sum(axis=1) / count[picks].sum(axis=1) > 0))
 
 
 @dataclass(frozen=True)
@@ -112,23 +134,39 @@ class BlendChoice:
     weights: dict[str, float]
     chosen: str
     val_mrr: dict[str, float]
+    #: Why the best candidate was or was not kept over the reference, when one was given.
+    note: str = ""
 
 
 def select_blend(parts: Mapping[str, np.ndarray], positives: np.ndarray, usable: np.ndarray | None = None,
-                 penalty: float = 1e-2) -> BlendChoice:
+                 penalty: float = 1e-2, reference: str | None = None, support: float = 0.95,
+                 seed: int = 0) -> BlendChoice:
     """Fit the logistic blend of ``parts`` on validation pairs, then keep it only if it wins.
 
     The regression fits pairs one by one; what users see is a ranking. So the blend
     competes with each component alone on validation MRR, and the best is kept (the
-    blend on a tie). Components that score no row get weight 0.
+    blend on a tie). Components that score no row get weight 0. With a ``reference``
+    component (the metapath model a GNN is stacked on), a candidate other than it is
+    kept only if it beats it in at least ``support`` of paired bootstrap resamples of
+    the validation entities (:func:`bootstrap_support`); otherwise the reference is.
     """
     names = [n for n, scores in parts.items() if scored_rows(scores).any()]
     if not names:
         raise ValueError("no component scores any validation entity")
     weights, _ = fit_blend([parts[n] for n in names], positives, usable, penalty)
     candidates = {"blend": dict(zip(names, map(float, weights)))} | {n: {n: 1.0} for n in names}
-    mrr = {label: validation_mrr(blend_scores([parts[n] for n in names], [w.get(n, 0.0) for n in names]),
-                                 positives, usable)
-           for label, w in candidates.items()}
+    ranks = {label: reciprocal_ranks(blend_scores([parts[n] for n in names], [w.get(n, 0.0) for n in names]),
+                                     positives, usable)
+             for label, w in candidates.items()}
+    mrr = {label: float(np.mean(rr)) if len(rr) else float("nan") for label, (_, rr) in ranks.items()}
     chosen = max(mrr, key=lambda label: (mrr[label], label == "blend"))
-    return BlendChoice({n: 0.0 for n in parts} | candidates[chosen], chosen, mrr)
+    note = ""
+    if reference in names and chosen != reference:
+        rows = ranks[chosen][0]
+        share = bootstrap_support(rows, ranks[chosen][1], ranks[reference][1], seed=seed)
+        verdict = "kept" if share >= support else f"not deployed: {reference} alone is"
+        note = (f"{chosen} beat {reference} in {share:.0%} of bootstrap resamples of the validation entities "
+                f"(needs {support:.0%}); {verdict}")
+        if share < support:
+            chosen = reference
+    return BlendChoice({n: 0.0 for n in parts} | candidates[chosen], chosen, mrr, note)

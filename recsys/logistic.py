@@ -7,15 +7,23 @@ import numpy as np
 __all__ = ["fit_logistic_regression"]
 
 
-def fit_logistic_regression(x: np.ndarray, y: np.ndarray, penalty: float,
-                            max_iter: int = 200) -> tuple[np.ndarray, float]:
-    """L2-regularised logistic regression by L-BFGS (deterministic, full batch)."""
+def fit_logistic_regression(x: np.ndarray, y: np.ndarray, penalty: float, max_iter: int = 200,
+                            init: tuple[np.ndarray, float] | None = None) -> tuple[np.ndarray, float]:
+    """L2-regularised logistic regression by L-BFGS (deterministic, full batch).
+
+    ``x`` stays in float32 when given so (half the memory and time of float64 on the
+    metapath model's 100,000-row problems); anything else is fitted in float64. ``init``
+    warm-starts from earlier weights (a neighbouring penalty's solution).
+    """
     import torch  # only when fitting: ranking from a bundle never loads torch (0.8 s of a CLI call)
 
-    xt = torch.from_numpy(x.astype(np.float64))
-    yt = torch.from_numpy(y.astype(np.float64))
-    w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
-    b = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    dtype = torch.float32 if x.dtype == np.float32 else torch.float64
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32 if dtype == torch.float32 else np.float64))
+    yt = torch.from_numpy(np.asarray(y)).to(dtype)
+    w = torch.zeros(x.shape[1], dtype=dtype) if init is None else torch.tensor(init[0], dtype=dtype)
+    b = torch.zeros((), dtype=dtype) if init is None else torch.tensor(init[1], dtype=dtype)
+    w.requires_grad_(True)
+    b.requires_grad_(True)
     optimizer = torch.optim.LBFGS([w, b], max_iter=max_iter, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
@@ -25,4 +33,4 @@ def fit_logistic_regression(x: np.ndarray, y: np.ndarray, penalty: float,
         return loss
 
     optimizer.step(closure)
-    return w.detach().numpy().copy(), float(b.detach())
+    return w.detach().numpy().astype(np.float64), float(b.detach())

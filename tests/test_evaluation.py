@@ -64,15 +64,25 @@ def test_disease_protocol_trains_without_test_edges_twins_or_reverses(people, mo
     result = disease.disease_protocol(graph, mode, QUICK, log=lambda m: None)
     assert [m.role for m in result.models] == ["baseline", "model", "baseline", "model", "hybrid"]
     (task,) = seen
+    # Fitting never sees the test pairs, not even as a filter: they are unknown pairs to it.
+    assert len(task.test_pairs) == 0 and task.split.test.empty and len(task.val_pairs)
+    from recsys.link.split import split_links
+
+    split = split_links(graph, mode, val_fraction=QUICK.disease_holdout, test_fraction=QUICK.disease_holdout,
+                        seed=QUICK.seed)
+    test = set(zip(split.test["src"], split.test["dst"]))
     drug_ids, disease_ids = task.id_maps["drug"], task.id_maps["disease"]
-    held = {(drug_ids[s], disease_ids[d]) for s, d in np.concatenate([task.val_pairs, task.test_pairs])}
-    assert held and len(task.test_pairs)
+    known = {(drug_ids[s], disease_ids[d]) for s, d in task.known_pairs}
+    assert test
+    assert not test & known
+    held = {(drug_ids[s], disease_ids[d]) for s, d in task.val_pairs} | test
     train = task.train_graph
     assert not held & _pairs(train.edges[TREATS])
     assert not held & _pairs(train.edges[PALLIATES])
     # The message graph adds reverse edges: none of them joins a held-out pair either.
     message = MessageGraph.from_graph(train, task.id_maps, TREATS)
-    held_index = {tuple(p) for p in np.concatenate([task.val_pairs, task.test_pairs])}
+    index = {d: i for i, d in enumerate(drug_ids)}, {d: i for i, d in enumerate(disease_ids)}
+    held_index = {(index[0][s], index[1][d]) for s, d in held}
     for e, index in message.with_target(message.target_index).items():
         if {e.src, e.dst} == {"drug", "disease"}:
             pairs = {(int(s), int(d)) if e.src == "drug" else (int(d), int(s)) for s, d in index.T}

@@ -11,6 +11,8 @@ model and the deployed GNN, whose blend weights
 
 from __future__ import annotations
 
+import copy
+from dataclasses import replace
 from typing import Callable
 
 import numpy as np
@@ -79,19 +81,24 @@ def disease_protocol(graph: KnowledgeGraph, mode: str, config: EvaluateConfig,
     log(f"  {task.summary()}")
     hard = _hard_pairs(graph, task)
     test_diseases = np.unique(task.test_pairs[:, 1])
+    # Models are fitted exactly as rxkg train fits them: to fitting and selection the test
+    # pairs are unknown pairs, never even a filter. Only scoring below sees them.
+    blind = copy.copy(task)
+    blind.split = replace(task.split, test=task.split.test.iloc[:0])
+    blind.test_pairs = np.empty((0, 2), dtype=np.int64)
     fitted = {}
     models = list(_models(config))
     for role, model in tqdm(models, desc=result.name, unit="model", leave=False):
-        _, seconds = clock.timed(lambda: model.fit(task))
+        _, seconds = clock.timed(lambda: model.fit(blind))
         fitted[model.name] = model
         row = _evaluated(model.name, role, model.score_matrix(test_diseases), test_diseases, task, hard,
-                         config, seconds=seconds, val={"mrr": _val_mrr(model, task)}, params=_params(model))
+                         config, seconds=seconds, val={"mrr": _val_mrr(model, blind)}, params=_params(model))
         result.models.append(row)
         log(f"  {row.model:<22} test MRR {row.means['mrr']:.3f}  AUROC {row.means['auroc']:.3f}  "
             f"AUPRC {row.means['auprc']:.3f}  ({seconds:.1f}s)")
 
     gnn, metapath = fitted[_deployed_gnn(config, None).name], fitted["metapath (DWPC)"]
-    (hybrid, choice), seconds = clock.timed(lambda: deployed_blend(task, gnn, metapath, config))
+    (hybrid, choice), seconds = clock.timed(lambda: deployed_blend(blind, gnn, metapath, config))
     rows = hybrid.scores([task.id_maps["disease"][d] for d in test_diseases])
     seconds += gnn.fit_seconds + metapath.fit_seconds
     row = _evaluated(f"hybrid (deployed: {choice['chosen']})", "hybrid", rows, test_diseases, task, hard, config,
@@ -104,8 +111,8 @@ def disease_protocol(graph: KnowledgeGraph, mode: str, config: EvaluateConfig,
                    "test_diseases": int(len(test_diseases)), "test_pairs": int(len(task.test_pairs)),
                    "val_pairs": int(len(task.val_pairs)), "train_pairs": int(len(task.train_pairs)),
                    "hard_negative_pairs_in_test_diseases": int(np.isin(hard[:, 1], test_diseases).sum()),
-                   "selection": {"metapath_penalty": float(metapath.penalty),
-                                 "gnn_best_epoch": int(max(gnn.log.best_epoch, 1))},
+                   "selection": {"metapath": metapath.chosen, "gnn_best_epoch": int(max(gnn.log.best_epoch, 1)),
+                                 **({"deployed": choice["note"]} if choice.get("note") else {})},
                    "disease_weights": dict(hybrid.weights["disease"])}
     return result
 
@@ -131,8 +138,8 @@ def _val_mrr(model, task) -> float:
 def _params(model) -> dict:
     log = getattr(model, "log", None)
     out = {"epochs": int(log.epochs), "best_epoch": int(log.best_epoch)} if log is not None else {}
-    if hasattr(model, "penalty"):
-        out["penalty"] = float(model.penalty)
+    if getattr(model, "chosen", None):
+        out.update({k: v for k, v in model.chosen.items() if k != "val_mrr"})
     return out
 
 

@@ -91,10 +91,15 @@ def _label(metric: str) -> str:
 def _facts(protocol: ProtocolResult) -> str:
     info = protocol.info
     if protocol.name.startswith("disease/"):
+        chosen = info.get("selection", {})
+        metapath = chosen.get("metapath") or {}
+        choice = (f" Metapath model chosen on validation: {metapath.get('examples')} examples, "
+                  f"{metapath.get('family')}, penalty {metapath.get('penalty')}." if metapath else "")
+        deployed = f" Deployed blend: {chosen['deployed']}." if chosen.get("deployed") else ""
         return (f"Test: {info['test_pairs']} held-out indications of {info['test_diseases']} diseases, each ranked "
                 f"among all {info['drugs_ranked']:,} drugs (filtered), macro-averaged over diseases; "
                 f"{info['hard_negative_pairs_in_test_diseases']} curated non-indications of test diseases as hard "
-                f"negatives. Seed {info['seed']}.")
+                f"negatives. Seed {info['seed']}.{choice}{deployed}")
     if protocol.name.startswith("doctor/"):
         states = f" Held-out states: {', '.join(info['held_out_states'])}." if info["held_out_states"] else ""
         return (f"Test: {info['evaluated_prescribers']:,} prescribers, {info['held_out_entries']:,} held-out "

@@ -1,17 +1,26 @@
 """Metapath model in the style of Rephetio (Himmelstein et al., eLife 2017).
 
-Features of a (drug, disease) pair are degree-weighted path counts (DWPC) along every
-metapath from drug to disease of length 1 to 3, plus the degrees of both ends per
-relation, fed to an L2-regularised logistic regression whose penalty is chosen on
-validation MRR. It is the strongest known model on Hetionet, trains in seconds, and
-every score decomposes into named metapath contributions, which is why the hybrid
-uses it as an explainable component.
+Features of a (drug, disease) pair are degree-weighted path counts (DWPC,
+:mod:`recsys.link.dwpc`) along every metapath from drug to disease of length 1 to 3,
+including those that walk back through a shared node ("binds a gene bound by a known
+treatment"), plus the degrees of both ends per relation. They are fed to an
+L2-regularised logistic regression. It is the strongest known model on Hetionet, fits in
+seconds, and every score decomposes into named metapath contributions, which is why the
+hybrid uses it as an explainable component.
 
-Two departures from Rephetio, both for speed, both stated:
+What is chosen on validation MRR, in this order of preference (a later choice must beat
+the earlier one by ``margin``, because 70-odd validation pairs cannot tell small gains
+from noise): the training examples (random drug x disease pairs, or those plus every
+drug x every training disease, as Rephetio does), whether metapaths through doctors and
+patients help (they must earn their place), and the L2 penalty.
 
-- counts are over *walks* (products of degree-normalised adjacency matrices), not
-  paths without repeated nodes; for length <= 3 they differ only on walks that
-  revisit a node;
+Features are robust to outliers (:mod:`recsys.link.scaling`): capped at the largest value
+any training indication shows, one pair far beyond every known indication cannot
+dominate a ranking.
+
+Two departures from Rephetio, both stated:
+
+- counts are over *walks*, not paths without repeated nodes (see :mod:`recsys.link.dwpc`);
 - a pair's own edge must not feed its features. Training features are therefore
   *cross-fitted*: training indications are split into folds and a pair of fold k is
   described by the graph without fold k's indications, exactly as a held-out pair is
@@ -20,90 +29,31 @@ Two departures from Rephetio, both for speed, both stated:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import numpy as np
 import scipy.sparse as sp
 
 from recsys.link.adjacency import MetaEdge, relation_matrices
-from recsys.logistic import fit_logistic_regression
+from recsys.link.dwpc import DWPCGraphs, Metapath, enumerate_metapaths
 from recsys.link.evaluate import evaluate_scores
-from recsys.link.task import LinkTask
+from recsys.link.scaling import FeatureScaler
 from recsys.link.scorer import LinkScorer
+from recsys.link.task import LinkTask
+from recsys.logistic import fit_logistic_regression
 
-__all__ = ["MetapathModel", "enumerate_metapaths", "Metapath"]
+__all__ = ["MetapathModel", "enumerate_metapaths", "Metapath", "PEOPLE", "EXAMPLES"]
 
-Metapath = tuple[MetaEdge, ...]
-
-
-def enumerate_metapaths(metaedges: Iterable[MetaEdge], src: str, dst: str,
-                        max_length: int = 3, exclude: Iterable[Metapath] = ()) -> list[Metapath]:
-    """Every metapath from ``src`` to ``dst`` of length 1..``max_length`` over ``metaedges``.
-
-    A metapath may not walk a relation straight back (``treats`` then ``rev_treats``):
-    such walks only re-count the start node's degree, which is a feature of its own.
-    """
-    by_src: dict[str, list[MetaEdge]] = {}
-    for e in sorted(set(metaedges)):
-        by_src.setdefault(e.src, []).append(e)
-    skip = set(exclude)
-    found: list[Metapath] = []
-
-    def extend(path: Metapath) -> None:
-        if path and path[-1].dst == dst and path not in skip:
-            found.append(path)
-        if len(path) == max_length:
-            return
-        here = path[-1].dst if path else src
-        for e in by_src.get(here, []):
-            if path and _reverses(path[-1], e):
-                continue
-            extend(path + (e,))
-
-    extend(())
-    return found
-
-
-def _reverses(a: MetaEdge, b: MetaEdge) -> bool:
-    if a.src != b.dst or a.dst != b.src:
-        return False
-    if a.src == a.dst:                        # symmetric relation walked back and forth
-        return a.rel == b.rel
-    return a.reverse() == b
-
-
-def _degree_weighted(matrix: sp.csr_matrix, damping: float) -> sp.csr_matrix:
-    out_degree = np.asarray(matrix.sum(axis=1)).ravel()
-    in_degree = np.asarray(matrix.sum(axis=0)).ravel()
-    with np.errstate(divide="ignore"):
-        left = np.where(out_degree > 0, out_degree ** -damping, 0.0)
-        right = np.where(in_degree > 0, in_degree ** -damping, 0.0)
-    return sp.csr_matrix(sp.diags(left) @ matrix @ sp.diags(right), dtype=np.float64)
-
-
-@dataclass
-class _Graphs:
-    """Degree-weighted metaedge matrices of one graph (the training graph or one fold's)."""
-
-    weighted: dict[MetaEdge, sp.csr_matrix]
-    degrees: dict[MetaEdge, np.ndarray]
-
-    @classmethod
-    def of(cls, matrices: dict[MetaEdge, sp.csr_matrix], damping: float) -> "_Graphs":
-        return cls({e: _degree_weighted(m, damping) for e, m in matrices.items()},
-                   {e: np.asarray(m.sum(axis=1)).ravel() for e, m in matrices.items()})
-
-    def dwpc(self, path: Metapath, dst_cols: np.ndarray) -> np.ndarray:
-        """Dense (n_src, len(dst_cols)) DWPC along ``path`` to the chosen destination nodes."""
-        tail = self.weighted[path[-1]][:, dst_cols].toarray()
-        for e in reversed(path[:-1]):
-            tail = self.weighted[e] @ tail
-        return np.asarray(tail)
+#: Node types whose metapaths form the "people" family (prescribing and patient records).
+PEOPLE = frozenset({"doctor", "patient"})
+#: Training example schemes, in order of preference.
+EXAMPLES = ("sampled", "every drug")
+FAMILIES = ("with people", "without people")
+_Graphs = DWPCGraphs  # the name tests and older callers use
 
 
 class MetapathModel(LinkScorer):
-    """DWPC features + degrees -> logistic regression, penalty chosen on validation MRR.
+    """DWPC features + degrees -> logistic regression; examples, families and penalty chosen on validation.
 
     Parameters
     ----------
@@ -114,23 +64,58 @@ class MetapathModel(LinkScorer):
     folds
         Cross-fitting folds for the features of training pairs.
     negatives_per_positive
-        Random non-indication pairs per training indication.
+        Random drug x disease pairs per training indication (the "sampled" examples).
     penalties
-        L2 penalties tried; the best validation MRR wins.
+        L2 penalties tried.
+    examples, families
+        Candidates tried, in order of preference (see the module doc): subsets of
+        :data:`EXAMPLES` and :data:`FAMILIES`.
+    margin
+        Validation MRR a less preferred candidate must gain to be chosen.
+    cap_quantile
+        Features are capped at the largest value a training indication shows, or at this
+        quantile of their non-zero training values when no indication has any (``None``:
+        no cap; see :mod:`recsys.link.scaling`).
+    reversals
+        Allow metapaths that walk a relation straight back through a shared node.
     """
 
     name = "metapath (DWPC)"
 
     def __init__(self, max_length: int = 3, damping: float = 0.4, folds: int = 5,
                  negatives_per_positive: int = 50,
-                 penalties: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1), seed: int = 0) -> None:
+                 penalties: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1), seed: int = 0,
+                 examples: tuple[str, ...] = EXAMPLES, families: tuple[str, ...] = FAMILIES,
+                 margin: float = 0.01, cap_quantile: float | None = 0.999, reversals: bool = True) -> None:
         super().__init__()
+        for value, allowed, what in ((examples, EXAMPLES, "examples"), (families, FAMILIES, "families")):
+            if not value or any(v not in allowed for v in value):
+                raise ValueError(f"{what} must be a non-empty subset of {allowed}, got {value}")
         self.max_length = max_length
         self.damping = damping
         self.folds = folds
         self.negatives_per_positive = negatives_per_positive
         self.penalties = penalties
         self.seed = seed
+        self.examples = tuple(examples)
+        self.families = tuple(families)
+        self.margin = margin
+        self.cap_quantile = cap_quantile
+        self.reversals = reversals
+        #: Every candidate's validation MRR and what was chosen (``examples``, ``family``, ``penalty``).
+        self.candidates: list[dict[str, object]] = []
+        self.chosen: dict[str, object] = {}
+
+    def chosen_settings(self) -> dict[str, object]:
+        """Constructor arguments that refit this model's choices without searching (deployment)."""
+        return {"penalties": (self.chosen["penalty"],), "examples": (self.chosen["examples"],),
+                "families": (self.chosen["family"],), "max_length": self.max_length, "damping": self.damping,
+                "folds": self.folds, "negatives_per_positive": self.negatives_per_positive, "seed": self.seed,
+                "cap_quantile": self.cap_quantile, "reversals": self.reversals}
+
+    @property
+    def penalty(self) -> float:
+        return float(self.chosen["penalty"])
 
     # --------------------------------------------------------------- fitting
     def _fit(self, task: LinkTask) -> None:
@@ -138,54 +123,109 @@ class MetapathModel(LinkScorer):
         rng = np.random.default_rng(self.seed)
         base = relation_matrices(task.train_graph, task.id_maps)
         target = MetaEdge(*rel)
-        self.paths = enumerate_metapaths(base, rel.src, rel.dst, self.max_length, exclude=[(target,)])
+        paths = enumerate_metapaths(base, rel.src, rel.dst, self.max_length, exclude=[(target,)],
+                                    reversals=self.reversals)
+        self.paths = sorted(paths, key=lambda p: tuple(reversed(p)))  # shared suffixes are computed once
         self.src_degree_edges = sorted(e for e in base if e.src == rel.src)
         self.dst_degree_edges = sorted(e for e in base if e.src == rel.dst)
 
-        # Training pairs: indications plus random non-indications, each given a fold.
-        positives = task.train_pairs
-        n_neg = self.negatives_per_positive * len(positives)
-        negatives = np.stack([rng.integers(0, task.num_src, n_neg), rng.integers(0, task.num_dst, n_neg)], 1)
-        known = {tuple(p) for p in positives}
-        negatives = np.array([p for p in negatives if tuple(p) not in known], dtype=np.int64)
-        pairs = np.concatenate([positives, negatives])
-        labels = np.concatenate([np.ones(len(positives)), np.zeros(len(negatives))])
-        fold_of_positive = rng.permutation(len(positives)) % self.folds
-        fold = np.concatenate([fold_of_positive, rng.integers(0, self.folds, len(negatives))])
-
+        pairs, labels, fold, rows_of = self._examples(task, rng)
         self._base, self._target = base, target
         self._fixed_part: np.ndarray | None = None  # see scores_without
-        full = _Graphs.of(base, self.damping)
-        fold_graphs = [_Graphs.of(self._without(base, target, positives[fold_of_positive == k], task), self.damping)
-                       for k in range(self.folds)]
-
+        full = DWPCGraphs.of(base, self.damping)
+        positives = task.train_pairs
+        fold_graphs = [DWPCGraphs.of(self._without(base, target, positives[fold[:len(positives)] == k], task),
+                                     self.damping) for k in range(self.folds)]
         raw_train = self._raw_features(full, fold_graphs, pairs, fold)
         # Constant features (metapaths no training pair has) carry nothing: drop them.
-        keep = raw_train.std(axis=0) > 0
+        varies = raw_train.max(axis=0) > raw_train.min(axis=0)
+        self._keep_columns(varies)
+        raw_train = raw_train[:, varies]
+
+        # Scaled once on every example row; each candidate is a slice of rows and columns.
+        is_path = np.arange(self._n_features) < len(self.paths)
+        scaler = FeatureScaler.fit(raw_train, is_path, len(task.train_pairs), self.cap_quantile)
+        x_all = scaler.transform(raw_train).astype(np.float32)
+        del raw_train
+        val_dst = np.unique(task.val_pairs[:, 1])
+        x_val_all = scaler.transform(self._dense_features(full, val_dst)) if len(val_dst) else None
+        people = self._people_columns()
+        best: tuple[float, dict, tuple] | None = None
+        for scheme in self.examples:
+            rows, y = x_all[rows_of[scheme]], labels[rows_of[scheme]]
+            # Penalties on every feature first; the families compete at the scheme's best penalty.
+            first = self.families[0]
+            tried = self._try(first, sorted(self.penalties, reverse=True), rows, y, people, x_val_all, val_dst, task)
+            penalty = max(tried, key=lambda c: c[0])[1]["penalty"]
+            for family in self.families[1:]:
+                tried += self._try(family, [penalty], rows, y, people, x_val_all, val_dst, task)
+            for mrr, candidate, fitted in tried:
+                candidate["examples"] = scheme
+                self.candidates.append(candidate)
+                if best is None or mrr > best[0] + (self.margin if self._later(candidate, best[1]) else 0.0):
+                    best = (mrr, candidate, fitted)
+        assert best is not None
+        self.val_mrr, self.chosen = best[0], best[1]
+        columns, self.weights, self.bias = best[2]
+        self._keep_columns(columns)
+        self.scaler = scaler.subset(columns)
+        self.scores_ = self._all_scores(full, task)
+
+    def _try(self, family: str, penalties: list[float], x: np.ndarray, y: np.ndarray, people: np.ndarray,
+             x_val: np.ndarray | None, val_dst: np.ndarray, task: LinkTask) -> list[tuple[float, dict, tuple]]:
+        """Fit one feature family at each penalty (each warm-starting the next); validation MRR of each."""
+        columns = ~people if family == "without people" else np.ones_like(people)
+        if not columns.any():
+            return []
+        x = x if columns.all() else x[:, columns]
+        x_val = None if x_val is None else x_val[:, columns]
+        out, fitted = [], None
+        for penalty in penalties:
+            fitted = fit_logistic_regression(x, y, penalty, init=fitted)
+            mrr = 0.0
+            if x_val is not None:
+                scores = (x_val @ fitted[0] + fitted[1]).reshape(len(val_dst), task.num_src)
+                mrr = evaluate_scores(scores, val_dst, task, "val").mrr
+            out.append((mrr, {"family": family, "penalty": penalty, "val_mrr": round(mrr, 4)},
+                        (columns, *fitted)))
+        return out
+
+    def _later(self, candidate: dict, incumbent: dict) -> bool:
+        """Whether ``candidate`` is a less preferred choice than ``incumbent`` (it must win by the margin)."""
+        rank = (self.examples.index(candidate["examples"]), self.families.index(candidate["family"]))
+        return rank > (self.examples.index(incumbent["examples"]), self.families.index(incumbent["family"]))
+
+    def _examples(self, task: LinkTask, rng: np.random.Generator):
+        """Training pairs (indications first), labels, cross-fitting folds and the rows of each scheme."""
+        positives = task.train_pairs
+        sampled = np.stack([rng.integers(0, task.num_src, self.negatives_per_positive * len(positives)),
+                            rng.integers(0, task.num_dst, self.negatives_per_positive * len(positives))], 1)
+        diseases = np.unique(positives[:, 1]) if "every drug" in self.examples else np.empty(0, dtype=np.int64)
+        every = np.stack([np.tile(np.arange(task.num_src), len(diseases)), np.repeat(diseases, task.num_src)], 1)
+        known = positives[:, 0].astype(np.int64) * task.num_dst + positives[:, 1]
+        sampled = sampled[~np.isin(sampled[:, 0] * task.num_dst + sampled[:, 1], known)]
+        every = every[~np.isin(every[:, 0] * task.num_dst + every[:, 1], known)]
+        pairs = np.concatenate([positives, sampled, every]).astype(np.int64)
+        labels = np.concatenate([np.ones(len(positives)), np.zeros(len(sampled) + len(every))])
+        fold = np.concatenate([rng.permutation(len(positives)) % self.folds,
+                               rng.integers(0, self.folds, len(sampled) + len(every))])
+        n_pos, n_sampled = len(positives), len(sampled)
+        rows_of = {"sampled": slice(0, n_pos + n_sampled),
+                   "every drug": slice(0, len(pairs))}  # random pairs plus every drug x training disease
+        return pairs, labels, fold, rows_of
+
+    def _people_columns(self) -> np.ndarray:
+        """Which features walk through doctors or patients (paths, and degrees of people relations)."""
+        def touches(edges) -> bool:
+            return any(e.src in PEOPLE or e.dst in PEOPLE for e in edges)
+        return np.array([touches(p) for p in self.paths]
+                        + [touches([e]) for e in self.src_degree_edges + self.dst_degree_edges], dtype=bool)
+
+    def _keep_columns(self, keep: np.ndarray) -> None:
         n_p, n_s = len(self.paths), len(self.src_degree_edges)
         self.paths = [p for p, k in zip(self.paths, keep[:n_p]) if k]
         self.src_degree_edges = [e for e, k in zip(self.src_degree_edges, keep[n_p:n_p + n_s]) if k]
         self.dst_degree_edges = [e for e, k in zip(self.dst_degree_edges, keep[n_p + n_s:]) if k]
-        raw_train = raw_train[:, keep]
-        n_paths = len(self.paths)
-        scale = np.ones(raw_train.shape[1])
-        for j in range(n_paths):
-            nonzero = raw_train[:, j][raw_train[:, j] > 0]
-            scale[j] = nonzero.mean() if len(nonzero) else 1.0
-        self._scale = scale
-        x_train = self._transform(raw_train, fit=True)
-
-        val_dst = np.unique(task.val_pairs[:, 1])
-        x_val = self._transform(self._dense_features(full, val_dst))
-        best = None
-        for penalty in self.penalties:
-            weights, bias = fit_logistic_regression(x_train, labels, penalty)
-            scores = (x_val @ weights + bias).reshape(len(val_dst), task.num_src)
-            mrr = evaluate_scores(scores, val_dst, task, "val").mrr if len(val_dst) else 0.0
-            if best is None or mrr > best[0]:
-                best = (mrr, penalty, weights, bias)
-        self.val_mrr, self.penalty, self.weights, self.bias = best  # type: ignore[misc]
-        self.scores_ = self._all_scores(full, task)
 
     def _without(self, base: dict[MetaEdge, sp.csr_matrix], target: MetaEdge, pairs: np.ndarray,
                  task: LinkTask) -> dict[MetaEdge, sp.csr_matrix]:
@@ -198,29 +238,30 @@ class MetapathModel(LinkScorer):
     def _uses_target(self, path: Metapath) -> bool:
         return any(e.base == self.relation for e in path)
 
-    def _raw_features(self, full: _Graphs, folds: list[_Graphs], pairs: np.ndarray,
+    def _raw_features(self, full: DWPCGraphs, folds: list[DWPCGraphs], pairs: np.ndarray,
                       fold: np.ndarray) -> np.ndarray:
         """Untransformed features of ``pairs``; target-relation features from each pair's fold graph."""
-        columns = []
         dst_cols = np.unique(pairs[:, 1])
         col_of = np.searchsorted(dst_cols, pairs[:, 1])
-        for path in self.paths:
-            if self._uses_target(path):
-                values = np.zeros(len(pairs))
-                for k, graphs in enumerate(folds):
-                    mine = fold == k
-                    dense = graphs.dwpc(path, dst_cols)
-                    values[mine] = dense[pairs[mine, 0], col_of[mine]]
-            else:
-                values = full.dwpc(path, dst_cols)[pairs[:, 0], col_of]
-            columns.append(values)
-        for e in self.src_degree_edges:
-            columns.append(self._fold_degree(full, folds, e, pairs[:, 0], fold))
-        for e in self.dst_degree_edges:
-            columns.append(self._fold_degree(full, folds, e, pairs[:, 1], fold))
-        return np.stack(columns, axis=1)
+        out = np.empty((len(pairs), self._n_features), dtype=np.float64)
+        fixed = [p for p in self.paths if not self._uses_target(p)]
+        varying = [p for p in self.paths if self._uses_target(p)]
+        column = {p: j for j, p in enumerate(self.paths)}
+        flat = pairs[:, 0] * len(dst_cols) + col_of  # positions in a C-ordered (drugs x dst_cols) block
+        for path, dense in full.dwpc_many(fixed, dst_cols):
+            out[:, column[path]] = np.ascontiguousarray(dense).reshape(-1).take(flat)
+        for k, graphs in enumerate(folds):
+            mine = np.flatnonzero(fold == k)
+            for path, dense in graphs.dwpc_many(varying, dst_cols):
+                out[mine, column[path]] = np.ascontiguousarray(dense).reshape(-1).take(flat[mine])
+        n_p, n_s = len(self.paths), len(self.src_degree_edges)
+        for j, e in enumerate(self.src_degree_edges):
+            out[:, n_p + j] = self._fold_degree(full, folds, e, pairs[:, 0], fold)
+        for j, e in enumerate(self.dst_degree_edges):
+            out[:, n_p + n_s + j] = self._fold_degree(full, folds, e, pairs[:, 1], fold)
+        return out
 
-    def _fold_degree(self, full: _Graphs, folds: list[_Graphs], e: MetaEdge, nodes: np.ndarray,
+    def _fold_degree(self, full: DWPCGraphs, folds: list[DWPCGraphs], e: MetaEdge, nodes: np.ndarray,
                      fold: np.ndarray) -> np.ndarray:
         if e.base != self.relation:
             return full.degrees[e][nodes]
@@ -229,51 +270,49 @@ class MetapathModel(LinkScorer):
             values[fold == k] = graphs.degrees[e][nodes[fold == k]]
         return values
 
-    def _dense_features(self, graphs: _Graphs, dst_cols: np.ndarray,
-                        columns: np.ndarray | None = None) -> np.ndarray:
-        """Raw features of every drug x ``dst_cols`` pair, rows ordered disease-major; only the
-        feature ``columns`` (a boolean mask) when given."""
+    def _dense_features(self, graphs: DWPCGraphs, dst_cols: np.ndarray) -> np.ndarray:
+        """Raw features of every drug x ``dst_cols`` pair, rows ordered disease-major."""
         n_src = self.task.num_src  # type: ignore[union-attr]
-        wanted = np.ones(self._n_features, dtype=bool) if columns is None else columns
-        n_p, n_s = len(self.paths), len(self.src_degree_edges)
         rows_src = np.tile(np.arange(n_src), len(dst_cols))
         rows_dst = np.repeat(dst_cols, n_src)
-        out = [graphs.dwpc(p, dst_cols).T.reshape(-1) for p, w in zip(self.paths, wanted) if w]
-        out += [graphs.degrees[e][rows_src] for e, w in zip(self.src_degree_edges, wanted[n_p:]) if w]
-        out += [graphs.degrees[e][rows_dst] for e, w in zip(self.dst_degree_edges, wanted[n_p + n_s:]) if w]
-        return np.stack(out, axis=1)
+        out = np.empty((n_src * len(dst_cols), self._n_features), dtype=np.float64)
+        for j, (_, dense) in enumerate(graphs.dwpc_many(self.paths, dst_cols)):
+            out[:, j] = dense.T.reshape(-1)
+        n_p, n_s = len(self.paths), len(self.src_degree_edges)
+        for j, e in enumerate(self.src_degree_edges):
+            out[:, n_p + j] = graphs.degrees[e][rows_src]
+        for j, e in enumerate(self.dst_degree_edges):
+            out[:, n_p + n_s + j] = graphs.degrees[e][rows_dst]
+        return out
 
     @property
     def _n_features(self) -> int:
         return len(self.paths) + len(self.src_degree_edges) + len(self.dst_degree_edges)
 
-    def _transform(self, raw: np.ndarray, fit: bool = False, columns: np.ndarray | None = None) -> np.ndarray:
-        """Path counts -> arcsinh(count / scale), degrees -> log1p, then standardised; ``raw``
-        holds only the feature ``columns`` when given (never with ``fit``)."""
-        wanted = np.ones(raw.shape[1], dtype=bool) if columns is None else columns
-        is_path = (np.arange(len(wanted)) < len(self.paths))[wanted]
-        x = np.empty_like(raw, dtype=np.float64)
-        x[:, is_path] = np.arcsinh(raw[:, is_path] / self._scale[wanted][is_path])
-        x[:, ~is_path] = np.log1p(raw[:, ~is_path])
-        if fit:
-            self._mean = x.mean(axis=0)
-            self._std = x.std(axis=0) + 1e-9
-        return (x - self._mean[wanted]) / self._std[wanted]
+    def _linear_part(self, graphs: DWPCGraphs, task: LinkTask, columns: np.ndarray | None = None) -> np.ndarray:
+        """(num_dst, num_src) sum of weight x feature over ``columns`` (all by default), no bias.
 
-    def _linear_part(self, graphs: _Graphs, task: LinkTask, columns: np.ndarray | None = None,
-                     chunk: int = 32) -> np.ndarray:
-        """(num_dst, num_src) sum of weight x feature over ``columns`` (all by default), no bias."""
+        Accumulated one feature at a time over all diseases: no (pairs x features) matrix is built.
+        """
         wanted = np.ones(self._n_features, dtype=bool) if columns is None else columns
-        if not wanted.any():
-            return np.zeros((task.num_dst, task.num_src))
-        out = np.empty((task.num_dst, task.num_src), dtype=np.float64)
-        for start in range(0, task.num_dst, chunk):
-            cols = np.arange(start, min(start + chunk, task.num_dst))
-            x = self._transform(self._dense_features(graphs, cols, columns), columns=columns)
-            out[cols] = (x @ self.weights[wanted]).reshape(len(cols), task.num_src)
-        return out
+        out = np.zeros((task.num_src, task.num_dst), dtype=np.float64)
+        every = np.arange(task.num_dst)
+        column = {p: j for j, p in enumerate(self.paths)}
+        chosen = [p for p, w in zip(self.paths, wanted) if w]
+        for path, dense in graphs.dwpc_many(chosen, every):
+            j = column[path]
+            out += self.weights[j] * self.scaler.column(dense, j)
+        n_p, n_s = len(self.paths), len(self.src_degree_edges)
+        for i, e in enumerate(self.src_degree_edges):
+            if wanted[n_p + i]:
+                out += self.weights[n_p + i] * self.scaler.column(graphs.degrees[e][:, None], n_p + i)
+        for i, e in enumerate(self.dst_degree_edges):
+            j = n_p + n_s + i
+            if wanted[j]:
+                out += self.weights[j] * self.scaler.column(graphs.degrees[e][None, :], j)
+        return out.T
 
-    def _all_scores(self, graphs: _Graphs, task: LinkTask) -> np.ndarray:
+    def _all_scores(self, graphs: DWPCGraphs, task: LinkTask) -> np.ndarray:
         return (self._linear_part(graphs, task) + self.bias).astype(np.float32)
 
     def _target_columns(self) -> np.ndarray:
@@ -300,8 +339,8 @@ class MetapathModel(LinkScorer):
         # Most features (235 of 285 paths on the shipped graph) never walk the target
         # relation: their part of the score is the same on every view, computed once.
         if self._fixed_part is None:
-            self._fixed_part = self._linear_part(_Graphs.of(self._base, self.damping), self.task, ~target_columns)
-        graphs = _Graphs.of(self._without(self._base, self._target, pairs, self.task), self.damping)
+            self._fixed_part = self._linear_part(DWPCGraphs.of(self._base, self.damping), self.task, ~target_columns)
+        graphs = DWPCGraphs.of(self._without(self._base, self._target, pairs, self.task), self.damping)
         varying = self._linear_part(graphs, self.task, target_columns)
         return (self._fixed_part + varying + self.bias).astype(np.float32)
 

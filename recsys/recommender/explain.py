@@ -23,7 +23,7 @@ from kg.graph import KnowledgeGraph
 from kg.privacy import Pseudonymiser
 from kg.schema import EdgeType
 from recsys.link.adjacency import MetaEdge, relation_matrices
-from recsys.link.metapath import Metapath, enumerate_metapaths
+from recsys.link.dwpc import Metapath, enumerate_metapaths
 
 __all__ = ["ExplanationPath", "PathExplainer"]
 

@@ -15,10 +15,11 @@ __all__ = ["choose_blend"]
 
 def choose_blend(parts: Mapping[str, np.ndarray], drug_index: pd.Index, entities: Sequence[str],
                  pairs: Sequence[tuple[str, str]], known: Sequence[tuple[str, str]],
-                 penalty: float) -> BlendChoice:
+                 penalty: float, reference: str | None = None, seed: int = 0) -> BlendChoice:
     """The blend of ``parts`` (entity rows in ``entities`` order) that best ranks the validation ``pairs``.
 
-    ``known`` training pairs are neither positives nor negatives.
+    ``known`` training pairs are neither positives nor negatives; a ``reference`` component
+    is replaced only with bootstrap support (:func:`recsys.blend.select_blend`).
     """
     row = {e: i for i, e in enumerate(entities)}
     columns = drug_index.get_indexer([d for _, d in pairs])
@@ -33,4 +34,4 @@ def choose_blend(parts: Mapping[str, np.ndarray], drug_index: pd.Index, entities
         found = known_columns >= 0
         usable[np.array([r for r, _ in known_rows])[found], known_columns[found]] = False
     usable |= positives
-    return select_blend(dict(parts), positives, usable, penalty)
+    return select_blend(dict(parts), positives, usable, penalty, reference=reference, seed=seed)

@@ -293,7 +293,8 @@ class Ranker:
         neither positives nor negatives. Components that score none of the entities get 0.
         More than ``max_entities`` validation entities are subsampled (seeded). The
         logistic blend competes with each component alone on validation MRR; the winner's
-        weights are kept and ``selection[kind]`` records the comparison.
+        weights are kept and ``selection[kind]`` records the comparison. For diseases the
+        metapath model stays unless the winner beats it with bootstrap support (``note`` says).
         """
         if kind not in self.components:
             raise KGError(f"unknown entity kind {kind!r}")
@@ -306,10 +307,13 @@ class Ranker:
             chosen_set = set(entities)
             pairs = [(e, d) for e, d in pairs if e in chosen_set]
         parts = self.component_scores(kind, entities)
+        # A GNN stacked on the metapath model replaces it only when validation resamples support it.
+        reference = "metapath" if kind == "disease" and "metapath" in self.components[kind] else None
         choice = choose_blend({n: parts[n] for n in self.components[kind]}, self.drug_index, entities, pairs,
-                              known, penalty)
+                              known, penalty, reference, seed)
         self.weights[kind] = choice.weights
-        self.selection[kind] = {"chosen": choice.chosen, "val_mrr": choice.val_mrr}
+        self.selection[kind] = {"chosen": choice.chosen, "val_mrr": choice.val_mrr,
+                                **({"note": choice.note} if choice.note else {})}
         if kind == "disease":
             self._refresh_disease_graph()
         return dict(self.weights[kind])
