@@ -168,6 +168,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         overrides["seed"] = args.seed
     if args.protocols:
         overrides["protocols"] = tuple(args.protocols)
+    if args.disease_splits:
+        overrides["disease_splits"] = tuple(args.disease_splits)
     settings = replace(settings, **overrides)
     graph = None
     if args.graph:
@@ -298,6 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="every protocol at reduced epochs (a few minutes)")
     p.add_argument("--graph", help="evaluate this graph directory instead of building from the sources")
     p.add_argument("--protocols", nargs="+", choices=["disease", "doctor", "patient"])
+    p.add_argument("--disease-splits", nargs="+",
+                   choices=["random", "zero_shot", "rephetio_random", "rephetio_zero_shot"],
+                   help="disease protocols to run (default all; --quick leaves out the rephetio_ reproductions, "
+                        "split R and split Z, unless named here)")
     p.add_argument("--seed", type=int)
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     _add_force(p)

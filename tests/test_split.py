@@ -96,3 +96,15 @@ def test_same_seed_same_split_and_bad_arguments():
         split_links(graph, val_fraction=0.5, test_fraction=0.5)
     with pytest.raises(KGError, match="no drug__palliates__disease edges"):
         split_links(graph, relation=PALLIATES)
+
+
+def test_rephetio_splits_reproduce_the_published_protocol(shipped_graph):
+    """Split R: 755 indications sorted, permuted with default_rng(0): 151 test, 76 validation.
+    Split Z: 20% of the 77 diseases with indications for test, 10% of the rest for validation."""
+    r = split_links(shipped_graph, "rephetio_random", seed=0)
+    assert (len(r.train_edges), len(r.val), len(r.test)) == (528, 76, 151)
+    z = split_links(shipped_graph, "rephetio_zero_shot", seed=0)
+    assert (z.test["dst"].nunique(), z.val["dst"].nunique()) == (15, 6)
+    assert not set(z.test["dst"]) & set(z.train_edges["dst"]) and not set(z.val["dst"]) & set(z.train_edges["dst"])
+    again = split_links(shipped_graph, "rephetio_random", seed=0, val_fraction=0.3)  # fractions are the protocol's
+    assert again.test.equals(r.test)

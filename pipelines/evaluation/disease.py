@@ -29,7 +29,10 @@ DISEASE_METRICS = ("mrr", "hits_at_1", "hits_at_10", "hits_at_50", "auroc", "aup
 #: Fewer indications than this leave no meaningful split.
 MIN_INDICATIONS = 20
 TITLES = {"random": "Disease -> drug, random split of indications",
-          "zero_shot": "Disease -> drug, zero-shot split (every indication of held-out diseases)"}
+          "zero_shot": "Disease -> drug, zero-shot split (every indication of held-out diseases)",
+          "rephetio_random": "Disease -> drug, split R: Rephetio's 70/10/20 random split of indications",
+          "rephetio_zero_shot": "Disease -> drug, split Z: 20% of diseases held out whole (10% of the rest "
+                                "for validation)"}
 
 
 def _models(config: EvaluateConfig):

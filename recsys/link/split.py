@@ -18,6 +18,16 @@ Two modes:
     relation go to validation or test, and every indication-like edge of those
     nodes (``palliates`` for ``treats``) is removed from training too, so a
     held-out disease arrives with no known drug at all.
+
+Two more reproduce published protocols exactly, so numbers compare with Rephetio-style
+papers (the fractions are the protocol's; ``val_fraction``/``test_fraction`` are ignored):
+
+``rephetio_random`` (split R)
+    pairs sorted by (source, target), permuted with ``numpy.random.default_rng(seed)``;
+    the first 20% (rounded) are test, the next 10% validation, the rest training.
+``rephetio_zero_shot`` (split Z)
+    diseases with indications sorted and permuted the same way; the first 20% are test
+    diseases, 10% of the rest validation; all their indication-like edges held out.
 """
 
 from __future__ import annotations
@@ -34,8 +44,8 @@ from kg.schema import SCHEMA, EdgeType
 
 __all__ = ["LinkSplit", "SplitMode", "TREATS", "split_links"]
 
-SplitMode = Literal["random", "zero_shot"]
-SPLIT_MODES: tuple[str, ...] = ("random", "zero_shot")
+SplitMode = Literal["random", "zero_shot", "rephetio_random", "rephetio_zero_shot"]
+SPLIT_MODES: tuple[str, ...] = ("random", "zero_shot", "rephetio_random", "rephetio_zero_shot")
 TREATS = EdgeType("drug", "treats", "disease")
 
 
@@ -116,9 +126,23 @@ def split_links(graph: KnowledgeGraph, mode: SplitMode = "random", *,
         pairs = pd.DataFrame({"src": low, "dst": high})
     pairs = pairs.drop_duplicates(ignore_index=True)
     rng = np.random.default_rng(seed)
-    if mode == "random":
+    held_nodes: set[str] = set()
+    if mode.startswith("rephetio_"):
+        pairs = pairs.sort_values(["src", "dst"], ignore_index=True)
+        items = pairs if mode == "rephetio_random" else np.sort(pairs["dst"].unique())
+        order = rng.permutation(len(items))
+        n_test = round(0.2 * len(items))
+        n_val = round(0.1 * (len(items) if mode == "rephetio_random" else len(items) - n_test))
+        label = np.array(["train"] * len(items), dtype=object)
+        label[order[:n_test]], label[order[n_test:n_test + n_val]] = "test", "val"
+        if mode == "rephetio_random":
+            part = label
+        else:
+            node_part = dict(zip(items, label))
+            part = pairs["dst"].map(node_part).to_numpy()
+            held_nodes = {n for n, p in node_part.items() if p != "train"}
+    elif mode == "random":
         part = _assign(len(pairs), val_fraction, test_fraction, rng)
-        held_nodes: set[str] = set()
     else:
         nodes = np.sort(pairs["dst"].unique())
         node_part = dict(zip(nodes, _assign(len(nodes), val_fraction, test_fraction, rng)))
