@@ -23,7 +23,7 @@ from kg.graph import KnowledgeGraph
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ProtocolResult, Stopwatch, summarise
 
-__all__ = ["disease_protocol", "deployed_blend", "DISEASE_METRICS", "MIN_INDICATIONS"]
+__all__ = ["disease_protocol", "deployed_blend", "blind_task", "DISEASE_METRICS", "MIN_INDICATIONS"]
 
 DISEASE_METRICS = ("mrr", "hits_at_1", "hits_at_10", "hits_at_50", "auroc", "auprc", "hard_negative_above")
 #: Fewer indications than this leave no meaningful split.
@@ -84,11 +84,7 @@ def disease_protocol(graph: KnowledgeGraph, mode: str, config: EvaluateConfig,
     log(f"  {task.summary()}")
     hard = _hard_pairs(graph, task)
     test_diseases = np.unique(task.test_pairs[:, 1])
-    # Models are fitted exactly as rxkg train fits them: to fitting and selection the test
-    # pairs are unknown pairs, never even a filter. Only scoring below sees them.
-    blind = copy.copy(task)
-    blind.split = replace(task.split, test=task.split.test.iloc[:0])
-    blind.test_pairs = np.empty((0, 2), dtype=np.int64)
+    blind = blind_task(task)
     fitted = {}
     models = list(_models(config))
     for role, model in tqdm(models, desc=result.name, unit="model", leave=False):
@@ -118,6 +114,15 @@ def disease_protocol(graph: KnowledgeGraph, mode: str, config: EvaluateConfig,
                                  **({"deployed": choice["note"]} if choice.get("note") else {})},
                    "disease_weights": dict(hybrid.weights["disease"])}
     return result
+
+
+def blind_task(task):
+    """``task`` without its test pairs, for fitting exactly as ``rxkg train`` fits: to fitting and
+    selection the test pairs are unknown pairs, never even a filter. Only scoring sees them."""
+    blind = copy.copy(task)
+    blind.split = replace(task.split, test=task.split.test.iloc[:0])
+    blind.test_pairs = np.empty((0, 2), dtype=np.int64)
+    return blind
 
 
 def _evaluated(name: str, role: str, scores: np.ndarray, diseases: np.ndarray, task, hard: np.ndarray,
