@@ -1,12 +1,13 @@
 """Run every benchmark: ``python -m benchmarks`` (or ``make bench``)."""
 
-from benchmarks import (bench_api, bench_build, bench_cf, bench_distributed, bench_growth, bench_links,
-                        bench_stacking, bench_synth)
+from benchmarks import (bench_api, bench_build, bench_cf, bench_distributed, bench_families, bench_growth,
+                        bench_links, bench_stacking, bench_synth)
 
 if __name__ == "__main__":
     bench_build.main([])
     bench_synth.main([])
     bench_links.main([])
+    bench_families.main([])
     bench_stacking.main([])
     bench_cf.main([])
     bench_api.main([])
