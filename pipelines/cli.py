@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from kg.errors import KGError, KGValidationError
+from kg.schema import NODE_TYPES
 
 __all__ = ["main"]
 
@@ -101,6 +102,23 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(f"  build: policy {report['policy']}, {len(report['rejected'])} rejected, "
               f"{report['wall_time_s']}s")
     print(f"rxkg info: {sum(manifest['nodes'].values()):,} nodes, {sum(manifest['edges'].values()):,} edges")
+    return 0
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from kg.io import read_graph
+    from kg.search import NameIndex
+
+    start = time.perf_counter()
+    hits = NameIndex.from_graph(read_graph(args.graph)).search(args.query, args.type, args.k)  # never patients
+    if args.json:
+        print(json.dumps([{"id": h.node_id, "name": h.name, "type": h.node_type, "score": h.score} for h in hits],
+                         indent=2))
+    else:
+        for h in hits:
+            print(f"{h.node_id:<32} {h.name or '-':<50} {h.node_type} ({h.score:.2f})")
+    print(f"rxkg search: {len(hits)} match(es) for {args.query!r} in {time.perf_counter() - start:.2f}s",
+          file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
@@ -270,6 +288,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=5, help="recommendations on the html page (default 5)")
     _add_force(p)
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("search", help="find node ids by name: diseases, drugs, genes, ...")
+    p.add_argument("query", help="a name, part of one, or an id (spelling mistakes are tolerated)")
+    p.add_argument("--type", choices=[t for t in NODE_TYPES if t != "patient"],
+                   help="only nodes of this type (patients are never searched: their ids stay private)")
+    p.add_argument("--graph", default="build/graph", help="graph directory (default build/graph)")
+    p.add_argument("--k", type=int, default=10, help="how many matches to show (default 10)")
+    p.add_argument("--json", action="store_true", help="print the matches as JSON")
+    p.set_defaults(func=_cmd_search)
 
     p = sub.add_parser("info", help="describe a graph directory")
     p.add_argument("graph")

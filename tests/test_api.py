@@ -61,6 +61,14 @@ def test_errors_name_the_problem(tiny_graph):
     rec = tiny_recommender(tiny_graph)
     with pytest.raises(KGError, match="unknown id 'disease:nope'"):
         rec.recommend_for_disease("disease:nope")
+    with pytest.raises(KGError, match=r"did you mean disease:DOID:1287"):  # one character off
+        rec.recommend_for_disease("disease:DOID:1288")
+    patients = tiny_graph.nodes.loc[tiny_graph.nodes["type"] == "patient", "id"].tolist()
+    if patients:  # a suggestion never prints a patient id in clear text
+        with pytest.raises(KGError) as wrong:
+            rec.recommend_for_patient(patients[0] + "x")
+        suggested = str(wrong.value).partition("did you mean")[2]
+        assert not any(p in suggested for p in patients)
     with pytest.raises(KGError, match="is a disease, not a doctor"):
         rec.recommend_for_doctor("disease:DOID:1287")
     with pytest.raises(KGError, match="k must be a positive integer"):

@@ -65,3 +65,19 @@ def test_unknown_entity_and_missing_graph_are_clear_errors(tmp_path, capsys):
 def test_console_script_entry_point_runs():
     done = subprocess.run([sys.executable, "-m", "pipelines.cli", "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("rxkg ")
+
+
+def test_search_finds_ids_by_name_and_wrong_ids_get_suggestions(tiny_graph, tmp_path, capsys):
+    from kg.io import write_graph
+    from kg.search import NameIndex
+
+    index = NameIndex.from_graph(tiny_graph)
+    drug = tiny_graph.nodes[tiny_graph.nodes["type"] == "drug"].iloc[0]
+    hits = index.search(drug["name"].lower())
+    assert hits[0].node_id == drug["id"] and hits[0].score == 1.0
+    assert index.search(drug["name"][:-1] + "x", "drug")[0].node_id == drug["id"]  # a typo still finds it
+    assert drug["id"] in index.suggest(drug["id"][:-1] + "9")
+    assert not any(h.node_type == "patient" for h in index.search("patient", k=50))
+    write_graph(tiny_graph, tmp_path / "g")
+    assert main(["search", drug["name"], "--graph", str(tmp_path / "g"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["id"] == drug["id"]

@@ -22,6 +22,7 @@ import pandas as pd
 from kg.errors import KGError
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
+from kg.search import LazyNameIndex
 from recsys.blend import blend_scores, scored_rows, standardise_rows
 from recsys.cf.base import CFRecommender, check_k
 from recsys.recommender.evidence import cf_evidence
@@ -95,6 +96,7 @@ class Ranker:
             if pos >= 0:
                 self._conditions.setdefault(patient, []).append(int(pos))
         self.safety = SafetyFilter.from_graph(graph)
+        self.lookup = LazyNameIndex(graph)  # "did you mean ...?" for unknown ids
         self.history = PatientHistory(graph, self.drug_ids)
         doctors = nodes[nodes["type"] == "doctor"]
         self._specialty = ({d: s for d, s in zip(doctors["id"], doctors["specialty"]) if isinstance(s, str) and s}
@@ -364,7 +366,7 @@ class Ranker:
         """The entity's node type (disease, doctor or patient), with a clear error otherwise."""
         kind = self.node_types.get(entity_id)
         if kind is None:
-            raise KGError(f"unknown id {entity_id!r}: not a node of the graph")
+            raise KGError(f"unknown id {entity_id!r}: not a node of the graph{self.lookup.suggest(entity_id)}")
         if kind not in self.components:
             raise KGError(f"{entity_id!r} is a {kind}; recommendations are for diseases, doctors and patients")
         return kind
@@ -388,7 +390,8 @@ class Ranker:
         """Positions of disease ids (or a check of drug ids), with a clear error for bad ones."""
         bad = [i for i in ids if self.node_types.get(i) != node_type]
         if bad:
-            raise KGError(f"{len(bad)} {role} id(s) are not {node_type}s of the graph: {bad[:5]}")
+            raise KGError(f"{len(bad)} {role} id(s) are not {node_type}s of the graph: {bad[:5]}"
+                          f"{self.lookup.suggest(bad[0], node_type)}")
         if node_type == "disease":
             return [int(self.disease_index.get_loc(i)) for i in ids]
         return []
