@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from kg.errors import KGError, KGValidationError
-from kg.schema import NODE_TYPES
+from pipelines.cli_query import add_query_commands, pseudonymiser
 
 __all__ = ["main"]
 
@@ -78,47 +78,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
     export_graph(graph, args.out, fmt, privacy=args.patients, options=options, force=args.force)
     print(f"rxkg export: {graph.num_nodes:,} nodes, {graph.num_edges:,} edges as {fmt} -> {args.out} "
           f"in {time.perf_counter() - start:.1f}s")
-    return 0
-
-
-def _cmd_info(args: argparse.Namespace) -> int:
-    from kg.io import read_manifest
-
-    manifest = read_manifest(args.graph)
-    report_path = Path(args.graph) / "build_report.json"
-    report = json.loads(report_path.read_text()) if report_path.exists() else None
-    if args.json:
-        print(json.dumps({"manifest": manifest, "build_report": report}, indent=2))
-        return 0
-    print(f"{args.graph}: {manifest['format']} v{manifest['format_version']}, "
-          f"written by rxkg {manifest['rxkg_version']} at {manifest['created_utc']}")
-    for node_type, n in manifest["nodes"].items():
-        print(f"  {node_type:<22} {n:>9,} nodes")
-    for key, n in manifest["edges"].items():
-        print(f"  {key:<44} {n:>9,} edges")
-    for name, n in manifest.get("tables", {}).items():
-        print(f"  table {name:<38} {n:>9,} rows")
-    if report:
-        print(f"  build: policy {report['policy']}, {len(report['rejected'])} rejected, "
-              f"{report['wall_time_s']}s")
-    print(f"rxkg info: {sum(manifest['nodes'].values()):,} nodes, {sum(manifest['edges'].values()):,} edges")
-    return 0
-
-
-def _cmd_search(args: argparse.Namespace) -> int:
-    from kg.io import read_graph
-    from kg.search import NameIndex
-
-    start = time.perf_counter()
-    hits = NameIndex.from_graph(read_graph(args.graph)).search(args.query, args.type, args.k)  # never patients
-    if args.json:
-        print(json.dumps([{"id": h.node_id, "name": h.name, "type": h.node_type, "score": h.score} for h in hits],
-                         indent=2))
-    else:
-        for h in hits:
-            print(f"{h.node_id:<32} {h.name or '-':<50} {h.node_type} ({h.score:.2f})")
-    print(f"rxkg search: {len(hits)} match(es) for {args.query!r} in {time.perf_counter() - start:.2f}s",
-          file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
@@ -203,54 +162,6 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_recommend(args: argparse.Namespace) -> int:
-    from recsys.recommender.api import Recommender
-
-    start = time.perf_counter()
-    recommender = Recommender.load(args.model)
-    if args.disease:
-        entity, out = args.disease, recommender.recommend_for_disease(args.disease, k=args.k,
-                                                                      exclude_known=args.new_only)
-    elif args.doctor:
-        entity, out = args.doctor, recommender.recommend_for_doctor(args.doctor, k=args.k)
-    else:
-        from recsys.recommender.safety import SafetyPolicy
-
-        recommender.safety = recommender.safety.with_policy(
-            SafetyPolicy(block_at=args.block_at, contraindications=args.contraindications))
-        entity, out = args.patient, recommender.recommend_for_patient(args.patient, k=args.k,
-                                                                      safety=not args.no_safety)
-    shown = entity if args.reveal_patients else _pseudonymiser().pseudonym(entity)
-    if args.json:
-        print(json.dumps({"entity": shown, "recommendations": [r.as_dict() for r in out],
-                          "removed_by_safety": [e.text(recommender.names) for e in out.removed],
-                          "dropped_components": out.dropped_components}, indent=2))
-    else:
-        for rank, r in enumerate(out, 1):
-            print(f"{rank:>2}. {r.name} ({r.drug_id})  score {r.score:.3f}")
-            print(f"    {r.explanation}")
-            for note in r.safety_notes[1:]:  # the first note says what was checked, for every item alike
-                print(f"    caution: {note}")
-        if out.removed:
-            print(f"  safety removed {len({e.drug_id for e in out.removed})} higher-ranked drug(s), e.g. "
-                  f"{out.removed[0].text(recommender.names)}")
-    print(f"rxkg recommend: {len(out)} drugs for {shown} in {time.perf_counter() - start:.2f}s",
-          file=sys.stderr if args.json else sys.stdout)
-    return 0
-
-
-def _pseudonymiser():
-    import secrets
-
-    from kg.privacy import Pseudonymiser
-
-    try:
-        return Pseudonymiser()
-    except (KGError, OSError):
-        # No usable key: a one-off key still hides the ids (the pseudonyms just won't be stable).
-        return Pseudonymiser(secrets.token_hex(32))
-
-
 def _add_force(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true",
                    help="write beside files rxkg did not write in --out (never changing them)")
@@ -289,19 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_force(p)
     p.set_defaults(func=_cmd_export)
 
-    p = sub.add_parser("search", help="find node ids by name: diseases, drugs, genes, ...")
-    p.add_argument("query", help="a name, part of one, or an id (spelling mistakes are tolerated)")
-    p.add_argument("--type", choices=[t for t in NODE_TYPES if t != "patient"],
-                   help="only nodes of this type (patients are never searched: their ids stay private)")
-    p.add_argument("--graph", default="build/graph", help="graph directory (default build/graph)")
-    p.add_argument("--k", type=int, default=10, help="how many matches to show (default 10)")
-    p.add_argument("--json", action="store_true", help="print the matches as JSON")
-    p.set_defaults(func=_cmd_search)
-
-    p = sub.add_parser("info", help="describe a graph directory")
-    p.add_argument("graph")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_cmd_info)
+    add_query_commands(sub)
 
     p = sub.add_parser("synth", help="generate a synthetic cohort (Synthea layout) for scale tests")
     p.add_argument("--patients", type=int, default=1000)
@@ -336,25 +235,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_force(p)
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("recommend", help="top drugs for a disease, a doctor or a patient")
-    p.add_argument("--model", default="build/model", help="bundle directory written by rxkg train")
-    who = p.add_mutually_exclusive_group(required=True)
-    who.add_argument("--disease")
-    who.add_argument("--doctor")
-    who.add_argument("--patient")
-    p.add_argument("--k", type=int, default=10)
-    p.add_argument("--new-only", action="store_true", help="diseases: leave out known indications")
-    p.add_argument("--no-safety", action="store_true", help="patients: raw scores, no safety filter")
-    p.add_argument("--block-at", choices=("minor", "moderate", "major", "contraindicated"), default="minor",
-                   help="patients: remove interactions of this severity or graver, warn about milder ones "
-                        "(an interaction without a recorded severity is always removed; default minor)")
-    p.add_argument("--contraindications", choices=("remove", "warn", "off"), default="warn",
-                   help="patients: drugs whose recorded side effects include one of the patient's conditions "
-                        "are flagged (default), removed, or not checked; curated pairs keep their own action")
-    p.add_argument("--reveal-patients", action="store_true", help="print the patient id in clear text")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=_cmd_recommend)
-
     p = sub.add_parser("demo", help="the whole job: build, train, quick evaluation, recommendations, exports")
     p.add_argument("--config", help="TOML config (default: everything shipped under data/)")
     p.add_argument("--out", default="build", help="output directory (default build: graph/, model/, report/, "
@@ -376,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except KGValidationError as err:
         # Problems can name patients; they leave the process pseudonymised unless asked otherwise.
-        anon = None if getattr(args, "privacy", None) == "clear" else _pseudonymiser()
+        anon = None if getattr(args, "privacy", None) == "clear" else pseudonymiser()
         for problem in err.problems:
             print(f"error: {anon.text(str(problem)) if anon else problem}", file=sys.stderr)
         print(f"rxkg {args.command}: failed, {len(err.problems)} invalid record(s) listed above",
@@ -403,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _one_line(message: object) -> str:
     """A message on one line: multi-line texts (a validation summary) keep their first line."""
-    anon = _pseudonymiser()
+    anon = pseudonymiser()
     text = anon.text(str(message)) if anon else str(message)
     return " ".join(text.split("\n")[0].split()) if text else text
 

@@ -16,6 +16,8 @@ import numpy as np
 from recsys.cf.profile import DoctorProfile
 from recsys.recommender import entities
 from recsys.recommender.bundle import read_recommender_parts, save_recommender
+from recsys.recommender.evidence import cf_evidence
+from recsys.recommender.explain import ExplanationPath, PathExplainer
 from recsys.recommender.ranking import Ranker
 from recsys.recommender.results import Recommendation, Recommendations
 
@@ -30,6 +32,21 @@ class Recommender(Ranker):
     >>> rec = Recommender(graph, scores, disease_ids, drug_ids, doctor_cf=als)   # doctest: +SKIP
     >>> [r.name for r in rec.recommend_for_disease("disease:DOID:9352", k=3)]    # doctest: +SKIP
     """
+
+    # ------------------------------------------------------ explanations
+    def explanation_text(self, entity_id: str, drug_id: str, paths: list[ExplanationPath]) -> str:
+        entity = self.names.get(entity_id) or ("the patient" if self.node_types.get(entity_id) == "patient" else entity_id)
+        return PathExplainer.sentence(entity, self.names.get(drug_id) or drug_id, paths, self.names)
+
+    def cf_evidence(self, entity_id: str, drug_id: str, peers: int = 20) -> dict[str, object]:
+        """How many of the entity's nearest CF peers use the drug, and which of its own drugs are
+        most like it (doctors and patients known to CF; empty otherwise); see :mod:`.evidence`."""
+        kind = self.node_types.get(entity_id)
+        model = {"doctor": self.doctor_cf, "patient": self.patient_cf}.get(kind)
+        if model is None:
+            return {}
+        return cf_evidence(model, entity_id, drug_id, "prescribers" if kind == "doctor" else "patients",
+                           self.names, peers)
 
     # ------------------------------------------------------ new entities
     def recommend_for_new_patient(self, conditions: Sequence[str] = (), current_drugs: Sequence[str] = (),

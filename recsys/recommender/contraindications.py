@@ -64,7 +64,7 @@ class Contraindications:
         causes = graph.edges.get(CAUSES)
         if causes is not None and matches:
             by_effect: dict[str, list[str]] = defaultdict(list)
-            for drug, effect in zip(causes["src"], causes["dst"]):
+            for drug, effect in zip(causes["src"].to_numpy(dtype=object), causes["dst"].to_numpy(dtype=object)):
                 by_effect[effect].append(drug)
             names = _names(graph)
             for disease, effects in matches.items():
@@ -103,7 +103,9 @@ def fold(text: str) -> str:
 
 
 def _names(graph: KnowledgeGraph) -> dict[str, str]:
-    return {i: n for i, n in zip(graph.nodes["id"], graph.nodes["name"]) if isinstance(n, str)}
+    nodes = graph.nodes_of_type("side_effect")
+    return {i: n for i, n in zip(nodes["id"].to_numpy(dtype=object), nodes["name"].to_numpy(dtype=object))
+            if isinstance(n, str)}
 
 
 def _side_effect_matches(graph: KnowledgeGraph) -> dict[str, list[tuple[str, str]]]:

@@ -25,7 +25,6 @@ from kg.schema import EdgeType
 from kg.search import LazyNameIndex
 from recsys.blend import blend_scores, scored_rows, standardise_rows
 from recsys.cf.base import CFRecommender, check_k
-from recsys.recommender.evidence import cf_evidence
 from recsys.recommender.explain import ExplanationPath, PathExplainer
 from recsys.recommender.fitting import choose_blend
 from recsys.recommender.history import PatientHistory
@@ -95,13 +94,23 @@ class Ranker:
         for patient, pos in zip(conditions["src"], positions):
             if pos >= 0:
                 self._conditions.setdefault(patient, []).append(int(pos))
-        self.safety = SafetyFilter.from_graph(graph)
+        self._safety: SafetyFilter | None = None  # built on first use: diseases and doctors never need it
         self.lookup = LazyNameIndex(graph)  # "did you mean ...?" for unknown ids
         self.history = PatientHistory(graph, self.drug_ids)
         doctors = nodes[nodes["type"] == "doctor"]
         self._specialty = ({d: s for d, s in zip(doctors["id"], doctors["specialty"]) if isinstance(s, str) and s}
                            if "specialty" in nodes.columns else {})
         self._explainer: PathExplainer | None = None
+
+    @property
+    def safety(self) -> SafetyFilter:
+        if self._safety is None:
+            self._safety = SafetyFilter.from_graph(self.graph, names=self.names)
+        return self._safety
+
+    @safety.setter
+    def safety(self, value: SafetyFilter) -> None:
+        self._safety = value
 
     # ------------------------------------------------------------- ranking
     def recommend_for_disease(self, disease_id: str, k: int = 10, exclude_known: bool = False) -> Recommendations:
@@ -334,20 +343,6 @@ class Ranker:
         if self._explainer is None:
             self._explainer = PathExplainer(self.graph)
         return self._explainer.paths(entity_id, drug_id, k=k)
-
-    def explanation_text(self, entity_id: str, drug_id: str, paths: list[ExplanationPath]) -> str:
-        entity = self.names.get(entity_id) or ("the patient" if self.node_types.get(entity_id) == "patient" else entity_id)
-        return PathExplainer.sentence(entity, self.names.get(drug_id) or drug_id, paths, self.names)
-
-    def cf_evidence(self, entity_id: str, drug_id: str, peers: int = 20) -> dict[str, object]:
-        """How many of the entity's nearest CF peers use the drug, and which of its own drugs are
-        most like it (doctors and patients known to CF; empty otherwise); see :mod:`.evidence`."""
-        kind = self.node_types.get(entity_id)
-        model = {"doctor": self.doctor_cf, "patient": self.patient_cf}.get(kind)
-        if model is None:
-            return {}
-        return cf_evidence(model, entity_id, drug_id, "prescribers" if kind == "doctor" else "patients",
-                           self.names, peers)
 
     # ------------------------------------------------------------- helpers
     def _per_drug_counts(self, edges: pd.DataFrame | None, column: str) -> np.ndarray:

@@ -120,8 +120,9 @@ class SafetyFilter:
     names: dict[str, str] = field(default_factory=dict, repr=False)  # for readable warnings
 
     @classmethod
-    def from_graph(cls, graph: KnowledgeGraph, class_level: int = 3,
-                   policy: SafetyPolicy | None = None) -> "SafetyFilter":
+    def from_graph(cls, graph: KnowledgeGraph, class_level: int = 3, policy: SafetyPolicy | None = None,
+                   names: dict[str, str] | None = None) -> "SafetyFilter":
+        """Everything the filter knows, read from ``graph`` (``names``: node names, when already at hand)."""
         if class_level not in ATC_LEVELS:
             raise KGError(f"allergy class level must be one of {sorted(ATC_LEVELS)}, got {class_level}")
         pairs: dict[str, set[str]] = defaultdict(set)
@@ -129,7 +130,8 @@ class SafetyFilter:
         edges = graph.edges.get(INTERACTS)
         if edges is not None:
             levels = edges["severity"] if "severity" in edges.columns else pd.Series(None, index=edges.index)
-            for a, b, level in zip(edges["src"], edges["dst"], levels):
+            for a, b, level in zip(edges["src"].to_numpy(dtype=object), edges["dst"].to_numpy(dtype=object),
+                                   levels.to_numpy(dtype=object)):
                 pairs[a].add(b)
                 pairs[b].add(a)  # an interaction is symmetric whichever way a source stores it
                 if isinstance(level, str) and level.strip():
@@ -142,8 +144,7 @@ class SafetyFilter:
                         severity[key] = level  # two sources disagreeing: the graver one holds
         return cls({d: frozenset(p) for d, p in pairs.items()}, DrugClasses.from_graph(graph, class_level),
                    Combinations.from_graph(graph), Contraindications.from_graph(graph), severity,
-                   policy or SafetyPolicy(),
-                   {i: n for i, n in zip(graph.nodes["id"], graph.nodes["name"]) if isinstance(n, str) and n})
+                   policy or SafetyPolicy(), names if names is not None else _node_names(graph))
 
     def with_policy(self, policy: SafetyPolicy) -> "SafetyFilter":
         """The same knowledge under another policy (nothing is rebuilt)."""
@@ -261,6 +262,11 @@ class SafetyFilter:
         """Boolean mask over ``drug_ids``: True where the drug must not be recommended."""
         return np.fromiter((bool(self.reasons(d, context)) for d in drug_ids), dtype=bool,
                            count=len(drug_ids))
+
+
+def _node_names(graph: KnowledgeGraph) -> dict[str, str]:
+    ids, names = graph.nodes["id"].to_numpy(dtype=object), graph.nodes["name"].to_numpy(dtype=object)
+    return {i: n for i, n in zip(ids, names) if isinstance(n, str) and n}
 
 
 def _provenance(drug_id: str, source: str) -> str:
