@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from kg.errors import KGError, KGValidationError
-from pipelines.cli_query import add_query_commands, pseudonymiser
+from pipelines.cli_query import add_query_commands, check_recommend_flags, pseudonymiser
 
 __all__ = ["main"]
 
@@ -100,14 +100,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_or_build_graph(path: str):
+DEFAULT_GRAPH = "build/graph"
+
+
+def _load_or_build_graph(path: str | None):
     from kg.build import build_graph
     from kg.io import read_graph
     from pipelines.config import default_config
 
-    if Path(path).exists():
+    if path is not None:  # named by the user: a mistyped path is an error, never a silent rebuild
+        if not Path(path).exists():
+            raise KGError(f"--graph {path}: no such graph directory")
         return read_graph(path)
-    print(f"rxkg: no graph at {path}; building one from the shipped data", file=sys.stderr)
+    if Path(DEFAULT_GRAPH).exists():
+        return read_graph(DEFAULT_GRAPH)
+    print(f"rxkg: no graph at {DEFAULT_GRAPH}; building one from the shipped data", file=sys.stderr)
     return build_graph(default_config().build.sources).graph
 
 
@@ -119,6 +126,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     settings = load_config(args.config).train if args.config else TrainConfig()
     if args.seed is not None:
         settings = replace(settings, seed=args.seed)
+    from kg.outputs import check_output_folder
+
+    check_output_folder(Path(args.out), args.force)  # before minutes of work, not after
     graph = _load_or_build_graph(args.graph)
     log = (lambda m: None) if args.json else print
     _, result = run_train(graph, settings, out=args.out, log=log, force=args.force)
@@ -203,16 +213,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_query_commands(sub)
 
     p = sub.add_parser("synth", help="generate a synthetic cohort (Synthea layout) for scale tests")
-    p.add_argument("--patients", type=int, default=1000)
-    p.add_argument("--doctors", type=int, default=100)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--patients", type=int, default=1000, help="patients to generate (default 1000)")
+    p.add_argument("--doctors", type=int, default=100, help="doctors to generate (default 100)")
+    p.add_argument("--seed", type=int, default=0, help="same seed, same cohort (default 0)")
     p.add_argument("--out", required=True, help="directory to write the CSV files to")
     p.add_argument("--graph", help="graph directory to draw from (default: the shipped reference sources)")
     _add_force(p)
     p.set_defaults(func=_cmd_synth)
 
     p = sub.add_parser("train", help="train every component and write the recommender bundle")
-    p.add_argument("--graph", default="build/graph", help="graph directory (built from the shipped data if missing)")
+    p.add_argument("--graph", help=f"graph directory (default {DEFAULT_GRAPH}, built from the shipped data "
+                                   "if missing; a --graph that does not exist is an error)")
     p.add_argument("--out", default="build/model", help="bundle directory to write")
     p.add_argument("--config", help="TOML config (its [train] settings)")
     p.add_argument("--seed", type=int, help="overrides the config's seed (default 0)")
@@ -225,12 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="report directory (default: the config's evaluate.out, build/report)")
     p.add_argument("--quick", action="store_true", help="every protocol at reduced epochs (a few minutes)")
     p.add_argument("--graph", help="evaluate this graph directory instead of building from the sources")
-    p.add_argument("--protocols", nargs="+", choices=["disease", "doctor", "patient"])
+    p.add_argument("--protocols", nargs="+", choices=["disease", "doctor", "patient"],
+                   help="protocols to run (default all three)")
     p.add_argument("--disease-splits", nargs="+",
                    choices=["random", "zero_shot", "rephetio_random", "rephetio_zero_shot"],
                    help="disease protocols to run (default all; --quick leaves out the rephetio_ reproductions, "
                         "split R and split Z, unless named here)")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help="overrides the config's seed (default 0)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     _add_force(p)
     p.set_defaults(func=_cmd_evaluate)
@@ -252,6 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--patients and --doctors must be >= 1")
     if getattr(args, "k", 1) < 1:
         parser.error("--k must be >= 1")
+    if args.command == "recommend":
+        check_recommend_flags(args, parser)
     try:
         return int(args.func(args))
     except KGValidationError as err:

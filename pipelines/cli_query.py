@@ -26,28 +26,40 @@ def add_query_commands(sub) -> None:
     p.set_defaults(func=_cmd_search)
 
     p = sub.add_parser("info", help="describe a graph directory")
-    p.add_argument("graph")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("graph", help="graph directory written by rxkg build")
+    p.add_argument("--json", action="store_true", help="print the manifest and build report as JSON")
     p.set_defaults(func=_cmd_info)
 
     p = sub.add_parser("recommend", help="top drugs for a disease, a doctor or a patient")
     p.add_argument("--model", default="build/model", help="bundle directory written by rxkg train")
     who = p.add_mutually_exclusive_group(required=True)
-    who.add_argument("--disease")
-    who.add_argument("--doctor")
-    who.add_argument("--patient")
-    p.add_argument("--k", type=int, default=10)
+    who.add_argument("--disease", help="a disease id, e.g. disease:DOID:9352 (find ids with rxkg search)")
+    who.add_argument("--doctor", help="a prescriber id, e.g. doctor:NPI:1386962785")
+    who.add_argument("--patient", help="a patient id (patient:mimic3:10006) or the pseudonym rxkg printed for it "
+                     "on this machine (patient:anon:...)")
+    p.add_argument("--k", type=int, default=10, help="how many drugs (default 10)")
     p.add_argument("--new-only", action="store_true", help="diseases: leave out known indications")
     p.add_argument("--no-safety", action="store_true", help="patients: raw scores, no safety filter")
-    p.add_argument("--block-at", choices=("minor", "moderate", "major", "contraindicated"), default="minor",
+    p.add_argument("--block-at", choices=("minor", "moderate", "major", "contraindicated"),
                    help="patients: remove interactions of this severity or graver, warn about milder ones "
                         "(an interaction without a recorded severity is always removed; default minor)")
-    p.add_argument("--contraindications", choices=("remove", "warn", "off"), default="warn",
+    p.add_argument("--contraindications", choices=("remove", "warn", "off"),
                    help="patients: drugs whose recorded side effects include one of the patient's conditions "
                         "are flagged (default), removed, or not checked; curated pairs keep their own action")
     p.add_argument("--reveal-patients", action="store_true", help="print the patient id in clear text")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the recommendations as JSON")
     p.set_defaults(func=_cmd_recommend)
+
+
+def check_recommend_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """A flag that does nothing for the chosen entity is a usage error, not silently ignored."""
+    patient_only = [flag for flag, value in (("--no-safety", args.no_safety), ("--block-at", args.block_at),
+                                             ("--contraindications", args.contraindications),
+                                             ("--reveal-patients", args.reveal_patients)) if value]
+    if patient_only and not args.patient:
+        parser.error(f"{', '.join(patient_only)}: only for --patient")
+    if args.new_only and not args.disease:
+        parser.error("--new-only: only for --disease")
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -105,9 +117,9 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         from recsys.recommender.safety import SafetyPolicy
 
         recommender.safety = recommender.safety.with_policy(
-            SafetyPolicy(block_at=args.block_at, contraindications=args.contraindications))
-        entity, out = args.patient, recommender.recommend_for_patient(args.patient, k=args.k,
-                                                                      safety=not args.no_safety)
+            SafetyPolicy(block_at=args.block_at or "minor", contraindications=args.contraindications or "warn"))
+        entity = _resolve_patient(recommender, args.patient)
+        out = recommender.recommend_for_patient(entity, k=args.k, safety=not args.no_safety)
     shown = entity if args.reveal_patients else pseudonymiser().pseudonym(entity)
     if args.json:
         print(json.dumps({"entity": shown, "recommendations": [r.as_dict() for r in out],
@@ -125,6 +137,19 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     print(f"rxkg recommend: {len(out)} drugs for {shown} in {time.perf_counter() - start:.2f}s",
           file=sys.stderr if args.json else sys.stdout)
     return 0
+
+
+def _resolve_patient(recommender, given: str) -> str:
+    """A patient id, or the pseudonym rxkg printed for it on this machine (same key), as an id."""
+    if not given.startswith("patient:anon:"):
+        return given
+    anon = pseudonymiser()
+    patients = [i for i, t in recommender.node_types.items() if t == "patient"]
+    found = next((p for p in patients if anon.pseudonym(p) == given), None)
+    if found is None:
+        raise KGError(f"no patient of the model has the pseudonym {given!r} under this machine's key "
+                      "(pseudonyms printed with another key cannot be read back)")
+    return found
 
 
 def pseudonymiser():

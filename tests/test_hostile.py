@@ -293,6 +293,12 @@ CASES: dict[str, Case] = {
     "synth zero patients": Case({}, ["synth", "--patients", "0", "--out", "{out}/s"], 2, ("--patients",)),
     "unknown command": Case({}, ["fly"], 2, ("invalid choice",)),
     "k that is not a number": Case({}, ["recommend", "--disease", "disease:DOID:1", "--k", "ten"], 2, ("--k",)),
+    "safety flag for a disease": Case({}, ["recommend", "--disease", "disease:DOID:1", "--no-safety"], 2,
+                                      ("--no-safety", "only for --patient")),
+    "new-only for a doctor": Case({}, ["recommend", "--doctor", "doctor:NPI:1", "--new-only"], 2,
+                                  ("--new-only", "only for --disease")),
+    "mistyped graph for train": Case({}, ["train", "--graph", "{in}/grahp", "--out", "{out}/m"], 1,
+                                     ("grahp", "no such graph directory")),
 }
 
 

@@ -49,6 +49,12 @@ def test_recommend_command_line(tiny_graph, tmp_path, capsys):
     assert main(["recommend", "--model", str(tmp_path / "model"), "--patient", "patient:demo:p1", "--k", "1"]) == 0
     out = capsys.readouterr().out
     assert "patient:demo:p1" not in out and "patient:anon:" in out
+    # the pseudonym printed is accepted back as input on the same machine (same key)
+    pseudonym = out.split("drugs for ")[1].split()[0]
+    assert main(["recommend", "--model", str(tmp_path / "model"), "--patient", pseudonym, "--k", "1"]) == 0
+    assert f"drugs for {pseudonym}" in capsys.readouterr().out
+    assert main(["recommend", "--model", str(tmp_path / "model"), "--patient", "patient:anon:0000", "--k", "1"]) == 1
+    assert "no patient of the model has the pseudonym" in capsys.readouterr().err
     assert main(["recommend", "--model", str(tmp_path / "model"), "--doctor", "disease:DOID:1287"]) == 1
     assert "is a disease, not a doctor" in capsys.readouterr().err
     assert main(["recommend", "--model", str(tmp_path / "nothing"), "--disease", "disease:DOID:1287"]) == 1
