@@ -137,11 +137,26 @@ def _cmd_train(args: argparse.Namespace) -> int:
                           "seconds": result.seconds, "metapath_penalty": result.metapath_penalty,
                           "gnn_epochs": result.gnn_epochs}, indent=2))
     else:
-        for kind, chosen in result.selection.items():
-            mrr = ", ".join(f"{k} {v:.3f}" for k, v in chosen["val_mrr"].items())
-            print(f"  {kind}: {chosen['chosen']} chosen on validation MRR ({mrr})")
+        print("\n".join(selection_lines(result.selection)))
     print(f"rxkg train: {result.summary()}", file=sys.stderr if args.json else sys.stdout)
     return 0
+
+
+def selection_lines(selection: dict[str, dict]) -> list[str]:
+    """One line per choice ``rxkg train`` made on validation: blends, CF models, the metapath model."""
+    lines = []
+    for kind, chosen in selection.items():
+        if "val_mrr" in chosen:  # a blend: every candidate's validation MRR
+            mrr = ", ".join(f"{k} {v:.3f}" for k, v in chosen["val_mrr"].items())
+            note = f"; {chosen['note']}" if chosen.get("note") else ""
+            lines.append(f"  {kind}: {chosen['chosen']} chosen on validation MRR ({mrr}){note}")
+        elif "model" in chosen:  # a CF model
+            lines.append(f"  {kind}: {chosen['model']} {chosen['params']} chosen on validation")
+        elif isinstance(chosen.get("chosen"), dict):  # the metapath model's examples, family and penalty
+            picked = chosen["chosen"]
+            lines.append(f"  {kind}: {picked.get('examples')} examples, {picked.get('family')}, penalty "
+                         f"{picked.get('penalty')} chosen on validation MRR ({picked.get('val_mrr')})")
+    return lines
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:

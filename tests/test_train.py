@@ -64,8 +64,23 @@ def test_recommend_command_line(tiny_graph, tmp_path, capsys):
 @pytest.mark.slow
 def test_train_command_on_the_shipped_graph(tmp_path, capsys):
     """About a minute: the whole deployment training from the shipped data."""
-    assert main(["train", "--graph", str(tmp_path / "absent"), "--out", str(tmp_path / "model")]) == 0
+    assert main(["build", "--out", str(tmp_path / "graph")]) == 0
+    assert main(["train", "--graph", str(tmp_path / "graph"), "--out", str(tmp_path / "model")]) == 0
     out = capsys.readouterr().out
     assert "chosen on validation MRR" in out and "rxkg train: trained in" in out
     assert main(["recommend", "--model", str(tmp_path / "model"), "--disease", "disease:DOID:9352",
                  "--new-only", "--k", "3"]) == 0
+
+
+def test_train_prints_every_choice_made_on_validation():
+    from pipelines.cli import selection_lines
+
+    lines = selection_lines({
+        "disease": {"chosen": "metapath", "val_mrr": {"blend": 0.3, "metapath": 0.31},
+                    "note": "gnn beat metapath in 60% of bootstrap resamples (needs 95%); not deployed"},
+        "doctor_cf": {"model": "ease", "params": {"regularization": 2000.0}, "val_ndcg@10": {}},
+        "disease_metapath": {"chosen": {"examples": "sampled", "family": "with people", "penalty": 0.01,
+                                        "val_mrr": 0.3}, "candidates": []}})
+    assert len(lines) == 3
+    assert "metapath chosen on validation MRR (blend 0.300, metapath 0.310); gnn beat" in lines[0]
+    assert "ease {'regularization': 2000.0}" in lines[1] and "penalty 0.01" in lines[2]
