@@ -98,13 +98,23 @@ def load_config(path: str | Path) -> PipelineConfig:
     if unknown:
         raise KGError(f"{path}: unknown section(s) {sorted(unknown)}; known: ['build', 'evaluate', 'train']")
     build = raw.get("build", {})
-    unknown = set(build) - {"sources", "policy", "out"}
+    unknown = set(build) - {"sources", "policy", "out", "include_shipped"}
     if unknown:
         raise KGError(f"{path}: [build] has unknown key(s) {sorted(unknown)}")
+    include_shipped = build.get("include_shipped", False)
+    if not isinstance(include_shipped, bool):
+        raise KGError(f"{path}: [build] include_shipped must be true or false, got {include_shipped!r}")
     config = default_config()
     specs = config.build.sources
     if "sources" in build:
-        specs = tuple(_source(entry, path, i) for i, entry in enumerate(build["sources"]))
+        own = tuple(_source(entry, path, i) for i, entry in enumerate(build["sources"]))
+        # include_shipped adds the config's sources to everything shipped instead of replacing it
+        specs = config.build.sources + own if include_shipped else own
+        labels = [s.label for s in specs]
+        clash = sorted({label for label in labels if labels.count(label) > 1})
+        if clash:
+            raise KGError(f"{path}: [[build.sources]] names {clash} twice"
+                          + (" (a shipped source has that name; give yours a 'name')" if include_shipped else ""))
     out = build.get("out", config.build.out)
     if "out" in build and not Path(out).is_absolute():
         out = str(path.parent / out)
