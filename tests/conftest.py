@@ -12,14 +12,16 @@ from kg.sources import load_csv_source
 
 TINY = Path(__file__).parent / "fixtures" / "tiny"
 REPO = Path(__file__).resolve().parents[1]
-#: A CSV mapping for hand-written cases: nodes.csv (id, type, name) and edges.csv (s, r, t, w, when).
-CSV_MAPPING = """
+#: The [[nodes]] entry of hand-written cases: nodes.csv with id, type, name.
+NODES_MAPPING = """
 [[nodes]]
 file = "nodes.csv"
 id = "id"
 type = "type"
 name = "name"
-
+"""
+#: A CSV mapping for hand-written cases: nodes.csv (id, type, name) and edges.csv (s, r, t, w, when).
+CSV_MAPPING = NODES_MAPPING + """
 [[edges]]
 file = "edges.csv"
 source = "s"

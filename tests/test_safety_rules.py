@@ -12,7 +12,7 @@ from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 from kg.sources import load_csv_source
 from recsys.recommender.safety import NO_INTERACTION_DATA, PatientContext, SafetyFilter, SafetyPolicy
-from tests.conftest import build
+from tests.conftest import NODES_MAPPING, build
 
 AMOXICILLIN, CLAVULANATE, PENICILLIN_V, WARFARIN = "drug:DB01060", "drug:DB00766", "drug:DB00417", "drug:DB00682"
 SULBACTAM, TAZOBACTAM, ACETAMINOPHEN, RIFAMPICIN = "drug:DB09324", "drug:DB01606", "drug:DB00316", "drug:DB01045"
@@ -115,13 +115,7 @@ def _user_graph(tmp_path, interactions: str, contraindications: str):
         f"{d},drug,{n}\n" for d, (n, _) in DRUGS.items()) + f"{HEPATITIS_B},disease,hepatitis B\n")
     (tmp_path / "interactions.csv").write_text(interactions)
     (tmp_path / "contraindications.csv").write_text(contraindications)
-    (tmp_path / "mapping.toml").write_text(textwrap.dedent("""
-        [[nodes]]
-        file = "nodes.csv"
-        id = "id"
-        type = "type"
-        name = "name"
-
+    (tmp_path / "mapping.toml").write_text(NODES_MAPPING + textwrap.dedent("""
         [[edges]]
         file = "interactions.csv"
         source = "drug_a"
