@@ -11,7 +11,7 @@ from pathlib import Path
 from kg.errors import KGError
 from kg.schema import NODE_TYPES
 
-__all__ = ["add_query_commands", "pseudonymiser"]
+__all__ = ["add_query_commands", "add_entity_commands", "check_recommend_flags", "pseudonymiser"]
 
 
 def add_query_commands(sub) -> None:
@@ -37,6 +37,16 @@ def add_query_commands(sub) -> None:
     who.add_argument("--doctor", help="a prescriber id, e.g. doctor:NPI:1386962785")
     who.add_argument("--patient", help="a patient id (patient:mimic3:10006) or the pseudonym rxkg printed for it "
                      "on this machine (patient:anon:...)")
+    who.add_argument("--new-patient", action="store_true",
+                     help="a patient not in the graph, described by --conditions, --drugs and --allergies")
+    who.add_argument("--new-doctor", action="store_true",
+                     help="a prescriber not in the graph, described by --prescriptions and --specialty")
+    p.add_argument("--conditions", nargs="+", default=[], help="new patient: disease ids (rxkg search finds them)")
+    p.add_argument("--drugs", nargs="+", default=[], help="new patient: drug ids they take now")
+    p.add_argument("--allergies", nargs="+", default=[], help="new patient: drug ids or ATC classes (atc:J01C)")
+    p.add_argument("--prescriptions", nargs="+", default=[], metavar="DRUG=CLAIMS",
+                   help="new doctor: claim counts per drug, e.g. drug:DB00331=40")
+    p.add_argument("--specialty", help="new doctor: specialty, as CMS writes it (e.g. Cardiology)")
     p.add_argument("--k", type=int, default=10, help="how many drugs (default 10)")
     p.add_argument("--new-only", action="store_true", help="diseases: leave out known indications")
     p.add_argument("--no-safety", action="store_true", help="patients: raw scores, no safety filter")
@@ -51,15 +61,51 @@ def add_query_commands(sub) -> None:
     p.set_defaults(func=_cmd_recommend)
 
 
+def add_entity_commands(sub) -> None:
+    """``explain``, ``similar`` and ``profile``: the Recommender's other entry points."""
+    p = sub.add_parser("explain", help="why a drug for a disease, doctor or patient: paths, scores, peers")
+    p.add_argument("entity", help="a disease, doctor or patient id (or a patient pseudonym printed by rxkg)")
+    p.add_argument("drug", help="a drug id, e.g. drug:DB00331")
+    p.add_argument("--model", default="build/model", help="bundle directory written by rxkg train")
+    p.add_argument("--k", type=int, default=3, help="how many graph paths (default 3)")
+    p.add_argument("--reveal-patients", action="store_true", help="print patient ids in clear text")
+    p.add_argument("--json", action="store_true", help="print the explanation as JSON")
+    p.set_defaults(func=_cmd_explain)
+
+    p = sub.add_parser("similar", help="drugs most like a drug, by the graph scorer or by prescribing")
+    p.add_argument("drug", help="a drug id, e.g. drug:DB00331")
+    p.add_argument("--by", choices=("graph", "prescribing"), default="graph",
+                   help="graph: what the disease scorer predicts they treat (default); prescribing: who "
+                        "prescribes them")
+    p.add_argument("--model", default="build/model", help="bundle directory written by rxkg train")
+    p.add_argument("--k", type=int, default=10, help="how many drugs (default 10)")
+    p.add_argument("--json", action="store_true", help="print the drugs as JSON")
+    p.set_defaults(func=_cmd_similar)
+
+    p = sub.add_parser("profile", help="a prescriber's therapeutic areas, differences from peers, peers (JSON)")
+    p.add_argument("doctor", help="a prescriber id, e.g. doctor:NPI:1386962785")
+    p.add_argument("--model", default="build/model", help="bundle directory written by rxkg train")
+    p.add_argument("--peers", type=int, default=5, help="how many peer prescribers (default 5)")
+    p.set_defaults(func=_cmd_profile)
+
+
 def check_recommend_flags(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
     """A flag that does nothing for the chosen entity is a usage error, not silently ignored."""
     patient_only = [flag for flag, value in (("--no-safety", args.no_safety), ("--block-at", args.block_at),
                                              ("--contraindications", args.contraindications),
                                              ("--reveal-patients", args.reveal_patients)) if value]
-    if patient_only and not args.patient:
-        parser.error(f"{', '.join(patient_only)}: only for --patient")
+    if patient_only and not (args.patient or args.new_patient):
+        parser.error(f"{', '.join(patient_only)}: only for --patient or --new-patient")
     if args.new_only and not args.disease:
         parser.error("--new-only: only for --disease")
+    if patient_only and args.new_patient:
+        patient_only = [f for f in patient_only if f != "--reveal-patients"]
+    new_patient = [f for f, v in (("--conditions", args.conditions), ("--drugs", args.drugs),
+                                  ("--allergies", args.allergies)) if v]
+    if new_patient and not args.new_patient:
+        parser.error(f"{', '.join(new_patient)}: only for --new-patient")
+    if (args.prescriptions or args.specialty) and not args.new_doctor:
+        parser.error("--prescriptions, --specialty: only for --new-doctor")
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -113,13 +159,20 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
                                                                       exclude_known=args.new_only)
     elif args.doctor:
         entity, out = args.doctor, recommender.recommend_for_doctor(args.doctor, k=args.k)
+    elif args.new_doctor:
+        entity, out = "the new doctor", recommender.recommend_for_new_doctor(
+            _claims(args.prescriptions), specialty=args.specialty, k=args.k)
     else:
         from recsys.recommender.safety import SafetyPolicy
 
         recommender.safety = recommender.safety.with_policy(
             SafetyPolicy(block_at=args.block_at or "minor", contraindications=args.contraindications or "warn"))
-        entity = _resolve_patient(recommender, args.patient)
-        out = recommender.recommend_for_patient(entity, k=args.k, safety=not args.no_safety)
+        if args.new_patient:
+            entity, out = "the new patient", recommender.recommend_for_new_patient(
+                args.conditions, args.drugs, args.allergies, k=args.k, safety=not args.no_safety)
+        else:
+            entity = _resolve_patient(recommender, args.patient)
+            out = recommender.recommend_for_patient(entity, k=args.k, safety=not args.no_safety)
     shown = entity if args.reveal_patients else pseudonymiser().pseudonym(entity)
     if args.json:
         print(json.dumps({"entity": shown, "recommendations": [r.as_dict() for r in out],
@@ -136,6 +189,68 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
                   f"{out.removed[0].text(recommender.names)}")
     print(f"rxkg recommend: {len(out)} drugs for {shown} in {time.perf_counter() - start:.2f}s",
           file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def _claims(pairs: list[str]) -> dict[str, float]:
+    """``drug:DB00331=40`` pairs as claim counts; a malformed pair is an error naming it."""
+    out: dict[str, float] = {}
+    for pair in pairs:
+        drug, sep, count = pair.rpartition("=")
+        try:
+            value = float(count)
+        except ValueError:
+            value = float("nan")
+        if not sep or not drug or not value > 0:
+            raise KGError(f"--prescriptions {pair!r}: expected DRUG=CLAIMS with a positive count, "
+                          "e.g. drug:DB00331=40")
+        out[drug] = value
+    return out
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from recsys.recommender.api import Recommender
+
+    start = time.perf_counter()
+    recommender = Recommender.load(args.model)
+    entity = _resolve_patient(recommender, args.entity)
+    found = recommender.explain(entity, args.drug, k=args.k)
+    anon = None if args.reveal_patients else pseudonymiser()
+    shown = anon.pseudonym(entity) if anon else entity
+    if args.json:
+        text = json.dumps({"entity": shown, **found}, indent=2, default=str)
+        print(anon.text(text) if anon else text)
+    else:
+        print(anon.text(found["text"]) if anon else found["text"])
+        scores = ", ".join(f"{n} {'-' if v is None else f'{v:.2f}'}" for n, v in found["components"].items())
+        print(f"  component scores (standardised): {scores}")
+    print(f"rxkg explain: {found['name']} for {shown} in {time.perf_counter() - start:.2f}s",
+          file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def _cmd_similar(args: argparse.Namespace) -> int:
+    from recsys.recommender.api import Recommender
+
+    start = time.perf_counter()
+    found = Recommender.load(args.model).similar_drugs(args.drug, k=args.k, by=args.by)
+    if args.json:
+        print(json.dumps([{"drug_id": d, "name": n, "cosine": round(c, 4)} for d, n, c in found], indent=2))
+    else:
+        for rank, (drug, name, cosine) in enumerate(found, 1):
+            print(f"{rank:>2}. {name} ({drug})  cosine {cosine:.3f}")
+    print(f"rxkg similar: {len(found)} drugs like {args.drug} by {args.by} in {time.perf_counter() - start:.2f}s",
+          file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from recsys.recommender.api import Recommender
+
+    start = time.perf_counter()
+    profile = Recommender.load(args.model).profile_doctor(args.doctor, peers=args.peers)
+    print(json.dumps(profile.to_dict(), indent=2, default=str))
+    print(f"rxkg profile: {args.doctor} in {time.perf_counter() - start:.2f}s", file=sys.stderr)
     return 0
 
 

@@ -84,3 +84,28 @@ def test_train_prints_every_choice_made_on_validation():
     assert len(lines) == 3
     assert "metapath chosen on validation MRR (blend 0.300, metapath 0.310); gnn beat" in lines[0]
     assert "ease {'regularization': 2000.0}" in lines[1] and "penalty 0.01" in lines[2]
+
+
+def test_every_recommender_entry_point_has_a_command(tiny_graph, tmp_path, capsys):
+    tiny_recommender(tiny_graph).save(tmp_path / "model")
+    model = ["--model", str(tmp_path / "model")]
+    assert main(["recommend", *model, "--new-patient", "--conditions", "disease:DOID:9352",
+                 "--drugs", "drug:DB00682", "--k", "2", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["entity"] == "the new patient" and payload["recommendations"]
+    assert all(r["drug_id"] != "drug:DB00945" for r in payload["recommendations"])  # aspirin x warfarin
+    assert main(["recommend", *model, "--new-doctor", "--prescriptions", "drug:DB00331=40", "--k", "1",
+                 "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["recommendations"]) == 1
+    assert main(["explain", "disease:DOID:1287", "drug:DB00331", *model, "--json"]) == 0
+    explained = json.loads(capsys.readouterr().out)
+    assert explained["drug_id"] == "drug:DB00331" and "components" in explained and explained["text"]
+    assert main(["similar", "drug:DB00331", *model, "--k", "2", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
+    assert main(["profile", "doctor:NPI:1003000126", *model]) == 0
+    assert json.loads(capsys.readouterr().out)["doctor_id"] == "doctor:NPI:1003000126"
+    assert main(["recommend", *model, "--new-doctor", "--prescriptions", "drug:DB00331"]) == 1
+    assert "expected DRUG=CLAIMS" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        main(["recommend", *model, "--disease", "disease:DOID:1287", "--conditions", "disease:DOID:9352"])
+    assert usage.value.code == 2
