@@ -144,8 +144,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     else:
         for h in hits:
             print(f"{h.node_id:<32} {h.name or '-':<50} {h.node_type} ({h.score:.2f})")
-    print(f"rxkg search: {len(hits)} match(es) for {args.query!r} in {time.perf_counter() - start:.2f}s",
-          file=sys.stderr if args.json else sys.stdout)
+    _summary(args, f"{len(hits)} match(es) for {args.query!r}", start)
     return 0
 
 
@@ -187,9 +186,14 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         if out.removed:
             print(f"  safety removed {len({e.drug_id for e in out.removed})} higher-ranked drug(s), e.g. "
                   f"{out.removed[0].text(recommender.names)}")
-    print(f"rxkg recommend: {len(out)} drugs for {shown} in {time.perf_counter() - start:.2f}s",
-          file=sys.stderr if args.json else sys.stdout)
+    _summary(args, f"{len(out)} drugs for {shown}", start)
     return 0
+
+
+def _summary(args: argparse.Namespace, text: str, start: float, to_stderr: bool = False) -> None:
+    """The one-line summary every command ends with; on stderr when stdout carries JSON."""
+    print(f"rxkg {args.command}: {text} in {time.perf_counter() - start:.2f}s",
+          file=sys.stderr if to_stderr or getattr(args, "json", False) else sys.stdout)
 
 
 def _claims(pairs: list[str]) -> dict[str, float]:
@@ -224,8 +228,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         print(anon.text(found["text"]) if anon else found["text"])
         scores = ", ".join(f"{n} {'-' if v is None else f'{v:.2f}'}" for n, v in found["components"].items())
         print(f"  component scores (standardised): {scores}")
-    print(f"rxkg explain: {found['name']} for {shown} in {time.perf_counter() - start:.2f}s",
-          file=sys.stderr if args.json else sys.stdout)
+    _summary(args, f"{found['name']} for {shown}", start)
     return 0
 
 
@@ -239,8 +242,7 @@ def _cmd_similar(args: argparse.Namespace) -> int:
     else:
         for rank, (drug, name, cosine) in enumerate(found, 1):
             print(f"{rank:>2}. {name} ({drug})  cosine {cosine:.3f}")
-    print(f"rxkg similar: {len(found)} drugs like {args.drug} by {args.by} in {time.perf_counter() - start:.2f}s",
-          file=sys.stderr if args.json else sys.stdout)
+    _summary(args, f"{len(found)} drugs like {args.drug} by {args.by}", start)
     return 0
 
 
@@ -250,7 +252,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     profile = Recommender.load(args.model).profile_doctor(args.doctor, peers=args.peers)
     print(json.dumps(profile.to_dict(), indent=2, default=str))
-    print(f"rxkg profile: {args.doctor} in {time.perf_counter() - start:.2f}s", file=sys.stderr)
+    _summary(args, args.doctor, start, to_stderr=True)
     return 0
 
 
