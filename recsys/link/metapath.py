@@ -49,7 +49,6 @@ PEOPLE = frozenset({"doctor", "patient"})
 #: Training example schemes, in order of preference.
 EXAMPLES = ("sampled", "every drug")
 FAMILIES = ("with people", "without people")
-_Graphs = DWPCGraphs  # the name tests and older callers use
 
 
 class MetapathModel(LinkScorer):
