@@ -205,6 +205,7 @@ def test_report_files(quick_run):
     assert set(first["mrr"]) == {"mean", "ci95"}
     markdown = (out / "report.md").read_text()
     assert "| degree prior | baseline |" in markdown and "![disease_random.png]" in markdown
+    assert "(50 resamples)" in markdown  # the number the run used, not the configured default
     for png in ["disease_random.png", "disease_random_ranks.png", "doctor_unseen.png", "patient_new.png"]:
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(out.glob(".*tmp*"))  # atomic writes leave nothing behind

@@ -154,12 +154,13 @@ def markdown(result: EvaluationResult, plots: list[str] = ()) -> str:
              f"{result.provenance['machine']['cores']} cores; rxkg {result.provenance['rxkg']}, "
              + ", ".join(f"{k} {v}" for k, v in result.provenance["versions"].items()) + ".", "",
              "Every number is a mean over test entities with a 95% percentile-bootstrap interval "
-             f"({cfg.bootstrap} resamples). Models and blend weights were chosen on validation; test was "
-             "scored once. Roles: baseline (priors, heuristics, the metapath model), model (learned), "
+             f"({cfg.effective().bootstrap} resamples). Models and blend weights were chosen on validation; "
+             "test was scored once. Roles: baseline (priors, heuristics, the metapath model), model (learned), "
              "hybrid (what rxkg deploys: the logistic blend of its components or one component alone, "
              "whichever has the best validation MRR, shown as `selection mrr`: each validation pair ranked "
-             "among the entity's non-positive drugs). The `validation` column is the criterion each model "
-             "was selected or stopped on.", ""]
+             "among the entity's non-positive drugs; a candidate replaces the best single component, or the "
+             "metapath model for diseases, only if it beats it in 95% of bootstrap resamples of the validation "
+             "entities). The `validation` column is the criterion each model was selected or stopped on.", ""]
     for protocol in result.protocols:
         lines += protocol_table(protocol)
     if plots:

@@ -147,8 +147,10 @@ class GNNScorer(LinkScorer):
                 val_mrr, stop = float("nan"), False
                 stopping.record_without_validation(loss, time.perf_counter() - start)
             bar.update(1)
-            bar.set_postfix(loss=f"{loss:.3f}", val_mrr=f"{val_mrr:.3f}")
+            bar.set_postfix(loss=f"{loss:.3f}", **({"val_mrr": f"{val_mrr:.3f}"} if validating else {}))
             if stop:
+                bar.total = epoch + 1  # early stopping: the bar ends full, at the epochs actually run
+                bar.refresh()
                 break
         bar.close()
         if validating:
