@@ -164,7 +164,8 @@ class GraphBuilder:
                                                          "edge", reason))
                         stats[s.name].out_of_scope += int(weights(bad).sum())
                     else:
-                        _report_missing_endpoints(bad, src_ok[~ok], et, batch.file, s.name, problems)
+                        _report_missing_endpoints(bad, src_ok[~ok], et, batch.file, s.name, problems,
+                                                  ids_by_type)
                     frame = frame[ok]
                 if SCHEMA.spec(et).symmetric:
                     frame = _canonical_orientation(frame)
@@ -283,15 +284,37 @@ def _merge_duplicates(frame: pd.DataFrame, key: list[str], problems: list[Proble
 
 
 def _report_missing_endpoints(bad: pd.DataFrame, src_ok: np.ndarray, et: EdgeType, file: str,
-                              source: str, problems: list[Problem]) -> None:
+                              source: str, problems: list[Problem],
+                              ids_by_type: dict[str, pd.Index] | None = None) -> None:
     lines = bad[LINE].to_numpy() if LINE in bad.columns else [None] * len(bad)
     counts = weights(bad).to_numpy()
+    hints = _NamespaceHints(ids_by_type or {})
     for (s, d, line, s_ok, n) in zip(bad["src"].astype(str), bad["dst"].astype(str), lines, src_ok, counts):
         missing, node_type = (d, et.dst) if s_ok else (s, et.src)
         problems.append(Problem(file=file, line=_int_or_none(line), source=source,
                                 reason=f"edge {et}: endpoint {missing!r} does not exist "
-                                       f"(no {node_type} node with that id)",
+                                       f"(no {node_type} node with that id){hints.hint(missing, node_type)}",
                                 record=f"{s} -> {d}", records=int(n)))
+
+
+class _NamespaceHints:
+    """``doctor:1386962785`` is missing but ``doctor:NPI:1386962785`` exists: say so, and how to map it."""
+
+    def __init__(self, ids_by_type: dict[str, pd.Index]) -> None:
+        self._ids_by_type = ids_by_type
+        self._by_local: dict[str, dict[str, str]] = {}
+
+    def hint(self, missing: str, node_type: str) -> str:
+        if node_type not in self._by_local:  # built once per type, only when an endpoint is missing
+            ids = self._ids_by_type.get(node_type, pd.Index([], dtype=object)).astype(str)
+            self._by_local[node_type] = {i.rsplit(":", 1)[-1]: i for i in ids if i.count(":") >= 2}
+        local = missing.split(":", 1)[-1]
+        found = self._by_local[node_type].get(local)
+        if found is None:
+            return ""
+        namespace = found.split(":")[1]
+        return (f"; did you mean {found!r}? (set source_namespace or target_namespace = {namespace!r} "
+                "in the CSV mapping)")
 
 
 def _oos_records(frame: pd.DataFrame, kind: str, reason: str) -> pd.DataFrame:

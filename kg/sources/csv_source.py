@@ -17,6 +17,7 @@ A mapping lists node files and edge files and says which column holds what::
     relation = "treats"         # fixed relation, or `relation_column = "rel"`
     source_type = "drug"        # needed only when ids are not namespaced (TYPE:ID)
     target_type = "disease"
+    # source_namespace = "NPI"  # un-namespaced ids get it: 1386962785 -> doctor:NPI:1386962785
     weight = "score"            # optional column names
     time = "date"
     attributes = []
@@ -70,6 +71,8 @@ class EdgeFileMapping:
     relation_column: str | None = None
     source_type: str | None = None
     target_type: str | None = None
+    source_namespace: str | None = None
+    target_namespace: str | None = None
     weight: str | None = None
     time: str | None = None
     attributes: tuple[str, ...] = ()
@@ -212,6 +215,17 @@ def parse_node_ids(raw: pd.Series, declared: pd.Series | str | None, lines: pd.S
     return ids, types.where(ok)
 
 
+def _in_namespace(raw: pd.Series, namespace: str | None) -> pd.Series:
+    """Ids without a type prefix or the namespace get ``namespace:`` (an NPI column -> ``NPI:<npi>``)."""
+    if namespace is None:
+        return raw
+    text = raw.astype("string")
+    prefix = text.str.split(":", n=1).str[0]
+    typed = prefix.isin(NODE_TYPES) & text.str.contains(":", regex=False)
+    done = typed | text.str.startswith(namespace + ":")
+    return raw.where(raw.isna() | done.fillna(False), namespace + ":" + text)
+
+
 def _node_records(frame: pd.DataFrame, m: NodeFileMapping, log: ProblemLog) -> pd.DataFrame:
     lines = data_line_numbers(frame)
     if m.type is not None:
@@ -243,8 +257,10 @@ def _node_records(frame: pd.DataFrame, m: NodeFileMapping, log: ProblemLog) -> p
 
 def _edge_batches(frame: pd.DataFrame, m: EdgeFileMapping, file: str, log: ProblemLog) -> list[EdgeBatch]:
     lines = data_line_numbers(frame)
-    src, src_t = parse_node_ids(frame[m.source], m.source_type, lines, log, "source id")
-    dst, dst_t = parse_node_ids(frame[m.target], m.target_type, lines, log, "target id")
+    src, src_t = parse_node_ids(_in_namespace(frame[m.source], m.source_namespace), m.source_type, lines, log,
+                                "source id")
+    dst, dst_t = parse_node_ids(_in_namespace(frame[m.target], m.target_namespace), m.target_type, lines, log,
+                                "target id")
     relation = (pd.Series(m.relation, index=frame.index) if m.relation is not None
                 else frame[m.relation_column])
     ok = src.notna() & dst.notna()
