@@ -113,9 +113,9 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     task.test_pairs = np.empty((0, 2), dtype=np.int64)
     deployed_task = LinkTask.for_deployment(graph)
     diseases, all_diseases = np.arange(task.num_dst), np.arange(deployed_task.num_dst)
-    selected = MetapathModel(penalties=tuple(config.metapath_penalties), seed=config.seed).fit(task)
+    selected = MetapathModel(penalties=tuple(config.metapath_penalties), seed=config.seed, progress=True).fit(task)
     val_disease_scores = {"metapath": selected.score_matrix(diseases)}
-    deployed_metapath = MetapathModel(**selected.chosen_settings()).fit(deployed_task)
+    deployed_metapath = MetapathModel(**selected.chosen_settings(), progress=True).fit(deployed_task)
     disease_scores = {"metapath": deployed_metapath.score_matrix(all_diseases)}
     stage("metapath model")
     gnn_epochs = None

@@ -85,8 +85,10 @@ class MetapathModel(LinkScorer):
                  negatives_per_positive: int = 50,
                  penalties: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1), seed: int = 0,
                  examples: tuple[str, ...] = EXAMPLES, families: tuple[str, ...] = FAMILIES,
-                 margin: float = 0.01, cap_quantile: float | None = 0.999, reversals: bool = True) -> None:
+                 margin: float = 0.01, cap_quantile: float | None = 0.999, reversals: bool = True,
+                 progress: bool = False) -> None:
         super().__init__()
+        self.progress = progress  # a bar over the fit's steps (features, each example scheme, scores)
         for value, allowed, what in ((examples, EXAMPLES, "examples"), (families, FAMILIES, "families")):
             if not value or any(v not in allowed for v in value):
                 raise ValueError(f"{what} must be a non-empty subset of {allowed}, got {value}")
@@ -128,6 +130,11 @@ class MetapathModel(LinkScorer):
         self.src_degree_edges = sorted(e for e in base if e.src == rel.src)
         self.dst_degree_edges = sorted(e for e in base if e.src == rel.dst)
 
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=3 + len(self.examples), desc=self.name, unit="step", disable=not self.progress,
+                   leave=False)
+        bar.set_postfix_str(f"{len(self.paths)} metapath features")
         pairs, labels, fold, rows_of = self._examples(task, rng)
         self._base, self._target = base, target
         self._fixed_part: np.ndarray | None = None  # see scores_without
@@ -140,6 +147,8 @@ class MetapathModel(LinkScorer):
         varies = raw_train.max(axis=0) > raw_train.min(axis=0)
         self._keep_columns(varies)
         raw_train = raw_train[:, varies]
+        bar.update(1)
+        bar.set_postfix_str("scaling")
 
         # Scaled once on every example row; each candidate is a slice of rows and columns.
         is_path = np.arange(self._n_features) < len(self.paths)
@@ -149,8 +158,10 @@ class MetapathModel(LinkScorer):
         val_dst = np.unique(task.val_pairs[:, 1])
         x_val_all = scaler.transform(self._dense_features(full, val_dst)) if len(val_dst) else None
         people = self._people_columns()
+        bar.update(1)
         best: tuple[float, dict, tuple] | None = None
         for scheme in self.examples:
+            bar.set_postfix_str(f"{scheme} examples")
             rows, y = x_all[rows_of[scheme]], labels[rows_of[scheme]]
             # Penalties on every feature first; the families compete at the scheme's best penalty.
             first = self.families[0]
@@ -163,12 +174,16 @@ class MetapathModel(LinkScorer):
                 self.candidates.append(candidate)
                 if best is None or mrr > best[0] + (self.margin if self._later(candidate, best[1]) else 0.0):
                     best = (mrr, candidate, fitted)
+            bar.update(1)
         assert best is not None
         self.val_mrr, self.chosen = best[0], best[1]
         columns, self.weights, self.bias = best[2]
         self._keep_columns(columns)
         self.scaler = scaler.subset(columns)
+        bar.set_postfix_str("scores of every pair")
         self.scores_ = self._all_scores(full, task)
+        bar.update(1)
+        bar.close()
 
     def _try(self, family: str, penalties: list[float], x: np.ndarray, y: np.ndarray, people: np.ndarray,
              x_val: np.ndarray | None, val_dst: np.ndarray, task: LinkTask) -> list[tuple[float, dict, tuple]]:
