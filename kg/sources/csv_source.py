@@ -185,7 +185,7 @@ def parse_node_ids(raw: pd.Series, declared: pd.Series | str | None, lines: pd.S
     Returns ``(ids, types)``; rows with a problem get nulls.
     """
     prefix = raw.str.split(":", n=1).str[0]
-    prefix_is_type = prefix.isin(NODE_TYPES) & raw.str.contains(":", regex=False)
+    prefix_is_type = _type_prefixed(raw)
     if declared is None:
         types = prefix.where(prefix_is_type)
         bad = raw.notna() & types.isna()
@@ -220,10 +220,13 @@ def _in_namespace(raw: pd.Series, namespace: str | None) -> pd.Series:
     if namespace is None:
         return raw
     text = raw.astype("string")
-    prefix = text.str.split(":", n=1).str[0]
-    typed = prefix.isin(NODE_TYPES) & text.str.contains(":", regex=False)
-    done = typed | text.str.startswith(namespace + ":")
+    done = _type_prefixed(text) | text.str.startswith(namespace + ":")
     return raw.where(raw.isna() | done.fillna(False), namespace + ":" + text)
+
+
+def _type_prefixed(raw: pd.Series) -> pd.Series:
+    """Whether each id starts with a node type and a colon (``drug:DB00945``)."""
+    return raw.str.split(":", n=1).str[0].isin(NODE_TYPES) & raw.str.contains(":", regex=False)
 
 
 def _node_records(frame: pd.DataFrame, m: NodeFileMapping, log: ProblemLog) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Mapping
 
 from kg.errors import KGError
 from kg.graph import KnowledgeGraph
@@ -53,7 +54,8 @@ class Contraindications:
     by_disease: dict[str, dict[str, Contraindication]] = field(default_factory=dict)
 
     @classmethod
-    def from_graph(cls, graph: KnowledgeGraph) -> "Contraindications":
+    def from_graph(cls, graph: KnowledgeGraph, names: Mapping[str, str]) -> "Contraindications":
+        """Derived and curated contraindications of ``graph``; ``names`` are its nodes' names."""
         out: dict[str, dict[str, Contraindication]] = defaultdict(dict)
         exempt = set()
         for relation in INDICATIONS:
@@ -66,7 +68,6 @@ class Contraindications:
             by_effect: dict[str, list[str]] = defaultdict(list)
             for drug, effect in zip(causes["src"].to_numpy(dtype=object), causes["dst"].to_numpy(dtype=object)):
                 by_effect[effect].append(drug)
-            names = _names(graph)
             for disease, effects in matches.items():
                 for effect, how in effects:
                     for drug in by_effect.get(effect, ()):
@@ -100,12 +101,6 @@ def fold(text: str) -> str:
     for pattern, replacement in _SPELLING:
         out = pattern.sub(replacement, out)
     return out
-
-
-def _names(graph: KnowledgeGraph) -> dict[str, str]:
-    nodes = graph.nodes_of_type("side_effect")
-    return {i: n for i, n in zip(nodes["id"].to_numpy(dtype=object), nodes["name"].to_numpy(dtype=object))
-            if isinstance(n, str)}
 
 
 def _side_effect_matches(graph: KnowledgeGraph) -> dict[str, list[tuple[str, str]]]:

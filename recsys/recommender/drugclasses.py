@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import Mapping
 
 from kg.atc import ATC_LEVELS, drug_atc_codes
 from kg.graph import KnowledgeGraph
@@ -42,14 +43,16 @@ class DrugClasses:
     level: int = 3
 
     @classmethod
-    def from_graph(cls, graph: KnowledgeGraph, level: int = 3) -> "DrugClasses":
+    def from_graph(cls, graph: KnowledgeGraph, level: int = 3,
+                   names: Mapping[str, str] | None = None) -> "DrugClasses":
+        """Classes of every drug; ``names`` (node names) label the pharmacologic classes."""
         width = ATC_LEVELS[level]
         classes: dict[str, dict[str, str]] = defaultdict(dict)
         for drug, codes in drug_atc_codes(graph).items():
             for code in codes:
                 classes[drug].setdefault(ATC_PREFIX + code[:width], "ATC")
         coded = {drug: set(found) for drug, found in classes.items()}
-        for (kind, name), members in sorted(_class_sources(graph).items()):
+        for (kind, name), members in sorted(_class_sources(graph, names or {}).items()):
             subgroup = _narrow_subgroup(members, coded, *_NARROW[kind])
             if subgroup is None:
                 continue
@@ -62,10 +65,9 @@ class DrugClasses:
         return self.classes.get(drug_id, {})
 
 
-def _class_sources(graph: KnowledgeGraph) -> dict[tuple[str, str], set[str]]:
+def _class_sources(graph: KnowledgeGraph, names: Mapping[str, str]) -> dict[tuple[str, str], set[str]]:
     """Members of every Hetionet pharmacologic class and DrugBank category, keyed by (kind, name)."""
     out: dict[tuple[str, str], set[str]] = defaultdict(set)
-    names = dict(zip(graph.nodes["id"], graph.nodes["name"])) if "name" in graph.nodes.columns else {}
     edges = graph.edges.get(CLASS_MEMBERSHIP)
     if edges is not None:
         for klass, drug in zip(edges["src"], edges["dst"]):

@@ -139,12 +139,12 @@ class SafetyFilter:
                     if level not in SEVERITIES:
                         raise KGError(f"interaction {a} -- {b}: severity {level!r} is not one of "
                                       f"{', '.join(SEVERITIES)}")
-                    key = frozenset((a, b))
-                    if SEVERITIES.index(level) > SEVERITIES.index(severity.get(key, "minor")) or key not in severity:
-                        severity[key] = level  # two sources disagreeing: the graver one holds
-        return cls({d: frozenset(p) for d, p in pairs.items()}, DrugClasses.from_graph(graph, class_level),
-                   Combinations.from_graph(graph), Contraindications.from_graph(graph), severity,
-                   policy or SafetyPolicy(), names if names is not None else _node_names(graph))
+                    key = frozenset((a, b))  # two sources disagreeing: the graver one holds
+                    severity[key] = max(level, severity.get(key, level), key=SEVERITIES.index)
+        names = names if names is not None else _node_names(graph)
+        return cls({d: frozenset(p) for d, p in pairs.items()}, DrugClasses.from_graph(graph, class_level, names),
+                   Combinations.from_graph(graph), Contraindications.from_graph(graph, names), severity,
+                   policy or SafetyPolicy(), names)
 
     def with_policy(self, policy: SafetyPolicy) -> "SafetyFilter":
         """The same knowledge under another policy (nothing is rebuilt)."""
@@ -181,8 +181,15 @@ class SafetyFilter:
     # ---------------------------------------------------------------- checks
     def assess(self, drug_id: str, context: PatientContext) -> tuple[list[Exclusion], list[str]]:
         """Every reason ``drug_id`` is unsafe for ``context``, and the warnings it passes with."""
-        out: list[Exclusion] = []
         warnings: list[str] = []
+        return self._check(drug_id, context, warnings), warnings
+
+    def reasons(self, drug_id: str, context: PatientContext) -> list[Exclusion]:
+        """Every reason ``drug_id`` is unsafe for ``context`` (empty when it is safe)."""
+        return self._check(drug_id, context, None)  # masks over every drug need no warning text
+
+    def _check(self, drug_id: str, context: PatientContext, warnings: list[str] | None) -> list[Exclusion]:
+        out: list[Exclusion] = []
         if drug_id in context.current_drugs and not context.allow_current:
             out.append(Exclusion(drug_id, "already taken", drug_id))
         ingredients = self.combinations.ingredients(drug_id)
@@ -191,22 +198,18 @@ class SafetyFilter:
             self._interactions(drug_id, ingredient, via, context, out, warnings)
             self._allergies(drug_id, ingredient, via, context, out)
             self._contraindications(drug_id, ingredient, via, context, out, warnings)
-        if not any(self.interactions.get(i) for i in ingredients):
+        if warnings is not None and not any(self.interactions.get(i) for i in ingredients):
             warnings.append(NO_INTERACTION_DATA)
-        return out, warnings
-
-    def reasons(self, drug_id: str, context: PatientContext) -> list[Exclusion]:
-        """Every reason ``drug_id`` is unsafe for ``context`` (empty when it is safe)."""
-        return self.assess(drug_id, context)[0]
+        return out
 
     def _interactions(self, drug_id: str, ingredient: str, via: str, context: PatientContext,
-                      out: list[Exclusion], warnings: list[str]) -> None:
+                      out: list[Exclusion], warnings: list[str] | None) -> None:
         for current in sorted(self.interactions.get(ingredient, frozenset()) & context.current_drugs):
             level = self.severity.get(frozenset((ingredient, current)))
             if level is None or SEVERITIES.index(level) >= SEVERITIES.index(self.policy.block_at):
                 out.append(Exclusion(drug_id, "interaction", current,
                                      (f" (severity {level})" if level else " (severity not recorded)") + via))
-            else:
+            elif warnings is not None:
                 warnings.append(f"{level} interaction with current drug {self._label(current)}{via}")
 
     def _allergies(self, drug_id: str, ingredient: str, via: str, context: PatientContext,
@@ -231,14 +234,14 @@ class SafetyFilter:
                                          f"{'; '.join(sorted(sources))}{via})"))
 
     def _contraindications(self, drug_id: str, ingredient: str, via: str, context: PatientContext,
-                           out: list[Exclusion], warnings: list[str]) -> None:
+                           out: list[Exclusion], warnings: list[str] | None) -> None:
         if self.policy.contraindications == "off" or not context.conditions:
             return
         for found in self.contraindications.of(ingredient, context.conditions):
             action = found.action or self.policy.contraindications
             if action == "remove":
                 out.append(Exclusion(drug_id, "contraindication", found.disease_id, f" ({found.evidence}{via})"))
-            elif action == "warn":
+            elif action == "warn" and warnings is not None:
                 warnings.append(f"possible contraindication in {self._label(found.disease_id)}: {found.evidence}{via}")
 
     def _label(self, node_id: str) -> str:
