@@ -76,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"val MRR {metrics['val']['mrr']:.3f} -> {args.out}")
     finally:
         if distributed:
+            # Rank 0 saves and evaluates while the others are done: tearing down gloo
+            # while a peer is still connected aborts the process ("terminate called
+            # without an active exception"), so every rank waits for the last one first.
+            dist.barrier()
             dist.destroy_process_group()
     return 0
 
