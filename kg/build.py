@@ -76,7 +76,7 @@ SOURCE_LOADERS: dict[str, Callable[[SourceSpec], SourceData]] = {
     "disease_ontology": lambda s: load_disease_ontology(
         _require(s, "slim_terms"), s.path("xrefs"), s.path("term_names"), s.label),
     "interactions": lambda s: load_interactions(_require(s, "interactions"), s.label),
-    "csv": lambda s: load_csv_source(_require(s, "mapping"), s.label),
+    "csv": lambda s: load_csv_source(_require(s, "mapping"), s.label, s.path("vocabulary")),
     "rdf": lambda s: load_rdf_source(_require(s, "file"), s.path("mapping"), s.label),
     # Clinical sources map their codes through a vocabulary file (data/mappings/vocabulary.toml).
     "cms": lambda s: load_cms_prescribers(_require(s, "prescribers"), _require(s, "vocabulary"), s.label),

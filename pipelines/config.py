@@ -154,4 +154,6 @@ def _source(entry: Any, path: Path, index: int) -> SourceSpec:
         raise KGError(f"{where}: unknown kind {kind!r}; known: {sorted(SOURCE_LOADERS)}")
     files = {k: ",".join(map(str, v)) if isinstance(v, list) else str(v)
              for k, v in entry.items() if k not in ("kind", "name")}
+    if kind == "csv" and "vocabulary" not in files:  # names and codes in a user's CSV map like the shipped ones
+        files["vocabulary"] = str(default_data_dir() / VOCABULARY)
     return SourceSpec(kind, files, entry.get("name"), base_dir=str(path.parent))
