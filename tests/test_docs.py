@@ -1,53 +1,144 @@
-"""The README's Python examples run as written (on a model trained from the shipped data)."""
+"""Every code block of README.md and docs/ runs as written, so the documentation cannot go stale.
+
+- shell blocks: every ``rxkg`` synopsis names real flags, every ``make`` target exists, and the
+  ``torchrun`` lines name the distributed trainer's real flags;
+- TOML blocks load as the CSV mapping or build config they show;
+- the own-data walk-through runs end to end (build, train, recommend) on the shipped example;
+- Python blocks and the ``rxkg recommend`` commands run on a model trained from the shipped data,
+  and print what the documentation shows (slow: a build and a training run).
+"""
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
+import shutil
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def python_blocks(path: Path) -> list[str]:
-    return re.findall(r"```python\n(.*?)```", path.read_text(), re.S)
+from tests.docs_blocks import DOCUMENTS, REPO, Block, all_blocks, blocks, shape
 
 
 def test_the_readme_has_python_examples_and_stays_short():
     readme = REPO / "README.md"
-    assert python_blocks(readme)
+    assert all_blocks("python") and any(b.path == readme for b in all_blocks("python"))
     assert len(readme.read_text().splitlines()) <= 250
-    for link in re.findall(r"\]\(([^)#]+)\)", readme.read_text()):  # every linked document exists
-        if not link.startswith("http"):
-            assert (REPO / link).exists(), link
+    for path in DOCUMENTS:  # every linked document exists
+        for link in re.findall(r"\]\(([^)#]+)\)", path.read_text()):
+            if not link.startswith("http"):
+                assert (path.parent / link).exists(), f"{path.name}: {link}"
+
+
+def _options(parser) -> set[str]:
+    return {o for action in parser._actions for o in action.option_strings}
+
+
+def test_every_command_line_in_the_docs_names_real_commands_and_flags():
+    from pipelines.cli import build_parser
+    from recsys.link.gnn.distributed import build_parser as distributed_parser
+
+    sub = next(a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction").choices
+    makefile = (REPO / "Makefile").read_text()
+    checked = 0
+    for block in all_blocks("sh"):
+        for command in block.commands():
+            words = command.split()
+            if words[0] == "rxkg":
+                assert words[1] in sub, f"{block.where}: no command 'rxkg {words[1]}'"
+                known = _options(sub[words[1]])
+            elif words[0] == "make":
+                assert re.search(rf"^{words[1]}:", makefile, re.M), f"{block.where}: no make target {words[1]}"
+                continue
+            elif words[0] == "torchrun":
+                assert "recsys.link.gnn.distributed" in words
+                words = words[words.index("recsys.link.gnn.distributed"):]
+                known = _options(distributed_parser())
+            else:
+                raise AssertionError(f"{block.where}: a shell line the docs test does not know: {command}")
+            for flag in re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", " ".join(words)):
+                assert flag in known, f"{block.where}: {words[0]} {words[1]} has no {flag}"
+            checked += 1
+    assert checked >= 20
+
+
+def test_every_toml_block_loads_as_what_it_shows(tmp_path):
+    from kg.sources.csv_mapping import load_csv_mapping
+    from pipelines.config import load_config
+
+    for i, block in enumerate(all_blocks("toml")):
+        path = tmp_path / f"block{i}.toml"
+        path.write_text(block.text)
+        if re.search(r"^\[\[(nodes|edges)\]\]", block.text, re.M):
+            assert load_csv_mapping(path).edges or load_csv_mapping(path).nodes, block.where
+        else:
+            load_config(path)  # raises, naming the key, on anything a config cannot hold
+
+
+def _walk_through() -> tuple[Block, list[str]]:
+    found = blocks(REPO / "docs" / "own-data.md")
+    i = next(i for i, b in enumerate(found) if b.lang == "sh" and "--config docs/config.example.toml" in b.text)
+    shown = next(b for b in found[i + 1:] if not b.lang)
+    return found[i], [name.strip() for name in shown.text.split(",")]
+
+
+def test_the_own_data_walk_through_runs_as_written(tmp_path, monkeypatch, capsys):
+    """About a minute: the shipped graph plus the example prescriptions, trained, then one doctor's list."""
+    from pipelines.cli import main
+
+    block, shown = _walk_through()
+    shutil.copytree(REPO / "docs", tmp_path / "docs")
+    monkeypatch.chdir(tmp_path)
+    for command in block.commands():
+        capsys.readouterr()
+        assert main(shlex.split(command)[1:]) == 0, command
+    printed = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in printed["recommendations"]] == shown
+    report = json.loads((tmp_path / "build" / "mine" / "build_report.json").read_text())
+    mine = report["sources"]["my-prescriptions"]
+    assert mine["rows_read"] == 16 and mine["rejected"] == 0 and mine["out_of_scope"] == 1
+
+
+@pytest.fixture(scope="module")
+def shipped_model(tmp_path_factory):
+    from pipelines.cli import main
+
+    root = tmp_path_factory.mktemp("docs-model")
+    assert main(["build", "--out", str(root / "build" / "graph")]) == 0
+    assert main(["train", "--graph", str(root / "build" / "graph"), "--out", str(root / "build" / "model")]) == 0
+    return root
+
+
+def _runnable() -> list[Block]:
+    """Python blocks, and shell blocks of plain ``rxkg recommend`` calls, in document order."""
+    return [b for path in DOCUMENTS for b in blocks(path)
+            if b.lang == "python" or (b.lang == "sh" and b.output is not None)]
 
 
 @pytest.mark.slow
-def test_readme_python_examples_run(tmp_path, capsys, monkeypatch):
-    """A few minutes: builds the shipped graph and trains the model the examples read."""
+@pytest.mark.parametrize("block", _runnable(), ids=lambda b: b.where)
+def test_code_blocks_print_what_the_docs_show(block, shipped_model, monkeypatch, capsys):
     from pipelines.cli import main
 
-    monkeypatch.chdir(tmp_path)
-    assert main(["build", "--out", "build/graph"]) == 0
-    assert main(["train", "--graph", "build/graph", "--out", "build/model"]) == 0
+    monkeypatch.chdir(shipped_model)
     capsys.readouterr()
-    for block in python_blocks(REPO / "README.md"):
-        exec(compile(block, "README.md", "exec"), {})
-    out = capsys.readouterr().out
-    assert "type 2 diabetes mellitus" in out  # the disease example's explanations
+    if block.lang == "python":
+        exec(compile(block.text, block.where, "exec"), {})
+    else:
+        for command in block.commands():
+            assert main(shlex.split(command)[1:]) == 0, command
+    printed = capsys.readouterr().out
+    if block.output is not None:
+        assert shape(printed) == shape(block.output), f"{block.where} prints:\n{printed}"
 
 
-def test_the_config_template_adds_a_source_to_the_shipped_ones(tmp_path):
-    from kg.build import build_graph
+def test_a_source_named_like_a_shipped_one_is_an_error(tmp_path):
     from pipelines.config import default_config, load_config
 
     config = load_config(REPO / "docs" / "config.example.toml")
     shipped = default_config().build.sources
     assert [s.label for s in config.build.sources] == [s.label for s in shipped] + ["my-prescriptions"]
-    outcome = build_graph(config.build.sources)  # about 7 s: the shipped graph plus the example
-    mine = outcome.report.sources["my-prescriptions"]
-    assert mine["rows_read"] == 3 and mine["rejected"] == 0
     clash = tmp_path / "c.toml"
     clash.write_text('[build]\ninclude_shipped = true\n[[build.sources]]\nkind = "csv"\nname = "cms"\n'
                      f'mapping = "{REPO / "docs" / "examples" / "prescriptions.toml"}"\n')

@@ -29,10 +29,11 @@ from recsys.link.evaluate import evaluate_scorer
 from recsys.link.task import LinkTask
 from recsys.link.split import SPLIT_MODES, split_links
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser"]
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m recsys.link.gnn.distributed`` (the docs test checks its flags)."""
     parser = argparse.ArgumentParser(prog="python -m recsys.link.gnn.distributed", description=__doc__.splitlines()[0])
     parser.add_argument("--graph", required=True, help="graph directory written by `rxkg build`")
     parser.add_argument("--split", choices=SPLIT_MODES, default="random")
@@ -45,7 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--aux-edges", type=int, default=GNNConfig.aux_edges)
     parser.add_argument("--out", required=True, help="model bundle to write (rank 0)")
     parser.add_argument("--metrics", help="JSON file for validation/test metrics (rank 0)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     distributed = "WORLD_SIZE" in os.environ
     if distributed:
