@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from kg.errors import KGError, KGValidationError
+from pipelines.cli_batch import add_batch_commands
 from pipelines.cli_query import add_entity_commands, add_query_commands, check_recommend_flags, pseudonymiser
 
 __all__ = ["main"]
@@ -227,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_query_commands(sub)
     add_entity_commands(sub)
+    add_batch_commands(sub)
 
     p = sub.add_parser("synth", help="generate a synthetic cohort (Synthea layout) for scale tests")
     p.add_argument("--patients", type=int, default=1000, help="patients to generate (default 1000)")

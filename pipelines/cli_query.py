@@ -11,7 +11,8 @@ from pathlib import Path
 from kg.errors import KGError
 from kg.schema import NODE_TYPES
 
-__all__ = ["add_query_commands", "add_entity_commands", "check_recommend_flags", "pseudonymiser"]
+__all__ = ["add_query_commands", "add_entity_commands", "check_recommend_flags", "pseudonymiser",
+           "probability_text", "resolve_patient", "summary"]
 
 
 def add_query_commands(sub) -> None:
@@ -82,10 +83,11 @@ def add_entity_commands(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the drugs as JSON")
     p.set_defaults(func=_cmd_similar)
 
-    p = sub.add_parser("profile", help="a prescriber's therapeutic areas, differences from peers, peers (JSON)")
+    p = sub.add_parser("profile", help="a prescriber's therapeutic areas, differences from their specialty, peers")
     p.add_argument("doctor", help="a prescriber id, e.g. doctor:NPI:1386962785")
     p.add_argument("--model", default="build/model", help="bundle directory written by rxkg train")
     p.add_argument("--peers", type=int, default=5, help="how many peer prescribers (default 5)")
+    p.add_argument("--json", action="store_true", help="print the profile as JSON")
     p.set_defaults(func=_cmd_profile)
 
 
@@ -144,7 +146,7 @@ def _cmd_search(args: argparse.Namespace) -> int:
     else:
         for h in hits:
             print(f"{h.node_id:<32} {h.name or '-':<50} {h.node_type} ({h.score:.2f})")
-    _summary(args, f"{len(hits)} match(es) for {args.query!r}", start)
+    summary(args, f"{len(hits)} match(es) for {args.query!r}", start)
     return 0
 
 
@@ -170,7 +172,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
             entity, out = "the new patient", recommender.recommend_for_new_patient(
                 args.conditions, args.drugs, args.allergies, k=args.k, safety=not args.no_safety)
         else:
-            entity = _resolve_patient(recommender, args.patient)
+            entity = resolve_patient(recommender, args.patient)
             out = recommender.recommend_for_patient(entity, k=args.k, safety=not args.no_safety)
     shown = entity if args.reveal_patients else pseudonymiser().pseudonym(entity)
     if args.json:
@@ -179,18 +181,23 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
                           "dropped_components": out.dropped_components}, indent=2))
     else:
         for rank, r in enumerate(out, 1):
-            print(f"{rank:>2}. {r.name} ({r.drug_id})  score {r.score:.3f}")
+            print(f"{rank:>2}. {r.name} ({r.drug_id})  score {r.score:.3f}{probability_text(r.probability)}")
             print(f"    {r.explanation}")
             for note in r.safety_notes[1:]:  # the first note says what was checked, for every item alike
                 print(f"    caution: {note}")
         if out.removed:
             print(f"  safety removed {len({e.drug_id for e in out.removed})} higher-ranked drug(s), e.g. "
                   f"{out.removed[0].text(recommender.names)}")
-    _summary(args, f"{len(out)} drugs for {shown}", start)
+    summary(args, f"{len(out)} drugs for {shown}", start)
     return 0
 
 
-def _summary(args: argparse.Namespace, text: str, start: float, to_stderr: bool = False) -> None:
+def probability_text(probability: float) -> str:
+    """`` (p 0.21)``: the calibrated probability beside a score, nothing when the bundle has none."""
+    return "" if probability != probability else f" (p {probability:.2f})"
+
+
+def summary(args: argparse.Namespace, text: str, start: float, to_stderr: bool = False) -> None:
     """The one-line summary every command ends with; on stderr when stdout carries JSON."""
     print(f"rxkg {args.command}: {text} in {time.perf_counter() - start:.2f}s",
           file=sys.stderr if to_stderr or getattr(args, "json", False) else sys.stdout)
@@ -217,7 +224,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     recommender = Recommender.load(args.model)
-    entity = _resolve_patient(recommender, args.entity)
+    entity = resolve_patient(recommender, args.entity)
     found = recommender.explain(entity, args.drug, k=args.k)
     anon = None if args.reveal_patients else pseudonymiser()
     shown = anon.pseudonym(entity) if anon else entity
@@ -228,7 +235,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         print(anon.text(found["text"]) if anon else found["text"])
         scores = ", ".join(f"{n} {'-' if v is None else f'{v:.2f}'}" for n, v in found["components"].items())
         print(f"  component scores (standardised): {scores}")
-    _summary(args, f"{found['name']} for {shown}", start)
+    summary(args, f"{found['name']} for {shown}", start)
     return 0
 
 
@@ -242,7 +249,7 @@ def _cmd_similar(args: argparse.Namespace) -> int:
     else:
         for rank, (drug, name, cosine) in enumerate(found, 1):
             print(f"{rank:>2}. {name} ({drug})  cosine {cosine:.3f}")
-    _summary(args, f"{len(found)} drugs like {args.drug} by {args.by}", start)
+    summary(args, f"{len(found)} drugs like {args.drug} by {args.by}", start)
     return 0
 
 
@@ -251,12 +258,12 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     profile = Recommender.load(args.model).profile_doctor(args.doctor, peers=args.peers)
-    print(json.dumps(profile.to_dict(), indent=2, default=str))
-    _summary(args, args.doctor, start, to_stderr=True)
+    print(json.dumps(profile.to_dict(), indent=2, default=str) if args.json else profile.text())
+    summary(args, args.doctor, start)
     return 0
 
 
-def _resolve_patient(recommender, given: str) -> str:
+def resolve_patient(recommender, given: str) -> str:
     """A patient id, or the pseudonym rxkg printed for it on this machine (same key), as an id."""
     if not given.startswith("patient:anon:"):
         return given

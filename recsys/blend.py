@@ -18,7 +18,7 @@ import numpy as np
 
 from recsys.logistic import fit_logistic_regression
 
-__all__ = ["standardise_rows", "fit_blend", "blend_scores", "scored_rows", "validation_mrr", "select_blend",
+__all__ = ["standardise_rows", "fit_blend", "blend_scores", "blend_components", "scored_rows", "validation_mrr", "select_blend",
            "BlendChoice"]
 
 
@@ -84,6 +84,39 @@ def fit_blend(components: Sequence[np.ndarray], positives: np.ndarray, usable: n
 def blend_scores(components: Sequence[np.ndarray], weights: Sequence[float], bias: float = 0.0) -> np.ndarray:
     """The blended scores: sum of weight x row-standardised component scores, plus bias."""
     return sum(w * standardise_rows(c) for w, c in zip(weights, components)) + bias
+
+
+def blend_components(parts: Mapping[str, np.ndarray], weights: Mapping[str, float], keep_standardised: bool = True
+                     ) -> tuple[np.ndarray, dict[str, np.ndarray], list[str], np.ndarray]:
+    """Weighted sum of the row-standardised components (entities x drugs).
+
+    A row that no weighted component can score (a prescriber without claims when the blend
+    is CF alone) is ranked by the components that can, equally weighted, as a new entity
+    would be; a row that none can score stays all zero. Returns the blended scores, each
+    component's standardised scores (NaN rows where it cannot score; empty unless
+    ``keep_standardised``), the components no row can use, and which rows any component scores.
+    """
+    n, m = next(iter(parts.values())).shape
+    blended, fallback = np.zeros((n, m)), np.zeros((n, m))
+    weighted_rows, any_rows, used = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), np.zeros(n)
+    standardised: dict[str, np.ndarray] = {}
+    dropped: list[str] = []
+    for name, raw in parts.items():
+        z = standardise_rows(raw)
+        scored = scored_rows(raw)
+        if not scored.any():
+            dropped.append(name)
+        if keep_standardised:
+            standardised[name] = np.where(scored[:, None], z, np.nan)
+        weight = weights.get(name, 0.0)
+        blended += weight * z
+        weighted_rows |= scored & (weight != 0.0)
+        any_rows |= scored
+        fallback[scored] += z[scored]
+        used += scored
+    rescue = ~weighted_rows & any_rows
+    blended[rescue] = fallback[rescue] / used[rescue, None]
+    return blended, standardised, dropped, any_rows
 
 
 def validation_mrr(scores: np.ndarray, positives: np.ndarray, usable: np.ndarray | None = None) -> float:

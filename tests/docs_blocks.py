@@ -54,3 +54,54 @@ def all_blocks(lang: str) -> list[Block]:
 def shape(text: str) -> list[str]:
     """Printed text with numbers blanked: names and order must match, digits may drift between BLAS builds."""
     return [re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "#", line.rstrip()) for line in text.strip().splitlines()]
+
+
+def run_block(block: Block) -> str:
+    """Run a Python block, or the ``rxkg`` commands of a shell block, in the current folder; what it prints."""
+    import contextlib
+    import io
+    import shlex
+
+    from pipelines.cli import main
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        if block.lang == "python":
+            exec(compile(block.text, block.where, "exec"), {})
+        else:
+            for command in block.commands():
+                if main(shlex.split(command)[1:]) != 0:
+                    raise AssertionError(f"{block.where}: {command} failed")
+    return printed.getvalue()
+
+
+def runnable() -> list[Block]:
+    """Python blocks, and shell blocks whose output the docs show, in document order."""
+    return [b for path in DOCUMENTS for b in blocks(path)
+            if b.lang == "python" or (b.lang == "sh" and b.output is not None)]
+
+
+def update_outputs(model_root: Path) -> None:
+    """Rewrite every shown output from a run in ``model_root`` (with build/graph and build/model)."""
+    import os
+
+    here = Path.cwd()
+    os.chdir(model_root)
+    try:
+        for block in runnable():
+            if block.output is None:
+                continue
+            printed = run_block(block)
+            text = block.path.read_text()
+            head = text.index(block.text, sum(len(line) + 1 for line in text.splitlines()[:block.line - 1]))
+            start = text.index("```\n", head + len(block.text) + 4) + 4
+            block.path.write_text(text[:start] + printed.rstrip("\n") + "\n" + text[text.index("```\n", start):])
+            print(f"{block.where}: output updated")
+    finally:
+        os.chdir(here)
+
+
+if __name__ == "__main__":  # python -m tests.docs_blocks DIR: regenerate the shown outputs (review the diff)
+    import sys
+
+    update_outputs(Path(sys.argv[1]).resolve())

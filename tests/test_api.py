@@ -225,7 +225,9 @@ def test_a_patients_own_history_comes_first_only_when_continuation_is_allowed(ti
     assert any(e.drug_id == "drug:DB00331" and e.reason == "already taken" for e in new_only.removed)
 
 
-def test_batch_and_single_agree_on_doctors_without_claims():
+@pytest.mark.parametrize("weights", [None, {"graph": 0.0, "cf": 1.0, "popularity": 0.0}],
+                         ids=["default weights", "CF alone, as deployed"])
+def test_batch_and_single_agree_on_doctors_without_claims(weights):
     import pandas as pd
 
     from kg.graph import KnowledgeGraph
@@ -242,6 +244,8 @@ def test_batch_and_single_agree_on_doctors_without_claims():
     rec = Recommender(graph, np.zeros((len(diseases), len(drugs))), diseases, drugs,
                       doctor_cf=EASERecommender(regularization=10.0).fit(doctors),
                       doctor_popularity=GroupPopularityRecommender().fit(doctors))
+    if weights:  # popularity weighs nothing, yet it is all a prescriber without claims can be ranked by
+        rec.weights["doctor"] = dict(weights)
     # A known specialty but no claims: ranked by within-specialty popularity, as a new doctor is.
     single = [r.drug_id for r in rec.recommend_for_doctor("doctor:NPI:9000", k=3)]
     expected = list(rec.doctor_popularity.recommend_new([{}], k=3, attributes=[{"specialty": "specialty 2"}])[0][0])
@@ -266,3 +270,35 @@ def test_ranking_from_a_bundle_never_imports_torch(tiny_graph, tmp_path):
             "assert 'torch' not in sys.modules, 'torch was imported'\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_calibration_recovers_the_rate_of_true_pairs():
+    from recsys.recommender.fitting import calibrated, fit_calibration
+
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(400, 50))
+    truth = 1 / (1 + np.exp(-(1.5 * scores - 4.0)))
+    positives = rng.random(scores.shape) < truth
+    usable = np.ones_like(positives)
+    usable[:, 0] = False  # known pairs: neither positives nor negatives
+    fit = fit_calibration(scores, positives & usable, usable)
+    assert abs(fit["slope"] - 1.5) < 0.2 and abs(fit["intercept"] + 4.0) < 0.3
+    assert fit["pairs"] == 400 * 49 and fit["brier"] < fit["base_rate"]
+    probability = calibrated(fit, scores)
+    assert np.all(np.diff(calibrated(fit, np.sort(scores.ravel()))) >= 0)
+    high = scores > 2  # observed and predicted rates agree among high scores
+    assert abs(positives[high & usable].mean() - probability[high & usable].mean()) < 0.05
+    assert np.isnan(calibrated(None, scores[:2])).all()
+    assert fit_calibration(scores, np.zeros_like(positives), usable) is None
+
+
+def test_fitted_weights_come_with_a_calibration_saved_in_the_bundle(tiny_graph, tmp_path):
+    rec = tiny_recommender(tiny_graph)
+    rec.fit_weights("disease", [("disease:DOID:1287", "drug:DB01076")], known=[("disease:DOID:9352", "drug:DB00331")])
+    calibration = rec.calibration("disease")
+    assert calibration is not None and calibration["positives"] == 1
+    loaded = Recommender.load(rec.save(tmp_path / "bundle"))
+    top = loaded.recommend_for_disease("disease:DOID:1287", k=2)
+    assert all(0.0 < r.probability < 1.0 for r in top)
+    assert top[0].as_dict()["probability"] == round(top[0].probability, 4)
+    assert np.isnan(tiny_recommender(tiny_graph).recommend_for_disease("disease:DOID:1287", k=1)[0].probability)

@@ -14,11 +14,10 @@ import json
 import re
 import shlex
 import shutil
-from pathlib import Path
 
 import pytest
 
-from tests.docs_blocks import DOCUMENTS, REPO, Block, all_blocks, blocks, shape
+from tests.docs_blocks import DOCUMENTS, REPO, Block, all_blocks, blocks, run_block, runnable, shape
 
 
 def test_the_readme_has_python_examples_and_stays_short():
@@ -110,37 +109,11 @@ def shipped_model(tmp_path_factory):
     return root
 
 
-def _runnable() -> list[Block]:
-    """Python blocks, and shell blocks of plain ``rxkg recommend`` calls, in document order."""
-    return [b for path in DOCUMENTS for b in blocks(path)
-            if b.lang == "python" or (b.lang == "sh" and b.output is not None)]
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("block", _runnable(), ids=lambda b: b.where)
-def test_code_blocks_print_what_the_docs_show(block, shipped_model, monkeypatch, capsys):
-    from pipelines.cli import main
-
+@pytest.mark.parametrize("block", runnable(), ids=lambda b: b.where)
+def test_code_blocks_print_what_the_docs_show(block, shipped_model, monkeypatch):
+    """Regenerate the shown outputs after a change with ``python -m tests.docs_blocks DIR``."""
     monkeypatch.chdir(shipped_model)
-    capsys.readouterr()
-    if block.lang == "python":
-        exec(compile(block.text, block.where, "exec"), {})
-    else:
-        for command in block.commands():
-            assert main(shlex.split(command)[1:]) == 0, command
-    printed = capsys.readouterr().out
+    printed = run_block(block)
     if block.output is not None:
         assert shape(printed) == shape(block.output), f"{block.where} prints:\n{printed}"
-
-
-def test_a_source_named_like_a_shipped_one_is_an_error(tmp_path):
-    from pipelines.config import default_config, load_config
-
-    config = load_config(REPO / "docs" / "config.example.toml")
-    shipped = default_config().build.sources
-    assert [s.label for s in config.build.sources] == [s.label for s in shipped] + ["my-prescriptions"]
-    clash = tmp_path / "c.toml"
-    clash.write_text('[build]\ninclude_shipped = true\n[[build.sources]]\nkind = "csv"\nname = "cms"\n'
-                     f'mapping = "{REPO / "docs" / "examples" / "prescriptions.toml"}"\n')
-    with pytest.raises(Exception, match="names \\['cms'\\] twice"):
-        load_config(clash)

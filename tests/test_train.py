@@ -102,8 +102,26 @@ def test_every_recommender_entry_point_has_a_command(tiny_graph, tmp_path, capsy
     assert explained["drug_id"] == "drug:DB00331" and "components" in explained and explained["text"]
     assert main(["similar", "drug:DB00331", *model, "--k", "2", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 2
-    assert main(["profile", "doctor:NPI:1003000126", *model]) == 0
+    assert main(["profile", "doctor:NPI:1003000126", *model, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["doctor_id"] == "doctor:NPI:1003000126"
+    assert main(["profile", "doctor:NPI:1003000126", *model]) == 0
+    assert capsys.readouterr().out.startswith("doctor:NPI:1003000126")
+    assert main(["score", "disease:DOID:1287", "drug:DB00331", "drug:DB01076", *model, "--json"]) == 0
+    scored = json.loads(capsys.readouterr().out)
+    assert [s["drug_id"] for s in scored["scores"]] == ["drug:DB00331", "drug:DB01076"]
+    # batch: one id per line; a doctor and a disease in one file is an error, an existing --out is kept
+    (tmp_path / "ids.txt").write_text("disease:DOID:1287\ndisease:DOID:9352\n")
+    assert main(["batch", str(tmp_path / "ids.txt"), *model, "--k", "2", "--out", str(tmp_path / "top.csv")]) == 0
+    import pandas as pd
+
+    table = pd.read_csv(tmp_path / "top.csv")
+    assert list(table.columns) == ["entity", "rank", "drug_id", "name", "score", "probability", "note"]
+    assert table["entity"].tolist() == ["disease:DOID:1287"] * 2 + ["disease:DOID:9352"] * 2
+    assert main(["batch", str(tmp_path / "ids.txt"), *model, "--out", str(tmp_path / "top.csv")]) == 1
+    assert "never overwrites" in capsys.readouterr().err
+    (tmp_path / "mixed.txt").write_text("disease:DOID:1287\ndoctor:NPI:1003000126\n")
+    assert main(["batch", str(tmp_path / "mixed.txt"), *model, "--json"]) == 1
+    assert "ids of one type per batch" in capsys.readouterr().err
     assert main(["recommend", *model, "--new-doctor", "--prescriptions", "drug:DB00331"]) == 1
     assert "expected DRUG=CLAIMS" in capsys.readouterr().err
     with pytest.raises(SystemExit) as usage:

@@ -150,7 +150,7 @@ def explain(ranker: Ranker, entity_id: str, drug_id: str, k: int = 3) -> dict[st
     ranker.ids_of([drug_id], "drug", "drug")
     paths = ranker.explanation_paths(entity_id, drug_id, k=k)
     evidence = ranker.cf_evidence(entity_id, drug_id)
-    _, standardised, _ = ranker.blend(kind, [entity_id])
+    standardised = ranker.blend(kind, [entity_id])[1]
     column = ranker.drug_index.get_loc(drug_id)
     text = ranker.explanation_text(entity_id, drug_id, paths)
     if evidence.get("sentence"):

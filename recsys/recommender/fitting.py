@@ -1,4 +1,5 @@
-"""Blend weights chosen on validation pairs: the targets a :class:`~recsys.recommender.ranking.Ranker` fits on."""
+"""Blend weights and score calibration chosen on validation pairs (what a
+:class:`~recsys.recommender.ranking.Ranker` fits on)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,13 @@ import pandas as pd
 from kg.errors import KGError
 from recsys.blend import BlendChoice, select_blend
 
-__all__ = ["choose_blend"]
+__all__ = ["validation_masks", "choose_blend", "fit_calibration", "calibrated"]
 
 
-def choose_blend(parts: Mapping[str, np.ndarray], drug_index: pd.Index, entities: Sequence[str],
-                 pairs: Sequence[tuple[str, str]], known: Sequence[tuple[str, str]],
-                 penalty: float, reference: str | None = None, seed: int = 0) -> BlendChoice:
-    """The blend of ``parts`` (entity rows in ``entities`` order) that best ranks the validation ``pairs``.
-
-    ``known`` training pairs are neither positives nor negatives; a ``reference`` component
-    is replaced only with bootstrap support (:func:`recsys.blend.select_blend`).
-    """
+def validation_masks(drug_index: pd.Index, entities: Sequence[str], pairs: Sequence[tuple[str, str]],
+                     known: Sequence[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:
+    """``(positives, usable)`` (entities x drugs): the validation pairs, and every cell but the
+    ``known`` training pairs, which are neither positives nor negatives."""
     row = {e: i for i, e in enumerate(entities)}
     columns = drug_index.get_indexer([d for _, d in pairs])
     if (columns < 0).any():
@@ -34,4 +31,41 @@ def choose_blend(parts: Mapping[str, np.ndarray], drug_index: pd.Index, entities
         found = known_columns >= 0
         usable[np.array([r for r, _ in known_rows])[found], known_columns[found]] = False
     usable |= positives
+    return positives, usable
+
+
+def choose_blend(parts: Mapping[str, np.ndarray], positives: np.ndarray, usable: np.ndarray,
+                 penalty: float, reference: str | None = None, seed: int = 0) -> BlendChoice:
+    """The blend of ``parts`` (entity rows as in the masks) that best ranks the validation positives.
+
+    A ``reference`` component is replaced only with bootstrap support (:func:`recsys.blend.select_blend`).
+    """
     return select_blend(dict(parts), positives, usable, penalty, reference=reference, seed=seed)
+
+
+def fit_calibration(scores: np.ndarray, positives: np.ndarray, usable: np.ndarray) -> dict[str, float] | None:
+    """Platt scaling of blended scores on validation: P(a held-out true pair | score).
+
+    The probability reads the same for every kind of list ("how often a drug scored like this
+    was a held-out real indication / prescription / medication"), which the blended score,
+    standardised per list, does not. ``None`` without positives and negatives to fit on.
+    """
+    from recsys.logistic import fit_logistic_regression
+
+    keep = usable & np.isfinite(scores)
+    x, y = scores[keep], positives[keep]
+    if not y.any() or y.all():
+        return None
+    weight, bias = fit_logistic_regression(x[:, None].astype(np.float64), y.astype(np.float64), penalty=1e-6)
+    probability = calibrated({"slope": float(weight[0]), "intercept": float(bias)}, x)
+    return {"slope": round(float(weight[0]), 6), "intercept": round(float(bias), 6), "pairs": int(keep.sum()),
+            "positives": int(y.sum()), "brier": round(float(np.mean((probability - y) ** 2)), 6),
+            "base_rate": round(float(y.mean()), 6)}
+
+
+def calibrated(calibration: Mapping[str, float] | None, scores: np.ndarray | float) -> np.ndarray:
+    """Probabilities for blended ``scores`` under a fitted calibration (NaN without one)."""
+    values = np.asarray(scores, dtype=np.float64)
+    if not calibration:
+        return np.full(values.shape, np.nan)
+    return 1.0 / (1.0 + np.exp(-(calibration["slope"] * values + calibration["intercept"])))

@@ -23,10 +23,10 @@ from kg.errors import KGError
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 from kg.search import LazyNameIndex
-from recsys.blend import blend_scores, scored_rows, standardise_rows
+from recsys.blend import blend_components, blend_scores, scored_rows, standardise_rows
 from recsys.cf.base import CFRecommender, check_k
 from recsys.recommender.explain import ExplanationPath, PathExplainer
-from recsys.recommender.fitting import choose_blend
+from recsys.recommender.fitting import calibrated, choose_blend, fit_calibration, validation_masks
 from recsys.recommender.history import PatientHistory
 from recsys.recommender.results import Recommendation, Recommendations
 from recsys.recommender.safety import Exclusion, PatientContext, SafetyFilter
@@ -143,7 +143,7 @@ class Ranker:
         columns = self.drug_index.get_indexer(list(drug_ids))
         if (columns < 0).any():
             raise KGError(f"unknown drug id(s): {[d for d, c in zip(drug_ids, columns) if c < 0][:5]}")
-        blended, _, _ = self.blend(kind, [entity_id])
+        blended = self.blend(kind, [entity_id])[0]
         return blended[0, columns]
 
     def scores(self, entity_ids: Sequence[str]) -> np.ndarray:
@@ -232,24 +232,20 @@ class Ranker:
     def blend(self, kind: str, entity_ids: Sequence[str], only_weighted: bool = False):
         """Blended scores, each component's standardised scores, and the components that dropped out.
 
-        ``only_weighted`` (batch scoring) skips components with weight 0 and the per-component copies.
+        ``only_weighted`` (batch scoring) skips components with weight 0 and the per-component
+        copies, except for the rows no weighted component can score (see :func:`blend_components`).
         """
         parts = self.component_scores(kind, entity_ids, skip=self._unweighted(kind) if only_weighted else ())
-        return self._blend_parts(kind, parts, only_weighted)
+        blended, standardised, dropped, scored = blend_components(parts, self.weights[kind], not only_weighted)
+        rest = np.flatnonzero(~scored)
+        if only_weighted and len(rest) and self._unweighted(kind):
+            blended[rest], _, _, scored[rest] = blend_components(
+                self.component_scores(kind, [entity_ids[i] for i in rest]), self.weights[kind], False)
+        return blended, standardised, dropped, scored
 
-    def _blend_parts(self, kind: str, parts: dict[str, np.ndarray], only_weighted: bool = False):
-        n = next(iter(parts.values())).shape[0]
-        blended = np.zeros((n, len(self.drug_ids)))
-        standardised, dropped = {}, []
-        for name, raw in parts.items():
-            z = standardise_rows(raw)
-            scored = scored_rows(raw)
-            if not scored.any():
-                dropped.append(name)
-            if not only_weighted:
-                standardised[name] = np.where(scored[:, None], z, np.nan)
-            blended += self.weights[kind].get(name, 0.0) * z
-        return blended, standardised, dropped
+    def calibration(self, kind: str) -> dict[str, float] | None:
+        """The Platt scaling fitted on ``kind``'s validation pairs (None before ``fit_weights``)."""
+        return self.selection.get(kind, {}).get("calibration")
 
     def _unweighted(self, kind: str) -> tuple[str, ...]:
         return tuple(name for name, weight in self.weights[kind].items() if weight == 0.0)
@@ -263,7 +259,7 @@ class Ranker:
                     skip: set[str] = frozenset(), context: PatientContext | None = None,
                     who: str = "the entity") -> Recommendations:
         """Rank one entity's blended scores; ``explain_from(drug)`` names the node its paths start at."""
-        blended, standardised, dropped = self._blend_parts(kind, parts)
+        blended, standardised, dropped, _ = blend_components(parts, self.weights[kind])
         if len(dropped) == len(standardised):
             why = {"doctor": "no claims in the CF data and no specialty",
                    "patient": "not in the CF data, no mapped conditions"}.get(kind, "no scores")
@@ -288,7 +284,8 @@ class Ranker:
             product = self.safety.combinations.product_name(drug, self.names)  # never given alone
             items.append(Recommendation(explain_from(drug), drug, product or self.names.get(drug) or drug,
                                         float(blended[0, column]), components, notes + warnings, self,
-                                        list(self.safety.combinations.ingredients(drug))))
+                                        list(self.safety.combinations.ingredients(drug)),
+                                        float(calibrated(self.calibration(kind), blended[0, column]))))
             if len(items) == k:
                 break
         return Recommendations(items, removed, dropped)
@@ -320,11 +317,12 @@ class Ranker:
         parts = self.component_scores(kind, entities)
         # A GNN stacked on the metapath model replaces it only when validation resamples support it.
         reference = "metapath" if kind == "disease" and "metapath" in self.components[kind] else None
-        choice = choose_blend({n: parts[n] for n in self.components[kind]}, self.drug_index, entities, pairs,
-                              known, penalty, reference, seed)
+        positives, usable = validation_masks(self.drug_index, entities, pairs, known)
+        choice = choose_blend({n: parts[n] for n in self.components[kind]}, positives, usable, penalty, reference, seed)
         self.weights[kind] = choice.weights
+        calibration = fit_calibration(blend_components(parts, choice.weights, False)[0], positives, usable)
         self.selection[kind] = {"chosen": choice.chosen, "val_mrr": choice.val_mrr,
-                                **({"note": choice.note} if choice.note else {})}
+                                **({"note": choice.note} if choice.note else {}), "calibration": calibration}
         if kind == "disease":
             self._refresh_disease_graph()
         return dict(self.weights[kind])

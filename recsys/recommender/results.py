@@ -41,6 +41,9 @@ class Recommendation:
     _recommender: "ExplanationSource | None" = field(default=None, repr=False, compare=False)
     #: What the patient would be given: the drug, plus its partners when it only exists in a combination.
     ingredients: list[str] = field(default_factory=list)
+    #: How often a drug scored like this was a real (held-out) choice on validation, for any kind of
+    #: list (Platt scaling of ``score``); NaN when the bundle has no calibration.
+    probability: float = float("nan")
 
     @cached_property
     def paths(self) -> list[ExplanationPath]:
@@ -57,6 +60,7 @@ class Recommendation:
     def as_dict(self) -> dict[str, object]:
         return {"drug_id": self.drug_id, "name": self.name, "ingredients": self.ingredients or [self.drug_id],
                 "score": round(self.score, 4),
+                "probability": None if self.probability != self.probability else round(self.probability, 4),
                 "components": {k: None if v is None else round(v, 4) for k, v in self.components.items()},
                 "explanation": self.explanation, "paths": [p.as_dict() for p in self.paths],
                 "safety_notes": self.safety_notes}

@@ -1,0 +1,120 @@
+"""``rxkg score`` (chosen drugs for one entity) and ``rxkg batch`` (top-k for many entities at once)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+from kg.errors import KGError
+from kg.outputs import atomic_file, check_output_file
+from pipelines.cli_query import pseudonymiser, resolve_patient, summary
+
+__all__ = ["add_batch_commands"]
+
+
+def add_batch_commands(sub) -> None:
+    """Register ``score`` and ``batch`` on the ``rxkg`` sub-parser set ``sub``."""
+    p = sub.add_parser("score", help="blended score and calibrated probability of given drugs for one entity")
+    p.add_argument("entity", help="a disease, doctor or patient id (or a patient pseudonym printed by rxkg)")
+    p.add_argument("drugs", nargs="+", help="drug ids, e.g. drug:DB00331 drug:DB01132")
+    p.add_argument("--model", default="build/model", help="bundle directory written by rxkg train")
+    p.add_argument("--reveal-patients", action="store_true", help="print the patient id in clear text")
+    p.add_argument("--json", action="store_true", help="print the scores as JSON")
+    p.set_defaults(func=_cmd_score)
+
+    p = sub.add_parser("batch", help="top drugs for many entities of one type (one id per line of a file)")
+    p.add_argument("ids", help="a file with one disease, doctor or patient id per line ('-': standard input)")
+    p.add_argument("--model", default="build/model", help="bundle directory written by rxkg train")
+    p.add_argument("--k", type=int, default=10, help="how many drugs per entity (default 10)")
+    p.add_argument("--out", help="CSV file to write (entity, rank, drug_id, name, score, probability); "
+                                 "default: standard output")
+    p.add_argument("--reveal-patients", action="store_true", help="write patient ids in clear text")
+    p.add_argument("--json", action="store_true", help="print JSON instead of CSV")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
+    p.set_defaults(func=_cmd_batch)
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from recsys.recommender.api import Recommender
+    from recsys.recommender.fitting import calibrated
+
+    start = time.perf_counter()
+    recommender = Recommender.load(args.model)
+    entity = resolve_patient(recommender, args.entity)
+    recommender.check_entity(entity, recommender.kind_of(entity), 1)
+    scores = recommender.score(entity, args.drugs)
+    probabilities = calibrated(recommender.calibration(recommender.kind_of(entity)), scores)
+    shown = entity if args.reveal_patients else pseudonymiser().pseudonym(entity)
+    rows = [{"drug_id": d, "name": recommender.names.get(d, d), "score": round(float(s), 4),
+             "probability": None if p != p else round(float(p), 4)}
+            for d, s, p in zip(args.drugs, scores, probabilities)]
+    if args.json:
+        print(json.dumps({"entity": shown, "scores": rows}, indent=2))
+    else:
+        for row in rows:
+            p = "" if row["probability"] is None else f"  p {row['probability']:.3f}"
+            print(f"{row['name']} ({row['drug_id']})  score {row['score']:.3f}{p}")
+    summary(args, f"{len(rows)} drug(s) for {shown}", start)
+    return 0
+
+
+def _read_ids(source: str) -> list[str]:
+    text = sys.stdin.read() if source == "-" else Path(source).read_text()
+    ids = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    if not ids:
+        raise KGError(f"{source}: no ids (one disease, doctor or patient id per line)")
+    return ids
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from recsys.recommender.api import Recommender
+    from recsys.recommender.fitting import calibrated
+
+    start = time.perf_counter()
+    if args.out:
+        check_output_file(Path(args.out), args.force)
+    recommender = Recommender.load(args.model)
+    ids = [resolve_patient(recommender, i) for i in _read_ids(args.ids)]
+    kinds = {recommender.kind_of(i) for i in ids}  # unknown ids are errors with "did you mean"
+    if len(kinds) > 1:
+        raise KGError(f"{args.ids}: ids of one type per batch, got {sorted(kinds)}")
+    drugs, scores = recommender.recommend_many(ids, k=args.k)
+    probabilities = calibrated(recommender.calibration(kinds.pop()), scores)
+    anon = None if args.reveal_patients else pseudonymiser()
+    rows, empty = [], 0
+    for entity, row_drugs, row_scores, row_p in zip(ids, drugs, scores, probabilities):
+        shown = anon.pseudonym(entity) if anon else entity
+        ranked = [(d, s, p) for d, s, p in zip(row_drugs, row_scores, row_p) if d is not None]
+        if not ranked:  # nothing can score it: a marked empty row, never made-up drugs
+            empty += 1
+            rows.append({"entity": shown, "rank": None, "drug_id": None, "name": None, "score": None,
+                         "probability": None, "note": "no component can score this entity"})
+        for rank, (drug, score, p) in enumerate(ranked, 1):
+            rows.append({"entity": shown, "rank": rank, "drug_id": str(drug), "name": recommender.names.get(drug),
+                         "score": round(float(score), 4), "probability": None if p != p else round(float(p), 4),
+                         "note": None})
+    _write_rows(rows, args)
+    summary(args, f"{len(ids)} entities, {len(rows) - empty} recommendations, {empty} without scores"
+            + (f" -> {args.out}" if args.out else ""), start, to_stderr=not args.out)
+    return 0
+
+
+def _write_rows(rows: list[dict], args: argparse.Namespace) -> None:
+    if args.json:
+        text = json.dumps(rows, indent=2)
+    else:
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        text = buffer.getvalue()
+    if args.out:
+        atomic_file(Path(args.out), lambda tmp: tmp.write_text(text))
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
