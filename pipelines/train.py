@@ -23,11 +23,12 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from kg.errors import KGError
 from kg.graph import KnowledgeGraph
 from kg.outputs import check_output_folder
 from kg.schema import EdgeType
 
-__all__ = ["TrainConfig", "TrainResult", "run_train", "DEPLOYED_GNN"]
+__all__ = ["TrainConfig", "TrainResult", "run_train", "check_trainable", "DEPLOYED_GNN", "TRAINING_RELATIONS"]
 
 TAKES = EdgeType("patient", "takes", "drug")
 #: The GNN rxkg deploys, chosen on validation of both disease splits (the evaluation uses it too).
@@ -38,6 +39,28 @@ PRESCRIBES = EdgeType("doctor", "prescribes", "drug")
 def _has(graph: KnowledgeGraph, relation: EdgeType) -> bool:
     edges = graph.edges.get(relation)
     return edges is not None and len(edges) > 0
+
+
+#: What each relation gives a trained model: the first is required, the others enable an entity kind.
+TRAINING_RELATIONS: tuple[tuple[EdgeType, str], ...] = (
+    (EdgeType("drug", "treats", "disease"), "the disease -> drug scorers learn from it (required)"),
+    (PRESCRIBES, "recommendations for doctors (collaborative filtering on claims)"),
+    (TAKES, "recommendations for patients (with has_condition, allergic_to and interacts_with for safety)"),
+)
+
+
+def check_trainable(graph: KnowledgeGraph, log: Callable[[str], None] = lambda message: None) -> None:
+    """Refuse a graph the disease scorers cannot learn from, naming what is missing and how to add
+    it; log which entity kinds the missing optional relations leave without recommendations."""
+    (required, why), *optional = TRAINING_RELATIONS
+    count = len(graph.edges[required]) if _has(graph, required) else 0
+    if count < 10:  # a validation split needs a few indications on each side
+        raise KGError(f"the graph has {count} ({required.src}, {required.rel}, {required.dst}) edges; "
+                      f"training needs at least 10: {why}. Add an indications source (the shipped "
+                      f"'indications' kind, or a CSV edge file with relation = \"treats\")")
+    for relation, enables in optional:
+        if not _has(graph, relation):
+            log(f"  no ({relation.src}, {relation.rel}, {relation.dst}) edges: no {enables}")
 
 
 @dataclass(frozen=True)
@@ -87,6 +110,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     from pipelines.cfchoice import PATIENT_QUICK_SEARCH, QUICK_SEARCH, choose_cf, unvalidated_choice
     from recsys.recommender.api import Recommender
 
+    check_trainable(graph, log)
     if out is not None:
         check_output_folder(Path(out), force)
     from recsys.cf import (MODELS, GroupPopularityRecommender, doctor_drug_interactions,

@@ -127,3 +127,24 @@ def test_every_recommender_entry_point_has_a_command(tiny_graph, tmp_path, capsy
     with pytest.raises(SystemExit) as usage:
         main(["recommend", *model, "--disease", "disease:DOID:1287", "--conditions", "disease:DOID:9352"])
     assert usage.value.code == 2
+
+
+def test_train_names_the_relations_a_graph_lacks(tiny_graph):
+    from kg.errors import KGError
+    from kg.graph import KnowledgeGraph
+    from pipelines.train import check_trainable
+
+    treats = ("drug", "treats", "disease")
+    without = KnowledgeGraph(tiny_graph.nodes, {k: v for k, v in tiny_graph.edges.items() if tuple(k) != treats},
+                             tiny_graph.tables)
+    with pytest.raises(KGError, match=r"has 0 \(drug, treats, disease\) edges; training needs at least 10.*"
+                                      r"'indications' kind"):
+        check_trainable(without)
+    from tests.linkgraph import people_graph
+
+    people = people_graph()
+    logged: list[str] = []
+    check_trainable(KnowledgeGraph(people.nodes, {k: v for k, v in people.edges.items() if k.rel != "takes"},
+                                   people.tables), logged.append)
+    assert logged == ["  no (patient, takes, drug) edges: no recommendations for patients (with has_condition, "
+                      "allergic_to and interacts_with for safety)"]
