@@ -198,11 +198,26 @@ def _remove_debris(dest: Path) -> None:
                 shutil.rmtree(path, ignore_errors=True)
 
 
-def atomic_directory(dest: Path, fill: Callable[[Path], None], force: bool = False) -> None:
+def shared_modes(path: Path) -> None:
+    """Give ``path`` (and, for a folder, everything in it) the modes the user's umask gives new
+    files (0644/0755 typically): temporary files are created owner-only (0600/0700), right for the
+    graph store and bundles (patient ids in clear) but not for exports others are meant to open."""
+    mask = os.umask(0)
+    os.umask(mask)
+    entries = [path] + (sorted(path.rglob("*")) if path.is_dir() else [])
+    for entry in entries:
+        if entry.is_symlink():
+            continue
+        executable = entry.is_dir() or entry.stat().st_mode & 0o100
+        entry.chmod((0o777 if executable else 0o666) & ~mask)
+
+
+def atomic_directory(dest: Path, fill: Callable[[Path], None], force: bool = False, shared: bool = False) -> None:
     """Build a folder with ``fill(tmpdir)`` and swap it in at ``dest`` (see the module rules).
 
     ``dest`` must be new, empty or wholly written by rxkg; with ``force`` rxkg's files are
     moved in beside the user's files instead (refused if one of them has the same name).
+    ``shared`` folders (exports, reports) get the umask's modes, others stay owner-only.
     """
     dest = Path(dest)
     mode = check_output_folder(dest, force)
@@ -220,6 +235,8 @@ def atomic_directory(dest: Path, fill: Callable[[Path], None], force: bool = Fal
         fill(tmp)
         _checkpoint("filled")
         _write_record(tmp, [f for f in files_under(tmp) if f != OWNER_FILE])
+        if shared:
+            shared_modes(tmp)
         _checkpoint("recorded")
         if mode == "beside":
             _move_beside(tmp, dest)
@@ -270,11 +287,12 @@ def check_output_file(dest: Path, force: bool = False) -> None:
                           f"(choose another --out, or pass --force to replace it)")
 
 
-def atomic_file(dest: Path, write: Callable[[Path], None]) -> None:
+def atomic_file(dest: Path, write: Callable[[Path], None], shared: bool = False) -> None:
     """Write a file through ``write(tmp_path)`` then rename it onto ``dest``.
 
     For files inside folders rxkg owns and for single-file outputs the caller has cleared
-    (see :func:`check_output_file`): ``dest`` is replaced whole or not at all.
+    (see :func:`check_output_file`): ``dest`` is replaced whole or not at all. A ``shared``
+    file gets the umask's mode (see :func:`shared_modes`); otherwise it stays owner-only.
     """
     dest = Path(dest)
     if dest.is_dir():
@@ -288,6 +306,8 @@ def atomic_file(dest: Path, write: Callable[[Path], None]) -> None:
     tmp = Path(name)
     try:
         write(tmp)
+        if shared:
+            shared_modes(tmp)
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)

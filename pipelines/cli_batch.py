@@ -115,6 +115,6 @@ def _write_rows(rows: list[dict], args: argparse.Namespace) -> None:
         writer.writerows(rows)
         text = buffer.getvalue()
     if args.out:
-        atomic_file(Path(args.out), lambda tmp: tmp.write_text(text))
+        atomic_file(Path(args.out), lambda tmp: tmp.write_text(text), shared=not args.reveal_patients)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")

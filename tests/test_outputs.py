@@ -213,3 +213,23 @@ def test_a_link_as_output_is_refused_not_moved(tiny_graph, tmp_path):
     with pytest.raises(KGError, match="is a link; give the folder it points to"):
         write_graph(tiny_graph, tmp_path / "link")
     assert (tmp_path / "link").is_symlink() and read_graph(real).num_nodes == tiny_graph.num_nodes
+
+
+def test_exports_are_readable_by_others_unless_they_show_patients_in_clear(tiny_graph, tmp_path):
+    import os
+    import stat
+
+    from kg.export import export_graph
+
+    old = os.umask(0o022)
+    try:
+        page = export_graph(tiny_graph, tmp_path / "page.html")
+        folder = export_graph(tiny_graph, tmp_path / "neo4j", "neo4j")
+        private = export_graph(tiny_graph, tmp_path / "clear.graphml", privacy="clear")
+    finally:
+        os.umask(old)
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+    assert mode(page) == 0o644 and mode(folder) == 0o755
+    assert all(mode(f) in (0o644, 0o755) for f in folder.iterdir())
+    assert mode(folder / "import.sh") == 0o755  # the import script stays executable
+    assert mode(private) == 0o600

@@ -87,9 +87,10 @@ def export_graph(graph: KnowledgeGraph, path: str | Path, fmt: str | None = None
     if fmt not in FORMATS:
         raise KGError(f"unknown export format {fmt!r}; known: {sorted(FORMATS)}")
     writer, is_directory = FORMATS[fmt]
+    shared = privacy != "clear"  # an export with patients in clear stays readable by its owner only
     if is_directory:
-        atomic_directory(path, lambda tmp: writer(graph, tmp, **(options or {})), force=force)
+        atomic_directory(path, lambda tmp: writer(graph, tmp, **(options or {})), force=force, shared=shared)
     else:
         check_output_file(path, force)
-        atomic_file(path, lambda tmp: writer(graph, tmp, **(options or {})))
+        atomic_file(path, lambda tmp: writer(graph, tmp, **(options or {})), shared=shared)
     return path

@@ -40,7 +40,7 @@ def write_report(result: EvaluationResult, out: str | Path, force: bool = False)
         for plot in plots:
             paths[plot.stem] = out / plot.name
 
-    atomic_directory(out, fill, force=force)
+    atomic_directory(out, fill, force=force, shared=True)  # metrics only: no patient ids
     return paths
 
 
