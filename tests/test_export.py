@@ -64,6 +64,23 @@ def test_neo4j_export_has_typed_headers_and_import_script(tiny_graph, tmp_path):
     script = (tmp_path / "neo" / "import.sh").read_text()
     assert "neo4j-admin database import full" in script.replace(" \\\n  ", " ")
     assert "--relationships=relationships_drug__treats__disease.csv" in script
+    assert drugs[0] == "id:ID,name:string,atc_codes:string[],:LABEL" and "'--array-delimiter=|'" in script
+
+
+def test_neo4j_node_properties_are_typed_from_their_values():
+    import pandas as pd
+
+    from kg.export.tabular import _neo4j_property
+
+    def kind(*values):
+        return _neo4j_property("x", pd.Series(list(values), dtype=object))[0]
+
+    assert kind("1", "0", None) == "boolean" and kind(True, False) == "boolean"
+    assert list(_neo4j_property("x", pd.Series(["1", "0", None], dtype=object))[1].fillna("")) == ["true", "false", ""]
+    assert kind("12", "2094") == "long" and kind("1.5", "2") == "double"
+    assert kind("2020-03-01") == "date" and kind("B01AC06|N02BA01", "A10BA02") == "string[]"
+    assert kind("MD", "1") == "string"
+    assert _neo4j_property("name", pd.Series(["1", "0"]))[0] == "string"  # a name stays text
 
 
 def test_unknown_format_is_a_clear_error(tiny_graph, tmp_path):

@@ -76,15 +76,44 @@ def _label(node_type: str) -> str:
     return "".join(p.capitalize() for p in node_type.split("_"))
 
 
+#: How rxkg joins several values in one attribute (ATC codes, DrugBank groups): Neo4j arrays.
+ARRAY_DELIMITER = "|"
+_BOOLEAN_WORDS = {"true": "true", "false": "false", "1": "true", "0": "false"}
+
+
+def _neo4j_property(name: str, values: pd.Series) -> tuple[str, pd.Series]:
+    """The Neo4j import type of one node attribute, inferred from every value, and the values
+    written that way: boolean (True/False or 0/1 flags), long, double, date, string[] (values
+    joined by ``|``), else string. Names stay strings whatever they hold."""
+    present = values.dropna()
+    text = present.astype(str).str.strip()
+    if name != "name":
+        if len(text) and text.str.lower().isin(_BOOLEAN_WORDS).all() and text.nunique() <= 2:
+            return "boolean", values.map(lambda v: None if pd.isna(v) else _BOOLEAN_WORDS[str(v).strip().lower()])
+        if len(text) and text.str.fullmatch(r"-?\d{1,18}").all():
+            return "long", values
+        if len(text) and text.str.fullmatch(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?").all():
+            return "double", values
+        if len(text) and text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").all():
+            return "date", values
+        if text.str.contains(ARRAY_DELIMITER, regex=False).any():
+            return "string[]", values
+    return "string", values
+
+
 def write_neo4j(graph: KnowledgeGraph, directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     # Fields may span lines (a quoted name with a line break from a source that allows one).
     args = ["neo4j-admin", "database", "import", "full", "neo4j", "--overwrite-destination",
-            "--multiline-fields=true"]
+            "--multiline-fields=true", f"--array-delimiter={ARRAY_DELIMITER}"]
     for node_type, frame in graph.nodes.groupby("type", sort=False):
         cols = [c for c in frame.columns if c not in ("id", "type") and frame[c].notna().any()]
         out = frame[["id"] + cols].copy()
-        out.columns = ["id:ID"] + cols
+        headers = ["id:ID"]
+        for c in cols:
+            kind, out[c] = _neo4j_property(c, out[c])
+            headers.append(f"{c}:{kind}")
+        out.columns = headers
         out[":LABEL"] = _label(str(node_type))
         name = f"nodes_{node_type}.csv"
         out.to_csv(directory / name, index=False)
