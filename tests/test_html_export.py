@@ -100,6 +100,28 @@ def test_chromium_highlights_explanation_paths_of_recommendations(chromium, tiny
     assert classes and any(c.endswith(" on") for c in classes), "the first recommendation's path is lit"
     assert 'class="edge on"' in dom
     assert dom.count('class="rec') == 3
+    lit = {c for c in re.findall(r'data-id="([^"]+)"[^>]*class="node[^"]* on"', dom)} | {
+        c for c in re.findall(r'class="node[^"]* on"[^>]*data-id="([^"]+)"', dom)}
+    names = dict(zip(tiny_graph.nodes["id"], tiny_graph.nodes["name"].fillna("")))
+    labels = re.findall(r'<text class="label on"[^>]*>([^<]*)</text>', dom)
+    assert lit and sorted(labels) == sorted((names[i] or i) for i in lit), "every node on the lit path is labelled"
+
+
+def test_a_large_neighbourhood_is_capped_with_a_note_keeping_focus_and_paths():
+    from tests.linkgraph import cluster_graph
+
+    graph = cluster_graph()
+    drugs = graph.nodes_of_type("drug")["id"].tolist()
+    focus, far = graph.nodes_of_type("disease")["id"].iloc[0], drugs[-1]
+    recommendation = {"drug_id": far, "name": "far", "score": 1.0, "paths": [[focus, far]]}
+    page = inspection_page(graph, focus=focus, recommendations=[recommendation], drawn_nodes=10)
+    data = json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>', page, re.S)
+                      .group(1).replace("\\u003c", "<").replace("\\u003e", ">"))
+    ids = [n["id"] for n in data["nodes"]]
+    assert len(ids) == 10 and focus in ids and far in ids
+    assert data["note"].startswith(f"Showing 10 of {graph.num_nodes:,} nodes")
+    uncapped = inspection_page(graph, focus=focus, drawn_nodes=graph.num_nodes)
+    assert '"note": ""' in uncapped and uncapped.count('"type": ') >= graph.num_nodes
 
 
 def test_patients_on_the_page_are_pseudonymised(tiny_graph, tmp_path):
