@@ -206,6 +206,11 @@ def test_report_files(quick_run):
     markdown = (out / "report.md").read_text()
     assert "| degree prior | baseline |" in markdown and "![disease_random.png]" in markdown
     assert "(50 resamples)" in markdown  # the number the run used, not the configured default
+    # every table says it is quick mode, and the rows whose epochs quick mode capped are marked
+    tables = [t for t in markdown.split("\n### ")[1:] if "| model | role |" in t]
+    assert tables and all(t.splitlines()[0].endswith("(quick mode)") for t in tables)
+    assert "| GNN (rgcn) † | model |" in markdown and "| degree prior | baseline |" in markdown
+    assert "† quick mode: trained for at most 3 GNN / 1 KGE epoch(s)" in markdown
     for png in ["disease_random.png", "disease_random_ranks.png", "doctor_unseen.png", "patient_new.png"]:
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(out.glob(".*tmp*"))  # atomic writes leave nothing behind

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from kg.outputs import atomic_directory, atomic_file
+from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import EvaluationResult, ProtocolResult
 
 __all__ = ["write_report", "markdown", "plot_protocol", "plot_rank_distribution"]
@@ -52,17 +53,30 @@ def _cell(model, metric: str) -> str:
     return f"{mean:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
-def protocol_table(protocol: ProtocolResult) -> list[str]:
+#: Model names whose training quick mode caps (KGE and GNN epochs): their rows are marked.
+_EPOCH_CAPPED = ("TransE", "DistMult", "ComplEx", "RotatE", "GNN", "gnn")
+
+
+def protocol_table(protocol: ProtocolResult, quick: EvaluateConfig | None = None) -> list[str]:
+    """One protocol's table; with the ``quick`` settings run, rows trained for capped epochs get a †."""
     if protocol.skipped:
         return [f"### {protocol.title}", "", f"Skipped: {protocol.skipped}.", ""]
     metrics = list(protocol.metrics)
     head = ["model", "role", *[_label(m) for m in metrics], "validation", "train s"]
-    lines = [f"### {protocol.title}", "", _facts(protocol), "",
+    lines = [f"### {protocol.title}" + (" (quick mode)" if quick else ""), "", _facts(protocol), "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    marked = False
     for m in protocol.models:
         val = ", ".join(f"{k} {v:.3f}" for k, v in m.val.items() if v == v)
         seconds = "" if np.isnan(m.seconds) else f"{m.seconds:.1f}"
-        lines.append("| " + " | ".join([m.model, m.role, *[_cell(m, x) for x in metrics], val, seconds]) + " |")
+        name = m.model
+        if quick and any(word in name for word in _EPOCH_CAPPED):
+            name, marked = name + " †", True
+        lines.append("| " + " | ".join([name, m.role, *[_cell(m, x) for x in metrics], val, seconds]) + " |")
+    if marked:
+        lines += ["", f"† quick mode: trained for at most {quick.gnn_epochs} GNN / {quick.kge_epochs} KGE epoch(s) "
+                      f"({quick.kge_triples_per_epoch:,} triples each); a full run trains until validation stops "
+                      "improving, so these rows understate the model."]
     lines.append("")
     lines += _paired(protocol)
     lines += _extras(protocol)
@@ -162,7 +176,7 @@ def markdown(result: EvaluationResult, plots: list[str] = ()) -> str:
              "metapath model for diseases, only if it beats it in 95% of bootstrap resamples of the validation "
              "entities). The `validation` column is the criterion each model was selected or stopped on.", ""]
     for protocol in result.protocols:
-        lines += protocol_table(protocol)
+        lines += protocol_table(protocol, cfg.effective() if cfg.quick else None)
     if plots:
         lines += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
     lines += ["## Provenance", "", f"Data: {len(result.provenance['data'])} input files, combined sha256 "
@@ -184,7 +198,7 @@ def plot_protocol(protocol: ProtocolResult, path: Path) -> Path:
     """One panel per metric: each model's mean with its 95% interval."""
     plt = _figure()
     metrics = [m for m in protocol.metrics if any(not np.isnan(x.means.get(m, np.nan)) for x in protocol.models)]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 0.35 * len(protocol.models) + 1.6),
+    fig, axes = plt.subplots(1, len(metrics), figsize=(max(8.0, 3.4 * len(metrics)), 0.42 * len(protocol.models) + 2.2),
                              sharey=True, squeeze=False)
     names = [m.model for m in protocol.models]
     colours = {"baseline": "#9e9e9e", "model": "#4c72b0", "hybrid": "#dd8452"}
@@ -197,10 +211,16 @@ def plot_protocol(protocol: ProtocolResult, path: Path) -> Path:
                 color=[colours[m.role] for m in protocol.models], capsize=2)
         ax.set_title(_label(metric), fontsize=9)
         ax.grid(axis="x", alpha=0.3)
-    axes[0][0].set_yticks(y, names, fontsize=8)
+    axes[0][0].set_yticks(y, names, fontsize=9)
     axes[0][0].invert_yaxis()
-    fig.suptitle(protocol.title, fontsize=10)
-    fig.tight_layout()
+    from matplotlib.patches import Patch
+
+    roles = [r for r in colours if any(m.role == r for m in protocol.models)]
+    fig.legend([Patch(color=colours[r]) for r in roles], roles, loc="lower center", ncol=len(roles) + 1,
+               fontsize=9, frameon=False, title="bars: test mean; whiskers: 95% bootstrap interval",
+               title_fontsize=8)
+    fig.suptitle(protocol.title, fontsize=11)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return _save(fig, path)
 
 
