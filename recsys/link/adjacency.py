@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from kg.graph import KnowledgeGraph
 from kg.schema import SCHEMA, EdgeType
 
-__all__ = ["MetaEdge", "relation_matrices", "REVERSE_PREFIX"]
+__all__ = ["MetaEdge", "relation_matrices", "positions", "REVERSE_PREFIX"]
 
 REVERSE_PREFIX = "rev_"
 
@@ -66,8 +66,8 @@ def relation_matrices(graph: KnowledgeGraph, id_maps: dict[str, list[str]],
             continue
         if frame.empty or et.src not in indexes or et.dst not in indexes:
             continue
-        rows = indexes[et.src].get_indexer(frame["src"].astype(str))
-        cols = indexes[et.dst].get_indexer(frame["dst"].astype(str))
+        rows = positions(indexes[et.src], frame["src"])
+        cols = positions(indexes[et.dst], frame["dst"])
         shape = (len(indexes[et.src]), len(indexes[et.dst]))
         forward = _binary(rows, cols, shape)
         if SCHEMA.relations[et].symmetric:
@@ -76,6 +76,16 @@ def relation_matrices(graph: KnowledgeGraph, id_maps: dict[str, list[str]],
             matrices[MetaEdge(*et)] = forward
             matrices[MetaEdge(*et).reverse()] = forward.T.tocsr()
     return matrices
+
+
+def positions(index: pd.Index, ids: pd.Series) -> np.ndarray:
+    """Position of each id in ``index`` (-1 if absent). Edge endpoints are stored categorical:
+    looking up the few distinct categories once is 10-100x faster than every string."""
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        lookup = index.get_indexer(ids.cat.categories.astype(str))
+        codes = ids.cat.codes.to_numpy()
+        return np.where(codes >= 0, lookup[codes], -1)
+    return index.get_indexer(ids.astype(str))
 
 
 def _binary(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:

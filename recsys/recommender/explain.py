@@ -97,9 +97,11 @@ class PathExplainer:
             raise KGError(f"max_hops must be 1, 2 or 3, got {max_hops}")
         self.max_hops, self.damping = max_hops, damping
         nodes = graph.nodes
-        self.id_maps = {t: list(ids) for t, ids in nodes.groupby("type", sort=True)["id"]}
+        # Plain numpy object arrays: iterating pandas' Arrow strings element by element is 10x slower.
+        ids, types = nodes["id"].to_numpy(dtype=object), nodes["type"].to_numpy(dtype=object)
+        self.id_maps = {t: ids[types == t].tolist() for t in sorted(set(types.tolist()))}
         self._index = {t: pd.Index(ids) for t, ids in self.id_maps.items()}
-        self._type = dict(zip(nodes["id"], nodes["type"]))
+        self._type = dict(zip(ids.tolist(), types.tolist()))
         self.matrices = relation_matrices(graph, self.id_maps, exclude=set(exclude))
         # Per-metaedge degree weights: an edge u -> v weighs (out(u) * in(v)) ** -damping.
         self._out = {e: _power(np.diff(m.indptr), damping) for e, m in self.matrices.items()}

@@ -9,9 +9,37 @@ import numpy as np
 import pandas as pd
 
 from kg.errors import KGError
-from recsys.blend import BlendChoice, select_blend
+from recsys.blend import BlendChoice, blend_components, select_blend
 
-__all__ = ["validation_masks", "choose_blend", "fit_calibration", "calibrated"]
+__all__ = ["validation_sample", "validation_masks", "choose_blend", "fit_on_validation", "fit_calibration",
+           "calibrated"]
+
+
+def validation_sample(pairs: Sequence[tuple[str, str]], max_entities: int, seed: int
+                      ) -> tuple[list[str], list[tuple[str, str]]]:
+    """The validation entities (sorted) and their pairs; more than ``max_entities`` are subsampled
+    (seeded), which keeps fitting to seconds on all of CMS."""
+    entities = sorted({e for e, _ in pairs})
+    if not entities:
+        raise KGError("no validation pairs to fit blend weights on")
+    if len(entities) > max_entities:
+        picked = np.random.default_rng(seed).choice(len(entities), max_entities, replace=False)
+        entities = sorted(entities[i] for i in picked)
+        chosen = set(entities)
+        pairs = [(e, d) for e, d in pairs if e in chosen]
+    return entities, list(pairs)
+
+
+def fit_on_validation(parts: Mapping[str, np.ndarray], components: Sequence[str], drug_index: pd.Index,
+                      entities: Sequence[str], pairs: Sequence[tuple[str, str]], known: Sequence[tuple[str, str]],
+                      penalty: float, reference: str | None, seed: int) -> tuple[dict[str, float], dict]:
+    """Blend weights chosen on validation and the selection record (candidates' MRR, the
+    verdict, the calibration of the chosen blend's scores)."""
+    positives, usable = validation_masks(drug_index, entities, pairs, known)
+    choice = choose_blend({n: parts[n] for n in components}, positives, usable, penalty, reference, seed)
+    calibration = fit_calibration(blend_components(parts, choice.weights, False)[0], positives, usable)
+    return choice.weights, {"chosen": choice.chosen, "val_mrr": choice.val_mrr,
+                            **({"note": choice.note} if choice.note else {}), "calibration": calibration}
 
 
 def validation_masks(drug_index: pd.Index, entities: Sequence[str], pairs: Sequence[tuple[str, str]],

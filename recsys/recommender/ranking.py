@@ -26,9 +26,10 @@ from kg.search import LazyNameIndex
 from recsys.blend import blend_components, blend_scores, scored_rows, standardise_rows
 from recsys.cf.base import CFRecommender, check_k
 from recsys.recommender.explain import ExplanationPath, PathExplainer
-from recsys.recommender.fitting import calibrated, choose_blend, fit_calibration, validation_masks
+from recsys.recommender.fitting import calibrated, fit_on_validation, validation_sample
 from recsys.recommender.history import PatientHistory
 from recsys.recommender.results import Recommendation, Recommendations
+from recsys.recommender.drugclasses import Combinations
 from recsys.recommender.safety import Exclusion, PatientContext, SafetyFilter
 
 __all__ = ["Ranker"]
@@ -82,8 +83,9 @@ class Ranker:
                 self.weights[kind].setdefault(name, 0.0 if name == "history" else 1.0)
         self._refresh_disease_graph()
         nodes = graph.nodes
-        self.names = {i: n for i, n in zip(nodes["id"], nodes["name"]) if isinstance(n, str) and n}
-        self.node_types = dict(zip(nodes["id"], nodes["type"]))
+        ids = nodes["id"].to_numpy(dtype=object)  # object arrays: Arrow strings iterate 10x slower
+        self.names = {i: n for i, n in zip(ids, nodes["name"].to_numpy(dtype=object)) if isinstance(n, str) and n}
+        self.node_types = dict(zip(ids, nodes["type"].to_numpy(dtype=object)))
         self._indications = self._per_drug_counts(graph.edges.get(TREATS), "src")
         takes = graph.edges.get(TAKES)
         self.patient_share = self._per_drug_counts(
@@ -95,10 +97,12 @@ class Ranker:
             if pos >= 0:
                 self._conditions.setdefault(patient, []).append(int(pos))
         self._safety: SafetyFilter | None = None  # built on first use: diseases and doctors never need it
+        self._combinations: Combinations | None = None
         self.lookup = LazyNameIndex(graph)  # "did you mean ...?" for unknown ids
         self.history = PatientHistory(graph, self.drug_ids)
         doctors = nodes[nodes["type"] == "doctor"]
-        self._specialty = ({d: s for d, s in zip(doctors["id"], doctors["specialty"]) if isinstance(s, str) and s}
+        self._specialty = ({d: s for d, s in zip(doctors["id"].to_numpy(dtype=object),
+                                                 doctors["specialty"].to_numpy(dtype=object)) if isinstance(s, str) and s}
                            if "specialty" in nodes.columns else {})
         self._explainer: PathExplainer | None = None
 
@@ -111,6 +115,16 @@ class Ranker:
     @safety.setter
     def safety(self, value: SafetyFilter) -> None:
         self._safety = value
+
+    @property
+    def combinations(self) -> Combinations:
+        """Drugs only given inside a product: the safety filter's, or read alone for lists that
+        need no safety check (diseases, doctors), which is far cheaper than the whole filter."""
+        if self._safety is not None:
+            return self._safety.combinations
+        if self._combinations is None:
+            self._combinations = Combinations.from_graph(self.graph)
+        return self._combinations
 
     # ------------------------------------------------------------- ranking
     def recommend_for_disease(self, disease_id: str, k: int = 10, exclude_known: bool = False) -> Recommendations:
@@ -281,10 +295,10 @@ class Ranker:
                     continue
             components = {name: (None if np.isnan(z[0, column]) else float(z[0, column]))
                           for name, z in standardised.items()}
-            product = self.safety.combinations.product_name(drug, self.names)  # never given alone
+            product = self.combinations.product_name(drug, self.names)  # never given alone
             items.append(Recommendation(explain_from(drug), drug, product or self.names.get(drug) or drug,
                                         float(blended[0, column]), components, notes + warnings, self,
-                                        list(self.safety.combinations.ingredients(drug)),
+                                        list(self.combinations.ingredients(drug)),
                                         float(calibrated(self.calibration(kind), blended[0, column]))))
             if len(items) == k:
                 break
@@ -306,23 +320,12 @@ class Ranker:
         """
         if kind not in self.components:
             raise KGError(f"unknown entity kind {kind!r}")
-        entities = sorted({e for e, _ in pairs})
-        if not entities:
-            raise KGError("no validation pairs to fit blend weights on")
-        if len(entities) > max_entities:  # a seeded sample keeps fitting to seconds on all of CMS
-            picked = np.random.default_rng(seed).choice(len(entities), max_entities, replace=False)
-            entities = sorted(entities[i] for i in picked)
-            chosen_set = set(entities)
-            pairs = [(e, d) for e, d in pairs if e in chosen_set]
-        parts = self.component_scores(kind, entities)
+        entities, pairs = validation_sample(pairs, max_entities, seed)
         # A GNN stacked on the metapath model replaces it only when validation resamples support it.
         reference = "metapath" if kind == "disease" and "metapath" in self.components[kind] else None
-        positives, usable = validation_masks(self.drug_index, entities, pairs, known)
-        choice = choose_blend({n: parts[n] for n in self.components[kind]}, positives, usable, penalty, reference, seed)
-        self.weights[kind] = choice.weights
-        calibration = fit_calibration(blend_components(parts, choice.weights, False)[0], positives, usable)
-        self.selection[kind] = {"chosen": choice.chosen, "val_mrr": choice.val_mrr,
-                                **({"note": choice.note} if choice.note else {}), "calibration": calibration}
+        self.weights[kind], self.selection[kind] = fit_on_validation(
+            self.component_scores(kind, entities), self.components[kind], self.drug_index, entities, pairs, known,
+            penalty, reference, seed)
         if kind == "disease":
             self._refresh_disease_graph()
         return dict(self.weights[kind])
