@@ -65,7 +65,8 @@ class GraphBuilder:
                 stats[s.name].out_of_scope += len(frame)
 
         nodes = self._merge_nodes(stats, problems, out_of_scope)
-        ids_by_type = {t: pd.Index(g["id"]) for t, g in nodes.groupby("type", sort=False)}
+        # Object (not Arrow) indexes: Arrow's isin walks the lookup values one Python string at a time.
+        ids_by_type = {t: pd.Index(g["id"].to_numpy(dtype=object)) for t, g in nodes.groupby("type", sort=False)}
         edges = self._merge_edges(ids_by_type, stats, problems, out_of_scope)
         tables: dict[str, pd.DataFrame] = {}
         for s in self._sources:
@@ -214,10 +215,10 @@ def _coerce_attributes(frame: pd.DataFrame, et: EdgeType) -> pd.DataFrame:
 def _isin(values: pd.Series, index: pd.Index) -> np.ndarray:
     """``values.isin(index)``, evaluated on categories only when the column is categorical."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        cats_ok = values.cat.categories.isin(index)
+        cats_ok = index.get_indexer(values.cat.categories.to_numpy(dtype=object)) >= 0
         codes = values.cat.codes.to_numpy()
         return np.where(codes >= 0, cats_ok[np.maximum(codes, 0)], False)
-    return values.isin(index).to_numpy()
+    return index.get_indexer(values.to_numpy(dtype=object)) >= 0
 
 
 def _canonical_orientation(frame: pd.DataFrame) -> pd.DataFrame:

@@ -67,6 +67,8 @@ CASES: dict[str, Case] = {
                                       line=1, reason="unmapped column(s) ['colour']"),
     "ragged row": csv_case(nodes=NODES_OK + "drug:DB3,drug,C,extra\n", file="nodes.csv", line=5,
                            reason="expected 3 fields, found 4"),
+    "short row": csv_case(nodes=NODES_OK + "drug:DB3,drug\n", file="nodes.csv", line=5,
+                          reason="expected 3 fields, found 2"),
     "unparsable weight": csv_case(edges=EDGES_HEADER + "drug:DB1,treats,disease:DOID:1,,\n"
                                   "drug:DB2,interacts_with,drug:DB1,lots,\n", file="edges.csv", line=3,
                                   reason="column 'w': 'lots' is not a number"),

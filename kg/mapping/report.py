@@ -33,8 +33,11 @@ class MappingTally:
 
     def add(self, codes: Iterable[str], mapped: Iterable[bool], methods: Iterable[str] | None = None) -> None:
         """Record rows: each row's code (with its label, if any) and whether it mapped."""
-        frame = pd.DataFrame({"code": pd.Series(list(codes), dtype=object),
-                              "ok": np.fromiter(mapped, dtype=bool)})
+        # Object arrays throughout: iterating pandas' Arrow strings one by one costs 0.3 s on CMS.
+        values = codes.to_numpy(dtype=object) if isinstance(codes, (pd.Series, pd.Index)) \
+            else np.asarray(list(codes), dtype=object)
+        frame = pd.DataFrame({"code": pd.Series(values, dtype=object),
+                              "ok": np.fromiter(mapped, dtype=bool, count=len(values))})
         self.rows += len(frame)
         self.mapped_rows += int(frame["ok"].sum())
         self.codes.update(frame["code"].unique())

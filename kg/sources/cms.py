@@ -33,14 +33,16 @@ NPI = (r"^\d{10}$", "a 10-digit NPI")
 PRESCRIBES = EdgeType("doctor", "prescribes", "drug")
 
 
-def _claim_counts(cells: pd.DataFrame) -> pd.DataFrame:
-    """Parse the claim-count cells as floats; any unparsable cell becomes NaN (reported by the caller)."""
+def _claim_counts(cells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The claim-count cells as floats, and which cells were filled in. An unparsable cell
+    becomes NaN in the counts while still filled in (the caller reports it)."""
     values = cells.to_numpy(dtype=object)
-    try:  # fast path: one C-level conversion of the whole matrix
-        parsed = np.where(pd.isna(values), np.nan, values).astype(np.float64)
-        return pd.DataFrame(parsed, index=cells.index, columns=cells.columns)
+    try:  # fast path: one C-level conversion of the whole matrix (empty cells are NaN already)
+        parsed = values.astype(np.float64)
+        frame = pd.DataFrame(parsed, index=cells.index, columns=cells.columns)
+        return frame, frame.notna()
     except (TypeError, ValueError):
-        return cells.apply(pd.to_numeric, errors="coerce")
+        return cells.apply(pd.to_numeric, errors="coerce"), cells.notna()
 
 
 def load_cms_prescribers(path: Path, vocabulary: Path, name: str = "cms") -> SourceData:
@@ -55,9 +57,8 @@ def load_cms_prescribers(path: Path, vocabulary: Path, name: str = "cms") -> Sou
     lines = data_line_numbers(frame)
     drug_columns = [c for c in frame.columns if c not in PRESCRIBER_COLUMNS and c != _FLAG]
     bad = check_pattern(frame, "NPI", NPI, log)
-    counts = _claim_counts(frame[drug_columns])
-    not_count = frame[drug_columns].notna() & (counts.isna() | (counts < 0) | (counts % 1 != 0)
-                                               | (counts > MAX_CLAIMS))
+    counts, filled = _claim_counts(frame[drug_columns])
+    not_count = filled & (counts.isna() | (counts < 0) | (counts % 1 != 0) | (counts > MAX_CLAIMS))
     bad_cells = not_count.to_numpy()
     for row in np.flatnonzero(bad_cells.any(axis=1) & ~bad.to_numpy()):
         cells = ", ".join(f"{drug_columns[c]}={frame[drug_columns[c]].iloc[row]!r}"
