@@ -110,7 +110,7 @@ def read_table(path: Path, log: ProblemLog, columns: Sequence[str] | None = None
     quoting = csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE
     frame = _fast_parse(text, sep, quoting)
     scan = None
-    if frame is None or not _one_record_per_line(text, sep, len(header), len(frame)):
+    if frame is None or not _one_record_per_line(text, sep, quoting, len(header), frame):
         # A record spans lines, a quote never closes, a row is short or long, a line is blank:
         # the csv module reads the records exactly, and pandas is trusted only if each has the
         # header's width (pandas alone would pad a short row with empty cells, silently).
@@ -198,15 +198,19 @@ def _frame_from_records(scan: _Scan, header: list[str], log: ProblemLog, offset:
     return pd.DataFrame(good_rows, columns=header, index=pd.Index(good_starts, dtype="int64"), dtype=object)
 
 
-def _one_record_per_line(text: str, sep: str, width: int, records: int) -> bool:
-    """Whether every data line holds exactly one record of the header's width: as many lines as
-    records, each with ``width - 1`` separators (a quoted separator or a line break inside a
-    field fails this, and the exact scan decides)."""
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    data = lines[1:]
-    return len(data) == records and all(line.count(sep) == width - 1 for line in data)
+def _one_record_per_line(text: str, sep: str, quoting: int, width: int, frame: pd.DataFrame) -> bool:
+    """Whether each data line holds exactly one record of the header's width. pandas fails on a
+    long row but pads a short one, whose last cell then reads empty: only those lines are parsed
+    again (one line each); a record spanning lines makes the line and record counts differ."""
+    lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+    if lines - 1 != len(frame):
+        return False
+    suspects = np.flatnonzero(frame.iloc[:, -1].isna().to_numpy())
+    if not len(suspects):
+        return True
+    rows = text.split("\n")
+    return all(len(next(csv.reader([rows[i + 1]], delimiter=sep, quoting=quoting), [])) in (0, width)
+               for i in suspects)
 
 
 def _fast_parse(text: str, sep: str, quoting: int) -> pd.DataFrame | None:
