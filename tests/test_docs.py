@@ -14,6 +14,7 @@ import json
 import re
 import shlex
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -82,21 +83,55 @@ def _walk_through() -> tuple[Block, list[str]]:
     return found[i], [name.strip() for name in shown.text.split(",")]
 
 
-def test_the_own_data_walk_through_runs_as_written(tmp_path, monkeypatch, capsys):
-    """About a minute: the shipped graph plus the example prescriptions, trained, then one doctor's list."""
+@pytest.fixture(scope="module")
+def walk_through(tmp_path_factory):
+    """About a minute: the walk-through's commands, run as written on a copy of docs/."""
+    import contextlib
+    import io
+    import os
+
     from pipelines.cli import main
 
-    block, shown = _walk_through()
-    shutil.copytree(REPO / "docs", tmp_path / "docs")
-    monkeypatch.chdir(tmp_path)
-    for command in block.commands():
-        capsys.readouterr()
-        assert main(shlex.split(command)[1:]) == 0, command
-    printed = json.loads(capsys.readouterr().out)
-    assert [r["name"] for r in printed["recommendations"]] == shown
-    report = json.loads((tmp_path / "build" / "mine" / "build_report.json").read_text())
+    root = tmp_path_factory.mktemp("walk-through")
+    block, _ = _walk_through()
+    shutil.copytree(REPO / "docs", root / "docs")
+    here = Path.cwd()
+    os.chdir(root)
+    try:
+        printed = ""
+        for command in block.commands():
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                assert main(shlex.split(command)[1:]) == 0, command
+            printed = out.getvalue()
+    finally:
+        os.chdir(here)
+    return root, printed
+
+
+def test_the_own_data_walk_through_runs_as_written(walk_through):
+    root, printed = walk_through
+    _, shown = _walk_through()
+    assert [r["name"] for r in json.loads(printed)["recommendations"]] == shown
+    report = json.loads((root / "build" / "mine" / "build_report.json").read_text())
     mine = report["sources"]["my-prescriptions"]
     assert mine["rows_read"] == 16 and mine["rejected"] == 0 and mine["out_of_scope"] == 1
+
+
+#: Python blocks cheap enough for every run (the others train models: the slow set runs them).
+CHEAP = ("README.md", "docs/recommending.md")
+
+
+@pytest.mark.parametrize("block", [b for b in runnable() if b.lang == "python" and b.where.startswith(CHEAP)],
+                         ids=lambda b: b.where)
+def test_python_blocks_run_on_the_walk_through_model(block, walk_through, tmp_path, monkeypatch):
+    """Every run executes them (on the walk-through's model); the slow set also checks what they print."""
+    root, _ = walk_through
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "graph").symlink_to(root / "build" / "mine")
+    (tmp_path / "build" / "model").symlink_to(root / "build" / "mine-model")
+    monkeypatch.chdir(tmp_path)
+    assert run_block(block).strip()
 
 
 @pytest.fixture(scope="module")
