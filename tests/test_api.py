@@ -302,3 +302,22 @@ def test_fitted_weights_come_with_a_calibration_saved_in_the_bundle(tiny_graph, 
     assert all(0.0 < r.probability < 1.0 for r in top)
     assert top[0].as_dict()["probability"] == round(top[0].probability, 4)
     assert np.isnan(tiny_recommender(tiny_graph).recommend_for_disease("disease:DOID:1287", k=1)[0].probability)
+
+
+def test_patients_graph_component_reads_the_disease_scorer_their_validation_prefers():
+    from recsys.recommender.fitting import choose_patient_graph
+
+    import pandas as pd
+
+    drug_index = pd.Index(["drug:a", "drug:b", "drug:c"])
+    by = {"good": np.array([[0.0, 1.0, 0.2], [1.0, 0.0, 0.2]]), "bad": np.array([[1.0, 0.0, 0.2], [0.0, 1.0, 0.2]])}
+
+    def condition_scores(patients, scorers):
+        if scorers is None:  # the disease blend: the bad scorer here
+            return by["bad"]
+        return by[scorers[0]]
+
+    choice = choose_patient_graph(condition_scores, ["good", "bad"], drug_index, ["p1", "p2"],
+                                  [("p1", "drug:b"), ("p2", "drug:a")], known=[])
+    assert choice["scorers"] == ["good"] and choice["val_mrr"]["good"] == 1.0
+    assert choice["val_mrr"]["disease blend"] == choice["val_mrr"]["bad"] < 1.0

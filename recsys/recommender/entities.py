@@ -34,13 +34,14 @@ def recommend_for_new_patient(ranker: Ranker, conditions: Sequence[str] = (), cu
     current drug, when no condition does).
     """
     check_k(k)
-    rows = ranker.ids_of(conditions, "disease", "condition")
-    ranker.ids_of(current_drugs, "drug", "current drug")
-    ranker.ids_of([a for a in allergies if not a.startswith("atc:")], "drug", "allergy")
+    rows = ids_of(ranker, conditions, "disease", "condition")
+    ids_of(ranker, current_drugs, "drug", "current drug")
+    ids_of(ranker, [a for a in allergies if not a.startswith("atc:")], "drug", "allergy")
     if not rows and not current_drugs:
         raise KGError("a new patient needs at least one condition or one current drug")
     n = len(ranker.drug_ids)
-    graph = ranker.disease_z[rows].max(axis=0)[None, :] if rows else np.full((1, n), np.nan)
+    disease_z = ranker.disease_z_of(ranker.patient_scorers)  # what a known patient's graph component reads
+    graph = disease_z[rows].max(axis=0)[None, :] if rows else np.full((1, n), np.nan)
     cf = np.full((1, n), np.nan)
     if ranker.patient_cf is not None and current_drugs:
         known = [d for d in current_drugs if ranker.patient_cf.train.has_item(d)]
@@ -49,7 +50,7 @@ def recommend_for_new_patient(ranker: Ranker, conditions: Sequence[str] = (), cu
     parts = {"graph": graph, "cf": cf, "popularity": np.log1p(ranker.patient_share)[None, :]}
     context = PatientContext(frozenset(current_drugs), frozenset(allergies),
                              conditions=frozenset(conditions)) if safety else None
-    best_condition = (lambda drug: max(conditions, key=lambda c: ranker.disease_z[
+    best_condition = (lambda drug: max(conditions, key=lambda c: disease_z[
         ranker.disease_index.get_loc(c), ranker.drug_index.get_loc(drug)])) if rows else \
         (lambda drug: current_drugs[0])
     return ranker.rank_parts("patient", parts, best_condition, k, skip=set(current_drugs),
@@ -62,7 +63,7 @@ def recommend_for_new_doctor(ranker: Ranker, prescriptions: Mapping[str, float],
     and their specialty (within-specialty popularity). Each recommendation is explained from
     the prescribed drug most like it."""
     check_k(k)
-    ranker.ids_of(list(prescriptions), "drug", "prescribed drug")
+    ids_of(ranker, list(prescriptions), "drug", "prescribed drug")
     if not prescriptions:
         raise KGError("a new doctor needs at least one prescribed drug")
     n = len(ranker.drug_ids)
@@ -116,7 +117,7 @@ def similar_drugs(ranker: Ranker, drug_id: str, k: int = 10, by: str = "graph") 
     they treat (cosine over all diseases); ``by="prescribing"`` compares who prescribes them
     (doctor CF item factors). Returns ``(drug id, name, cosine)``."""
     check_k(k)
-    ranker.ids_of([drug_id], "drug", "drug")
+    ids_of(ranker, [drug_id], "drug", "drug")
     if by == "graph":
         column = ranker.drug_index.get_loc(drug_id)
         vectors = ranker.disease_z.T
@@ -147,7 +148,7 @@ def profile_doctor(ranker: Ranker, doctor_id: str, peers: int = 5) -> DoctorProf
 def explain(ranker: Ranker, entity_id: str, drug_id: str, k: int = 3) -> dict[str, object]:
     """Why ``drug_id`` for ``entity_id``: graph paths, CF evidence, component scores, one sentence."""
     kind = ranker.kind_of(entity_id)
-    ranker.ids_of([drug_id], "drug", "drug")
+    ids_of(ranker, [drug_id], "drug", "drug")
     paths = ranker.explanation_paths(entity_id, drug_id, k=k)
     evidence = ranker.cf_evidence(entity_id, drug_id)
     standardised = ranker.blend(kind, [entity_id])[1]
@@ -168,3 +169,14 @@ def _closest_drug(ranker: Ranker, drug_id: str, candidates: Sequence[str]) -> st
         if best:
             return best[0]
     return candidates[0]
+
+
+def ids_of(ranker: Ranker, ids: Sequence[str], node_type: str, role: str) -> list[int]:
+    """Positions of disease ids (or a check of drug ids), with a clear error for bad ones."""
+    bad = [i for i in ids if ranker.node_types.get(i) != node_type]
+    if bad:
+        raise KGError(f"{len(bad)} {role} id(s) are not {node_type}s of the graph: {bad[:5]}"
+                      f"{ranker.lookup.suggest(bad[0], node_type)}")
+    if node_type == "disease":
+        return [int(ranker.disease_index.get_loc(i)) for i in ids]
+    return []

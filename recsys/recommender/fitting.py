@@ -3,16 +3,16 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from kg.errors import KGError
-from recsys.blend import BlendChoice, blend_components, select_blend
+from recsys.blend import BlendChoice, blend_components, select_blend, validation_mrr
 
 __all__ = ["validation_sample", "validation_masks", "choose_blend", "fit_on_validation", "fit_calibration",
-           "calibrated"]
+           "calibrated", "choose_patient_graph"]
 
 
 def validation_sample(pairs: Sequence[tuple[str, str]], max_entities: int, seed: int
@@ -97,3 +97,20 @@ def calibrated(calibration: Mapping[str, float] | None, scores: np.ndarray | flo
     if not calibration:
         return np.full(values.shape, np.nan)
     return 1.0 / (1.0 + np.exp(-(calibration["slope"] * values + calibration["intercept"])))
+
+
+def choose_patient_graph(condition_scores: Callable[[Sequence[str], Sequence[str] | None], np.ndarray],
+                         scorers: Sequence[str], drug_index: pd.Index, entities: Sequence[str],
+                         pairs: Sequence[tuple[str, str]], known: Sequence[tuple[str, str]]) -> dict:
+    """Which disease scorer a patient's graph component reads (its best score over their
+    conditions), chosen on the patients' validation pairs: the deployed disease blend is chosen
+    for ranking drugs per disease, which is not the same task as a patient's next drugs.
+    Returns the selection record: ``scorers`` (None: the disease blend) and each candidate's MRR."""
+    positives, usable = validation_masks(drug_index, entities, pairs, known)
+    candidates: dict[str, Sequence[str] | None] = {"disease blend": None, **{name: [name] for name in scorers}}
+    mrr = {}
+    for label, chosen in candidates.items():
+        scores = condition_scores(entities, chosen)
+        mrr[label] = round(validation_mrr(np.where(np.isnan(scores), -np.inf, scores), positives, usable), 4)
+    best = max(mrr, key=lambda label: (mrr[label], label == "disease blend"))  # a tie keeps the blend
+    return {"scorers": candidates[best], "val_mrr": mrr}

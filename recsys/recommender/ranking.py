@@ -26,7 +26,7 @@ from kg.search import LazyNameIndex
 from recsys.blend import blend_components, blend_scores, scored_rows, standardise_rows
 from recsys.cf.base import CFRecommender, check_k
 from recsys.recommender.explain import ExplanationPath, PathExplainer
-from recsys.recommender.fitting import calibrated, fit_on_validation, validation_sample
+from recsys.recommender.fitting import calibrated, choose_patient_graph, fit_on_validation, validation_sample
 from recsys.recommender.history import PatientHistory
 from recsys.recommender.results import Recommendation, Recommendations
 from recsys.recommender.drugclasses import Combinations
@@ -191,7 +191,7 @@ class Ranker:
             out["popularity"] = self._specialty_fallback(self._cf_block(self.doctor_popularity, entity_ids),
                                                          entity_ids)
         elif kind == "patient":
-            out["graph"] = self.condition_scores(entity_ids)
+            out["graph"] = self.condition_scores(entity_ids, self.patient_scorers)
             out["cf"] = self._cf_block(self.patient_cf, entity_ids)
             out["popularity"] = np.tile(np.log1p(self.patient_share), (n, 1))
             out["history"] = self.history.scores(entity_ids)
@@ -199,21 +199,26 @@ class Ranker:
             raise KGError(f"unknown entity kind {kind!r}")
         return {name: scores for name, scores in out.items() if name not in skip}
 
+    @property
+    def patient_scorers(self) -> list[str] | None:
+        """The disease scorers a patient's graph component reads (chosen on patients' validation by
+        ``fit_weights``; None: the disease blend)."""
+        return (self.selection.get("patient_graph") or {}).get("scorers")
+
+    def disease_z_of(self, scorers: Sequence[str] | None = None) -> np.ndarray:
+        """Standardised disease scores: the disease blend, or ``scorers`` blended with equal weights."""
+        if scorers is None:
+            return self.disease_z
+        unknown = [s for s in scorers if s not in self.disease_scores]
+        if unknown:
+            raise KGError(f"unknown disease scorer(s) {unknown}; known: {list(self.disease_scores)}")
+        return standardise_rows(blend_scores([self.disease_scores[s] for s in scorers], [1.0] * len(scorers)))
+
     def condition_scores(self, patient_ids: Sequence[str], scorers: Sequence[str] | None = None) -> np.ndarray:
         """The patients' graph component: per drug, the best standardised disease score over
-        each patient's conditions (NaN rows for patients without a scored condition).
-
-        By default the disease scorers are blended with the disease weights; ``scorers``
-        names a subset blended with equal weights (e.g. ``["gnn"]`` for the GNN alone).
-        """
-        if scorers is None:
-            disease_z = self.disease_z
-        else:
-            unknown = [s for s in scorers if s not in self.disease_scores]
-            if unknown:
-                raise KGError(f"unknown disease scorer(s) {unknown}; known: {list(self.disease_scores)}")
-            disease_z = standardise_rows(blend_scores([self.disease_scores[s] for s in scorers],
-                                                      [1.0] * len(scorers)))
+        each patient's conditions (NaN rows for patients without a scored condition), from the
+        disease blend or ``scorers`` (e.g. ``["gnn"]`` for the GNN alone)."""
+        disease_z = self.disease_z_of(scorers)
         out = np.full((len(patient_ids), len(self.drug_ids)), np.nan)
         for row, patient in enumerate(patient_ids):
             rows = self._conditions.get(patient)
@@ -321,6 +326,9 @@ class Ranker:
         if kind not in self.components:
             raise KGError(f"unknown entity kind {kind!r}")
         entities, pairs = validation_sample(pairs, max_entities, seed)
+        if kind == "patient":  # first: the graph component the blend then weighs
+            self.selection["patient_graph"] = choose_patient_graph(
+                self.condition_scores, list(self.disease_scores), self.drug_index, entities, pairs, known)
         # A GNN stacked on the metapath model replaces it only when validation resamples support it.
         reference = "metapath" if kind == "disease" and "metapath" in self.components[kind] else None
         self.weights[kind], self.selection[kind] = fit_on_validation(
@@ -381,13 +389,3 @@ class Ranker:
         inside = columns >= 0
         block[:, columns[inside]] = scores[:, inside]
         return block
-
-    def ids_of(self, ids: Sequence[str], node_type: str, role: str) -> list[int]:
-        """Positions of disease ids (or a check of drug ids), with a clear error for bad ones."""
-        bad = [i for i in ids if self.node_types.get(i) != node_type]
-        if bad:
-            raise KGError(f"{len(bad)} {role} id(s) are not {node_type}s of the graph: {bad[:5]}"
-                          f"{self.lookup.suggest(bad[0], node_type)}")
-        if node_type == "disease":
-            return [int(self.disease_index.get_loc(i)) for i in ids]
-        return []
