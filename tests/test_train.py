@@ -80,8 +80,9 @@ def test_train_prints_every_choice_made_on_validation():
                     "note": "gnn beat metapath in 60% of bootstrap resamples (needs 95%); not deployed"},
         "doctor_cf": {"model": "ease", "params": {"regularization": 2000.0}, "val_ndcg@10": {}},
         "disease_metapath": {"chosen": {"examples": "sampled", "family": "with people", "penalty": 0.01,
-                                        "val_mrr": 0.3}, "candidates": []}})
-    assert len(lines) == 3
+                                        "val_mrr": 0.3}, "candidates": []},
+        "patient_graph": {"scorers": ["metapath"], "val_mrr": {"disease blend": 0.02, "metapath": 0.04}}})
+    assert len(lines) == 4 and "patient_graph: metapath chosen on patients' validation MRR" in lines[3]
     assert "metapath chosen on validation MRR (blend 0.300, metapath 0.310); gnn beat" in lines[0]
     assert "ease {'regularization': 2000.0}" in lines[1] and "penalty 0.01" in lines[2]
 
