@@ -148,49 +148,18 @@ class _PatientModels:
 
     def __init__(self, recommender, graph: KnowledgeGraph) -> None:
         self.recommender = recommender
-        self.diagnosis = _diagnosis_popularity(recommender, graph)
 
     def scores(self, ids: list[str]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """(scores by model name, the deployed recommender's components)."""
         rec = self.recommender
         parts = rec.component_scores("patient", ids)
-        out = {"popularity": parts["popularity"], "most popular given diagnosis": self.diagnosis(ids),
+        out = {"popularity": parts["popularity"], "most popular given diagnosis": parts["diagnosis"],
                "repeat last": _repeat_last(parts["history"]), "CF": parts["cf"],
                "graph: metapath": rec.condition_scores(ids, ["metapath"]),
                "graph: deployed disease blend": parts["graph"]}
         if "gnn" in rec.disease_scores:
             out["graph: GNN"] = rec.condition_scores(ids, ["gnn"])
         return out, parts
-
-
-def _diagnosis_popularity(recommender, graph: KnowledgeGraph):
-    """Sum over the patient's conditions of P(drug | condition) among training patients."""
-    conditions, takes = graph.edges.get(HAS_CONDITION), graph.edges.get(TAKES)
-    patients = pd.Index(sorted(set(conditions["src"].astype(str)) | set(takes["src"].astype(str))))
-    diseases = pd.Index(sorted(conditions["dst"].astype(str).unique()))
-    drugs = pd.Index(recommender.drug_ids)
-
-    def binary(frame, columns: pd.Index) -> sp.csr_matrix:
-        c = columns.get_indexer(frame["dst"].astype(str))
-        r = patients.get_indexer(frame["src"].astype(str))
-        keep = c >= 0
-        m = sp.csr_matrix((np.ones(keep.sum()), (r[keep], c[keep])), shape=(len(patients), len(columns)))
-        m.data[:] = 1.0  # repeated records of a pair were summed
-        return m
-
-    has, took = binary(conditions, diseases), binary(takes, drugs)
-    given = sp.diags(1.0 / np.maximum(np.asarray(has.sum(axis=0)).ravel(), 1.0)) @ (has.T @ took)
-
-    def score(ids: list[str]) -> np.ndarray:
-        rows = patients.get_indexer(ids)
-        out = np.full((len(ids), len(drugs)), np.nan)
-        inside = rows >= 0
-        block = (has[rows[inside]] @ given).toarray()
-        scored = np.asarray(has[rows[inside]].sum(axis=1)).ravel() > 0
-        out[np.flatnonzero(inside)[scored]] = block[scored]
-        return out
-
-    return score
 
 
 def _repeat_last(history: np.ndarray) -> np.ndarray:

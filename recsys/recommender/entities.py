@@ -47,7 +47,8 @@ def recommend_for_new_patient(ranker: Ranker, conditions: Sequence[str] = (), cu
         known = [d for d in current_drugs if ranker.patient_cf.train.has_item(d)]
         if known:
             cf = ranker.onto_drugs(ranker.patient_cf, ranker.patient_cf.score_new([known]))
-    parts = {"graph": graph, "cf": cf, "popularity": np.log1p(ranker.patient_share)[None, :]}
+    parts = {"graph": graph, "cf": cf, "popularity": np.log1p(ranker.patient_share)[None, :],
+             "diagnosis": ranker.diagnosis.for_conditions(conditions)}
     context = PatientContext(frozenset(current_drugs), frozenset(allergies),
                              conditions=frozenset(conditions)) if safety else None
     best_condition = (lambda drug: max(conditions, key=lambda c: disease_z[

@@ -27,6 +27,7 @@ from recsys.blend import blend_components, blend_scores, scored_rows, standardis
 from recsys.cf.base import CFRecommender, check_k
 from recsys.recommender.explain import ExplanationPath, PathExplainer
 from recsys.recommender.fitting import calibrated, choose_patient_graph, fit_on_validation, validation_sample
+from recsys.recommender.diagnosis import ConditionPopularity
 from recsys.recommender.history import PatientHistory
 from recsys.recommender.results import Recommendation, Recommendations
 from recsys.recommender.drugclasses import Combinations
@@ -72,15 +73,15 @@ class Ranker:
         self.components: dict[str, tuple[str, ...]] = {
             "disease": (*self.disease_scores, "popularity"),
             "doctor": ("graph", "cf", "popularity"),
-            "patient": ("graph", "cf", "popularity", "history")}
+            "patient": ("graph", "cf", "popularity", "history", "diagnosis")}
         self.doctor_cf, self.doctor_popularity, self.patient_cf = doctor_cf, doctor_popularity, patient_cf
         self.weights = {kind: dict(weights.get(kind, {})) if weights else {} for kind in self.components}
         #: How each choice was made on validation: ``fit_weights`` per kind (validation MRR of
         #: every candidate), the doctor CF model (``doctor_cf``); saved in the bundle.
         self.selection: dict[str, dict] = dict(selection or {})
         for kind, names in self.components.items():
-            for name in names:  # a patient's history counts only where a fitted blend gives it weight
-                self.weights[kind].setdefault(name, 0.0 if name == "history" else 1.0)
+            for name in names:  # history and diagnosis count only where a fitted blend gives them weight
+                self.weights[kind].setdefault(name, 0.0 if name in ("history", "diagnosis") else 1.0)
         self._refresh_disease_graph()
         nodes = graph.nodes
         ids = nodes["id"].to_numpy(dtype=object)  # object arrays: Arrow strings iterate 10x slower
@@ -100,6 +101,7 @@ class Ranker:
         self._combinations: Combinations | None = None
         self.lookup = LazyNameIndex(graph)  # "did you mean ...?" for unknown ids
         self.history = PatientHistory(graph, self.drug_ids)
+        self.diagnosis = ConditionPopularity(graph, self.drug_ids)
         doctors = nodes[nodes["type"] == "doctor"]
         self._specialty = ({d: s for d, s in zip(doctors["id"].to_numpy(dtype=object),
                                                  doctors["specialty"].to_numpy(dtype=object)) if isinstance(s, str) and s}
@@ -195,6 +197,7 @@ class Ranker:
             out["cf"] = self._cf_block(self.patient_cf, entity_ids)
             out["popularity"] = np.tile(np.log1p(self.patient_share), (n, 1))
             out["history"] = self.history.scores(entity_ids)
+            out["diagnosis"] = self.diagnosis.scores(entity_ids)
         else:
             raise KGError(f"unknown entity kind {kind!r}")
         return {name: scores for name, scores in out.items() if name not in skip}
