@@ -97,10 +97,11 @@ def blend_components(parts: Mapping[str, np.ndarray], weights: Mapping[str, floa
     ``keep_standardised``), the components no row can use, and which rows any component scores.
     """
     n, m = next(iter(parts.values())).shape
-    blended, fallback = np.zeros((n, m)), np.zeros((n, m))
-    weighted_rows, any_rows, used = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), np.zeros(n)
+    blended = np.zeros((n, m))
+    weighted_rows, any_rows = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     standardised: dict[str, np.ndarray] = {}
     dropped: list[str] = []
+    every: list[tuple[np.ndarray, np.ndarray]] = []
     for name, raw in parts.items():
         z = standardise_rows(raw)
         scored = scored_rows(raw)
@@ -112,10 +113,14 @@ def blend_components(parts: Mapping[str, np.ndarray], weights: Mapping[str, floa
         blended += weight * z
         weighted_rows |= scored & (weight != 0.0)
         any_rows |= scored
-        fallback[scored] += z[scored]
-        used += scored
-    rescue = ~weighted_rows & any_rows
-    blended[rescue] = fallback[rescue] / used[rescue, None]
+        every.append((z, scored))
+    rescue = np.flatnonzero(~weighted_rows & any_rows)
+    if len(rescue):  # rare: computed for those rows only
+        total, used = np.zeros((len(rescue), m)), np.zeros(len(rescue))
+        for z, scored in every:
+            total += np.where(scored[rescue, None], z[rescue], 0.0)
+            used += scored[rescue]
+        blended[rescue] = total / used[:, None]
     return blended, standardised, dropped, any_rows
 
 

@@ -40,6 +40,7 @@ class ConditionPopularity:
         takes = empty if takes is None else takes
         srcs = [conditions["src"].to_numpy(dtype=object), takes["src"].to_numpy(dtype=object)]
         self.patients = pd.Index(pd.unique(np.concatenate(srcs))) if any(len(s) for s in srcs) else pd.Index([])
+        self._row = {p: i for i, p in enumerate(self.patients)}  # a dict: one lookup per call, no Index overhead
         self.diseases = pd.Index(pd.unique(conditions["dst"].to_numpy(dtype=object)))
         self._has = self._binary(conditions, self.diseases)
         took = self._binary(takes, pd.Index(drug_ids))
@@ -58,7 +59,7 @@ class ConditionPopularity:
 
     def scores(self, patient_ids: Sequence[str]) -> np.ndarray:
         """Patients x drugs; NaN rows for patients without a known condition."""
-        rows = self.patients.get_indexer(list(patient_ids))
+        rows = np.fromiter((self._row.get(p, -1) for p in patient_ids), dtype=np.int64, count=len(patient_ids))
         out = np.full((len(patient_ids), self.n_drugs), np.nan)
         inside = np.flatnonzero(rows >= 0)
         if len(inside):

@@ -105,7 +105,7 @@ def recommend_many(ranker: Ranker, entity_ids: Sequence[str], k: int = 10) -> tu
         scores[rows[columns >= 0], columns[columns >= 0]] = -np.inf
     elif kind == "patient":
         for row, entity in enumerate(entity_ids):
-            context = ranker.safety.context(ranker.graph, entity)
+            context = ranker.safety.patient_context(entity)
             scores[row, ranker.safety.unsafe_mask(list(ranker.drug_ids), context)] = -np.inf
     best, values = top_k(scores, k)
     ids = ranker.drug_ids[best].astype(object)

@@ -107,6 +107,7 @@ class Ranker:
                                                  doctors["specialty"].to_numpy(dtype=object)) if isinstance(s, str) and s}
                            if "specialty" in nodes.columns else {})
         self._explainer: PathExplainer | None = None
+        self._columns: dict[int, np.ndarray] = {}
 
     @property
     def safety(self) -> SafetyFilter:
@@ -150,7 +151,7 @@ class Ranker:
         they take and nothing they are allergic to; ``exclude_current=False`` lets the drugs they
         take now come back (continuation plus new drugs) instead of new drugs only."""
         self.check_entity(patient_id, "patient", k)
-        context = self.safety.context(self.graph, patient_id, allow_current=not exclude_current) if safety else None
+        context = self.safety.patient_context(patient_id, allow_current=not exclude_current) if safety else None
         return self._rank("patient", patient_id, k, context=context)
 
     def score(self, entity_id: str, drug_ids: Sequence[str]) -> np.ndarray:
@@ -235,10 +236,7 @@ class Ranker:
             return block
         known = [i for i, e in enumerate(entity_ids) if self.knows(model, e)]
         if known:
-            columns = self.drug_index.get_indexer(model.train.item_ids)
-            inside = columns >= 0
-            scores = model.score_users([entity_ids[i] for i in known])
-            block[np.ix_(known, columns[inside])] = scores[:, inside]
+            block[known] = self.onto_drugs(model, model.score_users([entity_ids[i] for i in known]))
         return block
 
     def _specialty_fallback(self, block: np.ndarray, doctor_ids: Sequence[str]) -> np.ndarray:
@@ -388,7 +386,8 @@ class Ranker:
     def onto_drugs(self, model: CFRecommender, scores: np.ndarray) -> np.ndarray:
         """``model``'s scores (users x its items) laid onto this drug list, NaN where it has none."""
         block = np.full((scores.shape[0], len(self.drug_ids)), np.nan)
-        columns = self.drug_index.get_indexer(model.train.item_ids)
-        inside = columns >= 0
-        block[:, columns[inside]] = scores[:, inside]
+        if id(model) not in self._columns:  # the model's items on this drug list, looked up once
+            self._columns[id(model)] = self.drug_index.get_indexer(model.train.item_ids)
+        columns = self._columns[id(model)]
+        block[:, columns[columns >= 0]] = scores[:, columns >= 0]
         return block

@@ -36,14 +36,13 @@ from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 from recsys.recommender.contraindications import Contraindications
 from recsys.recommender.drugclasses import ATC_PREFIX, Combinations, DrugClasses
+from recsys.recommender.patient_records import PatientRecords
 
 __all__ = ["Exclusion", "PatientContext", "SafetyFilter", "SafetyPolicy", "SEVERITIES",
            "INTERACTS", "ALLERGIC_TO"]
 
 INTERACTS = EdgeType("drug", "interacts_with", "drug")
 ALLERGIC_TO = EdgeType("patient", "allergic_to", "drug")
-TAKES = EdgeType("patient", "takes", "drug")
-HAS_CONDITION = EdgeType("patient", "has_condition", "disease")
 #: Interaction severities, mildest first.
 SEVERITIES = ("minor", "moderate", "major", "contraindicated")
 CONTRAINDICATION_POLICIES = ("remove", "warn", "off")
@@ -118,6 +117,8 @@ class SafetyFilter:
     severity: dict[frozenset[str], str] = field(default_factory=dict)  # pair -> known severity
     policy: SafetyPolicy = field(default_factory=SafetyPolicy)
     names: dict[str, str] = field(default_factory=dict, repr=False)  # for readable warnings
+    #: The patients' records of the graph the filter was built from (None: built by hand).
+    records: PatientRecords | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_graph(cls, graph: KnowledgeGraph, class_level: int = 3, policy: SafetyPolicy | None = None,
@@ -144,7 +145,7 @@ class SafetyFilter:
         names = names if names is not None else _node_names(graph)
         return cls({d: frozenset(p) for d, p in pairs.items()}, DrugClasses.from_graph(graph, class_level, names),
                    Combinations.from_graph(graph), Contraindications.from_graph(graph, names), severity,
-                   policy or SafetyPolicy(), names)
+                   policy or SafetyPolicy(), names, PatientRecords(graph))
 
     def with_policy(self, policy: SafetyPolicy) -> "SafetyFilter":
         """The same knowledge under another policy (nothing is rebuilt)."""
@@ -162,21 +163,23 @@ class SafetyFilter:
         days of the patient's latest record, do. ``allow_current`` lets current drugs be
         recommended again (they are still checked for interactions).
         """
-        if not graph.has_node(patient_id) or graph.node(patient_id)["type"] != "patient":
+        return SafetyFilter._context(PatientRecords(graph), patient_id, current_window_days, allow_current)
+
+    def patient_context(self, patient_id: str, current_window_days: float | None = None,
+                        allow_current: bool = False) -> PatientContext:
+        """:meth:`context` for the graph this filter was built from, its records indexed once."""
+        if self.records is None:
+            raise KGError("this safety filter was not built from a graph; use SafetyFilter.context(graph, ...)")
+        return self._context(self.records, patient_id, current_window_days, allow_current)
+
+    @staticmethod
+    def _context(records: PatientRecords, patient_id: str, current_window_days: float | None,
+                 allow_current: bool) -> PatientContext:
+        graph = records.graph
+        if not graph.has_node(patient_id) or graph.nodes["type"].iat[graph.node_index.get_loc(patient_id)] != "patient":
             raise KGError(f"{patient_id!r} is not a patient in the graph")
-        takes = graph.edges.get(TAKES, pd.DataFrame(columns=["src", "dst"]))
-        mine = takes[takes["src"] == patient_id]
-        if current_window_days is not None and len(mine):
-            start = pd.to_datetime(mine.get("time"), errors="coerce")
-            end = pd.to_datetime(mine.get("end_time"), errors="coerce")
-            latest = pd.concat([start, end]).max()
-            keep = end.isna() | (end >= latest - pd.Timedelta(days=current_window_days))
-            mine = mine[keep.to_numpy()]
-        allergies = graph.edges.get(ALLERGIC_TO, pd.DataFrame(columns=["src", "dst"]))
-        conditions = graph.edges.get(HAS_CONDITION, pd.DataFrame(columns=["src", "dst"]))
-        return PatientContext(frozenset(mine["dst"]),
-                              frozenset(allergies.loc[allergies["src"] == patient_id, "dst"]), allow_current,
-                              frozenset(conditions.loc[conditions["src"] == patient_id, "dst"]))
+        return PatientContext(records.drugs(patient_id, current_window_days), records.allergies(patient_id),
+                              allow_current, records.conditions(patient_id))
 
     # ---------------------------------------------------------------- checks
     def assess(self, drug_id: str, context: PatientContext) -> tuple[list[Exclusion], list[str]]:
