@@ -321,3 +321,18 @@ def test_patients_graph_component_reads_the_disease_scorer_their_validation_pref
                                   [("p1", "drug:b"), ("p2", "drug:a")], known=[])
     assert choice["scorers"] == ["good"] and choice["val_mrr"]["good"] == 1.0
     assert choice["val_mrr"]["disease blend"] == choice["val_mrr"]["bad"] < 1.0
+
+
+def test_a_bundle_stores_the_explanation_index_and_explains_the_same(tiny_graph, tmp_path):
+    from recsys.recommender.explain import PathExplainer
+
+    rec = tiny_recommender(tiny_graph)
+    loaded = Recommender.load(rec.save(tmp_path / "bundle"))
+    assert (tmp_path / "bundle" / "explain_index.npz").exists()
+    fresh = PathExplainer(tiny_graph)
+    for entity in ("disease:DOID:1287", "doctor:NPI:1003000126"):
+        for drug in loaded.drug_ids:
+            stored = loaded.explanation_paths(entity, drug, k=5)
+            built = fresh.paths(entity, drug, k=5)
+            assert [(p.nodes, p.score) for p in stored] == [(p.nodes, p.score) for p in built]
+    assert set(loaded._explainer.matrices) == set(fresh.matrices)

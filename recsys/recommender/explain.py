@@ -12,6 +12,7 @@ Only edges of the graph appear in a path: it is read straight off the adjacency.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Mapping
 
 import numpy as np
@@ -21,11 +22,11 @@ import scipy.sparse as sp
 from kg.errors import KGError
 from kg.graph import KnowledgeGraph
 from kg.privacy import Pseudonymiser
-from kg.schema import EdgeType
+from kg.schema import SCHEMA, EdgeType
 from recsys.link.adjacency import MetaEdge, relation_matrices
 from recsys.link.dwpc import Metapath, enumerate_metapaths
 
-__all__ = ["ExplanationPath", "PathExplainer"]
+__all__ = ["ExplanationPath", "PathExplainer", "write_index", "read_index"]
 
 #: Relations that are not reasons to recommend a drug (an interaction is a warning).
 NOT_REASONS = frozenset({EdgeType("drug", "interacts_with", "drug"), EdgeType("drug", "contraindicated_in", "disease")})
@@ -92,7 +93,8 @@ class PathExplainer:
     """
 
     def __init__(self, graph: KnowledgeGraph, max_hops: int = 3, damping: float = 0.4,
-                 exclude: Iterable[EdgeType] = NOT_REASONS) -> None:
+                 exclude: Iterable[EdgeType] = NOT_REASONS,
+                 matrices: Mapping[MetaEdge, sp.csr_matrix] | None = None) -> None:
         if not 1 <= max_hops <= 3:
             raise KGError(f"max_hops must be 1, 2 or 3, got {max_hops}")
         self.max_hops, self.damping = max_hops, damping
@@ -102,7 +104,10 @@ class PathExplainer:
         self.id_maps = {t: ids[types == t].tolist() for t in sorted(set(types.tolist()))}
         self._index = {t: pd.Index(ids) for t, ids in self.id_maps.items()}
         self._type = dict(zip(ids.tolist(), types.tolist()))
-        self.matrices = relation_matrices(graph, self.id_maps, exclude=set(exclude))
+        # ``matrices``: the adjacency read back with :func:`read_index` (a bundle stores it: building
+        # it from the graph is most of a first explanation's time).
+        self.matrices = dict(matrices) if matrices is not None else relation_matrices(graph, self.id_maps,
+                                                                                      exclude=set(exclude))
         # Per-metaedge degree weights: an edge u -> v weighs (out(u) * in(v)) ** -damping.
         self._out = {e: _power(np.diff(m.indptr), damping) for e, m in self.matrices.items()}
         self._in = {e: _power(np.bincount(m.indices, minlength=m.shape[1]), damping)
@@ -205,3 +210,33 @@ def _labeller(names: Mapping[str, str] | None):
         name = names.get(node) if names else None
         return name if isinstance(name, str) and name else node
     return label
+
+
+def write_index(matrices: Mapping[MetaEdge, sp.csr_matrix], path: Path) -> None:
+    """The explainer's adjacency as plain arrays: each walkable relation's CSR structure (its
+    entries are all 1); reverse directions are transposes and are rebuilt on reading."""
+    arrays: dict[str, np.ndarray] = {}
+    for i, (edge, matrix) in enumerate(matrices.items()):
+        if edge.is_reverse:
+            continue
+        arrays[f"{i}.edge"] = np.array(list(edge), dtype=str)
+        arrays[f"{i}.indptr"], arrays[f"{i}.indices"] = matrix.indptr, matrix.indices
+        arrays[f"{i}.shape"] = np.array(matrix.shape, dtype=np.int64)
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+def read_index(path: Path) -> dict[MetaEdge, sp.csr_matrix]:
+    """What :func:`write_index` wrote, every direction back, in the order relation_matrices gives."""
+    out: dict[MetaEdge, sp.csr_matrix] = {}
+    with np.load(path, allow_pickle=False) as data:
+        for key in sorted((k for k in data.files if k.endswith(".edge")), key=lambda k: int(k.split(".")[0])):
+            i = key.split(".")[0]
+            edge = MetaEdge(*(str(x) for x in data[key]))
+            indices = data[f"{i}.indices"]
+            matrix = sp.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, data[f"{i}.indptr"]),
+                                   shape=tuple(int(n) for n in data[f"{i}.shape"]))
+            out[edge] = matrix
+            if not SCHEMA.relations[edge.base].symmetric:
+                out[edge.reverse()] = matrix.T.tocsr()
+    return out

@@ -14,6 +14,7 @@ Explanations are computed when first read, so ranking stays cheap.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -25,7 +26,7 @@ from kg.schema import EdgeType
 from kg.search import LazyNameIndex
 from recsys.blend import blend_components, blend_scores, scored_rows, standardise_rows
 from recsys.cf.base import CFRecommender, check_k
-from recsys.recommender.explain import ExplanationPath, PathExplainer
+from recsys.recommender.explain import ExplanationPath, PathExplainer, read_index
 from recsys.recommender.fitting import calibrated, choose_patient_graph, fit_on_validation, validation_sample
 from recsys.recommender.diagnosis import ConditionPopularity
 from recsys.recommender.history import PatientHistory
@@ -53,7 +54,7 @@ class Ranker:
                  drug_ids: Sequence[str], doctor_cf: CFRecommender | None = None,
                  doctor_popularity: CFRecommender | None = None, patient_cf: CFRecommender | None = None,
                  weights: Mapping[str, Mapping[str, float]] | None = None,
-                 selection: Mapping[str, dict] | None = None) -> None:
+                 selection: Mapping[str, dict] | None = None, explain_index: str | Path | None = None) -> None:
         self.graph = graph
         self.drug_ids = np.asarray(drug_ids, dtype=object)
         self.drug_index = pd.Index(self.drug_ids)
@@ -108,6 +109,7 @@ class Ranker:
                            if "specialty" in nodes.columns else {})
         self._explainer: PathExplainer | None = None
         self._columns: dict[int, np.ndarray] = {}
+        self._explain_index = explain_index
 
     @property
     def safety(self) -> SafetyFilter:
@@ -350,8 +352,9 @@ class Ranker:
 
     # -------------------------------------------------------- explanations
     def explanation_paths(self, entity_id: str, drug_id: str, k: int = 3) -> list[ExplanationPath]:
-        if self._explainer is None:
-            self._explainer = PathExplainer(self.graph)
+        if self._explainer is None:  # a bundle's stored adjacency, else built from the graph
+            index = read_index(Path(self._explain_index)) if self._explain_index else None
+            self._explainer = PathExplainer(self.graph, matrices=index)
         return self._explainer.paths(entity_id, drug_id, k=k)
 
     # ------------------------------------------------------------- helpers
