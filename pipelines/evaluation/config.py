@@ -54,8 +54,9 @@ class EvaluateConfig:
                 raise KGError(f"evaluate.{name} must be in (0, 1), got {getattr(self, name)}")
 
     def effective(self) -> "EvaluateConfig":
-        """The settings actually run: ``quick`` caps epochs and bootstrap resamples and, unless
-        the disease splits were named, skips the published-protocol reproductions (split R, split Z)."""
+        """The settings actually run: ``quick`` caps epochs and bootstrap resamples, leaves the
+        alternative link models (shallow KGE, HeteroConv) to the full run and, unless the disease
+        splits were named, skips the published-protocol reproductions (split R, split Z)."""
         if not self.quick:
             return self
         return replace(self, kge_epochs=min(self.kge_epochs, 1), gnn_epochs=min(self.gnn_epochs, 3),

@@ -74,9 +74,8 @@ def protocol_table(protocol: ProtocolResult, quick: EvaluateConfig | None = None
             name, marked = name + " †", True
         lines.append("| " + " | ".join([name, m.role, *[_cell(m, x) for x in metrics], val, seconds]) + " |")
     if marked:
-        lines += ["", f"† quick mode: trained for at most {quick.gnn_epochs} GNN / {quick.kge_epochs} KGE epoch(s) "
-                      f"({quick.kge_triples_per_epoch:,} triples each); a full run trains until validation stops "
-                      "improving, so these rows understate the model."]
+        lines += ["", f"† quick mode: trained for at most {quick.gnn_epochs} GNN epochs; a full run trains until "
+                      "validation stops improving, so these rows understate the model."]
     lines.append("")
     lines += _paired(protocol)
     lines += _extras(protocol)
