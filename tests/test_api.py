@@ -336,3 +336,16 @@ def test_a_bundle_stores_the_explanation_index_and_explains_the_same(tiny_graph,
             built = fresh.paths(entity, drug, k=5)
             assert [(p.nodes, p.score) for p in stored] == [(p.nodes, p.score) for p in built]
     assert set(loaded._explainer.matrices) == set(fresh.matrices)
+
+
+def test_a_safety_filter_built_by_hand_still_reads_the_patients_records():
+    from recsys.recommender.safety import SafetyFilter
+
+    graph = planted_graph()
+    drugs = sorted(graph.nodes_of_type("drug")["id"])
+    rec = Recommender(graph, np.zeros((0, len(drugs))), [], drugs)
+    rec.safety = SafetyFilter(interactions={"drug:DB00945": frozenset({"drug:DB00682"}),
+                                            "drug:DB00682": frozenset({"drug:DB00945"})})
+    out = rec.recommend_for_patient("patient:demo:p1", k=5)
+    assert ("drug:DB00682", "already taken") in {(e.drug_id, e.reason) for e in out.removed}
+    assert "drug:DB00945" not in {r.drug_id for r in out}

@@ -14,6 +14,7 @@ Explanations are computed when first read, so ranking stays cheap.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -32,6 +33,7 @@ from recsys.recommender.diagnosis import ConditionPopularity
 from recsys.recommender.history import PatientHistory
 from recsys.recommender.results import Recommendation, Recommendations
 from recsys.recommender.drugclasses import Combinations
+from recsys.recommender.patient_records import PatientRecords
 from recsys.recommender.safety import Exclusion, PatientContext, SafetyFilter
 
 __all__ = ["Ranker"]
@@ -118,8 +120,8 @@ class Ranker:
         return self._safety
 
     @safety.setter
-    def safety(self, value: SafetyFilter) -> None:
-        self._safety = value
+    def safety(self, value: SafetyFilter) -> None:  # a filter built by hand reads this graph's patients
+        self._safety = value if value.records is not None else replace(value, records=PatientRecords(self.graph))
 
     @property
     def combinations(self) -> Combinations:
