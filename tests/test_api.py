@@ -349,3 +349,27 @@ def test_a_safety_filter_built_by_hand_still_reads_the_patients_records():
     out = rec.recommend_for_patient("patient:demo:p1", k=5)
     assert ("drug:DB00682", "already taken") in {(e.drug_id, e.reason) for e in out.removed}
     assert "drug:DB00945" not in {r.drug_id for r in out}
+
+
+def test_a_new_patient_with_conditions_only_is_ranked_by_what_can_score_them():
+    """The deployed patient blend can be CF alone; a patient without drugs has no CF score, so
+    the list must come from the graph and the other components, never from drug-index order."""
+    from recsys.cf import EASERecommender
+    from recsys.link.metapath import MetapathModel
+    from recsys.link.task import LinkTask
+    from tests.linkgraph import people_graph
+
+    graph = people_graph()
+    task = LinkTask.for_deployment(graph)
+    diseases, drugs = task.id_maps["disease"], task.id_maps["drug"]
+    scores = MetapathModel(folds=3).fit(task).score_matrix(np.arange(len(diseases)))
+    rec = Recommender(graph, {"metapath": scores}, diseases, drugs,
+                      patient_cf=EASERecommender(regularization=10.0).fit(patient_drug_interactions(graph)))
+    rec.weights["patient"] = {"graph": 0.0, "cf": 1.0, "popularity": 0.0, "history": 0.0, "diagnosis": 0.0}
+    treats = graph.edges[EdgeType("drug", "treats", "disease")]
+    for cluster in range(3):
+        condition = f"disease:DOID:{1000 + cluster * 100}"
+        cluster_drugs = {f"drug:DB{10000 + cluster * 100 + i:05d}" for i in range(6)}
+        top = [r.drug_id for r in rec.recommend_for_new_patient(conditions=[condition], k=5, safety=False)]
+        assert len(set(top) & cluster_drugs) >= 4, (condition, top)  # the condition's own cluster
+        assert set(treats.loc[treats["dst"] == condition, "src"].astype(str)) & set(top)
