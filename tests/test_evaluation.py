@@ -192,6 +192,10 @@ def test_quick_evaluation_runs_every_protocol_end_to_end(quick_run):
     # The clusters make indications easy: the metapath model finds them.
     assert disease.model("metapath (DWPC)").means["mrr"] > 0.5
     assert result.protocol("doctor/holdout").model("within-specialty popularity").means["recall@10"] > 0.9
+    sanity = result.protocol("patient/new").info["conditions_only"]
+    assert sanity["diseases"] > 0 and set(sanity["share"]) == {
+        "deployed (recommend_for_new_patient)", "graph component alone", "most popular given diagnosis", "popularity"}
+    assert sanity["share"]["graph component alone"] > sanity["share"]["popularity"]  # the clusters' indications
     rate = result.protocol("patient/new").info["interaction_rate"]
     assert rate["with_safety"]["drugs"] == 0.0
 
@@ -207,6 +211,7 @@ def test_report_files(quick_run):
     markdown = (out / "report.md").read_text()
     assert "| degree prior | baseline |" in markdown and "![disease_random.png]" in markdown
     assert "(50 resamples)" in markdown  # the number the run used, not the configured default
+    assert "Conditions-only sanity: a new patient with one condition and no drugs" in markdown
     # every table says it is quick mode, and the rows whose epochs quick mode capped are marked
     tables = [t for t in markdown.split("\n### ")[1:] if "| model | role |" in t]
     assert tables and all(t.splitlines()[0].endswith("(quick mode)") for t in tables)

@@ -33,6 +33,7 @@ from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ProtocolResult, Stopwatch, summarise
+from pipelines.evaluation.conditions_only import conditions_only_sanity
 from pipelines.evaluation.safety_cost import policy_costs
 from recsys.blend import blend_scores
 
@@ -110,6 +111,7 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
                        "trained": {"seconds": {s: round(v, 1) for s, v in trained.seconds.items()},
                                    "selection": trained.selection}}
         if new_only:
+            result.info["conditions_only"] = conditions_only_sanity(recommender, k)
             result.info["interaction_rate"] = _interaction_rates(recommender, split.graph, blended, test, config.k)
             result.info["safety_cost"] = {"k": k, **policy_costs(
                 recommender.safety, split.graph, test.patients, recommender.drug_ids, blended, test.matrix,

@@ -139,6 +139,14 @@ def _extras(protocol: ProtocolResult) -> list[str]:
         for source, row in info["by_source"].items():
             lines.append(f"| {source} | {row['patients']} | " + " | ".join(f"{row[m]:.3f}" for m in models) + " |")
         lines.append("")
+    sanity = info.get("conditions_only")
+    if sanity:
+        lines += [f"Conditions-only sanity: a new patient with one condition and no drugs, over the "
+                  f"{sanity['diseases']} diseases with at least {sanity['min_indications']} known indications; "
+                  f"share of the top {sanity['k']} that are indications of the condition or share an ATC level-4 "
+                  "class with one (clinical plausibility, not what clinicians started):", "",
+                  "| ranked by | share |", "|---|---|"]
+        lines += [f"| {name} | {share:.3f} |" for name, share in sanity["share"].items()] + [""]
     rate = info.get("interaction_rate")
     if rate:
         lines += [f"Known interactions with a current drug in the hybrid's top {rate['k']} "
