@@ -373,3 +373,23 @@ def test_a_new_patient_with_conditions_only_is_ranked_by_what_can_score_them():
         top = [r.drug_id for r in rec.recommend_for_new_patient(conditions=[condition], k=5, safety=False)]
         assert len(set(top) & cluster_drugs) >= 4, (condition, top)  # the condition's own cluster
         assert set(treats.loc[treats["dst"] == condition, "src"].astype(str)) & set(top)
+
+
+def test_drugs_still_running_rank_above_more_recent_stopped_ones():
+    import pandas as pd
+
+    from kg.graph import KnowledgeGraph
+    from recsys.recommender.history import PatientHistory
+
+    nodes = pd.DataFrame({"id": ["patient:x:1", "drug:A", "drug:B", "drug:C"],
+                          "type": ["patient", "drug", "drug", "drug"], "name": [None, "A", "B", "C"]})
+    takes = pd.DataFrame({"src": ["patient:x:1"] * 3, "dst": ["drug:A", "drug:B", "drug:C"],
+                          "time": pd.to_datetime(["2020-01-01", "2020-02-01", "2020-03-01"]),
+                          "end_time": pd.to_datetime([None, "2020-02-10", "2020-03-05"])})
+    graph = KnowledgeGraph(nodes, {EdgeType("patient", "takes", "drug"): takes}, {})
+    history = PatientHistory(graph, ["drug:A", "drug:B", "drug:C", "drug:D"])
+    recency, running = history.scores(["patient:x:1"])[0], history.scores(["patient:x:1"], True)[0]
+    assert list(np.argsort(-recency)[:3]) == [2, 1, 0]      # repeat-last: C (latest start) first
+    # A (no stop) and C (stopping after the latest record) are running; B stopped, so it comes last
+    assert list(np.argsort(-running)[:3]) == [2, 0, 1]
+    assert recency[3] == running[3] == 0.0                  # never taken

@@ -43,7 +43,7 @@ PATIENT_METRICS = ("recall@{k}", "ndcg@{k}", "jaccard", "mrr")
 TAKES = EdgeType("patient", "takes", "drug")
 HAS_CONDITION = EdgeType("patient", "has_condition", "disease")
 MODELS = (("popularity", "baseline"), ("most popular given diagnosis", "baseline"), ("repeat last", "baseline"),
-          ("CF", "model"), ("graph: metapath", "model"), ("graph: GNN", "model"),
+          ("running, then last", "baseline"), ("CF", "model"), ("graph: metapath", "model"), ("graph: GNN", "model"),
           ("graph: deployed disease blend", "model"))
 #: The deployed patient CF model's name in the tables (chosen on validation by rxkg train).
 CF_LABELS = {"als": "ALS", "ease": "EASE"}
@@ -90,7 +90,7 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
         # Lower column wins a tie in the metrics; columns by popularity make every tie a popularity tie.
         order = np.argsort(-val_parts["popularity"][0], kind="stable")
         for name, role in MODELS:
-            if name not in test_scores or (name == "repeat last" and new_only):
+            if name not in test_scores or (name in ("repeat last", "running, then last") and new_only):
                 continue  # no GNN in the recommender; with the history excluded repeat-last is popularity
             cf_name = getattr(recommender.patient_cf, "name", "none")
             label = f"CF ({CF_LABELS.get(cf_name, cf_name)})" if name == "CF" else name
@@ -156,7 +156,8 @@ class _PatientModels:
         rec = self.recommender
         parts = rec.component_scores("patient", ids)
         out = {"popularity": parts["popularity"], "most popular given diagnosis": parts["diagnosis"],
-               "repeat last": _repeat_last(parts["history"]), "CF": parts["cf"],
+               "repeat last": _repeat_last(parts["history"]),
+               "running, then last": _repeat_last(parts["running"]), "CF": parts["cf"],
                "graph: metapath": rec.condition_scores(ids, ["metapath"]),
                "graph: deployed disease blend": parts["graph"]}
         if "gnn" in rec.disease_scores:

@@ -1,12 +1,15 @@
-"""A patient's own medication history as a component: what they took, the most recent first.
+"""A patient's own medication history as a component: what is still running, then what they took
+most recently.
 
 Repeating what a patient takes is the strongest single predictor of their next drugs
-(repeat-last beats every collaborative model on "every drug after the cutoff"). The
-component scores each drug the patient has a ``takes`` record of by the rank of its last
-start time among their drugs (1 for the oldest, higher: more recent) and every other drug
-0: never taken is evidence too (and a row with one taken drug must still stand out after
-the blend's per-row standardisation). The blend decides how much continuation weighs
-against new drugs.
+(repeat-last beats every collaborative model on "every drug after the cutoff"), and a drug
+whose record is still open (no stop date, or a stop after the patient's latest record) is
+the likeliest to continue. The component scores each drug the patient has a ``takes``
+record of by the rank of its last start time among their drugs (1 for the oldest, higher:
+more recent), plus the number of their drugs when a record of it is still open, so open
+drugs rank above every stopped one; every other drug scores 0: never taken is evidence too
+(and a row with one taken drug must still stand out after the blend's per-row
+standardisation). The blend decides how much continuation weighs against new drugs.
 """
 
 from __future__ import annotations
@@ -34,24 +37,33 @@ class PatientHistory:
     def __init__(self, graph: KnowledgeGraph, drug_ids: Sequence[str]) -> None:
         self.n_drugs = len(drug_ids)
         takes = graph.edges.get(TAKES)
-        self._rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._rows: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         if takes is None or not len(takes):
             return
         times = pd.to_datetime(takes["time"]) if "time" in takes.columns else pd.Series(pd.NaT, index=takes.index)
+        ends = (pd.to_datetime(takes["end_time"]) if "end_time" in takes.columns
+                else pd.Series(pd.NaT, index=takes.index))
         frame = pd.DataFrame({"patient": takes["src"].astype(str),
                               "drug": pd.Index(drug_ids).get_indexer(takes["dst"].astype(str)),
-                              "time": times.fillna(pd.Timestamp.min)})
+                              "time": times.fillna(pd.Timestamp.min), "end": ends})
         frame = frame[frame["drug"] >= 0]
-        last = frame.groupby(["patient", "drug"], sort=False)["time"].max().reset_index()
+        # Open: no stop, or a stop after the patient's latest start (still running at their last record).
+        latest = frame.groupby("patient")["time"].transform("max")
+        frame["open"] = frame["end"].isna() | (frame["end"] >= latest)
+        last = frame.groupby(["patient", "drug"], sort=False).agg(time=("time", "max"), open=("open", "any"))
+        last = last.reset_index()
         last["recency"] = last.groupby("patient")["time"].rank(method="average", ascending=True)
         for patient, group in last.groupby("patient", sort=False):
-            self._rows[patient] = (group["drug"].to_numpy(), group["recency"].to_numpy(dtype=np.float64))
+            recency = group["recency"].to_numpy(dtype=np.float64)
+            running = recency + len(group) * group["open"].to_numpy(dtype=np.float64)
+            self._rows[patient] = (group["drug"].to_numpy(), recency, running)
 
-    def scores(self, patient_ids: Sequence[str]) -> np.ndarray:
-        """Patients x drugs: the recency rank of each drug they took, 0 for the others."""
+    def scores(self, patient_ids: Sequence[str], running_first: bool = False) -> np.ndarray:
+        """Patients x drugs: the recency rank of each drug they took (``running_first``: drugs still
+        running above every stopped one); 0 for the others."""
         out = np.zeros((len(patient_ids), self.n_drugs))
         for row, patient in enumerate(patient_ids):
             found = self._rows.get(patient)
             if found is not None:
-                out[row, found[0]] = found[1]
+                out[row, found[0]] = found[2] if running_first else found[1]
         return out

@@ -76,7 +76,7 @@ class Ranker:
         self.components: dict[str, tuple[str, ...]] = {
             "disease": (*self.disease_scores, "popularity"),
             "doctor": ("graph", "cf", "popularity"),
-            "patient": ("graph", "cf", "popularity", "history", "diagnosis")}
+            "patient": ("graph", "cf", "popularity", "history", "diagnosis", "running")}
         self.doctor_cf, self.doctor_popularity, self.patient_cf = doctor_cf, doctor_popularity, patient_cf
         self.weights = {kind: dict(weights.get(kind, {})) if weights else {} for kind in self.components}
         #: How each choice was made on validation: ``fit_weights`` per kind (validation MRR of
@@ -84,7 +84,7 @@ class Ranker:
         self.selection: dict[str, dict] = dict(selection or {})
         for kind, names in self.components.items():
             for name in names:  # history and diagnosis count only where a fitted blend gives them weight
-                self.weights[kind].setdefault(name, 0.0 if name in ("history", "diagnosis") else 1.0)
+                self.weights[kind].setdefault(name, 0.0 if name in ("history", "diagnosis", "running") else 1.0)
         self._refresh_disease_graph()
         nodes = graph.nodes
         ids = nodes["id"].to_numpy(dtype=object)  # object arrays: Arrow strings iterate 10x slower
@@ -201,7 +201,7 @@ class Ranker:
             out["graph"] = self.condition_scores(entity_ids, self.patient_scorers)
             out["cf"] = self._cf_block(self.patient_cf, entity_ids)
             out["popularity"] = np.tile(np.log1p(self.patient_share), (n, 1))
-            out["history"] = self.history.scores(entity_ids)
+            out["history"], out["running"] = self.history.scores(entity_ids), self.history.scores(entity_ids, True)
             out["diagnosis"] = self.diagnosis.scores(entity_ids)
         else:
             raise KGError(f"unknown entity kind {kind!r}")
