@@ -36,6 +36,7 @@ from pipelines.evaluation.results import ProtocolResult, Stopwatch, summarise
 from pipelines.evaluation.conditions_only import conditions_only_sanity
 from pipelines.evaluation.safety_cost import policy_costs
 from recsys.blend import blend_scores
+from recsys.recommender.patient_records import PatientRecords
 
 __all__ = ["patient_protocols", "PATIENT_METRICS"]
 
@@ -222,9 +223,10 @@ def _interaction_rates(recommender, graph: KnowledgeGraph, blended: np.ndarray, 
     """Share of recommended drugs (and of lists) interacting with a current drug, with and without safety."""
     safety = recommender.safety  # built from the history graph the recommender was trained on
     drugs = recommender.drug_ids
+    records = PatientRecords(graph)  # indexed once for every patient
     drug_rate, list_rate, safe_drug_rate, safe_list_rate, actual = [], [], [], [], []
     for row, patient in enumerate(truth.patients):
-        context = safety.context(graph, patient)
+        context = records.context(patient)
         clashing = np.fromiter((bool(safety.interactions.get(d, frozenset()) & context.current_drugs)
                                 for d in drugs), dtype=bool, count=len(drugs))
         scores = np.where(truth.history[row], -np.inf, blended[row])

@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from kg.graph import KnowledgeGraph
+from recsys.recommender.patient_records import PatientRecords
 from recsys.recommender.safety import SafetyFilter, SafetyPolicy
 
 __all__ = ["POLICIES", "policy_costs"]
@@ -34,7 +35,8 @@ def policy_costs(safety: SafetyFilter, graph: KnowledgeGraph, patients: Sequence
     ``recall(scores)`` scores a (patients x drugs) matrix where ``-inf`` marks removed drugs.
     """
     out: dict[str, dict] = {}
-    contexts = [safety.context(graph, p) for p in patients]
+    records = PatientRecords(graph)  # indexed once for every patient
+    contexts = [records.context(p) for p in patients]
     drugs = list(drug_ids)
     for name, policy in POLICIES.items():
         if policy is None:

@@ -1,4 +1,4 @@
-"""Each patient's drug, allergy and condition records, indexed once for the safety filter.
+"""Each patient's drug, allergy and condition records, indexed once: what the safety filter checks.
 
 Finding one patient's rows by scanning the ``takes`` table costs about a millisecond per
 call; a recommender answers many calls over one graph, so the rows are grouped by patient
@@ -12,14 +12,26 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from kg.errors import KGError
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 
-__all__ = ["PatientRecords", "current_drugs"]
+__all__ = ["PatientContext", "PatientRecords", "current_drugs"]
 
 TAKES = EdgeType("patient", "takes", "drug")
 ALLERGIC_TO = EdgeType("patient", "allergic_to", "drug")
 HAS_CONDITION = EdgeType("patient", "has_condition", "disease")
+
+
+@dataclass(frozen=True)
+class PatientContext:
+    """What safety needs to know about one patient."""
+
+    current_drugs: frozenset[str] = frozenset()
+    allergies: frozenset[str] = frozenset()  # drug ids or ``atc:<class>`` codes
+    #: Continuation allowed: a current drug may be recommended again (interactions still checked).
+    allow_current: bool = False
+    conditions: frozenset[str] = frozenset()  # disease ids
 
 
 def current_drugs(mine: pd.DataFrame, current_window_days: float | None) -> frozenset[str]:
@@ -51,6 +63,22 @@ class PatientRecords:
                 grouped[src].add(dst)
             self._sets[relation] = {p: frozenset(d) for p, d in grouped.items()}
         return self._sets[relation].get(patient_id, frozenset())
+
+    def context(self, patient_id: str, current_window_days: float | None = None,
+                allow_current: bool = False) -> PatientContext:
+        """A patient's current drugs, allergies and conditions.
+
+        By default every drug the patient has a record of counts as current (the safe
+        reading of a medication history whose stop dates are often missing); with
+        ``current_window_days`` only records without a stop, or stopping within that many
+        days of the patient's latest record, do. ``allow_current`` lets current drugs be
+        recommended again (they are still checked for interactions).
+        """
+        graph = self.graph
+        if not graph.has_node(patient_id) or graph.nodes["type"].iat[graph.node_index.get_loc(patient_id)] != "patient":
+            raise KGError(f"{patient_id!r} is not a patient in the graph")
+        return PatientContext(self.drugs(patient_id, current_window_days), self.allergies(patient_id),
+                              allow_current, self.conditions(patient_id))
 
     def drugs(self, patient_id: str, current_window_days: float | None = None) -> frozenset[str]:
         if current_window_days is None:

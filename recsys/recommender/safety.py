@@ -36,7 +36,7 @@ from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 from recsys.recommender.contraindications import Contraindications
 from recsys.recommender.drugclasses import ATC_PREFIX, Combinations, DrugClasses
-from recsys.recommender.patient_records import PatientRecords
+from recsys.recommender.patient_records import PatientContext, PatientRecords
 
 __all__ = ["Exclusion", "PatientContext", "SafetyFilter", "SafetyPolicy", "SEVERITIES",
            "INTERACTS", "ALLERGIC_TO"]
@@ -87,17 +87,6 @@ class Exclusion:
                 "interaction": f"{drug} interacts with current drug {cause}{self.detail}",
                 "allergy": f"{drug} matches recorded allergy {cause}{self.detail}",
                 "contraindication": f"{drug} is contraindicated in {cause}{self.detail}"}[self.reason]
-
-
-@dataclass(frozen=True)
-class PatientContext:
-    """What safety needs to know about one patient."""
-
-    current_drugs: frozenset[str] = frozenset()
-    allergies: frozenset[str] = frozenset()  # drug ids or ``atc:<class>`` codes
-    #: Continuation allowed: a current drug may be recommended again (interactions still checked).
-    allow_current: bool = False
-    conditions: frozenset[str] = frozenset()  # disease ids
 
 
 @dataclass
@@ -155,31 +144,17 @@ class SafetyFilter:
     @staticmethod
     def context(graph: KnowledgeGraph, patient_id: str,
                 current_window_days: float | None = None, allow_current: bool = False) -> PatientContext:
-        """A patient's current drugs, allergies and conditions from the graph.
-
-        By default every drug the patient has a record of counts as current (the safe
-        reading of a medication history whose stop dates are often missing); with
-        ``current_window_days`` only records without a stop, or stopping within that many
-        days of the patient's latest record, do. ``allow_current`` lets current drugs be
-        recommended again (they are still checked for interactions).
-        """
-        return SafetyFilter._context(PatientRecords(graph), patient_id, current_window_days, allow_current)
+        """A patient's current drugs, allergies and conditions from the graph (see
+        :meth:`PatientRecords.context`). Many patients of one graph: index it once with
+        ``PatientRecords(graph)``, or use :meth:`patient_context` on a filter built from it."""
+        return PatientRecords(graph).context(patient_id, current_window_days, allow_current)
 
     def patient_context(self, patient_id: str, current_window_days: float | None = None,
                         allow_current: bool = False) -> PatientContext:
         """:meth:`context` for the graph this filter was built from, its records indexed once."""
         if self.records is None:
             raise KGError("this safety filter was not built from a graph; use SafetyFilter.context(graph, ...)")
-        return self._context(self.records, patient_id, current_window_days, allow_current)
-
-    @staticmethod
-    def _context(records: PatientRecords, patient_id: str, current_window_days: float | None,
-                 allow_current: bool) -> PatientContext:
-        graph = records.graph
-        if not graph.has_node(patient_id) or graph.nodes["type"].iat[graph.node_index.get_loc(patient_id)] != "patient":
-            raise KGError(f"{patient_id!r} is not a patient in the graph")
-        return PatientContext(records.drugs(patient_id, current_window_days), records.allergies(patient_id),
-                              allow_current, records.conditions(patient_id))
+        return self.records.context(patient_id, current_window_days, allow_current)
 
     # ---------------------------------------------------------------- checks
     def assess(self, drug_id: str, context: PatientContext) -> tuple[list[Exclusion], list[str]]:
