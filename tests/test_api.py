@@ -305,7 +305,7 @@ def test_fitted_weights_come_with_a_calibration_saved_in_the_bundle(tiny_graph, 
 
 
 def test_patients_graph_component_reads_the_disease_scorer_their_validation_prefers():
-    from recsys.recommender.fitting import choose_patient_graph
+    from recsys.recommender.fitting import choose_patient_graph, validation_masks
 
     import pandas as pd
 
@@ -317,8 +317,8 @@ def test_patients_graph_component_reads_the_disease_scorer_their_validation_pref
             return by["bad"]
         return by[scorers[0]]
 
-    choice = choose_patient_graph(condition_scores, ["good", "bad"], drug_index, ["p1", "p2"],
-                                  [("p1", "drug:b"), ("p2", "drug:a")], known=[])
+    positives, usable = validation_masks(drug_index, ["p1", "p2"], [("p1", "drug:b"), ("p2", "drug:a")], known=[])
+    choice = choose_patient_graph(condition_scores, ["good", "bad"], ["p1", "p2"], positives, usable)
     assert choice["scorers"] == ["good"] and choice["val_mrr"]["good"] == 1.0
     assert choice["val_mrr"]["disease blend"] == choice["val_mrr"]["bad"] < 1.0
 

@@ -9,16 +9,16 @@ import numpy as np
 import pandas as pd
 
 from kg.errors import KGError
-from recsys.blend import BlendChoice, blend_components, select_blend, validation_mrr
+from recsys.blend import blend_components, select_blend, validation_mrr
 
-__all__ = ["validation_sample", "validation_masks", "choose_blend", "fit_on_validation", "fit_calibration",
-           "calibrated", "choose_patient_graph"]
+__all__ = ["validation_sample", "validation_masks", "fit_on_validation", "fit_calibration", "calibrated",
+           "choose_patient_graph"]
 
 
-def validation_sample(pairs: Sequence[tuple[str, str]], max_entities: int, seed: int
-                      ) -> tuple[list[str], list[tuple[str, str]]]:
-    """The validation entities (sorted) and their pairs; more than ``max_entities`` are subsampled
-    (seeded), which keeps fitting to seconds on all of CMS."""
+def validation_sample(drug_index: pd.Index, pairs: Sequence[tuple[str, str]], known: Sequence[tuple[str, str]],
+                      max_entities: int, seed: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The validation entities (sorted; more than ``max_entities`` are subsampled, seeded, which
+    keeps fitting to seconds on all of CMS) and their ``(positives, usable)`` masks."""
     entities = sorted({e for e, _ in pairs})
     if not entities:
         raise KGError("no validation pairs to fit blend weights on")
@@ -27,16 +27,17 @@ def validation_sample(pairs: Sequence[tuple[str, str]], max_entities: int, seed:
         entities = sorted(entities[i] for i in picked)
         chosen = set(entities)
         pairs = [(e, d) for e, d in pairs if e in chosen]
-    return entities, list(pairs)
+    return (entities, *validation_masks(drug_index, entities, pairs, known))
 
 
-def fit_on_validation(parts: Mapping[str, np.ndarray], components: Sequence[str], drug_index: pd.Index,
-                      entities: Sequence[str], pairs: Sequence[tuple[str, str]], known: Sequence[tuple[str, str]],
-                      penalty: float, reference: str | None, seed: int) -> tuple[dict[str, float], dict]:
-    """Blend weights chosen on validation and the selection record (candidates' MRR, the
-    verdict, the calibration of the chosen blend's scores)."""
-    positives, usable = validation_masks(drug_index, entities, pairs, known)
-    choice = choose_blend({n: parts[n] for n in components}, positives, usable, penalty, reference, seed)
+def fit_on_validation(parts: Mapping[str, np.ndarray], components: Sequence[str], positives: np.ndarray,
+                      usable: np.ndarray, penalty: float, reference: str | None, seed: int
+                      ) -> tuple[dict[str, float], dict]:
+    """Blend weights chosen on validation (see :func:`recsys.blend.select_blend`: a ``reference``
+    component is replaced only with bootstrap support) and the selection record (candidates'
+    MRR, the verdict, the calibration of the chosen blend's scores)."""
+    choice = select_blend({n: parts[n] for n in components}, positives, usable, penalty, reference=reference,
+                          seed=seed)
     calibration = fit_calibration(blend_components(parts, choice.weights, False)[0], positives, usable)
     return choice.weights, {"chosen": choice.chosen, "val_mrr": choice.val_mrr,
                             **({"note": choice.note} if choice.note else {}), "calibration": calibration}
@@ -60,15 +61,6 @@ def validation_masks(drug_index: pd.Index, entities: Sequence[str], pairs: Seque
         usable[np.array([r for r, _ in known_rows])[found], known_columns[found]] = False
     usable |= positives
     return positives, usable
-
-
-def choose_blend(parts: Mapping[str, np.ndarray], positives: np.ndarray, usable: np.ndarray,
-                 penalty: float, reference: str | None = None, seed: int = 0) -> BlendChoice:
-    """The blend of ``parts`` (entity rows as in the masks) that best ranks the validation positives.
-
-    A ``reference`` component is replaced only with bootstrap support (:func:`recsys.blend.select_blend`).
-    """
-    return select_blend(dict(parts), positives, usable, penalty, reference=reference, seed=seed)
 
 
 def fit_calibration(scores: np.ndarray, positives: np.ndarray, usable: np.ndarray) -> dict[str, float] | None:
@@ -100,13 +92,12 @@ def calibrated(calibration: Mapping[str, float] | None, scores: np.ndarray | flo
 
 
 def choose_patient_graph(condition_scores: Callable[[Sequence[str], Sequence[str] | None], np.ndarray],
-                         scorers: Sequence[str], drug_index: pd.Index, entities: Sequence[str],
-                         pairs: Sequence[tuple[str, str]], known: Sequence[tuple[str, str]]) -> dict:
+                         scorers: Sequence[str], entities: Sequence[str], positives: np.ndarray,
+                         usable: np.ndarray) -> dict:
     """Which disease scorer a patient's graph component reads (its best score over their
     conditions), chosen on the patients' validation pairs: the deployed disease blend is chosen
     for ranking drugs per disease, which is not the same task as a patient's next drugs.
     Returns the selection record: ``scorers`` (None: the disease blend) and each candidate's MRR."""
-    positives, usable = validation_masks(drug_index, entities, pairs, known)
     candidates: dict[str, Sequence[str] | None] = {"disease blend": None, **{name: [name] for name in scorers}}
     mrr = {}
     for label, chosen in candidates.items():

@@ -83,7 +83,7 @@ class Ranker:
         #: every candidate), the doctor CF model (``doctor_cf``); saved in the bundle.
         self.selection: dict[str, dict] = dict(selection or {})
         for kind, names in self.components.items():
-            for name in names:  # history and diagnosis count only where a fitted blend gives them weight
+            for name in names:  # history, running and diagnosis count only where a fitted blend weighs them
                 self.weights[kind].setdefault(name, 0.0 if name in ("history", "diagnosis", "running") else 1.0)
         self._refresh_disease_graph()
         nodes = graph.nodes
@@ -110,7 +110,7 @@ class Ranker:
                                                  doctors["specialty"].to_numpy(dtype=object)) if isinstance(s, str) and s}
                            if "specialty" in nodes.columns else {})
         self._explainer: PathExplainer | None = None
-        self._columns: dict[int, np.ndarray] = {}
+        self._columns: dict[int, tuple[CFRecommender, np.ndarray]] = {}
         self._explain_index = explain_index
 
     @property
@@ -330,15 +330,14 @@ class Ranker:
         """
         if kind not in self.components:
             raise KGError(f"unknown entity kind {kind!r}")
-        entities, pairs = validation_sample(pairs, max_entities, seed)
+        entities, positives, usable = validation_sample(self.drug_index, pairs, known, max_entities, seed)
         if kind == "patient":  # first: the graph component the blend then weighs
             self.selection["patient_graph"] = choose_patient_graph(
-                self.condition_scores, list(self.disease_scores), self.drug_index, entities, pairs, known)
+                self.condition_scores, list(self.disease_scores), entities, positives, usable)
         # A GNN stacked on the metapath model replaces it only when validation resamples support it.
         reference = "metapath" if kind == "disease" and "metapath" in self.components[kind] else None
         self.weights[kind], self.selection[kind] = fit_on_validation(
-            self.component_scores(kind, entities), self.components[kind], self.drug_index, entities, pairs, known,
-            penalty, reference, seed)
+            self.component_scores(kind, entities), self.components[kind], positives, usable, penalty, reference, seed)
         if kind == "disease":
             self._refresh_disease_graph()
         return dict(self.weights[kind])
@@ -391,8 +390,9 @@ class Ranker:
     def onto_drugs(self, model: CFRecommender, scores: np.ndarray) -> np.ndarray:
         """``model``'s scores (users x its items) laid onto this drug list, NaN where it has none."""
         block = np.full((scores.shape[0], len(self.drug_ids)), np.nan)
-        if id(model) not in self._columns:  # the model's items on this drug list, looked up once
-            self._columns[id(model)] = self.drug_index.get_indexer(model.train.item_ids)
-        columns = self._columns[id(model)]
+        cached = self._columns.get(id(model))
+        if cached is None or cached[0] is not model:  # the model's items on this drug list, looked up once
+            cached = self._columns[id(model)] = (model, self.drug_index.get_indexer(model.train.item_ids))
+        columns = cached[1]
         block[:, columns[columns >= 0]] = scores[:, columns >= 0]
         return block
