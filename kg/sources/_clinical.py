@@ -17,8 +17,8 @@ __all__ = ["explode_matches", "product_table", "set_aside", "parse_dates", "read
 
 
 def explode_matches(frame: pd.DataFrame, matches: Sequence[DrugMatch | DiseaseMatch],
-                    prefix: str) -> tuple[pd.DataFrame, int]:
-    """One row per mapped id (``dst`` = ``prefix`` + id) for the rows that mapped.
+                    prefix: str, column: str = "dst") -> tuple[pd.DataFrame, int]:
+    """One row per mapped id (``column`` = ``prefix`` + id) for the rows that mapped.
 
     Returns the exploded rows and how many records beyond one per row a
     combination product (or a condition under two slim diseases) added.
@@ -28,7 +28,7 @@ def explode_matches(frame: pd.DataFrame, matches: Sequence[DrugMatch | DiseaseMa
     keep = counts > 0
     rows = frame.loc[keep].loc[np.repeat(frame.index[keep], counts[keep])] if keep.any() else frame.iloc[:0]
     flat = [prefix + i for group in ids for i in group]
-    rows = rows.assign(dst=np.array(flat, dtype=object))
+    rows = rows.assign(**{column: np.array(flat, dtype=object)})
     return rows.reset_index(drop=True), int(counts[keep].sum() - keep.sum())
 
 

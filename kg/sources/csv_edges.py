@@ -8,9 +8,9 @@ import pandas as pd
 
 from kg.builder import EdgeBatch, NodeBatch, SourceData
 from kg.errors import ProblemLog
-from kg.mapping import DrugMapper
+from kg.mapping import DrugMapper, DrugMatch
 from kg.schema import SCHEMA, EdgeType
-from kg.sources._clinical import product_table, set_aside
+from kg.sources._clinical import explode_matches, product_table, set_aside
 from kg.sources._io import data_line_numbers, parse_datetimes, parse_numbers
 from kg.sources.csv_codes import CODE_MAPS, map_column
 from kg.sources.csv_ids import in_namespace, parse_node_ids
@@ -23,7 +23,7 @@ def edge_batches(frame: pd.DataFrame, m: EdgeFileMapping, file: str, log: Proble
                   vocabulary: str | Path | None) -> list[EdgeBatch]:
     lines = data_line_numbers(frame)
     ends = {side: _endpoint(frame, m, side, lines, log, data, file, vocabulary) for side in ("source", "target")}
-    (src, src_t, src_all), (dst, dst_t, dst_all) = ends["source"], ends["target"]
+    (src, src_t, src_matches), (dst, dst_t, dst_matches) = ends["source"], ends["target"]
     relation = (pd.Series(m.relation, index=frame.index) if m.relation is not None
                 else frame[m.relation_column])
     ok = src.notna() & dst.notna()
@@ -84,14 +84,14 @@ def edge_batches(frame: pd.DataFrame, m: EdgeFileMapping, file: str, log: Proble
         out["_line"] = lines[rows].to_numpy()
         out["_row"] = rows.to_numpy()
         out = out[keep_rows.to_numpy()].reset_index(drop=True)
-        batches.append(EdgeBatch(file, et, _explode_codes(out, src_all, dst_all, data)))
+        batches.append(EdgeBatch(file, et, _explode_codes(out, src_matches, dst_matches, data)))
     return batches
 
 
 def _endpoint(frame: pd.DataFrame, m: EdgeFileMapping, side: str, lines: pd.Series, log: ProblemLog,
               data: SourceData, file: str, vocabulary: str | Path | None
               ) -> tuple[pd.Series, pd.Series, pd.Series | None]:
-    """One side's graph ids (the first, for a mapped code), node types, and every mapped id per row."""
+    """One side's graph ids (the first, for a mapped code), node types, and each row's code match."""
     column, kind = getattr(m, side), getattr(m, f"{side}_map")
     raw = frame[column]
     if kind is None:
@@ -102,8 +102,7 @@ def _endpoint(frame: pd.DataFrame, m: EdgeFileMapping, side: str, lines: pd.Seri
         log.add(f"missing {side} ({CODE_MAPS[kind][2]}) in column {column!r}", line=int(line))
     codes = map_column(raw, kind, Path(vocabulary))  # type: ignore[arg-type]
     mapped = pd.Series(codes.mapped, index=frame.index)
-    every = pd.Series(codes.ids, index=frame.index, dtype=object)
-    ids = every.map(lambda i: i[0] if i else None).where(mapped)
+    ids = pd.Series([i[0] if i else None for i in codes.ids], index=frame.index, dtype=object)
     types = pd.Series(codes.node_type, index=frame.index, dtype=object).where(mapped)
     unmapped = raw.notna() & ~mapped
     if unmapped.any():
@@ -117,18 +116,18 @@ def _endpoint(frame: pd.DataFrame, m: EdgeFileMapping, side: str, lines: pd.Seri
         data.summaries["products"] = (pd.concat([data.summaries["products"], table], ignore_index=True)
                                       if "products" in data.summaries else table)
         data.nodes.append(NodeBatch(file, DrugMapper.drug_nodes(codes.matches), implied=True))
-    return ids, types, every
+    return ids, types, pd.Series(codes.matches, index=frame.index, dtype=object)
 
 
-def _explode_codes(out: pd.DataFrame, src_all: pd.Series | None, dst_all: pd.Series | None,
+def _explode_codes(out: pd.DataFrame, src_matches: pd.Series | None, dst_matches: pd.Series | None,
                    data: SourceData) -> pd.DataFrame:
     """One edge per mapped id: a combination product's row becomes an edge to each ingredient."""
-    rows = len(out)
-    for column, every in (("src", src_all), ("dst", dst_all)):
-        if every is not None and rows:
-            out[column] = [list(i) for i in every.loc[out["_row"]]]
-            out = out.explode(column, ignore_index=True)
-    data.rows_expanded += len(out) - rows
+    for column, matches in (("src", src_matches), ("dst", dst_matches)):
+        if matches is not None and len(out):
+            row_matches = list(matches.loc[out["_row"]])
+            prefix = "drug:" if isinstance(row_matches[0], DrugMatch) else "disease:"
+            out, extra = explode_matches(out, row_matches, prefix, column)
+            data.rows_expanded += extra
     return out.drop(columns="_row")
 
 
