@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kg.errors import KGError
 from kg.outputs import atomic_file, check_output_file
-from pipelines.cli_query import pseudonymiser, resolve_patient, summary
+from pipelines.cli_query import add_model_option, pseudonymiser, resolve_patient, summary
 
 __all__ = ["add_batch_commands"]
 
@@ -21,14 +21,14 @@ def add_batch_commands(sub) -> None:
     p = sub.add_parser("score", help="blended score and calibrated probability of given drugs for one entity")
     p.add_argument("entity", help="a disease, doctor or patient id (or a patient pseudonym printed by rxkg)")
     p.add_argument("drugs", nargs="+", help="drug ids, e.g. drug:DB00331 drug:DB01132")
-    p.add_argument("--model", default="build/model", help="bundle directory written by rxkg train")
+    add_model_option(p)
     p.add_argument("--reveal-patients", action="store_true", help="print the patient id in clear text")
     p.add_argument("--json", action="store_true", help="print the scores as JSON")
     p.set_defaults(func=_cmd_score)
 
     p = sub.add_parser("batch", help="top drugs for many entities of one type (one id per line of a file)")
     p.add_argument("ids", help="a file with one disease, doctor or patient id per line ('-': standard input)")
-    p.add_argument("--model", default="build/model", help="bundle directory written by rxkg train")
+    add_model_option(p)
     p.add_argument("--k", type=int, default=10, help="how many drugs per entity (default 10)")
     p.add_argument("--out", help="CSV file to write (entity, rank, drug_id, name, score, probability); "
                                  "default: standard output")
@@ -45,13 +45,11 @@ def _cmd_score(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     recommender = Recommender.load(args.model)
     entity = resolve_patient(recommender, args.entity)
-    recommender.check_entity(entity, recommender.kind_of(entity), 1)
-    scores = recommender.score(entity, args.drugs)
+    scores = recommender.score(entity, args.drugs)  # an unknown entity or drug is an error naming it
     probabilities = calibrated(recommender.calibration(recommender.kind_of(entity)), scores)
     shown = entity if args.reveal_patients else pseudonymiser().pseudonym(entity)
     rows = [{"drug_id": d, "name": recommender.names.get(d, d), "score": round(float(s), 4),
-             "probability": None if p != p else round(float(p), 4)}
-            for d, s, p in zip(args.drugs, scores, probabilities)]
+             "probability": _rounded(p)} for d, s, p in zip(args.drugs, scores, probabilities)]
     if args.json:
         print(json.dumps({"entity": shown, "scores": rows}, indent=2))
     else:
@@ -60,6 +58,11 @@ def _cmd_score(args: argparse.Namespace) -> int:
             print(f"{row['name']} ({row['drug_id']})  score {row['score']:.3f}{p}")
     summary(args, f"{len(rows)} drug(s) for {shown}", start)
     return 0
+
+
+def _rounded(probability: float) -> float | None:
+    """A probability for JSON and CSV: None where the bundle has no calibration (NaN)."""
+    return None if probability != probability else round(float(probability), 4)
 
 
 def _read_ids(source: str) -> list[str]:
@@ -95,8 +98,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
                          "probability": None, "note": "no component can score this entity"})
         for rank, (drug, score, p) in enumerate(ranked, 1):
             rows.append({"entity": shown, "rank": rank, "drug_id": str(drug), "name": recommender.names.get(drug),
-                         "score": round(float(score), 4), "probability": None if p != p else round(float(p), 4),
-                         "note": None})
+                         "score": round(float(score), 4), "probability": _rounded(p), "note": None})
     _write_rows(rows, args)
     summary(args, f"{len(ids)} entities, {len(rows) - empty} recommendations, {empty} without scores"
             + (f" -> {args.out}" if args.out else ""), start, to_stderr=not args.out)

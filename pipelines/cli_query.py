@@ -11,8 +11,13 @@ from pathlib import Path
 from kg.errors import KGError
 from kg.schema import NODE_TYPES
 
-__all__ = ["add_query_commands", "add_entity_commands", "check_recommend_flags", "pseudonymiser",
-           "probability_text", "resolve_patient", "summary"]
+__all__ = ["add_query_commands", "add_entity_commands", "add_model_option", "check_recommend_flags",
+           "pseudonymiser", "probability_text", "resolve_patient", "summary"]
+
+
+def add_model_option(parser: argparse.ArgumentParser) -> None:
+    """``--model``: the bundle every command that ranks or explains reads."""
+    parser.add_argument("--model", default="build/model", help="bundle directory written by rxkg train")
 
 
 def add_query_commands(sub) -> None:
@@ -32,7 +37,7 @@ def add_query_commands(sub) -> None:
     p.set_defaults(func=_cmd_info)
 
     p = sub.add_parser("recommend", help="top drugs for a disease, a doctor or a patient")
-    p.add_argument("--model", default="build/model", help="bundle directory written by rxkg train")
+    add_model_option(p)
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--disease", help="a disease id, e.g. disease:DOID:9352 (find ids with rxkg search)")
     who.add_argument("--doctor", help="a prescriber id, e.g. doctor:NPI:1386962785")
@@ -67,7 +72,7 @@ def add_entity_commands(sub) -> None:
     p = sub.add_parser("explain", help="why a drug for a disease, doctor or patient: paths, scores, peers")
     p.add_argument("entity", help="a disease, doctor or patient id (or a patient pseudonym printed by rxkg)")
     p.add_argument("drug", help="a drug id, e.g. drug:DB00331")
-    p.add_argument("--model", default="build/model", help="bundle directory written by rxkg train")
+    add_model_option(p)
     p.add_argument("--k", type=int, default=3, help="how many graph paths (default 3)")
     p.add_argument("--reveal-patients", action="store_true", help="print patient ids in clear text")
     p.add_argument("--json", action="store_true", help="print the explanation as JSON")
@@ -78,14 +83,14 @@ def add_entity_commands(sub) -> None:
     p.add_argument("--by", choices=("graph", "prescribing"), default="graph",
                    help="graph: what the disease scorer predicts they treat (default); prescribing: who "
                         "prescribes them")
-    p.add_argument("--model", default="build/model", help="bundle directory written by rxkg train")
+    add_model_option(p)
     p.add_argument("--k", type=int, default=10, help="how many drugs (default 10)")
     p.add_argument("--json", action="store_true", help="print the drugs as JSON")
     p.set_defaults(func=_cmd_similar)
 
     p = sub.add_parser("profile", help="a prescriber's therapeutic areas, differences from their specialty, peers")
     p.add_argument("doctor", help="a prescriber id, e.g. doctor:NPI:1386962785")
-    p.add_argument("--model", default="build/model", help="bundle directory written by rxkg train")
+    add_model_option(p)
     p.add_argument("--peers", type=int, default=5, help="how many peer prescribers (default 5)")
     p.add_argument("--json", action="store_true", help="print the profile as JSON")
     p.set_defaults(func=_cmd_profile)
