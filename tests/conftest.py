@@ -32,6 +32,13 @@ time = "when"
 """
 
 
+def balance(stats) -> tuple[int, int]:
+    """(records accounted for, records read): equal when no row went missing."""
+    accounted = (stats.nodes_loaded + stats.nodes_annotated + stats.edges_loaded + stats.duplicates_merged
+                 + stats.table_rows + stats.out_of_scope + stats.rejected)
+    return accounted, stats.rows_read + stats.rows_expanded
+
+
 def build(*sources: SourceData, policy: str = "strict"):
     builder = GraphBuilder()
     for s in sources:

@@ -15,18 +15,12 @@ import rdflib
 
 from kg.sources import load_cms_prescribers, load_csv_source, load_mimic, load_rdf_source, load_synthea
 
-from conftest import CSV_MAPPING, TINY, build
+from conftest import CSV_MAPPING, TINY, balance, build
 
 REPO = Path(__file__).resolve().parent.parent
 VOCABULARY = REPO / "data" / "mappings" / "vocabulary.toml"
 CLINICAL = TINY.parent / "clinical"
 MAPPING = CSV_MAPPING
-
-
-def _balance(stats) -> tuple[int, int]:
-    accounted = (stats.nodes_loaded + stats.nodes_annotated + stats.edges_loaded + stats.duplicates_merged
-                 + stats.table_rows + stats.out_of_scope + stats.rejected)
-    return accounted, stats.rows_read + stats.rows_expanded
 
 
 def _write(folder: Path, files: dict[str, str]) -> None:
@@ -57,7 +51,7 @@ def test_csv_rows_with_several_problems_count_once(tmp_path):
     assert stats.rows_read == 10
     assert stats.rejected == 5
     assert len(out.problems) == 7
-    accounted, read = _balance(stats)
+    accounted, read = balance(stats)
     assert accounted == read
 
 
@@ -70,7 +64,7 @@ def test_csv_broken_quote_and_ragged_rows_are_read_and_rejected(tmp_path):
     out = build(load_csv_source(tmp_path / "m.toml"), policy="quarantine")
     stats = out.stats["csv"]
     assert stats.rows_read == 5 and stats.rejected == 3  # ragged row, unknown relation, broken quote
-    accounted, read = _balance(stats)
+    accounted, read = balance(stats)
     assert accounted == read
 
 
@@ -105,7 +99,7 @@ def test_rdf_triples_are_accounted_for_one_by_one(tmp_path):
     out = build(load_rdf_source(tmp_path / "x.ttl"), policy="quarantine")
     stats = out.stats["rdf"]
     assert stats.rows_read == triples
-    accounted, read = _balance(stats)
+    accounted, read = balance(stats)
     assert accounted == read, (accounted, read, stats)
     assert stats.rejected > 0 and out.graph.node_counts() == {"drug": 2, "disease": 1, "doctor": 1}
 
@@ -118,7 +112,7 @@ def test_cms_rows_with_several_bad_cells(tmp_path):
     out = build(load_cms_prescribers(tmp_path / "cms.csv", VOCABULARY), policy="quarantine")
     stats = next(iter(out.stats.values()))
     assert stats.rejected == 2
-    accounted, read = _balance(stats)
+    accounted, read = balance(stats)
     assert accounted == read
 
 
@@ -139,5 +133,5 @@ def test_synthea_and_mimic_rows_with_problems(tmp_path):
         out = build(loader(tmp_path / folder, VOCABULARY), policy="quarantine")
         stats = next(iter(out.stats.values()))
         assert stats.rejected >= 1, folder
-        accounted, read = _balance(stats)
+        accounted, read = balance(stats)
         assert accounted == read, (folder, stats)

@@ -10,7 +10,7 @@ import pytest
 from kg.errors import KGError
 from kg.sources import load_csv_source
 from kg.sources.csv_codes import ndc11
-from tests.conftest import TINY, build
+from tests.conftest import TINY, balance, build
 
 VOCABULARY = Path(__file__).resolve().parents[1] / "data" / "mappings" / "vocabulary.toml"
 
@@ -40,12 +40,6 @@ def _source(tmp_path, rows: str, **keys: str):
     return tmp_path / "rx.toml"
 
 
-def _balance(stats) -> tuple[int, int]:
-    accounted = (stats.nodes_loaded + stats.nodes_annotated + stats.edges_loaded + stats.duplicates_merged
-                 + stats.table_rows + stats.out_of_scope + stats.rejected)
-    return accounted, stats.rows_read + stats.rows_expanded
-
-
 def test_drug_names_map_to_drugbank_with_combinations_as_every_ingredient(tmp_path):
     mapping = _source(tmp_path, "who,what,claims\n"
                                 "1234567893,Metformin HCl 500 mg,12\n"
@@ -62,7 +56,7 @@ def test_drug_names_map_to_drugbank_with_combinations_as_every_ingredient(tmp_pa
     oos = outcome.out_of_scope
     assert list(oos["record"]) == ["Pen needles"] and "maps to no DrugBank drug" in oos["reason"].iloc[0]
     stats = outcome.stats["mine"]
-    assert stats.rows_read == 4 and stats.rows_expanded == 1 and _balance(stats)[0] == _balance(stats)[1]
+    assert stats.rows_read == 4 and stats.rows_expanded == 1 and balance(stats)[0] == balance(stats)[1]
     tally = stats.mapping["rx.csv:what"]
     assert (tally["rows"], tally["rows_mapped"], tally["unmapped"]) == (3, 2, [{"code": "Pen needles", "rows": 1}])
     # the combination is one product whose ingredients the safety filter checks together
@@ -77,7 +71,7 @@ def test_a_bad_row_is_rejected_once_even_when_its_name_maps_to_two_drugs(tmp_pat
                     policy="quarantine")
     stats = outcome.stats["mine"]
     assert stats.rejected == 1 and stats.edges_loaded == 1
-    assert _balance(stats)[0] == _balance(stats)[1]
+    assert balance(stats)[0] == balance(stats)[1]
 
 
 def test_condition_codes_map_to_disease_ontology(tmp_path):
