@@ -119,7 +119,7 @@ def read_table(path: Path, log: ProblemLog, columns: Sequence[str] | None = None
         frame = frame if trusted else None
     problems_before = len(log)
     if frame is None:  # ragged rows or a broken quote: keep the good records, report each bad one
-        frame = _frame_from_records(scan or _scan_records(text, sep, quoting), header, log, offset)
+        frame = _frame_from_records(scan, header, log, offset)  # scanned above whenever pandas failed
     else:
         frame.columns = header
         starts = scan.starts if scan is not None and len(scan.starts) == len(frame) else None
