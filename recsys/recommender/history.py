@@ -1,14 +1,14 @@
-"""A patient's own medication history as a component: what is still running, then what they took
-most recently.
+"""A patient's own medication history as two components: what they took most recently
+(``history``), and what is still running, then most recent (``running``).
 
 Repeating what a patient takes is the strongest single predictor of their next drugs
 (repeat-last beats every collaborative model on "every drug after the cutoff"), and a drug
 whose record is still open (no stop date, or a stop after the patient's latest record) is
-the likeliest to continue. The component scores each drug the patient has a ``takes``
-record of by the rank of its last start time among their drugs (1 for the oldest, higher:
-more recent), plus the number of their drugs when a record of it is still open, so open
-drugs rank above every stopped one; every other drug scores 0: never taken is evidence too
-(and a row with one taken drug must still stand out after the blend's per-row
+the likeliest to continue. ``history`` scores each drug the patient has a ``takes`` record
+of by the rank of its last start time among their drugs (1 for the oldest, higher: more
+recent); ``running`` adds the number of their drugs when a record of it is still open, so
+open drugs rank above every stopped one. Every other drug scores 0: never taken is evidence
+too (and a row with one taken drug must still stand out after the blend's per-row
 standardisation). The blend decides how much continuation weighs against new drugs.
 """
 
@@ -61,9 +61,13 @@ class PatientHistory:
     def scores(self, patient_ids: Sequence[str], running_first: bool = False) -> np.ndarray:
         """Patients x drugs: the recency rank of each drug they took (``running_first``: drugs still
         running above every stopped one); 0 for the others."""
-        out = np.zeros((len(patient_ids), self.n_drugs))
+        return self.both(patient_ids)[1 if running_first else 0]
+
+    def both(self, patient_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """``(history, running)`` scores in one pass over the patients."""
+        recency, running = np.zeros((2, len(patient_ids), self.n_drugs))
         for row, patient in enumerate(patient_ids):
             found = self._rows.get(patient)
             if found is not None:
-                out[row, found[0]] = found[2] if running_first else found[1]
-        return out
+                recency[row, found[0]], running[row, found[0]] = found[1], found[2]
+        return recency, running

@@ -201,7 +201,7 @@ class Ranker:
             out["graph"] = self.condition_scores(entity_ids, self.patient_scorers)
             out["cf"] = self._cf_block(self.patient_cf, entity_ids)
             out["popularity"] = np.tile(np.log1p(self.patient_share), (n, 1))
-            out["history"], out["running"] = self.history.scores(entity_ids), self.history.scores(entity_ids, True)
+            out["history"], out["running"] = self.history.both(entity_ids)
             out["diagnosis"] = self.diagnosis.scores(entity_ids)
         else:
             raise KGError(f"unknown entity kind {kind!r}")
