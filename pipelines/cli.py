@@ -147,12 +147,11 @@ def selection_lines(selection: dict[str, dict]) -> list[str]:
     """One line per choice ``rxkg train`` made on validation: blends, CF models, the metapath model."""
     lines = []
     for kind, chosen in selection.items():
+        mrr = ", ".join(f"{k} {v:.3f}" for k, v in chosen.get("val_mrr", {}).items())  # every candidate's
         if "scorers" in chosen:  # the disease scorer a patient's graph component reads
-            mrr = ", ".join(f"{k} {v:.3f}" for k, v in chosen["val_mrr"].items())
             lines.append(f"  {kind}: {', '.join(chosen['scorers'] or ['disease blend'])} chosen on patients' "
                          f"validation MRR ({mrr})")
-        elif "val_mrr" in chosen:  # a blend: every candidate's validation MRR
-            mrr = ", ".join(f"{k} {v:.3f}" for k, v in chosen["val_mrr"].items())
+        elif "val_mrr" in chosen:  # a blend
             note = f"; {chosen['note']}" if chosen.get("note") else ""
             lines.append(f"  {kind}: {chosen['chosen']} chosen on validation MRR ({mrr}){note}")
         elif "model" in chosen:  # a CF model
