@@ -122,7 +122,7 @@ def test_patient_protocol_trains_on_the_past_only(people, monkeypatch):
     """A prescription and a diagnosis planted after a patient's cutoff reach no model."""
     import pipelines.train
     from pipelines.evaluation.patient import patient_protocols
-    from pipelines.evaluation.temporal import time_split
+    from pipelines.temporal import time_split
 
     patient, late = "patient:synth:0-0", pd.Timestamp("2021-06-01")
     graph = _with(people, TAKES, pd.DataFrame({"src": [patient], "dst": ["drug:DB10500"], "weight": [1.0],
@@ -154,7 +154,7 @@ def test_patient_protocol_trains_on_the_past_only(people, monkeypatch):
 
 
 def test_time_split_targets_and_errors(people):
-    from pipelines.evaluation.temporal import time_split
+    from pipelines.temporal import time_split
 
     split = time_split(people, history_share=0.75, val_share=0.3, seed=1)
     assert split.patients("val") and split.patients("test")

@@ -1,6 +1,6 @@
 """Patient -> drug: MIMIC-III demo and Synthea histories split by time.
 
-One :class:`~pipelines.evaluation.temporal.TimeSplit` is shared by every model: the training graph
+One :class:`~pipelines.temporal.TimeSplit` is shared by every model: the training graph
 holds everything recorded before each evaluated patient's cutoff (and other patients
 whole). The deployed recommender is trained on that graph exactly as ``rxkg train``
 trains it (its own validation inside), and its components are scored beside the
@@ -57,7 +57,7 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     """Both variants of the time-split patient protocol (see the module doc)."""
     from kg.errors import KGError
     from pipelines.train import DEPLOYED_GNN, TrainConfig, run_train
-    from pipelines.evaluation.temporal import time_split
+    from pipelines.temporal import time_split
 
     k = config.k
     metrics = tuple(m.format(k=k) for m in PATIENT_METRICS)

@@ -1,4 +1,5 @@
-"""Split patients' medication histories by time: what was known before a cutoff, what came after.
+"""Split patients' medication histories by time (``rxkg evaluate``'s patient protocols and
+``rxkg train``'s patient validation): what was known before a cutoff, what came after.
 
 Clinical dates are not comparable across sources (MIMIC-III shifts every patient's
 dates into the future by a different amount), so each patient gets their own cutoff:
