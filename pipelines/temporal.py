@@ -29,9 +29,11 @@ from kg.errors import KGError
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 
-__all__ = ["TimeSplit", "time_split", "TAKES"]
+__all__ = ["TimeSplit", "time_split", "TAKES", "HISTORY_SHARE"]
 
 TAKES = EdgeType("patient", "takes", "drug")
+#: The share of a patient's distinct start times that form their history, by default.
+HISTORY_SHARE = 0.8
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class TimeSplit:
             raise KGError(f"part must be 'val' or 'test', got {part!r}")
 
 
-def time_split(graph: KnowledgeGraph, history_share: float = 0.8, val_share: float = 0.3,
+def time_split(graph: KnowledgeGraph, history_share: float = HISTORY_SHARE, val_share: float = 0.3,
                seed: int = 0) -> TimeSplit:
     """Split every patient with at least two distinct medication start times (see the module doc)."""
     if not 0.0 < history_share < 1.0 or not 0.0 < val_share < 1.0:

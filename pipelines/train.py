@@ -8,7 +8,10 @@ A flat chain of stages:
 2. doctor and patient CF: ALS on 80% of each user's drugs, then refitted on all;
 3. blend weights per entity kind, fitted on the validation pairs of each split by a
    recommender assembled from the training side only (its graph lacks the held-out
-   edges, so no component and no popularity count has seen them);
+   edges, so no component and no popularity count has seen them); patients are validated
+   on a time split (:mod:`pipelines.temporal`, what ``rxkg evaluate`` measures): the drugs
+   taken after each patient's cutoff (``patient`` weights) and the new ones among them
+   (``patient_new``), from everything recorded before it;
 4. the deployed recommender (full graph, refitted components, those weights), saved.
 The test parts of the splits are never read: evaluation is ``rxkg evaluate``'s job.
 """
@@ -159,7 +162,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     # 2. CF on the training side of per-user holdouts, and on everything (where the graph has people)
     cf_val: dict[str, object] = {"doctor_cf": None, "doctor_popularity": None, "patient_cf": None}
     cf_all = dict(cf_val)
-    doctor_split = patient_split = None
+    doctor_split = patient_split = patient_time = None
     choices: dict[str, dict] = {}
     if _has(graph, PRESCRIBES):
         doctors = doctor_drug_interactions(graph)
@@ -183,14 +186,17 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
             choice = unvalidated_choice("als", PATIENT_QUICK_SEARCH, config.seed)
         choices["patient_cf"] = choice.as_dict()
         log(f"  patient CF chosen on validation: {choice.model} {choice.params}")
-        cf_val["patient_cf"] = MODELS[choice.model](**choice.params).fit(patient_split.train)
+        patient_time = _patient_time_split(task.train_graph, config.seed, log)
+        cf_val["patient_cf"] = MODELS[choice.model](**choice.params).fit(
+            patient_split.train if patient_time is None else patient_drug_interactions(patient_time.graph))
         cf_all["patient_cf"] = MODELS[choice.model](**choice.params).fit(patients)
     stage("collaborative filtering")
 
     # 3. blend weights from validation pairs, on a graph without them
     train_graph = task.train_graph
     if patient_split is not None:
-        train_graph = _without_pairs(train_graph, TAKES, _pairs(patient_split.test))
+        train_graph = (_without_pairs(train_graph, TAKES, _pairs(patient_split.test)) if patient_time is None
+                       else patient_time.graph)
     validation = Recommender(train_graph, val_disease_scores, task.id_maps["disease"],
                              task.id_maps["drug"], **cf_val)
     drug_ids, disease_ids = task.id_maps["drug"], task.id_maps["disease"]
@@ -200,10 +206,19 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     else:
         log("  disease: too few indications for validation pairs; the blend keeps default weights")
     for kind, split in (("doctor", doctor_split), ("patient", patient_split)):
-        if split is not None and split.test.nnz:
-            validation.fit_weights(kind, _pairs(split.test), known=_pairs(split.history), seed=config.seed)
-        else:
+        if kind == "patient" and patient_time is not None:
+            later, new, history = _time_pairs(patient_time, validation.drug_index)
+            validation.fit_weights("patient", later, seed=config.seed)
+            if new:
+                validation.fit_weights("patient_new", new, known=history, seed=config.seed)
+            else:
+                validation.weights["patient_new"] = dict(validation.weights["patient"])
+        elif split is None or not split.test.nnz:
             log(f"  {kind}: no {kind}s with enough drugs in the graph; their blend keeps default weights")
+        else:  # a random 20% of each user's drugs (no dates to split patients by)
+            validation.fit_weights(kind, _pairs(split.test), known=_pairs(split.history), seed=config.seed)
+            if kind == "patient":
+                validation.weights["patient_new"] = dict(validation.weights["patient"])
     stage("blend weights")
 
     # 4. the deployed recommender
@@ -217,6 +232,28 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
         stage("save")
     return recommender, TrainResult(Path(out) if out else None, validation.weights, seconds,
                                     float(selected.penalty), gnn_epochs, selection)
+
+
+def _patient_time_split(graph: KnowledgeGraph, seed: int, log: Callable[[str], None]):
+    """The patients' validation split by time, or None (logged) when their records cannot be split."""
+    from pipelines.temporal import HISTORY_SHARE, time_split
+
+    try:
+        return time_split(graph, HISTORY_SHARE, 0.5, seed=seed)
+    except KGError as err:
+        log(f"  patients: {err}; their blend is validated on a random 20% of each patient's drugs")
+        return None
+
+
+def _time_pairs(split, drugs: pd.Index) -> tuple[list[tuple[str, str]], ...]:
+    """(every drug taken after the cutoff, the new ones among them, the history) of every
+    patient the time split evaluates (both of its parts: training tests nothing)."""
+    future = split.future[drugs.get_indexer(split.future["drug"]) >= 0]
+    later = list(zip(future["patient"], future["drug"]))
+    new = [pair for pair, is_new in zip(later, future["new"]) if is_new]
+    takes = split.graph.edges[TAKES]
+    mine = takes[takes["src"].astype(str).isin(set(future["patient"]))]
+    return later, new, list(zip(mine["src"].astype(str), mine["dst"].astype(str)))
 
 
 def _pairs(inter) -> list[tuple[str, str]]:

@@ -53,8 +53,11 @@ def test_planted_interaction_and_allergy_never_recommended():
     reasons = {(e.drug_id, e.reason) for e in out.removed}
     assert reasons == {("drug:DB00682", "already taken"), ("drug:DB00945", "interaction"),
                        ("drug:DB01060", "allergy"), ("drug:DB00417", "allergy")}
-    raw = rec.recommend_for_patient("patient:demo:p1", k=6, safety=False)
+    raw = rec.recommend_for_patient("patient:demo:p1", k=6, safety=False, exclude_current=False)
     assert len(raw) == 6 and not raw.removed
+    # New drugs only holds without the safety filter too: what the patient takes never comes back.
+    unsafe_new = rec.recommend_for_patient("patient:demo:p1", k=6, safety=False)
+    assert len(unsafe_new) == 5 and "drug:DB00682" not in {r.drug_id for r in unsafe_new}
 
 
 def test_errors_name_the_problem(tiny_graph):

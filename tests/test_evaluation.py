@@ -153,6 +153,28 @@ def test_patient_protocol_trains_on_the_past_only(people, monkeypatch):
     assert graph.edges[TAKES].shape[0] == people.edges[TAKES].shape[0] + 1  # input unchanged
 
 
+def test_the_evaluated_patient_hybrid_is_the_bundle_rxkg_train_writes(people, quick_run, tmp_path):
+    """What users get is what the report measures: ``rxkg train`` on the protocol's history graph
+    writes a bundle whose patient weights are the evaluated hybrids' (all drugs; new drugs only)."""
+    from pipelines.temporal import time_split
+    from pipelines.train import run_train
+    from recsys.recommender.api import Recommender
+
+    report, _ = quick_run
+    config = QUICK.effective()
+    split = time_split(people, config.patient_history_share, config.patient_val_share, seed=config.seed)
+    run_train(split.graph, config.train_config(), out=tmp_path / "bundle")
+    bundle = Recommender.load(tmp_path / "bundle")
+    for variant, kind in (("all", "patient"), ("new", "patient_new")):
+        (hybrid,) = [m for m in report.protocol(f"patient/{variant}").models if m.role == "hybrid"]
+        deployed = {c: round(w, 4) for c, w in bundle.weights[kind].items()}
+        assert hybrid.params["weights"] == deployed, variant
+        assert hybrid.model == f"hybrid (deployed: {bundle.selection[kind]['chosen']})"
+    # The two tasks are chosen apart: continuation is weighed only where it may be recommended.
+    assert bundle.weights["patient"]["running"] > 0 or bundle.weights["patient"]["history"] > 0
+    assert bundle.weights["patient_new"]["running"] == bundle.weights["patient_new"]["history"] == 0
+
+
 def test_time_split_targets_and_errors(people):
     from pipelines.temporal import time_split
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from kg.errors import KGError
+from pipelines.temporal import HISTORY_SHARE
 
 __all__ = ["EvaluateConfig", "PROTOCOLS", "DISEASE_SPLITS", "DOCTOR_SPLITS"]
 
@@ -34,7 +35,7 @@ class EvaluateConfig:
     kge_triples_per_epoch: int = 50_000
     gnn_epochs: int = 100
     #: Share of each patient's distinct medication start times that forms the history.
-    patient_history_share: float = 0.8
+    patient_history_share: float = HISTORY_SHARE
     #: Share of time-split patients used for validation (the rest is test).
     patient_val_share: float = 0.3
     out: str = "build/report"
@@ -52,6 +53,15 @@ class EvaluateConfig:
         for name in ("disease_holdout", "patient_history_share", "patient_val_share"):
             if not 0.0 < getattr(self, name) < 1.0:
                 raise KGError(f"evaluate.{name} must be in (0, 1), got {getattr(self, name)}")
+
+    def train_config(self):
+        """The :class:`~pipelines.train.TrainConfig` a protocol trains the deployed recommender
+        with (``rxkg train``'s settings; quick mode tries one metapath penalty); a test trains a
+        bundle with it to check that the evaluated hybrid is what the bundle deploys."""
+        from pipelines.train import DEPLOYED_GNN, TrainConfig
+
+        return TrainConfig(seed=self.seed, gnn={**DEPLOYED_GNN, "epochs": self.gnn_epochs},
+                           **({"metapath_penalties": (1e-2,)} if self.quick else {}))
 
     def effective(self) -> "EvaluateConfig":
         """The settings actually run: ``quick`` caps epochs and bootstrap resamples, leaves the

@@ -13,8 +13,10 @@ baselines. Two variants:
   over the drugs the patient never took.
 
 Drugs are ranked by each model's score; ties (and drugs a model cannot score) are
-ordered by popularity among training patients, the same for every model. The hybrid's
-blend is chosen on the validation patients (:func:`recsys.blend.select_blend`). The
+ordered by popularity among training patients, the same for every model. The hybrid is
+the recommender ``rxkg train`` deploys from the history graph, scored as it is: its
+``patient`` weights for all drugs and ``patient_new`` for new drugs, chosen by the training's
+own time split of that graph (the evaluation's validation patients only report). The
 interaction rate of the hybrid's top-k lists is measured with and without the safety
 filter, beside the rate among the drugs clinicians actually started; each safety policy's
 share of truly started drugs removed is shown beside the recall it leaves
@@ -35,7 +37,6 @@ from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ProtocolResult, Stopwatch, summarise
 from pipelines.evaluation.conditions_only import conditions_only_sanity
 from pipelines.evaluation.safety_cost import policy_costs
-from recsys.blend import blend_scores
 from recsys.recommender.patient_records import PatientRecords
 
 __all__ = ["patient_protocols", "PATIENT_METRICS"]
@@ -56,7 +57,7 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
                       log: Callable[[str], None] = print) -> list[ProtocolResult]:
     """Both variants of the time-split patient protocol (see the module doc)."""
     from kg.errors import KGError
-    from pipelines.train import DEPLOYED_GNN, TrainConfig, run_train
+    from pipelines.train import run_train
     from pipelines.temporal import time_split
 
     k = config.k
@@ -74,9 +75,7 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
         return list(results.values())
     log(f"  {split.summary()}")
     clock = Stopwatch()
-    train_config = TrainConfig(seed=config.seed, gnn={**DEPLOYED_GNN, "epochs": config.gnn_epochs},
-                               **({"metapath_penalties": (1e-2,)} if config.quick else {}))
-    (recommender, trained), train_s = clock.timed(lambda: run_train(split.graph, train_config))
+    (recommender, trained), train_s = clock.timed(lambda: run_train(split.graph, config.train_config()))
     log(f"  deployed recommender trained on the history: {trained.summary()}")
     drugs = pd.Index(recommender.drug_ids)
     scorer = _PatientModels(recommender, split.graph)
@@ -87,7 +86,7 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
             result.skipped = "no patient has such drugs after the cutoff"
             continue
         val_scores, val_parts = scorer.scores(val.patients)
-        test_scores, test_parts = scorer.scores(test.patients)
+        test_scores, _ = scorer.scores(test.patients)
         # Lower column wins a tie in the metrics; columns by popularity make every tie a popularity tie.
         order = np.argsort(-val_parts["popularity"][0], kind="stable")
         for name, role in MODELS:
@@ -97,12 +96,17 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
             label = f"CF ({CF_LABELS.get(cf_name, cf_name)})" if name == "CF" else name
             result.models.append(_evaluated(label, role, test_scores[name], test, order, config,
                                             val=_val_metrics(val_scores[name], val, order, config)))
-        choice = _select(val_parts, val)
-        blended = blend_scores([test_parts[n] for n in choice.weights], list(choice.weights.values()))
-        hybrid = _evaluated(f"hybrid (deployed: {choice.chosen})", "hybrid", blended, test, order, config,
-                            val={"selection mrr": choice.val_mrr[choice.chosen]}, seconds=train_s,
-                            params={"weights": {c: round(w, 4) for c, w in choice.weights.items()},
-                                    "val_mrr_of_candidates": {c: round(v, 4) for c, v in choice.val_mrr.items()}})
+        # The hybrid is the recommender rxkg train deploys, its weights chosen inside run_train.
+        kind = "patient_new" if new_only else "patient"
+        blended = recommender.blend(kind, test.patients)[0]
+        choice = recommender.selection.get(kind, {})
+        candidates = choice.get("val_mrr", {})
+        hybrid = _evaluated(f"hybrid (deployed: {choice.get('chosen', 'default weights')})", "hybrid", blended, test,
+                            order, config, seconds=train_s,
+                            val={**_val_metrics(recommender.blend(kind, val.patients)[0], val, order, config),
+                                 "selection mrr": candidates.get(choice.get("chosen"), float("nan"))},
+                            params={"weights": {c: round(w, 4) for c, w in recommender.weights[kind].items()},
+                                    "val_mrr_of_candidates": {c: round(v, 4) for c, v in candidates.items()}})
         result.models.append(hybrid)
         for row in result.models:
             log(f"  [{variant}] {row.model:<34} " + "  ".join(f"{m} {row.means[m]:.3f}" for m in metrics))
@@ -198,14 +202,6 @@ def _evaluated(name: str, role: str, scores: np.ndarray, truth: _Truth, order: n
 def _val_metrics(scores: np.ndarray, truth: _Truth, order: np.ndarray, config: EvaluateConfig) -> dict:
     """Validation MRR: what the hybrid's selection compares (fixed models report it for reference)."""
     return {"mrr": float(_per_patient(scores, truth, order, config.k)["mrr"].mean())}
-
-
-def _select(parts: dict[str, np.ndarray], truth: _Truth):
-    from recsys.blend import select_blend
-
-    positives = truth.matrix.toarray() > 0
-    usable = ~truth.history | positives if truth.masked else np.ones_like(positives)
-    return select_blend(parts, positives, usable)
 
 
 def _by_source(result: ProtocolResult, patients: list[str], k: int) -> dict[str, dict]:

@@ -54,7 +54,7 @@ def recommend_for_new_patient(ranker: Ranker, conditions: Sequence[str] = (), cu
     best_condition = (lambda drug: max(conditions, key=lambda c: disease_z[
         ranker.disease_index.get_loc(c), ranker.drug_index.get_loc(drug)])) if rows else \
         (lambda drug: current_drugs[0])
-    return ranker.rank_parts("patient", parts, best_condition, k, skip=set(current_drugs),
+    return ranker.rank_parts("patient_new", parts, best_condition, k, skip=set(current_drugs),
                              context=context, who="the new patient")
 
 

@@ -1,14 +1,14 @@
 """Ranking known entities: components scored per entity, standardised, blended and filtered.
 
 :class:`Ranker` composes fitted components over one drug list:
-- ``graph``: the disease -> drug scorer's matrix (GNN + metapath blend, or any
-  :class:`~recsys.link.scorer.LinkScorer`); a patient's graph score for a drug is its best
-  standardised score over the patient's conditions;
+- ``graph``: the disease -> drug scorers' matrices; a patient's graph score for a drug is its
+  best standardised score over the patient's conditions;
 - ``cf``: collaborative filtering (doctor x drug, patient x drug), fold-in for new users;
-- ``popularity``: the prior (indications per drug for diseases, within-specialty
-  prescribing for doctors, share of patients for patients), an explicit component.
-Each is standardised per entity (:mod:`recsys.blend`); a component that cannot score
-an entity drops out and the result says so. Patients get the safety filter by default.
+- ``popularity``: indications per drug, within-specialty prescribing, share of patients;
+- patients only: ``history``, ``running`` (:mod:`~recsys.recommender.history`), ``diagnosis``.
+Each is standardised per entity (:mod:`recsys.blend`); a component that cannot score an
+entity drops out and the result says so. Patients get the safety filter by default, and
+two weight sets: ``patient`` (continuation plus new drugs) and ``patient_new`` (new only).
 Explanations are computed when first read, so ranking stays cheap.
 """
 
@@ -40,7 +40,6 @@ __all__ = ["Ranker"]
 
 TREATS = EdgeType("drug", "treats", "disease")
 TAKES = EdgeType("patient", "takes", "drug")
-HAS_CONDITION = EdgeType("patient", "has_condition", "disease")
 
 
 class Ranker:
@@ -77,8 +76,14 @@ class Ranker:
             "disease": (*self.disease_scores, "popularity"),
             "doctor": ("graph", "cf", "popularity"),
             "patient": ("graph", "cf", "popularity", "history", "diagnosis", "running")}
+        # New drugs only (the patient's own drugs excluded) is another ranking task than
+        # continuation plus new drugs: history weighs nothing there, so it has its own weights.
+        self.components["patient_new"] = self.components["patient"]
+        weights = dict(weights or {})
+        if "patient" in weights:  # a bundle from before the new-drugs weights: one set for both
+            weights.setdefault("patient_new", weights["patient"])
         self.doctor_cf, self.doctor_popularity, self.patient_cf = doctor_cf, doctor_popularity, patient_cf
-        self.weights = {kind: dict(weights.get(kind, {})) if weights else {} for kind in self.components}
+        self.weights = {kind: dict(weights.get(kind, {})) for kind in self.components}
         #: How each choice was made on validation: ``fit_weights`` per kind (validation MRR of
         #: every candidate), the doctor CF model (``doctor_cf``); saved in the bundle.
         self.selection: dict[str, dict] = dict(selection or {})
@@ -94,12 +99,7 @@ class Ranker:
         takes = graph.edges.get(TAKES)
         self.patient_share = self._per_drug_counts(
             None if takes is None else takes.drop_duplicates(["src", "dst"]), "dst")
-        conditions = graph.edges.get(HAS_CONDITION, pd.DataFrame(columns=["src", "dst"]))
-        positions = self.disease_index.get_indexer(conditions["dst"])
-        self._conditions: dict[str, list[int]] = {}
-        for patient, pos in zip(conditions["src"], positions):
-            if pos >= 0:
-                self._conditions.setdefault(patient, []).append(int(pos))
+        self.records = PatientRecords(graph)  # each patient's drugs and conditions, grouped on first use
         self._safety: SafetyFilter | None = None  # built on first use: diseases and doctors never need it
         self._combinations: Combinations | None = None
         self.lookup = LazyNameIndex(graph)  # "did you mean ...?" for unknown ids
@@ -116,12 +116,12 @@ class Ranker:
     @property
     def safety(self) -> SafetyFilter:
         if self._safety is None:
-            self._safety = SafetyFilter.from_graph(self.graph, names=self.names)
+            self._safety = replace(SafetyFilter.from_graph(self.graph, names=self.names), records=self.records)
         return self._safety
 
     @safety.setter
     def safety(self, value: SafetyFilter) -> None:  # a filter built by hand reads this graph's patients
-        self._safety = value if value.records is not None else replace(value, records=PatientRecords(self.graph))
+        self._safety = value if value.records is not None else replace(value, records=self.records)
 
     @property
     def combinations(self) -> Combinations:
@@ -153,10 +153,12 @@ class Ranker:
                               exclude_current: bool = True) -> Recommendations:
         """Top-``k`` drugs for a patient; with ``safety`` (default) nothing interacting with what
         they take and nothing they are allergic to; ``exclude_current=False`` lets the drugs they
-        take now come back (continuation plus new drugs) instead of new drugs only."""
+        take now come back (continuation plus new drugs, the ``patient`` weights) instead of new
+        drugs only (the ``patient_new`` weights)."""
         self.check_entity(patient_id, "patient", k)
         context = self.safety.patient_context(patient_id, allow_current=not exclude_current) if safety else None
-        return self._rank("patient", patient_id, k, context=context)
+        skip = self.records.drugs(patient_id) if exclude_current and not safety else frozenset()
+        return self._rank("patient_new" if exclude_current else "patient", patient_id, k, skip, context)
 
     def score(self, entity_id: str, drug_ids: Sequence[str]) -> np.ndarray:
         """Blended scores of arbitrary candidate drugs for one entity (no filtering)."""
@@ -197,7 +199,7 @@ class Ranker:
             out["cf"] = self._cf_block(self.doctor_cf, entity_ids)
             out["popularity"] = self._specialty_fallback(self._cf_block(self.doctor_popularity, entity_ids),
                                                          entity_ids)
-        elif kind == "patient":
+        elif kind in ("patient", "patient_new"):
             out["graph"] = self.condition_scores(entity_ids, self.patient_scorers)
             out["cf"] = self._cf_block(self.patient_cf, entity_ids)
             out["popularity"] = np.tile(np.log1p(self.patient_share), (n, 1))
@@ -229,9 +231,9 @@ class Ranker:
         disease_z = self.disease_z_of(scorers)
         out = np.full((len(patient_ids), len(self.drug_ids)), np.nan)
         for row, patient in enumerate(patient_ids):
-            rows = self._conditions.get(patient)
-            if rows:
-                out[row] = disease_z[rows].max(axis=0)
+            rows = self.disease_index.get_indexer(sorted(self.records.conditions(patient)))
+            if (rows >= 0).any():
+                out[row] = disease_z[rows[rows >= 0]].max(axis=0)
         return out
 
     def _cf_block(self, model: CFRecommender | None, entity_ids: Sequence[str]) -> np.ndarray:
@@ -286,7 +288,7 @@ class Ranker:
         blended, standardised, dropped, _ = blend_components(parts, self.weights[kind])
         if len(dropped) == len(standardised):
             why = {"doctor": "no claims in the CF data and no specialty",
-                   "patient": "not in the CF data, no mapped conditions"}.get(kind, "no scores")
+                   "patient": "not in the CF data, no mapped conditions"}.get(kind.removesuffix("_new"), "no scores")
             raise KGError(f"no component can score {who!r} ({why}): nothing to rank it by")
         order = np.argsort(-blended[0], kind="stable")
         items: list[Recommendation] = []
