@@ -5,7 +5,8 @@ A flat chain of stages:
    metapath logit; see :mod:`recsys.link.gnn.train`), on a random split of ``treats``
    (penalty and number of epochs chosen on its validation pairs), then both refitted on
    every known indication with those choices;
-2. doctor and patient CF: ALS on 80% of each user's drugs, then refitted on all;
+2. doctors: CF model and blend chosen on 80% of each prescriber's drugs, then refitted on
+   all (:mod:`pipelines.doctors`); patients: CF chosen the same way;
 3. blend weights per entity kind, fitted on the validation pairs of each split by a
    recommender assembled from the training side only (its graph lacks the held-out
    edges, so no component and no popularity count has seen them); patients are validated
@@ -112,14 +113,14 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
 
     Returns ``(recommender, result)``.
     """
-    from pipelines.cfchoice import PATIENT_QUICK_SEARCH, QUICK_SEARCH, choose_cf, unvalidated_choice
+    from pipelines.cfchoice import PATIENT_QUICK_SEARCH, choose_cf, unvalidated_choice
+    from pipelines.doctors import fit_doctors
     from recsys.recommender.api import Recommender
 
     check_trainable(graph, log)
     if out is not None:
         check_output_folder(Path(out), force)
-    from recsys.cf import (MODELS, GroupPopularityRecommender, doctor_drug_interactions,
-                           holdout_split, patient_drug_interactions)
+    from recsys.cf import MODELS, doctor_drug_interactions, holdout_split, patient_drug_interactions
     from recsys.link.gnn import GNNConfig, GNNScorer
     from recsys.link.task import LinkTask
     from recsys.link.metapath import MetapathModel
@@ -160,22 +161,16 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
         stage("GNN")
 
     # 2. CF on the training side of per-user holdouts, and on everything (where the graph has people)
-    cf_val: dict[str, object] = {"doctor_cf": None, "doctor_popularity": None, "patient_cf": None}
-    cf_all = dict(cf_val)
-    doctor_split = patient_split = patient_time = None
+    cf_val: dict[str, object] = {"patient_cf": None}  # the validation recommender weighs patients only
+    cf_all: dict[str, object] = {"doctor_cf": None, "doctor_popularity": None, "patient_cf": None}
+    patient_split = patient_time = doctor_side = None
     choices: dict[str, dict] = {}
-    if _has(graph, PRESCRIBES):
-        doctors = doctor_drug_interactions(graph)
-        doctor_split = holdout_split(doctors, 0.2, seed=config.seed)
-        if doctor_split.test.nnz:
-            choice = choose_cf(doctor_split, config.seed, quick=config.cf_search == "quick")
-        else:  # too few prescribers to validate anything: the shipped data's choice
-            choice = unvalidated_choice("ease", QUICK_SEARCH)
-        choices["doctor_cf"] = choice.as_dict()
-        log(f"  doctor CF chosen on validation: {choice.model} {choice.params}")
-        for target, data in ((cf_val, doctor_split.train), (cf_all, doctors)):
-            target["doctor_cf"] = MODELS[choice.model](**choice.params).fit(data)
-            target["doctor_popularity"] = GroupPopularityRecommender(smoothing=config.doctor_smoothing).fit(data)
+    if _has(graph, PRESCRIBES):  # CF model and blend chosen together (as the evaluation's hybrid is)
+        doctor_side = fit_doctors(doctor_drug_interactions(graph), config.seed, config.cf_search == "quick",
+                                  config.doctor_smoothing)
+        choices["doctor_cf"] = doctor_side.choice.as_dict()
+        log(f"  doctor CF chosen on validation: {doctor_side.choice.model} {doctor_side.choice.params}")
+        cf_all["doctor_cf"], cf_all["doctor_popularity"] = doctor_side.cf, doctor_side.popularity
     if _has(graph, TAKES):
         patients = patient_drug_interactions(graph)
         patient_split = holdout_split(patients, 0.2, seed=config.seed)
@@ -205,20 +200,23 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
                                known=[(disease_ids[d], drug_ids[s]) for s, d in task.train_pairs], seed=config.seed)
     else:
         log("  disease: too few indications for validation pairs; the blend keeps default weights")
-    for kind, split in (("doctor", doctor_split), ("patient", patient_split)):
-        if kind == "patient" and patient_time is not None:
-            later, new, history = _time_pairs(patient_time, validation.drug_index)
-            validation.fit_weights("patient", later, seed=config.seed)
-            if new:
-                validation.fit_weights("patient_new", new, known=history, seed=config.seed)
-            else:
-                validation.weights["patient_new"] = dict(validation.weights["patient"])
-        elif split is None or not split.test.nnz:
-            log(f"  {kind}: no {kind}s with enough drugs in the graph; their blend keeps default weights")
-        else:  # a random 20% of each user's drugs (no dates to split patients by)
-            validation.fit_weights(kind, _pairs(split.test), known=_pairs(split.history), seed=config.seed)
-            if kind == "patient":
-                validation.weights["patient_new"] = dict(validation.weights["patient"])
+    if doctor_side is not None and doctor_side.selection:
+        validation.weights["doctor"], validation.selection["doctor"] = doctor_side.weights, doctor_side.selection
+    else:
+        log("  doctor: no doctors with enough drugs in the graph; their blend keeps default weights")
+    if patient_time is not None:
+        later, new, history = _time_pairs(patient_time, validation.drug_index)
+        validation.fit_weights("patient", later, seed=config.seed)
+        if new:
+            validation.fit_weights("patient_new", new, known=history, seed=config.seed)
+        else:
+            validation.weights["patient_new"] = dict(validation.weights["patient"])
+    elif patient_split is not None and patient_split.test.nnz:  # no dates: a random 20% of each one's drugs
+        validation.fit_weights("patient", _pairs(patient_split.test), known=_pairs(patient_split.history),
+                               seed=config.seed)
+        validation.weights["patient_new"] = dict(validation.weights["patient"])
+    else:
+        log("  patient: no patients with enough drugs in the graph; their blend keeps default weights")
     stage("blend weights")
 
     # 4. the deployed recommender

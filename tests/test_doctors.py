@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import pipelines.cfchoice
+import pipelines.doctors
 from pipelines.cfchoice import choose_cf
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.doctor import cf_splits, doctor_protocol
@@ -13,15 +13,14 @@ from tests.linkgraph import people_graph
 
 def _spy(monkeypatch) -> list:
     calls = []
-    original = pipelines.cfchoice.choose_cf
+    original = pipelines.doctors.choose_cf
 
     def spy(validation, *args, **kwargs):
         choice = original(validation, *args, **kwargs)
         calls.append((validation, choice))
         return choice
 
-    monkeypatch.setattr(pipelines.cfchoice, "choose_cf", spy)
-    monkeypatch.setattr("pipelines.evaluation.doctor.choose_cf", spy)
+    monkeypatch.setattr(pipelines.doctors, "choose_cf", spy)  # training and evaluation both choose there
     return calls
 
 
@@ -31,14 +30,14 @@ def test_deployed_doctor_model_is_the_evaluated_choice(monkeypatch):
     recommender, result = run_train(graph, TrainConfig(seed=0, gnn=None))
     (validation, choice), = calls
     doctors = doctor_drug_interactions(graph)
-    expected = holdout_split(doctors, 0.2, seed=0)  # the training side's own validation split
+    expected = holdout_split(doctors, 0.2, seed=1)  # the training side's own validation split (seed + 1)
     assert (validation.test.matrix != expected.test.matrix).nnz == 0
     assert type(recommender.doctor_cf) is MODELS[choice.model]
     assert recommender.doctor_cf.config() == MODELS[choice.model](**choice.params).config()
     assert result.selection["doctor_cf"] == recommender.selection["doctor_cf"] == choice.as_dict()
 
-    # The evaluation's hybrid chooses through the same function on its own validation split,
-    # and deploys what it chose.
+    # The evaluation's hybrid is fitted by the same function on its split's training part, whose
+    # validation split is the protocol's, and deploys what it chose.
     calls.clear()
     protocol = doctor_protocol(doctors, "holdout", EvaluateConfig(quick=True, bootstrap=0), log=lambda m: None)
     (evaluated_validation, evaluated_choice), = calls

@@ -169,10 +169,39 @@ def test_the_evaluated_patient_hybrid_is_the_bundle_rxkg_train_writes(people, qu
         (hybrid,) = [m for m in report.protocol(f"patient/{variant}").models if m.role == "hybrid"]
         deployed = {c: round(w, 4) for c, w in bundle.weights[kind].items()}
         assert hybrid.params["weights"] == deployed, variant
+        assert hybrid.params["val_mrr_of_candidates"] == {
+            c: round(v, 4) for c, v in bundle.selection[kind]["val_mrr"].items()}, variant
         assert hybrid.model == f"hybrid (deployed: {bundle.selection[kind]['chosen']})"
     # The two tasks are chosen apart: continuation is weighed only where it may be recommended.
     assert bundle.weights["patient"]["running"] > 0 or bundle.weights["patient"]["history"] > 0
     assert bundle.weights["patient_new"]["running"] == bundle.weights["patient_new"]["history"] == 0
+
+
+def test_the_evaluated_doctor_hybrid_is_the_bundle_rxkg_train_writes(people, quick_run, tmp_path):
+    """``rxkg train`` on the seen-prescriber protocol's training claims deploys the evaluated
+    hybrid: the same CF model and parameters, the same blend weights."""
+    from recsys.cf import doctor_drug_interactions
+    from pipelines.evaluation.doctor import cf_splits
+    from pipelines.train import run_train
+    from recsys.recommender.api import Recommender
+
+    report, _ = quick_run
+    split, _ = cf_splits(doctor_drug_interactions(people), "holdout", seed=QUICK.seed)
+    prescribes = EdgeType("doctor", "prescribes", "drug")
+    edges = people.edges[prescribes]
+    held = pd.MultiIndex.from_tuples(list(_entries(split.test)))
+    kept = edges[~pd.MultiIndex.from_arrays([edges["src"], edges["dst"]]).isin(held)]
+    training = KnowledgeGraph(people.nodes, {**people.edges, prescribes: kept.reset_index(drop=True)}, people.tables)
+    assert doctor_drug_interactions(training).nnz == split.train.nnz
+    run_train(training, QUICK.effective().train_config(), out=tmp_path / "bundle")
+    bundle = Recommender.load(tmp_path / "bundle")
+    (hybrid,) = [m for m in report.protocol("doctor/holdout").models if m.role == "hybrid"]
+    assert hybrid.params["weights"] == {c: round(w, 4) for c, w in bundle.weights["doctor"].items()}
+    # Chosen on the same validation pairs: every candidate's validation MRR is the same number.
+    assert hybrid.params["val_mrr_of_candidates"] == {
+        c: round(v, 4) for c, v in bundle.selection["doctor"]["val_mrr"].items()}
+    assert {k: hybrid.params["cf_choice"][k] for k in ("model", "params")} == \
+        {k: bundle.selection["doctor_cf"][k] for k in ("model", "params")}
 
 
 def test_time_split_targets_and_errors(people):

@@ -4,10 +4,12 @@ One :class:`~recsys.cf.split.CFSplit` per protocol is shared by every model, wit
 validation split carved from its training part (validation states are drawn from the
 training states, so tuning never sees a test state). Each CF model is tuned on
 validation (staged grid, NDCG@10), refitted on the training part and scored once. The
-hybrid is the deployed doctor blend: the CF model :func:`pipelines.cfchoice.choose_cf`
-picks on validation (EASE or ALS, as ``rxkg train`` picks it) and within-specialty
-popularity, the logistic blend or a component alone, whichever has the best validation
-MRR. A graph component does not exist for doctors (they reach the graph only through what
+hybrid is the doctor side ``rxkg train`` would deploy from the training part, fitted by the
+same function (:func:`pipelines.doctors.fit_doctors`, with ``rxkg train``'s settings): the
+CF model chosen on validation (EASE or ALS) and within-specialty popularity, the logistic
+blend or a component alone. Its validation is a per-prescriber holdout in both protocols,
+as deployed; the unseen protocol measures how that bundle serves prescribers it never saw.
+A graph component does not exist for doctors (they reach the graph only through what
 they prescribe).
 """
 
@@ -18,7 +20,8 @@ from typing import Callable
 import numpy as np
 from tqdm.auto import tqdm
 
-from pipelines.cfchoice import QUICK_SEARCH, choose_cf
+from pipelines.cfchoice import QUICK_SEARCH
+from pipelines.doctors import DOCTOR_COMPONENTS, doctor_validation, fit_doctors
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ModelResult, ProtocolResult, Stopwatch, summarise
 
@@ -47,7 +50,7 @@ def cf_splits(inter, mode: str, seed: int):
 
     if mode == "holdout":
         split = holdout_split(inter, 0.2, seed=seed)
-        return split, holdout_split(split.train, 0.2, seed=seed + 1)
+        return split, doctor_validation(split.train, seed)  # the deployed side's validation
     split = unseen_user_split(inter, by="state", user_fraction=0.1, test_fraction=0.2, seed=seed)
     return split, unseen_user_split(split.train, by="state", user_fraction=0.1, test_fraction=0.2, seed=seed + 1)
 
@@ -72,34 +75,35 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig,
     log(f"  {split.summary()}")
     log(f"  validation: {validation.summary()}")
     clock = Stopwatch()
-    # The deployed CF component, chosen as rxkg train chooses it; its searches are reused below.
-    choice, choice_seconds = clock.timed(lambda: choose_cf(validation, config.seed, config.quick, k))
-    components = {"cf": choice.model, "popularity": "group_popularity"}
+    # The deployed doctor side, fitted as rxkg train fits it on this split's training part.
+    train = config.train_config()
+    deployed, deployed_seconds = clock.timed(lambda: fit_doctors(
+        split.train, config.seed, train.cf_search == "quick", train.doctor_smoothing, k))
+    choice = deployed.choice
     log(f"  doctor CF chosen on validation: {choice.model} {choice.params}")
-    val_models, test_models = {}, {}
+    # Its searches serve the table where they are the table's own (same validation, same grid).
+    reused = choice.searches if mode == "holdout" and config.quick else {}
     for name in tqdm(MODEL_ORDER, desc=result.name, unit="model", leave=False):
         fixed = {"seed": config.seed} if name in ("als", "bpr") else {}
-        search = choice.searches.get(name) or staged_search(
+        search = reused.get(name) or staged_search(
             name, validation, stages=QUICK_STAGES[name] if config.quick else None, fixed=fixed, k=k)
         model, seconds = clock.timed(lambda: MODELS[name](**search.best_params).fit(split.train))
-        test_models[name] = model
-        if name in components.values():  # the blend's components, refitted for its validation
-            val_models[name] = MODELS[name](**search.best_params).fit(validation.train)
         row = _evaluated(LABELS[name], ROLES[name], score_split(model, split), split, config,
                          seconds=seconds + search.seconds, val={f"ndcg@{k}": search.best_score},
                          params={**search.best_params, "search_trials": len(search.trials)})
         result.models.append(row)
         log(f"  {row.model:<28} " + "  ".join(f"{m} {row.means[m]:.3f}" for m in metrics))
 
-    from recsys.blend import blend_scores
+    from recsys.blend import blend_components
 
-    blend, seconds = clock.timed(lambda: _select(validation, val_models, components, config))
-    parts = [score_split(test_models[m], split) for m in components.values()]
-    blended = blend_scores(parts, [blend.weights[c] for c in components])
-    row = _evaluated(f"hybrid (deployed: {blend.chosen}, cf = {LABELS[choice.model]})", "hybrid", blended, split,
-                     config, seconds=seconds + choice_seconds, val={"selection mrr": blend.val_mrr[blend.chosen]},
-                     params={"weights": {c: round(w, 4) for c, w in blend.weights.items()},
-                             "val_mrr_of_candidates": {c: round(v, 4) for c, v in blend.val_mrr.items()},
+    parts = {"cf": score_split(deployed.cf, split), "popularity": score_split(deployed.popularity, split)}
+    blended = blend_components(parts, {c: deployed.weights[c] for c in DOCTOR_COMPONENTS}, False)[0]
+    picked = deployed.selection.get("chosen", "default weights")
+    candidates = deployed.selection.get("val_mrr", {})
+    row = _evaluated(f"hybrid (deployed: {picked}, cf = {LABELS[choice.model]})", "hybrid", blended, split,
+                     config, seconds=deployed_seconds, val={"selection mrr": candidates.get(picked, float("nan"))},
+                     params={"weights": {c: round(w, 4) for c, w in deployed.weights.items()},
+                             "val_mrr_of_candidates": {c: round(v, 4) for c, v in candidates.items()},
                              "cf_choice": choice.as_dict()})
     result.models.append(row)
     log(f"  {row.model:<28} " + "  ".join(f"{m} {row.means[m]:.3f}" for m in metrics))
@@ -117,19 +121,6 @@ def _evaluated(name: str, role: str, scores: np.ndarray, split, config: Evaluate
     from recsys.cf.evaluate import split_metrics
 
     return summarise(name, role, split_metrics(scores, split, config.k), config.bootstrap, config.seed, **extra)
-
-
-def _select(validation, models: dict, components: dict[str, str], config: EvaluateConfig, max_users: int = 2000):
-    """Blend weights on (a seeded sample of) the validation users, as ``Recommender.fit_weights`` does."""
-    from recsys.cf.evaluate import score_split
-    from recsys.blend import select_blend
-
-    n = validation.test.shape[0]
-    rows = np.sort(np.random.default_rng(config.seed).choice(n, min(n, max_users), replace=False))
-    parts = {c: score_split(models[m], validation)[rows] for c, m in components.items()}
-    positives = (validation.test.matrix[rows] > 0).toarray()
-    usable = (validation.history.matrix[rows].toarray() == 0) | positives
-    return select_blend(parts, positives, usable)
 
 
 def by_specialty(split, models: dict[str, ModelResult], k: int, top: int = 10) -> list[dict]:
