@@ -104,7 +104,8 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig,
                      config, seconds=deployed_seconds, val={"selection mrr": candidates.get(picked, float("nan"))},
                      params={"weights": {c: round(w, 4) for c, w in deployed.weights.items()},
                              "val_mrr_of_candidates": {c: round(v, 4) for c, v in candidates.items()},
-                             "cf_choice": choice.as_dict()})
+                             "cf_choice": choice.as_dict(),
+                             **({"note": deployed.selection["note"]} if deployed.selection.get("note") else {})})
     result.models.append(row)
     log(f"  {row.model:<28} " + "  ".join(f"{m} {row.means[m]:.3f}" for m in metrics))
     result.info = {"split": split.summary(), "validation": validation.summary(), "seed": config.seed,

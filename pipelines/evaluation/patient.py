@@ -106,7 +106,8 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
                             val={**_val_metrics(recommender.blend(kind, val.patients)[0], val, order, config),
                                  "selection mrr": candidates.get(choice.get("chosen"), float("nan"))},
                             params={"weights": {c: round(w, 4) for c, w in recommender.weights[kind].items()},
-                                    "val_mrr_of_candidates": {c: round(v, 4) for c, v in candidates.items()}})
+                                    "val_mrr_of_candidates": {c: round(v, 4) for c, v in candidates.items()},
+                                    **({"note": choice["note"]} if choice.get("note") else {})})
         result.models.append(hybrid)
         for row in result.models:
             log(f"  [{variant}] {row.model:<34} " + "  ".join(f"{m} {row.means[m]:.3f}" for m in metrics))
