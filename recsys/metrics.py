@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import scipy.sparse as sp
 
 __all__ = ["ranks_with_ties", "mean_reciprocal_rank", "hits_at_k", "set_ranking_metrics", "average_precision",
-           "jaccard_at_true_size", "bootstrap_interval"]
+           "jaccard_at_true_size", "bootstrap_interval", "filtered_reciprocal_ranks"]
 
 
 def ranks_with_ties(scores: np.ndarray, true_index: np.ndarray) -> np.ndarray:
@@ -32,6 +32,37 @@ def ranks_with_ties(scores: np.ndarray, true_index: np.ndarray) -> np.ndarray:
     higher = (scores > true).sum(axis=1)
     equal = (scores == true).sum(axis=1)  # includes the true item itself
     return higher + (equal + 1) / 2.0
+
+
+def filtered_reciprocal_ranks(scores: np.ndarray, positives: np.ndarray,
+                              usable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Row and filtered reciprocal rank of every positive, in ``np.nonzero(positives)`` order.
+
+    Each positive is ranked among the usable non-positive entries of its row (the other
+    positives do not count), ties at the mean rank; NaN entries are ignored as negatives.
+    One sort per row and a binary search per positive: validation is scored many times
+    when weights are searched.
+
+    >>> filtered_reciprocal_ranks(np.array([[0.9, 0.5, 0.5, 0.1]]), np.array([[False, True, False, False]]))
+    (array([0]), array([0.4]))
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    positives = np.asarray(positives, dtype=bool)
+    usable = np.ones_like(positives) if usable is None else np.asarray(usable, dtype=bool)
+    negatives = usable & ~positives & ~np.isnan(scores)
+    rows, cols = np.nonzero(positives)
+    reciprocal = np.empty(len(rows))
+    if not len(rows):
+        return rows, reciprocal
+    counts = negatives.sum(axis=1)
+    ordered = np.sort(np.where(negatives, scores, np.nan), axis=1)  # each row's negatives first, ascending
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    for start, end in zip(starts, np.r_[starts[1:], len(rows)]):
+        row = rows[start]
+        others, mine = ordered[row, :counts[row]], scores[row, cols[start:end]]
+        below, above = np.searchsorted(others, mine, "left"), np.searchsorted(others, mine, "right")
+        reciprocal[start:end] = 1.0 / (1.0 + (counts[row] - above) + 0.5 * (above - below))
+    return rows, reciprocal
 
 
 def mean_reciprocal_rank(ranks: np.ndarray) -> float:
