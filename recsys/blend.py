@@ -176,8 +176,8 @@ def select_blend(parts: Mapping[str, np.ndarray], positives: np.ndarray, usable:
     Components that score no row get weight 0. A candidate other than the ``reference`` component (the metapath model a
     GNN is stacked on; by default the best component alone) is kept only if it beats it in
     at least ``support`` of paired bootstrap resamples of the validation entities
-    (:func:`bootstrap_support`); otherwise the reference is: a blend that wins validation
-    by 0.0005 is noise.
+    (:func:`bootstrap_support`); otherwise the next best is tried, and the reference is
+    kept if none has that support: a blend that wins validation by 0.0005 is noise.
     """
     names = [n for n, scores in parts.items() if scored_rows(scores).any()]
     if not names:
@@ -192,16 +192,19 @@ def select_blend(parts: Mapping[str, np.ndarray], positives: np.ndarray, usable:
         tuned, *ranks["tuned"] = cross_fitted_ascent(standardised, positives, usable, seed)
         candidates["tuned"] = dict(zip(names, map(float, tuned)))
     mrr = {label: float(np.mean(rr)) if len(rr) else float("nan") for label, (_, rr) in ranks.items()}
-    chosen = max(mrr, key=lambda label: (mrr[label], label == "blend"))  # a tie: the logistic blend, else simpler
     if reference not in names:  # the simplest strong choice: the best component alone
         reference = max(names, key=lambda n: mrr[n])
-    note = ""
-    if chosen != reference:
-        rows = ranks[chosen][0]
-        share = bootstrap_support(rows, ranks[chosen][1], ranks[reference][1], seed=seed)
-        verdict = "kept" if share >= support else f"not deployed: {reference} alone is"
-        note = (f"{chosen} beat {reference} in {share:.0%} of bootstrap resamples of the validation entities "
-                f"(needs {support:.0%}); {verdict}")
-        if share < support:
-            chosen = reference
+    # Best first (a tie: the logistic blend, else a component alone before the tuned blend); each
+    # candidate above the reference is kept only with bootstrap support, else the next is tried.
+    order = sorted(mrr, key=lambda label: (mrr[label], label == "blend", label != "tuned"), reverse=True)
+    chosen, verdicts = reference, []
+    for label in order[:order.index(reference)]:
+        share = bootstrap_support(ranks[label][0], ranks[label][1], ranks[reference][1], seed=seed)
+        verdicts.append(f"{label} beat {reference} in {share:.0%} of bootstrap resamples of the validation entities")
+        if share >= support:
+            chosen = label
+            break
+    note = "; ".join(verdicts)
+    if verdicts:
+        note += f" (needs {support:.0%}); " + ("kept" if chosen != reference else f"not deployed: {reference} alone is")
     return BlendChoice({n: 0.0 for n in parts} | candidates[chosen], chosen, mrr, note)
