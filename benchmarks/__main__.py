@@ -1,7 +1,7 @@
 """Run every benchmark: ``python -m benchmarks`` (or ``make bench``)."""
 
-from benchmarks import (bench_api, bench_build, bench_cf, bench_distributed, bench_families, bench_growth,
-                        bench_links, bench_stacking, bench_synth)
+from benchmarks import (bench_api, bench_build, bench_cf, bench_distributed, bench_endtoend, bench_families,
+                        bench_growth, bench_links, bench_stacking, bench_synth)
 
 if __name__ == "__main__":
     bench_build.main([])
@@ -13,3 +13,4 @@ if __name__ == "__main__":
     bench_api.main([])
     bench_distributed.main([])
     bench_growth.main([])
+    bench_endtoend.main([])
