@@ -56,6 +56,9 @@ def add_query_commands(sub) -> None:
     p.add_argument("--k", type=int, default=10, help="how many drugs (default 10)")
     p.add_argument("--new-only", action="store_true", help="diseases: leave out known indications")
     p.add_argument("--no-safety", action="store_true", help="patients: raw scores, no safety filter")
+    p.add_argument("--include-current", action="store_true",
+                   help="patients: the drugs they take now may come back (continuation plus new drugs, ranked by "
+                        "the weights chosen for every later drug); default: new drugs only")
     p.add_argument("--block-at", choices=("minor", "moderate", "major", "contraindicated"),
                    help="patients: remove interactions of this severity or graver, warn about milder ones "
                         "(an interaction without a recorded severity is always removed; default minor)")
@@ -105,6 +108,8 @@ def check_recommend_flags(args: argparse.Namespace, parser: argparse.ArgumentPar
         parser.error(f"{', '.join(patient_only)}: only for --patient or --new-patient")
     if args.new_only and not args.disease:
         parser.error("--new-only: only for --disease")
+    if args.include_current and not args.patient:
+        parser.error("--include-current: only for --patient")
     if patient_only and args.new_patient:
         patient_only = [f for f in patient_only if f != "--reveal-patients"]
     new_patient = [f for f, v in (("--conditions", args.conditions), ("--drugs", args.drugs),
@@ -178,7 +183,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
                 args.conditions, args.drugs, args.allergies, k=args.k, safety=not args.no_safety)
         else:
             entity = resolve_patient(recommender, args.patient)
-            out = recommender.recommend_for_patient(entity, k=args.k, safety=not args.no_safety)
+            out = recommender.recommend_for_patient(entity, k=args.k, safety=not args.no_safety,
+                                                    exclude_current=not args.include_current)
     shown = entity if args.reveal_patients else pseudonymiser().pseudonym(entity)
     if args.json:
         print(json.dumps({"entity": shown, "recommendations": [r.as_dict() for r in out],

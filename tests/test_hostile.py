@@ -297,6 +297,8 @@ CASES: dict[str, Case] = {
                                       ("--no-safety", "only for --patient")),
     "new-only for a doctor": Case({}, ["recommend", "--doctor", "doctor:NPI:1", "--new-only"], 2,
                                   ("--new-only", "only for --disease")),
+    "continuation for a new patient": Case({}, ["recommend", "--new-patient", "--conditions", "disease:DOID:1",
+                                                "--include-current"], 2, ("--include-current", "only for --patient")),
     "mistyped graph for train": Case({}, ["train", "--graph", "{in}/grahp", "--out", "{out}/m"], 1,
                                      ("grahp", "no such graph directory")),
 }

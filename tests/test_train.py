@@ -53,6 +53,15 @@ def test_recommend_command_line(tiny_graph, tmp_path, capsys):
     pseudonym = out.split("drugs for ")[1].split()[0]
     assert main(["recommend", "--model", str(tmp_path / "model"), "--patient", pseudonym, "--k", "1"]) == 0
     assert f"drugs for {pseudonym}" in capsys.readouterr().out
+    # New drugs only by default; --include-current lets what the patient takes come back.
+    takes = tiny_graph.edges[("patient", "takes", "drug")]
+    taken = set(takes.loc[takes["src"] == "patient:demo:p1", "dst"].astype(str))
+    listed = {}
+    for flags in ([], ["--include-current"]):
+        assert main(["recommend", "--model", str(tmp_path / "model"), "--patient", "patient:demo:p1", "--k", "50",
+                     "--no-safety", "--json", *flags]) == 0
+        listed[bool(flags)] = {r["drug_id"] for r in json.loads(capsys.readouterr().out)["recommendations"]}
+    assert taken and not taken & listed[False] and taken <= listed[True]
     assert main(["recommend", "--model", str(tmp_path / "model"), "--patient", "patient:anon:0000", "--k", "1"]) == 1
     assert "no patient of the model has the pseudonym" in capsys.readouterr().err
     assert main(["recommend", "--model", str(tmp_path / "model"), "--doctor", "disease:DOID:1287"]) == 1
