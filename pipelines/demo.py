@@ -108,10 +108,10 @@ def _page(graph, entity: str, recommendations, path: Path) -> Path:
 def deployed_summary(recommender) -> str:
     """What the bundle deploys, as chosen on validation: the blend per entity kind and the CF models."""
     lines = ["Deployed (chosen on validation):"]
-    for kind in ("disease", "doctor", "patient"):
+    for kind in ("disease", "doctor", "patient", "patient_new"):
         chosen = recommender.selection.get(kind, {}).get("chosen")
         weights = ", ".join(f"{name} {w:.2f}" for name, w in recommender.weights.get(kind, {}).items() if w)
-        lines.append(f"  {kind:<8} {chosen or 'default weights'}: {weights or 'no weighted component'}")
+        lines.append(f"  {kind:<11} {chosen or 'default weights'}: {weights or 'no weighted component'}")
     for part in ("doctor_cf", "patient_cf"):
         choice = recommender.selection.get(part)
         if choice:
