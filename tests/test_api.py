@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from kg.errors import KGError
+from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 from recsys.recommender.api import Recommender
 from kg.atc import drug_atc_codes
@@ -396,3 +398,53 @@ def test_drugs_still_running_rank_above_more_recent_stopped_ones():
     # A (no stop) and C (stopping after the latest record) are running; B stopped, so it comes last
     assert list(np.argsort(-running)[:3]) == [2, 0, 1]
     assert recency[3] == running[3] == 0.0                  # never taken
+
+
+# ------------------------------------------------------ which prescribers should hear about a drug
+def _people_recommender(graph):
+    from recsys.cf import EASERecommender
+
+    drugs = sorted(graph.nodes_of_type("drug")["id"])
+    diseases = sorted(graph.nodes_of_type("disease")["id"])
+    treats = graph.edges[("drug", "treats", "disease")]
+    scores = np.random.default_rng(0).normal(scale=0.01, size=(len(diseases), len(drugs)))  # what a scorer predicts
+    scores[pd.Index(diseases).get_indexer(treats["dst"]), pd.Index(drugs).get_indexer(treats["src"])] += 1.0
+    claims = doctor_drug_interactions(graph)
+    return Recommender(graph, scores, diseases, drugs, doctor_cf=EASERecommender(regularization=10.0).fit(claims),
+                       doctor_popularity=GroupPopularityRecommender().fit(claims))
+
+
+def test_prescribers_for_a_prescribed_drug_are_those_whose_list_it_tops():
+    from linkgraph import people_graph
+
+    rec = _people_recommender(people_graph())
+    drug = "drug:DB10100"  # prescribed by the doctors of clusters 0 and 1
+    out = rec.recommend_doctors_for_drug(drug, k=5)
+    prescribers = set(rec.doctor_cf.train.user_ids[rec.doctor_cf.train.matrix.tocsc()[
+        :, rec.doctor_cf.train.item_index([drug])[0]].nonzero()[0]])
+    assert len(out) == 5 and not {p.doctor_id for p in out} & prescribers
+    assert [p.place for p in out] == sorted(p.place for p in out) and {p.route for p in out} == {"prescribing"}
+    first = out[0]  # the place is the drug's place in that doctor's own deployed list
+    assert rec.recommend_for_doctor(first.doctor_id, k=first.place)[first.place - 1].drug_id == drug
+    assert first.reason.startswith(f"#{first.place} in their list")
+
+
+def test_a_drug_nobody_prescribes_reaches_the_prescribers_of_drugs_that_treat_the_same_diseases():
+    """A planted cold drug: cluster 0's doctors lose every prescription of it, so CF knows nothing
+    of it; its predicted indications are cluster 0's, so their prescribers come first."""
+    from linkgraph import people_graph
+
+    graph = people_graph()
+    prescribes = EdgeType("doctor", "prescribes", "drug")
+    edges = graph.edges[prescribes]
+    cold = "drug:DB10005"
+    graph = KnowledgeGraph(graph.nodes, {**graph.edges, prescribes: edges[edges["dst"] != cold].reset_index(drop=True)},
+                           graph.tables)
+    rec = _people_recommender(graph)
+    assert not rec.doctor_cf.train.has_item(cold)
+    out = rec.recommend_doctors_for_drug(cold, k=8)
+    assert {p.route for p in out} == {"graph"} and all(p.place is None for p in out)
+    assert {p.specialty for p in out} == {"specialty 0"}  # the 8 doctors of cluster 0
+    assert "predicted to treat the same diseases" in out[0].reason
+    with pytest.raises(KGError, match="not a drug"):
+        rec.recommend_doctors_for_drug("disease:DOID:1000")

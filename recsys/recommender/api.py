@@ -15,6 +15,7 @@ import numpy as np
 
 from recsys.cf.profile import DoctorProfile
 from recsys.recommender import entities
+from recsys.recommender.audience import Prescriber, doctors_for_drug
 from recsys.recommender.bundle import read_recommender_parts, save_recommender
 from recsys.recommender.evidence import cf_evidence
 from recsys.recommender.explain import ExplanationPath, PathExplainer
@@ -68,6 +69,11 @@ class Recommender(Ranker):
     def similar_drugs(self, drug_id: str, k: int = 10, by: str = "graph") -> list[tuple[str, str, float]]:
         """Drugs most like ``drug_id`` (``by="graph"`` or ``"prescribing"``); see :func:`entities.similar_drugs`."""
         return entities.similar_drugs(self, drug_id, k, by)
+
+    def recommend_doctors_for_drug(self, drug_id: str, k: int = 10) -> list[Prescriber]:
+        """Prescribers who do not prescribe ``drug_id`` yet, those it suits best first, also for a
+        drug nobody prescribes (through the graph); see :mod:`recsys.recommender.audience`."""
+        return doctors_for_drug(self, drug_id, k)
 
     def profile_doctor(self, doctor_id: str, peers: int = 5) -> DoctorProfile:
         """The prescriber's therapeutic areas, differences from their specialty, and peers."""

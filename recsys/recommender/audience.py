@@ -1,0 +1,111 @@
+"""The reverse question a drug's medical-affairs team asks: which prescribers should hear about it.
+
+Answered through the deployed model, two ways:
+
+- a drug somebody prescribes: every prescriber who does not prescribe it yet is ranked by
+  where the drug stands in their own deployed doctor list (the same blend
+  ``recommend_for_doctor`` ranks by), the best place first, ties by blended score;
+- a drug nobody prescribes (collaborative filtering knows nothing of it): through the graph.
+  The disease scorer predicts what every drug treats, so the new drug is compared with each
+  prescribed drug by the cosine of their standardised disease-score profiles (as
+  ``similar_drugs(by="graph")``), and a prescriber's score is the claim-weighted mean
+  similarity of what they prescribe. The reason names the prescriber's drugs closest to it.
+
+Neither route is yet measured against held-out prescribing of new drugs (the drug cold-start
+protocol); the results say which route answered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kg.errors import KGError
+from recsys.cf.base import check_k
+
+__all__ = ["Prescriber", "doctors_for_drug"]
+
+#: Prescribers blended per chunk (bounds memory on all of CMS: 2,048 x drugs floats).
+CHUNK = 2048
+
+
+@dataclass(frozen=True)
+class Prescriber:
+    """One prescriber to tell about a drug, with the evidence for it."""
+
+    doctor_id: str
+    name: str
+    specialty: str | None
+    score: float
+    #: Where the drug stands in the prescriber's own list of drugs they do not prescribe yet
+    #: (1 = first); None on the graph route.
+    place: int | None
+    route: str  # "prescribing" or "graph"
+    reason: str
+
+    def as_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def doctors_for_drug(ranker, drug_id: str, k: int = 10) -> list[Prescriber]:
+    """The ``k`` prescribers ``drug_id`` suits best among those who do not prescribe it (module doc)."""
+    check_k(k)
+    if ranker.node_types.get(drug_id) != "drug":
+        raise KGError(f"{drug_id!r} is not a drug of the model{ranker.lookup.suggest(drug_id)}")
+    model = ranker.doctor_cf
+    if model is None or model.train is None:
+        raise KGError("the model has no prescribers (it was trained without prescribes edges)")
+    claims = model.train
+    if claims.has_item(drug_id):
+        return _by_prescribing(ranker, drug_id, k)
+    return _by_graph(ranker, drug_id, k)
+
+
+def _by_prescribing(ranker, drug_id: str, k: int) -> list[Prescriber]:
+    claims = ranker.doctor_cf.train
+    doctors = list(claims.user_ids)
+    columns = ranker.drug_index.get_indexer(claims.item_ids)  # the prescribed drugs on the model's drug list
+    listed = columns >= 0
+    position = int(np.flatnonzero(claims.item_ids[listed] == drug_id)[0])
+    place = np.zeros(len(doctors), dtype=np.int64)
+    score = np.zeros(len(doctors))
+    prescribes = claims.matrix.tocsc()[:, claims.item_index([drug_id])[0]].toarray().ravel() > 0
+    for start in range(0, len(doctors), CHUNK):
+        rows = slice(start, min(start + CHUNK, len(doctors)))
+        blended = ranker.blend("doctor", doctors[rows], only_weighted=True)[0][:, columns[listed]]
+        own = claims.matrix[rows].toarray()[:, listed] > 0  # their drugs are never in their list
+        mine = blended[:, position][:, None]
+        place[rows] = 1 + ((blended > mine) & ~own).sum(axis=1)
+        score[rows] = mine[:, 0]
+    candidates = np.flatnonzero(~prescribes)
+    order = candidates[np.lexsort((-score[candidates], place[candidates]))][:k]
+    return [_prescriber(ranker, doctors[i], float(score[i]), int(place[i]), "prescribing",
+                        f"#{place[i]} in their list of drugs they do not prescribe yet") for i in order]
+
+
+def _by_graph(ranker, drug_id: str, k: int) -> list[Prescriber]:
+    claims = ranker.doctor_cf.train
+    profiles = ranker.disease_z.T[ranker.drug_index.get_indexer(claims.item_ids)]
+    target = ranker.disease_z[:, ranker.drug_index.get_loc(drug_id)]
+    norms = np.linalg.norm(profiles, axis=1) * max(float(np.linalg.norm(target)), 1e-12)
+    similarity = profiles @ target / np.maximum(norms, 1e-12)
+    shares = claims.matrix.tocsr().astype(np.float64)
+    totals = np.asarray(shares.sum(axis=1)).ravel()
+    score = (shares @ similarity) / np.maximum(totals, 1e-12)
+    order = np.argsort(-score, kind="stable")[:k]
+    out = []
+    for i in order:
+        row = shares[i]
+        nearest = row.indices[np.argsort(-similarity[row.indices], kind="stable")[:2]]
+        names = ", ".join(ranker.names.get(claims.item_ids[j]) or str(claims.item_ids[j]) for j in nearest)
+        out.append(_prescriber(ranker, str(claims.user_ids[i]), float(score[i]), None, "graph",
+                               f"prescribes {names}, predicted to treat the same diseases"))
+    return out
+
+
+def _prescriber(ranker, doctor_id: str, score: float, place: int | None, route: str, reason: str) -> Prescriber:
+    specialty = ranker.graph.node(doctor_id).get("specialty")
+    return Prescriber(doctor_id, ranker.names.get(doctor_id) or doctor_id,
+                      specialty if isinstance(specialty, str) and specialty else None, round(score, 6), place, route,
+                      reason)
