@@ -35,6 +35,9 @@ from kg.schema import EdgeType
 __all__ = ["TrainConfig", "TrainResult", "run_train", "check_trainable", "DEPLOYED_GNN", "TRAINING_RELATIONS"]
 
 TAKES = EdgeType("patient", "takes", "drug")
+#: The patient blend's ablations: components left out, the weights chosen again without them.
+ABLATIONS: dict[str, tuple[str, ...]] = {"without history": ("history", "running"), "without CF": ("cf",),
+                                         "without graph": ("graph",)}
 #: The GNN rxkg deploys, chosen on validation of both disease splits (the evaluation uses it too).
 DEPLOYED_GNN = {"encoder": "rgcn", "prior": "metapath"}
 PRESCRIBES = EdgeType("doctor", "prescribes", "drug")
@@ -99,6 +102,9 @@ class TrainResult:
     metapath_penalty: float
     gnn_epochs: int | None = None
     selection: dict[str, dict] = field(default_factory=dict)
+    #: Per patient blend (``patient``, ``patient_new``): the weights chosen on the same validation
+    #: pairs with components left out (:data:`ABLATIONS`), for the evaluation's ablation rows.
+    ablations: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     def summary(self) -> str:
         total = sum(self.seconds.values())
@@ -204,11 +210,14 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
         validation.weights["doctor"], validation.selection["doctor"] = doctor_side.weights, doctor_side.selection
     else:
         log("  doctor: no doctors with enough drugs in the graph; their blend keeps default weights")
+    ablations: dict[str, dict[str, dict[str, float]]] = {}
     if patient_time is not None:
         later, new, history = _time_pairs(patient_time, validation.drug_index)
         validation.fit_weights("patient", later, seed=config.seed)
+        ablations["patient"] = _ablations(validation, "patient", later, (), config.seed)
         if new:
             validation.fit_weights("patient_new", new, known=history, seed=config.seed)
+            ablations["patient_new"] = _ablations(validation, "patient_new", new, history, config.seed)
         else:
             validation.weights["patient_new"] = dict(validation.weights["patient"])
     elif patient_split is not None and patient_split.test.nnz:  # no dates: a random 20% of each one's drugs
@@ -229,7 +238,23 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
         recommender.save(out, force=force)
         stage("save")
     return recommender, TrainResult(Path(out) if out else None, validation.weights, seconds,
-                                    float(selected.penalty), gnn_epochs, selection)
+                                    float(selected.penalty), gnn_epochs, selection, ablations)
+
+
+def _ablations(validation, kind: str, pairs: list[tuple[str, str]], known: list[tuple[str, str]] | tuple,
+               seed: int) -> dict[str, dict[str, float]]:
+    """The weights ``kind``'s blend gets on the same validation pairs without each ablation's
+    components (chosen as the deployed weights are: :func:`fit_on_validation`)."""
+    from recsys.recommender.fitting import fit_on_validation, validation_sample
+
+    entities, positives, usable = validation_sample(validation.drug_index, pairs, known, 2000, seed)
+    parts = validation.component_scores(kind, entities)
+    out = {}
+    for label, left_out in ABLATIONS.items():
+        kept = [c for c in validation.components[kind] if c not in left_out]
+        weights, _ = fit_on_validation(parts, kept, positives, usable, 1e-2, None, seed)
+        out[label] = {c: float(weights.get(c, 0.0)) for c in validation.components[kind]}
+    return out
 
 
 def _patient_time_split(graph: KnowledgeGraph, seed: int, log: Callable[[str], None]):

@@ -230,7 +230,11 @@ def test_quick_evaluation_runs_every_protocol_end_to_end(quick_run):
     for protocol in result.protocols:
         assert not protocol.skipped, protocol.skipped
         roles = {m.role for m in protocol.models}
-        assert roles == {"baseline", "model", "hybrid"}, protocol.name
+        assert roles - {"ablation"} == {"baseline", "model", "hybrid"}, protocol.name
+        if protocol.name.startswith("patient/"):  # every ablation is a row or named as equal to the hybrid
+            ablations = {m.model.removeprefix("hybrid ") for m in protocol.models if m.role == "ablation"}
+            assert ablations | set(protocol.info["ablations_equal_to_the_hybrid"]) == {
+                "without history", "without CF", "without graph"}, protocol.name
         for model in protocol.models:
             for metric in protocol.metrics:
                 mean, (lo, hi) = model.means[metric], model.intervals[metric]

@@ -109,13 +109,15 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
                                     "val_mrr_of_candidates": {c: round(v, 4) for c, v in candidates.items()},
                                     **({"note": choice["note"]} if choice.get("note") else {})})
         result.models.append(hybrid)
+        same = _ablation_rows(result, recommender, trained.ablations.get(kind, {}), kind, test, order, config)
         for row in result.models:
             log(f"  [{variant}] {row.model:<34} " + "  ".join(f"{m} {row.means[m]:.3f}" for m in metrics))
         result.info = {"split": split.summary(), "seed": config.seed, "test_patients": len(test.patients),
                        "val_patients": len(val.patients), "test_pairs": int(test.matrix.nnz),
                        "drugs_ranked": len(drugs), "by_source": _by_source(result, test.patients, k),
                        "trained": {"seconds": {s: round(v, 1) for s, v in trained.seconds.items()},
-                                   "selection": trained.selection}}
+                                   "selection": trained.selection},
+                       "ablations_equal_to_the_hybrid": same}
         if new_only:
             result.info["conditions_only"] = conditions_only_sanity(recommender, k)
             result.info["interaction_rate"] = _interaction_rates(recommender, split.graph, blended, test, config.k)
@@ -169,6 +171,26 @@ class _PatientModels:
         if "gnn" in rec.disease_scores:
             out["graph: GNN"] = rec.condition_scores(ids, ["gnn"])
         return out, parts
+
+
+def _ablation_rows(result: ProtocolResult, recommender, ablations: dict[str, dict[str, float]], kind: str,
+                   truth: "_Truth", order: np.ndarray, config: EvaluateConfig) -> list[str]:
+    """One row per ablation of the deployed blend (its components left out, weights chosen again
+    on the same validation pairs inside ``run_train``), scored on the same test patients; the
+    ablations whose left-out components carry no weight equal the hybrid and are only named."""
+    from pipelines.train import ABLATIONS
+    from recsys.blend import blend_components
+
+    parts = recommender.component_scores(kind, truth.patients)
+    same = []
+    for label, weights in ablations.items():
+        if not any(recommender.weights[kind].get(c, 0.0) for c in ABLATIONS[label]):
+            same.append(label)
+            continue
+        scores = blend_components(parts, weights, False)[0]
+        result.models.append(_evaluated(f"hybrid {label}", "ablation", scores, truth, order, config,
+                                        params={"weights": {c: round(w, 4) for c, w in weights.items()}}))
+    return same
 
 
 def _repeat_last(history: np.ndarray) -> np.ndarray:

@@ -208,7 +208,7 @@ def plot_protocol(protocol: ProtocolResult, path: Path) -> Path:
     fig, axes = plt.subplots(1, len(metrics), figsize=(max(8.0, 3.4 * len(metrics)), 0.42 * len(protocol.models) + 2.2),
                              sharey=True, squeeze=False)
     names = [m.model for m in protocol.models]
-    colours = {"baseline": "#9e9e9e", "model": "#4c72b0", "hybrid": "#dd8452"}
+    colours = {"baseline": "#9e9e9e", "model": "#4c72b0", "hybrid": "#dd8452", "ablation": "#f2c49b"}
     y = np.arange(len(names))
     for ax, metric in zip(axes[0], metrics):
         means = np.array([m.means.get(metric, np.nan) for m in protocol.models])

@@ -14,8 +14,9 @@ from recsys.metrics import bootstrap_interval
 
 __all__ = ["ModelResult", "ProtocolResult", "EvaluationResult", "summarise", "Stopwatch"]
 
-#: Model roles, in table order: priors and simple heuristics, learned single models, the blend.
-ROLES = ("baseline", "model", "hybrid")
+#: Model roles, in table order: priors and simple heuristics, learned single models, the blend,
+#: the blend with components left out.
+ROLES = ("baseline", "model", "hybrid", "ablation")
 
 
 @dataclass
