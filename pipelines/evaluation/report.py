@@ -177,11 +177,14 @@ def markdown(result: EvaluationResult, plots: list[str] = ()) -> str:
              "Every number is a mean over test entities with a 95% percentile-bootstrap interval "
              f"({cfg.effective().bootstrap} resamples). Models and blend weights were chosen on validation; "
              "test was scored once. Roles: baseline (priors, heuristics, the metapath model), model (learned), "
-             "hybrid (what rxkg deploys: the logistic blend of its components or one component alone, "
+             "hybrid (what rxkg deploys: the logistic blend of its components, a blend tuned by coordinate "
+             "ascent on validation MRR (`tuned`, its MRR measured out of fold) or one component alone, "
              "whichever has the best validation MRR, shown as `selection mrr`: each validation pair ranked "
              "among the entity's non-positive drugs; a candidate replaces the best single component, or the "
              "metapath model for diseases, only if it beats it in 95% of bootstrap resamples of the validation "
-             "entities). The `validation` column is the criterion each model was selected or stopped on.", ""]
+             "entities, else the next best is tried), ablation (the patient hybrid with components left out, "
+             "its weights chosen again on the same validation pairs). The `validation` column is the "
+             "criterion each model was selected or stopped on.", ""]
     for protocol in result.protocols:
         lines += protocol_table(protocol, cfg.effective() if cfg.quick else None)
     if plots:
