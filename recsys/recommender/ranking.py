@@ -7,9 +7,8 @@
 - ``popularity``: indications per drug, within-specialty prescribing, share of patients;
 - patients only: ``history``, ``running`` (:mod:`~recsys.recommender.history`), ``diagnosis``.
 Each is standardised per entity (:mod:`recsys.blend`); a component that cannot score an
-entity drops out and the result says so. Patients get the safety filter by default, and
-two weight sets: ``patient`` (continuation plus new drugs) and ``patient_new`` (new only).
-Explanations are computed when first read, so ranking stays cheap.
+entity drops out and the result says so. Patients get the safety filter by default, and two
+weight sets: ``patient`` (continuation plus new drugs) and ``patient_new`` (new only).
 """
 
 from __future__ import annotations
@@ -61,6 +60,7 @@ class Ranker:
         self.drug_index = pd.Index(self.drug_ids)
         self.disease_ids = list(disease_ids)
         self.disease_index = pd.Index(self.disease_ids)
+        self._disease_row = {d: i for i, d in enumerate(self.disease_ids)}  # per-patient lookups: no pandas call
         if not isinstance(disease_scores, Mapping):
             disease_scores = {"graph": disease_scores}
         #: The disease -> drug scorers' matrices by component name (e.g. "metapath", "gnn").
@@ -231,9 +231,9 @@ class Ranker:
         disease_z = self.disease_z_of(scorers)
         out = np.full((len(patient_ids), len(self.drug_ids)), np.nan)
         for row, patient in enumerate(patient_ids):
-            rows = self.disease_index.get_indexer(sorted(self.records.conditions(patient)))
-            if (rows >= 0).any():
-                out[row] = disease_z[rows[rows >= 0]].max(axis=0)
+            rows = [self._disease_row[d] for d in self.records.conditions(patient) if d in self._disease_row]
+            if rows:
+                out[row] = disease_z[rows].max(axis=0)
         return out
 
     def _cf_block(self, model: CFRecommender | None, entity_ids: Sequence[str]) -> np.ndarray:
