@@ -5,7 +5,7 @@ also reported as a ratio against a reference measured in the same run:
 
 | stage | command | reference |
 |---|---|---|
-| build | ``rxkg build`` | pandas parsing the same input files (``read_csv``, nothing else) |
+| build | ``rxkg build`` (the whole command: imports, build, writing the graph) | pandas parsing the same input files (``read_csv``, nothing else) |
 | train | ``rxkg train`` | ``implicit`` ALS (64 factors, 15 iterations) fitted on the CMS claims |
 | quick evaluation | ``rxkg evaluate --quick`` | the same ALS fit |
 | recommend | ``rxkg recommend --disease ... --k 3`` | ``python -c "import numpy"`` |
