@@ -88,6 +88,8 @@ class TrainConfig:
     gnn: dict | None = field(default_factory=lambda: dict(DEPLOYED_GNN))
     #: L2 penalties the metapath model chooses from on validation.
     metapath_penalties: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1)
+    #: Also fit the patient blends' ablations (:data:`ABLATIONS`; the evaluation's rows, not deployed).
+    ablations: bool = False
 
     def __post_init__(self) -> None:
         if self.cf_search not in ("quick", "full"):
@@ -214,10 +216,12 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     if patient_time is not None:
         later, new, history = _time_pairs(patient_time, validation.drug_index)
         validation.fit_weights("patient", later, seed=config.seed)
-        ablations["patient"] = _ablations(validation, "patient", later, (), config.seed)
+        if config.ablations:
+            ablations["patient"] = _ablations(validation, "patient", later, (), config.seed)
         if new:
             validation.fit_weights("patient_new", new, known=history, seed=config.seed)
-            ablations["patient_new"] = _ablations(validation, "patient_new", new, history, config.seed)
+            if config.ablations:
+                ablations["patient_new"] = _ablations(validation, "patient_new", new, history, config.seed)
         else:
             validation.weights["patient_new"] = dict(validation.weights["patient"])
     elif patient_split is not None and patient_split.test.nnz:  # no dates: a random 20% of each one's drugs

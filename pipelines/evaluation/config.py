@@ -60,7 +60,7 @@ class EvaluateConfig:
         bundle with it to check that the evaluated hybrid is what the bundle deploys."""
         from pipelines.train import DEPLOYED_GNN, TrainConfig
 
-        return TrainConfig(seed=self.seed, gnn={**DEPLOYED_GNN, "epochs": self.gnn_epochs},
+        return TrainConfig(seed=self.seed, gnn={**DEPLOYED_GNN, "epochs": self.gnn_epochs}, ablations=True,
                            **({"metapath_penalties": (1e-2,)} if self.quick else {}))
 
     def effective(self) -> "EvaluateConfig":
