@@ -73,7 +73,7 @@ def cross_fitted_ascent(standardised: Sequence[np.ndarray], positives: np.ndarra
     positives = np.asarray(positives, dtype=bool)
     usable = np.ones_like(positives) if usable is None else np.asarray(usable, dtype=bool)
     weights, _ = coordinate_ascent(standardised, positives, usable)
-    rows, _ = filtered_reciprocal_ranks(np.zeros(positives.shape), positives, usable)
+    rows = np.nonzero(positives)[0]  # filtered_reciprocal_ranks' order
     reciprocal = np.full(len(rows), np.nan)
     fold = np.random.default_rng(seed).permutation(positives.shape[0]) % 2
     for held in (0, 1):

@@ -173,11 +173,12 @@ def select_blend(parts: Mapping[str, np.ndarray], positives: np.ndarray, usable:
     :mod:`recsys.ascent`), whose MRR is measured out of fold so that tuning does not
     flatter it. They compete with each component alone on validation MRR, and the best is
     kept (on a tie: the logistic blend, else a component alone before the tuned blend).
-    Components that score no row get weight 0. A candidate other than the ``reference`` component (the metapath model a
-    GNN is stacked on; by default the best component alone) is kept only if it beats it in
-    at least ``support`` of paired bootstrap resamples of the validation entities
-    (:func:`bootstrap_support`); otherwise the next best is tried, and the reference is
-    kept if none has that support: a blend that wins validation by 0.0005 is noise.
+    Components that score no row get weight 0. A candidate other than the ``reference``
+    component (the metapath model a GNN is stacked on; by default the best component alone)
+    is kept only if it beats it in at least ``support`` of paired bootstrap resamples of the
+    validation entities (:func:`bootstrap_support`); otherwise the next best is tried, and
+    the reference is kept if none has that support: a blend that wins validation by 0.0005
+    is noise.
     """
     names = [n for n, scores in parts.items() if scored_rows(scores).any()]
     if not names:

@@ -23,6 +23,7 @@ import numpy as np
 
 from kg.errors import KGError
 from recsys.cf.base import check_k
+from recsys.recommender.entities import graph_similarity
 
 __all__ = ["Prescriber", "doctors_for_drug"]
 
@@ -70,12 +71,13 @@ def _by_prescribing(ranker, drug_id: str, k: int) -> list[Prescriber]:
     position = int(np.flatnonzero(claims.item_ids[listed] == drug_id)[0])
     place = np.zeros(len(doctors), dtype=np.int64)
     score = np.zeros(len(doctors))
-    prescribes = claims.matrix.tocsc()[:, claims.item_index([drug_id])[0]].toarray().ravel() > 0
+    prescribes = np.zeros(len(doctors), dtype=bool)
     for start in range(0, len(doctors), CHUNK):
         rows = slice(start, min(start + CHUNK, len(doctors)))
         blended = ranker.blend("doctor", doctors[rows], only_weighted=True)[0][:, columns[listed]]
         own = claims.matrix[rows].toarray()[:, listed] > 0  # their drugs are never in their list
         mine = blended[:, position][:, None]
+        prescribes[rows] = own[:, position]
         place[rows] = 1 + ((blended > mine) & ~own).sum(axis=1)
         score[rows] = mine[:, 0]
     candidates = np.flatnonzero(~prescribes)
@@ -86,10 +88,8 @@ def _by_prescribing(ranker, drug_id: str, k: int) -> list[Prescriber]:
 
 def _by_graph(ranker, drug_id: str, k: int) -> list[Prescriber]:
     claims = ranker.doctor_cf.train
-    profiles = ranker.disease_z.T[ranker.drug_index.get_indexer(claims.item_ids)]
-    target = ranker.disease_z[:, ranker.drug_index.get_loc(drug_id)]
-    norms = np.linalg.norm(profiles, axis=1) * max(float(np.linalg.norm(target)), 1e-12)
-    similarity = profiles @ target / np.maximum(norms, 1e-12)
+    columns = ranker.drug_index.get_indexer(claims.item_ids)
+    similarity = np.where(columns >= 0, graph_similarity(ranker, drug_id)[np.maximum(columns, 0)], 0.0)
     shares = claims.matrix.tocsr().astype(np.float64)
     totals = np.asarray(shares.sum(axis=1)).ravel()
     score = (shares @ similarity) / np.maximum(totals, 1e-12)

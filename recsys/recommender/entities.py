@@ -121,9 +121,7 @@ def similar_drugs(ranker: Ranker, drug_id: str, k: int = 10, by: str = "graph") 
     ids_of(ranker, [drug_id], "drug", "drug")
     if by == "graph":
         column = ranker.drug_index.get_loc(drug_id)
-        vectors = ranker.disease_z.T
-        norms = np.linalg.norm(vectors, axis=1)
-        sims = vectors @ vectors[column] / (np.maximum(norms, 1e-12) * max(norms[column], 1e-12))
+        sims = graph_similarity(ranker, drug_id)
         sims[column] = -np.inf
         order = np.argsort(-sims, kind="stable")[:k]
         ids, values = ranker.drug_ids[order], sims[order]
@@ -135,6 +133,15 @@ def similar_drugs(ranker: Ranker, drug_id: str, k: int = 10, by: str = "graph") 
     else:
         raise KGError(f"similar_drugs by {by!r}: choose 'graph' or 'prescribing'")
     return [(str(d), ranker.names.get(d) or str(d), float(v)) for d, v in zip(ids, values)]
+
+
+def graph_similarity(ranker: Ranker, drug_id: str) -> np.ndarray:
+    """Cosine of every drug's predicted-indication profile (its standardised disease scores over
+    all diseases) with ``drug_id``'s, in the ranker's drug order."""
+    vectors = ranker.disease_z.T
+    norms = np.linalg.norm(vectors, axis=1)
+    column = ranker.drug_index.get_loc(drug_id)
+    return vectors @ vectors[column] / (np.maximum(norms, 1e-12) * max(norms[column], 1e-12))
 
 
 def profile_doctor(ranker: Ranker, doctor_id: str, peers: int = 5) -> DoctorProfile:
