@@ -86,7 +86,7 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
             result.skipped = "no patient has such drugs after the cutoff"
             continue
         val_scores, val_parts = scorer.scores(val.patients)
-        test_scores, _ = scorer.scores(test.patients)
+        test_scores, test_parts = scorer.scores(test.patients)
         # Lower column wins a tie in the metrics; columns by popularity make every tie a popularity tie.
         order = np.argsort(-val_parts["popularity"][0], kind="stable")
         for name, role in MODELS:
@@ -109,7 +109,8 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
                                     "val_mrr_of_candidates": {c: round(v, 4) for c, v in candidates.items()},
                                     **({"note": choice["note"]} if choice.get("note") else {})})
         result.models.append(hybrid)
-        same = _ablation_rows(result, recommender, trained.ablations.get(kind, {}), kind, test, order, config)
+        same = _ablation_rows(result, recommender, trained.ablations.get(kind, {}), kind, test_parts, test, order,
+                              config)
         for row in result.models:
             log(f"  [{variant}] {row.model:<34} " + "  ".join(f"{m} {row.means[m]:.3f}" for m in metrics))
         result.info = {"split": split.summary(), "seed": config.seed, "test_patients": len(test.patients),
@@ -174,14 +175,15 @@ class _PatientModels:
 
 
 def _ablation_rows(result: ProtocolResult, recommender, ablations: dict[str, dict[str, float]], kind: str,
-                   truth: "_Truth", order: np.ndarray, config: EvaluateConfig) -> list[str]:
+                   parts: dict[str, np.ndarray], truth: "_Truth", order: np.ndarray,
+                   config: EvaluateConfig) -> list[str]:
     """One row per ablation of the deployed blend (its components left out, weights chosen again
-    on the same validation pairs inside ``run_train``), scored on the same test patients; the
-    ablations whose left-out components carry no weight equal the hybrid and are only named."""
+    on the same validation pairs inside ``run_train``), scored on the same test patients from the
+    deployed components' ``parts``; the ablations whose left-out components carry no weight
+    equal the hybrid and are only named."""
     from pipelines.train import ABLATIONS
     from recsys.blend import blend_components
 
-    parts = recommender.component_scores(kind, truth.patients)
     same = []
     for label, weights in ablations.items():
         if not any(recommender.weights[kind].get(c, 0.0) for c in ABLATIONS[label]):
