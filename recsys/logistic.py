@@ -18,7 +18,8 @@ def fit_logistic_regression(x: np.ndarray, y: np.ndarray, penalty: float, max_it
     import torch  # only when fitting: ranking from a bundle never loads torch (0.8 s of a CLI call)
 
     dtype = torch.float32 if x.dtype == np.float32 else torch.float64
-    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32 if dtype == torch.float32 else np.float64))
+    # Any layout: a column-major slice (the metapath model's features) is used without a copy.
+    xt = torch.from_numpy(np.asarray(x, dtype=np.float32 if dtype == torch.float32 else np.float64))
     yt = torch.from_numpy(np.asarray(y)).to(dtype)
     w = torch.zeros(x.shape[1], dtype=dtype) if init is None else torch.tensor(init[0], dtype=dtype)
     b = torch.zeros((), dtype=dtype) if init is None else torch.tensor(init[1], dtype=dtype)

@@ -137,7 +137,7 @@ class MetapathModel(LinkScorer):
         bar.set_postfix_str(f"{len(self.paths)} metapath features")
         pairs, labels, fold, rows_of = self._examples(task, rng)
         self._base, self._target = base, target
-        self._fixed_part: np.ndarray | None = None  # see scores_without
+        self._fixed_part: np.ndarray | None = None  # set by _all_scores, read by scores_without
         full = DWPCGraphs.of(base, self.damping)
         positives = task.train_pairs
         fold_graphs = [DWPCGraphs.of(self._without(base, target, positives[fold[:len(positives)] == k], task),
@@ -146,15 +146,15 @@ class MetapathModel(LinkScorer):
         # Constant features (metapaths no training pair has) carry nothing: drop them.
         varies = raw_train.max(axis=0) > raw_train.min(axis=0)
         self._keep_columns(varies)
-        raw_train = raw_train[:, varies]
+        raw_train = _keep_columns_in_place(raw_train, varies)
         bar.update(1)
         bar.set_postfix_str("scaling")
 
         # Scaled once on every example row; each candidate is a slice of rows and columns.
         is_path = np.arange(self._n_features) < len(self.paths)
-        scaler = FeatureScaler.fit(raw_train, is_path, len(task.train_pairs), self.cap_quantile)
-        x_all = scaler.transform(raw_train).astype(np.float32)
+        scaler, x_all = FeatureScaler.fit_transform(raw_train, is_path, len(task.train_pairs), self.cap_quantile)
         del raw_train
+        x_all = x_all.astype(np.float32)  # column-major, as the features were written
         val_dst = np.unique(task.val_pairs[:, 1])
         x_val_all = scaler.transform(self._dense_features(full, val_dst)) if len(val_dst) else None
         people = self._people_columns()
@@ -191,8 +191,8 @@ class MetapathModel(LinkScorer):
         columns = ~people if family == "without people" else np.ones_like(people)
         if not columns.any():
             return []
-        x = x if columns.all() else x[:, columns]
-        x_val = None if x_val is None else x_val[:, columns]
+        x = x if columns.all() else _columns(x, columns)
+        x_val = None if x_val is None else _columns(x_val, columns)
         out, fitted = [], None
         for penalty in penalties:
             fitted = fit_logistic_regression(x, y, penalty, init=fitted)
@@ -254,10 +254,11 @@ class MetapathModel(LinkScorer):
 
     def _raw_features(self, full: DWPCGraphs, folds: list[DWPCGraphs], pairs: np.ndarray,
                       fold: np.ndarray) -> np.ndarray:
-        """Untransformed features of ``pairs``; target-relation features from each pair's fold graph."""
+        """Untransformed features of ``pairs`` (column-major); target-relation features from each
+        pair's fold graph."""
         dst_cols = np.unique(pairs[:, 1])
         col_of = np.searchsorted(dst_cols, pairs[:, 1])
-        out = np.empty((len(pairs), self._n_features), dtype=np.float64)
+        out = np.empty((self._n_features, len(pairs)), dtype=np.float64).T  # each feature written contiguously
         fixed = [p for p in self.paths if not self._uses_target(p)]
         varying = [p for p in self.paths if self._uses_target(p)]
         column = {p: j for j, p in enumerate(self.paths)}
@@ -285,11 +286,11 @@ class MetapathModel(LinkScorer):
         return values
 
     def _dense_features(self, graphs: DWPCGraphs, dst_cols: np.ndarray) -> np.ndarray:
-        """Raw features of every drug x ``dst_cols`` pair, rows ordered disease-major."""
+        """Raw features of every drug x ``dst_cols`` pair, rows ordered disease-major (column-major)."""
         n_src = self.task.num_src  # type: ignore[union-attr]
         rows_src = np.tile(np.arange(n_src), len(dst_cols))
         rows_dst = np.repeat(dst_cols, n_src)
-        out = np.empty((n_src * len(dst_cols), self._n_features), dtype=np.float64)
+        out = np.empty((self._n_features, n_src * len(dst_cols)), dtype=np.float64).T
         for j, (_, dense) in enumerate(graphs.dwpc_many(self.paths, dst_cols)):
             out[:, j] = dense.T.reshape(-1)
         n_p, n_s = len(self.paths), len(self.src_degree_edges)
@@ -327,7 +328,10 @@ class MetapathModel(LinkScorer):
         return out.T
 
     def _all_scores(self, graphs: DWPCGraphs, task: LinkTask) -> np.ndarray:
-        return (self._linear_part(graphs, task) + self.bias).astype(np.float32)
+        # Summed in the two parts scores_without uses, so its views add up exactly like this.
+        target_columns = self._target_columns()
+        self._fixed_part = self._linear_part(graphs, task, ~target_columns)
+        return (self._fixed_part + self._linear_part(graphs, task, target_columns) + self.bias).astype(np.float32)
 
     def _target_columns(self) -> np.ndarray:
         """Which features depend on the target relation's edges (its paths and degrees)."""
@@ -350,10 +354,9 @@ class MetapathModel(LinkScorer):
         self._fitted()
         pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
         target_columns = self._target_columns()
-        # Most features (235 of 285 paths on the shipped graph) never walk the target
+        # Most features (270 of 354 paths on the shipped graph) never walk the target
         # relation: their part of the score is the same on every view, computed once.
-        if self._fixed_part is None:
-            self._fixed_part = self._linear_part(DWPCGraphs.of(self._base, self.damping), self.task, ~target_columns)
+        assert self._fixed_part is not None  # the part of every view that never walks the target (_all_scores)
         graphs = DWPCGraphs.of(self._without(self._base, self._target, pairs, self.task), self.damping)
         varying = self._linear_part(graphs, self.task, target_columns)
         return (self._fixed_part + varying + self.bias).astype(np.float32)
@@ -368,3 +371,17 @@ class MetapathModel(LinkScorer):
         order = np.argsort(-np.abs(self.weights))[:n]
         names = self.feature_names()
         return ((names[i], float(self.weights[i])) for i in order)
+
+
+def _columns(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The ``keep`` columns of a column-major matrix, still column-major (no row-major copy)."""
+    return x.T[keep].T
+
+
+def _keep_columns_in_place(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The ``keep`` columns of a column-major ``x``, moved to its front: no second 400 MB block."""
+    by_column = x.T
+    for new, old in enumerate(np.flatnonzero(keep)):
+        if new != old:
+            by_column[new] = by_column[old]
+    return by_column[:int(keep.sum())].T

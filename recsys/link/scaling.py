@@ -31,6 +31,17 @@ class FeatureScaler:
     def fit(cls, raw: np.ndarray, is_path: np.ndarray, n_positive: int,
             cap_quantile: float | None = 0.999) -> "FeatureScaler":
         """Fit on training rows; the first ``n_positive`` rows are indications. ``cap_quantile=None``: no cap."""
+        return cls.fit_transform(raw, is_path, n_positive, cap_quantile)[0]
+
+    @classmethod
+    def fit_transform(cls, raw: np.ndarray, is_path: np.ndarray, n_positive: int,
+                      cap_quantile: float | None = 0.999) -> tuple["FeatureScaler", np.ndarray]:
+        """:meth:`fit`, and the model inputs of ``raw`` (computed once; same layout as ``raw``).
+
+        Every step runs one column at a time: a column-major ``raw`` (the metapath model's
+        100,000-row feature blocks) is then read and written contiguously.
+        """
+        is_path = np.asarray(is_path, dtype=bool)
         scale = np.ones(raw.shape[1])
         for j in np.flatnonzero(is_path):
             nonzero = raw[:, j][raw[:, j] > 0]
@@ -47,15 +58,23 @@ class FeatureScaler:
                     nonzero = x[:, j][x[:, j] > 0]
                     if len(nonzero):
                         cap[j] = np.quantile(nonzero, cap_quantile)
-        np.minimum(x, cap, out=x)
-        return cls(scale, cap, x.mean(axis=0), x.std(axis=0) + 1e-9, np.asarray(is_path, dtype=bool))
+        mean, std = np.empty(raw.shape[1]), np.empty(raw.shape[1])
+        for j in range(raw.shape[1]):
+            column = x[:, j]
+            np.minimum(column, cap[j], out=column)
+            mean[j], std[j] = column.mean(), column.std() + 1e-9
+            column -= mean[j]
+            column /= std[j]
+        return cls(scale, cap, mean, std, is_path), x
 
     def transform(self, raw: np.ndarray) -> np.ndarray:
-        """Model inputs of raw feature rows (every column of this scaler)."""
+        """Model inputs of raw feature rows (every column of this scaler; same layout as ``raw``)."""
         x = _curve(raw, self.scale, self.is_path)
-        np.minimum(x, self.cap, out=x)
-        x -= self.mean
-        x /= self.std
+        for j in range(raw.shape[1]):
+            column = x[:, j]
+            np.minimum(column, self.cap[j], out=column)
+            column -= self.mean[j]
+            column /= self.std[j]
         return x
 
     def column(self, raw: np.ndarray, j: int) -> np.ndarray:
@@ -70,8 +89,12 @@ class FeatureScaler:
 
 
 def _curve(raw: np.ndarray, scale: np.ndarray, is_path: np.ndarray) -> np.ndarray:
-    """Path counts -> arcsinh(count / scale); degrees -> log1p."""
+    """Path counts -> arcsinh(count / scale); degrees -> log1p (column by column, ``raw``'s layout)."""
     x = np.empty_like(raw, dtype=np.float64)
-    x[:, is_path] = np.arcsinh(raw[:, is_path] / scale[is_path])
-    x[:, ~is_path] = np.log1p(raw[:, ~is_path])
+    for j in range(raw.shape[1]):
+        if is_path[j]:
+            np.divide(raw[:, j], scale[j], out=x[:, j])
+            np.arcsinh(x[:, j], out=x[:, j])
+        else:
+            np.log1p(raw[:, j], out=x[:, j])
     return x

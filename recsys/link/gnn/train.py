@@ -76,7 +76,8 @@ class GNNScorer(LinkScorer):
         self._prior_scores: Tensor | None = None
         #: Per training pair, its group; per group, the prior scores without that group.
         self._groups: Tensor | None = None
-        self._group_priors: list[Tensor] = []
+        self._n_groups = 0
+        self._group_priors: dict[int, Tensor] = {}
 
     # --------------------------------------------------------------- set-up
     def _build(self, task: LinkTask) -> None:
@@ -179,16 +180,22 @@ class GNNScorer(LinkScorer):
             groups = np.array([group_of_disease[d] for d in pairs[:, 1].tolist()], dtype=np.int64)
         else:
             groups = rng.permutation(len(pairs)) % n_groups
-        self._groups = torch.from_numpy(groups)
-        self._group_priors = [torch.from_numpy(np.asarray(self.prior.scores_without(pairs[groups == k]),
-                                                          dtype=np.float32))
-                              for k in range(n_groups)]
+        self._groups, self._n_groups = torch.from_numpy(groups), n_groups
+        self._group_priors = {}  # filled on first use: a short run never scores the groups it skips
+
+    def _group_prior(self, group: int) -> Tensor:
+        """Prior scores of every pair on the training graph without ``group``'s indications."""
+        if group not in self._group_priors:
+            pairs = self.task.train_pairs[self._groups.numpy() == group]
+            self._group_priors[group] = torch.from_numpy(np.asarray(self.prior.scores_without(pairs),
+                                                                    dtype=np.float32))
+        return self._group_priors[group]
 
     def _group_of_epoch(self, epoch: int) -> int | None:
         """The group supervised at ``epoch`` (every group once per cycle, seeded order)."""
         if self._groups is None:
             return None
-        n = len(self._group_priors)
+        n = self._n_groups
         order = np.random.default_rng(self.config.seed * 7919 + epoch // n).permutation(n)
         return int(order[epoch % n])
 
@@ -202,7 +209,7 @@ class GNNScorer(LinkScorer):
         if group is None:
             supervise, offset = self._supervised_mask(train, generator), None
         else:
-            supervise, offset = self._groups == group, self._group_priors[group]
+            supervise, offset = self._groups == group, self._group_prior(group)
         supervised, messages = train[:, supervise], train[:, ~supervise]
         mine = supervised[:, rank::world]
         optimizer.zero_grad()
@@ -252,7 +259,7 @@ class GNNScorer(LinkScorer):
         else:
             members = torch.nonzero(self._groups == group).ravel()
             order = members[torch.randperm(len(members), generator=generator)]
-            offset = self._group_priors[group]
+            offset = self._group_prior(group)
         losses = []
         batches = order.split(cfg.batch_size * world)
         group_carries = None if group is None else self._groups != group
