@@ -130,3 +130,28 @@ def test_the_shipped_combination_partner_is_named_as_its_product(adversarial):
     first = out[0]
     assert first.drug_id == CLAVULANATE
     assert first.name == "Amoxicillin / Clavulanate" and first.ingredients == [CLAVULANATE, AMOXICILLIN]
+
+
+@pytest.mark.parametrize("policy", [SafetyPolicy(), SafetyPolicy(contraindications="remove"),
+                                    SafetyPolicy(contraindications="off", block_at="major")],
+                         ids=["default", "strict", "lenient"])
+def test_the_fast_mask_equals_checking_every_drug(shipped_graph, adversarial, policy):
+    """``unsafe_mask`` checks only the drugs ``at_risk`` names; over every shipped patient and
+    a planted allergy to a whole ATC class it must agree with asking every drug."""
+    from recsys.recommender.patient_records import PatientContext
+
+    safety = adversarial.safety.with_policy(policy)
+    drugs = shipped_graph.nodes_of_type("drug")["id"].tolist()
+    records = safety.records
+    contexts = [records.context(p) for p in shipped_graph.nodes_of_type("patient")["id"]]
+    contexts.append(PatientContext(frozenset({WARFARIN, AMOXICILLIN}), frozenset({"atc:J01", PENICILLIN_V}),
+                                   conditions=frozenset({THROMBOCYTOPENIA, TYPE_2_DIABETES})))
+    contexts.append(PatientContext(frozenset({WARFARIN, CLAVULANATE}), allow_current=True,
+                                   conditions=frozenset({TYPE_2_DIABETES})))
+    unsafe = 0
+    for context in contexts:
+        fast = safety.unsafe_mask(drugs, context)
+        every = np.array([bool(safety.reasons(d, context)) for d in drugs])
+        assert np.array_equal(fast, every), [d for d, a, b in zip(drugs, fast, every) if a != b][:5]
+        unsafe += int(every.sum())
+    assert unsafe > len(contexts)  # the filter had work to do
