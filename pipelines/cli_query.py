@@ -46,13 +46,14 @@ def add_query_commands(sub) -> None:
     who.add_argument("--new-patient", action="store_true",
                      help="a patient not in the graph, described by --conditions, --drugs and --allergies")
     who.add_argument("--new-doctor", action="store_true",
-                     help="a prescriber not in the graph, described by --prescriptions and --specialty")
+                     help="a prescriber not in the graph, described by --prescriptions, --specialty and --state")
     p.add_argument("--conditions", nargs="+", default=[], help="new patient: disease ids (rxkg search finds them)")
     p.add_argument("--drugs", nargs="+", default=[], help="new patient: drug ids they take now")
     p.add_argument("--allergies", nargs="+", default=[], help="new patient: drug ids or ATC classes (atc:J01C)")
     p.add_argument("--prescriptions", nargs="+", default=[], metavar="DRUG=CLAIMS",
                    help="new doctor: claim counts per drug, e.g. drug:DB00331=40")
     p.add_argument("--specialty", help="new doctor: specialty, as CMS writes it (e.g. Cardiology)")
+    p.add_argument("--state", help="new doctor: two-letter state (e.g. MA)")
     p.add_argument("--k", type=int, default=10, help="how many drugs (default 10)")
     p.add_argument("--new-only", action="store_true", help="diseases: leave out known indications")
     p.add_argument("--no-safety", action="store_true", help="patients: raw scores, no safety filter")
@@ -116,8 +117,8 @@ def check_recommend_flags(args: argparse.Namespace, parser: argparse.ArgumentPar
                                   ("--allergies", args.allergies)) if v]
     if new_patient and not args.new_patient:
         parser.error(f"{', '.join(new_patient)}: only for --new-patient")
-    if (args.prescriptions or args.specialty) and not args.new_doctor:
-        parser.error("--prescriptions, --specialty: only for --new-doctor")
+    if (args.prescriptions or args.specialty or args.state) and not args.new_doctor:
+        parser.error("--prescriptions, --specialty, --state: only for --new-doctor")
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -172,7 +173,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         entity, out = args.doctor, recommender.recommend_for_doctor(args.doctor, k=args.k)
     elif args.new_doctor:
         entity, out = "the new doctor", recommender.recommend_for_new_doctor(
-            _claims(args.prescriptions), specialty=args.specialty, k=args.k)
+            _claims(args.prescriptions), specialty=args.specialty, k=args.k, state=args.state)
     else:
         from recsys.recommender.safety import SafetyPolicy
 

@@ -203,6 +203,29 @@ def test_new_doctor_fold_in_matches_known_doctor(shipped_graph):
     assert why["cf_evidence"]["similar_users"] == 20
 
 
+def test_a_new_doctor_with_specialty_and_state_gets_a_known_doctors_list_from_side_information_ease(shipped_graph):
+    """EASE with the prescribers' attributes as inputs folds a new doctor in exactly: the same
+    claims, specialty and state give the known doctor's list; without them it changes."""
+    from recsys.cf import EASERecommender
+
+    drugs = sorted(shipped_graph.nodes_of_type("drug")["id"])
+    doctors = doctor_drug_interactions(shipped_graph)
+    rec = Recommender(shipped_graph, np.zeros((0, len(drugs))), [], drugs,
+                      doctor_cf=EASERecommender(1500.0, "log1p", side_weight=8.0).fit(doctors),
+                      weights={"doctor": {"cf": 1.0}})
+    specialty, state = doctors.attribute("specialty"), doctors.attribute("state")
+    changed = 0
+    for row in range(0, 2000, 200):
+        doctor = doctors.user_ids[row]
+        known = [r.drug_id for r in rec.recommend_for_doctor(doctor, k=10)]
+        new = [r.drug_id for r in rec.recommend_for_new_doctor(doctors.items_of(doctor), specialty=specialty[row],
+                                                               state=state[row], k=10)]
+        assert new == known
+        bare = [r.drug_id for r in rec.recommend_for_new_doctor(doctors.items_of(doctor), k=10)]
+        changed += bare != known
+    assert changed >= 5
+
+
 def test_batch_recommendations_match_single_calls(tiny_graph):
     rec = tiny_recommender(tiny_graph)
     ids, scores = rec.recommend_many(["doctor:NPI:1003000126"], k=2)

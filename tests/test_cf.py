@@ -111,6 +111,44 @@ def test_ease_matches_its_closed_form_computed_by_brute_force():
     np.testing.assert_allclose(model.score_users(list(inter.user_ids)), x @ expected, atol=1e-8)
 
 
+def test_ease_with_side_information_is_the_closed_form_on_history_plus_one_hot_attributes():
+    inter = checkerboard()
+    weight, lam = 3.0, 5.0
+    model = EASERecommender(regularization=lam, transform="binary", side_weight=weight).fit(inter)
+    x = (inter.matrix > 0).astype(float).toarray()
+    specialty = inter.user_attributes["specialty"].to_numpy()
+    state = inter.user_attributes["state"].to_numpy()
+    one_hot = np.column_stack([weight * (specialty == v) for v in ("Cardiology", "Psychiatry")]
+                              + [weight * (state == v) for v in ("CA", "MA", "NY", "TX")])
+    a = np.hstack([x, one_hot])
+    p = np.linalg.inv(a.T @ a + lam * np.eye(a.shape[1]))
+    b = -p / np.diag(p)
+    np.fill_diagonal(b, 0.0)
+    expected = a @ b[:, :N_ITEMS]
+    users = list(inter.user_ids)
+    np.testing.assert_allclose(model.score_users(users), expected, atol=1e-8)
+    # Fold-in with the same history and attributes is exact; without attributes it is plain history.
+    attributes = inter.user_attributes.to_dict("records")
+    np.testing.assert_allclose(model.score_new([inter.items_of(u) for u in users], attributes), expected,
+                               atol=1e-8)
+    np.testing.assert_allclose(model.score_new([inter.items_of(u) for u in users]), x @ b[:N_ITEMS, :N_ITEMS],
+                               atol=1e-8)
+
+
+def test_ease_side_information_ranks_a_new_users_specialty_first_and_survives_a_round_trip(tmp_path):
+    model = EASERecommender(regularization=5.0, transform="binary", side_weight=2.0).fit(checkerboard())
+    ids, _ = model.recommend_new([[], []], k=6, attributes=[{"specialty": "Psychiatry"}, {"specialty": "Cardiology"}])
+    assert all(int(i[-2:]) >= 6 for i in ids[0]) and all(int(i[-2:]) < 6 for i in ids[1])
+    unknown = model.score_new([["drug:i00"]], [{"specialty": "Dermatology", "state": None}])
+    np.testing.assert_allclose(unknown, model.score_new([["drug:i00"]]))  # an unseen value adds nothing
+    loaded = EASERecommender.load(model.save(tmp_path / "ease.npz"))
+    users = list(model.train.user_ids)
+    np.testing.assert_array_equal(loaded.score_users(users), model.score_users(users))
+    assert loaded.config() == model.config() and set(loaded.side_values) == {"specialty", "state"}
+    with pytest.raises(KGError, match="side_weight"):
+        EASERecommender(side_weight=-1.0)
+
+
 @pytest.mark.parametrize("name", ["als", "bpr"])
 def test_fold_in_of_a_known_user_reproduces_its_recommendations(name):
     inter = checkerboard()

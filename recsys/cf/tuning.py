@@ -29,7 +29,9 @@ SEARCH_STAGES: dict[str, list[dict[str, list[Any]]]] = {
     "bpr": [{"factors": [16, 32], "learning_rate": [0.05, 0.1], "iterations": [20, 50, 100]},
             {"regularization": [0.01, 0.001]}],
     "ease": [{"transform": ["log1p", "binary"], "regularization": [30.0, 100.0, 300.0, 1000.0, 3000.0]},
-             {"regularization": [1500.0, 2000.0, 5000.0, 10000.0]}],
+             {"regularization": [1500.0, 2000.0, 5000.0, 10000.0]},
+             {"side_weight": [0.0, 1.0, 2.0, 4.0, 8.0]},  # user attributes as inputs (doctors)
+             {"regularization": [500.0, 1000.0, 1500.0, 2000.0, 3000.0]}],
     "rp3beta": [{"alpha": [0.5, 0.8, 1.0], "beta": [0.2, 0.35, 0.5, 0.7]}],
 }
 

@@ -59,10 +59,11 @@ def recommend_for_new_patient(ranker: Ranker, conditions: Sequence[str] = (), cu
 
 
 def recommend_for_new_doctor(ranker: Ranker, prescriptions: Mapping[str, float], specialty: str | None = None,
-                             k: int = 10) -> Recommendations:
-    """Top-``k`` for a prescriber not in the graph, from their claim counts per drug (CF fold-in)
-    and their specialty (within-specialty popularity). Each recommendation is explained from
-    the prescribed drug most like it."""
+                             k: int = 10, state: str | None = None) -> Recommendations:
+    """Top-``k`` for a prescriber not in the graph, from their claim counts per drug and their
+    specialty and state (CF fold-in, which EASE with side information reads both into, and
+    within-specialty popularity). Each recommendation is explained from the prescribed drug
+    most like it."""
     check_k(k)
     ids_of(ranker, list(prescriptions), "drug", "prescribed drug")
     if not prescriptions:
@@ -71,13 +72,14 @@ def recommend_for_new_doctor(ranker: Ranker, prescriptions: Mapping[str, float],
     parts = {"graph": np.full((1, n), np.nan), "cf": np.full((1, n), np.nan),
              "popularity": np.full((1, n), np.nan)}
     history = {d: float(c) for d, c in prescriptions.items()}
+    who = {"specialty": specialty, "state": state}
     if ranker.doctor_cf is not None:
         known = {d: c for d, c in history.items() if ranker.doctor_cf.train.has_item(d)}
         if known:
-            parts["cf"] = ranker.onto_drugs(ranker.doctor_cf, ranker.doctor_cf.score_new([known]))
+            parts["cf"] = ranker.onto_drugs(ranker.doctor_cf, ranker.doctor_cf.score_new([known], [who]))
     if ranker.doctor_popularity is not None:
         parts["popularity"] = ranker.onto_drugs(ranker.doctor_popularity, ranker.doctor_popularity.score_new(
-            [{}], attributes=[{"specialty": specialty}]))
+            [{}], attributes=[who]))
     prescribed = list(history)
     return ranker.rank_parts("doctor", parts, lambda drug: _closest_drug(ranker, drug, prescribed), k,
                              skip=set(prescribed), who="the new doctor")
