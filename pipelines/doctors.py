@@ -13,10 +13,11 @@ scores the result, so the hybrid it reports is the one a bundle deploys.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from pipelines.cfchoice import QUICK_SEARCH, CFChoice, choose_cf, unvalidated_choice
+from pipelines.cfchoice import CF_CANDIDATES, QUICK_SEARCH, CFChoice, choose_cf, unvalidated_choice
 from recsys.cf import CFRecommender, CFSplit, Interactions
 
 __all__ = ["DoctorFit", "fit_doctors", "doctor_validation", "DOCTOR_COMPONENTS", "MAX_VALIDATION_PRESCRIBERS"]
@@ -48,16 +49,18 @@ def doctor_validation(claims: Interactions, seed: int) -> CFSplit:
 
 
 def fit_doctors(claims: Interactions, seed: int = 0, quick: bool = True, smoothing: float = 0.05,
-                k: int = 10) -> DoctorFit:
+                k: int = 10, candidates: tuple[str, ...] = CF_CANDIDATES,
+                quick_search: dict[str, list[dict[str, list[Any]]]] = QUICK_SEARCH) -> DoctorFit:
     """Choose and fit the doctor side on ``claims`` (see the module doc); ``quick`` searches the
-    CF models' quick settings, else their full grids."""
+    CF ``candidates``' ``quick_search`` settings, else their full grids. (The evaluation's
+    anchor, plain EASE with within-specialty popularity, is this with one plain EASE setting.)"""
     from recsys.cf import MODELS, GroupPopularityRecommender
 
     validation = doctor_validation(claims, seed)
     if validation.test.nnz:
-        choice = choose_cf(validation, seed, quick=quick, k=k)
+        choice = choose_cf(validation, seed, quick=quick, k=k, candidates=candidates, quick_search=quick_search)
     else:  # too few prescribers to validate anything: the shipped data's choice, default weights
-        choice = unvalidated_choice("ease", QUICK_SEARCH)
+        choice = unvalidated_choice(candidates[0], quick_search)
 
     def fitted(data: Interactions) -> tuple[CFRecommender, CFRecommender]:
         return (MODELS[choice.model](**choice.params).fit(data),

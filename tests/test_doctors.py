@@ -40,11 +40,15 @@ def test_deployed_doctor_model_is_the_evaluated_choice(monkeypatch):
     # validation split is the protocol's, and deploys what it chose.
     calls.clear()
     protocol = doctor_protocol(doctors, "holdout", EvaluateConfig(quick=True, bootstrap=0), log=lambda m: None)
-    (evaluated_validation, evaluated_choice), = calls
+    (evaluated_validation, evaluated_choice), (anchor_validation, anchor_choice) = calls  # deployed, then anchor
     _, validation_split = cf_splits(doctors, "holdout", 0)
     assert (evaluated_validation.test.matrix != validation_split.test.matrix).nnz == 0
     hybrid = next(m for m in protocol.models if m.role == "hybrid")
     assert hybrid.params["cf_choice"] == evaluated_choice.as_dict()
+    # The anchor row is chosen on the same validation, among plain EASE settings only.
+    assert (anchor_validation.test.matrix != validation_split.test.matrix).nnz == 0
+    assert anchor_choice.model == "ease" and anchor_choice.params.get("side_weight", 0.0) == 0.0
+    assert any(m.model == "EASE + within-specialty popularity" and m.role == "baseline" for m in protocol.models)
 
 
 def test_choice_is_the_best_validation_candidate():

@@ -98,10 +98,18 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig,
         result.models.append(row)
         log(f"  {row.model:<28} " + "  ".join(f"{m} {row.means[m]:.3f}" for m in metrics))
 
-    from recsys.blend import blend_components
+    # The simple anchor the deployed side must beat: plain EASE and within-specialty popularity,
+    # blended (or either alone) exactly as the deployed side chooses, on the same validation.
+    anchor, anchor_seconds = clock.timed(lambda: fit_doctors(
+        split.train, config.seed, True, train.doctor_smoothing, k, candidates=("ease",),
+        quick_search={"ease": QUICK_STAGES["ease"]}))
+    row = _evaluated("EASE + within-specialty popularity", "baseline", _blended(anchor, split), split, config,
+                     seconds=anchor_seconds, params={"weights": {c: round(w, 4) for c, w in anchor.weights.items()},
+                                                     "chosen": anchor.selection.get("chosen", "default weights")})
+    result.models.append(row)
+    log(f"  {row.model:<28} " + "  ".join(f"{m} {row.means[m]:.3f}" for m in metrics))
 
-    parts = {"cf": score_split(deployed.cf, split), "popularity": score_split(deployed.popularity, split)}
-    blended = blend_components(parts, {c: deployed.weights[c] for c in DOCTOR_COMPONENTS}, False)[0]
+    blended = _blended(deployed, split)
     picked = deployed.selection.get("chosen", "default weights")
     candidates = deployed.selection.get("val_mrr", {})
     row = _evaluated(f"hybrid (deployed: {picked}, cf = {LABELS[choice.model]})", "hybrid", blended, split,
@@ -120,6 +128,16 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig,
     if mode == "holdout":
         result.info["by_specialty"] = by_specialty(split, {m.model: m for m in result.models}, k)
     return result
+
+
+def _blended(side, split) -> np.ndarray:
+    """Test scores of a fitted doctor side (:class:`~pipelines.doctors.DoctorFit`): its blend of CF
+    and within-specialty popularity."""
+    from recsys.blend import blend_components
+    from recsys.cf.evaluate import score_split
+
+    parts = {"cf": score_split(side.cf, split), "popularity": score_split(side.popularity, split)}
+    return blend_components(parts, {c: side.weights[c] for c in DOCTOR_COMPONENTS}, False)[0]
 
 
 def _without_side_information(stages: list[dict]) -> list[dict]:
