@@ -45,6 +45,20 @@ def test_cms_bad_claim_count_names_the_line(tmp_path):
         (4, "not a claim count (a non-negative integer): ABILIFY='-2'")]
 
 
+def test_count_columns_are_parsed_as_numbers_unless_a_cell_is_text(tmp_path):
+    from kg.errors import ProblemLog
+    from kg.sources._io import read_table
+
+    (tmp_path / "t.csv").write_text("NPI,Specialty,A,B\n1000000001,Cardiology,3,\n1000000002,Dentist,,7\n")
+    frame = read_table(tmp_path / "t.csv", ProblemLog("t.csv", "t"), numbers_except=("NPI", "Specialty"))
+    assert [str(t) for t in frame.dtypes] == ["object", "object", "float64", "float64"]
+    assert frame["NPI"].tolist() == ["1000000001", "1000000002"]  # an id stays text, leading digits and all
+    assert frame["A"].isna().tolist() == [False, True] and frame["B"].tolist()[1] == 7.0
+    (tmp_path / "t.csv").write_text("NPI,Specialty,A,B\n1000000001,Cardiology,3,x\n")
+    frame = read_table(tmp_path / "t.csv", ProblemLog("t.csv", "t"), numbers_except=("NPI", "Specialty"))
+    assert frame["B"].tolist() == ["x"] and frame["A"].tolist() == ["3"]  # read as written, to be quoted
+
+
 def test_synthea_export():
     out = build(load_synthea(CLINICAL / "synthea", VOCABULARY, "syn"))
     g = out.graph

@@ -13,7 +13,7 @@ import io
 import os
 import re
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -70,7 +70,8 @@ def read_text(path: Path, log: ProblemLog) -> str | None:
 
 def read_table(path: Path, log: ProblemLog, columns: Sequence[str] | None = None,
                required: Sequence[str] = (), sep: str | None = None,
-               quoted: bool | None = None, comment_lines: bool = False) -> pd.DataFrame | None:
+               quoted: bool | None = None, comment_lines: bool = False,
+               numbers_except: Sequence[str] | None = None) -> pd.DataFrame | None:
     """Read a CSV/TSV file as strings; ``None`` when the file as a whole is unusable.
 
     ``columns`` is the exact expected header (missing and extra columns are both
@@ -78,7 +79,9 @@ def read_table(path: Path, log: ProblemLog, columns: Sequence[str] | None = None
     become nulls. The index of the result is the file line each record starts on.
     ``quoted`` allows double-quoted fields (default: CSV yes, TSV no). With
     ``comment_lines``, ``#`` lines before the header (a curated table's provenance
-    notes) are skipped; line numbers still count them.
+    notes) are skipped; line numbers still count them. With ``numbers_except``, every other
+    column is parsed as float64 by the C parser (a wide table of counts: no Python string per
+    cell), unless one of its cells is not a number: then the whole table is read as strings.
     """
     text = read_text(path, log)
     if text is None:
@@ -90,8 +93,8 @@ def read_table(path: Path, log: ProblemLog, columns: Sequence[str] | None = None
             offset += 1
     if sep is None:
         sep = "\t" if ".tsv" in path.suffixes or ".sif" in path.suffixes else ","
-    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=sep))
-    header = [h.strip() for h in header]
+    raw_header = next(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=sep))
+    header = [h.strip() for h in raw_header]
     wanted = list(columns) if columns is not None else list(required)
     missing = [c for c in wanted if c not in header]
     if missing:
@@ -108,7 +111,8 @@ def read_table(path: Path, log: ProblemLog, columns: Sequence[str] | None = None
     if quoted is None:
         quoted = sep != "\t"
     quoting = csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE
-    frame = _fast_parse(text, sep, quoting)
+    numeric = None if numbers_except is None else {raw: h not in numbers_except for raw, h in zip(raw_header, header)}
+    frame = _fast_parse(text, sep, quoting, numeric)
     scan = None
     if frame is None or not _one_record_per_line(text, sep, quoting, len(header), frame):
         # A record spans lines, a quote never closes, a row is short or long, a line is blank:
@@ -213,9 +217,17 @@ def _one_record_per_line(text: str, sep: str, quoting: int, width: int, frame: p
                for i in suspects)
 
 
-def _fast_parse(text: str, sep: str, quoting: int) -> pd.DataFrame | None:
-    """pandas' C parser, every cell a string (object dtype: cheaper to slice and map than Arrow)."""
+def _fast_parse(text: str, sep: str, quoting: int, numeric: Mapping[str, bool] | None = None) -> pd.DataFrame | None:
+    """pandas' C parser, every cell a string (object dtype: cheaper to slice and map than Arrow),
+    or a float where ``numeric`` marks the column (by its name in the file) and every cell is a number."""
     try:
+        if numeric is not None and any(numeric.values()):
+            try:
+                return pd.read_csv(io.StringIO(text), sep=sep, keep_default_na=False, na_values=[""],
+                                   quoting=quoting, engine="c", skip_blank_lines=False,
+                                   dtype={name: np.float64 if n else object for name, n in numeric.items()})
+            except ValueError:  # a cell that is not a number: its text is needed, as written
+                pass
         return pd.read_csv(io.StringIO(text), sep=sep, dtype=object, keep_default_na=False,
                            na_values=[""], quoting=quoting, engine="c", skip_blank_lines=False)
     except pd.errors.ParserError:

@@ -36,6 +36,8 @@ PRESCRIBES = EdgeType("doctor", "prescribes", "drug")
 def _claim_counts(cells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The claim-count cells as floats, and which cells were filled in. An unparsable cell
     becomes NaN in the counts while still filled in (the caller reports it)."""
+    if all(dtype == np.float64 for dtype in cells.dtypes):  # parsed as numbers already
+        return cells, cells.notna()
     values = cells.to_numpy(dtype=object)
     try:  # fast path: one C-level conversion of the whole matrix (empty cells are NaN already)
         parsed = values.astype(np.float64)
@@ -45,20 +47,31 @@ def _claim_counts(cells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         return cells.apply(pd.to_numeric, errors="coerce"), cells.notna()
 
 
+def _not_counts(counts: pd.DataFrame, filled: pd.DataFrame) -> pd.DataFrame:
+    """Filled-in cells that are not a claim count: unparsable, negative, fractional or absurd."""
+    return filled & (counts.isna() | (counts < 0) | (counts % 1 != 0) | (counts > MAX_CLAIMS))
+
+
 def load_cms_prescribers(path: Path, vocabulary: Path, name: str = "cms") -> SourceData:
     """Load the prescriber table; drug columns are mapped through ``vocabulary``."""
     drugs, _ = load_mappers(vocabulary)
     data = SourceData(name=name, files=[str(path)])
     log = ProblemLog(str(path), name)
-    frame = read_table(Path(path), log, required=PRESCRIBER_COLUMNS)
+    # Six million claim cells: parsed as numbers by the C parser, read as text only to quote a bad one.
+    frame = read_table(Path(path), log, required=PRESCRIBER_COLUMNS, numbers_except=(*PRESCRIBER_COLUMNS, _FLAG))
     if frame is None:
         data.problems += log.problems
         return data
-    lines = data_line_numbers(frame)
     drug_columns = [c for c in frame.columns if c not in PRESCRIBER_COLUMNS and c != _FLAG]
-    bad = check_pattern(frame, "NPI", NPI, log)
+    numeric = all(dtype == np.float64 for dtype in frame[drug_columns].dtypes)
     counts, filled = _claim_counts(frame[drug_columns])
-    not_count = filled & (counts.isna() | (counts < 0) | (counts % 1 != 0) | (counts > MAX_CLAIMS))
+    not_count = _not_counts(counts, filled)
+    if numeric and not_count.to_numpy().any():  # a bad count is quoted as written: read the text
+        frame = read_table(Path(path), ProblemLog(str(path), name), required=PRESCRIBER_COLUMNS)
+        counts, filled = _claim_counts(frame[drug_columns])
+        not_count = _not_counts(counts, filled)
+    lines = data_line_numbers(frame)
+    bad = check_pattern(frame, "NPI", NPI, log)
     bad_cells = not_count.to_numpy()
     for row in np.flatnonzero(bad_cells.any(axis=1) & ~bad.to_numpy()):
         cells = ", ".join(f"{drug_columns[c]}={frame[drug_columns[c]].iloc[row]!r}"
