@@ -52,6 +52,8 @@ class Contraindications:
     """Per disease, the drugs contraindicated in it and why."""
 
     by_disease: dict[str, dict[str, Contraindication]] = field(default_factory=dict)
+    #: Per drug, the diseases it is contraindicated in (built on first use from ``by_disease``).
+    _diseases_of: dict[str, frozenset[str]] | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def from_graph(cls, graph: KnowledgeGraph, names: Mapping[str, str]) -> "Contraindications":
@@ -91,8 +93,16 @@ class Contraindications:
 
     def of(self, drug_id: str, conditions: frozenset[str]) -> list[Contraindication]:
         """The contraindications of ``drug_id`` among the patient's ``conditions``, in disease order."""
-        return [found for disease in sorted(conditions)
-                if (found := self.by_disease.get(disease, {}).get(drug_id)) is not None]
+        if self._diseases_of is None:
+            by_drug: dict[str, set[str]] = defaultdict(set)
+            for disease, drugs in self.by_disease.items():
+                for drug in drugs:
+                    by_drug[drug].add(disease)
+            self._diseases_of = {drug: frozenset(found) for drug, found in by_drug.items()}
+        diseases = self._diseases_of.get(drug_id)
+        if not diseases:
+            return []
+        return [self.by_disease[disease][drug_id] for disease in sorted(diseases & conditions)]
 
 
 def fold(text: str) -> str:
