@@ -88,6 +88,8 @@ class TrainConfig:
     gnn: dict | None = field(default_factory=lambda: dict(DEPLOYED_GNN))
     #: L2 penalties the metapath model chooses from on validation.
     metapath_penalties: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1)
+    #: Metapath feature families tried, in order of preference (see :class:`MetapathModel`).
+    metapath_families: tuple[str, ...] = ("with people", "without people")  # recsys.link.metapath.FAMILIES
     #: Also fit the patient blends' ablations (:data:`ABLATIONS`; the evaluation's rows, not deployed).
     ablations: bool = False
 
@@ -151,7 +153,8 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     task.test_pairs = np.empty((0, 2), dtype=np.int64)
     deployed_task = LinkTask.for_deployment(graph)
     diseases, all_diseases = np.arange(task.num_dst), np.arange(deployed_task.num_dst)
-    selected = MetapathModel(penalties=tuple(config.metapath_penalties), seed=config.seed, progress=True).fit(task)
+    selected = MetapathModel(penalties=tuple(config.metapath_penalties), families=tuple(config.metapath_families),
+                             seed=config.seed, progress=True).fit(task)
     val_disease_scores = {"metapath": selected.score_matrix(diseases)}
     deployed_metapath = MetapathModel(**selected.chosen_settings(), progress=True).fit(deployed_task)
     disease_scores = {"metapath": deployed_metapath.score_matrix(all_diseases)}

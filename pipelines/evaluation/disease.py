@@ -20,7 +20,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from kg.graph import KnowledgeGraph
-from pipelines.evaluation.config import EvaluateConfig
+from pipelines.evaluation.config import QUICK_METAPATH, EvaluateConfig
 from pipelines.evaluation.results import ProtocolResult, Stopwatch, summarise
 
 __all__ = ["disease_protocol", "deployed_blend", "blind_task", "DISEASE_METRICS", "MIN_INDICATIONS"]
@@ -50,8 +50,7 @@ def _models(config: EvaluateConfig):
                                             triples_per_epoch=config.kge_triples_per_epoch))
     for encoder in ("rgcn",) if config.quick else ("rgcn", "hetero_sage"):
         yield "model", GNNScorer(GNNConfig(encoder=encoder, epochs=config.gnn_epochs, seed=config.seed))
-    # The quick run tries one penalty: the choice the full run makes on both splits.
-    metapath = MetapathModel(seed=config.seed, **({"penalties": (1e-2,)} if config.quick else {}))
+    metapath = MetapathModel(seed=config.seed, **(QUICK_METAPATH if config.quick else {}))
     yield "baseline", metapath
     yield "model", _deployed_gnn(config, metapath)
 

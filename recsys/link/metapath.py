@@ -146,7 +146,7 @@ class MetapathModel(LinkScorer):
         # Constant features (metapaths no training pair has) carry nothing: drop them.
         varies = raw_train.max(axis=0) > raw_train.min(axis=0)
         self._keep_columns(varies)
-        raw_train = _keep_columns_in_place(raw_train, varies)
+        raw_train = _compact_columns(raw_train, varies)
         bar.update(1)
         bar.set_postfix_str("scaling")
 
@@ -378,7 +378,7 @@ def _columns(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return x.T[keep].T
 
 
-def _keep_columns_in_place(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
+def _compact_columns(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """The ``keep`` columns of a column-major ``x``, moved to its front: no second 400 MB block."""
     by_column = x.T
     for new, old in enumerate(np.flatnonzero(keep)):
