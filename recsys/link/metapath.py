@@ -152,7 +152,8 @@ class MetapathModel(LinkScorer):
 
         # Scaled once on every example row; each candidate is a slice of rows and columns.
         is_path = np.arange(self._n_features) < len(self.paths)
-        scaler, x_all = FeatureScaler.fit_transform(raw_train, is_path, len(task.train_pairs), self.cap_quantile)
+        scaler, x_all = FeatureScaler.fit_transform(raw_train, is_path, len(task.train_pairs), self.cap_quantile,
+                                                    overwrite=True)
         del raw_train
         x_all = x_all.astype(np.float32)  # column-major, as the features were written
         val_dst = np.unique(task.val_pairs[:, 1])

@@ -35,11 +35,13 @@ class FeatureScaler:
 
     @classmethod
     def fit_transform(cls, raw: np.ndarray, is_path: np.ndarray, n_positive: int,
-                      cap_quantile: float | None = 0.999) -> tuple["FeatureScaler", np.ndarray]:
+                      cap_quantile: float | None = 0.999, overwrite: bool = False) -> tuple["FeatureScaler", np.ndarray]:
         """:meth:`fit`, and the model inputs of ``raw`` (computed once; same layout as ``raw``).
 
         Every step runs one column at a time: a column-major ``raw`` (the metapath model's
-        100,000-row feature blocks) is then read and written contiguously.
+        100,000-row feature blocks) is then read and written contiguously. ``overwrite``
+        writes the inputs into ``raw`` itself (a float64 block the caller no longer needs),
+        sparing a second block of the same size.
         """
         is_path = np.asarray(is_path, dtype=bool)
         scale = np.ones(raw.shape[1])
@@ -47,7 +49,7 @@ class FeatureScaler:
             nonzero = raw[:, j][raw[:, j] > 0]
             if len(nonzero):
                 scale[j] = nonzero.mean()
-        x = _curve(raw, scale, is_path)
+        x = _curve(raw, scale, is_path, out=raw if overwrite and raw.dtype == np.float64 else None)
         cap = np.full(raw.shape[1], np.inf)
         if cap_quantile is not None:
             top = x[:n_positive].max(axis=0) if n_positive else np.zeros(x.shape[1])
@@ -88,9 +90,10 @@ class FeatureScaler:
                              self.is_path[columns])
 
 
-def _curve(raw: np.ndarray, scale: np.ndarray, is_path: np.ndarray) -> np.ndarray:
-    """Path counts -> arcsinh(count / scale); degrees -> log1p (column by column, ``raw``'s layout)."""
-    x = np.empty_like(raw, dtype=np.float64)
+def _curve(raw: np.ndarray, scale: np.ndarray, is_path: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Path counts -> arcsinh(count / scale); degrees -> log1p (column by column, ``raw``'s layout;
+    into ``out`` when given, which may be ``raw`` itself)."""
+    x = np.empty_like(raw, dtype=np.float64) if out is None else out
     for j in range(raw.shape[1]):
         if is_path[j]:
             np.divide(raw[:, j], scale[j], out=x[:, j])
