@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks._machine import write_markdown, write_result
-from pipelines.evaluation.doctor import LABELS, MODEL_ORDER, QUICK_STAGES
+from pipelines.cfchoice import QUICK_SEARCH
+from pipelines.evaluation.doctor import LABELS, MODEL_ORDER, baseline_stages
 from pipelines.evaluation.doctor import cf_splits as splits_for
 
 GRAPH = Path("build/graph")
@@ -46,7 +47,7 @@ def run_protocol(inter, mode: str, seed: int, quick: bool) -> tuple[list[dict], 
     rows, per_user = [], {}
     for name in MODEL_ORDER:
         fixed = {"seed": seed} if name in ("als", "bpr") else {}
-        search = staged_search(name, validation, stages=QUICK_STAGES[name] if quick else None, fixed=fixed)
+        search = staged_search(name, validation, stages=baseline_stages(name, quick), fixed=fixed)
         model = MODELS[name](**search.best_params).fit(split.train)
         result = evaluate_cf(model, split, k=10, n_resamples=1000, seed=seed)
         per_user[name] = result.per_user
@@ -79,7 +80,8 @@ def by_specialty(split, per_user: dict, top: int = 10) -> list[dict]:
 
 def timings(inter, params: dict, bpr_params: dict, repeats: int = 3, item_item: dict | None = None) -> dict:
     """Speed on all of CMS (median of ``repeats``): ALS in full, and each item-item model's fit
-    and scoring of every prescriber beside ALS's in the same run (``item_item``: name -> params)."""
+    and scoring of every prescriber beside ALS's in the same run (``item_item``: label -> (model
+    name, params))."""
     from recsys.cf import MODELS, ALSRecommender, BPRRecommender, Interactions
 
     def median_time(fn) -> float:
@@ -111,11 +113,11 @@ def timings(inter, params: dict, bpr_params: dict, repeats: int = 3, item_item: 
     bpr = BPRRecommender(**bpr_params)
     bpr_fit_s = median_time(lambda: bpr.fit(inter)) if repeats else float("nan")
     others = {}
-    for name, other_params in (item_item or {}).items():
+    for label, (name, other_params) in (item_item or {}).items():
         other = MODELS[name](**other_params)
         other_fit = median_time(lambda: other.fit(inter))
         other_all = median_time(lambda: other.recommend(users, k=10))
-        others[name] = {"fit_s": round(other_fit, 3), "recommend_all_top10_s": round(other_all, 3),
+        others[label] = {"fit_s": round(other_fit, 3), "recommend_all_top10_s": round(other_all, 3),
                         "fit_vs_als": round(other_fit / fit_s, 3),
                         "recommend_all_vs_als": round(other_all / recommend_all_s, 3)}
     return {"prescribers": len(users), "drugs": int(inter.shape[1]), "entries": inter.nnz, "item_item": others,
@@ -188,8 +190,10 @@ def main(argv: list[str] | None = None) -> dict:
         mode_rows, infos[mode] = run_protocol(inter, mode, args.seed, args.quick)
         rows += mode_rows
     best = {r["key"]: r["params"] for r in rows if r["protocol"] == args.protocols[0]}
+    deployed = {key: values[0] for stage in QUICK_SEARCH["ease"] for key, values in stage.items()}
     speed = timings(inter, best["als"], best["bpr"], repeats=1 if args.quick else 3,
-                    item_item={name: best[name] for name in ("ease", "rp3beta") if name in best})
+                    item_item={**{name: (name, best[name]) for name in ("ease", "rp3beta") if name in best},
+                               "ease with specialty and state (deployed)": ("ease", deployed)})
     speed["interactions_from_graph_s"] = round(interactions_s, 3)
     print(f"speed: {speed}", flush=True)
     result = {"seed": args.seed, "quick": args.quick, "total_s": round(time.perf_counter() - start, 1),

@@ -26,7 +26,7 @@ from pipelines.doctors import DOCTOR_COMPONENTS, doctor_validation, fit_doctors
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ModelResult, ProtocolResult, Stopwatch, summarise
 
-__all__ = ["doctor_protocol", "cf_splits", "by_specialty", "MODEL_ORDER", "LABELS", "QUICK_STAGES",
+__all__ = ["doctor_protocol", "cf_splits", "by_specialty", "baseline_stages", "MODEL_ORDER", "LABELS", "QUICK_STAGES",
            "DOCTOR_METRICS"]
 
 MODEL_ORDER = ["popularity", "group_popularity", "rp3beta", "ease", "als", "bpr"]
@@ -64,7 +64,7 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig,
     """Evaluate every doctor -> drug model on one split of ``inter`` (doctor x drug claims)."""
     from recsys.cf import MODELS
     from recsys.cf.evaluate import score_split
-    from recsys.cf.tuning import SEARCH_STAGES, staged_search
+    from recsys.cf.tuning import staged_search
     k = config.k
     metrics = tuple(m.format(k=k) for m in DOCTOR_METRICS)
     result = ProtocolResult(f"doctor/{mode}", TITLES[mode], metrics)
@@ -89,8 +89,8 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig,
     reused = {n: s for n, s in choice.searches.items() if n != "ease"} if mode == "holdout" and config.quick else {}
     for name in tqdm(MODEL_ORDER, desc=result.name, unit="model", leave=False):
         fixed = {"seed": config.seed} if name in ("als", "bpr") else {}
-        stages = QUICK_STAGES[name] if config.quick else _without_side_information(SEARCH_STAGES[name])
-        search = reused.get(name) or staged_search(name, validation, stages=stages, fixed=fixed, k=k)
+        search = reused.get(name) or staged_search(name, validation, stages=baseline_stages(name, config.quick),
+                                                   fixed=fixed, k=k)
         model, seconds = clock.timed(lambda: MODELS[name](**search.best_params).fit(split.train))
         row = _evaluated(LABELS[name], ROLES[name], score_split(model, split), split, config,
                          seconds=seconds + search.seconds, val={f"ndcg@{k}": search.best_score},
@@ -140,9 +140,14 @@ def _blended(side, split) -> np.ndarray:
     return blend_components(parts, {c: side.weights[c] for c in DOCTOR_COMPONENTS}, False)[0]
 
 
-def _without_side_information(stages: list[dict]) -> list[dict]:
-    """A baseline's search: the stages minus user attributes as inputs (plain EASE)."""
-    plain = [{key: values for key, values in stage.items() if key != "side_weight"} for stage in stages]
+def baseline_stages(name: str, quick: bool) -> list[dict]:
+    """The search of the table's ``name`` row: its quick setting, or its full grid without user
+    attributes as inputs (the EASE row is plain EASE, the simple anchor)."""
+    from recsys.cf.tuning import SEARCH_STAGES
+
+    if quick:
+        return QUICK_STAGES[name]
+    plain = [{key: values for key, values in stage.items() if key != "side_weight"} for stage in SEARCH_STAGES[name]]
     return [stage for stage in plain if stage]
 
 
