@@ -39,6 +39,13 @@ def write_markdown(name: str, text: str) -> Path:
     return _write_atomically(RESULTS / f"{name}.md", text)
 
 
+def publish(name: str, result: dict[str, Any], text: str) -> None:
+    """The usual ending of a benchmark: ``results/<name>.json`` and ``.md``, and the tables printed."""
+    write_result(name, result)
+    write_markdown(name, text)
+    print(text)
+
+
 def _write_atomically(path: Path, text: str) -> Path:
     # A benchmark killed mid-write leaves the previous results, never half a file.
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._machine import write_markdown, write_result
+from benchmarks._machine import publish
 from pipelines.cfchoice import QUICK_SEARCH
 from pipelines.evaluation.doctor import LABELS, MODEL_ORDER, baseline_stages
 from pipelines.evaluation.doctor import cf_splits as splits_for
@@ -199,9 +199,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {"seed": args.seed, "quick": args.quick, "total_s": round(time.perf_counter() - start, 1),
               "peak_rss_mb": round(_peak_mb()), "rows": rows, "protocols": infos, "speed": speed}
     name = "cf_quick" if args.quick else "cf"
-    write_result(name, result)
-    write_markdown(name, markdown(rows, infos, speed))
-    print(markdown(rows, infos, speed))
+    publish(name, result, markdown(rows, infos, speed))
     return result
 
 

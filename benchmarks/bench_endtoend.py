@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._machine import write_markdown, write_result
+from benchmarks._machine import publish
 
 DISEASE = "disease:DOID:9352"  # type 2 diabetes mellitus
 TARGETS = {"build_inside_process_s": 3.0, "build_inside_process_ratio": 8.0, "recommend_s": 1.0, "first_explanation_ms": 100.0}
@@ -138,9 +138,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--skip-evaluate", action="store_true", help="leave the quick evaluation out")
     args = parser.parse_args(argv)
     result = run(args.repeats, not args.skip_evaluate)
-    write_result("endtoend", result)
-    write_markdown("endtoend", markdown(result))
-    print(markdown(result))
+    publish("endtoend", result, markdown(result))
     return result
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._machine import write_markdown, write_result
+from benchmarks._machine import publish
 
 GRAPH = Path("build/graph")
 DRUGBANK = frozenset({"has_target", "metabolized_by", "carried_by", "transported_by", "interacts_with"})
@@ -100,9 +100,7 @@ def main(argv: list[str] | None = None) -> dict:
     rows = [r for seed in args.seeds for split in args.splits for r in run(graph, split, seed)]
     result = {"seeds": args.seeds, "splits": args.splits, "total_s": round(time.perf_counter() - start, 1),
               "rows": rows}
-    write_result("families", result)
-    write_markdown("families", markdown(rows))
-    print(markdown(rows))
+    publish("families", result, markdown(rows))
     return result
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._machine import write_markdown, write_result
+from benchmarks._machine import publish
 
 GRAPH = Path("build/graph")
 
@@ -177,9 +177,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {"seeds": args.seeds, "models": args.models, "quick": args.quick, "threads": torch.get_num_threads(),
               "total_s": round(time.perf_counter() - start, 1), "rows": rows}
     name = "links" + ("_seeds" if len(args.seeds) > 1 or args.models == "core" else "") + ("_quick" if args.quick else "")
-    write_result(name, result)
-    write_markdown(name, markdown(rows))
-    print(markdown(rows))
+    publish(name, result, markdown(rows))
     return result
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._machine import write_markdown, write_result
+from benchmarks._machine import publish
 
 GRAPH = Path("build/graph")
 ALPHAS = tuple(round(a, 1) for a in np.linspace(0.0, 1.0, 11))
@@ -119,10 +119,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {"seeds": args.seeds, "quick": args.quick, "total_s": round(time.perf_counter() - start, 1),
               "runs": runs}
     name = "stacking" + ("_quick" if args.quick else "")
-    write_result(name, result)
-    text = markdown(runs)
-    write_markdown(name, text)
-    print(text)
+    publish(name, result, markdown(runs))
     return result
 
 
