@@ -62,6 +62,24 @@ class _ItemItem(CFRecommender):
     def _update(self, merged: Interactions, *_: object) -> None:
         self._fit(merged)  # a refit is one small dense solve
 
+    def score_terms(self, user_id: str, item_id: str) -> dict[str, object]:
+        """A known user's score of ``item_id`` split into the terms it sums: each of the user's
+        own items (input x item-item weight), largest first, and what the user's attributes add.
+        ``score`` is their sum, exactly what :meth:`score_users` gives."""
+        train = self._fitted()
+        row = train.user_index([user_id])
+        column = int(train.item_index([item_id])[0])
+        inputs = self._inputs(train.matrix[row])
+        values = inputs.data * self.item_matrix[inputs.indices, column]
+        order = np.argsort(-values, kind="stable")
+        attributes = self._attribute_term(row, column)
+        return {"score": float(values.sum() + attributes),
+                "own_items": [(str(train.item_ids[inputs.indices[i]]), float(values[i])) for i in order],
+                "attributes": attributes, "attribute_names": []}
+
+    def _attribute_term(self, rows: np.ndarray, column: int) -> float:
+        return 0.0  # no side information
+
     def _item_similarities(self, queries: np.ndarray) -> np.ndarray:
         """Cosine of the learned item columns: items the model treats alike."""
         columns = self.item_matrix.T
@@ -147,6 +165,14 @@ class EASERecommender(_ItemItem):
         if self.side_matrix.size:
             scores += np.asarray(self._one_hot(attributes) @ self.side_matrix)
         return scores
+
+    def score_terms(self, user_id: str, item_id: str) -> dict[str, object]:
+        return {**super().score_terms(user_id, item_id), "attribute_names": sorted(self.side_values)}
+
+    def _attribute_term(self, rows: np.ndarray, column: int) -> float:
+        if not self.side_matrix.size:
+            return 0.0
+        return float((self._train_side[rows] @ self.side_matrix[:, column])[0])
 
     def _state(self) -> dict[str, np.ndarray]:
         return {**super()._state(), "side_matrix": self.side_matrix,

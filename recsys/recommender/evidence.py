@@ -30,8 +30,10 @@ def cf_evidence(model: CFRecommender, entity_id: str, drug_id: str, role: str, n
     rows = train.user_index(list(neighbours[0]))
     users = int((train.matrix[rows][:, column] > 0).sum())
     evidence = {"similar_users": len(rows), "similar_users_using_it": users}
-    terms = score_terms(model, entity_id, drug_id)
-    if terms is not None:
+    if hasattr(model, "score_terms"):  # an item-item model: its score is a sum, name its largest terms
+        split = model.score_terms(entity_id, drug_id)
+        terms = {"score": split["score"], "own_drugs": split["own_items"], "attributes": split["attributes"],
+                 "attribute_names": split["attribute_names"]}
         named = [(names.get(d) or d, v) for d, v in terms["own_drugs"] if v > 0][:2]
         sentence = f"Its collaborative-filtering score ({terms['score']:+.2f}) adds up over their own drugs"
         sentence += (": the largest terms are " + ", ".join(f"{name} {value:+.2f}" for name, value in named)
@@ -45,29 +47,6 @@ def cf_evidence(model: CFRecommender, entity_id: str, drug_id: str, role: str, n
     sentence = (f"{users} of the {len(rows)} most similar {role} use it"
                 + (f"; among their own drugs it is most like {', '.join(alike)}." if alike else "."))
     return {**evidence, "most_like_own_drugs": alike, "sentence": sentence}
-
-
-def score_terms(model: CFRecommender, entity_id: str, drug_id: str) -> dict[str, object] | None:
-    """An item-item model's score of ``drug_id`` for a known ``entity_id``, split into its terms:
-    each own drug's (input weight x item-item weight), largest first, and the attributes' part;
-    ``None`` for a model whose score is not such a sum."""
-    item_matrix = getattr(model, "item_matrix", None)
-    if item_matrix is None or not item_matrix.size:
-        return None
-    train = model.train
-    row = train.user_index([entity_id])
-    column = int(train.item_index([drug_id])[0])
-    inputs = model._inputs(train.matrix[row])
-    own = inputs.indices
-    values = inputs.data * item_matrix[own, column]
-    order = np.argsort(-values, kind="stable")
-    attributes = 0.0
-    side = getattr(model, "side_matrix", np.zeros((0, 0)))
-    if side.size:
-        attributes = float((model._train_side[row] @ side[:, column])[0])
-    return {"score": float(values.sum() + attributes),
-            "own_drugs": [(str(train.item_ids[own[i]]), float(values[i])) for i in order],
-            "attributes": attributes, "attribute_names": sorted(getattr(model, "side_values", {}))}
 
 
 def closest_drugs(model: CFRecommender, drug_id: str, candidates: Sequence[str], k: int) -> list[str]:
