@@ -219,19 +219,24 @@ def _one_record_per_line(text: str, sep: str, quoting: int, width: int, frame: p
 
 def _fast_parse(text: str, sep: str, quoting: int, numeric: Mapping[str, bool] | None = None) -> pd.DataFrame | None:
     """pandas' C parser, every cell a string (object dtype: cheaper to slice and map than Arrow),
-    or a float where ``numeric`` marks the column (by its name in the file) and every cell is a number."""
+    or a float where ``numeric`` marks the column (by its name in the file) and every cell is a
+    number; ``None`` when the C parser cannot read the table at all."""
+    if numeric is not None and any(numeric.values()):
+        try:
+            return _read_csv(text, sep, quoting, {name: np.float64 if n else object for name, n in numeric.items()})
+        except pd.errors.ParserError:
+            return None
+        except ValueError:  # a cell that is not a number: its text is needed, as written
+            pass
     try:
-        if numeric is not None and any(numeric.values()):
-            try:
-                return pd.read_csv(io.StringIO(text), sep=sep, keep_default_na=False, na_values=[""],
-                                   quoting=quoting, engine="c", skip_blank_lines=False,
-                                   dtype={name: np.float64 if n else object for name, n in numeric.items()})
-            except ValueError:  # a cell that is not a number: its text is needed, as written
-                pass
-        return pd.read_csv(io.StringIO(text), sep=sep, dtype=object, keep_default_na=False,
-                           na_values=[""], quoting=quoting, engine="c", skip_blank_lines=False)
+        return _read_csv(text, sep, quoting, object)
     except pd.errors.ParserError:
         return None
+
+
+def _read_csv(text: str, sep: str, quoting: int, dtype) -> pd.DataFrame:
+    return pd.read_csv(io.StringIO(text), sep=sep, dtype=dtype, keep_default_na=False, na_values=[""],
+                       quoting=quoting, engine="c", skip_blank_lines=False)
 
 
 def data_line_numbers(frame: pd.DataFrame) -> pd.Series:

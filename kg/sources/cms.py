@@ -33,10 +33,14 @@ NPI = (r"^\d{10}$", "a 10-digit NPI")
 PRESCRIBES = EdgeType("doctor", "prescribes", "drug")
 
 
+def _parsed_as_numbers(cells: pd.DataFrame) -> bool:
+    return all(dtype == np.float64 for dtype in cells.dtypes)
+
+
 def _claim_counts(cells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The claim-count cells as floats, and which cells were filled in. An unparsable cell
     becomes NaN in the counts while still filled in (the caller reports it)."""
-    if all(dtype == np.float64 for dtype in cells.dtypes):  # parsed as numbers already
+    if _parsed_as_numbers(cells):
         return cells, cells.notna()
     values = cells.to_numpy(dtype=object)
     try:  # fast path: one C-level conversion of the whole matrix (empty cells are NaN already)
@@ -63,10 +67,9 @@ def load_cms_prescribers(path: Path, vocabulary: Path, name: str = "cms") -> Sou
         data.problems += log.problems
         return data
     drug_columns = [c for c in frame.columns if c not in PRESCRIBER_COLUMNS and c != _FLAG]
-    numeric = all(dtype == np.float64 for dtype in frame[drug_columns].dtypes)
     counts, filled = _claim_counts(frame[drug_columns])
     not_count = _not_counts(counts, filled)
-    if numeric and not_count.to_numpy().any():  # a bad count is quoted as written: read the text
+    if not_count.to_numpy().any() and _parsed_as_numbers(counts):  # a bad count is quoted as written: read the text
         frame = read_table(Path(path), ProblemLog(str(path), name), required=PRESCRIBER_COLUMNS)
         counts, filled = _claim_counts(frame[drug_columns])
         not_count = _not_counts(counts, filled)
