@@ -28,15 +28,10 @@ class FeatureScaler:
     is_path: np.ndarray
 
     @classmethod
-    def fit(cls, raw: np.ndarray, is_path: np.ndarray, n_positive: int,
-            cap_quantile: float | None = 0.999) -> "FeatureScaler":
-        """Fit on training rows; the first ``n_positive`` rows are indications. ``cap_quantile=None``: no cap."""
-        return cls.fit_transform(raw, is_path, n_positive, cap_quantile)[0]
-
-    @classmethod
     def fit_transform(cls, raw: np.ndarray, is_path: np.ndarray, n_positive: int,
                       cap_quantile: float | None = 0.999, overwrite: bool = False) -> tuple["FeatureScaler", np.ndarray]:
-        """:meth:`fit`, and the model inputs of ``raw`` (computed once; same layout as ``raw``).
+        """Fit on training rows (the first ``n_positive`` are indications; ``cap_quantile=None``:
+        no cap) and return the scaler with the model inputs of ``raw`` (same layout as ``raw``).
 
         Every step runs one column at a time: a column-major ``raw`` (the metapath model's
         100,000-row feature blocks) is then read and written contiguously. ``overwrite``
