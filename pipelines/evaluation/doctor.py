@@ -8,8 +8,10 @@ hybrid is the doctor side ``rxkg train`` would deploy from the training part, fi
 same function (:func:`pipelines.doctors.fit_doctors`, with ``rxkg train``'s settings): the
 CF model chosen on validation (EASE, which may take the prescribers' specialty and state as
 inputs, or ALS) and within-specialty popularity, the logistic or tuned blend or a component
-alone. The EASE row of the table is the plain closed form, the simple anchor. Its validation is a per-prescriber holdout in both protocols,
-as deployed; the unseen protocol measures how that bundle serves prescribers it never saw.
+alone. Its validation is a per-prescriber holdout in both protocols, as deployed; the unseen
+protocol measures how that bundle serves prescribers it never saw. The table's EASE row is the
+plain closed form, and its "EASE + within-specialty popularity" row the simple anchor the
+deployed side must beat (fitted the same way among plain EASE settings).
 A graph component does not exist for doctors (they reach the graph only through what
 they prescribe).
 """
