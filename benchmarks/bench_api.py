@@ -82,11 +82,11 @@ def main(argv: list[str] | None = None) -> dict:
         rec.recommend_many(batch, k=10)  # top-10 without the doctor's own drugs
         many_times.append(time.perf_counter() - start)
     result["recommend_many_entities_per_s"] = round(len(batch) / float(np.median(many_times)))
-    rec.explanation_paths(diseases[0], rec.drug_ids[0])  # builds the explainer's adjacency once
+    rec.explainer  # builds (or reads) the explainer's adjacency once
     pairs = [(d, r.drug_id) for d in diseases[:50] for r in rec.recommend_for_disease(d, k=1)]
     pairs += [(p, r.drug_id) for p in patients[:50] for r in rec.recommend_for_patient(p, k=1)]
     pairs += [(d, r.drug_id) for d in doctors[:50] for r in rec.recommend_for_doctor(d, k=1)]
-    result["explain_ms_p50"] = _p50_ms(lambda pair: rec.explanation_text(*pair, rec.explanation_paths(*pair)), pairs)
+    result["explain_ms_p50"] = _p50_ms(lambda pair: rec.explain(*pair), pairs)
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     print(result)
     write_result("api", result)

@@ -78,6 +78,9 @@ def add_entity_commands(sub) -> None:
     p.add_argument("drug", help="a drug id, e.g. drug:DB00331")
     add_model_option(p)
     p.add_argument("--k", type=int, default=3, help="how many graph paths (default 3)")
+    p.add_argument("--include-current", action="store_true",
+                   help="patients: explain under the weights of continuation plus new drugs, as "
+                        "rxkg recommend --include-current ranks (default: new drugs only)")
     p.add_argument("--reveal-patients", action="store_true", help="print patient ids in clear text")
     p.add_argument("--json", action="store_true", help="print the explanation as JSON")
     p.set_defaults(func=_cmd_explain)
@@ -237,7 +240,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     recommender = Recommender.load(args.model)
     entity = resolve_patient(recommender, args.entity)
-    found = recommender.explain(entity, args.drug, k=args.k)
+    found = recommender.explain(entity, args.drug, k=args.k, exclude_current=not args.include_current)
     anon = None if args.reveal_patients else pseudonymiser()
     shown = anon.pseudonym(entity) if anon else entity
     if args.json:

@@ -134,6 +134,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     from recsys.link.gnn import GNNConfig, GNNScorer
     from recsys.link.task import LinkTask
     from recsys.link.metapath import MetapathModel
+    from recsys.link.terms import MetapathTerms
     from recsys.link.split import split_links
 
     seconds: dict[str, float] = {}
@@ -240,7 +241,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
                  "disease_metapath": {"chosen": selected.chosen, "candidates": selected.candidates}}
     recommender = Recommender(graph, disease_scores, deployed_task.id_maps["disease"],
                               deployed_task.id_maps["drug"], weights=validation.weights, selection=selection,
-                              **cf_all)
+                              graph_terms=MetapathTerms.of(deployed_metapath), **cf_all)
     if out is not None:
         recommender.save(out, force=force)
         stage("save")

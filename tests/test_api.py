@@ -180,8 +180,10 @@ def test_new_doctor_similar_drugs_profile_and_explain(tiny_graph):
     with pytest.raises(KGError, match="is a disease, not a doctor"):
         rec.profile_doctor("disease:DOID:9352")
     why = rec.explain("disease:DOID:1287", "drug:DB01076")
-    assert why["paths"] and why["text"].startswith("Atorvastatin is linked to")
+    assert why["paths"] and why["text"].startswith("Score +")
+    assert "The graph links Atorvastatin to" in why["text"]
     assert set(why["components"]) == {"graph", "popularity"}
+    assert abs(sum(c["part"] for c in why["contributions"]) - why["score"]) < 1e-3
 
 
 def test_new_doctor_fold_in_matches_known_doctor(shipped_graph):
@@ -382,7 +384,7 @@ def test_a_bundle_stores_the_explanation_index_and_explains_the_same(tiny_graph,
     fresh = PathExplainer(tiny_graph)
     for entity in ("disease:DOID:1287", "doctor:NPI:1003000126"):
         for drug in loaded.drug_ids:
-            stored = loaded.explanation_paths(entity, drug, k=5)
+            stored = loaded.explainer.paths(entity, drug, k=5)
             built = fresh.paths(entity, drug, k=5)
             assert [(p.nodes, p.score) for p in stored] == [(p.nodes, p.score) for p in built]
     assert set(loaded._explainer.matrices) == set(fresh.matrices)

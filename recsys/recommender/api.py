@@ -17,8 +17,9 @@ from recsys.cf.profile import DoctorProfile
 from recsys.recommender import entities
 from recsys.recommender.audience import Prescriber, doctors_for_drug
 from recsys.recommender.bundle import read_recommender_parts, save_recommender
-from recsys.recommender.evidence import cf_evidence
-from recsys.recommender.explain import ExplanationPath, PathExplainer
+from recsys.recommender import reasons
+from recsys.recommender.contributions import Explanation
+from recsys.recommender.explain import PathExplainer
 from recsys.recommender.ranking import Ranker
 from recsys.recommender.results import Recommendation, Recommendations
 
@@ -35,19 +36,21 @@ class Recommender(Ranker):
     """
 
     # ------------------------------------------------------ explanations
-    def explanation_text(self, entity_id: str, drug_id: str, paths: list[ExplanationPath]) -> str:
-        entity = self.names.get(entity_id) or ("the patient" if self.node_types.get(entity_id) == "patient" else entity_id)
-        return PathExplainer.sentence(entity, self.names.get(drug_id) or drug_id, paths, self.names)
+    @property
+    def explainer(self) -> PathExplainer:
+        """The path finder of explanations: a bundle's stored adjacency, else built from the graph."""
+        return reasons.explainer_of(self)
+
+    def explain_pair(self, kind: str, entity_id: str, drug_id: str,
+                     components: Mapping[str, float | None], k: int = 3) -> Explanation:
+        """Why ``drug_id`` stands where it does for ``entity_id`` under ``kind``'s weights, from its
+        standardised ``components``; see :mod:`recsys.recommender.reasons`."""
+        return reasons.explain_pair(self, kind, entity_id, drug_id, components, k)
 
     def cf_evidence(self, entity_id: str, drug_id: str, peers: int = 20) -> dict[str, object]:
         """How many of the entity's nearest CF peers use the drug, and which of its own drugs are
         most like it (doctors and patients known to CF; empty otherwise); see :mod:`.evidence`."""
-        kind = self.node_types.get(entity_id)
-        model = {"doctor": self.doctor_cf, "patient": self.patient_cf}.get(kind)
-        if model is None:
-            return {}
-        return cf_evidence(model, entity_id, drug_id, "prescribers" if kind == "doctor" else "patients",
-                           self.names, peers)
+        return reasons.cf_evidence_of(self, entity_id, drug_id, peers)
 
     # ------------------------------------------------------ new entities
     def recommend_for_new_patient(self, conditions: Sequence[str] = (), current_drugs: Sequence[str] = (),
@@ -79,9 +82,12 @@ class Recommender(Ranker):
         """The prescriber's therapeutic areas, differences from their specialty, and peers."""
         return entities.profile_doctor(self, doctor_id, peers)
 
-    def explain(self, entity_id: str, drug_id: str, k: int = 3) -> dict[str, object]:
-        """Why ``drug_id`` for ``entity_id``: graph paths, CF evidence, component scores, one sentence."""
-        return entities.explain(self, entity_id, drug_id, k)
+    def explain(self, entity_id: str, drug_id: str, k: int = 3, exclude_current: bool = True) -> dict[str, object]:
+        """Why ``drug_id`` for ``entity_id``: each component's part of its score, graph paths, CF
+        evidence, one text; a patient's under the weights of new drugs only, as
+        :meth:`recommend_for_patient` ranks by default, or with ``exclude_current=False`` of
+        continuation plus new drugs."""
+        return entities.explain(self, entity_id, drug_id, k, exclude_current)
 
     # ---------------------------------------------------------- persistence
     def save(self, path: str | Path, force: bool = False) -> Path:

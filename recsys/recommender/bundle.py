@@ -6,6 +6,7 @@
       disease_scores.npz     the disease -> drug scorers' matrices with their row and column ids
       doctor_cf.npz, doctor_popularity.npz, patient_cf.npz   (those the recommender has)
       explain_index.npz      the explanation paths' adjacency (CSR structure per relation)
+      metapath_terms.npz     the metapath model's score split by metapath (faithful graph paths)
 
 Everything is plain arrays, JSON and Parquet: loading runs no code from the files, and a
 changed or truncated file fails the checksum with a message naming it.
@@ -23,6 +24,7 @@ from kg.errors import KGError
 from kg.io import (MANIFEST, atomic_directory, read_graph, read_json_manifest, sha256_file,
                    verify_files, write_graph)
 from recsys.cf.base import CFRecommender, cf_library_versions
+from recsys.link.terms import MetapathTerms
 from recsys.recommender.explain import PathExplainer, write_index
 from recsys.recommender.ranking import Ranker
 
@@ -45,6 +47,9 @@ def save_recommender(recommender: Ranker, path: str | Path, force: bool = False)
         explainer = recommender._explainer or PathExplainer(recommender.graph)
         write_index(explainer.matrices, tmp / "explain_index.npz")  # a first explanation reads it: 0.1 s saved
         files = ["disease_scores.npz", "explain_index.npz"]
+        if recommender.graph_terms is not None:
+            recommender.graph_terms.save(tmp / "metapath_terms.npz")
+            files.append("metapath_terms.npz")
         for part in CF_PARTS:
             model = getattr(recommender, part)
             if model is not None:
@@ -78,6 +83,7 @@ def read_recommender_parts(path: str | Path) -> dict[str, Any]:
     parts = {part: CFRecommender.load(path / f"{part}.npz") if f"{part}.npz" in manifest["files"] else None
              for part in CF_PARTS}
     index = path / "explain_index.npz" if "explain_index.npz" in manifest["files"] else None
+    terms = MetapathTerms.load(path / "metapath_terms.npz") if "metapath_terms.npz" in manifest["files"] else None
     return {"graph": graph, "disease_scores": scores, "disease_ids": diseases, "drug_ids": drugs,
             "weights": manifest.get("weights"), "selection": manifest.get("selection"),
-            "explain_index": index, **parts}
+            "explain_index": index, "graph_terms": terms, **parts}

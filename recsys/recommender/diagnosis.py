@@ -68,6 +68,11 @@ class ConditionPopularity:
             out[inside[scored]] = (has[scored] @ self.given).toarray()
         return out
 
+    def share(self, disease_id: str, column: int) -> float:
+        """P(drug | condition) for one condition and drug column (0 for a condition no patient has)."""
+        row = self.diseases.get_indexer([disease_id])[0]
+        return float(self.given[row, column]) if row >= 0 else 0.0
+
     def for_conditions(self, disease_ids: Sequence[str]) -> np.ndarray:
         """One row for a new patient with these conditions (NaN if none is known)."""
         columns = self.diseases.get_indexer(list(disease_ids))

@@ -155,21 +155,22 @@ def profile_doctor(ranker: Ranker, doctor_id: str, peers: int = 5) -> DoctorProf
                               model=ranker.doctor_cf, drug_names=ranker.names, peers=peers)
 
 
-def explain(ranker: Ranker, entity_id: str, drug_id: str, k: int = 3) -> dict[str, object]:
-    """Why ``drug_id`` for ``entity_id``: graph paths, CF evidence, component scores, one sentence."""
+def explain(ranker: Ranker, entity_id: str, drug_id: str, k: int = 3, exclude_current: bool = True
+            ) -> dict[str, object]:
+    """Why ``drug_id`` for ``entity_id``: each component's part of its score, graph paths, CF
+    evidence and one text, exactly as a recommendation of it would be explained."""
     kind = ranker.kind_of(entity_id)
+    if kind == "patient" and exclude_current:
+        kind = "patient_new"
     ids_of(ranker, [drug_id], "drug", "drug")
-    paths = ranker.explanation_paths(entity_id, drug_id, k=k)
-    evidence = ranker.cf_evidence(entity_id, drug_id)
-    standardised = ranker.blend(kind, [entity_id])[1]
+    blended, standardised, _, _ = ranker.blend(kind, [entity_id])
     column = ranker.drug_index.get_loc(drug_id)
-    text = ranker.explanation_text(entity_id, drug_id, paths)
-    if evidence.get("sentence"):
-        text += " " + evidence["sentence"]
-    return {"drug_id": drug_id, "name": ranker.names.get(drug_id) or drug_id,
-            "components": {n: None if np.isnan(z[0, column]) else float(z[0, column])
-                           for n, z in standardised.items()},
-            "paths": [p.as_dict() for p in paths], "cf_evidence": evidence, "text": text}
+    components = {n: None if np.isnan(z[0, column]) else float(z[0, column]) for n, z in standardised.items()}
+    why = ranker.explain_pair(kind, entity_id, drug_id, components, k)
+    return {"drug_id": drug_id, "name": ranker.names.get(drug_id) or drug_id, "score": float(blended[0, column]),
+            "components": components, "contributions": [c.as_dict() for c in why.contributions],
+            "paths": [p.as_dict() for p in why.paths], "paths_from": why.paths_from,
+            "cf_evidence": why.cf_evidence, "text": why.text}
 
 
 def _closest_drug(ranker: Ranker, drug_id: str, candidates: Sequence[str]) -> str:

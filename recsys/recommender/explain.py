@@ -7,6 +7,12 @@ term of Rephetio's degree-weighted path count (every edge scaled by its endpoint
 degrees in that relation to the power ``-damping``, so paths through hubs count less),
 paths over the same nodes are merged, and the best come back as data and as text.
 Only edges of the graph appear in a path: it is read straight off the adjacency.
+
+With a fitted metapath model's terms (:class:`~recsys.link.terms.MetapathTerms`),
+:meth:`PathExplainer.model_paths` instead shows what that model relies on for the pair:
+each metapath's walks between the two nodes sum to exactly the DWPC feature the model
+read, so each metapath's part of the score is known, and the best path of each metapath
+that raised the score comes back, in the order of those parts.
 """
 
 from __future__ import annotations
@@ -25,11 +31,14 @@ from kg.privacy import Pseudonymiser
 from kg.schema import SCHEMA, EdgeType
 from recsys.link.adjacency import MetaEdge, relation_matrices
 from recsys.link.dwpc import Metapath, enumerate_metapaths
+from recsys.link.terms import MetapathTerms
 
-__all__ = ["ExplanationPath", "PathExplainer", "write_index", "read_index"]
+__all__ = ["ExplanationPath", "PathExplainer", "write_index", "read_index", "MOLECULAR"]
 
 #: Relations that are not reasons to recommend a drug (an interaction is a warning).
 NOT_REASONS = frozenset({EdgeType("drug", "interacts_with", "drug"), EdgeType("drug", "contraindicated_in", "disease")})
+#: Node types a patient or prescriber cannot check at the bedside: paths through them come last.
+MOLECULAR = frozenset({"target", "pathway", "biological_process", "cellular_component", "molecular_function"})
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,8 @@ class ExplanationPath:
 
     nodes: tuple[str, ...]
     metaedges: tuple[MetaEdge, ...]
+    #: The path's degree-weighted count; for :meth:`PathExplainer.model_paths`, what its metapath
+    #: adds to the model's score of the pair.
     score: float
 
     @property
@@ -130,6 +141,49 @@ class PathExplainer:
                 if ids not in best or best[ids].score < score:
                     best[ids] = ExplanationPath(ids, metapath, score)
         return sorted(best.values(), key=lambda p: (-p.score, p.nodes))[:k]
+
+    def model_paths(self, entity_id: str, drug_id: str, terms: MetapathTerms, k: int = 5) -> list[ExplanationPath]:
+        """The best path of each of the ``k`` metapaths that raise the metapath model's score of
+        (``drug_id``, disease ``entity_id``) most, in that order; each path's ``score`` is its
+        metapath's part of the model's score. Metapaths through relations explanations leave out
+        (``interacts_with``) are not shown, and one whose every walk repeats a node shows nothing."""
+        if k <= 0:
+            raise KGError(f"k must be positive, got {k}")
+        src_type, src = self._locate(entity_id)
+        dst_type, dst = self._locate(drug_id)
+        walkable = [self._from_disease(p) for p in terms.paths]
+        dwpc = np.zeros(len(terms.paths))
+        best: list[tuple[tuple[int, ...], float] | None] = [None] * len(terms.paths)
+        for j, metapath in enumerate(walkable):
+            if metapath is None or metapath[0].src != src_type or metapath[-1].dst != dst_type:
+                continue
+            for nodes, weight in self._walk(metapath, src, dst):
+                dwpc[j] += weight  # every walk: the model's DWPC counts walks
+                if len(set(nodes)) == len(nodes) and (best[j] is None or weight > best[j][1]):
+                    best[j] = (nodes, weight)
+        parts = terms.contributions(dwpc)
+        out: list[ExplanationPath] = []
+        for j in np.argsort(-parts, kind="stable"):
+            if parts[j] <= 0 or len(out) == k:
+                break
+            if best[j] is not None:
+                metapath = walkable[j]
+                ids = tuple(self.id_maps[t][i] for t, i in zip(_types(metapath), best[j][0]))
+                out.append(ExplanationPath(ids, metapath, float(parts[j])))
+        return out
+
+    def _from_disease(self, path: Metapath) -> Metapath | None:
+        """A drug -> disease metapath walked from the disease, in this explainer's metaedges (None
+        when one of its relations is not walkable here)."""
+        steps = []
+        for e in reversed(path):
+            back = e.reverse()
+            if back not in self.matrices:  # a symmetric relation is stored once, unprefixed
+                back = e if e.src == e.dst and e in self.matrices else None
+            if back is None:
+                return None
+            steps.append(back)
+        return tuple(steps)
 
     @staticmethod
     def sentence(entity_name: str, drug_name: str, paths: list[ExplanationPath],

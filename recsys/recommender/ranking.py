@@ -26,7 +26,8 @@ from kg.schema import EdgeType
 from kg.search import LazyNameIndex
 from recsys.blend import blend_components, blend_scores, scored_rows, standardise_rows
 from recsys.cf.base import CFRecommender, check_k
-from recsys.recommender.explain import ExplanationPath, PathExplainer, read_index
+from recsys.link.terms import MetapathTerms
+from recsys.recommender.explain import PathExplainer
 from recsys.recommender.fitting import calibrated, choose_patient_graph, fit_on_validation, validation_sample
 from recsys.recommender.diagnosis import ConditionPopularity
 from recsys.recommender.history import PatientHistory
@@ -54,7 +55,8 @@ class Ranker:
                  drug_ids: Sequence[str], doctor_cf: CFRecommender | None = None,
                  doctor_popularity: CFRecommender | None = None, patient_cf: CFRecommender | None = None,
                  weights: Mapping[str, Mapping[str, float]] | None = None,
-                 selection: Mapping[str, dict] | None = None, explain_index: str | Path | None = None) -> None:
+                 selection: Mapping[str, dict] | None = None, explain_index: str | Path | None = None,
+                 graph_terms: MetapathTerms | None = None) -> None:
         self.graph = graph
         self.drug_ids = np.asarray(drug_ids, dtype=object)
         self.drug_index = pd.Index(self.drug_ids)
@@ -95,7 +97,7 @@ class Ranker:
         ids = nodes["id"].to_numpy(dtype=object)  # object arrays: Arrow strings iterate 10x slower
         self.names = {i: n for i, n in zip(ids, nodes["name"].to_numpy(dtype=object)) if isinstance(n, str) and n}
         self.node_types = dict(zip(ids, nodes["type"].to_numpy(dtype=object)))
-        self._indications = self._per_drug_counts(graph.edges.get(TREATS), "src")
+        self.indication_counts = self._per_drug_counts(graph.edges.get(TREATS), "src")
         takes = graph.edges.get(TAKES)
         self.patient_share = self._per_drug_counts(
             None if takes is None else takes.drop_duplicates(["src", "dst"]), "dst")
@@ -110,6 +112,7 @@ class Ranker:
                                                  doctors["specialty"].to_numpy(dtype=object)) if isinstance(s, str) and s}
                            if "specialty" in nodes.columns else {})
         self._explainer: PathExplainer | None = None
+        self.graph_terms = graph_terms  # the metapath model's score split by metapath: faithful paths
         self._columns: dict[int, tuple[CFRecommender, np.ndarray]] = {}
         self._explain_index = explain_index
 
@@ -193,7 +196,7 @@ class Ranker:
             rows = self.disease_index.get_indexer(list(entity_ids))
             for name, matrix in self.disease_scores.items():
                 out[name] = matrix[rows]
-            out["popularity"] = np.tile(np.log1p(self._indications), (n, 1))
+            out["popularity"] = np.tile(np.log1p(self.indication_counts), (n, 1))
         elif kind == "doctor":
             out["graph"] = empty  # prescribing is not a graph relation the disease scorer learns
             out["cf"] = self._cf_block(self.doctor_cf, entity_ids)
@@ -311,7 +314,7 @@ class Ranker:
             items.append(Recommendation(explain_from(drug), drug, product or self.names.get(drug) or drug,
                                         float(blended[0, column]), components, notes + warnings, self,
                                         list(self.combinations.ingredients(drug)),
-                                        float(calibrated(self.calibration(kind), blended[0, column]))))
+                                        float(calibrated(self.calibration(kind), blended[0, column])), kind))
             if len(items) == k:
                 break
         return Recommendations(items, removed, dropped)
@@ -352,13 +355,6 @@ class Ranker:
         if not any(weights):
             weights = [1.0] * len(names)
         self.disease_z = standardise_rows(blend_scores([self.disease_scores[n] for n in names], weights))
-
-    # -------------------------------------------------------- explanations
-    def explanation_paths(self, entity_id: str, drug_id: str, k: int = 3) -> list[ExplanationPath]:
-        if self._explainer is None:  # a bundle's stored adjacency, else built from the graph
-            index = read_index(Path(self._explain_index)) if self._explain_index else None
-            self._explainer = PathExplainer(self.graph, matrices=index)
-        return self._explainer.paths(entity_id, drug_id, k=k)
 
     # ------------------------------------------------------------- helpers
     def _per_drug_counts(self, edges: pd.DataFrame | None, column: str) -> np.ndarray:

@@ -1,16 +1,18 @@
 """What a ranking returns: :class:`Recommendation` items in a :class:`Recommendations` list.
 
 A recommendation keeps a reference to what ranked it (any :class:`ExplanationSource`) so
-its explanation is computed when first read, never while ranking.
+its explanation (:mod:`recsys.recommender.reasons`, through the source) is computed when first read, never while
+ranking.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Protocol
+from typing import Mapping, Protocol
 
 from recsys.recommender.explain import ExplanationPath
+from recsys.recommender.contributions import Contribution, Explanation
 from recsys.recommender.safety import Exclusion
 
 __all__ = ["ExplanationSource", "Recommendation", "Recommendations"]
@@ -19,11 +21,8 @@ __all__ = ["ExplanationSource", "Recommendation", "Recommendations"]
 class ExplanationSource(Protocol):
     """What a recommendation asks for its explanation (the :class:`~recsys.recommender.api.Recommender`)."""
 
-    def explanation_paths(self, entity_id: str, drug_id: str, k: int = 3) -> list[ExplanationPath]: ...
-
-    def explanation_text(self, entity_id: str, drug_id: str, paths: list[ExplanationPath]) -> str: ...
-
-    def cf_evidence(self, entity_id: str, drug_id: str, peers: int = 20) -> dict[str, object]: ...
+    def explain_pair(self, kind: str, entity_id: str, drug_id: str,
+                     components: Mapping[str, float | None]) -> Explanation: ...
 
 
 @dataclass
@@ -44,24 +43,35 @@ class Recommendation:
     #: How often a drug scored like this was a real (held-out) choice on validation, for any kind of
     #: list (Platt scaling of ``score``); NaN when the bundle has no calibration.
     probability: float = float("nan")
+    #: The weights that ranked it (``patient_new``: new drugs only; see :class:`~recsys.recommender.ranking.Ranker`).
+    kind: str = ""
 
     @cached_property
-    def paths(self) -> list[ExplanationPath]:
-        return self._recommender.explanation_paths(self.entity_id, self.drug_id) if self._recommender else []
-
-    @cached_property
-    def explanation(self) -> str:
+    def reasons(self) -> Explanation:
+        """Each component's part of the score (largest first), the evidence and the sentence."""
         if self._recommender is None:
-            return ""
-        text = self._recommender.explanation_text(self.entity_id, self.drug_id, self.paths)
-        evidence = self._recommender.cf_evidence(self.entity_id, self.drug_id)
-        return f"{text} {evidence['sentence']}" if evidence else text
+            return Explanation([])
+        return self._recommender.explain_pair(self.kind, self.entity_id, self.drug_id, self.components)
+
+    @property
+    def contributions(self) -> list[Contribution]:
+        return self.reasons.contributions
+
+    @property
+    def paths(self) -> list[ExplanationPath]:
+        """The graph paths of the explanation: empty unless the graph raised the score."""
+        return self.reasons.paths
+
+    @property
+    def explanation(self) -> str:
+        return self.reasons.text
 
     def as_dict(self) -> dict[str, object]:
         return {"drug_id": self.drug_id, "name": self.name, "ingredients": self.ingredients or [self.drug_id],
                 "score": round(self.score, 4),
                 "probability": None if self.probability != self.probability else round(self.probability, 4),
                 "components": {k: None if v is None else round(v, 4) for k, v in self.components.items()},
+                "contributions": [c.as_dict() for c in self.contributions],
                 "explanation": self.explanation, "paths": [p.as_dict() for p in self.paths],
                 "safety_notes": self.safety_notes}
 

@@ -1,0 +1,164 @@
+"""Why a drug is ranked where it is: each component's part of its score, largest first, each
+with evidence a person can check.
+
+A ranked drug's score is the weighted sum of its components' standardised scores
+(:func:`recsys.blend.blend_components`), so a component's part of it is exactly weight x
+standardised score, and the parts add up to the score. An explanation names the components
+in the order of their parts for *this* drug, then gives the evidence of each component that
+raised it, in the same order:
+
+- graph: the typed paths the metapath model relies on most for the pair (its score split by
+  metapath, :meth:`~recsys.recommender.explain.PathExplainer.model_paths`), from the disease
+  itself or, for a patient, from the condition that gives their graph score its value (it is
+  the best score over their conditions); paths through genes and pathways come after those
+  over clinical entities for patients and prescribers;
+- cf: the collaborative-filtering score's own terms (:mod:`.evidence`);
+- history, running: the patient's own records of the drug;
+- diagnosis: the share of the graph's patients with their condition who take it;
+- popularity: how widely the drug is used (indications, prescribers, patients).
+
+A component that lowered the drug's score is named as such and shows no evidence for it; a
+component without weight is not named at all: graph paths never appear when the graph did
+not raise the score.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from recsys.cf.base import CFRecommender
+from recsys.recommender.contributions import LABELS, Contribution, Explanation, contributions
+from recsys.recommender.evidence import cf_evidence
+from recsys.recommender.explain import MOLECULAR, ExplanationPath, PathExplainer, read_index
+from recsys.recommender.ranking import Ranker
+
+__all__ = ["explain_pair", "explainer_of", "cf_evidence_of"]
+
+
+def explainer_of(ranker: Ranker) -> PathExplainer:
+    """The ranker's path finder, built once: from a bundle's stored adjacency, else from the graph."""
+    if ranker._explainer is None:
+        index = read_index(Path(ranker._explain_index)) if ranker._explain_index else None
+        ranker._explainer = PathExplainer(ranker.graph, matrices=index)
+    return ranker._explainer
+
+
+def cf_evidence_of(ranker: Ranker, entity_id: str, drug_id: str, peers: int = 20) -> dict[str, object]:
+    """How many of the entity's nearest CF peers use the drug, and what its CF score rests on
+    (doctors and patients known to CF; empty otherwise); see :mod:`.evidence`."""
+    kind = ranker.node_types.get(entity_id)
+    model: CFRecommender | None = {"doctor": ranker.doctor_cf, "patient": ranker.patient_cf}.get(kind)
+    if model is None:
+        return {}
+    return cf_evidence(model, entity_id, drug_id, "prescribers" if kind == "doctor" else "patients", ranker.names,
+                       peers)
+
+
+def explain_pair(recommender: Ranker, kind: str, entity_id: str, drug_id: str,
+                 components: Mapping[str, float | None], k: int = 3) -> Explanation:
+    """The explanation of ``drug_id`` ranked for ``entity_id`` under ``kind``'s weights, from its
+    standardised ``components``; ``k`` paths at most (see the module doc)."""
+    parts = contributions(components, recommender.weights[kind])
+    names = recommender.names
+    drug = names.get(drug_id) or drug_id
+    paths, paths_from, evidence, sentences = [], None, {}, []
+    graph_done = False
+    for contribution in (c for c in parts if c.part > 0):
+        name = contribution.component
+        if name in recommender.disease_scores or name == "graph":
+            if graph_done:
+                continue  # the metapath model and a GNN stacked on it share one set of paths
+            graph_done = True
+            paths_from = _graph_source(recommender, kind, entity_id, drug_id)
+            if paths_from is not None:
+                paths = _graph_paths(recommender, kind, paths_from, drug_id, k)
+                sentences.append(_graph_sentence(recommender, kind, paths_from, drug, paths))
+        elif name == "cf":
+            evidence = cf_evidence_of(recommender, entity_id, drug_id)
+            if evidence.get("sentence"):
+                sentences.append(str(evidence["sentence"]))
+            elif recommender.node_types.get(entity_id) == "drug":  # a new prescriber, explained from a drug of theirs
+                sentences.append(f"Its collaborative-filtering score comes from their prescriptions, of which "
+                                 f"{names.get(entity_id) or entity_id} is most like it.")
+        else:
+            sentences.append(_own_sentence(recommender, kind, name, entity_id, drug_id))
+    lead = _lead(parts)
+    return Explanation(parts, paths, paths_from, evidence, " ".join([lead, *(s for s in sentences if s)]))
+
+
+def _lead(parts: list[Contribution]) -> str:
+    """``Score +5.54: diagnosis +4.02, collaborative filtering +1.37, graph +0.15.`` (parts add up)."""
+    if not parts:
+        return "No weighted component scores it."
+    named = ", ".join(f"{LABELS.get(c.component, c.component)} {c.part:+.2f}" for c in parts)
+    return f"Score {sum(c.part for c in parts):+.2f}: {named}."
+
+
+def _graph_source(recommender: Ranker, kind: str, entity_id: str, drug_id: str) -> str | None:
+    """The disease a graph explanation starts at: the entity itself, or the patient's condition
+    whose score is the patient's graph score for the drug (it is their best over conditions)."""
+    if recommender.node_types.get(entity_id) == "disease":
+        return entity_id
+    if recommender.node_types.get(entity_id) != "patient":
+        return None
+    rows = [(d, recommender.disease_index.get_loc(d)) for d in sorted(recommender.records.conditions(entity_id))
+            if d in recommender.disease_index]
+    if not rows:
+        return None
+    disease_z = recommender.disease_z_of(recommender.patient_scorers)
+    column = recommender.drug_index.get_loc(drug_id)
+    return max(rows, key=lambda r: disease_z[r[1], column])[0]
+
+
+def _graph_paths(recommender: Ranker, kind: str, disease_id: str, drug_id: str, k: int) -> list[ExplanationPath]:
+    explainer = explainer_of(recommender)
+    if recommender.graph_terms is not None:
+        paths = explainer.model_paths(disease_id, drug_id, recommender.graph_terms, k=2 * k)
+    else:
+        paths = explainer.paths(disease_id, drug_id, k=2 * k)
+    if kind != "disease":  # people read clinical reasons first; the order is otherwise the model's
+        paths = sorted(paths, key=lambda p: any(recommender.node_types.get(n) in MOLECULAR for n in p.nodes))
+    return paths[:k]
+
+
+def _graph_sentence(recommender: Ranker, kind: str, disease_id: str, drug: str,
+                    paths: list[ExplanationPath]) -> str:
+    disease = recommender.names.get(disease_id) or disease_id
+    where = f"their condition {disease}" if kind != "disease" else disease
+    if not paths:
+        return f"The graph scores it for {where}, through no path of up to 3 relations that explanations show."
+    texts = list(dict.fromkeys(p.text(recommender.names) for p in paths))[:2]
+    how = "the paths the model weighs most" if recommender.graph_terms is not None else "the strongest paths"
+    return f"The graph links {drug} to {where}; {how}: {'; '.join(texts)}."
+
+
+def _own_sentence(recommender: Ranker, kind: str, name: str, entity_id: str, drug_id: str) -> str:
+    """Evidence of the popularity, history, running and diagnosis components."""
+    column = recommender.drug_index.get_loc(drug_id)
+    patient = recommender.node_types.get(entity_id) == "patient"
+    if name == "popularity":
+        if kind == "disease":
+            return f"It has {int(recommender.indication_counts[column])} known indication(s) in the graph."
+        if kind == "doctor":
+            share = recommender.component_scores("doctor", [entity_id])["popularity"][0, column]
+            return (f"About {share:.0%} of the prescribers of their specialty prescribe it (backed off toward "
+                    f"all prescribers)." if np.isfinite(share) else "")
+        return f"{int(recommender.patient_share[column])} of the graph's patients take it."
+    if name in ("history", "running") and patient:
+        if drug_id not in recommender.records.drugs(entity_id):
+            return ""
+        return ("A record of it is still open at their latest record." if name == "running"
+                else "They have taken it before.")
+    if name == "diagnosis":
+        conditions = sorted(recommender.records.conditions(entity_id)) if patient else [entity_id]
+        shares = [(recommender.diagnosis.share(c, column), c) for c in conditions]
+        shares = [(s, c) for s, c in shares if s > 0]
+        if shares:
+            share, condition = max(shares)
+            return (f"{share:.0%} of the graph's patients with {recommender.names.get(condition) or condition} "
+                    f"take it.")
+    return ""
+
