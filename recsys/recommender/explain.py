@@ -208,13 +208,13 @@ class PathExplainer:
             self._metapaths[key] = enumerate_metapaths(self.matrices, src, dst, self.max_hops)
         return self._metapaths[key]
 
-    def _incoming(self, e: MetaEdge, node: int) -> sp.csr_matrix:
-        """Row ``node`` of ``e`` transposed: the nodes with an ``e`` edge into ``node``."""
+    def _incoming(self, e: MetaEdge, node: int) -> np.ndarray:
+        """The nodes with an ``e`` edge into ``node`` (row ``node`` of ``e`` transposed)."""
         reverse = e.reverse()
         matrix = self.matrices.get(reverse)
         if matrix is None:  # a symmetric relation is its own transpose
             matrix = self.matrices[e]
-        return matrix[node]
+        return _neighbours(matrix, node)
 
     def _weight(self, e: MetaEdge, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         return self._out[e][u] * self._in[e][v]
@@ -223,12 +223,12 @@ class PathExplainer:
         """Yield ``(node indices, weight)`` of every concrete path ``src -> dst`` along ``metapath``."""
         if len(metapath) == 1:
             (e,) = metapath
-            if self.matrices[e][src, dst]:
+            if dst in _neighbours(self.matrices[e], src):
                 yield (src, dst), float(self._weight(e, np.array([src]), np.array([dst]))[0])
             return
         first, last = metapath[0], metapath[-1]
-        a = self.matrices[first][src].indices
-        b = self._incoming(last, dst).indices
+        a = _neighbours(self.matrices[first], src)
+        b = self._incoming(last, dst)
         if not len(a) or not len(b):
             return
         if len(metapath) == 2:
@@ -245,6 +245,11 @@ class PathExplainer:
              * self._weight(last, v, np.full(len(v), dst)))
         for x, y, weight in zip(u, v, w):
             yield (src, int(x), int(y), dst), float(weight)
+
+
+def _neighbours(matrix: sp.csr_matrix, row: int) -> np.ndarray:
+    """Column indices of one CSR row, read off its arrays (a scipy row slice costs 50 us)."""
+    return matrix.indices[matrix.indptr[row]:matrix.indptr[row + 1]]
 
 
 def _types(metapath: Metapath) -> list[str]:

@@ -83,6 +83,8 @@ def explain_pair(recommender: Ranker, kind: str, entity_id: str, drug_id: str,
             elif recommender.node_types.get(entity_id) == "drug":  # a new prescriber, explained from a drug of theirs
                 sentences.append(f"Its collaborative-filtering score comes from their prescriptions, of which "
                                  f"{names.get(entity_id) or entity_id} is most like it.")
+            elif recommender.node_types.get(entity_id) == "disease":  # a new patient, explained from a condition
+                sentences.append("Its collaborative-filtering score comes from the drugs they take now.")
         else:
             sentences.append(_own_sentence(recommender, kind, name, entity_id, drug_id))
     lead = _lead(parts)
