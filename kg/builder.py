@@ -67,8 +67,8 @@ class GraphBuilder:
         nodes = self._merge_nodes(stats, problems, out_of_scope)
         # Object (not Arrow) indexes: Arrow's isin walks the lookup values one Python string at a time.
         ids_by_type = {t: pd.Index(g["id"].to_numpy(dtype=object)) for t, g in nodes.groupby("type", sort=False)}
-        edges = self._merge_edges(ids_by_type, stats, problems, out_of_scope)
-        tables: dict[str, pd.DataFrame] = {}
+        edges, episodes = self._merge_edges(ids_by_type, stats, problems, out_of_scope)
+        tables: dict[str, pd.DataFrame] = dict(episodes)  # derived from the edges' counted rows
         for s in self._sources:
             for name, table in s.tables.items():
                 tables[name] = pd.concat([tables[name], table], ignore_index=True) if name in tables \
@@ -148,8 +148,11 @@ class GraphBuilder:
     # ------------------------------------------------------------------ edges
     def _merge_edges(self, ids_by_type: dict[str, pd.Index], stats: dict[str, SourceStats],
                      problems: list[Problem],
-                     out_of_scope: list[pd.DataFrame]) -> dict[EdgeType, pd.DataFrame]:
+                     out_of_scope: list[pd.DataFrame]
+                     ) -> tuple[dict[EdgeType, pd.DataFrame], dict[str, pd.DataFrame]]:
+        """The merged edges per relation, and the episode tables of relations that keep them."""
         empty = pd.Index([], dtype=object)
+        episodes: dict[str, pd.DataFrame] = {}
         by_type: dict[EdgeType, list[pd.DataFrame]] = {}
         for s in self._sources:
             for batch in s.edges:
@@ -181,6 +184,8 @@ class GraphBuilder:
             frame = frame.reset_index(drop=True)
             merged, rejected_rows, dup_rows = _merge_duplicates(frame, ["src", "dst"], problems,
                                                                 f"{et} edge", SCHEMA.spec(et).combine)
+            if SCHEMA.spec(et).episodes:
+                episodes[SCHEMA.spec(et).episodes] = _episodes(frame.loc[~frame.index.isin(rejected_rows)], et)
             kept = frame.loc[~frame.index.isin(rejected_rows) & ~frame.index.isin(dup_rows)]
             tally(stats, "edges_loaded", kept)
             tally(stats, "duplicates_merged", frame.loc[dup_rows])
@@ -192,7 +197,7 @@ class GraphBuilder:
                     merged[col] = merged[col].cat.remove_unused_categories()
             if len(merged):
                 edges[et] = merged.reset_index(drop=True)
-        return edges
+        return edges, episodes
 
 
 # ---------------------------------------------------------------- helpers
@@ -210,6 +215,20 @@ def _coerce_attributes(frame: pd.DataFrame, et: EdgeType) -> pd.DataFrame:
         else:
             frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
     return frame
+
+
+def _episodes(frame: pd.DataFrame, et: EdgeType) -> pd.DataFrame:
+    """Every record of an event relation as its own row, in the order read: the endpoints in
+    columns named by their node types (``patient``, ``drug``: privacy then treats it like every
+    table about patients), ``time``, ``end_time`` and ``weight``. It keeps what a merged edge no
+    longer tells (a stop, then a restart)."""
+    out = pd.DataFrame({et.src: frame["src"].astype(str).to_numpy(), et.dst: frame["dst"].astype(str).to_numpy()})
+    for col in ("time", "end_time"):
+        out[col] = (pd.to_datetime(frame[col]).astype("datetime64[ns]").to_numpy() if col in frame.columns
+                    else np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[ns]"))
+    # A record without a weight counts once (an RDF record is read with weight 1, a CSV one without).
+    out["weight"] = frame["weight"].astype("float64").fillna(1.0).to_numpy() if "weight" in frame.columns else 1.0
+    return out
 
 
 def _isin(values: pd.Series, index: pd.Index) -> np.ndarray:
@@ -274,7 +293,12 @@ def _merge_duplicates(frame: pd.DataFrame, key: list[str], problems: list[Proble
     combined = grouped.first()
     for col, how in combine.items():
         if col in combined.columns and how != "first":
-            combined[col] = grouped[col].sum(min_count=1) if how == "sum" else grouped[col].agg(how)
+            if how == "sum":
+                combined[col] = grouped[col].sum(min_count=1)
+            elif how == "open_max":  # one open record (no value) keeps the merged record open
+                combined[col] = grouped[col].max().where(grouped[col].count() == grouped[col].size())
+            else:
+                combined[col] = grouped[col].agg(how)
     combined = combined.reset_index()
     firsts_idx = dups.groupby(key, sort=False, observed=True).head(1).index
     dup_rows = dups.index.difference(firsts_idx).to_numpy()

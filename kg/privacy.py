@@ -146,6 +146,9 @@ class Pseudonymiser:
             return table
         out = table.copy()
         out["patient"] = self.ids(out["patient"])
+        for col in out.columns:  # as in the edges: when something happened to a patient, the month
+            if pd.api.types.is_datetime64_any_dtype(out[col]):
+                out[col] = out[col].dt.to_period("M").dt.to_timestamp()
         return out
 
 

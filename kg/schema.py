@@ -94,6 +94,11 @@ class RelationSpec:
     are one edge whose attributes aggregate (``sum``, ``min``, ``max``, ``first``).
     Duplicates of any other relation must agree, or the later one is rejected.
 
+    ``episodes`` names a table that keeps every record of an event relation before its
+    records merge (one row per record: the endpoints in columns named by their node types,
+    ``time``, ``end_time``, ``weight``): a medication stopped
+    and started again is two episodes, and only they tell what was running at a given date.
+
     ``learned = False`` marks safety knowledge (curated contraindications) that models
     never learn from: a contraindication is not evidence for or against an indication.
     """
@@ -104,6 +109,7 @@ class RelationSpec:
     attributes: Mapping[str, str] = field(default_factory=dict)
     combine: Mapping[str, str] = field(default_factory=dict)
     learned: bool = True
+    episodes: str | None = None
 
     def __post_init__(self) -> None:
         for name, dtype in self.attributes.items():
@@ -116,13 +122,17 @@ class RelationSpec:
         object.__setattr__(self, "combine", MappingProxyType(dict(self.combine)))
 
 
-#: How an event relation's attribute aggregates over repeated records of one pair.
-COMBINE_RULES: tuple[str, ...] = ("sum", "min", "max", "first")
+#: How an event relation's attribute aggregates over repeated records of one pair. ``open_max``
+#: is the latest value where a missing one means "not yet" (a record without a stop is still
+#: open, so the merged record is open too); ``max`` skips missing values.
+COMBINE_RULES: tuple[str, ...] = ("sum", "min", "max", "open_max", "first")
 
 
 def _spec(src: str, rel: str, dst: str, description: str, symmetric: bool = False,
-          combine: Mapping[str, str] | None = None, learned: bool = True, **attributes: str) -> RelationSpec:
-    return RelationSpec(EdgeType(src, rel, dst), description, symmetric, attributes, combine or {}, learned)
+          combine: Mapping[str, str] | None = None, learned: bool = True, episodes: str | None = None,
+          **attributes: str) -> RelationSpec:
+    return RelationSpec(EdgeType(src, rel, dst), description, symmetric, attributes, combine or {}, learned,
+                        episodes)
 
 
 _DRUGBANK_ACTION = {"actions": "str", "known_action": "str"}
@@ -172,9 +182,10 @@ _RELATIONS: tuple[RelationSpec, ...] = (
           combine={"weight": "sum", "time": "min"}, weight="float", time="datetime"),
     _spec("doctor", "sees", "patient", "encounters between doctor and patient",
           combine={"weight": "sum", "time": "min"}, weight="float", time="datetime"),
-    _spec("patient", "takes", "drug", "medication records (end_time: the last recorded stop)",
-          combine={"weight": "sum", "time": "min", "end_time": "max", "reason": "first",
-                   "code": "first", "admission": "first"},
+    _spec("patient", "takes", "drug", "medication records (time: the first start; end_time: the last stop, "
+          "empty while a record is open; every record kept in the medication_episodes table)",
+          combine={"weight": "sum", "time": "min", "end_time": "open_max", "reason": "first",
+                   "code": "first", "admission": "first"}, episodes="medication_episodes",
           weight="float", time="datetime", end_time="datetime", reason="str", code="str",
           admission="str"),
     _spec("patient", "has_condition", "disease", "diagnosis or condition (doid: the specific DO term)",

@@ -3,16 +3,21 @@
 
 Clinical dates are not comparable across sources (MIMIC-III shifts every patient's
 dates into the future by a different amount), so each patient gets their own cutoff:
-the patient's distinct medication start times are ordered and the first
+the distinct times at which the patient first started a drug are ordered and the first
 ``history_share`` of them (at least one, never all) form the history. Everything the
 graph records about an evaluated patient after that cutoff (medications started,
 conditions diagnosed, allergies recorded, encounters) is removed from the training
 graph, so no model, feature or popularity count can see the future, and a stop date
-after the cutoff becomes unknown. The targets are the drugs the patient takes after the
-cutoff: those started after it (``new``) and those started before it that were still
-open there (no stop, or a stop after the cutoff; the graph keeps one record per patient
-and drug, with the first start and the last stop). Patients with a single start time cannot be
-split and stay whole in training, like every patient without medications.
+after the cutoff becomes unknown.
+
+Medications are split episode by episode (the graph's ``medication_episodes`` table keeps
+every record; a graph without it is read as one episode per patient and drug): a drug
+stopped before the cutoff and restarted after it is history that had stopped, not a drug
+still running, and a restart after the cutoff is a target. The targets are the drugs the
+patient takes after the cutoff: those with an episode started after it (``new`` when no
+episode started before it) and those with an episode still open there (no stop, or a
+stop after the cutoff). Patients with a single start time cannot be split and stay whole
+in training, like every patient without medications.
 
 Evaluated patients are divided into validation (model selection, blend weights) and
 test (scored once) by a seeded draw.
@@ -27,11 +32,12 @@ import pandas as pd
 
 from kg.errors import KGError
 from kg.graph import KnowledgeGraph
-from kg.schema import EdgeType
+from kg.schema import SCHEMA, EdgeType
 
-__all__ = ["TimeSplit", "time_split", "TAKES", "HISTORY_SHARE"]
+__all__ = ["TimeSplit", "time_split", "medication_episodes", "TAKES", "HISTORY_SHARE"]
 
 TAKES = EdgeType("patient", "takes", "drug")
+EPISODES = SCHEMA.spec(TAKES).episodes
 #: The share of a patient's distinct start times that form their history, by default.
 HISTORY_SHARE = 0.8
 
@@ -77,6 +83,24 @@ class TimeSplit:
             raise KGError(f"part must be 'val' or 'test', got {part!r}")
 
 
+def medication_episodes(graph: KnowledgeGraph) -> pd.DataFrame:
+    """Every medication record (``patient``, ``drug``, ``time``, ``end_time``, ``weight``): the
+    graph's episode table, or one episode per ``takes`` edge for a graph without one."""
+    table = graph.tables.get(EPISODES)
+    if table is not None:
+        return pd.DataFrame({"patient": table["patient"].astype(str).to_numpy(),
+                             "drug": table["drug"].astype(str).to_numpy(),
+                             "time": pd.to_datetime(table["time"]).to_numpy(),
+                             "end_time": pd.to_datetime(table["end_time"]).to_numpy(),
+                             "weight": table["weight"].astype("float64").to_numpy()})
+    takes = graph.edges[TAKES]
+    nat = pd.Series(pd.NaT, index=takes.index)
+    return pd.DataFrame({"patient": takes["src"].astype(str).to_numpy(), "drug": takes["dst"].astype(str).to_numpy(),
+                         "time": pd.to_datetime(takes.get("time", nat)).to_numpy(),
+                         "end_time": pd.to_datetime(takes.get("end_time", nat)).to_numpy(),
+                         "weight": takes["weight"].astype("float64").to_numpy() if "weight" in takes else 1.0})
+
+
 def time_split(graph: KnowledgeGraph, history_share: float = HISTORY_SHARE, val_share: float = 0.3,
                seed: int = 0) -> TimeSplit:
     """Split every patient with at least two distinct medication start times (see the module doc)."""
@@ -85,6 +109,9 @@ def time_split(graph: KnowledgeGraph, history_share: float = HISTORY_SHARE, val_
     takes = graph.edges.get(TAKES)
     if takes is None or takes.empty or "time" not in takes:
         raise KGError("a time split needs patient-takes-drug records with start times")
+    episodes = medication_episodes(graph)
+    # Cutoffs from each drug's first start (the edges'), not every episode's: a repeat order does
+    # not move a patient's timeline on, and the evaluated patients stay those of earlier reports.
     starts = pd.DataFrame({"patient": takes["src"].astype(str), "time": pd.to_datetime(takes["time"])})
     distinct = starts.dropna().drop_duplicates().sort_values(["patient", "time"], kind="stable")
     position = distinct.groupby("patient").cumcount()
@@ -95,31 +122,67 @@ def time_split(graph: KnowledgeGraph, history_share: float = HISTORY_SHARE, val_
         raise KGError("no patient has medications started at two different times; nothing to split")
 
     edges = dict(graph.edges)
-    continuing = np.zeros(len(takes), dtype=bool)
     for et, frame in graph.edges.items():
         side = "src" if et.src == "patient" else "dst" if et.dst == "patient" else None
-        if side is None or "time" not in frame or frame.empty:
+        if et == TAKES or side is None or "time" not in frame or frame.empty:
             continue
         cutoff = frame[side].astype(str).map(cutoffs)
         after = (pd.to_datetime(frame["time"]) > cutoff).to_numpy()  # NaT and unsplit patients: False
-        kept = frame[~after]
-        if "end_time" in frame:
-            # A stop after the cutoff was not known at the cutoff: the record is open-ended there.
-            end = pd.to_datetime(kept["end_time"])
-            open_at_cutoff = (cutoff[~after].notna() & (end.isna() | (end > cutoff[~after]))).to_numpy()
-            if et == TAKES:
-                continuing[np.flatnonzero(~after)[open_at_cutoff]] = True
-            kept = kept.assign(end_time=end.mask(end > cutoff[~after]))
-        edges[et] = kept.reset_index(drop=True)
-        if et == TAKES:
-            started_after = after
-    rows = pd.concat([takes[started_after].assign(new=True), takes[continuing].assign(new=False)])
-    future = pd.DataFrame({"patient": rows["src"].astype(str).to_numpy(), "drug": rows["dst"].astype(str).to_numpy(),
-                           "new": rows["new"].to_numpy()}).drop_duplicates(["patient", "drug"])
+        kept_rows = frame[~after]
+        if "end_time" in frame:  # a stop after the cutoff was not known at the cutoff
+            end = pd.to_datetime(kept_rows["end_time"])
+            kept_rows = kept_rows.assign(end_time=end.mask(end > cutoff[~after]))
+        edges[et] = kept_rows.reset_index(drop=True)
+
+    cutoff = episodes["patient"].map(cutoffs)
+    split = cutoff.notna().to_numpy()
+    after = (episodes["time"] > cutoff).to_numpy()
+    known = episodes[~after].assign(end_time=episodes["end_time"].mask(episodes["end_time"] > cutoff)[~after])
+    # Open at the cutoff: a known episode of a split patient without a stop there (none, or a later one).
+    open_there = (split[~after] & known["end_time"].isna()).to_numpy()
+    edges[TAKES] = _takes_known(takes, known, open_there, cutoffs)
+    tables = dict(graph.tables)
+    if EPISODES in tables:
+        tables[EPISODES] = known.reset_index(drop=True)
+
+    later = episodes[after][["patient", "drug"]].drop_duplicates()
+    had = known[split[~after]][["patient", "drug"]].drop_duplicates()
+    running = known[open_there][["patient", "drug"]].drop_duplicates()
+    had_key = pd.MultiIndex.from_frame(had)
+    future = pd.concat([later.assign(new=~pd.MultiIndex.from_frame(later).isin(had_key)), running.assign(new=False)])
+    future = future.drop_duplicates(["patient", "drug"]).reset_index(drop=True)
     patients = np.array(sorted(future["patient"].unique()), dtype=object)
     shuffled = patients[np.random.default_rng(seed).permutation(len(patients))]
     val = set(shuffled[: max(1, int(round(val_share * len(patients))))]) if len(patients) > 1 else set()
     future["part"] = np.where(future["patient"].isin(val), "val", "test")
     future = future.sort_values(["part", "patient", "drug"], kind="stable").reset_index(drop=True)
-    train = KnowledgeGraph(graph.nodes, edges, graph.tables)
+    train = KnowledgeGraph(graph.nodes, edges, tables)
     return TimeSplit(train, cutoffs.sort_index(), future, history_share, seed)
+
+
+def _takes_known(takes: pd.DataFrame, known: pd.DataFrame, open_there: np.ndarray, cutoffs: pd.Series) -> pd.DataFrame:
+    """The ``takes`` edges as known at each split patient's cutoff: a pair without an episode
+    started by then is gone; otherwise its first start, its records' weight, and its last stop,
+    empty when an episode is still open there. Other patients' edges are unchanged."""
+    src = takes["src"].astype(str)
+    mine = src.isin(cutoffs.index).to_numpy()
+    if not mine.any():
+        return takes
+    rows = known[known["patient"].isin(cutoffs.index).to_numpy()].assign(open=open_there[
+        known["patient"].isin(cutoffs.index).to_numpy()])
+    summary = rows.groupby(["patient", "drug"], sort=False).agg(
+        time=("time", "min"), weight=("weight", "sum"), end_time=("end_time", "max"), open=("open", "any"))
+    summary["end_time"] = summary["end_time"].mask(summary["open"])
+    key = pd.MultiIndex.from_arrays([src[mine].to_numpy(), takes.loc[mine, "dst"].astype(str).to_numpy()])
+    found = summary.reindex(key)
+    positions = np.flatnonzero(mine)
+    stays = np.ones(len(takes), dtype=bool)
+    stays[positions] = key.isin(summary.index)
+    out = takes.copy()
+    for col in ("time", "end_time", "weight"):
+        if col in out.columns:
+            values = found[col].to_numpy()
+            column = out[col].to_numpy(copy=True)
+            column[positions] = values.astype(column.dtype) if col == "weight" else values
+            out[col] = column
+    return out[stays].reset_index(drop=True)
