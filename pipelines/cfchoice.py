@@ -21,7 +21,7 @@ __all__ = ["CF_CANDIDATES", "QUICK_SEARCH", "PATIENT_QUICK_SEARCH", "CFChoice", 
 CF_CANDIDATES = ("ease", "als")
 #: Doctors (claim counts): one setting per candidate, the full search's choice on the shipped data.
 QUICK_SEARCH: dict[str, list[dict[str, list[Any]]]] = {
-    "ease": [{"transform": ["log1p"], "regularization": [1500.0], "side_weight": [8.0]}],
+    "ease": [{"transform": ["log1p"], "regularization": [1500.0], "side_weight": [8.0]}, {"dropout": [0.0, 0.1]}],
     "als": [{"factors": [16], "regularization": [50.0], "transform": ["log1p"]}],
 }
 #: Patients (a few thousand, binary use): EASE's penalty is searched (a few dense solves), ALS fixed.

@@ -109,6 +109,17 @@ def test_ease_matches_its_closed_form_computed_by_brute_force():
         expected[others, j] = np.linalg.solve(a.T @ a + lam * np.eye(7), a.T @ x[:, j])
     np.testing.assert_allclose(model.item_matrix, expected, atol=1e-8)
     np.testing.assert_allclose(model.score_users(list(inter.user_ids)), x @ expected, atol=1e-8)
+    # EDLAE's dropout p: each input's coefficient is penalised by lam + p / (1 - p) x its squared norm.
+    p = 0.25
+    dropped = EASERecommender(regularization=lam, transform="log1p", dropout=p).fit(inter)
+    for j in range(8):
+        others = [i for i in range(8) if i != j]
+        a = x[:, others]
+        penalty = np.diag(lam + p / (1 - p) * (a ** 2).sum(axis=0))
+        expected[others, j] = np.linalg.solve(a.T @ a + penalty, a.T @ x[:, j])
+    np.testing.assert_allclose(dropped.item_matrix, expected, atol=1e-8)
+    with pytest.raises(KGError, match="dropout must be in"):
+        EASERecommender(dropout=1.0)
 
 
 def test_ease_with_side_information_is_the_closed_form_on_history_plus_one_hot_attributes():
