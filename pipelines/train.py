@@ -32,7 +32,8 @@ from kg.graph import KnowledgeGraph
 from kg.outputs import check_output_folder
 from kg.schema import EdgeType
 
-__all__ = ["TrainConfig", "TrainResult", "run_train", "check_trainable", "DEPLOYED_GNN", "TRAINING_RELATIONS"]
+__all__ = ["TrainConfig", "TrainResult", "run_train", "fit_metapath", "check_trainable", "DEPLOYED_GNN",
+           "TRAINING_RELATIONS"]
 
 TAKES = EdgeType("patient", "takes", "drug")
 #: The patient blend's ablations: components left out, the weights chosen again without them.
@@ -132,10 +133,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
         check_output_folder(Path(out), force)
     from recsys.cf import MODELS, doctor_drug_interactions, holdout_split, patient_drug_interactions
     from recsys.link.gnn import GNNConfig, GNNScorer
-    from recsys.link.task import LinkTask
-    from recsys.link.metapath import MetapathModel
     from recsys.link.terms import MetapathTerms
-    from recsys.link.split import split_links
 
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
@@ -148,16 +146,9 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
         log(f"  {name}: {seconds[name]:.1f}s")
 
     # 1. disease -> drug, selected on a split, then refitted on everything
-    task = LinkTask.from_split(split_links(graph, "random", val_fraction=config.val_fraction,
-                                           test_fraction=config.val_fraction, seed=config.seed))
-    # Selection must not even filter by the test pairs: to it they are unknown pairs.
-    task.test_pairs = np.empty((0, 2), dtype=np.int64)
-    deployed_task = LinkTask.for_deployment(graph)
+    task, selected, deployed_task, deployed_metapath = fit_metapath(graph, config)
     diseases, all_diseases = np.arange(task.num_dst), np.arange(deployed_task.num_dst)
-    selected = MetapathModel(penalties=tuple(config.metapath_penalties), families=tuple(config.metapath_families),
-                             seed=config.seed, progress=True).fit(task)
     val_disease_scores = {"metapath": selected.score_matrix(diseases)}
-    deployed_metapath = MetapathModel(**selected.chosen_settings(), progress=True).fit(deployed_task)
     disease_scores = {"metapath": deployed_metapath.score_matrix(all_diseases)}
     stage("metapath model")
     gnn_epochs = None
@@ -247,6 +238,27 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
         stage("save")
     return recommender, TrainResult(Path(out) if out else None, validation.weights, seconds,
                                     float(selected.penalty), gnn_epochs, selection, ablations)
+
+
+def fit_metapath(graph: KnowledgeGraph, config: TrainConfig = TrainConfig()):
+    """The deployed disease scorer's first stage: the metapath model chosen on a random split of
+    ``treats`` (its test pairs never read), then refitted on every indication with those choices.
+
+    Returns ``(selection task, selected model, deployment task, deployed model)``.
+    """
+    from recsys.link.metapath import MetapathModel
+    from recsys.link.split import split_links
+    from recsys.link.task import LinkTask
+
+    task = LinkTask.from_split(split_links(graph, "random", val_fraction=config.val_fraction,
+                                           test_fraction=config.val_fraction, seed=config.seed))
+    # Selection must not even filter by the test pairs: to it they are unknown pairs.
+    task.test_pairs = np.empty((0, 2), dtype=np.int64)
+    deployed_task = LinkTask.for_deployment(graph)
+    selected = MetapathModel(penalties=tuple(config.metapath_penalties), families=tuple(config.metapath_families),
+                             seed=config.seed, progress=True).fit(task)
+    deployed = MetapathModel(**selected.chosen_settings(), progress=True).fit(deployed_task)
+    return task, selected, deployed_task, deployed
 
 
 def _ablations(validation, kind: str, pairs: list[tuple[str, str]], known: list[tuple[str, str]] | tuple,

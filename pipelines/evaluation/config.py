@@ -13,7 +13,8 @@ PROTOCOLS = ("disease", "doctor", "patient")
 DISEASE_SPLITS = ("random", "zero_shot", "rephetio_random", "rephetio_zero_shot")
 #: Published protocols (split R and split Z) a quick run leaves out: they repeat the full model set.
 REPRODUCTION_SPLITS = ("rephetio_random", "rephetio_zero_shot")
-DOCTOR_SPLITS = ("holdout", "unseen")
+#: Seen prescribers, unseen prescribers, and drugs nobody prescribes (:mod:`pipelines.evaluation.coldstart`).
+DOCTOR_SPLITS = ("holdout", "unseen", "cold")
 #: What a quick run's metapath models try: one penalty, and the feature family with doctors and
 #: patients, which every full run and ``rxkg train`` on the shipped data chooses.
 QUICK_METAPATH = {"penalties": (1e-2,), "families": ("with people",)}

@@ -98,7 +98,8 @@ def _paired(protocol: ProtocolResult) -> list[str]:
 
 
 def _label(metric: str) -> str:
-    return LABELS.get(metric, metric.replace("recall@", "Recall@").replace("ndcg@", "NDCG@"))
+    return LABELS.get(metric, metric.replace("recall@", "Recall@").replace("ndcg@", "NDCG@")
+                      .replace("precision@", "Precision@"))
 
 
 def _facts(protocol: ProtocolResult) -> str:
@@ -113,6 +114,16 @@ def _facts(protocol: ProtocolResult) -> str:
                 f"among all {info['drugs_ranked']:,} drugs (filtered), macro-averaged over diseases; "
                 f"{info['hard_negative_pairs_in_test_diseases']} curated non-indications of test diseases as hard "
                 f"negatives. Seed {info['seed']}.{choice}{deployed}")
+    if protocol.name.startswith("doctor/cold"):
+        metapath = info.get("metapath") or {}
+        shared = (f"{info['cold_drugs']} of {info['prescribed_drugs']} prescribed drugs made cold "
+                  f"({info['hidden_prescriptions']:,} prescriptions and every medication record of them removed "
+                  f"from training; the metapath model refitted without them: {metapath.get('examples')} examples, "
+                  f"{metapath.get('family')}, penalty {metapath.get('penalty')}). Seed {info['seed']}.")
+        if "evaluated_prescribers" in info:
+            return (f"Test: {info['evaluated_prescribers']:,} prescribers of a cold drug (and at least one other), "
+                    f"each ranking only the cold drugs; ties in shuffled order. {shared}")
+        return f"Test: every cold drug ranks all {info['prescribers_ranked']:,} prescribers. {shared}"
     if protocol.name.startswith("doctor/"):
         states = f" Held-out states: {', '.join(info['held_out_states'])}." if info["held_out_states"] else ""
         return (f"Test: {info['evaluated_prescribers']:,} prescribers, {info['held_out_entries']:,} held-out "

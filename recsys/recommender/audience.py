@@ -11,8 +11,8 @@ Answered through the deployed model, two ways:
   ``similar_drugs(by="graph")``), and a prescriber's score is the claim-weighted mean
   similarity of what they prescribe. The reason names the prescriber's drugs closest to it.
 
-Neither route is yet measured against held-out prescribing of new drugs (the drug cold-start
-protocol); the results say which route answered.
+The graph route is measured on held-out prescribing of new drugs by ``rxkg evaluate``'s drug
+cold-start protocol (:mod:`pipelines.evaluation.coldstart`); the results say which route answered.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from kg.errors import KGError
 from recsys.cf.base import check_k
 from recsys.recommender.entities import graph_similarity
 
-__all__ = ["Prescriber", "doctors_for_drug"]
+__all__ = ["Prescriber", "doctors_for_drug", "claim_weighted_similarity"]
 
 #: Prescribers blended per chunk (bounds memory on all of CMS: 2,048 x drugs floats).
 CHUNK = 2048
@@ -91,8 +92,7 @@ def _by_graph(ranker, drug_id: str, k: int) -> list[Prescriber]:
     columns = ranker.drug_index.get_indexer(claims.item_ids)
     similarity = np.where(columns >= 0, graph_similarity(ranker, drug_id)[np.maximum(columns, 0)], 0.0)
     shares = claims.matrix.tocsr().astype(np.float64)
-    totals = np.asarray(shares.sum(axis=1)).ravel()
-    score = (shares @ similarity) / np.maximum(totals, 1e-12)
+    score = claim_weighted_similarity(shares, similarity[:, None])[:, 0]
     order = np.argsort(-score, kind="stable")[:k]
     out = []
     for i in order:
@@ -102,6 +102,15 @@ def _by_graph(ranker, drug_id: str, k: int) -> list[Prescriber]:
         out.append(_prescriber(ranker, str(claims.user_ids[i]), float(score[i]), None, "graph",
                                f"prescribes {names}, predicted to treat the same diseases"))
     return out
+
+
+def claim_weighted_similarity(claims: sp.csr_matrix, similarity: np.ndarray) -> np.ndarray:
+    """Prescribers x new drugs: each prescriber's claim-weighted mean similarity of what they
+    prescribe (``claims``: prescribers x drugs) to each new drug (``similarity``: drugs x new
+    drugs); 0 for a prescriber without claims. The graph route's score, and the drug cold-start
+    protocol's deployed row."""
+    totals = np.asarray(claims.sum(axis=1)).ravel()
+    return np.asarray(claims @ similarity) / np.maximum(totals, 1e-12)[:, None]
 
 
 def _prescriber(ranker, doctor_id: str, score: float, place: int | None, route: str, reason: str) -> Prescriber:

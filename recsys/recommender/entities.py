@@ -21,7 +21,7 @@ from recsys.recommender.results import Recommendations
 from recsys.recommender.safety import PatientContext
 
 __all__ = ["recommend_for_new_patient", "recommend_for_new_doctor", "recommend_many", "similar_drugs",
-           "profile_doctor", "explain"]
+           "profile_doctor", "explain", "graph_similarity", "profile_similarity"]
 
 
 def recommend_for_new_patient(ranker: Ranker, conditions: Sequence[str] = (), current_drugs: Sequence[str] = (),
@@ -140,10 +140,16 @@ def similar_drugs(ranker: Ranker, drug_id: str, k: int = 10, by: str = "graph") 
 def graph_similarity(ranker: Ranker, drug_id: str) -> np.ndarray:
     """Cosine of every drug's predicted-indication profile (its standardised disease scores over
     all diseases) with ``drug_id``'s, in the ranker's drug order."""
-    vectors = ranker.disease_z.T
-    norms = np.linalg.norm(vectors, axis=1)
-    column = ranker.drug_index.get_loc(drug_id)
-    return vectors @ vectors[column] / (np.maximum(norms, 1e-12) * max(norms[column], 1e-12))
+    return profile_similarity(ranker.disease_z, [ranker.drug_index.get_loc(drug_id)])[:, 0]
+
+
+def profile_similarity(disease_z: np.ndarray, columns: Sequence[int]) -> np.ndarray:
+    """Drugs x ``columns``: the cosine of every drug's predicted-indication profile (its column
+    of ``disease_z``, standardised disease scores) with each chosen drug's."""
+    vectors = np.asarray(disease_z, dtype=np.float64).T
+    norms = np.maximum(np.linalg.norm(vectors, axis=1), 1e-12)
+    chosen = np.asarray(columns, dtype=np.int64)
+    return (vectors @ vectors[chosen].T) / (norms[:, None] * norms[chosen][None, :])
 
 
 def profile_doctor(ranker: Ranker, doctor_id: str, peers: int = 5) -> DoctorProfile:

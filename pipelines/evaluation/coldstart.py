@@ -1,0 +1,224 @@
+"""Drug cold start for prescribers: drugs nobody prescribes yet, where only the graph can speak.
+
+20% of the prescribed drugs (seeded; stratified by how many prescribers each has; drugs given
+together in one combination product, and drugs with exactly the same prescribers, go to the
+cold side together) lose every prescription and medication record. The disease scorer is
+fitted on that graph as ``rxkg train`` fits it (:func:`pipelines.train.fit_metapath`), so no
+path through a cold drug's prescribers feeds its score. Collaborative filtering has no column
+for a cold drug and scores nothing here. Two measures:
+
+- **among the cold drugs** (``doctor/cold``): for each prescriber who prescribes at least one
+  cold drug and one other, the cold drugs ranked; Recall@5 and NDCG@10. Ranking cold drugs
+  among all drugs is not measured: putting every cold drug first in random order already
+  scores well there;
+- **the reverse question** (``doctor/cold_reverse``): for each cold drug, every prescriber
+  ranked; AUROC (ties at the average rank) and Precision@100.
+
+Rows: the graph route ``recommend_doctors_for_drug`` takes for a drug without prescriptions
+(the claim-weighted cosine of predicted-indication profiles,
+:func:`recsys.recommender.audience.claim_weighted_similarity`: the deployed row), and three
+content baselines: the claim share of the prescriber's drugs in the cold drug's ATC level-4
+class, the share of the cold drug's known indications that the prescriber's drugs treat, and
+the share of the prescriber's specialty who prescribe a drug of that class. Ties are broken by
+a seeded shuffle, never by drug order. The mixed test (the same prescribers also lose warm
+drugs, ranked among all drugs) needs a graph component in the doctor blend and is not run.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from kg.atc import drug_atc_codes
+from kg.graph import KnowledgeGraph
+from kg.schema import EdgeType
+from pipelines.evaluation.config import EvaluateConfig
+from pipelines.evaluation.results import ProtocolResult, Stopwatch, summarise
+from recsys.metrics import set_ranking_metrics
+
+__all__ = ["cold_start_protocols", "cold_drugs", "without_drugs", "COLD_SHARE"]
+
+PRESCRIBES = EdgeType("doctor", "prescribes", "drug")
+TAKES = EdgeType("patient", "takes", "drug")
+TREATS = EdgeType("drug", "treats", "disease")
+#: Share of the prescribed drugs that go cold.
+COLD_SHARE = 0.2
+#: Popularity strata the cold drugs are drawn from.
+STRATA = 5
+#: Prescribers and prescribed drugs a cold-start split needs before it means anything.
+MIN_PRESCRIBERS, MIN_DRUGS = 20, 10
+DEPLOYED = "graph: predicted-indication profile (deployed route)"
+TITLES = {"doctor/cold": "Doctor -> drug, drug cold start: the cold drugs ranked for each prescriber of one",
+          "doctor/cold_reverse": "Doctor -> drug, drug cold start: every prescriber ranked for each cold drug"}
+
+
+def cold_drugs(claims, partners: dict[str, frozenset[str]], share: float = COLD_SHARE, seed: int = 0) -> list[str]:
+    """The cold drugs (sorted): ``share`` of the prescribed drugs of ``claims`` (prescribers x
+    drugs), drawn per popularity stratum; drugs linked by ``partners`` (combination products)
+    or with identical prescribers are drawn as one unit."""
+    matrix = sp.csc_matrix(claims.matrix)
+    items = [str(i) for i in claims.item_ids]
+    prescribed = [j for j in range(len(items)) if matrix.indptr[j + 1] > matrix.indptr[j]]
+    parent = {j: j for j in prescribed}
+
+    def root(j: int) -> int:
+        while parent[j] != j:
+            parent[j] = parent[parent[j]]
+            j = parent[j]
+        return j
+
+    position = {items[j]: j for j in prescribed}
+    same: dict[bytes, int] = {}
+    for j in prescribed:
+        key = matrix.indices[matrix.indptr[j]:matrix.indptr[j + 1]].tobytes()
+        for other in [same.setdefault(key, j)] + [position[p] for p in partners.get(items[j], ()) if p in position]:
+            parent[root(other)] = root(j)
+    units: dict[int, list[int]] = {}
+    for j in prescribed:
+        units.setdefault(root(j), []).append(j)
+    prescribers = np.diff(matrix.indptr)
+    grouped = sorted(units.values(), key=lambda u: (max(prescribers[j] for j in u), min(u)))
+    rng = np.random.default_rng(seed)
+    chosen: list[int] = []
+    for stratum in np.array_split(np.arange(len(grouped)), min(STRATA, len(grouped))):
+        take = int(round(share * len(stratum)))
+        for i in rng.permutation(stratum)[:take]:
+            chosen.extend(grouped[i])
+    if not chosen and grouped:
+        chosen = list(grouped[int(rng.integers(len(grouped)))])
+    return sorted(items[j] for j in chosen)
+
+
+def without_drugs(graph: KnowledgeGraph, drugs: list[str]) -> KnowledgeGraph:
+    """A copy of ``graph`` in which nobody prescribes or takes ``drugs`` (edges and episodes)."""
+    gone = set(drugs)
+    edges = dict(graph.edges)
+    for relation in (PRESCRIBES, TAKES):
+        frame = edges.get(relation)
+        if frame is not None:
+            edges[relation] = frame[~frame["dst"].astype(str).isin(gone).to_numpy()].reset_index(drop=True)
+    tables = {name: (t[~t["drug"].astype(str).isin(gone).to_numpy()].reset_index(drop=True)
+                     if "patient" in t.columns and "drug" in t.columns else t) for name, t in graph.tables.items()}
+    return KnowledgeGraph(graph.nodes, edges, tables)
+
+
+def cold_start_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
+                         log: Callable[[str], None] = print) -> list[ProtocolResult]:
+    """The drug cold-start protocols on ``graph`` (see the module doc)."""
+    from pipelines.train import fit_metapath
+    from recsys.blend import standardise_rows
+    from recsys.cf import doctor_drug_interactions
+    from recsys.recommender.audience import claim_weighted_similarity
+    from recsys.recommender.drugclasses import Combinations
+    from recsys.recommender.entities import profile_similarity
+
+    results = [ProtocolResult(name, title, metrics) for (name, title), metrics in
+               zip(TITLES.items(), (("recall@5", "ndcg@10"), ("auroc", "precision@100")))]
+    claims = doctor_drug_interactions(graph)
+    treats = graph.edges.get(TREATS)
+    why = (f"{claims.shape[0]} prescribers; a cold-start split needs at least {MIN_PRESCRIBERS}"
+           if claims.shape[0] < MIN_PRESCRIBERS else
+           f"{claims.shape[1]} prescribed drugs; a cold-start split needs at least {MIN_DRUGS}"
+           if claims.shape[1] < MIN_DRUGS else
+           "no treats edges: no disease scorer to profile a cold drug with" if treats is None or treats.empty else None)
+    if why:
+        for result in results:
+            result.skipped = why
+        return results
+    cold = cold_drugs(claims, Combinations.from_graph(graph).partners, COLD_SHARE, config.seed)
+    items = pd.Index([str(i) for i in claims.item_ids])
+    cold_cols = items.get_indexer(cold)
+    warm = np.setdiff1d(np.arange(len(items)), cold_cols)
+    truth = sp.csr_matrix(claims.matrix)[:, cold_cols]
+    history = sp.csr_matrix(claims.matrix)[:, warm].astype(np.float64)
+    log(f"  {len(cold)} cold drugs of {len(items)} prescribed ({int(truth.nnz):,} prescriptions hidden); "
+        f"{len(warm)} warm drugs stay")
+    clock = Stopwatch()
+    train = config.train_config()
+    _, selected, task, metapath = fit_metapath(without_drugs(graph, cold), train)
+    fitted = clock.lap()
+    drugs = pd.Index(task.id_maps["drug"])
+    disease_z = standardise_rows(metapath.score_matrix(np.arange(task.num_dst)))
+    similarity = profile_similarity(disease_z, drugs.get_indexer(cold))[drugs.get_indexer(items[warm])]
+    classes = _atc4(graph, items)
+    same_class = np.array([[bool(classes[w] & classes[c]) for c in cold_cols] for w in warm], dtype=np.float64)
+    scorers: dict[str, Callable[[], np.ndarray]] = {
+        DEPLOYED: lambda: claim_weighted_similarity(history, similarity),
+        "ATC class share of their claims": lambda: claim_weighted_similarity(history, same_class),
+        "indication overlap with their drugs": lambda: _indication_overlap(graph, history, items, warm, cold),
+        "class popularity within the specialty": lambda: _class_in_specialty(claims, history, same_class),
+    }
+    rng = np.random.default_rng(config.seed)
+    users = np.flatnonzero((np.diff(truth.indptr) > 0) & (np.diff(history.indptr) > 0))
+    shuffle_cols, shuffle_rows = rng.permutation(len(cold)), rng.permutation(truth.shape[0])
+    among, reverse = results
+    dense = truth.toarray() > 0
+    for name, score in scorers.items():
+        scores, seconds = clock.timed(score)
+        role = "hybrid" if name == DEPLOYED else "baseline"
+        extra = {"seconds": seconds + (fitted if name == DEPLOYED else 0.0)}
+        # (a) each prescriber's cold drugs among all cold drugs, ties in shuffled order
+        block, relevant = scores[users][:, shuffle_cols], truth[users][:, shuffle_cols]
+        per_user = {"recall@5": set_ranking_metrics(block, relevant, k=5)["recall"],
+                    "ndcg@10": set_ranking_metrics(block, relevant, k=10)["ndcg"]}
+        among.models.append(summarise(name, role, per_user, config.bootstrap, config.seed, **extra))
+        # (b) every prescriber for each cold drug
+        per_drug = {"auroc": np.array([_auroc(scores[:, c], dense[:, c]) for c in range(len(cold))]),
+                    "precision@100": np.array([dense[shuffle_rows[np.argsort(-scores[shuffle_rows, c],
+                                                                             kind="stable")[:100]], c].mean()
+                                               for c in range(len(cold))])}
+        reverse.models.append(summarise(name, role, per_drug, config.bootstrap, config.seed, **extra))
+        log(f"  {name:<48} recall@5 {among.models[-1].means['recall@5']:.3f}  "
+            f"auroc {reverse.models[-1].means['auroc']:.3f}")
+    info = {"cold_drugs": len(cold), "prescribed_drugs": len(items), "hidden_prescriptions": int(truth.nnz),
+            "seed": config.seed, "metapath": selected.chosen}
+    among.info = {**info, "evaluated_prescribers": int(len(users))}
+    reverse.info = {**info, "prescribers_ranked": int(truth.shape[0])}
+    return results
+
+
+def _atc4(graph: KnowledgeGraph, items: pd.Index) -> list[set[str]]:
+    codes = drug_atc_codes(graph)
+    return [{c[:5] for c in codes.get(d, ())} for d in items]
+
+
+def _indication_overlap(graph: KnowledgeGraph, history: sp.csr_matrix, items: pd.Index, warm: np.ndarray,
+                        cold: list[str]) -> np.ndarray:
+    """Prescribers x cold drugs: the share of each cold drug's known indications that a drug the
+    prescriber prescribes also treats (0 for a cold drug without known indications)."""
+    treats = graph.edges.get(TREATS, pd.DataFrame(columns=["src", "dst"]))
+    diseases = pd.Index(pd.unique(treats["dst"].astype(str)))
+    rows = items.get_indexer(treats["src"].astype(str))
+    cols = diseases.get_indexer(treats["dst"].astype(str))
+    keep = rows >= 0
+    indications = sp.csr_matrix((np.ones(int(keep.sum())), (rows[keep], cols[keep])), shape=(len(items), len(diseases)))
+    indications.data[:] = 1.0
+    treated = ((history > 0).astype(np.float64) @ indications[warm]) > 0
+    cold_ind = indications[items.get_indexer(cold)]
+    counts = np.asarray(cold_ind.sum(axis=1)).ravel()
+    return np.asarray((treated.astype(np.float64) @ cold_ind.T).todense()) / np.maximum(counts, 1.0)[None, :]
+
+
+def _class_in_specialty(claims, history: sp.csr_matrix, same_class: np.ndarray) -> np.ndarray:
+    """Prescribers x cold drugs: the share of the prescriber's specialty (all prescribers when it
+    has none) who prescribe a drug of the cold drug's ATC level-4 class."""
+    uses_class = (np.asarray((history > 0).astype(np.float64) @ same_class) > 0).astype(np.float64)
+    specialty = pd.Series(claims.attribute("specialty")).fillna("").astype(str).to_numpy()
+    out = np.broadcast_to(uses_class.mean(axis=0), uses_class.shape).copy()
+    for value in np.unique(specialty[specialty != ""]):
+        mine = specialty == value
+        out[mine] = uses_class[mine].mean(axis=0)
+    return out
+
+
+def _auroc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve, ties at the average rank (NaN without both classes)."""
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if not n_pos or not n_neg:
+        return float("nan")
+    ranks = pd.Series(scores).rank(method="average").to_numpy()
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
