@@ -95,8 +95,9 @@ def _lead(parts: list[Contribution]) -> str:
     """``Score +5.54: diagnosis +4.02, collaborative filtering +1.37, graph +0.15.`` (parts add up)."""
     if not parts:
         return "No weighted component scores it."
-    named = ", ".join(f"{LABELS.get(c.component, c.component)} {c.part:+.2f}" for c in parts)
-    return f"Score {sum(c.part for c in parts):+.2f}: {named}."
+    # A part that rounds to zero says nothing a reader can use; the data keeps it.
+    named = ", ".join(f"{LABELS.get(c.component, c.component)} {c.part:+.2f}" for c in parts if round(c.part, 2))
+    return f"Score {sum(c.part for c in parts):+.2f}: {named or 'every part rounds to 0.00'}."
 
 
 def _graph_source(recommender: Ranker, kind: str, entity_id: str, drug_id: str) -> str | None:
