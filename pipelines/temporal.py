@@ -32,12 +32,9 @@ import pandas as pd
 
 from kg.errors import KGError
 from kg.graph import KnowledgeGraph
-from kg.schema import SCHEMA, EdgeType
+from kg.episodes import EPISODES, TAKES, medication_episodes
 
 __all__ = ["TimeSplit", "time_split", "medication_episodes", "TAKES", "HISTORY_SHARE"]
-
-TAKES = EdgeType("patient", "takes", "drug")
-EPISODES = SCHEMA.spec(TAKES).episodes
 #: The share of a patient's distinct start times that form their history, by default.
 HISTORY_SHARE = 0.8
 
@@ -81,24 +78,6 @@ class TimeSplit:
     def _check(part: str) -> None:
         if part not in ("val", "test"):
             raise KGError(f"part must be 'val' or 'test', got {part!r}")
-
-
-def medication_episodes(graph: KnowledgeGraph) -> pd.DataFrame:
-    """Every medication record (``patient``, ``drug``, ``time``, ``end_time``, ``weight``): the
-    graph's episode table, or one episode per ``takes`` edge for a graph without one."""
-    table = graph.tables.get(EPISODES)
-    if table is not None:
-        return pd.DataFrame({"patient": table["patient"].astype(str).to_numpy(),
-                             "drug": table["drug"].astype(str).to_numpy(),
-                             "time": pd.to_datetime(table["time"]).to_numpy(),
-                             "end_time": pd.to_datetime(table["end_time"]).to_numpy(),
-                             "weight": table["weight"].astype("float64").to_numpy()})
-    takes = graph.edges[TAKES]
-    nat = pd.Series(pd.NaT, index=takes.index)
-    return pd.DataFrame({"patient": takes["src"].astype(str).to_numpy(), "drug": takes["dst"].astype(str).to_numpy(),
-                         "time": pd.to_datetime(takes.get("time", nat)).to_numpy(),
-                         "end_time": pd.to_datetime(takes.get("end_time", nat)).to_numpy(),
-                         "weight": takes["weight"].astype("float64").to_numpy() if "weight" in takes else 1.0})
 
 
 def time_split(graph: KnowledgeGraph, history_share: float = HISTORY_SHARE, val_share: float = 0.3,

@@ -102,3 +102,19 @@ def test_privacy_pseudonymises_the_episodes_and_keeps_only_their_month():
     episodes = anon.tables["medication_episodes"]
     assert not episodes["patient"].str.startswith("patient:x:").any()
     assert (episodes["time"].dt.day == 1).all()
+
+
+def test_how_often_a_patient_was_given_a_drug_counts_its_records_not_its_edge():
+    import numpy as np
+
+    from recsys.recommender.history import PatientHistory
+
+    g = graph()
+    drugs = [f"drug:{d}" for d in "ABCDE"]
+    history = PatientHistory(g, drugs)
+    _, _, frequency = history.components(["patient:x:p1", "patient:x:p2"])
+    np.testing.assert_allclose(frequency[0], np.log1p([2, 1, 2, 1, 1]))  # A and C were given twice
+    np.testing.assert_allclose(frequency[1], np.log1p([1, 2, 0, 0, 0]))
+    assert history.records("patient:x:p1", 0) == 2 and history.records("patient:x:p2", 4) == 0
+    merged_only = PatientHistory(KnowledgeGraph(g.nodes, g.edges, {}), drugs)  # one record per edge
+    np.testing.assert_allclose(merged_only.components(["patient:x:p1"])[2][0], np.log1p([1, 1, 1, 1, 1]))

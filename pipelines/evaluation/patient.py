@@ -45,8 +45,10 @@ PATIENT_METRICS = ("recall@{k}", "ndcg@{k}", "jaccard", "mrr")
 TAKES = EdgeType("patient", "takes", "drug")
 HAS_CONDITION = EdgeType("patient", "has_condition", "disease")
 MODELS = (("popularity", "baseline"), ("most popular given diagnosis", "baseline"), ("repeat last", "baseline"),
-          ("running, then last", "baseline"), ("CF", "model"), ("graph: metapath", "model"), ("graph: GNN", "model"),
-          ("graph: deployed disease blend", "model"))
+          ("running, then last", "baseline"), ("most frequent, then last", "baseline"), ("CF", "model"),
+          ("graph: metapath", "model"), ("graph: GNN", "model"), ("graph: deployed disease blend", "model"))
+#: Baselines that rank only the patient's own drugs (left out of the new-drugs variant).
+OWN_HISTORY = ("repeat last", "running, then last", "most frequent, then last")
 #: The deployed patient CF model's name in the tables (chosen on validation by rxkg train).
 CF_LABELS = {"als": "ALS", "ease": "EASE"}
 VARIANTS = {"all": "Patient -> drug, split by time: every drug taken after the cutoff",
@@ -90,7 +92,7 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
         # Lower column wins a tie in the metrics; columns by popularity make every tie a popularity tie.
         order = np.argsort(-val_parts["popularity"][0], kind="stable")
         for name, role in MODELS:
-            if name not in test_scores or (name in ("repeat last", "running, then last") and new_only):
+            if name not in test_scores or (name in OWN_HISTORY and new_only):
                 continue  # no GNN in the recommender; with the history excluded repeat-last is popularity
             cf_name = getattr(recommender.patient_cf, "name", "none")
             label = f"CF ({CF_LABELS.get(cf_name, cf_name)})" if name == "CF" else name
@@ -166,7 +168,8 @@ class _PatientModels:
         parts = rec.component_scores("patient", ids)
         out = {"popularity": parts["popularity"], "most popular given diagnosis": parts["diagnosis"],
                "repeat last": _repeat_last(parts["history"]),
-               "running, then last": _repeat_last(parts["running"]), "CF": parts["cf"],
+               "running, then last": _repeat_last(parts["running"]),
+               "most frequent, then last": _repeat_last(_then(parts["frequency"], parts["history"])), "CF": parts["cf"],
                "graph: metapath": rec.condition_scores(ids, ["metapath"]),
                "graph: deployed disease blend": parts["graph"]}
         if "gnn" in rec.disease_scores:
@@ -193,6 +196,11 @@ def _ablation_rows(result: ProtocolResult, recommender, ablations: dict[str, dic
         result.models.append(_evaluated(f"hybrid {label}", "ablation", scores, truth, order, config,
                                         params={"weights": {c: round(w, 4) for c, w in weights.items()}}))
     return same
+
+
+def _then(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """``first``, ties broken by ``second`` (both >= 0; 0 where the patient never took the drug)."""
+    return np.where(first > 0, first + 1e-3 * second / (second.max(axis=1, keepdims=True) + 1.0), 0.0)
 
 
 def _repeat_last(history: np.ndarray) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""A patient's own medication history as two components: what they took most recently
-(``history``), and what is still running, then most recent (``running``).
+"""A patient's own medication history as three components: what they took most recently
+(``history``), what is still running, then most recent (``running``), and how often they
+were given it (``frequency``).
 
 Repeating what a patient takes is the strongest single predictor of their next drugs
 (repeat-last beats every collaborative model on "every drug after the cutoff"), and a drug
@@ -9,7 +10,11 @@ of by the rank of its last start time among their drugs (1 for the oldest, highe
 recent); ``running`` adds the number of their drugs when a record of it is still open, so
 open drugs rank above every stopped one. Every other drug scores 0: never taken is evidence
 too (and a row with one taken drug must still stand out after the blend's per-row
-standardisation). The blend decides how much continuation weighs against new drugs.
+standardisation). ``frequency`` is log(1 + the patient's records of the drug) from the
+build's medication episodes (:mod:`kg.episodes`): a drug given at every admission is
+likelier to be given again than one given once (personal frequency, the classic strong
+baseline of repeat-purchase recommendation). The blend decides how much continuation weighs
+against new drugs.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from kg.episodes import medication_episodes
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 
@@ -37,9 +43,11 @@ class PatientHistory:
     def __init__(self, graph: KnowledgeGraph, drug_ids: Sequence[str]) -> None:
         self.n_drugs = len(drug_ids)
         takes = graph.edges.get(TAKES)
-        self._rows: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._rows: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         if takes is None or not len(takes):
             return
+        episodes = medication_episodes(graph)
+        records = episodes.groupby(["patient", "drug"], sort=False).size()
         times = pd.to_datetime(takes["time"]) if "time" in takes.columns else pd.Series(pd.NaT, index=takes.index)
         ends = (pd.to_datetime(takes["end_time"]) if "end_time" in takes.columns
                 else pd.Series(pd.NaT, index=takes.index))
@@ -53,10 +61,14 @@ class PatientHistory:
         last = frame.groupby(["patient", "drug"], sort=False).agg(time=("time", "max"), open=("open", "any"))
         last = last.reset_index()
         last["recency"] = last.groupby("patient")["time"].rank(method="average", ascending=True)
+        ids = np.asarray(drug_ids, dtype=object)
+        last["records"] = records.reindex(pd.MultiIndex.from_arrays(
+            [last["patient"].to_numpy(), ids[last["drug"].to_numpy()]])).fillna(1).to_numpy()
         for patient, group in last.groupby("patient", sort=False):
             recency = group["recency"].to_numpy(dtype=np.float64)
             running = recency + len(group) * group["open"].to_numpy(dtype=np.float64)
-            self._rows[patient] = (group["drug"].to_numpy(), recency, running)
+            self._rows[patient] = (group["drug"].to_numpy(), recency, running,
+                                   np.log1p(group["records"].to_numpy(dtype=np.float64)))
 
     def scores(self, patient_ids: Sequence[str], running_first: bool = False) -> np.ndarray:
         """Patients x drugs: the recency rank of each drug they took (``running_first``: drugs still
@@ -65,9 +77,20 @@ class PatientHistory:
 
     def both(self, patient_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """``(history, running)`` scores in one pass over the patients."""
-        recency, running = np.zeros((2, len(patient_ids), self.n_drugs))
+        return self.components(patient_ids)[:2]
+
+    def components(self, patient_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(history, running, frequency)`` scores (patients x drugs) in one pass over the patients."""
+        recency, running, frequency = np.zeros((3, len(patient_ids), self.n_drugs))
         for row, patient in enumerate(patient_ids):
             found = self._rows.get(patient)
             if found is not None:
-                recency[row, found[0]], running[row, found[0]] = found[1], found[2]
-        return recency, running
+                recency[row, found[0]], running[row, found[0]], frequency[row, found[0]] = found[1:]
+        return recency, running, frequency
+
+    def records(self, patient_id: str, drug_column: int) -> int:
+        """How many records of the drug (by its column) the patient has; 0 if none."""
+        found = self._rows.get(patient_id)
+        if found is None or drug_column not in found[0]:
+            return 0
+        return int(round(np.expm1(found[3][list(found[0]).index(drug_column)])))

@@ -5,7 +5,7 @@
   best standardised score over the patient's conditions;
 - ``cf``: collaborative filtering (doctor x drug, patient x drug), fold-in for new users;
 - ``popularity``: indications per drug, within-specialty prescribing, share of patients;
-- patients only: ``history``, ``running`` (:mod:`~recsys.recommender.history`), ``diagnosis``.
+- patients only: ``history``, ``running``, ``frequency`` (:mod:`~recsys.recommender.history`), ``diagnosis``.
 Each is standardised per entity (:mod:`recsys.blend`); a component that cannot score an
 entity drops out and the result says so. Patients get the safety filter by default, and two
 weight sets: ``patient`` (continuation plus new drugs) and ``patient_new`` (new only).
@@ -40,6 +40,8 @@ __all__ = ["Ranker"]
 
 TREATS = EdgeType("drug", "treats", "disease")
 TAKES = EdgeType("patient", "takes", "drug")
+#: Components only a fitted blend weighs (0 by default): a patient's own records and their conditions'.
+PATIENT_ONLY = ("history", "diagnosis", "running", "frequency")
 
 
 class Ranker:
@@ -77,7 +79,7 @@ class Ranker:
         self.components: dict[str, tuple[str, ...]] = {
             "disease": (*self.disease_scores, "popularity"),
             "doctor": ("graph", "cf", "popularity"),
-            "patient": ("graph", "cf", "popularity", "history", "diagnosis", "running")}
+            "patient": ("graph", "cf", "popularity", "history", "diagnosis", "running", "frequency")}
         # New drugs only (the patient's own drugs excluded) is another ranking task than
         # continuation plus new drugs: history weighs nothing there, so it has its own weights.
         self.components["patient_new"] = self.components["patient"]
@@ -90,8 +92,8 @@ class Ranker:
         #: every candidate), the doctor CF model (``doctor_cf``); saved in the bundle.
         self.selection: dict[str, dict] = dict(selection or {})
         for kind, names in self.components.items():
-            for name in names:  # history, running and diagnosis count only where a fitted blend weighs them
-                self.weights[kind].setdefault(name, 0.0 if name in ("history", "diagnosis", "running") else 1.0)
+            for name in names:
+                self.weights[kind].setdefault(name, 0.0 if name in PATIENT_ONLY else 1.0)
         self._refresh_disease_graph()
         nodes = graph.nodes
         ids = nodes["id"].to_numpy(dtype=object)  # object arrays: Arrow strings iterate 10x slower
@@ -206,7 +208,7 @@ class Ranker:
             out["graph"] = self.condition_scores(entity_ids, self.patient_scorers)
             out["cf"] = self._cf_block(self.patient_cf, entity_ids)
             out["popularity"] = np.tile(np.log1p(self.patient_share), (n, 1))
-            out["history"], out["running"] = self.history.both(entity_ids)
+            out["history"], out["running"], out["frequency"] = self.history.components(entity_ids)
             out["diagnosis"] = self.diagnosis.scores(entity_ids)
         else:
             raise KGError(f"unknown entity kind {kind!r}")

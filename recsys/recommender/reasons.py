@@ -13,7 +13,7 @@ raised it, in the same order:
   the best score over their conditions); paths through genes and pathways come after those
   over clinical entities for patients and prescribers;
 - cf: the collaborative-filtering score's own terms (:mod:`.evidence`);
-- history, running: the patient's own records of the drug;
+- history, running, frequency: the patient's own records of the drug;
 - diagnosis: the share of the graph's patients with their condition who take it;
 - popularity: how widely the drug is used (indications, prescribers, patients).
 
@@ -150,9 +150,11 @@ def _own_sentence(recommender: Ranker, kind: str, name: str, entity_id: str, dru
             return (f"About {share:.0%} of the prescribers of their specialty prescribe it (backed off toward "
                     f"all prescribers)." if np.isfinite(share) else "")
         return f"{int(recommender.patient_share[column])} of the graph's patients take it."
-    if name in ("history", "running") and patient:
+    if name in ("history", "running", "frequency") and patient:
         if drug_id not in recommender.records.drugs(entity_id):
             return ""
+        if name == "frequency":
+            return f"They have {recommender.history.records(entity_id, column)} record(s) of it."
         return ("A record of it is still open at their latest record." if name == "running"
                 else "They have taken it before.")
     if name == "diagnosis":
