@@ -387,7 +387,7 @@ def test_a_bundle_stores_the_explanation_index_and_explains_the_same(tiny_graph,
             stored = loaded.explainer.paths(entity, drug, k=5)
             built = fresh.paths(entity, drug, k=5)
             assert [(p.nodes, p.score) for p in stored] == [(p.nodes, p.score) for p in built]
-    assert set(loaded._explainer.matrices) == set(fresh.matrices)
+    assert set(loaded.explainer.matrices) == set(fresh.matrices)
 
 
 def test_a_safety_filter_built_by_hand_still_reads_the_patients_records():

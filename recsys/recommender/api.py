@@ -39,7 +39,7 @@ class Recommender(Ranker):
     @property
     def explainer(self) -> PathExplainer:
         """The path finder of explanations: a bundle's stored adjacency, else built from the graph."""
-        return reasons.explainer_of(self)
+        return self.path_finder.get()
 
     def explain_pair(self, kind: str, entity_id: str, drug_id: str,
                      components: Mapping[str, float | None], k: int = 3) -> Explanation:

@@ -33,7 +33,7 @@ from recsys.link.adjacency import MetaEdge, relation_matrices
 from recsys.link.dwpc import Metapath, enumerate_metapaths
 from recsys.link.terms import MetapathTerms
 
-__all__ = ["ExplanationPath", "PathExplainer", "write_index", "read_index", "MOLECULAR"]
+__all__ = ["ExplanationPath", "PathExplainer", "ExplainerOnDemand", "write_index", "read_index", "MOLECULAR"]
 
 #: Relations that are not reasons to recommend a drug (an interaction is a warning).
 NOT_REASONS = frozenset({EdgeType("drug", "interacts_with", "drug"), EdgeType("drug", "contraindicated_in", "disease")})
@@ -250,6 +250,22 @@ class PathExplainer:
 def _neighbours(matrix: sp.csr_matrix, row: int) -> np.ndarray:
     """Column indices of one CSR row, read off its arrays (a scipy row slice costs 50 us)."""
     return matrix.indices[matrix.indptr[row]:matrix.indptr[row + 1]]
+
+
+class ExplainerOnDemand:
+    """A :class:`PathExplainer` built on first use: from a bundle's stored adjacency
+    (:func:`read_index`) when there is one, else from the graph. Ranking never needs it, and
+    building it from the shipped graph takes about a second."""
+
+    def __init__(self, graph: KnowledgeGraph, index: str | Path | None = None) -> None:
+        self.graph, self.index = graph, index
+        self._built: PathExplainer | None = None
+
+    def get(self) -> PathExplainer:
+        if self._built is None:
+            matrices = read_index(Path(self.index)) if self.index else None
+            self._built = PathExplainer(self.graph, matrices=matrices)
+        return self._built
 
 
 def _types(metapath: Metapath) -> list[str]:

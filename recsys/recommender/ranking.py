@@ -27,7 +27,7 @@ from kg.search import LazyNameIndex
 from recsys.blend import blend_components, blend_scores, scored_rows, standardise_rows
 from recsys.cf.base import CFRecommender, check_k
 from recsys.link.terms import MetapathTerms
-from recsys.recommender.explain import PathExplainer
+from recsys.recommender.explain import ExplainerOnDemand
 from recsys.recommender.fitting import calibrated, choose_patient_graph, fit_on_validation, validation_sample
 from recsys.recommender.diagnosis import ConditionPopularity
 from recsys.recommender.history import PatientHistory
@@ -113,10 +113,9 @@ class Ranker:
         self._specialty = ({d: s for d, s in zip(doctors["id"].to_numpy(dtype=object),
                                                  doctors["specialty"].to_numpy(dtype=object)) if isinstance(s, str) and s}
                            if "specialty" in nodes.columns else {})
-        self._explainer: PathExplainer | None = None
+        self.path_finder = ExplainerOnDemand(graph, explain_index)  # explanations' paths, built on first use
         self.graph_terms = graph_terms  # the metapath model's score split by metapath: faithful paths
         self._columns: dict[int, tuple[CFRecommender, np.ndarray]] = {}
-        self._explain_index = explain_index
 
     @property
     def safety(self) -> SafetyFilter:

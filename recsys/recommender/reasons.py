@@ -24,7 +24,6 @@ not raise the score.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Mapping
 
 import numpy as np
@@ -32,18 +31,10 @@ import numpy as np
 from recsys.cf.base import CFRecommender
 from recsys.recommender.contributions import LABELS, Contribution, Explanation, contributions
 from recsys.recommender.evidence import cf_evidence
-from recsys.recommender.explain import MOLECULAR, ExplanationPath, PathExplainer, read_index
+from recsys.recommender.explain import MOLECULAR, ExplanationPath
 from recsys.recommender.ranking import Ranker
 
-__all__ = ["explain_pair", "explainer_of", "cf_evidence_of"]
-
-
-def explainer_of(ranker: Ranker) -> PathExplainer:
-    """The ranker's path finder, built once: from a bundle's stored adjacency, else from the graph."""
-    if ranker._explainer is None:
-        index = read_index(Path(ranker._explain_index)) if ranker._explain_index else None
-        ranker._explainer = PathExplainer(ranker.graph, matrices=index)
-    return ranker._explainer
+__all__ = ["explain_pair", "cf_evidence_of"]
 
 
 def cf_evidence_of(ranker: Ranker, entity_id: str, drug_id: str, peers: int = 20) -> dict[str, object]:
@@ -117,7 +108,7 @@ def _graph_source(recommender: Ranker, kind: str, entity_id: str, drug_id: str) 
 
 
 def _graph_paths(recommender: Ranker, kind: str, disease_id: str, drug_id: str, k: int) -> list[ExplanationPath]:
-    explainer = explainer_of(recommender)
+    explainer = recommender.path_finder.get()
     if recommender.graph_terms is not None:
         paths = explainer.model_paths(disease_id, drug_id, recommender.graph_terms, k=2 * k)
     else:
