@@ -43,6 +43,7 @@ class PatientHistory:
     def __init__(self, graph: KnowledgeGraph, drug_ids: Sequence[str]) -> None:
         self.n_drugs = len(drug_ids)
         takes = graph.edges.get(TAKES)
+        #: Per patient: their drugs' columns, recency, running score and number of records.
         self._rows: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
         if takes is None or not len(takes):
             return
@@ -68,7 +69,7 @@ class PatientHistory:
             recency = group["recency"].to_numpy(dtype=np.float64)
             running = recency + len(group) * group["open"].to_numpy(dtype=np.float64)
             self._rows[patient] = (group["drug"].to_numpy(), recency, running,
-                                   np.log1p(group["records"].to_numpy(dtype=np.float64)))
+                                   group["records"].to_numpy(dtype=np.int64))
 
     def scores(self, patient_ids: Sequence[str], running_first: bool = False) -> np.ndarray:
         """Patients x drugs: the recency rank of each drug they took (``running_first``: drugs still
@@ -85,12 +86,11 @@ class PatientHistory:
         for row, patient in enumerate(patient_ids):
             found = self._rows.get(patient)
             if found is not None:
-                recency[row, found[0]], running[row, found[0]], frequency[row, found[0]] = found[1:]
+                columns, recency[row, columns], running[row, columns], counts = found
+                frequency[row, columns] = np.log1p(counts)
         return recency, running, frequency
 
     def records(self, patient_id: str, drug_column: int) -> int:
         """How many records of the drug (by its column) the patient has; 0 if none."""
-        found = self._rows.get(patient_id)
-        if found is None or drug_column not in found[0]:
-            return 0
-        return int(round(np.expm1(found[3][list(found[0]).index(drug_column)])))
+        columns, _, _, counts = self._rows.get(patient_id, (np.empty(0, dtype=np.int64),) * 4)
+        return int(counts[columns == drug_column].sum())
