@@ -19,6 +19,7 @@ import pandas as pd
 
 from kg.accounting import SourceStats, contributed, tally, weights, withdraw_rejected
 from kg.batches import FILE, LINE, RECORDS, SOURCE, EdgeBatch, NodeBatch, SourceData
+from kg.episodes import open_max
 from kg.errors import KGValidationError, Policy, Problem, rejected_records
 from kg.graph import KnowledgeGraph
 from kg.schema import NODE_TYPE_ORDER, SCHEMA, EdgeType
@@ -296,7 +297,7 @@ def _merge_duplicates(frame: pd.DataFrame, key: list[str], problems: list[Proble
             if how == "sum":
                 combined[col] = grouped[col].sum(min_count=1)
             elif how == "open_max":  # one open record (no value) keeps the merged record open
-                combined[col] = grouped[col].max().where(grouped[col].count() == grouped[col].size())
+                combined[col] = open_max(grouped[col])
             else:
                 combined[col] = grouped[col].agg(how)
     combined = combined.reset_index()

@@ -14,11 +14,18 @@ import pandas as pd
 from kg.graph import KnowledgeGraph
 from kg.schema import SCHEMA, EdgeType
 
-__all__ = ["medication_episodes", "TAKES", "EPISODES"]
+__all__ = ["medication_episodes", "open_max", "TAKES", "EPISODES"]
 
 TAKES = EdgeType("patient", "takes", "drug")
 #: The table the build keeps ``takes`` records in.
 EPISODES = SCHEMA.spec(TAKES).episodes
+
+
+def open_max(values: "pd.core.groupby.SeriesGroupBy") -> pd.Series:
+    """Each group's latest value, missing when any of its records has none: a medication with a
+    record still open (no stop) is open. The merge rule of ``takes`` stops, and of a time split's
+    stops once those after the cutoff are unknown."""
+    return values.max().where(values.count() == values.size())
 
 
 def medication_episodes(graph: KnowledgeGraph) -> pd.DataFrame:

@@ -32,7 +32,7 @@ import pandas as pd
 
 from kg.errors import KGError
 from kg.graph import KnowledgeGraph
-from kg.episodes import EPISODES, TAKES, medication_episodes
+from kg.episodes import EPISODES, TAKES, medication_episodes, open_max
 
 __all__ = ["TimeSplit", "time_split", "medication_episodes", "TAKES", "HISTORY_SHARE"]
 #: The share of a patient's distinct start times that form their history, by default.
@@ -114,19 +114,18 @@ def time_split(graph: KnowledgeGraph, history_share: float = HISTORY_SHARE, val_
         edges[et] = kept_rows.reset_index(drop=True)
 
     cutoff = episodes["patient"].map(cutoffs)
-    split = cutoff.notna().to_numpy()
     after = (episodes["time"] > cutoff).to_numpy()
     known = episodes[~after].assign(end_time=episodes["end_time"].mask(episodes["end_time"] > cutoff)[~after])
-    # Open at the cutoff: a known episode of a split patient without a stop there (none, or a later one).
-    open_there = (split[~after] & known["end_time"].isna()).to_numpy()
-    edges[TAKES] = _takes_known(takes, known, open_there, cutoffs)
+    split = cutoff[~after].notna().to_numpy()  # known episodes of split patients
+    edges[TAKES] = _takes_known(takes, known[split], cutoffs)
     tables = dict(graph.tables)
     if EPISODES in tables:
         tables[EPISODES] = known.reset_index(drop=True)
 
     later = episodes[after][["patient", "drug"]].drop_duplicates()
-    had = known[split[~after]][["patient", "drug"]].drop_duplicates()
-    running = known[open_there][["patient", "drug"]].drop_duplicates()
+    had = known[split][["patient", "drug"]].drop_duplicates()
+    # Open at the cutoff: a known episode without a stop there (none, or a later one).
+    running = known[split & known["end_time"].isna().to_numpy()][["patient", "drug"]].drop_duplicates()
     had_key = pd.MultiIndex.from_frame(had)
     future = pd.concat([later.assign(new=~pd.MultiIndex.from_frame(later).isin(had_key)), running.assign(new=False)])
     future = future.drop_duplicates(["patient", "drug"]).reset_index(drop=True)
@@ -139,19 +138,18 @@ def time_split(graph: KnowledgeGraph, history_share: float = HISTORY_SHARE, val_
     return TimeSplit(train, cutoffs.sort_index(), future, history_share, seed)
 
 
-def _takes_known(takes: pd.DataFrame, known: pd.DataFrame, open_there: np.ndarray, cutoffs: pd.Series) -> pd.DataFrame:
-    """The ``takes`` edges as known at each split patient's cutoff: a pair without an episode
-    started by then is gone; otherwise its first start, its records' weight, and its last stop,
-    empty when an episode is still open there. Other patients' edges are unchanged."""
+def _takes_known(takes: pd.DataFrame, known: pd.DataFrame, cutoffs: pd.Series) -> pd.DataFrame:
+    """The ``takes`` edges as known at each split patient's cutoff, from their ``known`` episodes:
+    a pair without an episode started by then is gone; otherwise its first start, its records'
+    weight, and its last stop, empty when an episode is still open there (the build's merge
+    rule). Other patients' edges are unchanged."""
     src = takes["src"].astype(str)
     mine = src.isin(cutoffs.index).to_numpy()
     if not mine.any():
         return takes
-    rows = known[known["patient"].isin(cutoffs.index).to_numpy()].assign(open=open_there[
-        known["patient"].isin(cutoffs.index).to_numpy()])
-    summary = rows.groupby(["patient", "drug"], sort=False).agg(
-        time=("time", "min"), weight=("weight", "sum"), end_time=("end_time", "max"), open=("open", "any"))
-    summary["end_time"] = summary["end_time"].mask(summary["open"])
+    grouped = known.groupby(["patient", "drug"], sort=False)
+    summary = grouped.agg(time=("time", "min"), weight=("weight", "sum"))
+    summary["end_time"] = open_max(grouped["end_time"])
     key = pd.MultiIndex.from_arrays([src[mine].to_numpy(), takes.loc[mine, "dst"].astype(str).to_numpy()])
     found = summary.reindex(key)
     positions = np.flatnonzero(mine)

@@ -33,7 +33,8 @@ from recsys.link.adjacency import MetaEdge, relation_matrices
 from recsys.link.dwpc import Metapath, enumerate_metapaths
 from recsys.link.terms import MetapathTerms
 
-__all__ = ["ExplanationPath", "PathExplainer", "ExplainerOnDemand", "write_index", "read_index", "MOLECULAR"]
+__all__ = ["ExplanationPath", "PathExplainer", "ExplainerOnDemand", "path_texts", "write_index", "read_index",
+           "MOLECULAR"]
 
 #: Relations that are not reasons to recommend a drug (an interaction is a warning).
 NOT_REASONS = frozenset({EdgeType("drug", "interacts_with", "drug"), EdgeType("drug", "contraindicated_in", "disease")})
@@ -191,9 +192,7 @@ class PathExplainer:
         """One plain sentence from the strongest paths."""
         if not paths:
             return f"No path of up to 3 relations links {entity_name} to {drug_name} in the graph."
-        texts = list(dict.fromkeys(p.text(names) for p in paths))  # two other patients read alike
-        reasons = "; ".join(texts[:2])
-        return f"{drug_name} is linked to {entity_name} through: {reasons}."
+        return f"{drug_name} is linked to {entity_name} through: {'; '.join(path_texts(paths, names))}."
 
     # ------------------------------------------------------------- internals
     def _locate(self, node_id: str) -> tuple[str, int]:
@@ -245,6 +244,11 @@ class PathExplainer:
              * self._weight(last, v, np.full(len(v), dst)))
         for x, y, weight in zip(u, v, w):
             yield (src, int(x), int(y), dst), float(weight)
+
+
+def path_texts(paths: list[ExplanationPath], names: Mapping[str, str] | None = None, n: int = 2) -> list[str]:
+    """The texts of the first ``n`` paths that read differently (two other patients read alike)."""
+    return list(dict.fromkeys(p.text(names) for p in paths))[:n]
 
 
 def _neighbours(matrix: sp.csr_matrix, row: int) -> np.ndarray:

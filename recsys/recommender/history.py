@@ -74,11 +74,7 @@ class PatientHistory:
     def scores(self, patient_ids: Sequence[str], running_first: bool = False) -> np.ndarray:
         """Patients x drugs: the recency rank of each drug they took (``running_first``: drugs still
         running above every stopped one); 0 for the others."""
-        return self.both(patient_ids)[1 if running_first else 0]
-
-    def both(self, patient_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """``(history, running)`` scores in one pass over the patients."""
-        return self.components(patient_ids)[:2]
+        return self.components(patient_ids)[1 if running_first else 0]
 
     def components(self, patient_ids: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(history, running, frequency)`` scores (patients x drugs) in one pass over the patients."""

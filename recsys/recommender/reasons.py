@@ -31,7 +31,7 @@ import numpy as np
 from recsys.cf.base import CFRecommender
 from recsys.recommender.contributions import LABELS, Contribution, Explanation, contributions
 from recsys.recommender.evidence import cf_evidence
-from recsys.recommender.explain import MOLECULAR, ExplanationPath
+from recsys.recommender.explain import MOLECULAR, ExplanationPath, path_texts
 from recsys.recommender.ranking import Ranker
 
 __all__ = ["explain_pair", "cf_evidence_of"]
@@ -124,7 +124,7 @@ def _graph_sentence(recommender: Ranker, kind: str, disease_id: str, drug: str,
     where = f"their condition {disease}" if kind != "disease" else disease
     if not paths:
         return f"The graph scores it for {where}, through no path of up to 3 relations that explanations show."
-    texts = list(dict.fromkeys(p.text(recommender.names) for p in paths))[:2]
+    texts = path_texts(paths, recommender.names)
     how = "the paths the model weighs most" if recommender.graph_terms is not None else "the strongest paths"
     return f"The graph links {drug} to {where}; {how}: {'; '.join(texts)}."
 
