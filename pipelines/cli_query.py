@@ -55,6 +55,8 @@ def add_query_commands(sub) -> None:
     p.add_argument("--specialty", help="new doctor: specialty, as CMS writes it (e.g. Cardiology)")
     p.add_argument("--state", help="new doctor: two-letter state (e.g. MA)")
     p.add_argument("--k", type=int, default=10, help="how many drugs (default 10)")
+    p.add_argument("--candidates", choices=("prescribed", "all"),
+                   help="doctors: rank the drugs somebody prescribes (default) or every drug of the graph")
     p.add_argument("--new-only", action="store_true", help="diseases: leave out known indications")
     p.add_argument("--no-safety", action="store_true", help="patients: raw scores, no safety filter")
     p.add_argument("--include-current", action="store_true",
@@ -112,6 +114,8 @@ def check_recommend_flags(args: argparse.Namespace, parser: argparse.ArgumentPar
         parser.error(f"{', '.join(patient_only)}: only for --patient or --new-patient")
     if args.new_only and not args.disease:
         parser.error("--new-only: only for --disease")
+    if args.candidates and not (args.doctor or args.new_doctor):
+        parser.error("--candidates: only for --doctor or --new-doctor")
     if args.include_current and not args.patient:
         parser.error("--include-current: only for --patient")
     if patient_only and args.new_patient:
@@ -173,10 +177,12 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         entity, out = args.disease, recommender.recommend_for_disease(args.disease, k=args.k,
                                                                       exclude_known=args.new_only)
     elif args.doctor:
-        entity, out = args.doctor, recommender.recommend_for_doctor(args.doctor, k=args.k)
+        entity, out = args.doctor, recommender.recommend_for_doctor(args.doctor, k=args.k,
+                                                                    candidates=args.candidates or "prescribed")
     elif args.new_doctor:
         entity, out = "the new doctor", recommender.recommend_for_new_doctor(
-            _claims(args.prescriptions), specialty=args.specialty, k=args.k, state=args.state)
+            _claims(args.prescriptions), specialty=args.specialty, k=args.k, state=args.state,
+            candidates=args.candidates or "prescribed")
     else:
         from recsys.recommender.safety import SafetyPolicy
 

@@ -39,11 +39,14 @@ def test_disease_recommendations_carry_components_names_and_explanations(tiny_gr
     assert "drug:DB01076" not in [r.drug_id for r in without]
 
 
-def test_doctor_ranking_leaves_out_prescribed_drugs_and_reports_dropped_graph(tiny_graph):
+def test_doctor_ranking_leaves_out_prescribed_drugs_and_scores_through_the_graph(tiny_graph):
     rec = tiny_recommender(tiny_graph)
-    out = rec.recommend_for_doctor("doctor:NPI:1003000126", k=2)
-    assert not {"drug:DB00331", "drug:DB01076"} & {r.drug_id for r in out}
-    assert out.dropped_components == ["graph"] and out[0].components["graph"] is None
+    prescribed = set(map(str, rec.doctor_cf.train.item_ids))
+    assert prescribed == {"drug:DB00331", "drug:DB01076"}  # the only prescriber prescribes both
+    assert len(rec.recommend_for_doctor("doctor:NPI:1003000126", k=2)) == 0  # default: drugs somebody prescribes
+    out = rec.recommend_for_doctor("doctor:NPI:1003000126", k=2, candidates="all")
+    assert len(out) == 2 and not prescribed & {r.drug_id for r in out}
+    assert out.dropped_components == [] and out[0].components["graph"] is not None
 
 
 def test_planted_interaction_and_allergy_never_recommended():
@@ -164,7 +167,7 @@ def test_new_patient_through_conditions_and_safety(tiny_graph):
 def test_new_doctor_similar_drugs_profile_and_explain(tiny_graph):
     rec = tiny_recommender(tiny_graph)
     out = rec.recommend_for_new_doctor({"drug:DB00331": 10.0}, k=2)
-    assert "drug:DB00331" not in [r.drug_id for r in out] and out.dropped_components == ["graph"]
+    assert "drug:DB00331" not in [r.drug_id for r in out] and out.dropped_components == []
     assert out[0].entity_id == "drug:DB00331"
     with pytest.raises(KGError, match="prescribed drug id\\(s\\) are not drugs"):
         rec.recommend_for_new_doctor({"disease:DOID:9352": 3})
@@ -253,7 +256,8 @@ def test_the_cf_sentence_of_an_item_item_model_is_the_sum_its_score_is(shipped_g
 def test_batch_recommendations_match_single_calls(tiny_graph):
     rec = tiny_recommender(tiny_graph)
     ids, scores = rec.recommend_many(["doctor:NPI:1003000126"], k=2)
-    assert list(ids[0]) == [r.drug_id for r in rec.recommend_for_doctor("doctor:NPI:1003000126", k=2)]
+    assert [i for i in ids[0] if i is not None] == [r.drug_id for r in rec.recommend_for_doctor(
+        "doctor:NPI:1003000126", k=2)]
     ids, _ = rec.recommend_many(["patient:demo:p1"], k=4)
     single = [r.drug_id for r in rec.recommend_for_patient("patient:demo:p1", k=4)]
     assert [i for i in ids[0] if i is not None] == single
@@ -494,6 +498,6 @@ def test_a_drug_nobody_prescribes_reaches_the_prescribers_of_drugs_that_treat_th
     assert {p.route for p in out} == {"graph"} and all(p.place is None for p in out)
     assert {p.specialty for p in out} <= {"specialty 0", "specialty 5"}
     assert sum(p.specialty == "specialty 0" for p in out) >= 4  # most of them cluster 0's own
-    assert "predicted to treat the same diseases" in out[0].reason
+    assert out[0].reason.startswith("prescribes drug 0.") and "which share indication disease 0." in out[0].reason
     with pytest.raises(KGError, match="not a drug"):
         rec.recommend_doctors_for_drug("disease:DOID:1000")

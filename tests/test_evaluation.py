@@ -230,8 +230,7 @@ def test_quick_evaluation_runs_every_protocol_end_to_end(quick_run):
     for protocol in result.protocols:
         assert not protocol.skipped, protocol.skipped
         roles = {m.role for m in protocol.models}
-        learned = set() if protocol.name.startswith("doctor/cold") else {"model"}  # no CF row can score a cold drug
-        assert roles - {"ablation"} == {"baseline", "hybrid"} | learned, protocol.name
+        assert roles - {"ablation"} == {"baseline", "hybrid", "model"}, protocol.name
         if protocol.name.startswith("patient/"):  # every ablation is a row or named as equal to the hybrid
             ablations = {m.model.removeprefix("hybrid ") for m in protocol.models if m.role == "ablation"}
             assert ablations | set(protocol.info["ablations_equal_to_the_hybrid"]) == {

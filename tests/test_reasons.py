@@ -55,6 +55,11 @@ def test_contributions_add_up_to_the_score_and_are_named_in_their_order(fitted):
             assert positions == sorted(positions), (lead, parts)
     # unweighted components are never named; a component that cannot score is absent
     doctor = lists[2][0]
+    assert [c.component for c in doctor.contributions] == ["graph", "cf"]  # default weights: popularity is not fitted
+    graph = rec.weights["doctor"]["graph"] * doctor.components["graph"]
+    assert ("In the graph it is like drugs they prescribe" in doctor.explanation) == (graph > 0)
+    rec.weights["doctor"]["graph"] = 0.0
+    doctor = rec.recommend_for_doctor("doctor:NPI:0000", k=1)[0]
     assert [c.component for c in doctor.contributions] == ["cf"] and "graph" not in doctor.explanation
 
 

@@ -43,9 +43,9 @@ def test_recommend_command_line(tiny_graph, tmp_path, capsys):
     out = capsys.readouterr().out
     assert " 1. " in out and "rxkg recommend: 2 drugs for disease:DOID:1287" in out
     assert main(["recommend", "--model", str(tmp_path / "model"), "--doctor", "doctor:NPI:1003000126",
-                 "--k", "1", "--json"]) == 0
+                 "--k", "1", "--json", "--candidates", "all"]) == 0
     payload = json.loads(capsys.readouterr().out)
-    assert payload["dropped_components"] == ["graph"] and len(payload["recommendations"]) == 1
+    assert payload["dropped_components"] == [] and len(payload["recommendations"]) == 1
     assert main(["recommend", "--model", str(tmp_path / "model"), "--patient", "patient:demo:p1", "--k", "1"]) == 0
     out = capsys.readouterr().out
     assert "patient:demo:p1" not in out and "patient:anon:" in out

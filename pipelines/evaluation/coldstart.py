@@ -2,10 +2,8 @@
 
 20% of the prescribed drugs (seeded; stratified by how many prescribers each has; drugs given
 together in one combination product, and drugs with exactly the same prescribers, go to the
-cold side together) lose every prescription and medication record. The disease scorer is
-fitted on that graph as ``rxkg train`` fits it (:func:`pipelines.train.fit_metapath`), so no
-path through a cold drug's prescribers feeds its score. Collaborative filtering has no column
-for a cold drug and scores nothing here. Two measures:
+cold side together) lose every prescription and medication record. Collaborative filtering
+has no column for a cold drug and scores nothing here. Two measures:
 
 - **among the cold drugs** (``doctor/cold``): for each prescriber who prescribes at least one
   cold drug and one other, the cold drugs ranked; Recall@5 and NDCG@10. Ranking cold drugs
@@ -15,9 +13,13 @@ for a cold drug and scores nothing here. Two measures:
   ranked; AUROC (ties at the average rank) and Precision@100.
 
 Rows: the graph route ``recommend_doctors_for_drug`` takes for a drug without prescriptions
-(a prescriber's claims x the cosine of predicted-indication profiles, summed over their drugs,
-:func:`recsys.recommender.audience.expected_uptake`: the deployed row), and three
-content baselines: the claim share of the prescriber's drugs in the cold drug's ATC level-4
+(the deployed row: a prescriber's log claims x the cosine of the drugs' graph profiles, shared
+indications, classes, look-alikes and targets, summed over their drugs,
+:func:`recsys.recommender.drugprofiles.neighbour_scores`); the route it replaced (the same sum
+with raw claims over the cosine of predicted-indication profiles from the disease scorer, fitted
+on the graph without the cold drugs' prescriptions as ``rxkg train`` fits it,
+:func:`pipelines.train.fit_metapath`, so no path through a cold drug's prescribers feeds it);
+and three content baselines: the claim share of the prescriber's drugs in the cold drug's ATC level-4
 class, the share of the cold drug's known indications that the prescriber's drugs treat, and
 the share of the prescriber's specialty who prescribe a drug of that class. Ties are broken by
 a seeded shuffle, never by drug order. The mixed test (the same prescribers also lose warm
@@ -50,7 +52,8 @@ COLD_SHARE = 0.2
 STRATA = 5
 #: Prescribers and prescribed drugs a cold-start split needs before it means anything.
 MIN_PRESCRIBERS, MIN_DRUGS = 20, 10
-DEPLOYED = "graph: predicted-indication profile (deployed route)"
+DEPLOYED = "graph: shared indications, classes and targets (deployed route)"
+PREDICTED = "graph: predicted-indication profile"
 TITLES = {"doctor/cold": "Doctor -> drug, drug cold start: the cold drugs ranked for each prescriber of one",
           "doctor/cold_reverse": "Doctor -> drug, drug cold start: every prescriber ranked for each cold drug"}
 
@@ -111,7 +114,7 @@ def cold_start_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     from pipelines.train import fit_metapath
     from recsys.blend import standardise_rows
     from recsys.cf import doctor_drug_interactions
-    from recsys.recommender.audience import expected_uptake
+    from recsys.recommender.drugprofiles import DrugProfiles, neighbour_scores
     from recsys.recommender.drugclasses import Combinations
     from recsys.recommender.entities import profile_similarity
 
@@ -143,10 +146,12 @@ def cold_start_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     drugs = pd.Index(task.id_maps["drug"])
     disease_z = standardise_rows(metapath.score_matrix(np.arange(task.num_dst)))
     similarity = profile_similarity(disease_z, drugs.get_indexer(cold))[drugs.get_indexer(items[warm])]
+    profiles = DrugProfiles.from_graph(graph, items)  # no prescribing in a profile: the full graph is safe
     classes = _atc4(graph, items)
     same_class = np.array([[bool(classes[w] & classes[c]) for c in cold_cols] for w in warm], dtype=np.float64)
     scorers: dict[str, Callable[[], np.ndarray]] = {
-        DEPLOYED: lambda: expected_uptake(history, similarity),
+        DEPLOYED: lambda: neighbour_scores(history, profiles.similarity(items[warm], cold)),
+        PREDICTED: lambda: np.asarray(history @ similarity),
         "ATC class share of their claims": lambda: _claim_share(history, same_class),
         "indication overlap with their drugs": lambda: _indication_overlap(graph, history, items, warm, cold),
         "class popularity within the specialty": lambda: _class_in_specialty(claims, history, same_class),
@@ -158,8 +163,8 @@ def cold_start_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     dense = truth.toarray() > 0
     for name, score in scorers.items():
         scores, seconds = clock.timed(score)
-        role = "hybrid" if name == DEPLOYED else "baseline"
-        extra = {"seconds": seconds + (fitted if name == DEPLOYED else 0.0)}
+        role = {DEPLOYED: "hybrid", PREDICTED: "model"}.get(name, "baseline")
+        extra = {"seconds": seconds + (fitted if name == PREDICTED else 0.0)}
         # (a) each prescriber's cold drugs among all cold drugs, ties in shuffled order
         block, relevant = scores[users][:, shuffle_cols], truth[users][:, shuffle_cols]
         per_user = {"recall@5": set_ranking_metrics(block, relevant, k=5)["recall"],

@@ -60,9 +60,10 @@ class Recommender(Ranker):
         return entities.recommend_for_new_patient(self, conditions, current_drugs, allergies, k, safety)
 
     def recommend_for_new_doctor(self, prescriptions: Mapping[str, float], specialty: str | None = None,
-                                 k: int = 10, state: str | None = None) -> Recommendations:
+                                 k: int = 10, state: str | None = None, candidates: str = "prescribed"
+                                 ) -> Recommendations:
         """Top-``k`` for a prescriber not in the graph; see :func:`entities.recommend_for_new_doctor`."""
-        return entities.recommend_for_new_doctor(self, prescriptions, specialty, k, state)
+        return entities.recommend_for_new_doctor(self, prescriptions, specialty, k, state, candidates)
 
     def recommend_many(self, entity_ids: Sequence[str], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Batch form: top-``k`` ids and scores for many entities; see :func:`entities.recommend_many`."""

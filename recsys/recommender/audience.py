@@ -6,14 +6,13 @@ Answered through the deployed model, two ways:
   where the drug stands in their own deployed doctor list (the same blend
   ``recommend_for_doctor`` ranks by), the best place first, ties by blended score;
 - a drug nobody prescribes (collaborative filtering knows nothing of it): through the graph.
-  The disease scorer predicts what every drug treats, so the new drug is compared with each
-  prescribed drug by the cosine of their standardised disease-score profiles (as
-  ``similar_drugs(by="graph")``), and a prescriber's score is their expected uptake: the sum,
-  over what they prescribe, of claims x similarity, so a prescriber of many similar drugs comes
-  first. (The claim-weighted *mean* ranked each prescriber's own choices the same way but put
-  prescribers of a single very similar drug first: on the drug cold-start protocol with another
-  seed's cold drugs, reverse AUROC 0.64 and Precision@100 0.05 against 0.79 and 0.67 for the
-  sum.) The reason names the prescriber's drugs closest to it.
+  The new drug is compared with each prescribed drug by the cosine of their graph profiles
+  (shared indications, classes, look-alikes and targets, :mod:`~recsys.recommender.drugprofiles`),
+  and a prescriber's score is the sum, over what they prescribe, of log(1 + claims) x similarity,
+  so a prescriber of many similar drugs comes first: the doctors' graph component, read for one
+  drug. (A claim-weighted *mean* ranked each prescriber's own choices the same way but put
+  prescribers of a single very similar drug first.) The reason names the prescriber's drugs
+  closest to it and what they share.
 
 The graph route is measured on held-out prescribing of new drugs by ``rxkg evaluate``'s drug
 cold-start protocol (:mod:`pipelines.evaluation.coldstart`); the results say which route answered.
@@ -28,9 +27,9 @@ import scipy.sparse as sp
 
 from kg.errors import KGError
 from recsys.cf.base import check_k
-from recsys.recommender.entities import graph_similarity
+from recsys.recommender.drugprofiles import fact_text, neighbour_scores
 
-__all__ = ["Prescriber", "doctors_for_drug", "expected_uptake"]
+__all__ = ["Prescriber", "doctors_for_drug"]
 
 #: Prescribers blended per chunk (bounds memory on all of CMS: 2,048 x drugs floats).
 CHUNK = 2048
@@ -93,27 +92,24 @@ def _by_prescribing(ranker, drug_id: str, k: int) -> list[Prescriber]:
 
 def _by_graph(ranker, drug_id: str, k: int) -> list[Prescriber]:
     claims = ranker.doctor_cf.train
-    columns = ranker.drug_index.get_indexer(claims.item_ids)
-    similarity = np.where(columns >= 0, graph_similarity(ranker, drug_id)[np.maximum(columns, 0)], 0.0)
-    shares = claims.matrix.tocsr().astype(np.float64)
-    score = expected_uptake(shares, similarity[:, None])[:, 0]
+    profiles = ranker.doctor_graph.profiles
+    similarity = profiles.similarity([str(d) for d in claims.item_ids], [drug_id])[:, 0]
+    shares = sp.csr_matrix(claims.matrix)
+    score = neighbour_scores(shares, similarity[:, None])[:, 0]
     order = np.argsort(-score, kind="stable")[:k]
     out = []
     for i in order:
         row = shares[i]
-        nearest = row.indices[np.argsort(-similarity[row.indices], kind="stable")[:2]]
-        names = ", ".join(ranker.names.get(claims.item_ids[j]) or str(claims.item_ids[j]) for j in nearest)
-        out.append(_prescriber(ranker, str(claims.user_ids[i]), float(score[i]), None, "graph",
-                               f"prescribes {names}, predicted to treat the same diseases"))
+        nearest = [str(claims.item_ids[j]) for j in row.indices[np.argsort(-similarity[row.indices], kind="stable")[:2]]
+                   if similarity[j] > 0]
+        if not nearest:
+            reason = "no drug they prescribe shares a known fact with it"
+        else:
+            names = ", ".join(ranker.names.get(d) or d for d in nearest)
+            shared = ", ".join(fact_text(f, ranker.names) for f in profiles.shared(nearest[0], drug_id))
+            reason = f"prescribes {names}, which share {shared}"
+        out.append(_prescriber(ranker, str(claims.user_ids[i]), float(score[i]), None, "graph", reason))
     return out
-
-
-def expected_uptake(claims: sp.csr_matrix, similarity: np.ndarray) -> np.ndarray:
-    """Prescribers x new drugs: the sum over what each prescriber prescribes (``claims``:
-    prescribers x drugs) of claims x that drug's similarity to each new drug (``similarity``:
-    drugs x new drugs); 0 for a prescriber without claims. The graph route's score, and the drug
-    cold-start protocol's deployed row."""
-    return np.asarray(claims @ similarity)
 
 
 def _prescriber(ranker, doctor_id: str, score: float, place: int | None, route: str, reason: str) -> Prescriber:

@@ -10,11 +10,13 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
 from kg.atc import drug_atc_codes
 from kg.errors import KGError
 from recsys.cf.base import check_k, top_k
 from recsys.cf.profile import DoctorProfile, profile_doctor as profile_prescriber
+from recsys.recommender.doctor_side import doctor_kind
 from recsys.recommender.evidence import closest_drugs
 from recsys.recommender.ranking import Ranker
 from recsys.recommender.results import Recommendations
@@ -59,19 +61,22 @@ def recommend_for_new_patient(ranker: Ranker, conditions: Sequence[str] = (), cu
 
 
 def recommend_for_new_doctor(ranker: Ranker, prescriptions: Mapping[str, float], specialty: str | None = None,
-                             k: int = 10, state: str | None = None) -> Recommendations:
+                             k: int = 10, state: str | None = None, candidates: str = "prescribed") -> Recommendations:
     """Top-``k`` for a prescriber not in the graph, from their claim counts per drug and their
-    specialty and state (CF fold-in, which EASE with side information reads both into, and
-    within-specialty popularity). Each recommendation is explained from the prescribed drug
-    most like it."""
+    specialty and state (CF fold-in, which EASE with side information reads both into,
+    within-specialty popularity, and the graph: what each drug shares with theirs), among the
+    drugs somebody prescribes or, with ``candidates="all"``, every drug of the graph. Each
+    recommendation is explained from the prescribed drug most like it."""
     check_k(k)
+    kind = doctor_kind(candidates)
     ids_of(ranker, list(prescriptions), "drug", "prescribed drug")
     if not prescriptions:
         raise KGError("a new doctor needs at least one prescribed drug")
     n = len(ranker.drug_ids)
-    parts = {"graph": np.full((1, n), np.nan), "cf": np.full((1, n), np.nan),
-             "popularity": np.full((1, n), np.nan)}
     history = {d: float(c) for d, c in prescriptions.items()}
+    row = sp.csr_matrix(np.array([list(history.values())]))
+    parts = {"graph": ranker.doctor_graph.scores(row, list(history), keep=False), "cf": np.full((1, n), np.nan),
+             "popularity": np.full((1, n), np.nan)}
     who = {"specialty": specialty, "state": state}
     if ranker.doctor_cf is not None:
         known = {d: c for d, c in history.items() if ranker.doctor_cf.train.has_item(d)}
@@ -81,8 +86,9 @@ def recommend_for_new_doctor(ranker: Ranker, prescriptions: Mapping[str, float],
         parts["popularity"] = ranker.onto_drugs(ranker.doctor_popularity, ranker.doctor_popularity.score_new(
             [{}], attributes=[who]))
     prescribed = list(history)
-    return ranker.rank_parts("doctor", parts, lambda drug: _closest_drug(ranker, drug, prescribed), k,
-                             skip=set(prescribed), who="the new doctor")
+    skip = set(prescribed) | (ranker.unprescribed if kind == "doctor" else set())
+    return ranker.rank_parts(kind, parts, lambda drug: _closest_drug(ranker, drug, prescribed), k,
+                             skip=skip, who="the new doctor")
 
 
 def recommend_many(ranker: Ranker, entity_ids: Sequence[str], k: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -105,6 +111,7 @@ def recommend_many(ranker: Ranker, entity_ids: Sequence[str], k: int = 10) -> tu
         rows = np.flatnonzero(known)[np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))]
         columns = to_drug[seen.indices]
         scores[rows[columns >= 0], columns[columns >= 0]] = -np.inf
+        scores[:, ranker.drug_index.get_indexer(sorted(ranker.unprescribed))] = -np.inf  # as recommend_for_doctor
     elif kind == "patient":
         for row, entity in enumerate(entity_ids):
             context = ranker.safety.patient_context(entity)
@@ -185,7 +192,8 @@ def _closest_drug(ranker: Ranker, drug_id: str, candidates: Sequence[str]) -> st
         best = closest_drugs(model, drug_id, candidates, 1)
         if best:
             return best[0]
-    return candidates[0]
+    shared = ranker.doctor_graph.profiles.similarity([drug_id], candidates)[0]  # a drug nobody prescribes
+    return candidates[int(np.argmax(shared))]
 
 
 def ids_of(ranker: Ranker, ids: Sequence[str], node_type: str, role: str) -> list[int]:

@@ -4,11 +4,13 @@
 - ``graph``: the disease -> drug scorers' matrices; a patient's graph score for a drug is its
   best standardised score over the patient's conditions;
 - ``cf``: collaborative filtering (doctor x drug, patient x drug), fold-in for new users;
+- doctors' ``graph``: what a drug shares with the prescriber's drugs (:mod:`~recsys.recommender.doctor_side`);
 - ``popularity``: indications per drug, within-specialty prescribing, share of patients;
 - patients only: ``history``, ``running``, ``frequency`` (:mod:`~recsys.recommender.history`), ``diagnosis``.
 Each is standardised per entity (:mod:`recsys.blend`); a component that cannot score an
 entity drops out and the result says so. Patients get the safety filter by default, and two
-weight sets: ``patient`` (continuation plus new drugs) and ``patient_new`` (new only).
+weight sets: ``patient`` (continuation plus new drugs) and ``patient_new`` (new only); doctors
+two: ``doctor`` (drugs somebody prescribes) and ``doctor_all`` (every drug of the graph).
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from kg.errors import KGError
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 from kg.search import LazyNameIndex
-from recsys.blend import blend_components, blend_scores, scored_rows, standardise_rows
+from recsys.blend import blend_components, blend_scores, standardise_rows
 from recsys.cf.base import CFRecommender, check_k
 from recsys.link.terms import MetapathTerms
 from recsys.recommender.explain import ExplainerOnDemand
 from recsys.recommender.fitting import calibrated, choose_patient_graph, fit_on_validation, validation_sample
 from recsys.recommender.diagnosis import ConditionPopularity
+from recsys.recommender.doctor_side import DoctorGraph, doctor_components, doctor_kind
 from recsys.recommender.history import PatientHistory
 from recsys.recommender.results import Recommendation, Recommendations
 from recsys.recommender.drugclasses import Combinations
@@ -83,6 +86,7 @@ class Ranker:
         # New drugs only (the patient's own drugs excluded) is another ranking task than
         # continuation plus new drugs: history weighs nothing there, so it has its own weights.
         self.components["patient_new"] = self.components["patient"]
+        self.components["doctor_all"] = self.components["doctor"]  # never-prescribed drugs compete: other weights
         weights = dict(weights or {})
         if "patient" in weights:  # a bundle from before the new-drugs weights: one set for both
             weights.setdefault("patient_new", weights["patient"])
@@ -108,6 +112,7 @@ class Ranker:
         self._combinations: Combinations | None = None
         self.lookup = LazyNameIndex(graph)  # "did you mean ...?" for unknown ids
         self.history = PatientHistory(graph, self.drug_ids)
+        self.doctor_graph = DoctorGraph(graph, self.drug_ids)
         self.diagnosis = ConditionPopularity(graph, self.drug_ids)
         doctors = nodes[nodes["type"] == "doctor"]
         self._specialty = ({d: s for d, s in zip(doctors["id"].to_numpy(dtype=object),
@@ -147,11 +152,19 @@ class Ranker:
             known = set(treats.loc[treats["dst"] == disease_id, "src"]) if treats is not None else set()
         return self._rank("disease", disease_id, k, skip=known)
 
-    def recommend_for_doctor(self, doctor_id: str, k: int = 10) -> Recommendations:
-        """Top-``k`` drugs the prescriber does not prescribe yet."""
+    def recommend_for_doctor(self, doctor_id: str, k: int = 10, candidates: str = "prescribed") -> Recommendations:
+        """Top-``k`` drugs the prescriber does not prescribe yet, among the drugs somebody
+        prescribes (``candidates="prescribed"``) or every drug of the graph (``"all"``)."""
+        kind = doctor_kind(candidates)
         self.check_entity(doctor_id, "doctor", k)
         seen = set(self.doctor_cf.train.items_of(doctor_id)) if self.knows(self.doctor_cf, doctor_id) else set()
-        return self._rank("doctor", doctor_id, k, skip=seen)
+        return self._rank(kind, doctor_id, k, skip=seen | (self.unprescribed if kind == "doctor" else set()))
+
+    @property
+    def unprescribed(self) -> frozenset[str]:
+        """Drugs of the graph nobody in the claims data prescribes."""
+        known = set(map(str, self.doctor_cf.train.item_ids)) if self.doctor_cf and self.doctor_cf.train else set()
+        return frozenset(str(d) for d in self.drug_ids) - known
 
     def recommend_for_patient(self, patient_id: str, k: int = 10, safety: bool = True,
                               exclude_current: bool = True) -> Recommendations:
@@ -192,20 +205,16 @@ class Ranker:
         """
         n = len(entity_ids)
         out: dict[str, np.ndarray] = {}
-        empty = np.full((n, len(self.drug_ids)), np.nan)
         if kind == "disease":
             rows = self.disease_index.get_indexer(list(entity_ids))
             for name, matrix in self.disease_scores.items():
                 out[name] = matrix[rows]
             out["popularity"] = np.tile(np.log1p(self.indication_counts), (n, 1))
-        elif kind == "doctor":
-            out["graph"] = empty  # prescribing is not a graph relation the disease scorer learns
-            out["cf"] = self._cf_block(self.doctor_cf, entity_ids)
-            out["popularity"] = self._specialty_fallback(self._cf_block(self.doctor_popularity, entity_ids),
-                                                         entity_ids)
+        elif kind in ("doctor", "doctor_all"):
+            out.update(doctor_components(self, entity_ids))
         elif kind in ("patient", "patient_new"):
             out["graph"] = self.condition_scores(entity_ids, self.patient_scorers)
-            out["cf"] = self._cf_block(self.patient_cf, entity_ids)
+            out["cf"] = self.cf_block(self.patient_cf, entity_ids)
             out["popularity"] = np.tile(np.log1p(self.patient_share), (n, 1))
             out["history"], out["running"], out["frequency"] = self.history.components(entity_ids)
             out["diagnosis"] = self.diagnosis.scores(entity_ids)
@@ -240,23 +249,13 @@ class Ranker:
                 out[row] = disease_z[rows].max(axis=0)
         return out
 
-    def _cf_block(self, model: CFRecommender | None, entity_ids: Sequence[str]) -> np.ndarray:
+    def cf_block(self, model: CFRecommender | None, entity_ids: Sequence[str]) -> np.ndarray:
         block = np.full((len(entity_ids), len(self.drug_ids)), np.nan)
         if model is None:
             return block
         known = [i for i, e in enumerate(entity_ids) if self.knows(model, e)]
         if known:
             block[known] = self.onto_drugs(model, model.score_users([entity_ids[i] for i in known]))
-        return block
-
-    def _specialty_fallback(self, block: np.ndarray, doctor_ids: Sequence[str]) -> np.ndarray:
-        """Doctors without claims but with a specialty in the graph: within-specialty popularity,
-        as a new doctor of that specialty gets."""
-        todo = [i for i in np.flatnonzero(~scored_rows(block)) if self._specialty.get(doctor_ids[i])]
-        if todo and self.doctor_popularity is not None:
-            attributes = [{"specialty": self._specialty[doctor_ids[i]]} for i in todo]
-            block[todo] = self.onto_drugs(self.doctor_popularity,
-                                          self.doctor_popularity.score_new([{}] * len(todo), attributes=attributes))
         return block
 
     def blend(self, kind: str, entity_ids: Sequence[str], only_weighted: bool = False):
@@ -369,6 +368,10 @@ class Ranker:
     def knows(model: CFRecommender | None, entity_id: str) -> bool:
         """Whether ``model`` was trained with ``entity_id`` as a user."""
         return model is not None and model.train is not None and model.train.has_user(entity_id)
+
+    def specialty_of(self, doctor_id: str) -> str | None:
+        """The prescriber's specialty in the graph, if any."""
+        return self._specialty.get(doctor_id)
 
     def kind_of(self, entity_id: str) -> str:
         """The entity's node type (disease, doctor or patient), with a clear error otherwise."""

@@ -12,6 +12,8 @@ raised it, in the same order:
   itself or, for a patient, from the condition that gives their graph score its value (it is
   the best score over their conditions); paths through genes and pathways come after those
   over clinical entities for patients and prescribers;
+- a prescriber's graph: the drugs they prescribe that the drug is most like, and what it shares
+  with them (indications, classes, targets);
 - cf: the collaborative-filtering score's own terms (:mod:`.evidence`);
 - history, running, frequency: the patient's own records of the drug;
 - diagnosis: the share of the graph's patients with their condition who take it;
@@ -59,7 +61,9 @@ def explain_pair(recommender: Ranker, kind: str, entity_id: str, drug_id: str,
     graph_done = False
     for contribution in (c for c in parts if c.part > 0):
         name = contribution.component
-        if name in recommender.disease_scores or name == "graph":
+        if name == "graph" and kind.startswith("doctor"):
+            sentences.append(_doctor_graph_sentence(recommender, entity_id, drug_id))
+        elif name in recommender.disease_scores or name == "graph":
             if graph_done:
                 continue  # the metapath model and a GNN stacked on it share one set of paths
             graph_done = True
@@ -129,6 +133,20 @@ def _graph_sentence(recommender: Ranker, kind: str, disease_id: str, drug: str,
     return f"The graph links {drug} to {where}; {how}: {'; '.join(texts)}."
 
 
+def _doctor_graph_sentence(recommender: Ranker, entity_id: str, drug_id: str) -> str:
+    """What the drug shares with the prescriber's drugs (a new prescriber is explained from one
+    drug of theirs, ``entity_id``)."""
+    if recommender.node_types.get(entity_id) == "drug":
+        prescribed = {entity_id: 1.0}
+    elif recommender.knows(recommender.doctor_cf, entity_id):
+        train = recommender.doctor_cf.train
+        row = train.matrix[train.user_index([entity_id])].tocsr()
+        prescribed = {str(train.item_ids[j]): float(v) for j, v in zip(row.indices, row.data)}
+    else:
+        return ""
+    return recommender.doctor_graph.sentence(drug_id, prescribed, recommender.names)
+
+
 def _own_sentence(recommender: Ranker, kind: str, name: str, entity_id: str, drug_id: str) -> str:
     """Evidence of the popularity, history, running and diagnosis components."""
     column = recommender.drug_index.get_loc(drug_id)
@@ -136,7 +154,7 @@ def _own_sentence(recommender: Ranker, kind: str, name: str, entity_id: str, dru
     if name == "popularity":
         if kind == "disease":
             return f"It has {int(recommender.indication_counts[column])} known indication(s) in the graph."
-        if kind == "doctor":
+        if kind.startswith("doctor"):
             share = recommender.component_scores("doctor", [entity_id])["popularity"][0, column]
             return (f"About {share:.0%} of the prescribers of their specialty prescribe it (backed off toward "
                     f"all prescribers)." if np.isfinite(share) else "")
