@@ -8,6 +8,12 @@ popularity, and the blend of the two chosen on the same validation pairs
 alone); then both components refitted on every claim. Training calls :func:`fit_doctors`
 on all of the graph's claims; an evaluation calls it on its split's training part and
 scores the result, so the hybrid it reports is the one a bundle deploys.
+
+:func:`fit_doctors_all` chooses the ``doctor_all`` weights, which rank every drug of the graph
+(``recommend_for_doctor(..., candidates="all")``): on a mixed split of the claims
+(:func:`pipelines.coldsplit.mixed_split`: some drugs lose every prescription, and each prescriber
+20% of the others), the same CF model, within-specialty popularity and the graph component
+(what a drug shares with the prescriber's drugs) blended on the held-out drugs of both kinds.
 """
 
 from __future__ import annotations
@@ -17,13 +23,17 @@ from typing import Any
 
 import numpy as np
 
+from pipelines.coldsplit import MixedSplit, mixed_split
 from pipelines.cfchoice import CF_CANDIDATES, QUICK_SEARCH, CFChoice, choose_cf, unvalidated_choice
 from recsys.cf import CFRecommender, CFSplit, Interactions
 
-__all__ = ["DoctorFit", "fit_doctors", "doctor_validation", "DOCTOR_COMPONENTS", "MAX_VALIDATION_PRESCRIBERS"]
+__all__ = ["DoctorFit", "fit_doctors", "fit_doctors_all", "mixed_parts", "doctor_validation", "DOCTOR_COMPONENTS",
+           "ALL_COMPONENTS", "MAX_VALIDATION_PRESCRIBERS"]
 
 #: The doctor blend's components: CF and within-specialty popularity (the graph scores no doctor).
 DOCTOR_COMPONENTS = ("cf", "popularity")
+#: The ``doctor_all`` blend's: the graph scores the drugs nobody prescribes.
+ALL_COMPONENTS = ("graph", "cf", "popularity")
 #: Validation prescribers the blend is fitted on (a seeded sample beyond: seconds on all of CMS).
 MAX_VALIDATION_PRESCRIBERS = 2000
 
@@ -85,3 +95,47 @@ def _blend_on_validation(cf: CFRecommender, popularity: CFRecommender, validatio
     positives = (validation.test.matrix[rows] > 0).toarray()
     usable = (validation.history.matrix[rows].toarray() == 0) | positives
     return fit_on_validation(parts, DOCTOR_COMPONENTS, positives, usable, penalty=1e-2, reference=None, seed=seed)
+
+
+def fit_doctors_all(claims: Interactions, profiles, partners: dict[str, frozenset[str]], choice: CFChoice,
+                    seed: int = 0, smoothing: float = 0.05) -> tuple[dict[str, float], dict]:
+    """The ``doctor_all`` weights and their selection record (module doc), on a mixed split of
+    ``claims`` drawn with ``seed + 1``; ``profiles`` are the drugs' graph profiles
+    (:class:`~recsys.recommender.drugprofiles.DrugProfiles`), ``choice`` the doctor CF model."""
+    from recsys.cf import MODELS, GroupPopularityRecommender
+    from recsys.recommender.fitting import fit_on_validation
+
+    split = mixed_split(claims, partners, seed + 1)
+    if not len(split.users):
+        return {name: 1.0 for name in ALL_COMPONENTS}, {}
+    cf = MODELS[choice.model](**choice.params).fit(split.train)
+    popularity = GroupPopularityRecommender(smoothing=smoothing).fit(split.train)
+    rows = np.sort(np.random.default_rng(seed).choice(len(split.users), min(len(split.users), MAX_VALIDATION_PRESCRIBERS),
+                                                      replace=False))
+    parts = {name: block[rows] for name, block in mixed_parts(cf, popularity, profiles, split).items()}
+    positives = (split.truth[rows] > 0).toarray()
+    usable = (split.history[rows].toarray() == 0) | positives
+    weights, record = fit_on_validation(parts, ALL_COMPONENTS, positives, usable, penalty=1e-2, reference=None,
+                                        seed=seed)
+    record["cold_drugs"] = len(split.cold)
+    return weights, record
+
+
+def mixed_parts(cf: CFRecommender, popularity: CFRecommender, profiles, split: MixedSplit,
+                neutral: bool = True) -> dict[str, np.ndarray]:
+    """The evaluated prescribers' raw component scores over every drug of ``split.items``: CF and
+    popularity fitted on ``split.train`` (NaN for the cold drugs, which they cannot know), and the
+    graph component from their kept drugs. ``neutral``: the cold drugs' CF and popularity are each
+    prescriber's mean, as ``doctor_all`` ranks (:func:`~recsys.recommender.doctor_side.neutral_fill`)."""
+    from recsys.recommender.doctor_side import neutral_fill
+    from recsys.recommender.drugprofiles import neighbour_scores
+
+    ids = split.train.user_ids[split.users]
+    columns = split.items.get_indexer([str(i) for i in split.train.item_ids])
+    out = {}
+    for name, model in (("cf", cf), ("popularity", popularity)):
+        block = np.full((len(ids), len(split.items)), np.nan)
+        block[:, columns] = model.score_users(list(ids))
+        out[name] = neutral_fill(block) if neutral else block
+    out["graph"] = neighbour_scores(split.history, profiles.similarity(list(split.items), list(split.items)))
+    return out

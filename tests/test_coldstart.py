@@ -11,7 +11,8 @@ import pytest
 from kg.schema import EdgeType
 from linkgraph import people_graph
 from pipelines.evaluation import EvaluateConfig
-from pipelines.evaluation.coldstart import DEPLOYED, cold_drugs, cold_start_protocols, without_drugs
+from pipelines.coldsplit import cold_drugs, without_drugs
+from pipelines.evaluation.coldstart import DEPLOYED, cold_start_protocols
 from recsys.cf import Interactions, doctor_drug_interactions
 
 PRESCRIBES = EdgeType("doctor", "prescribes", "drug")

@@ -226,7 +226,7 @@ def test_quick_evaluation_runs_every_protocol_end_to_end(quick_run):
     result, out = quick_run
     names = [p.name for p in result.protocols]
     assert names == ["disease/random", "disease/zero_shot", "doctor/holdout", "doctor/unseen", "doctor/cold",
-                     "doctor/cold_reverse", "patient/all", "patient/new"]
+                     "doctor/cold_reverse", "doctor/cold_mixed", "patient/all", "patient/new"]
     for protocol in result.protocols:
         assert not protocol.skipped, protocol.skipped
         roles = {m.role for m in protocol.models}

@@ -37,75 +37,20 @@ import scipy.sparse as sp
 from kg.atc import drug_atc_codes
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
+from pipelines.coldsplit import COLD_SHARE, cold_drugs, without_drugs
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ProtocolResult, Stopwatch, summarise
 from recsys.metrics import set_ranking_metrics
 
-__all__ = ["cold_start_protocols", "cold_drugs", "without_drugs", "COLD_SHARE"]
+__all__ = ["cold_start_protocols", "claim_share", "atc4_classes"]
 
-PRESCRIBES = EdgeType("doctor", "prescribes", "drug")
-TAKES = EdgeType("patient", "takes", "drug")
 TREATS = EdgeType("drug", "treats", "disease")
-#: Share of the prescribed drugs that go cold.
-COLD_SHARE = 0.2
-#: Popularity strata the cold drugs are drawn from.
-STRATA = 5
 #: Prescribers and prescribed drugs a cold-start split needs before it means anything.
 MIN_PRESCRIBERS, MIN_DRUGS = 20, 10
 DEPLOYED = "graph: shared indications, classes and targets (deployed route)"
 PREDICTED = "graph: predicted-indication profile"
 TITLES = {"doctor/cold": "Doctor -> drug, drug cold start: the cold drugs ranked for each prescriber of one",
           "doctor/cold_reverse": "Doctor -> drug, drug cold start: every prescriber ranked for each cold drug"}
-
-
-def cold_drugs(claims, partners: dict[str, frozenset[str]], share: float = COLD_SHARE, seed: int = 0) -> list[str]:
-    """The cold drugs (sorted): ``share`` of the prescribed drugs of ``claims`` (prescribers x
-    drugs), drawn per popularity stratum; drugs linked by ``partners`` (combination products)
-    or with identical prescribers are drawn as one unit."""
-    matrix = sp.csc_matrix(claims.matrix)
-    items = [str(i) for i in claims.item_ids]
-    prescribed = [j for j in range(len(items)) if matrix.indptr[j + 1] > matrix.indptr[j]]
-    parent = {j: j for j in prescribed}
-
-    def root(j: int) -> int:
-        while parent[j] != j:
-            parent[j] = parent[parent[j]]
-            j = parent[j]
-        return j
-
-    position = {items[j]: j for j in prescribed}
-    same: dict[bytes, int] = {}
-    for j in prescribed:
-        key = matrix.indices[matrix.indptr[j]:matrix.indptr[j + 1]].tobytes()
-        for other in [same.setdefault(key, j)] + [position[p] for p in partners.get(items[j], ()) if p in position]:
-            parent[root(other)] = root(j)
-    units: dict[int, list[int]] = {}
-    for j in prescribed:
-        units.setdefault(root(j), []).append(j)
-    prescribers = np.diff(matrix.indptr)
-    grouped = sorted(units.values(), key=lambda u: (max(prescribers[j] for j in u), min(u)))
-    rng = np.random.default_rng(seed)
-    chosen: list[int] = []
-    for stratum in np.array_split(np.arange(len(grouped)), min(STRATA, len(grouped))):
-        take = int(round(share * len(stratum)))
-        for i in rng.permutation(stratum)[:take]:
-            chosen.extend(grouped[i])
-    if not chosen and grouped:
-        chosen = list(grouped[int(rng.integers(len(grouped)))])
-    return sorted(items[j] for j in chosen)
-
-
-def without_drugs(graph: KnowledgeGraph, drugs: list[str]) -> KnowledgeGraph:
-    """A copy of ``graph`` in which nobody prescribes or takes ``drugs`` (edges and episodes)."""
-    gone = set(drugs)
-    edges = dict(graph.edges)
-    for relation in (PRESCRIBES, TAKES):
-        frame = edges.get(relation)
-        if frame is not None:
-            edges[relation] = frame[~frame["dst"].astype(str).isin(gone).to_numpy()].reset_index(drop=True)
-    tables = {name: (t[~t["drug"].astype(str).isin(gone).to_numpy()].reset_index(drop=True)
-                     if "patient" in t.columns and "drug" in t.columns else t) for name, t in graph.tables.items()}
-    return KnowledgeGraph(graph.nodes, edges, tables)
 
 
 def cold_start_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
@@ -147,12 +92,12 @@ def cold_start_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     disease_z = standardise_rows(metapath.score_matrix(np.arange(task.num_dst)))
     similarity = profile_similarity(disease_z, drugs.get_indexer(cold))[drugs.get_indexer(items[warm])]
     profiles = DrugProfiles.from_graph(graph, items)  # no prescribing in a profile: the full graph is safe
-    classes = _atc4(graph, items)
+    classes = atc4_classes(graph, items)
     same_class = np.array([[bool(classes[w] & classes[c]) for c in cold_cols] for w in warm], dtype=np.float64)
     scorers: dict[str, Callable[[], np.ndarray]] = {
         DEPLOYED: lambda: neighbour_scores(history, profiles.similarity(items[warm], cold)),
         PREDICTED: lambda: np.asarray(history @ similarity),
-        "ATC class share of their claims": lambda: _claim_share(history, same_class),
+        "ATC class share of their claims": lambda: claim_share(history, same_class),
         "indication overlap with their drugs": lambda: _indication_overlap(graph, history, items, warm, cold),
         "class popularity within the specialty": lambda: _class_in_specialty(claims, history, same_class),
     }
@@ -185,13 +130,13 @@ def cold_start_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     return results
 
 
-def _claim_share(history: sp.csr_matrix, same_class: np.ndarray) -> np.ndarray:
+def claim_share(history: sp.csr_matrix, same_class: np.ndarray) -> np.ndarray:
     """Prescribers x cold drugs: the share of each prescriber's claims in the cold drug's class."""
     totals = np.asarray(history.sum(axis=1)).ravel()
     return np.asarray(history @ same_class) / np.maximum(totals, 1e-12)[:, None]
 
 
-def _atc4(graph: KnowledgeGraph, items: pd.Index) -> list[set[str]]:
+def atc4_classes(graph: KnowledgeGraph, items: pd.Index) -> list[set[str]]:
     codes = drug_atc_codes(graph)
     return [{c[:5] for c in codes.get(d, ())} for d in items]
 

@@ -114,6 +114,13 @@ def _facts(protocol: ProtocolResult) -> str:
                 f"among all {info['drugs_ranked']:,} drugs (filtered), macro-averaged over diseases; "
                 f"{info['hard_negative_pairs_in_test_diseases']} curated non-indications of test diseases as hard "
                 f"negatives. Seed {info['seed']}.{choice}{deployed}")
+    if protocol.name == "doctor/cold_mixed":
+        chosen = info.get("selection", {}).get("chosen", "default weights")
+        return (f"Test: {info['evaluated_prescribers']:,} prescribers rank all {info['prescribed_drugs']} prescribed "
+                f"drugs, their kept drugs excluded; {info['held_out']:,} held-out prescriptions, "
+                f"{info['held_out_cold']:,} of them of the {info['cold_drugs']} cold drugs. The doctor_all weights "
+                f"were chosen ({chosen}) on a mixed split of the training claims drawn with the next seed. "
+                f"Seed {info['seed']}.")
     if protocol.name.startswith("doctor/cold"):
         metapath = info.get("metapath") or {}
         shared = (f"{info['cold_drugs']} of {info['prescribed_drugs']} prescribed drugs made cold "

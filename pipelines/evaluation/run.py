@@ -28,6 +28,7 @@ def evaluate(config: EvaluateConfig | None = None, graph: KnowledgeGraph | None 
     >>> result.protocol("disease/random").model("degree prior").means["mrr"]  # doctest: +SKIP
     """
     from pipelines.config import default_config, default_data_dir
+    from pipelines.evaluation.coldmixed import mixed_protocol
     from pipelines.evaluation.coldstart import cold_start_protocols
     from pipelines.evaluation.disease import disease_protocol
     from pipelines.evaluation.doctor import doctor_protocol
@@ -72,7 +73,7 @@ def evaluate(config: EvaluateConfig | None = None, graph: KnowledgeGraph | None 
             if inter is None:
                 run(f"doctor/{mode}", lambda mode=mode: _skipped(f"doctor/{mode}", "the graph has no prescriptions"))
             elif mode == "cold":
-                run("doctor/cold", lambda: cold_start_protocols(graph, config, log))
+                run("doctor/cold", lambda: [*cold_start_protocols(graph, config, log), mixed_protocol(graph, config, log)])
             else:
                 run(f"doctor/{mode}", lambda mode=mode: doctor_protocol(inter, mode, config, log))
     if "patient" in config.protocols:

@@ -21,7 +21,7 @@ from kg.graph import KnowledgeGraph
 from recsys.blend import scored_rows
 from recsys.recommender.drugprofiles import DrugProfiles, fact_text, neighbour_scores
 
-__all__ = ["DoctorGraph", "doctor_components", "DOCTOR_KINDS", "doctor_kind"]
+__all__ = ["DoctorGraph", "doctor_components", "neutral_fill", "DOCTOR_KINDS", "doctor_kind"]
 
 #: The weight set per ``candidates`` choice of ``recommend_for_doctor``.
 DOCTOR_KINDS = {"prescribed": "doctor", "all": "doctor_all"}
@@ -82,10 +82,26 @@ class DoctorGraph:
         return f"In the graph it is like drugs they prescribe: {'; '.join(shares)}."
 
 
-def doctor_components(ranker, doctor_ids: Sequence[str]) -> dict[str, np.ndarray]:
+def neutral_fill(block: np.ndarray) -> np.ndarray:
+    """``block`` with each row's missing entries set to the row's mean: collaborative filtering
+    and popularity know nothing of a drug nobody prescribes, which is no evidence against it.
+    (The blend otherwise gives a missing entry the row's lowest score, and every never-prescribed
+    drug would rank below every prescribed one whatever the graph says.) Rows without any
+    score stay missing."""
+    out = np.array(block, dtype=np.float64)
+    missing = np.isnan(out)
+    scored = ~missing.all(axis=1)
+    if missing.any() and scored.any():
+        means = np.nanmean(out[scored], axis=1)
+        out[scored] = np.where(missing[scored], means[:, None], out[scored])
+    return out
+
+
+def doctor_components(ranker, doctor_ids: Sequence[str], kind: str = "doctor") -> dict[str, np.ndarray]:
     """The raw ``graph``, ``cf`` and ``popularity`` scores of known prescribers (NaN where a
-    component cannot score). A prescriber without claims but with a specialty in the graph gets
-    within-specialty popularity, as a new prescriber of that specialty does."""
+    component cannot score; for ``doctor_all``, CF and popularity are neutral on the drugs nobody
+    prescribes, :func:`neutral_fill`). A prescriber without claims but with a specialty in the
+    graph gets within-specialty popularity, as a new prescriber of that specialty does."""
     model = ranker.doctor_cf
     graph = np.full((len(doctor_ids), len(ranker.drug_ids)), np.nan)
     known = [i for i, d in enumerate(doctor_ids) if ranker.knows(model, d)]
@@ -98,4 +114,7 @@ def doctor_components(ranker, doctor_ids: Sequence[str]) -> dict[str, np.ndarray
         attributes = [{"specialty": ranker.specialty_of(doctor_ids[i])} for i in todo]
         popularity[todo] = ranker.onto_drugs(ranker.doctor_popularity, ranker.doctor_popularity.score_new(
             [{}] * len(todo), attributes=attributes))
-    return {"graph": graph, "cf": ranker.cf_block(model, doctor_ids), "popularity": popularity}
+    cf = ranker.cf_block(model, doctor_ids)
+    if kind == "doctor_all":
+        cf, popularity = neutral_fill(cf), neutral_fill(popularity)
+    return {"graph": graph, "cf": cf, "popularity": popularity}
