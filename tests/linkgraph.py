@@ -82,3 +82,21 @@ def people_graph(clusters: int = 6, doctors_per_cluster: int = 8, patients_per_c
     edges[EdgeType("patient", "takes", "drug")] = pd.DataFrame(
         takes, columns=["src", "dst", "weight", "time", "end_time"])
     return KnowledgeGraph(node_frame, edges)
+
+
+def people_recommender(graph: KnowledgeGraph):
+    """A recommender over :func:`people_graph`-like graphs: disease scores that know each drug's
+    indications (plus noise), EASE and within-specialty popularity for the prescribers."""
+    import numpy as np
+
+    from recsys.cf import EASERecommender, GroupPopularityRecommender, doctor_drug_interactions
+    from recsys.recommender.api import Recommender
+
+    drugs = sorted(graph.nodes_of_type("drug")["id"])
+    diseases = sorted(graph.nodes_of_type("disease")["id"])
+    treats = graph.edges[EdgeType("drug", "treats", "disease")]
+    scores = np.random.default_rng(0).normal(scale=0.01, size=(len(diseases), len(drugs)))  # what a scorer predicts
+    scores[pd.Index(diseases).get_indexer(treats["dst"]), pd.Index(drugs).get_indexer(treats["src"])] += 1.0
+    claims = doctor_drug_interactions(graph)
+    return Recommender(graph, scores, diseases, drugs, doctor_cf=EASERecommender(regularization=10.0).fit(claims),
+                       doctor_popularity=GroupPopularityRecommender().fit(claims))

@@ -452,23 +452,10 @@ def test_drugs_still_running_rank_above_more_recent_stopped_ones():
 
 
 # ------------------------------------------------------ which prescribers should hear about a drug
-def _people_recommender(graph):
-    from recsys.cf import EASERecommender
-
-    drugs = sorted(graph.nodes_of_type("drug")["id"])
-    diseases = sorted(graph.nodes_of_type("disease")["id"])
-    treats = graph.edges[("drug", "treats", "disease")]
-    scores = np.random.default_rng(0).normal(scale=0.01, size=(len(diseases), len(drugs)))  # what a scorer predicts
-    scores[pd.Index(diseases).get_indexer(treats["dst"]), pd.Index(drugs).get_indexer(treats["src"])] += 1.0
-    claims = doctor_drug_interactions(graph)
-    return Recommender(graph, scores, diseases, drugs, doctor_cf=EASERecommender(regularization=10.0).fit(claims),
-                       doctor_popularity=GroupPopularityRecommender().fit(claims))
-
-
 def test_prescribers_for_a_prescribed_drug_are_those_whose_list_it_tops():
-    from linkgraph import people_graph
+    from linkgraph import people_graph, people_recommender
 
-    rec = _people_recommender(people_graph())
+    rec = people_recommender(people_graph())
     drug = "drug:DB10100"  # prescribed by the doctors of clusters 0 and 1
     out = rec.recommend_doctors_for_drug(drug, k=5)
     prescribers = set(rec.doctor_cf.train.user_ids[rec.doctor_cf.train.matrix.tocsc()[
@@ -484,7 +471,7 @@ def test_a_drug_nobody_prescribes_reaches_the_prescribers_of_drugs_that_treat_th
     """A planted cold drug: cluster 0's doctors lose every prescription of it, so CF knows nothing
     of it; its predicted indications are cluster 0's, so the prescribers of cluster 0's drugs come
     first: cluster 0's own doctors, and cluster 5's, who also prescribe two of cluster 0's drugs."""
-    from linkgraph import people_graph
+    from linkgraph import people_graph, people_recommender
 
     graph = people_graph()
     prescribes = EdgeType("doctor", "prescribes", "drug")
@@ -492,7 +479,7 @@ def test_a_drug_nobody_prescribes_reaches_the_prescribers_of_drugs_that_treat_th
     cold = "drug:DB10005"
     graph = KnowledgeGraph(graph.nodes, {**graph.edges, prescribes: edges[edges["dst"] != cold].reset_index(drop=True)},
                            graph.tables)
-    rec = _people_recommender(graph)
+    rec = people_recommender(graph)
     assert not rec.doctor_cf.train.has_item(cold)
     out = rec.recommend_doctors_for_drug(cold, k=8)
     assert {p.route for p in out} == {"graph"} and all(p.place is None for p in out)

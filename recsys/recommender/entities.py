@@ -16,7 +16,7 @@ from kg.atc import drug_atc_codes
 from kg.errors import KGError
 from recsys.cf.base import check_k, top_k
 from recsys.cf.profile import DoctorProfile, profile_doctor as profile_prescriber
-from recsys.recommender.doctor_side import doctor_kind
+from recsys.recommender.doctor_side import doctor_kind, neutral_fill
 from recsys.recommender.evidence import closest_drugs
 from recsys.recommender.ranking import Ranker
 from recsys.recommender.results import Recommendations
@@ -86,6 +86,8 @@ def recommend_for_new_doctor(ranker: Ranker, prescriptions: Mapping[str, float],
         parts["popularity"] = ranker.onto_drugs(ranker.doctor_popularity, ranker.doctor_popularity.score_new(
             [{}], attributes=[who]))
     prescribed = list(history)
+    if kind == "doctor_all":  # as for a known prescriber: no claims of a drug is no evidence against it
+        parts["cf"], parts["popularity"] = neutral_fill(parts["cf"]), neutral_fill(parts["popularity"])
     skip = set(prescribed) | (ranker.unprescribed if kind == "doctor" else set())
     return ranker.rank_parts(kind, parts, lambda drug: _closest_drug(ranker, drug, prescribed), k,
                              skip=skip, who="the new doctor")
