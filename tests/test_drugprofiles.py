@@ -101,6 +101,10 @@ def test_a_never_prescribed_drug_sharing_targets_and_class_with_a_prescribers_dr
         why = next(r for r in ranked if r.drug_id == PLANTED).explanation
         assert "In the graph it is like drugs they prescribe" in why and "class cluster 0 class" in why
         assert PLANTED not in [r.drug_id for r in rec.recommend_for_doctor(doctor, k=40)]  # default: prescribed only
+    column = rec.drug_index.get_loc(PLANTED)
+    prescribed_only = rec.component_scores("doctor", cluster_0[:1])["cf"][0]
+    every = rec.component_scores("doctor_all", cluster_0[:1])["cf"][0]
+    assert np.isnan(prescribed_only[column]) and every[column] == pytest.approx(np.nanmean(prescribed_only))
     other = rec.recommend_for_doctor("doctor:NPI:3000", k=3, candidates="all")  # cluster 3 shares nothing with it
     assert PLANTED not in [r.drug_id for r in other]
     new = rec.recommend_for_new_doctor({"drug:DB10000": 50.0, "drug:DB10001": 20.0}, k=5, candidates="all")
