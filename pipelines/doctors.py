@@ -27,10 +27,10 @@ from pipelines.coldsplit import MixedSplit, mixed_split
 from pipelines.cfchoice import CF_CANDIDATES, QUICK_SEARCH, CFChoice, choose_cf, unvalidated_choice
 from recsys.cf import CFRecommender, CFSplit, Interactions
 
-__all__ = ["DoctorFit", "fit_doctors", "fit_doctors_all", "mixed_parts", "doctor_validation", "DOCTOR_COMPONENTS",
+__all__ = ["DoctorFit", "fit_doctors", "fit_doctors_all", "mixed_parts", "split_parts", "doctor_validation", "DOCTOR_COMPONENTS",
            "ALL_COMPONENTS", "MAX_VALIDATION_PRESCRIBERS"]
 
-#: The doctor blend's components: CF and within-specialty popularity (the graph scores no doctor).
+#: The doctor blend's components without drug profiles: CF and within-specialty popularity.
 DOCTOR_COMPONENTS = ("cf", "popularity")
 #: The ``doctor_all`` blend's: the graph scores the drugs nobody prescribes.
 ALL_COMPONENTS = ("graph", "cf", "popularity")
@@ -60,10 +60,11 @@ def doctor_validation(claims: Interactions, seed: int) -> CFSplit:
 
 def fit_doctors(claims: Interactions, seed: int = 0, quick: bool = True, smoothing: float = 0.05,
                 k: int = 10, candidates: tuple[str, ...] = CF_CANDIDATES,
-                quick_search: dict[str, list[dict[str, list[Any]]]] = QUICK_SEARCH) -> DoctorFit:
+                quick_search: dict[str, list[dict[str, list[Any]]]] = QUICK_SEARCH, profiles=None) -> DoctorFit:
     """Choose and fit the doctor side on ``claims`` (see the module doc); ``quick`` searches the
-    CF ``candidates``' ``quick_search`` settings, else their full grids. (The evaluation's
-    anchor, plain EASE with within-specialty popularity, is this with one plain EASE setting.)"""
+    CF ``candidates``' ``quick_search`` settings, else their full grids. With the drugs' graph
+    ``profiles`` the graph component competes in the blend too. (The evaluation's anchor, plain
+    EASE with within-specialty popularity, is this with one plain EASE setting, no profiles.)"""
     from recsys.cf import MODELS, GroupPopularityRecommender
 
     validation = doctor_validation(claims, seed)
@@ -79,22 +80,34 @@ def fit_doctors(claims: Interactions, seed: int = 0, quick: bool = True, smoothi
     weights: dict[str, float] = {"graph": 0.0, **{c: 1.0 for c in DOCTOR_COMPONENTS}}
     selection: dict = {}
     if validation.test.nnz:
-        found, record = _blend_on_validation(*fitted(validation.train), validation, seed)
+        found, record = _blend_on_validation(*fitted(validation.train), validation, seed, profiles)
         weights, selection = {"graph": 0.0, **found}, record
     return DoctorFit(choice, weights, selection, *fitted(claims))
 
 
 def _blend_on_validation(cf: CFRecommender, popularity: CFRecommender, validation: CFSplit,
-                         seed: int) -> tuple[dict[str, float], dict]:
-    from recsys.cf.evaluate import score_split
+                         seed: int, profiles=None) -> tuple[dict[str, float], dict]:
     from recsys.recommender.fitting import fit_on_validation
 
     n = validation.test.shape[0]
     rows = np.sort(np.random.default_rng(seed).choice(n, min(n, MAX_VALIDATION_PRESCRIBERS), replace=False))
-    parts = {"cf": score_split(cf, validation)[rows], "popularity": score_split(popularity, validation)[rows]}
+    parts = {name: block[rows] for name, block in split_parts(cf, popularity, validation, profiles).items()}
     positives = (validation.test.matrix[rows] > 0).toarray()
     usable = (validation.history.matrix[rows].toarray() == 0) | positives
-    return fit_on_validation(parts, DOCTOR_COMPONENTS, positives, usable, penalty=1e-2, reference=None, seed=seed)
+    return fit_on_validation(parts, tuple(parts), positives, usable, penalty=1e-2, reference=None, seed=seed)
+
+
+def split_parts(cf: CFRecommender, popularity: CFRecommender, split: CFSplit, profiles=None) -> dict[str, np.ndarray]:
+    """The evaluated prescribers' raw component scores over ``split``'s drugs: CF, popularity and,
+    with the drugs' graph ``profiles``, the graph component from their history."""
+    from recsys.cf.evaluate import score_split
+    from recsys.recommender.drugprofiles import neighbour_scores
+
+    parts = {"cf": score_split(cf, split), "popularity": score_split(popularity, split)}
+    if profiles is not None:
+        items = [str(i) for i in split.train.item_ids]
+        parts["graph"] = neighbour_scores(split.history.matrix, profiles.similarity(items, items))
+    return parts
 
 
 def fit_doctors_all(claims: Interactions, profiles, partners: dict[str, frozenset[str]], choice: CFChoice,

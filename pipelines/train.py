@@ -134,6 +134,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     from recsys.cf import MODELS, doctor_drug_interactions, holdout_split, patient_drug_interactions
     from recsys.link.gnn import GNNConfig, GNNScorer
     from recsys.link.terms import MetapathTerms
+    from recsys.recommender.drugprofiles import DrugProfiles
 
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
@@ -170,8 +171,9 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     choices: dict[str, dict] = {}
     if _has(graph, PRESCRIBES):  # CF model and blend chosen together (as the evaluation's hybrid is)
         claims = doctor_drug_interactions(graph)
+        profiles = DrugProfiles.from_graph(graph, [str(i) for i in claims.item_ids])  # graph facts, no prescribing
         doctor_side = fit_doctors(claims, config.seed, config.cf_search == "quick",
-                                  config.doctor_smoothing)
+                                  config.doctor_smoothing, profiles=profiles)
         choices["doctor_cf"] = doctor_side.choice.as_dict()
         log(f"  doctor CF chosen on validation: {doctor_side.choice.model} {doctor_side.choice.params}")
         cf_all["doctor_cf"], cf_all["doctor_popularity"] = doctor_side.cf, doctor_side.popularity
@@ -206,7 +208,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
         log("  disease: too few indications for validation pairs; the blend keeps default weights")
     if doctor_side is not None and doctor_side.selection:
         validation.weights["doctor"], validation.selection["doctor"] = doctor_side.weights, doctor_side.selection
-        validation.weights["doctor_all"], validation.selection["doctor_all"] = _doctors_all(graph, claims, doctor_side, config)
+        validation.weights["doctor_all"], validation.selection["doctor_all"] = _doctors_all(graph, claims, profiles, doctor_side, config)
     else:
         log("  doctor: no doctors with enough drugs in the graph; their blend keeps default weights")
     ablations: dict[str, dict[str, dict[str, float]]] = {}
@@ -263,14 +265,13 @@ def fit_metapath(graph: KnowledgeGraph, config: TrainConfig = TrainConfig()):
     return task, selected, deployed_task, deployed
 
 
-def _doctors_all(graph: KnowledgeGraph, claims, doctor_side, config: TrainConfig) -> tuple[dict[str, float], dict]:
+def _doctors_all(graph: KnowledgeGraph, claims, profiles, doctor_side, config: TrainConfig
+                 ) -> tuple[dict[str, float], dict]:
     """The ``doctor_all`` weights (every drug of the graph ranked for a prescriber), chosen on a
     mixed drug cold-start split of the claims (:func:`pipelines.doctors.fit_doctors_all`)."""
     from pipelines.doctors import fit_doctors_all
     from recsys.recommender.drugclasses import Combinations
-    from recsys.recommender.drugprofiles import DrugProfiles
 
-    profiles = DrugProfiles.from_graph(graph, [str(i) for i in claims.item_ids])
     return fit_doctors_all(claims, profiles, Combinations.from_graph(graph).partners, doctor_side.choice, config.seed,
                            config.doctor_smoothing)
 

@@ -97,5 +97,6 @@ def _fit(split, profiles, partners, config: EvaluateConfig, train):
     """The doctor side and the ``doctor_all`` weights, fitted on the split's training claims only."""
     from pipelines.doctors import fit_doctors, fit_doctors_all
 
-    side = fit_doctors(split.train, config.seed, train.cf_search == "quick", train.doctor_smoothing, config.k)
+    side = fit_doctors(split.train, config.seed, train.cf_search == "quick", train.doctor_smoothing, config.k,
+                       profiles=profiles)
     return side, fit_doctors_all(split.train, profiles, partners, side.choice, config.seed, train.doctor_smoothing)

@@ -12,8 +12,11 @@ alone. Its validation is a per-prescriber holdout in both protocols, as deployed
 protocol measures how that bundle serves prescribers it never saw. The table's EASE row is the
 plain closed form, and its "EASE + within-specialty popularity" row the simple anchor the
 deployed side must beat (fitted the same way among plain EASE settings).
-A graph component does not exist for doctors (they reach the graph only through what
-they prescribe).
+The doctors' graph component (:mod:`recsys.recommender.doctor_side`: what a drug shares with
+the prescriber's drugs in the graph) competes in the deployed blend, weighed on the same
+validation; "hybrid without graph" is a row when it carries weight, else named as equal to the
+hybrid. Its main use, never-prescribed drugs, is measured by the mixed drug cold-start protocol
+(:mod:`.coldmixed`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from pipelines.cfchoice import QUICK_SEARCH
-from pipelines.doctors import DOCTOR_COMPONENTS, doctor_validation, fit_doctors
+from pipelines.doctors import DOCTOR_COMPONENTS, doctor_validation, fit_doctors, split_parts
+from recsys.blend import blend_components
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ModelResult, ProtocolResult, Stopwatch, summarise
 
@@ -61,9 +65,11 @@ def cf_splits(inter, mode: str, seed: int):
     return split, unseen_user_split(split.train, by="state", user_fraction=0.1, test_fraction=0.2, seed=seed + 1)
 
 
-def doctor_protocol(inter, mode: str, config: EvaluateConfig,
-                    log: Callable[[str], None] = print) -> ProtocolResult:
-    """Evaluate every doctor -> drug model on one split of ``inter`` (doctor x drug claims)."""
+def doctor_protocol(inter, mode: str, config: EvaluateConfig, log: Callable[[str], None] = print,
+                    profiles=None) -> ProtocolResult:
+    """Evaluate every doctor -> drug model on one split of ``inter`` (doctor x drug claims); with
+    the drugs' graph ``profiles`` the deployed side may weigh the graph, and the hybrid without it
+    is a row (or named as equal to the hybrid)."""
     from recsys.cf import MODELS
     from recsys.cf.evaluate import score_split
     from recsys.cf.tuning import staged_search
@@ -84,7 +90,7 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig,
     # The deployed doctor side, fitted as rxkg train fits it on this split's training part.
     train = config.train_config()
     deployed, deployed_seconds = clock.timed(lambda: fit_doctors(
-        split.train, config.seed, train.cf_search == "quick", train.doctor_smoothing, k))
+        split.train, config.seed, train.cf_search == "quick", train.doctor_smoothing, k, profiles=profiles))
     choice = deployed.choice
     log(f"  doctor CF chosen on validation: {choice.model} {choice.params}")
     # Its searches serve the table where they are the table's own (same validation, same grid).
@@ -111,7 +117,8 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig,
     result.models.append(row)
     log(f"  {row.model:<28} " + "  ".join(f"{m} {row.means[m]:.3f}" for m in metrics))
 
-    blended = _blended(deployed, split)
+    parts = split_parts(deployed.cf, deployed.popularity, split, profiles)
+    blended = blend_components(parts, deployed.weights, False)[0]
     picked = deployed.selection.get("chosen", "default weights")
     candidates = deployed.selection.get("val_mrr", {})
     row = _evaluated(f"hybrid (deployed: {picked}, cf = {LABELS[choice.model]})", "hybrid", blended, split,
@@ -122,23 +129,26 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig,
                              **({"note": deployed.selection["note"]} if deployed.selection.get("note") else {})})
     result.models.append(row)
     log(f"  {row.model:<28} " + "  ".join(f"{m} {row.means[m]:.3f}" for m in metrics))
+    same = []
+    if profiles is not None and deployed.weights.get("graph", 0.0):
+        without = blend_components(parts, {**deployed.weights, "graph": 0.0}, False)[0]
+        result.models.append(_evaluated("hybrid without graph", "ablation", without, split, config))
+    elif profiles is not None:
+        same.append("without graph")  # the graph carries no weight: the same lists
     result.info = {"split": split.summary(), "validation": validation.summary(), "seed": config.seed,
                    "evaluated_prescribers": int(split.test.shape[0]), "train_prescribers": int(split.train.shape[0]),
                    "held_out_entries": int(split.test.nnz), "drugs_ranked": int(split.test.shape[1]),
                    "held_out_states": list(split.held_out_groups),
-                   "validation_states": list(validation.held_out_groups)}
+                   "validation_states": list(validation.held_out_groups), "ablations_equal_to_the_hybrid": same}
     if mode == "holdout":
         result.info["by_specialty"] = by_specialty(split, {m.model: m for m in result.models}, k)
     return result
 
 
 def _blended(side, split) -> np.ndarray:
-    """Test scores of a fitted doctor side (:class:`~pipelines.doctors.DoctorFit`): its blend of CF
-    and within-specialty popularity."""
-    from recsys.blend import blend_components
-    from recsys.cf.evaluate import score_split
-
-    parts = {"cf": score_split(side.cf, split), "popularity": score_split(side.popularity, split)}
+    """Test scores of the anchor's fitted doctor side (:class:`~pipelines.doctors.DoctorFit`): its
+    blend of CF and within-specialty popularity."""
+    parts = split_parts(side.cf, side.popularity, split)
     return blend_components(parts, {c: side.weights[c] for c in DOCTOR_COMPONENTS}, False)[0]
 
 

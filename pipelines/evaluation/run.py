@@ -66,16 +66,18 @@ def evaluate(config: EvaluateConfig | None = None, graph: KnowledgeGraph | None 
     if "doctor" in config.protocols:
         from recsys.cf import doctor_drug_interactions
         from recsys.cf.interactions import PRESCRIBES
+        from recsys.recommender.drugprofiles import DrugProfiles
 
         claims = graph.edges.get(PRESCRIBES)
         inter = doctor_drug_interactions(graph) if claims is not None and len(claims) else None
+        profiles = DrugProfiles.from_graph(graph, [str(i) for i in inter.item_ids]) if inter is not None else None
         for mode in config.doctor_splits:
             if inter is None:
                 run(f"doctor/{mode}", lambda mode=mode: _skipped(f"doctor/{mode}", "the graph has no prescriptions"))
             elif mode == "cold":
                 run("doctor/cold", lambda: [*cold_start_protocols(graph, config, log), mixed_protocol(graph, config, log)])
             else:
-                run(f"doctor/{mode}", lambda mode=mode: doctor_protocol(inter, mode, config, log))
+                run(f"doctor/{mode}", lambda mode=mode: doctor_protocol(inter, mode, config, log, profiles))
     if "patient" in config.protocols:
         run("patient", lambda: patient_protocols(graph, config, log))
     provenance = {"rxkg": __version__, "versions": library_versions(), "machine": machine(),
