@@ -77,6 +77,10 @@ def protocol_table(protocol: ProtocolResult, quick: EvaluateConfig | None = None
         lines += ["", f"† quick mode: trained for at most {quick.gnn_epochs} GNN epochs; a full run trains until "
                       "validation stops improving, so these rows understate the model."]
     lines.append("")
+    same = protocol.info.get("ablations_equal_to_the_hybrid")
+    if same:
+        lines += ["Equal to the hybrid, so not rows: " + ", ".join(f"hybrid {label}" for label in same)
+                  + " (the components left out carry no weight in it).", ""]
     lines += _paired(protocol)
     lines += _extras(protocol)
     return lines
@@ -200,8 +204,9 @@ def markdown(result: EvaluationResult, plots: list[str] = ()) -> str:
              "whichever has the best validation MRR, shown as `selection mrr`: each validation pair ranked "
              "among the entity's non-positive drugs; a candidate replaces the best single component, or the "
              "metapath model for diseases, only if it beats it in 95% of bootstrap resamples of the validation "
-             "entities, else the next best is tried), ablation (the patient hybrid with components left out, "
-             "its weights chosen again on the same validation pairs). The `validation` column is the "
+             "entities, else the next best is tried), ablation (the hybrid with components left out, "
+             "for patients its weights chosen again on the same validation pairs; for prescribers the graph's "
+             "weight set to 0). The `validation` column is the "
              "criterion each model was selected or stopped on.", ""]
     for protocol in result.protocols:
         lines += protocol_table(protocol, cfg.effective() if cfg.quick else None)
