@@ -38,7 +38,7 @@ __all__ = ["TrainConfig", "TrainResult", "run_train", "fit_metapath", "check_tra
 TAKES = EdgeType("patient", "takes", "drug")
 #: The patient blend's ablations: components left out, the weights chosen again without them.
 ABLATIONS: dict[str, tuple[str, ...]] = {"without history": ("history", "running", "frequency"), "without CF": ("cf",),
-                                         "without graph": ("graph",)}
+                                         "without graph": ("graph", "graph_drugs")}
 #: The GNN rxkg deploys, chosen on validation of both disease splits (the evaluation uses it too).
 DEPLOYED_GNN = {"encoder": "rgcn", "prior": "metapath"}
 PRESCRIBES = EdgeType("doctor", "prescribes", "drug")

@@ -126,3 +126,22 @@ def test_doctor_all_weights_are_fitted_on_a_mixed_split_of_the_claims(planted):
                                       unvalidated_choice("ease", {"ease": [{"regularization": [10.0]}]}), seed=0)
     assert set(weights) == {"graph", "cf", "popularity"} and record["cold_drugs"] > 0
     assert weights["graph"] > 0  # on clustered prescribing, the graph finds the cold drugs
+
+
+def test_a_patients_graph_drugs_component_scores_what_their_drugs_are_like(planted):
+    rec = people_recommender(planted)
+    patient = "patient:synth:0-0"  # takes four of cluster 0's drugs
+    taken = rec.records.drugs(patient)
+    scores = rec.component_scores("patient", [patient])["graph_drugs"][0]
+    column = rec.drug_index.get_indexer
+    assert scores[column([PLANTED])[0]] > 0 and scores[column(["drug:DB10300"])[0]] == 0  # cluster 3 shares nothing
+    untaken = [d for d in (f"drug:DB{10000 + i:05d}" for i in range(6)) if d not in taken]
+    assert min(scores[column(untaken)]) > scores[column([PLANTED])[0]]  # cluster 0's own drugs share more
+    nobody = pd.DataFrame([{"id": "patient:synth:none", "type": "patient"}])
+    alone = KnowledgeGraph(pd.concat([planted.nodes, nobody], ignore_index=True), planted.edges, planted.tables)
+    assert np.isnan(people_recommender(alone).component_scores("patient", ["patient:synth:none"])["graph_drugs"]).all()
+    rec.weights["patient_new"] = {"graph_drugs": 1.0}
+    first = rec.recommend_for_patient(patient, k=1, safety=False)[0]
+    assert first.drug_id in untaken and "In the graph it is like drugs they take" in first.explanation
+    new = rec.recommend_for_new_patient(current_drugs=["drug:DB10000"], k=3, safety=False)
+    assert {r.drug_id for r in new} <= {f"drug:DB{10000 + i:05d}" for i in range(1, 6)}  # no retraining

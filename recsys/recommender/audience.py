@@ -92,7 +92,7 @@ def _by_prescribing(ranker, drug_id: str, k: int) -> list[Prescriber]:
 
 def _by_graph(ranker, drug_id: str, k: int) -> list[Prescriber]:
     claims = ranker.doctor_cf.train
-    profiles = ranker.doctor_graph.profiles
+    profiles = ranker.drug_neighbours.profiles
     similarity = profiles.similarity([str(d) for d in claims.item_ids], [drug_id])[:, 0]
     shares = sp.csr_matrix(claims.matrix)
     score = neighbour_scores(shares, similarity[:, None])[:, 0]

@@ -1,7 +1,7 @@
 """A prescriber's components: collaborative filtering, within-specialty popularity and the graph.
 
 The graph component scores every drug of the graph, prescribed or not, by how much it shares
-with what the prescriber prescribes (:func:`~recsys.recommender.drugprofiles.neighbour_scores`
+with what the prescriber prescribes (:class:`~recsys.recommender.drugprofiles.DrugNeighbours`
 over the drugs' graph profiles: indications, classes, look-alikes, targets). Collaborative
 filtering and popularity know only drugs somebody prescribes. Two weight sets therefore rank a
 prescriber's drugs (see :data:`DOCTOR_KINDS`): ``doctor`` ranks the drugs somebody prescribes,
@@ -11,17 +11,14 @@ compete (a validation in which some drugs have lost all their prescriptions).
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
-import scipy.sparse as sp
 
 from kg.errors import KGError
-from kg.graph import KnowledgeGraph
 from recsys.blend import scored_rows
-from recsys.recommender.drugprofiles import DrugProfiles, fact_text, neighbour_scores
 
-__all__ = ["DoctorGraph", "doctor_components", "neutral_fill", "DOCTOR_KINDS", "doctor_kind"]
+__all__ = ["doctor_components", "neutral_fill", "DOCTOR_KINDS", "doctor_kind"]
 
 #: The weight set per ``candidates`` choice of ``recommend_for_doctor``.
 DOCTOR_KINDS = {"prescribed": "doctor", "all": "doctor_all"}
@@ -32,54 +29,6 @@ def doctor_kind(candidates: str) -> str:
     if candidates not in DOCTOR_KINDS:
         raise KGError(f"candidates must be one of {sorted(DOCTOR_KINDS)}, not {candidates!r}")
     return DOCTOR_KINDS[candidates]
-
-
-class DoctorGraph:
-    """The doctors' graph component over one drug list, built from the graph on first use."""
-
-    def __init__(self, graph: KnowledgeGraph, drug_ids: np.ndarray) -> None:
-        self._graph = graph
-        self.drug_ids = drug_ids
-        self._profiles: DrugProfiles | None = None
-        self._similarity: dict[tuple[str, ...], np.ndarray] = {}
-
-    @property
-    def profiles(self) -> DrugProfiles:
-        if self._profiles is None:
-            self._profiles = DrugProfiles.from_graph(self._graph, [str(d) for d in self.drug_ids])
-        return self._profiles
-
-    def scores(self, history: sp.spmatrix, item_ids: Sequence[str], keep: bool = True) -> np.ndarray:
-        """Users x this drug list: the graph component of users whose drugs are ``history``'s
-        rows over ``item_ids`` (raw claim counts); NaN rows for users without any. ``keep``
-        keeps the similarities of ``item_ids`` for the next call (the CF model's item list)."""
-        key = tuple(str(i) for i in item_ids)
-        similarity = self._similarity.get(key)
-        if similarity is None:
-            similarity = self.profiles.similarity(key)
-            if keep:
-                self._similarity[key] = similarity
-        history = sp.csr_matrix(history)
-        out = neighbour_scores(history, similarity)
-        out[np.diff(history.indptr) == 0] = np.nan
-        return out
-
-    def sentence(self, drug_id: str, prescribed: Mapping[str, float], names: Mapping[str, str]) -> str:
-        """The graph component's evidence for ``drug_id``: the prescribed drugs that add most to
-        it (log(1 + claims) x similarity) and the facts each shares with it."""
-        drugs = [d for d in prescribed if d != drug_id]
-        if not drugs:
-            return ""
-        similarity = self.profiles.similarity(drugs, [drug_id])[:, 0]
-        weight = np.log1p(np.maximum(np.array([prescribed[d] for d in drugs], dtype=np.float64), 0.0)) * similarity
-        best = [i for i in np.argsort(-weight, kind="stable")[:2] if weight[i] > 0]
-        if not best:
-            return ""
-        shares = []
-        for i in best:
-            facts = ", ".join(fact_text(f, names) for f in self.profiles.shared(drugs[i], drug_id, 2))
-            shares.append(f"{names.get(drugs[i]) or drugs[i]} ({facts})")
-        return f"In the graph it is like drugs they prescribe: {'; '.join(shares)}."
 
 
 def neutral_fill(block: np.ndarray) -> np.ndarray:
@@ -107,11 +56,11 @@ def doctor_components(ranker, doctor_ids: Sequence[str], kind: str = "doctor") -
     known = [i for i, d in enumerate(doctor_ids) if ranker.knows(model, d)]
     if known:
         rows = model.train.matrix[model.train.user_index([doctor_ids[i] for i in known])]
-        graph[known] = ranker.doctor_graph.scores(rows, model.train.item_ids)
+        graph[known] = ranker.drug_neighbours.scores(rows, model.train.item_ids)
     popularity = ranker.cf_block(ranker.doctor_popularity, doctor_ids)
-    todo = [i for i in np.flatnonzero(~scored_rows(popularity)) if ranker.specialty_of(doctor_ids[i])]
+    todo = [i for i in np.flatnonzero(~scored_rows(popularity)) if ranker.specialties.get(doctor_ids[i])]
     if todo and ranker.doctor_popularity is not None:
-        attributes = [{"specialty": ranker.specialty_of(doctor_ids[i])} for i in todo]
+        attributes = [{"specialty": ranker.specialties.get(doctor_ids[i])} for i in todo]
         popularity[todo] = ranker.onto_drugs(ranker.doctor_popularity, ranker.doctor_popularity.score_new(
             [{}] * len(todo), attributes=attributes))
     cf = ranker.cf_block(model, doctor_ids)

@@ -49,8 +49,10 @@ def recommend_for_new_patient(ranker: Ranker, conditions: Sequence[str] = (), cu
         known = [d for d in current_drugs if ranker.patient_cf.train.has_item(d)]
         if known:
             cf = ranker.onto_drugs(ranker.patient_cf, ranker.patient_cf.score_new([known]))
+    taken = np.isin(ranker.drug_ids, list(current_drugs))[None, :]
     parts = {"graph": graph, "cf": cf, "popularity": np.log1p(ranker.patient_share)[None, :],
-             "diagnosis": ranker.diagnosis.for_conditions(conditions)}
+             "diagnosis": ranker.diagnosis.for_conditions(conditions),
+             "graph_drugs": ranker.drug_neighbours.of_drug_sets(taken)}
     context = PatientContext(frozenset(current_drugs), frozenset(allergies),
                              conditions=frozenset(conditions)) if safety else None
     best_condition = (lambda drug: max(conditions, key=lambda c: disease_z[
@@ -75,7 +77,7 @@ def recommend_for_new_doctor(ranker: Ranker, prescriptions: Mapping[str, float],
     n = len(ranker.drug_ids)
     history = {d: float(c) for d, c in prescriptions.items()}
     row = sp.csr_matrix(np.array([list(history.values())]))
-    parts = {"graph": ranker.doctor_graph.scores(row, list(history), keep=False), "cf": np.full((1, n), np.nan),
+    parts = {"graph": ranker.drug_neighbours.scores(row, list(history), keep=False), "cf": np.full((1, n), np.nan),
              "popularity": np.full((1, n), np.nan)}
     who = {"specialty": specialty, "state": state}
     if ranker.doctor_cf is not None:
@@ -194,7 +196,7 @@ def _closest_drug(ranker: Ranker, drug_id: str, candidates: Sequence[str]) -> st
         best = closest_drugs(model, drug_id, candidates, 1)
         if best:
             return best[0]
-    shared = ranker.doctor_graph.profiles.similarity([drug_id], candidates)[0]  # a drug nobody prescribes
+    shared = ranker.drug_neighbours.profiles.similarity([drug_id], candidates)[0]  # a drug nobody prescribes
     return candidates[int(np.argmax(shared))]
 
 

@@ -6,7 +6,8 @@
 - ``cf``: collaborative filtering (doctor x drug, patient x drug), fold-in for new users;
 - doctors' ``graph``: what a drug shares with the prescriber's drugs (:mod:`~recsys.recommender.doctor_side`);
 - ``popularity``: indications per drug, within-specialty prescribing, share of patients;
-- patients only: ``history``, ``running``, ``frequency`` (:mod:`~recsys.recommender.history`), ``diagnosis``.
+- patients only: ``history``, ``running``, ``frequency`` (:mod:`~recsys.recommender.history`), ``diagnosis``,
+  ``graph_drugs`` (what a drug shares with the drugs they take, :class:`~recsys.recommender.drugprofiles.DrugNeighbours`).
 Each is standardised per entity (:mod:`recsys.blend`); a component that cannot score an
 entity drops out and the result says so. Patients get the safety filter by default, and two
 weight sets: ``patient`` (continuation plus new drugs) and ``patient_new`` (new only); doctors
@@ -32,7 +33,8 @@ from recsys.link.terms import MetapathTerms
 from recsys.recommender.explain import ExplainerOnDemand
 from recsys.recommender.fitting import calibrated, choose_patient_graph, fit_on_validation, validation_sample
 from recsys.recommender.diagnosis import ConditionPopularity
-from recsys.recommender.doctor_side import DoctorGraph, doctor_components, doctor_kind
+from recsys.recommender.doctor_side import doctor_components, doctor_kind
+from recsys.recommender.drugprofiles import DrugNeighbours
 from recsys.recommender.history import PatientHistory
 from recsys.recommender.results import Recommendation, Recommendations
 from recsys.recommender.drugclasses import Combinations
@@ -44,7 +46,7 @@ __all__ = ["Ranker"]
 TREATS = EdgeType("drug", "treats", "disease")
 TAKES = EdgeType("patient", "takes", "drug")
 #: Components only a fitted blend weighs (0 by default): a patient's own records and their conditions'.
-PATIENT_ONLY = ("history", "diagnosis", "running", "frequency")
+PATIENT_ONLY = ("history", "diagnosis", "running", "frequency", "graph_drugs")
 
 
 class Ranker:
@@ -82,7 +84,7 @@ class Ranker:
         self.components: dict[str, tuple[str, ...]] = {
             "disease": (*self.disease_scores, "popularity"),
             "doctor": ("graph", "cf", "popularity"),
-            "patient": ("graph", "cf", "popularity", "history", "diagnosis", "running", "frequency")}
+            "patient": ("graph", "cf", "popularity", "history", "diagnosis", "running", "frequency", "graph_drugs")}
         # New drugs only (the patient's own drugs excluded) is another ranking task than
         # continuation plus new drugs: history weighs nothing there, so it has its own weights.
         self.components["patient_new"] = self.components["patient"]
@@ -112,10 +114,10 @@ class Ranker:
         self._combinations: Combinations | None = None
         self.lookup = LazyNameIndex(graph)  # "did you mean ...?" for unknown ids
         self.history = PatientHistory(graph, self.drug_ids)
-        self.doctor_graph = DoctorGraph(graph, self.drug_ids)
+        self.drug_neighbours = DrugNeighbours(graph, self.drug_ids)  # the graph's people components
         self.diagnosis = ConditionPopularity(graph, self.drug_ids)
         doctors = nodes[nodes["type"] == "doctor"]
-        self._specialty = ({d: s for d, s in zip(doctors["id"].to_numpy(dtype=object),
+        self.specialties = ({d: s for d, s in zip(doctors["id"].to_numpy(dtype=object),
                                                  doctors["specialty"].to_numpy(dtype=object)) if isinstance(s, str) and s}
                            if "specialty" in nodes.columns else {})
         self.path_finder = ExplainerOnDemand(graph, explain_index)  # explanations' paths, built on first use
@@ -217,6 +219,7 @@ class Ranker:
             out["cf"] = self.cf_block(self.patient_cf, entity_ids)
             out["popularity"] = np.tile(np.log1p(self.patient_share), (n, 1))
             out["history"], out["running"], out["frequency"] = self.history.components(entity_ids)
+            out["graph_drugs"] = self.drug_neighbours.of_drug_sets(out["frequency"] > 0)
             out["diagnosis"] = self.diagnosis.scores(entity_ids)
         else:
             raise KGError(f"unknown entity kind {kind!r}")
@@ -368,10 +371,6 @@ class Ranker:
     def knows(model: CFRecommender | None, entity_id: str) -> bool:
         """Whether ``model`` was trained with ``entity_id`` as a user."""
         return model is not None and model.train is not None and model.train.has_user(entity_id)
-
-    def specialty_of(self, doctor_id: str) -> str | None:
-        """The prescriber's specialty in the graph, if any."""
-        return self._specialty.get(doctor_id)
 
     def kind_of(self, entity_id: str) -> str:
         """The entity's node type (disease, doctor or patient), with a clear error otherwise."""

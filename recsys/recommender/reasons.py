@@ -12,8 +12,8 @@ raised it, in the same order:
   itself or, for a patient, from the condition that gives their graph score its value (it is
   the best score over their conditions); paths through genes and pathways come after those
   over clinical entities for patients and prescribers;
-- a prescriber's graph: the drugs they prescribe that the drug is most like, and what it shares
-  with them (indications, classes, targets);
+- a prescriber's graph, a patient's graph (like their drugs): the drugs they prescribe or take
+  that the drug is most like, and what it shares with them (indications, classes, targets);
 - cf: the collaborative-filtering score's own terms (:mod:`.evidence`);
 - history, running, frequency: the patient's own records of the drug;
 - diagnosis: the share of the graph's patients with their condition who take it;
@@ -62,7 +62,9 @@ def explain_pair(recommender: Ranker, kind: str, entity_id: str, drug_id: str,
     for contribution in (c for c in parts if c.part > 0):
         name = contribution.component
         if name == "graph" and kind.startswith("doctor"):
-            sentences.append(_doctor_graph_sentence(recommender, entity_id, drug_id))
+            sentences.append(_prescriber_graph_sentence(recommender, entity_id, drug_id))
+        elif name == "graph_drugs":
+            sentences.append(_patient_graph_sentence(recommender, entity_id, drug_id))
         elif name in recommender.disease_scores or name == "graph":
             if graph_done:
                 continue  # the metapath model and a GNN stacked on it share one set of paths
@@ -133,7 +135,7 @@ def _graph_sentence(recommender: Ranker, kind: str, disease_id: str, drug: str,
     return f"The graph links {drug} to {where}; {how}: {'; '.join(texts)}."
 
 
-def _doctor_graph_sentence(recommender: Ranker, entity_id: str, drug_id: str) -> str:
+def _prescriber_graph_sentence(recommender: Ranker, entity_id: str, drug_id: str) -> str:
     """What the drug shares with the prescriber's drugs (a new prescriber is explained from one
     drug of theirs, ``entity_id``)."""
     if recommender.node_types.get(entity_id) == "drug":
@@ -144,7 +146,16 @@ def _doctor_graph_sentence(recommender: Ranker, entity_id: str, drug_id: str) ->
         prescribed = {str(train.item_ids[j]): float(v) for j, v in zip(row.indices, row.data)}
     else:
         return ""
-    return recommender.doctor_graph.sentence(drug_id, prescribed, recommender.names)
+    return recommender.drug_neighbours.sentence(drug_id, prescribed, recommender.names)
+
+
+def _patient_graph_sentence(recommender: Ranker, entity_id: str, drug_id: str) -> str:
+    """What the drug shares with the drugs the patient takes (a new patient is explained from a
+    condition or one current drug, ``entity_id``)."""
+    kind = recommender.node_types.get(entity_id)
+    taken = ({d: 1.0 for d in recommender.records.drugs(entity_id)} if kind == "patient"
+             else {entity_id: 1.0} if kind == "drug" else {})
+    return recommender.drug_neighbours.sentence(drug_id, taken, recommender.names, verb="take")
 
 
 def _own_sentence(recommender: Ranker, kind: str, name: str, entity_id: str, drug_id: str) -> str:
