@@ -106,22 +106,26 @@ def recommend_many(ranker: Ranker, entity_ids: Sequence[str], k: int = 10) -> tu
     unscored = np.ptp(scores, axis=1) == 0 if scores.size else np.zeros(len(entity_ids), dtype=bool)
     scores[unscored] = -np.inf  # a row without any variation ranks nothing
     kind = ranker.kind_of(entity_ids[0]) if len(entity_ids) else "disease"
+    candidates = np.arange(len(ranker.drug_ids))
     if kind == "doctor" and ranker.doctor_cf is not None:
-        # Every known doctor's prescribed drugs at once, straight from the CSR rows.
+        # As recommend_for_doctor: the drugs somebody prescribes (ranked alone: top-k over a few
+        # hundred columns), less every known doctor's own, straight from the CSR rows.
         train = ranker.doctor_cf.train
+        to_drug = ranker.drug_index.get_indexer(train.item_ids)
+        candidates = np.sort(to_drug[to_drug >= 0])
+        scores = scores[:, candidates]
         known = np.array([ranker.knows(ranker.doctor_cf, e) for e in entity_ids], dtype=bool)
         seen = train.matrix[train.user_index([e for e, ok in zip(entity_ids, known) if ok])]
-        to_drug = ranker.drug_index.get_indexer(train.item_ids)
         rows = np.flatnonzero(known)[np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))]
-        columns = to_drug[seen.indices]
-        scores[rows[columns >= 0], columns[columns >= 0]] = -np.inf
-        scores[:, ranker.drug_index.get_indexer(sorted(ranker.unprescribed))] = -np.inf  # as recommend_for_doctor
+        columns = np.searchsorted(candidates, to_drug[seen.indices])
+        kept = to_drug[seen.indices] >= 0
+        scores[rows[kept], columns[kept]] = -np.inf
     elif kind == "patient":
         for row, entity in enumerate(entity_ids):
             context = ranker.safety.patient_context(entity)
             scores[row, ranker.safety.unsafe_mask(list(ranker.drug_ids), context)] = -np.inf
     best, values = top_k(scores, k)
-    ids = ranker.drug_ids[best].astype(object)
+    ids = ranker.drug_ids[candidates[best]].astype(object)
     ids[np.isneginf(values)] = None
     return ids, values
 

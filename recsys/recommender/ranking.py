@@ -123,6 +123,7 @@ class Ranker:
         self.path_finder = ExplainerOnDemand(graph, explain_index)  # explanations' paths, built on first use
         self.graph_terms = graph_terms  # the metapath model's score split by metapath: faithful paths
         self._columns: dict[int, tuple[CFRecommender, np.ndarray]] = {}
+        self._unprescribed: tuple[CFRecommender | None, frozenset[str]] | None = None
 
     @property
     def safety(self) -> SafetyFilter:
@@ -148,10 +149,8 @@ class Ranker:
     def recommend_for_disease(self, disease_id: str, k: int = 10, exclude_known: bool = False) -> Recommendations:
         """Top-``k`` drugs for a disease; ``exclude_known`` leaves out its known indications."""
         self.check_entity(disease_id, "disease", k)
-        known = set()
-        if exclude_known:
-            treats = self.graph.edges.get(TREATS)
-            known = set(treats.loc[treats["dst"] == disease_id, "src"]) if treats is not None else set()
+        treats = self.graph.edges.get(TREATS) if exclude_known else None
+        known = set(treats.loc[treats["dst"] == disease_id, "src"]) if treats is not None else set()
         return self._rank("disease", disease_id, k, skip=known)
 
     def recommend_for_doctor(self, doctor_id: str, k: int = 10, candidates: str = "prescribed") -> Recommendations:
@@ -164,9 +163,11 @@ class Ranker:
 
     @property
     def unprescribed(self) -> frozenset[str]:
-        """Drugs of the graph nobody in the claims data prescribes."""
-        known = set(map(str, self.doctor_cf.train.item_ids)) if self.doctor_cf and self.doctor_cf.train else set()
-        return frozenset(str(d) for d in self.drug_ids) - known
+        """Drugs of the graph nobody in the claims data prescribes (kept per doctor CF model)."""
+        if self._unprescribed is None or self._unprescribed[0] is not self.doctor_cf:
+            known = set(map(str, self.doctor_cf.train.item_ids)) if self.doctor_cf and self.doctor_cf.train else set()
+            self._unprescribed = (self.doctor_cf, frozenset(str(d) for d in self.drug_ids) - known)
+        return self._unprescribed[1]
 
     def recommend_for_patient(self, patient_id: str, k: int = 10, safety: bool = True,
                               exclude_current: bool = True) -> Recommendations:
