@@ -111,6 +111,8 @@ def test_a_never_prescribed_drug_sharing_targets_and_class_with_a_prescribers_dr
     assert [r.drug_id for r in new][-1] == PLANTED  # after cluster 0's other four drugs; no retraining
     ids, _ = rec.recommend_many(cluster_0[:3], k=40)
     assert PLANTED not in set(ids.ravel())  # the batch form ranks drugs somebody prescribes, as the default does
+    for row, doctor in enumerate(cluster_0[:3]):
+        assert [i for i in ids[row] if i is not None] == [r.drug_id for r in rec.recommend_for_doctor(doctor, k=40)]
     with pytest.raises(KGError, match="candidates must be one of"):
         rec.recommend_for_doctor(cluster_0[0], candidates="everything")
 
