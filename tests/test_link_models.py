@@ -248,3 +248,31 @@ def test_metapath_scores_without_pairs_match_a_full_recomputation(task, metapath
     np.testing.assert_allclose(metapath.scores_without(pairs[:0]), metapath.score_matrix(np.arange(task.num_dst)),
                                rtol=1e-6, atol=1e-6)
     assert not np.allclose(metapath.scores_without(pairs), metapath.score_matrix(np.arange(task.num_dst)))
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_dwpc_walked_in_threads_equals_one_walk(task, workers):
+    """Threads share the metapaths in consecutive runs; every DWPC is the same product, and an
+    error in a worker reaches the caller."""
+    from recsys.link.adjacency import relation_matrices
+    from recsys.link.dwpc import DWPCGraphs, enumerate_metapaths
+
+    base = relation_matrices(task.train_graph, task.id_maps)
+    paths = sorted(enumerate_metapaths(base, "drug", "disease", 3, reversals=True), key=lambda p: tuple(reversed(p)))
+    graphs = DWPCGraphs.of(base, 0.4)
+    columns = np.arange(task.num_dst)
+    expected = {path: dense for path, dense in graphs.dwpc_many(paths, columns)}
+    got, seen_by = {}, {}
+
+    def keep(worker, path, dense):
+        got[path], seen_by[path] = dense, worker
+
+    graphs.for_each(paths, columns, keep, workers=workers)
+    assert got.keys() == expected.keys() and all(np.array_equal(got[p], expected[p]) for p in paths)
+    assert len(set(seen_by.values())) == min(workers, len(paths)) and len(paths) > 3
+
+    def fail(worker, path, dense):
+        raise ValueError(f"worker {worker} failed")
+
+    with pytest.raises(ValueError, match="failed"):
+        graphs.for_each(paths, columns, fail, workers=workers)

@@ -12,22 +12,28 @@ target with a known treatment", Rephetio's strongest family (also shared side
 effects, same pharmacologic class, resembles-of-resembles).
 
 :class:`DWPCGraphs` computes many metapaths to a set of destination columns at once,
-sharing the product of a common suffix between the metapaths that end with it.
+sharing the product of a common suffix between the metapaths that end with it, and
+(:meth:`DWPCGraphs.for_each`) in two threads: scipy's sparse x dense product releases the GIL,
+so two cores walk about twice as many metapaths per second.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
 from recsys.link.adjacency import MetaEdge
 
-__all__ = ["Metapath", "enumerate_metapaths", "DWPCGraphs"]
+__all__ = ["Metapath", "enumerate_metapaths", "DWPCGraphs", "WORKERS"]
 
 Metapath = tuple[MetaEdge, ...]
+#: Threads that walk metapaths. Fixed rather than the machine's core count, so that a sum over
+#: metapaths split between them (:meth:`DWPCGraphs.for_each`) adds up in the same order everywhere.
+WORKERS = 2
 
 
 def enumerate_metapaths(metaedges: Iterable[MetaEdge], src: str, dst: str, max_length: int = 3,
@@ -99,6 +105,26 @@ class DWPCGraphs:
         cache: dict[Metapath, np.ndarray] = {}
         for path in paths:
             yield path, self._walk(path, dst_cols, cache)
+
+    def for_each(self, paths: Sequence[Metapath], dst_cols: np.ndarray,
+                 consume: Callable[[int, Metapath, np.ndarray], None], workers: int = WORKERS) -> None:
+        """Call ``consume(worker, path, dwpc)`` for every path, the paths cut into ``workers``
+        consecutive runs walked in threads (each run shares suffixes as :meth:`dwpc_many` does, so
+        every DWPC is the same product as there). ``consume`` runs in the worker's thread: it may
+        write to places of its own (a column per path, or an accumulator per worker)."""
+        runs = [run for run in np.array_split(np.arange(len(paths)), max(1, min(workers, len(paths)))) if len(run)]
+
+        def walk(worker: int) -> None:
+            for path, dense in self.dwpc_many([paths[i] for i in runs[worker]], dst_cols):
+                consume(worker, path, dense)
+
+        if len(runs) <= 1:
+            for worker in range(len(runs)):
+                walk(worker)
+            return
+        with ThreadPoolExecutor(len(runs)) as pool:
+            for done in [pool.submit(walk, worker) for worker in range(len(runs))]:
+                done.result()  # re-raises a worker's error here
 
     def _walk(self, path: Metapath, dst_cols: np.ndarray, cache: dict[Metapath, np.ndarray]) -> np.ndarray:
         # Reuse the longest cached proper suffix; keep only this path's suffixes afterwards.

@@ -35,7 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.link.adjacency import MetaEdge, relation_matrices
-from recsys.link.dwpc import DWPCGraphs, Metapath, enumerate_metapaths
+from recsys.link.dwpc import WORKERS, DWPCGraphs, Metapath, enumerate_metapaths
 from recsys.link.evaluate import evaluate_scores
 from recsys.link.scaling import FeatureScaler
 from recsys.link.scorer import LinkScorer
@@ -264,12 +264,17 @@ class MetapathModel(LinkScorer):
         varying = [p for p in self.paths if self._uses_target(p)]
         column = {p: j for j, p in enumerate(self.paths)}
         flat = pairs[:, 0] * len(dst_cols) + col_of  # positions in a C-ordered (drugs x dst_cols) block
-        for path, dense in full.dwpc_many(fixed, dst_cols):
+        def write(_: int, path: Metapath, dense: np.ndarray) -> None:  # one column per path
             out[:, column[path]] = np.ascontiguousarray(dense).reshape(-1).take(flat)
+
+        full.for_each(fixed, dst_cols, write)
         for k, graphs in enumerate(folds):
             mine = np.flatnonzero(fold == k)
-            for path, dense in graphs.dwpc_many(varying, dst_cols):
+
+            def write_fold(_: int, path: Metapath, dense: np.ndarray, mine: np.ndarray = mine) -> None:
                 out[mine, column[path]] = np.ascontiguousarray(dense).reshape(-1).take(flat[mine])
+
+            graphs.for_each(varying, dst_cols, write_fold)
         n_p, n_s = len(self.paths), len(self.src_degree_edges)
         for j, e in enumerate(self.src_degree_edges):
             out[:, n_p + j] = self._fold_degree(full, folds, e, pairs[:, 0], fold)
@@ -292,8 +297,12 @@ class MetapathModel(LinkScorer):
         rows_src = np.tile(np.arange(n_src), len(dst_cols))
         rows_dst = np.repeat(dst_cols, n_src)
         out = np.empty((self._n_features, n_src * len(dst_cols)), dtype=np.float64).T
-        for j, (_, dense) in enumerate(graphs.dwpc_many(self.paths, dst_cols)):
-            out[:, j] = dense.T.reshape(-1)
+        column = {p: j for j, p in enumerate(self.paths)}
+
+        def write(_: int, path: Metapath, dense: np.ndarray) -> None:
+            out[:, column[path]] = dense.T.reshape(-1)
+
+        graphs.for_each(self.paths, dst_cols, write)
         n_p, n_s = len(self.paths), len(self.src_degree_edges)
         for j, e in enumerate(self.src_degree_edges):
             out[:, n_p + j] = graphs.degrees[e][rows_src]
@@ -311,13 +320,16 @@ class MetapathModel(LinkScorer):
         Accumulated one feature at a time over all diseases: no (pairs x features) matrix is built.
         """
         wanted = np.ones(self._n_features, dtype=bool) if columns is None else columns
-        out = np.zeros((task.num_src, task.num_dst), dtype=np.float64)
         every = np.arange(task.num_dst)
         column = {p: j for j, p in enumerate(self.paths)}
         chosen = [p for p, w in zip(self.paths, wanted) if w]
-        for path, dense in graphs.dwpc_many(chosen, every):
-            j = column[path]
-            out += self.weights[j] * self.scaler.column(dense, j)
+        parts = np.zeros((WORKERS, task.num_src, task.num_dst), dtype=np.float64)  # one sum per thread
+
+        def add(worker: int, path: Metapath, dense: np.ndarray) -> None:
+            parts[worker] += self.weights[column[path]] * self.scaler.column(dense, column[path])
+
+        graphs.for_each(chosen, every, add)
+        out = parts.sum(axis=0)
         n_p, n_s = len(self.paths), len(self.src_degree_edges)
         for i, e in enumerate(self.src_degree_edges):
             if wanted[n_p + i]:
