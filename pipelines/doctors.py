@@ -26,9 +26,10 @@ import numpy as np
 from pipelines.coldsplit import MixedSplit, mixed_split
 from pipelines.cfchoice import CF_CANDIDATES, QUICK_SEARCH, CFChoice, choose_cf, unvalidated_choice
 from recsys.cf import CFRecommender, CFSplit, Interactions
+from recsys.recommender.drugprofiles import DrugProfiles
 
-__all__ = ["DoctorFit", "fit_doctors", "fit_doctors_all", "mixed_parts", "split_parts", "doctor_validation", "DOCTOR_COMPONENTS",
-           "ALL_COMPONENTS", "MAX_VALIDATION_PRESCRIBERS"]
+__all__ = ["DoctorFit", "fit_doctors", "fit_doctors_all", "mixed_parts", "split_parts", "doctor_validation",
+           "DOCTOR_COMPONENTS", "ALL_COMPONENTS", "MAX_VALIDATION_PRESCRIBERS"]
 
 #: The doctor blend's components without drug profiles: CF and within-specialty popularity.
 DOCTOR_COMPONENTS = ("cf", "popularity")
@@ -60,7 +61,8 @@ def doctor_validation(claims: Interactions, seed: int) -> CFSplit:
 
 def fit_doctors(claims: Interactions, seed: int = 0, quick: bool = True, smoothing: float = 0.05,
                 k: int = 10, candidates: tuple[str, ...] = CF_CANDIDATES,
-                quick_search: dict[str, list[dict[str, list[Any]]]] = QUICK_SEARCH, profiles=None) -> DoctorFit:
+                quick_search: dict[str, list[dict[str, list[Any]]]] = QUICK_SEARCH,
+                profiles: DrugProfiles | None = None) -> DoctorFit:
     """Choose and fit the doctor side on ``claims`` (see the module doc); ``quick`` searches the
     CF ``candidates``' ``quick_search`` settings, else their full grids. With the drugs' graph
     ``profiles`` the graph component competes in the blend too. (The evaluation's anchor, plain
@@ -86,7 +88,7 @@ def fit_doctors(claims: Interactions, seed: int = 0, quick: bool = True, smoothi
 
 
 def _blend_on_validation(cf: CFRecommender, popularity: CFRecommender, validation: CFSplit,
-                         seed: int, profiles=None) -> tuple[dict[str, float], dict]:
+                         seed: int, profiles: DrugProfiles | None = None) -> tuple[dict[str, float], dict]:
     from recsys.recommender.fitting import fit_on_validation
 
     n = validation.test.shape[0]
@@ -97,7 +99,8 @@ def _blend_on_validation(cf: CFRecommender, popularity: CFRecommender, validatio
     return fit_on_validation(parts, tuple(parts), positives, usable, penalty=1e-2, reference=None, seed=seed)
 
 
-def split_parts(cf: CFRecommender, popularity: CFRecommender, split: CFSplit, profiles=None) -> dict[str, np.ndarray]:
+def split_parts(cf: CFRecommender, popularity: CFRecommender, split: CFSplit,
+                profiles: DrugProfiles | None = None) -> dict[str, np.ndarray]:
     """The evaluated prescribers' raw component scores over ``split``'s drugs: CF, popularity and,
     with the drugs' graph ``profiles``, the graph component from their history."""
     from recsys.cf.evaluate import score_split
@@ -110,11 +113,11 @@ def split_parts(cf: CFRecommender, popularity: CFRecommender, split: CFSplit, pr
     return parts
 
 
-def fit_doctors_all(claims: Interactions, profiles, partners: dict[str, frozenset[str]], choice: CFChoice,
+def fit_doctors_all(claims: Interactions, profiles: DrugProfiles, partners: dict[str, frozenset[str]], choice: CFChoice,
                     seed: int = 0, smoothing: float = 0.05) -> tuple[dict[str, float], dict]:
     """The ``doctor_all`` weights and their selection record (module doc), on a mixed split of
-    ``claims`` drawn with ``seed + 1``; ``profiles`` are the drugs' graph profiles
-    (:class:`~recsys.recommender.drugprofiles.DrugProfiles`), ``choice`` the doctor CF model."""
+    ``claims`` drawn with ``seed + 1``; ``profiles`` are the drugs' graph profiles, ``choice``
+    the doctor CF model."""
     from recsys.cf import MODELS, GroupPopularityRecommender
     from recsys.recommender.fitting import fit_on_validation
 
@@ -123,8 +126,8 @@ def fit_doctors_all(claims: Interactions, profiles, partners: dict[str, frozense
         return {name: 1.0 for name in ALL_COMPONENTS}, {}
     cf = MODELS[choice.model](**choice.params).fit(split.train)
     popularity = GroupPopularityRecommender(smoothing=smoothing).fit(split.train)
-    rows = np.sort(np.random.default_rng(seed).choice(len(split.users), min(len(split.users), MAX_VALIDATION_PRESCRIBERS),
-                                                      replace=False))
+    n = len(split.users)
+    rows = np.sort(np.random.default_rng(seed).choice(n, min(n, MAX_VALIDATION_PRESCRIBERS), replace=False))
     parts = {name: block[rows] for name, block in mixed_parts(cf, popularity, profiles, split).items()}
     positives = (split.truth[rows] > 0).toarray()
     usable = (split.history[rows].toarray() == 0) | positives
@@ -134,7 +137,7 @@ def fit_doctors_all(claims: Interactions, profiles, partners: dict[str, frozense
     return weights, record
 
 
-def mixed_parts(cf: CFRecommender, popularity: CFRecommender, profiles, split: MixedSplit,
+def mixed_parts(cf: CFRecommender, popularity: CFRecommender, profiles: DrugProfiles, split: MixedSplit,
                 neutral: bool = True) -> dict[str, np.ndarray]:
     """The evaluated prescribers' raw component scores over every drug of ``split.items``: CF and
     popularity fitted on ``split.train`` (NaN for the cold drugs, which they cannot know), and the

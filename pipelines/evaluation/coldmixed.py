@@ -71,7 +71,8 @@ def mixed_protocol(graph: KnowledgeGraph, config: EvaluateConfig,
     rows = {DEPLOYED: (weights_all[0], "hybrid", parts),
             "ATC class share of their claims": ({"ATC class share": 1.0}, "baseline", parts),
             WITHOUT_GRAPH: ({**side.weights, "graph": 0.0}, "ablation", parts_without),
-            "graph component alone": ({"graph": 1.0}, "model", parts), "CF alone": ({"cf": 1.0}, "model", parts_without)}
+            "graph component alone": ({"graph": 1.0}, "model", parts),
+            "CF alone": ({"cf": 1.0}, "model", parts_without)}
     truth = split.truth > 0
     for name, (weights, role, blocks) in rows.items():
         scores = mask_history(blend_components(blocks, weights, False)[0], split.history)

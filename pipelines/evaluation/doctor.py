@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from pipelines.cfchoice import QUICK_SEARCH
 from pipelines.doctors import DOCTOR_COMPONENTS, doctor_validation, fit_doctors, split_parts
 from recsys.blend import blend_components
+from recsys.recommender.drugprofiles import DrugProfiles
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ModelResult, ProtocolResult, Stopwatch, summarise
 
@@ -66,7 +67,7 @@ def cf_splits(inter, mode: str, seed: int):
 
 
 def doctor_protocol(inter, mode: str, config: EvaluateConfig, log: Callable[[str], None] = print,
-                    profiles=None) -> ProtocolResult:
+                    profiles: DrugProfiles | None = None) -> ProtocolResult:
     """Evaluate every doctor -> drug model on one split of ``inter`` (doctor x drug claims); with
     the drugs' graph ``profiles`` the deployed side may weigh the graph, and the hybrid without it
     is a row (or named as equal to the hybrid)."""

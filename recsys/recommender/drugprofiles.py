@@ -2,7 +2,7 @@
 
 A drug's profile is one sparse vector per family of graph facts about it, each fact weighted
 by its rarity (inverse document frequency over the drugs, so "in ATC class N02BE" says more
-than "causes nausea") and each family scaled to unit length, so a drug with 40 targets and
+than "binds CYP3A4", which hundreds of drugs do) and each family scaled to unit length, so a drug with 40 targets and
 one class is not described by its targets alone:
 
 - ``indications``: the diseases it treats or palliates;
@@ -13,7 +13,8 @@ one class is not described by its targets alone:
 Two drugs are alike by the cosine of their profiles. Prescribing data never enters a profile,
 so the similarity reaches drugs nobody prescribes yet and cannot leak a held-out prescription.
 Prescribers are scored through it by their claims (:func:`neighbour_scores`): the doctors'
-graph component, and the graph route for a drug without prescriptions. The families were
+graph component, and the graph route for a drug without prescriptions; patients by the drugs
+they take (``graph_drugs``); both through :class:`DrugNeighbours`. The families were
 chosen on the drug cold-start protocol of two seeds other than the evaluated one (seeds 1 and
 2: among-cold Recall@5 0.323 / 0.295, reverse AUROC 0.912 / 0.897, against 0.262 / 0.263 and
 0.722 / 0.791 for the cosine of predicted-indication profiles). Side effects added nothing, and
