@@ -267,6 +267,12 @@ def test_report_files(quick_run):
     assert "| degree prior | baseline |" in markdown and "![disease_random.png]" in markdown
     assert "(50 resamples)" in markdown  # the number the run used, not the configured default
     assert "Conditions-only sanity: a new patient with one condition and no drugs" in markdown
+    assert "Recall by how many drugs the prescriber already has" in markdown
+    assert "Recall by how many drugs the patient already has" in markdown
+    for name in ("doctor/holdout", "doctor/unseen", "patient/all"):
+        bands = result.protocol(name).info["by_history"]
+        evaluated = len(result.protocol(name).models[0].per_entity[result.protocol(name).metrics[0]])
+        assert bands and sum(b["entities"] for b in bands) == evaluated, name  # every test entity in one band
     # every table says it is quick mode, and the rows whose epochs quick mode capped are marked
     tables = [t for t in markdown.split("\n### ")[1:] if "| model | role |" in t]
     assert tables and all(t.splitlines()[0].endswith("(quick mode)") for t in tables)
@@ -334,3 +340,12 @@ def test_paired_differences_resample_the_same_entities():
     assert recall["mean"] == 0.02 and 0.0 < recall["ci95"][0] <= 0.02 <= recall["ci95"][1]
     assert diffs["baseline"]["ndcg@10"]["ci95"][1] < 0
     assert protocol.paired_differences(0) == {}
+
+
+def test_by_history_bands_entities_by_what_they_already_have():
+    from pipelines.evaluation.results import ModelResult, by_history
+
+    model = ModelResult("m", "model", {}, {}, 5, per_entity={"recall@10": np.array([1.0, 0.0, 1.0, 0.0, 1.0])})
+    bands = by_history([model], np.array([1, 2, 4, 40, 1]), (1, 5, 20), "recall@10")
+    assert bands == [{"known": "1", "entities": 2, "m": 1.0}, {"known": "2-5", "entities": 2, "m": 0.5},
+                     {"known": "21+", "entities": 1, "m": 0.0}]

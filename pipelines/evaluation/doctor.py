@@ -31,7 +31,7 @@ from pipelines.doctors import DOCTOR_COMPONENTS, doctor_validation, fit_doctors,
 from recsys.blend import blend_components
 from recsys.recommender.drugprofiles import DrugProfiles
 from pipelines.evaluation.config import EvaluateConfig
-from pipelines.evaluation.results import ModelResult, ProtocolResult, Stopwatch, summarise
+from pipelines.evaluation.results import ModelResult, ProtocolResult, Stopwatch, by_history, summarise
 
 __all__ = ["doctor_protocol", "cf_splits", "by_specialty", "baseline_stages", "MODEL_ORDER", "LABELS", "QUICK_STAGES",
            "DOCTOR_METRICS"]
@@ -119,6 +119,8 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig, log: Callable[[str
     log(f"  {row.model:<28} " + "  ".join(f"{m} {row.means[m]:.3f}" for m in metrics))
 
     parts = split_parts(deployed.cf, deployed.popularity, split, profiles)
+    if "graph" in parts:  # what the knowledge graph alone says: where it could help, e.g. sparse prescribers
+        result.models.append(_evaluated("graph component alone", "model", parts["graph"], split, config))
     blended = blend_components(parts, deployed.weights, False)[0]
     picked = deployed.selection.get("chosen", "default weights")
     candidates = deployed.selection.get("val_mrr", {})
@@ -143,6 +145,8 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig, log: Callable[[str
                    "validation_states": list(validation.held_out_groups), "ablations_equal_to_the_hybrid": same}
     if mode == "holdout":
         result.info["by_specialty"] = by_specialty(split, {m.model: m for m in result.models}, k)
+    result.info["by_history"] = by_history(result.models, np.diff(split.history.matrix.indptr), (3, 10, 30),
+                                           f"recall@{k}")
     return result
 
 

@@ -34,7 +34,7 @@ import scipy.sparse as sp
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 from pipelines.evaluation.config import EvaluateConfig
-from pipelines.evaluation.results import ProtocolResult, Stopwatch, summarise
+from pipelines.evaluation.results import ProtocolResult, Stopwatch, by_history, summarise
 from pipelines.evaluation.conditions_only import conditions_only_sanity
 from pipelines.evaluation.safety_cost import policy_costs
 from recsys.recommender.patient_records import PatientRecords
@@ -118,6 +118,7 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
         result.info = {"split": split.summary(), "seed": config.seed, "test_patients": len(test.patients),
                        "val_patients": len(val.patients), "test_pairs": int(test.matrix.nnz),
                        "drugs_ranked": len(drugs), "by_source": _by_source(result, test.patients, k),
+                       "by_history": by_history(result.models, test.history.sum(axis=1), (1, 5, 20), f"recall@{k}"),
                        "trained": {"seconds": {s: round(v, 1) for s, v in trained.seconds.items()},
                                    "selection": trained.selection},
                        "ablations_equal_to_the_hybrid": same}

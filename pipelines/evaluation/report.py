@@ -161,6 +161,15 @@ def _extras(protocol: ProtocolResult) -> list[str]:
         for source, row in info["by_source"].items():
             lines.append(f"| {source} | {row['patients']} | " + " | ".join(f"{row[m]:.3f}" for m in models) + " |")
         lines.append("")
+    if info.get("by_history"):
+        models = [m.model for m in protocol.models]
+        who = "prescriber" if protocol.name.startswith("doctor/") else "patient"
+        lines += [f"Recall by how many drugs the {who} already has (sparse users first):", "",
+                  f"| known drugs | {who}s | " + " | ".join(models) + " |", "|" + "---|" * (len(models) + 2)]
+        for band in info["by_history"]:
+            lines.append(f"| {band['known']} | {band['entities']:,} | "
+                         + " | ".join(f"{band[m]:.3f}" for m in models) + " |")
+        lines.append("")
     sanity = info.get("conditions_only")
     if sanity:
         lines += [f"Conditions-only sanity: a new patient with one condition and no drugs, over the "

@@ -117,6 +117,22 @@ def summarise(model: str, role: str, per_entity: Mapping[str, np.ndarray], n_res
                        per_entity={k: np.asarray(v) for k, v in per_entity.items()}, **extra)
 
 
+def by_history(models: list[ModelResult], known: np.ndarray, bins: tuple[int, ...], metric: str) -> list[dict]:
+    """``metric`` of every model per band of how many items each test entity already has
+    (``known``; bands split at ``bins``, e.g. (3, 10, 30): 1-3, 4-10, 11-30, 31+): where sparse
+    users stand. Bands without entities are left out."""
+    edges = [0, *bins, np.inf]
+    out = []
+    for low, high in zip(edges[:-1], edges[1:]):
+        mask = (known > low) & (known <= high)
+        if mask.any():
+            label = f"{int(low) + 1}+" if np.isinf(high) else (f"{int(high)}" if high == low + 1 else
+                                                              f"{int(low) + 1}-{int(high)}")
+            out.append({"known": label, "entities": int(mask.sum()),
+                        **{m.model: round(float(np.nanmean(m.per_entity[metric][mask])), 4) for m in models}})
+    return out
+
+
 class Stopwatch:
     """Seconds since the last call: ``lap()``; ``timed(fn)`` returns (result, seconds)."""
 
