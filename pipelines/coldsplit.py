@@ -20,6 +20,7 @@ import scipy.sparse as sp
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 from recsys.cf import Interactions
+from recsys.cf.split import per_user_holdout
 
 __all__ = ["cold_drugs", "without_drugs", "mixed_split", "MixedSplit", "COLD_SHARE"]
 
@@ -110,15 +111,8 @@ def mixed_split(claims: Interactions, partners: dict[str, frozenset[str]], seed:
     is_cold = np.zeros(len(items), dtype=bool)
     is_cold[items.get_indexer(cold)] = True
     matrix = sp.csr_matrix(claims.matrix)
-    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
     warm_entry = ~is_cold[matrix.indices]
-    counts = np.bincount(rows[warm_entry], minlength=matrix.shape[0])
-    keys = np.random.default_rng(seed).random(matrix.nnz)
-    keys[~warm_entry] = np.inf  # only warm entries are held out
-    order = np.lexsort((keys, rows))
-    rank = np.empty(matrix.nnz, dtype=np.int64)
-    rank[order] = np.arange(matrix.nnz) - np.repeat(matrix.indptr[:-1], np.diff(matrix.indptr))
-    held = warm_entry & (rank < np.floor(holdout * counts + 1e-9).astype(np.int64)[rows])
+    held = per_user_holdout(matrix, holdout, np.random.default_rng(seed), eligible=warm_entry)
     kept = warm_entry & ~held
     history, truth = (sp.csr_matrix((np.where(mask, matrix.data, 0.0), matrix.indices.copy(), matrix.indptr.copy()),
                                     shape=matrix.shape) for mask in (kept, ~kept))  # own arrays: pruned in place

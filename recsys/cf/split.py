@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from kg.errors import KGError
 from recsys.cf.interactions import Interactions
 
-__all__ = ["CFSplit", "holdout_split", "unseen_user_split"]
+__all__ = ["CFSplit", "holdout_split", "unseen_user_split", "per_user_holdout"]
 
 
 @dataclass(frozen=True)
@@ -42,19 +43,23 @@ class CFSplit:
                 f"{self.test.shape[0]:,} evaluated users with {self.test.nnz:,} held-out entries{groups}")
 
 
-def _per_user_holdout(inter: Interactions, fraction: float,
-                      rng: np.random.Generator) -> np.ndarray:
-    """Boolean mask over ``inter.matrix.data``: ``floor(fraction * n_u)`` random entries of each user."""
-    m = inter.matrix
-    counts = np.diff(m.indptr)
-    n_out = np.floor(fraction * counts + 1e-9).astype(np.int64)
-    # A random key per entry, ranked within its row: the lowest n_out of each row leave.
-    keys = rng.random(m.nnz)
-    rows = np.repeat(np.arange(m.shape[0]), counts)
+def per_user_holdout(matrix: sp.csr_matrix, fraction: float, rng: np.random.Generator,
+                     eligible: np.ndarray | None = None) -> np.ndarray:
+    """Boolean mask over ``matrix.data``: ``floor(fraction * n_u)`` random entries of each user,
+    among the ``eligible`` ones (a mask over ``matrix.data``; every entry by default), where
+    ``n_u`` counts the user's eligible entries."""
+    counts = np.diff(matrix.indptr)
+    rows = np.repeat(np.arange(matrix.shape[0]), counts)
+    eligible = np.ones(matrix.nnz, dtype=bool) if eligible is None else np.asarray(eligible, dtype=bool)
+    n_out = np.floor(fraction * np.bincount(rows[eligible], minlength=matrix.shape[0]) + 1e-9).astype(np.int64)
+    # A random key per entry, ranked within its row: the lowest n_out of each row leave, and an
+    # entry that may not leave sorts last.
+    keys = rng.random(matrix.nnz)
+    keys[~eligible] = np.inf
     order = np.lexsort((keys, rows))
-    rank_in_row = np.empty(m.nnz, dtype=np.int64)
-    rank_in_row[order] = np.arange(m.nnz) - np.repeat(m.indptr[:-1], counts)
-    return rank_in_row < np.repeat(n_out, counts)
+    rank_in_row = np.empty(matrix.nnz, dtype=np.int64)
+    rank_in_row[order] = np.arange(matrix.nnz) - np.repeat(matrix.indptr[:-1], counts)
+    return eligible & (rank_in_row < n_out[rows])
 
 
 def _part(inter: Interactions, mask: np.ndarray) -> Interactions:
@@ -74,7 +79,7 @@ def holdout_split(inter: Interactions, fraction: float = 0.2, seed: int = 0) -> 
     """
     _check_fraction(fraction)
     rng = np.random.default_rng(seed)
-    held = _per_user_holdout(inter, fraction, rng)
+    held = per_user_holdout(inter.matrix, fraction, rng)
     train, test = _part(inter, ~held), _part(inter, held)
     evaluated = np.flatnonzero(np.diff(test.matrix.indptr) > 0)
     return CFSplit("holdout", train, train.select_users(evaluated), test.select_users(evaluated))
@@ -114,7 +119,7 @@ def unseen_user_split(inter: Interactions, by: str = "state", user_fraction: flo
         raise KGError(f"holding out {by} {groups} leaves {'no' if held_user.all() else 'all'} users for training")
     train = inter.select_users(~held_user)
     outside = inter.select_users(held_user)
-    held = _per_user_holdout(outside, test_fraction, rng)
+    held = per_user_holdout(outside.matrix, test_fraction, rng)
     history, test = _part(outside, ~held), _part(outside, held)
     evaluated = np.flatnonzero(np.diff(test.matrix.indptr) > 0)
     return CFSplit("unseen", train, history.select_users(evaluated), test.select_users(evaluated),
