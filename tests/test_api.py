@@ -284,7 +284,6 @@ def test_a_patients_own_history_comes_first_only_when_continuation_is_allowed(ti
 @pytest.mark.parametrize("weights", [None, {"graph": 0.0, "cf": 1.0, "popularity": 0.0}],
                          ids=["default weights", "CF alone, as deployed"])
 def test_batch_and_single_agree_on_doctors_without_claims(weights):
-    import pandas as pd
 
     from kg.graph import KnowledgeGraph
     from recsys.cf import EASERecommender
@@ -363,7 +362,6 @@ def test_fitted_weights_come_with_a_calibration_saved_in_the_bundle(tiny_graph, 
 def test_patients_graph_component_reads_the_disease_scorer_their_validation_prefers():
     from recsys.recommender.fitting import choose_patient_graph, validation_masks
 
-    import pandas as pd
 
     drug_index = pd.Index(["drug:a", "drug:b", "drug:c"])
     by = {"good": np.array([[0.0, 1.0, 0.2], [1.0, 0.0, 0.2]]), "bad": np.array([[1.0, 0.0, 0.2], [0.0, 1.0, 0.2]])}
@@ -432,7 +430,6 @@ def test_a_new_patient_with_conditions_only_is_ranked_by_what_can_score_them():
 
 
 def test_drugs_still_running_rank_above_more_recent_stopped_ones():
-    import pandas as pd
 
     from kg.graph import KnowledgeGraph
     from recsys.recommender.history import PatientHistory
