@@ -13,7 +13,9 @@ scores the result, so the hybrid it reports is the one a bundle deploys.
 (``recommend_for_doctor(..., candidates="all")``): on a mixed split of the claims
 (:func:`pipelines.coldsplit.mixed_split`: some drugs lose every prescription, and each prescriber
 20% of the others), the same CF model, within-specialty popularity and the graph component
-(what a drug shares with the prescriber's drugs) blended on the held-out drugs of both kinds.
+(:mod:`recsys.recommender.people_graph`: what a drug shares with the prescriber's drugs, and the
+people GNN) blended on the held-out drugs of both kinds. The graph component is fitted like the
+CF model: on the validation split's training part to choose weights, on every claim to deploy.
 """
 
 from __future__ import annotations
@@ -26,12 +28,12 @@ import numpy as np
 from pipelines.coldsplit import MixedSplit, mixed_split
 from pipelines.cfchoice import CF_CANDIDATES, QUICK_SEARCH, CFChoice, choose_cf, unvalidated_choice
 from recsys.cf import CFRecommender, CFSplit, Interactions
-from recsys.recommender.drugprofiles import DrugProfiles
+from recsys.recommender.people_graph import DoctorGraph, DoctorGraphRecipe
 
 __all__ = ["DoctorFit", "fit_doctors", "fit_doctors_all", "mixed_parts", "split_parts", "doctor_validation",
            "DOCTOR_COMPONENTS", "ALL_COMPONENTS", "MAX_VALIDATION_PRESCRIBERS"]
 
-#: The doctor blend's components without drug profiles: CF and within-specialty popularity.
+#: The doctor blend's components without the graph: CF and within-specialty popularity.
 DOCTOR_COMPONENTS = ("cf", "popularity")
 #: The ``doctor_all`` blend's: the graph scores the drugs nobody prescribes.
 ALL_COMPONENTS = ("graph", "cf", "popularity")
@@ -42,13 +44,15 @@ MAX_VALIDATION_PRESCRIBERS = 2000
 @dataclass
 class DoctorFit:
     """The chosen CF model, the blend weights (the ``doctor`` kind of a recommender) with the
-    record of how they were chosen, and both components fitted on every claim."""
+    record of how they were chosen, and the components fitted on every claim (the graph
+    component only when a recipe for it was given)."""
 
     choice: CFChoice
     weights: dict[str, float]
     selection: dict
     cf: CFRecommender
     popularity: CFRecommender
+    graph: DoctorGraph | None = None
 
 
 def doctor_validation(claims: Interactions, seed: int) -> CFSplit:
@@ -62,11 +66,11 @@ def doctor_validation(claims: Interactions, seed: int) -> CFSplit:
 def fit_doctors(claims: Interactions, seed: int = 0, quick: bool = True, smoothing: float = 0.05,
                 k: int = 10, candidates: tuple[str, ...] = CF_CANDIDATES,
                 quick_search: dict[str, list[dict[str, list[Any]]]] = QUICK_SEARCH,
-                profiles: DrugProfiles | None = None) -> DoctorFit:
+                recipe: DoctorGraphRecipe | None = None) -> DoctorFit:
     """Choose and fit the doctor side on ``claims`` (see the module doc); ``quick`` searches the
-    CF ``candidates``' ``quick_search`` settings, else their full grids. With the drugs' graph
-    ``profiles`` the graph component competes in the blend too. (The evaluation's anchor, plain
-    EASE with within-specialty popularity, is this with one plain EASE setting, no profiles.)"""
+    CF ``candidates``' ``quick_search`` settings, else their full grids. With a ``recipe`` for the
+    graph component it competes in the blend too. (The evaluation's anchor, plain EASE with
+    within-specialty popularity, is this with one plain EASE setting, no graph.)"""
     from recsys.cf import MODELS, GroupPopularityRecommender
 
     validation = doctor_validation(claims, seed)
@@ -82,42 +86,43 @@ def fit_doctors(claims: Interactions, seed: int = 0, quick: bool = True, smoothi
     weights: dict[str, float] = {"graph": 0.0, **{c: 1.0 for c in DOCTOR_COMPONENTS}}
     selection: dict = {}
     if validation.test.nnz:
-        found, record = _blend_on_validation(*fitted(validation.train), validation, seed, profiles)
+        graph = recipe.fit(validation.train) if recipe is not None else None
+        found, record = _blend_on_validation(*fitted(validation.train), validation, seed, graph)
         weights, selection = {"graph": 0.0, **found}, record
-    return DoctorFit(choice, weights, selection, *fitted(claims))
+    return DoctorFit(choice, weights, selection, *fitted(claims), recipe.fit(claims) if recipe is not None else None)
 
 
 def _blend_on_validation(cf: CFRecommender, popularity: CFRecommender, validation: CFSplit,
-                         seed: int, profiles: DrugProfiles | None = None) -> tuple[dict[str, float], dict]:
+                         seed: int, graph: DoctorGraph | None = None) -> tuple[dict[str, float], dict]:
     from recsys.recommender.fitting import fit_on_validation
 
     n = validation.test.shape[0]
     rows = np.sort(np.random.default_rng(seed).choice(n, min(n, MAX_VALIDATION_PRESCRIBERS), replace=False))
-    parts = {name: block[rows] for name, block in split_parts(cf, popularity, validation, profiles).items()}
+    parts = {name: block[rows] for name, block in split_parts(cf, popularity, validation, graph).items()}
     positives = (validation.test.matrix[rows] > 0).toarray()
     usable = (validation.history.matrix[rows].toarray() == 0) | positives
     return fit_on_validation(parts, tuple(parts), positives, usable, penalty=1e-2, reference=None, seed=seed)
 
 
 def split_parts(cf: CFRecommender, popularity: CFRecommender, split: CFSplit,
-                profiles: DrugProfiles | None = None) -> dict[str, np.ndarray]:
+                graph: DoctorGraph | None = None) -> dict[str, np.ndarray]:
     """The evaluated prescribers' raw component scores over ``split``'s drugs: CF, popularity and,
-    with the drugs' graph ``profiles``, the graph component from their history."""
+    with a ``graph`` component fitted on ``split.train``, the graph's from their history."""
     from recsys.cf.evaluate import score_split
-    from recsys.recommender.drugprofiles import neighbour_scores
+    from recsys.people import specialties_of
 
     parts = {"cf": score_split(cf, split), "popularity": score_split(popularity, split)}
-    if profiles is not None:
+    if graph is not None:
         items = [str(i) for i in split.train.item_ids]
-        parts["graph"] = neighbour_scores(split.history.matrix, profiles.similarity(items, items))
+        parts["graph"] = graph.scores(split.history.matrix, items, items, specialties_of(split.history))
     return parts
 
 
-def fit_doctors_all(claims: Interactions, profiles: DrugProfiles, partners: dict[str, frozenset[str]], choice: CFChoice,
-                    seed: int = 0, smoothing: float = 0.05) -> tuple[dict[str, float], dict]:
+def fit_doctors_all(claims: Interactions, recipe: DoctorGraphRecipe, partners: dict[str, frozenset[str]],
+                    choice: CFChoice, seed: int = 0, smoothing: float = 0.05) -> tuple[dict[str, float], dict]:
     """The ``doctor_all`` weights and their selection record (module doc), on a mixed split of
-    ``claims`` drawn with ``seed + 1``; ``profiles`` are the drugs' graph profiles, ``choice``
-    the doctor CF model."""
+    ``claims`` drawn with ``seed + 1``; ``recipe`` fits the graph component on its training
+    part, ``choice`` is the doctor CF model."""
     from recsys.cf import MODELS, GroupPopularityRecommender
     from recsys.recommender.fitting import fit_on_validation
 
@@ -128,7 +133,8 @@ def fit_doctors_all(claims: Interactions, profiles: DrugProfiles, partners: dict
     popularity = GroupPopularityRecommender(smoothing=smoothing).fit(split.train)
     n = len(split.users)
     rows = np.sort(np.random.default_rng(seed).choice(n, min(n, MAX_VALIDATION_PRESCRIBERS), replace=False))
-    parts = {name: block[rows] for name, block in mixed_parts(cf, popularity, profiles, split).items()}
+    graph = recipe.fit(split.train)
+    parts = {name: block[rows] for name, block in mixed_parts(cf, popularity, graph, split).items()}
     positives = (split.truth[rows] > 0).toarray()
     usable = (split.history[rows].toarray() == 0) | positives
     weights, record = fit_on_validation(parts, ALL_COMPONENTS, positives, usable, penalty=1e-2, reference=None,
@@ -137,14 +143,14 @@ def fit_doctors_all(claims: Interactions, profiles: DrugProfiles, partners: dict
     return weights, record
 
 
-def mixed_parts(cf: CFRecommender, popularity: CFRecommender, profiles: DrugProfiles, split: MixedSplit,
+def mixed_parts(cf: CFRecommender, popularity: CFRecommender, graph: DoctorGraph, split: MixedSplit,
                 neutral: bool = True) -> dict[str, np.ndarray]:
     """The evaluated prescribers' raw component scores over every drug of ``split.items``: CF and
     popularity fitted on ``split.train`` (NaN for the cold drugs, which they cannot know), and the
-    graph component from their kept drugs. ``neutral``: the cold drugs' CF and popularity are each
+    graph component (fitted on ``split.train``) from their kept drugs. ``neutral``: the cold drugs' CF and popularity are each
     prescriber's mean, as ``doctor_all`` ranks (:func:`~recsys.recommender.doctor_side.neutral_fill`)."""
+    from recsys.people import specialties_of
     from recsys.recommender.doctor_side import neutral_fill
-    from recsys.recommender.drugprofiles import neighbour_scores
 
     ids = split.train.user_ids[split.users]
     columns = split.items.get_indexer([str(i) for i in split.train.item_ids])
@@ -153,5 +159,5 @@ def mixed_parts(cf: CFRecommender, popularity: CFRecommender, profiles: DrugProf
         block = np.full((len(ids), len(split.items)), np.nan)
         block[:, columns] = model.score_users(list(ids))
         out[name] = neutral_fill(block) if neutral else block
-    out["graph"] = neighbour_scores(split.history, profiles.similarity(list(split.items), list(split.items)))
+    out["graph"] = graph.scores(split.history, split.items, split.items, specialties_of(split.train)[split.users])
     return out

@@ -33,7 +33,7 @@ from kg.outputs import check_output_folder
 from kg.schema import EdgeType
 
 __all__ = ["TrainConfig", "TrainResult", "run_train", "fit_metapath", "check_trainable", "DEPLOYED_GNN",
-           "TRAINING_RELATIONS"]
+           "TRAINING_RELATIONS", "people_gnn_config"]
 
 TAKES = EdgeType("patient", "takes", "drug")
 #: The patient blend's ablations: components left out, the weights chosen again without them.
@@ -91,6 +91,9 @@ class TrainConfig:
     metapath_penalties: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1)
     #: Metapath feature families tried, in order of preference (see :class:`MetapathModel`).
     metapath_families: tuple[str, ...] = ("with people", "without people")  # recsys.link.metapath.FAMILIES
+    #: People GNN settings (``PeopleGNNConfig`` fields, the seed added) for the doctors' graph
+    #: component (:mod:`recsys.recommender.people_graph`); ``None`` leaves it to the drug profiles.
+    people_gnn: dict | None = field(default_factory=dict)
     #: Also fit the patient blends' ablations (:data:`ABLATIONS`; the evaluation's rows, not deployed).
     ablations: bool = False
 
@@ -134,6 +137,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     from recsys.cf import MODELS, doctor_drug_interactions, holdout_split, patient_drug_interactions
     from recsys.link.gnn import GNNConfig, GNNScorer
     from recsys.link.terms import MetapathTerms
+    from recsys.recommender.people_graph import DoctorGraphRecipe
     from recsys.recommender.drugprofiles import DrugProfiles
 
     seconds: dict[str, float] = {}
@@ -171,12 +175,14 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     choices: dict[str, dict] = {}
     if _has(graph, PRESCRIBES):  # CF model and blend chosen together (as the evaluation's hybrid is)
         claims = doctor_drug_interactions(graph)
-        profiles = DrugProfiles.from_graph(graph, [str(i) for i in claims.item_ids])  # graph facts, no prescribing
+        recipe = DoctorGraphRecipe(graph, DrugProfiles.from_graph(graph, [str(i) for i in claims.item_ids]),
+                                   people_gnn_config(config), progress=True)  # the people GNN never reads test pairs
         doctor_side = fit_doctors(claims, config.seed, config.cf_search == "quick",
-                                  config.doctor_smoothing, profiles=profiles)
+                                  config.doctor_smoothing, recipe=recipe)
         choices["doctor_cf"] = doctor_side.choice.as_dict()
         log(f"  doctor CF chosen on validation: {doctor_side.choice.model} {doctor_side.choice.params}")
         cf_all["doctor_cf"], cf_all["doctor_popularity"] = doctor_side.cf, doctor_side.popularity
+        cf_all["people_gnn"] = doctor_side.graph.gnn if doctor_side.graph is not None else None
     if _has(graph, TAKES):
         patients = patient_drug_interactions(graph)
         patient_split = holdout_split(patients, 0.2, seed=config.seed)
@@ -208,7 +214,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
         log("  disease: too few indications for validation pairs; the blend keeps default weights")
     if doctor_side is not None and doctor_side.selection:
         validation.weights["doctor"], validation.selection["doctor"] = doctor_side.weights, doctor_side.selection
-        validation.weights["doctor_all"], validation.selection["doctor_all"] = _doctors_all(graph, claims, profiles, doctor_side, config)
+        validation.weights["doctor_all"], validation.selection["doctor_all"] = _doctors_all(graph, claims, recipe, doctor_side, config)
     else:
         log("  doctor: no doctors with enough drugs in the graph; their blend keeps default weights")
     ablations: dict[str, dict[str, dict[str, float]]] = {}
@@ -265,14 +271,21 @@ def fit_metapath(graph: KnowledgeGraph, config: TrainConfig = TrainConfig()):
     return task, selected, deployed_task, deployed
 
 
-def _doctors_all(graph: KnowledgeGraph, claims, profiles, doctor_side, config: TrainConfig
+def people_gnn_config(config: TrainConfig):
+    """The people GNN's settings ``config`` asks for (None: the graph component is the profiles alone)."""
+    from recsys.people import PeopleGNNConfig
+
+    return None if config.people_gnn is None else PeopleGNNConfig(**{"seed": config.seed, **config.people_gnn})
+
+
+def _doctors_all(graph: KnowledgeGraph, claims, recipe, doctor_side, config: TrainConfig
                  ) -> tuple[dict[str, float], dict]:
     """The ``doctor_all`` weights (every drug of the graph ranked for a prescriber), chosen on a
     mixed drug cold-start split of the claims (:func:`pipelines.doctors.fit_doctors_all`)."""
     from pipelines.doctors import fit_doctors_all
     from recsys.recommender.drugclasses import Combinations
 
-    return fit_doctors_all(claims, profiles, Combinations.from_graph(graph).partners, doctor_side.choice, config.seed,
+    return fit_doctors_all(claims, recipe, Combinations.from_graph(graph).partners, doctor_side.choice, config.seed,
                            config.doctor_smoothing)
 
 

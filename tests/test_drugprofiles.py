@@ -122,9 +122,11 @@ def test_doctor_all_weights_are_fitted_on_a_mixed_split_of_the_claims(planted):
     from pipelines.doctors import fit_doctors_all
     from recsys.recommender.drugclasses import Combinations
 
+    from recsys.recommender.people_graph import DoctorGraphRecipe
+
     claims = doctor_drug_interactions(planted)
-    profiles = DrugProfiles.from_graph(planted, [str(i) for i in claims.item_ids])
-    weights, record = fit_doctors_all(claims, profiles, Combinations.from_graph(planted).partners,
+    recipe = DoctorGraphRecipe(planted, DrugProfiles.from_graph(planted, [str(i) for i in claims.item_ids]), None)
+    weights, record = fit_doctors_all(claims, recipe, Combinations.from_graph(planted).partners,
                                       unvalidated_choice("ease", {"ease": [{"regularization": [10.0]}]}), seed=0)
     assert set(weights) == {"graph", "cf", "popularity"} and record["cold_drugs"] > 0
     assert weights["graph"] > 0  # on clustered prescribing, the graph finds the cold drugs

@@ -45,7 +45,9 @@ def mixed_protocol(graph: KnowledgeGraph, config: EvaluateConfig,
     from recsys.cf import doctor_drug_interactions
     from recsys.cf.evaluate import mask_history
     from recsys.recommender.drugclasses import Combinations
+    from pipelines.train import people_gnn_config
     from recsys.recommender.drugprofiles import DrugProfiles
+    from recsys.recommender.people_graph import DoctorGraphRecipe
 
     k = config.k
     metrics = (f"recall@{k}", f"ndcg@{k}", "cold share of hits")
@@ -59,10 +61,11 @@ def mixed_protocol(graph: KnowledgeGraph, config: EvaluateConfig,
     log(f"  {len(split.cold)} cold drugs; {len(split.users):,} prescribers rank all {len(split.items)} drugs")
     clock = Stopwatch()
     train = config.train_config()
-    profiles = DrugProfiles.from_graph(graph, list(split.items))  # no prescribing in a profile
-    (side, weights_all), seconds = clock.timed(lambda: _fit(split, profiles, partners, config, train))
-    parts = mixed_parts(side.cf, side.popularity, profiles, split)  # as doctor_all ranks
-    parts_without = mixed_parts(side.cf, side.popularity, profiles, split, neutral=False)  # as doctor ranks
+    # no prescribing in a profile; the people GNN is fitted on the split's training claims only
+    recipe = DoctorGraphRecipe(graph, DrugProfiles.from_graph(graph, list(split.items)), people_gnn_config(train))
+    (side, weights_all), seconds = clock.timed(lambda: _fit(split, recipe, partners, config, train))
+    parts = mixed_parts(side.cf, side.popularity, side.graph, split)  # as doctor_all ranks
+    parts_without = mixed_parts(side.cf, side.popularity, side.graph, split, neutral=False)  # as doctor ranks
     cold = np.zeros(len(split.items), dtype=bool)
     cold[split.items.get_indexer(split.cold)] = True
     classes = atc4_classes(graph, split.items)
@@ -94,10 +97,10 @@ def mixed_protocol(graph: KnowledgeGraph, config: EvaluateConfig,
     return result
 
 
-def _fit(split, profiles, partners, config: EvaluateConfig, train):
+def _fit(split, recipe, partners, config: EvaluateConfig, train):
     """The doctor side and the ``doctor_all`` weights, fitted on the split's training claims only."""
     from pipelines.doctors import fit_doctors, fit_doctors_all
 
     side = fit_doctors(split.train, config.seed, train.cf_search == "quick", train.doctor_smoothing, config.k,
-                       profiles=profiles)
-    return side, fit_doctors_all(split.train, profiles, partners, side.choice, config.seed, train.doctor_smoothing)
+                       recipe=recipe)
+    return side, fit_doctors_all(split.train, recipe, partners, side.choice, config.seed, train.doctor_smoothing)

@@ -13,9 +13,11 @@ has no column for a cold drug and scores nothing here. Two measures:
   ranked; AUROC (ties at the average rank) and Precision@100.
 
 Rows: the graph route ``recommend_doctors_for_drug`` takes for a drug without prescriptions
-(the deployed row: a prescriber's log claims x the cosine of the drugs' graph profiles, shared
-indications, classes, look-alikes and targets, summed over their drugs,
-:func:`recsys.recommender.drugprofiles.neighbour_scores`); the route it replaced (the same sum
+(the deployed row: the doctors' graph component, :class:`recsys.recommender.people_graph.DoctorGraph`,
+fitted on the claims without the cold drugs); its two halves alone: a prescriber's log claims x
+the cosine of the drugs' graph profiles (shared indications, classes, look-alikes and targets),
+summed over their drugs (:func:`recsys.recommender.drugprofiles.neighbour_scores`), and the people
+GNN (:mod:`recsys.people`); the route they replaced (the same sum
 with raw claims over the cosine of predicted-indication profiles from the disease scorer, fitted
 on the graph without the cold drugs' prescriptions as ``rxkg train`` fits it,
 :func:`pipelines.train.fit_metapath`, so no path through a cold drug's prescribers feeds it);
@@ -23,7 +25,7 @@ and three content baselines: the claim share of the prescriber's drugs in the co
 class, the share of the cold drug's known indications that the prescriber's drugs treat, and
 the share of the prescriber's specialty who prescribe a drug of that class. Ties are broken by
 a seeded shuffle, never by drug order. The mixed test (the same prescribers also lose warm
-drugs, ranked among all drugs) needs a graph component in the doctor blend and is not run.
+drugs, ranked among all drugs) is :mod:`pipelines.evaluation.coldmixed`.
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ __all__ = ["cold_start_protocols", "claim_share", "atc4_classes"]
 TREATS = EdgeType("drug", "treats", "disease")
 #: Prescribers and prescribed drugs a cold-start split needs before it means anything.
 MIN_PRESCRIBERS, MIN_DRUGS = 20, 10
-DEPLOYED = "graph: shared indications, classes and targets (deployed route)"
+DEPLOYED = "graph component: profiles + people GNN (deployed route)"
+PROFILES = "graph: drug profiles alone (shared indications, classes, targets)"
+PEOPLE_GNN = "graph: people GNN alone"
 PREDICTED = "graph: predicted-indication profile"
 TITLES = {"doctor/cold": "Doctor -> drug, drug cold start: the cold drugs ranked for each prescriber of one",
           "doctor/cold_reverse": "Doctor -> drug, drug cold start: every prescriber ranked for each cold drug"}
@@ -56,10 +60,13 @@ TITLES = {"doctor/cold": "Doctor -> drug, drug cold start: the cold drugs ranked
 def cold_start_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
                          log: Callable[[str], None] = print) -> list[ProtocolResult]:
     """The drug cold-start protocols on ``graph`` (see the module doc)."""
-    from pipelines.train import fit_metapath
+    from pipelines.train import fit_metapath, people_gnn_config
+    from recsys.cf import Interactions
+    from recsys.people import specialties_of
+    from recsys.recommender.people_graph import DoctorGraph, DoctorGraphRecipe
     from recsys.blend import standardise_rows
     from recsys.cf import doctor_drug_interactions
-    from recsys.recommender.drugprofiles import DrugProfiles, neighbour_scores
+    from recsys.recommender.drugprofiles import DrugProfiles
     from recsys.recommender.drugclasses import Combinations
     from recsys.recommender.entities import profile_similarity
 
@@ -92,11 +99,18 @@ def cold_start_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     disease_z = standardise_rows(metapath.score_matrix(np.arange(task.num_dst)))
     similarity = profile_similarity(disease_z, drugs.get_indexer(cold))[drugs.get_indexer(items[warm])]
     profiles = DrugProfiles.from_graph(graph, items)  # no prescribing in a profile: the full graph is safe
+    warm_claims = Interactions(history, claims.user_ids, claims.item_ids[warm], claims.user_attributes)
+    component, gnn_seconds = clock.timed(lambda: DoctorGraphRecipe(graph, profiles, people_gnn_config(train))
+                                         .fit(warm_claims))  # the people GNN never sees a cold drug's claims
+    specialty = specialties_of(claims)
     classes = atc4_classes(graph, items)
     same_class = np.array([[bool(classes[w] & classes[c]) for c in cold_cols] for w in warm], dtype=np.float64)
     scorers: dict[str, Callable[[], np.ndarray]] = {
-        DEPLOYED: lambda: neighbour_scores(history, profiles.similarity(items[warm], cold)),
+        DEPLOYED: lambda: component.scores(history, items[warm], cold, specialty),
+        PROFILES: lambda: DoctorGraph(profiles).scores(history, items[warm], cold),
         PREDICTED: lambda: np.asarray(history @ similarity),
+        **({PEOPLE_GNN: lambda: component.gnn.scores(history, items[warm], specialty, cold)}
+           if component.gnn is not None else {}),
         "ATC class share of their claims": lambda: claim_share(history, same_class),
         "indication overlap with their drugs": lambda: _indication_overlap(graph, history, items, warm, cold),
         "class popularity within the specialty": lambda: _class_in_specialty(claims, history, same_class),
@@ -108,8 +122,8 @@ def cold_start_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     dense = truth.toarray() > 0
     for name, score in scorers.items():
         scores, seconds = clock.timed(score)
-        role = {DEPLOYED: "hybrid", PREDICTED: "model"}.get(name, "baseline")
-        extra = {"seconds": seconds + (fitted if name == PREDICTED else 0.0)}
+        role = {DEPLOYED: "hybrid", PROFILES: "model", PEOPLE_GNN: "model", PREDICTED: "model"}.get(name, "baseline")
+        extra = {"seconds": seconds + {PREDICTED: fitted, DEPLOYED: gnn_seconds, PEOPLE_GNN: gnn_seconds}.get(name, 0.0)}
         # (a) each prescriber's cold drugs among all cold drugs, ties in shuffled order
         block, relevant = scores[users][:, shuffle_cols], truth[users][:, shuffle_cols]
         per_user = {"recall@5": set_ranking_metrics(block, relevant, k=5)["recall"],

@@ -18,6 +18,8 @@ DOCTOR_SPLITS = ("holdout", "unseen", "cold")
 #: What a quick run's metapath models try: one penalty, and the feature family with doctors and
 #: patients, which every full run and ``rxkg train`` on the shipped data chooses.
 QUICK_METAPATH = {"penalties": (1e-2,), "families": ("with people",)}
+#: The people GNN's epochs in a quick run.
+QUICK_PEOPLE_EPOCHS = 3
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class EvaluateConfig:
     #: Triples sampled per KGE epoch (the target relation's share is fixed by the model).
     kge_triples_per_epoch: int = 50_000
     gnn_epochs: int = 100
+    #: Epochs of the people GNN (the doctors' graph component); None: ``rxkg train``'s setting.
+    people_gnn_epochs: int | None = None
     #: Share of each patient's distinct medication start times that forms the history.
     patient_history_share: float = HISTORY_SHARE
     #: Share of time-split patients used for validation (the rest is test).
@@ -65,7 +69,9 @@ class EvaluateConfig:
         evaluated hybrid is what the bundle deploys."""
         from pipelines.train import DEPLOYED_GNN, TrainConfig
 
+        people = {} if self.people_gnn_epochs is None else {"epochs": self.people_gnn_epochs}
         return TrainConfig(seed=self.seed, gnn={**DEPLOYED_GNN, "epochs": self.gnn_epochs}, ablations=True,
+                           people_gnn=people,
                            **({"metapath_penalties": QUICK_METAPATH["penalties"],
                                "metapath_families": QUICK_METAPATH["families"]} if self.quick else {}))
 
@@ -76,6 +82,7 @@ class EvaluateConfig:
         if not self.quick:
             return self
         return replace(self, kge_epochs=min(self.kge_epochs, 1), gnn_epochs=min(self.gnn_epochs, 3),
+                       people_gnn_epochs=min(self.people_gnn_epochs or QUICK_PEOPLE_EPOCHS, QUICK_PEOPLE_EPOCHS),
                        kge_triples_per_epoch=min(self.kge_triples_per_epoch, 20_000),
                        bootstrap=min(self.bootstrap, 200),
                        disease_splits=self.disease_splits if self.disease_splits != DISEASE_SPLITS else

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from pipelines.cfchoice import QUICK_SEARCH
 from pipelines.doctors import DOCTOR_COMPONENTS, doctor_validation, fit_doctors, split_parts
 from recsys.blend import blend_components
-from recsys.recommender.drugprofiles import DrugProfiles
+from recsys.recommender.people_graph import DoctorGraphRecipe
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ModelResult, ProtocolResult, Stopwatch, by_history, summarise
 
@@ -67,10 +67,10 @@ def cf_splits(inter, mode: str, seed: int):
 
 
 def doctor_protocol(inter, mode: str, config: EvaluateConfig, log: Callable[[str], None] = print,
-                    profiles: DrugProfiles | None = None) -> ProtocolResult:
+                    recipe: DoctorGraphRecipe | None = None) -> ProtocolResult:
     """Evaluate every doctor -> drug model on one split of ``inter`` (doctor x drug claims); with
-    the drugs' graph ``profiles`` the deployed side may weigh the graph, and the hybrid without it
-    is a row (or named as equal to the hybrid)."""
+    a ``recipe`` for the graph component the deployed side may weigh the graph, and the hybrid
+    without it is a row (or named as equal to the hybrid)."""
     from recsys.cf import MODELS
     from recsys.cf.evaluate import score_split
     from recsys.cf.tuning import staged_search
@@ -91,7 +91,7 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig, log: Callable[[str
     # The deployed doctor side, fitted as rxkg train fits it on this split's training part.
     train = config.train_config()
     deployed, deployed_seconds = clock.timed(lambda: fit_doctors(
-        split.train, config.seed, train.cf_search == "quick", train.doctor_smoothing, k, profiles=profiles))
+        split.train, config.seed, train.cf_search == "quick", train.doctor_smoothing, k, recipe=recipe))
     choice = deployed.choice
     log(f"  doctor CF chosen on validation: {choice.model} {choice.params}")
     # Its searches serve the table where they are the table's own (same validation, same grid).
@@ -118,7 +118,7 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig, log: Callable[[str
     result.models.append(row)
     log(f"  {row.model:<28} " + "  ".join(f"{m} {row.means[m]:.3f}" for m in metrics))
 
-    parts = split_parts(deployed.cf, deployed.popularity, split, profiles)
+    parts = split_parts(deployed.cf, deployed.popularity, split, deployed.graph)
     if "graph" in parts:  # what the knowledge graph alone says: where it could help, e.g. sparse prescribers
         result.models.append(_evaluated("graph component alone", "model", parts["graph"], split, config))
     blended = blend_components(parts, deployed.weights, False)[0]
@@ -133,10 +133,10 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig, log: Callable[[str
     result.models.append(row)
     log(f"  {row.model:<28} " + "  ".join(f"{m} {row.means[m]:.3f}" for m in metrics))
     same = []
-    if profiles is not None and deployed.weights.get("graph", 0.0):
+    if recipe is not None and deployed.weights.get("graph", 0.0):
         without = blend_components(parts, {**deployed.weights, "graph": 0.0}, False)[0]
         result.models.append(_evaluated("hybrid without graph", "ablation", without, split, config))
-    elif profiles is not None:
+    elif recipe is not None:
         same.append("without graph")  # the graph carries no weight: the same lists
     result.info = {"split": split.summary(), "validation": validation.summary(), "seed": config.seed,
                    "evaluated_prescribers": int(split.test.shape[0]), "train_prescribers": int(split.train.shape[0]),

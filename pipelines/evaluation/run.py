@@ -66,18 +66,23 @@ def evaluate(config: EvaluateConfig | None = None, graph: KnowledgeGraph | None 
     if "doctor" in config.protocols:
         from recsys.cf import doctor_drug_interactions
         from recsys.cf.interactions import PRESCRIBES
+        from pipelines.train import people_gnn_config
         from recsys.recommender.drugprofiles import DrugProfiles
+        from recsys.recommender.people_graph import DoctorGraphRecipe
 
         claims = graph.edges.get(PRESCRIBES)
         inter = doctor_drug_interactions(graph) if claims is not None and len(claims) else None
-        profiles = DrugProfiles.from_graph(graph, [str(i) for i in inter.item_ids]) if inter is not None else None
+        # The graph component's recipe: profiles hold no prescribing, and the people GNN reads only
+        # the claims it is fitted on (each protocol's training part), never the graph's people.
+        recipe = (DoctorGraphRecipe(graph, DrugProfiles.from_graph(graph, [str(i) for i in inter.item_ids]),
+                                    people_gnn_config(config.train_config())) if inter is not None else None)
         for mode in config.doctor_splits:
             if inter is None:
                 run(f"doctor/{mode}", lambda mode=mode: _skipped(f"doctor/{mode}", "the graph has no prescriptions"))
             elif mode == "cold":
                 run("doctor/cold", lambda: [*cold_start_protocols(graph, config, log), mixed_protocol(graph, config, log)])
             else:
-                run(f"doctor/{mode}", lambda mode=mode: doctor_protocol(inter, mode, config, log, profiles))
+                run(f"doctor/{mode}", lambda mode=mode: doctor_protocol(inter, mode, config, log, recipe))
     if "patient" in config.protocols:
         run("patient", lambda: patient_protocols(graph, config, log))
     provenance = {"rxkg": __version__, "versions": library_versions(), "machine": machine(),

@@ -5,14 +5,16 @@ Answered through the deployed model, two ways:
 - a drug somebody prescribes: every prescriber who does not prescribe it yet is ranked by
   where the drug stands in their own deployed doctor list (the same blend
   ``recommend_for_doctor`` ranks by), the best place first, ties by blended score;
-- a drug nobody prescribes (collaborative filtering knows nothing of it): through the graph.
-  The new drug is compared with each prescribed drug by the cosine of their graph profiles
-  (shared indications, classes, look-alikes and targets, :mod:`~recsys.recommender.drugprofiles`),
-  and a prescriber's score is the sum, over what they prescribe, of log(1 + claims) x similarity,
-  so a prescriber of many similar drugs comes first: the doctors' graph component, read for one
-  drug. (A claim-weighted *mean* ranked each prescriber's own choices the same way but put
-  prescribers of a single very similar drug first.) The reason names the prescriber's drugs
-  closest to it and what they share.
+- a drug nobody prescribes (collaborative filtering knows nothing of it): through the graph,
+  the doctors' graph component read for one drug (:class:`~recsys.recommender.people_graph.DoctorGraph`).
+  Its first half compares the new drug with each prescribed drug by the cosine of their graph
+  profiles (shared indications, classes, look-alikes and targets, :mod:`~recsys.recommender.drugprofiles`)
+  and sums, over what a prescriber prescribes, log(1 + claims) x similarity, so a prescriber of
+  many similar drugs comes first. (A claim-weighted *mean* ranked each prescriber's own choices
+  the same way but put prescribers of a single very similar drug first.) Its second half, when
+  the model has one, is the people GNN's score: the drug embedded from its graph neighbourhood,
+  the prescriber from their drugs and specialty. The reason names the prescriber's drugs closest
+  to it and what they share.
 
 The graph route is measured on held-out prescribing of new drugs by ``rxkg evaluate``'s drug
 cold-start protocol (:mod:`pipelines.evaluation.coldstart`); the results say which route answered.
@@ -27,7 +29,7 @@ import scipy.sparse as sp
 
 from kg.errors import KGError
 from recsys.cf.base import check_k
-from recsys.recommender.drugprofiles import fact_text, neighbour_scores
+from recsys.recommender.drugprofiles import fact_text
 
 __all__ = ["Prescriber", "doctors_for_drug"]
 
@@ -95,7 +97,8 @@ def _by_graph(ranker, drug_id: str, k: int) -> list[Prescriber]:
     profiles = ranker.drug_neighbours.profiles
     similarity = profiles.similarity([str(d) for d in claims.item_ids], [drug_id])[:, 0]
     shares = sp.csr_matrix(claims.matrix)
-    score = neighbour_scores(shares, similarity[:, None])[:, 0]
+    specialty = [ranker.specialties.get(d) for d in claims.user_ids]
+    score = ranker.drug_neighbours.doctor_graph.scores(shares, claims.item_ids, [drug_id], specialty)[:, 0]
     order = np.argsort(-score, kind="stable")[:k]
     out = []
     for i in order:

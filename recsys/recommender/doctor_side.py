@@ -1,8 +1,8 @@
 """A prescriber's components: collaborative filtering, within-specialty popularity and the graph.
 
 The graph component scores every drug of the graph, prescribed or not, by how much it shares
-with what the prescriber prescribes (:class:`~recsys.recommender.drugprofiles.DrugNeighbours`
-over the drugs' graph profiles: indications, classes, look-alikes, targets). Collaborative
+with what the prescriber prescribes (the drugs' graph profiles: indications, classes, look-alikes,
+targets) and by the people GNN (:class:`~recsys.recommender.people_graph.DoctorGraph`). Collaborative
 filtering and popularity know only drugs somebody prescribes. Two weight sets therefore rank a
 prescriber's drugs (see :data:`DOCTOR_KINDS`): ``doctor`` ranks the drugs somebody prescribes,
 ``doctor_all`` every drug of the graph, weights fitted where prescribed and never-prescribed drugs
@@ -56,7 +56,8 @@ def doctor_components(ranker, doctor_ids: Sequence[str], kind: str = "doctor") -
     known = [i for i, d in enumerate(doctor_ids) if ranker.knows(model, d)]
     if known:
         rows = model.train.matrix[model.train.user_index([doctor_ids[i] for i in known])]
-        graph[known] = ranker.drug_neighbours.scores(rows, model.train.item_ids)
+        graph[known] = ranker.drug_neighbours.scores(rows, model.train.item_ids,
+                                                     specialty=[ranker.specialties.get(doctor_ids[i]) for i in known])
     popularity = ranker.cf_block(ranker.doctor_popularity, doctor_ids)
     todo = [i for i in np.flatnonzero(~scored_rows(popularity)) if ranker.specialties.get(doctor_ids[i])]
     if todo and ranker.doctor_popularity is not None:

@@ -12,9 +12,9 @@ one class is not described by its targets alone:
 
 Two drugs are alike by the cosine of their profiles. Prescribing data never enters a profile,
 so the similarity reaches drugs nobody prescribes yet and cannot leak a held-out prescription.
-Prescribers are scored through it by their claims (:func:`neighbour_scores`): the doctors'
-graph component, and the graph route for a drug without prescriptions; patients by the drugs
-they take (``graph_drugs``); both through :class:`DrugNeighbours`. The families were
+Prescribers are scored through it by their claims (:func:`neighbour_scores`): half of the
+doctors' graph component; patients by the drugs they take (``graph_drugs``); both through
+:class:`~recsys.recommender.people_graph.DrugNeighbours`. The families were
 chosen on the drug cold-start protocol of two seeds other than the evaluated one (seeds 1 and
 2: among-cold Recall@5 0.323 / 0.295, reverse AUROC 0.912 / 0.897, against 0.262 / 0.263 and
 0.722 / 0.791 for the cosine of predicted-indication profiles). Side effects added nothing, and
@@ -34,7 +34,7 @@ import scipy.sparse as sp
 from kg.atc import drug_atc_codes
 from kg.graph import KnowledgeGraph
 
-__all__ = ["DrugProfiles", "DrugNeighbours", "FAMILIES", "neighbour_scores", "fact_text"]
+__all__ = ["DrugProfiles", "FAMILIES", "neighbour_scores", "fact_text"]
 
 #: Relations (by name, either direction) whose far ends describe a drug, per family; ``atc``
 #: stands for the drug's ATC codes (levels 3 and 4).
@@ -107,71 +107,6 @@ class DrugProfiles:
         both = a.multiply(b).tocoo()
         order = np.argsort(-both.data, kind="stable")[:k]
         return [str(self.features[both.col[i]]) for i in order]
-
-
-class DrugNeighbours:
-    """Drugs scored by what they share with someone's drugs, over one drug list: the doctors'
-    ``graph`` component and the patients' ``graph_drugs``. Built from the graph on first use."""
-
-    def __init__(self, graph: KnowledgeGraph, drug_ids: np.ndarray) -> None:
-        self._graph = graph
-        self.drug_ids = drug_ids
-        self._profiles: DrugProfiles | None = None
-        self._similarity: dict[tuple[str, ...], np.ndarray] = {}
-        self._binary: np.ndarray | None = None
-
-    @property
-    def profiles(self) -> DrugProfiles:
-        if self._profiles is None:
-            self._profiles = DrugProfiles.from_graph(self._graph, [str(d) for d in self.drug_ids])
-        return self._profiles
-
-    def scores(self, history: sp.spmatrix, item_ids: Sequence[str], keep: bool = True) -> np.ndarray:
-        """Users x this drug list: the graph component of users whose drugs are ``history``'s
-        rows over ``item_ids`` (raw claim counts); NaN rows for users without any. ``keep``
-        keeps the similarities of ``item_ids`` for the next call (the CF model's item list)."""
-        key = tuple(str(i) for i in item_ids)
-        similarity = self._similarity.get(key)
-        if similarity is None:
-            similarity = self.profiles.similarity(key)
-            if keep:
-                self._similarity[key] = similarity
-        history = sp.csr_matrix(history)
-        out = neighbour_scores(history, similarity)
-        out[np.diff(history.indptr) == 0] = np.nan
-        return out
-
-    def of_drug_sets(self, uses: np.ndarray) -> np.ndarray:
-        """Users x this drug list: the sum of each candidate's similarity to the drugs a user uses
-        (``uses``: users x this drug list, True where they use it; a patient's ``graph_drugs``,
-        which records whether, not how often, a drug was given: validation preferred it to
-        log(1 + records)); NaN rows for users without any."""
-        if self._binary is None:
-            ids = [str(d) for d in self.drug_ids]
-            self._binary = self.profiles.similarity(ids, ids)
-        uses = np.asarray(uses, dtype=bool)
-        out = np.full(uses.shape, np.nan)
-        for row in np.flatnonzero(uses.any(axis=1)):  # a few drugs each: their rows only
-            out[row] = self._binary[uses[row]].sum(axis=0)
-        return out
-
-    def sentence(self, drug_id: str, used: Mapping[str, float], names: Mapping[str, str],
-                 verb: str = "prescribe") -> str:
-        """The graph component's evidence for ``drug_id``: the drugs of ``used`` (drug -> claims or
-        records) that add most to it (log(1 + count) x similarity) and the facts each shares with it."""
-        drugs = [d for d in used if d != drug_id]
-        if not drugs:
-            return ""
-        similarity = self.profiles.similarity(drugs, [drug_id])[:, 0]
-        weight = np.log1p(np.maximum(np.array([used[d] for d in drugs], dtype=np.float64), 0.0)) * similarity
-        best = [i for i in np.argsort(-weight, kind="stable")[:2] if weight[i] > 0]
-        if not best:
-            return ""
-        shares = []
-        for i in best:
-            facts = ", ".join(fact_text(f, names) for f in self.profiles.shared(drugs[i], drug_id, 2))
-            shares.append(f"{names.get(drugs[i]) or drugs[i]} ({facts})")
-        return f"In the graph it is like drugs they {verb}: {'; '.join(shares)}."
 
 
 def neighbour_scores(history: sp.spmatrix, similarity: np.ndarray) -> np.ndarray:

@@ -77,7 +77,8 @@ def recommend_for_new_doctor(ranker: Ranker, prescriptions: Mapping[str, float],
     n = len(ranker.drug_ids)
     history = {d: float(c) for d, c in prescriptions.items()}
     row = sp.csr_matrix(np.array([list(history.values())]))
-    parts = {"graph": ranker.drug_neighbours.scores(row, list(history), keep=False), "cf": np.full((1, n), np.nan),
+    parts = {"graph": ranker.drug_neighbours.scores(row, list(history), keep=False, specialty=[specialty]),
+             "cf": np.full((1, n), np.nan),
              "popularity": np.full((1, n), np.nan)}
     who = {"specialty": specialty, "state": state}
     if ranker.doctor_cf is not None:

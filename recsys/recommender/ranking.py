@@ -7,7 +7,7 @@
 - doctors' ``graph``: what a drug shares with the prescriber's drugs (:mod:`~recsys.recommender.doctor_side`);
 - ``popularity``: indications per drug, within-specialty prescribing, share of patients;
 - patients only: ``history``, ``running``, ``frequency`` (:mod:`~recsys.recommender.history`), ``diagnosis``,
-  ``graph_drugs`` (what a drug shares with the drugs they take, :class:`~recsys.recommender.drugprofiles.DrugNeighbours`).
+  ``graph_drugs`` (what a drug shares with the drugs they take, :class:`~recsys.recommender.people_graph.DrugNeighbours`).
 Each is standardised per entity (:mod:`recsys.blend`); a component that cannot score an
 entity drops out and the result says so. Patients get the safety filter by default, and two
 weight sets: ``patient`` (continuation plus new drugs) and ``patient_new`` (new only); doctors
@@ -30,11 +30,12 @@ from kg.search import LazyNameIndex
 from recsys.blend import blend_components, blend_scores, standardise_rows
 from recsys.cf.base import CFRecommender, check_k
 from recsys.link.terms import MetapathTerms
+from recsys.people import PeopleScorer
 from recsys.recommender.explain import ExplainerOnDemand
 from recsys.recommender.fitting import calibrated, choose_patient_graph, fit_on_validation, validation_sample
 from recsys.recommender.diagnosis import ConditionPopularity
 from recsys.recommender.doctor_side import doctor_components, doctor_kind
-from recsys.recommender.drugprofiles import DrugNeighbours
+from recsys.recommender.people_graph import DrugNeighbours
 from recsys.recommender.history import PatientHistory
 from recsys.recommender.results import Recommendation, Recommendations
 from recsys.recommender.drugclasses import Combinations
@@ -63,7 +64,7 @@ class Ranker:
                  doctor_popularity: CFRecommender | None = None, patient_cf: CFRecommender | None = None,
                  weights: Mapping[str, Mapping[str, float]] | None = None,
                  selection: Mapping[str, dict] | None = None, explain_index: str | Path | None = None,
-                 graph_terms: MetapathTerms | None = None) -> None:
+                 graph_terms: MetapathTerms | None = None, people_gnn: PeopleScorer | None = None) -> None:
         self.graph = graph
         self.drug_ids = np.asarray(drug_ids, dtype=object)
         self.drug_index = pd.Index(self.drug_ids)
@@ -114,7 +115,7 @@ class Ranker:
         self._combinations: Combinations | None = None
         self.lookup = LazyNameIndex(graph)  # "did you mean ...?" for unknown ids
         self.history = PatientHistory(graph, self.drug_ids)
-        self.drug_neighbours = DrugNeighbours(graph, self.drug_ids)  # the graph's people components
+        self.drug_neighbours = DrugNeighbours(graph, self.drug_ids, people_gnn)  # the graph's people components
         self.diagnosis = ConditionPopularity(graph, self.drug_ids)
         doctors = nodes[nodes["type"] == "doctor"]
         self.specialties = ({d: s for d, s in zip(doctors["id"].to_numpy(dtype=object),
@@ -194,9 +195,8 @@ class Ranker:
         kinds = {self.kind_of(e) for e in entity_ids}
         if len(kinds) != 1:
             raise KGError(f"batch scoring needs entities of one type, got {sorted(kinds)}")
-        kind, ids, out = kinds.pop(), list(entity_ids), []
-        for start in range(0, len(ids), 2048):  # chunks bound memory for large batches
-            out.append(self.blend(kind, ids[start:start + 2048], only_weighted=True)[0])
+        kind, ids = kinds.pop(), list(entity_ids)  # chunks bound memory for large batches:
+        out = [self.blend(kind, ids[start:start + 2048], only_weighted=True)[0] for start in range(0, len(ids), 2048)]
         return np.vstack(out) if out else np.zeros((0, len(self.drug_ids)))
 
     # ---------------------------------------------------------- components

@@ -63,10 +63,13 @@ class RGCNEncoder(nn.Module):
                                     for _ in range(num_layers))
         self.dropout = dropout
 
-    def forward(self, x: dict[str, Tensor], adjacency: dict[MetaEdge, Tensor]) -> dict[str, Tensor]:
+    def forward(self, x: dict[str, Tensor], adjacency: dict[MetaEdge, Tensor],
+                last: dict[MetaEdge, Tensor] | None = None) -> dict[str, Tensor]:
+        """``last``: the last layer's adjacency when a caller reads only some node types (the
+        relations into them; the other types' outputs then skip their messages)."""
         h = x
         for i, layer in enumerate(self.layers):
-            h = layer(h, adjacency)
+            h = layer(h, adjacency if last is None or i < len(self.layers) - 1 else last)
             if i < len(self.layers) - 1:
                 h = {t: nn.functional.dropout(torch.relu(v), self.dropout, self.training) for t, v in h.items()}
         return {t: h[t] + x[t] for t in h}
@@ -91,11 +94,13 @@ class HeteroSAGEEncoder(nn.Module):
         self.metaedges = list(metaedges)
         self.dropout = dropout
 
-    def forward(self, x: dict[str, Tensor], adjacency: dict[MetaEdge, Tensor]) -> dict[str, Tensor]:
-        edges = {tuple(e): a for e, a in adjacency.items() if a._nnz() > 0}
+    def forward(self, x: dict[str, Tensor], adjacency: dict[MetaEdge, Tensor],
+                last: dict[MetaEdge, Tensor] | None = None) -> dict[str, Tensor]:
+        """``last`` as :meth:`RGCNEncoder.forward`."""
         h = x
         for i, conv in enumerate(self.convs):
-            new = conv(h, edges)
+            layer = adjacency if last is None or i < len(self.convs) - 1 else last
+            new = conv(h, {tuple(e): a for e, a in layer.items() if a._nnz() > 0})
             h = {t: new.get(t, h[t]) for t in h}
             if i < len(self.convs) - 1:
                 h = {t: nn.functional.dropout(torch.relu(v), self.dropout, self.training) for t, v in h.items()}

@@ -80,8 +80,10 @@ class LinkGNN(nn.Module):
         return self.encode(adjacency, features, node_ids)
 
     def encode(self, adjacency: dict[MetaEdge, Tensor], features: dict[str, Tensor],
-               node_ids: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
-        return self.encoder(self.inputs(features, node_ids), adjacency)
+               node_ids: dict[str, Tensor] | None = None,
+               last: dict[MetaEdge, Tensor] | None = None) -> dict[str, Tensor]:
+        """``last``: the last layer's adjacency, for a caller that reads only some node types."""
+        return self.encoder(self.inputs(features, node_ids), adjacency, last)
 
     def score_all(self, z: dict[str, Tensor], metaedge: MetaEdge, dst: Tensor,
                   prior_rows: Tensor | None = None) -> Tensor:
