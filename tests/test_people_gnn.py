@@ -109,5 +109,13 @@ def test_the_bundle_carries_the_people_gnn_and_scores_the_same_after_loading(pla
     loaded = Recommender.load(tmp_path / "bundle")
     assert loaded.drug_neighbours.gnn is not None
     assert np.allclose(before, loaded.component_scores("doctor_all", doctors)["graph"])
+    halves = loaded.drug_neighbours.doctor_graph.halves(
+        loaded.doctor_cf.train.matrix[loaded.doctor_cf.train.user_index(doctors)], loaded.doctor_cf.train.item_ids,
+        loaded.drug_ids, ["specialty 0", "specialty 3"])
+    assert set(halves) == {"profiles", "people GNN"} and np.allclose(sum(halves.values()), before)
+    first = loaded.recommend_for_doctor("doctor:NPI:0000", k=1, candidates="all")[0]
+    column = loaded.drug_index.get_loc(first.drug_id)
+    said = f"drug profiles {halves['profiles'][0, column]:+.2f} plus the people GNN {halves['people GNN'][0, column]:+.2f}"
+    assert said in first.explanation
     top = loaded.recommend_doctors_for_drug(PLANTED, k=8)
     assert {p.doctor_id[:len("doctor:NPI:0")] for p in top} == {"doctor:NPI:0"}  # cluster 0's prescribers

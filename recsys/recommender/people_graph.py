@@ -52,6 +52,12 @@ class DoctorGraph:
         """Prescribers x ``columns``: the component for prescribers whose claims are ``history``'s
         rows over ``item_ids``, with ``specialty`` per row (None for unknown). ``keep`` keeps the
         profile similarities of these drug lists for the next call (a model's fixed lists)."""
+        return sum(self.halves(history, item_ids, columns, specialty, keep).values())
+
+    def halves(self, history: sp.spmatrix, item_ids: Sequence[str], columns: Sequence[str],
+               specialty: Sequence[object] | None = None, keep: bool = False) -> dict[str, np.ndarray]:
+        """The two halves :meth:`scores` adds, standardised: ``profiles`` and ``people GNN``
+        (the raw profile score alone without a GNN)."""
         history = sp.csr_matrix(history, dtype=np.float64)
         key = (tuple(str(i) for i in item_ids), tuple(str(c) for c in columns))
         similarity = self._similarity.get(key)
@@ -61,10 +67,10 @@ class DoctorGraph:
                 self._similarity[key] = similarity
         profile = neighbour_scores(history, similarity)
         if self.gnn is None:
-            return profile
+            return {"profiles": profile}
         p_mean, p_spread, g_mean, g_spread = (self.gnn.scale.get(k, d) for k, d in zip(SCALE_KEYS, (0, 1, 0, 1)))
         learned = np.nan_to_num(self.gnn.scores(history, key[0], specialty, key[1]), nan=g_mean)
-        return (profile - p_mean) / p_spread + (learned - g_mean) / g_spread
+        return {"profiles": (profile - p_mean) / p_spread, "people GNN": (learned - g_mean) / g_spread}
 
 
 @dataclass(frozen=True)
@@ -163,6 +169,16 @@ class DrugNeighbours:
             facts = ", ".join(fact_text(f, names) for f in self.profiles.shared(drugs[i], drug_id, 2))
             shares.append(f"{names.get(drugs[i]) or drugs[i]} ({facts})")
         return f"In the graph it is like drugs they {verb}: {'; '.join(shares)}."
+
+    def halves_sentence(self, drug_id: str, prescribed: Mapping[str, float], specialty: str | None) -> str:
+        """How the doctors' graph score of ``drug_id`` splits between its two halves, for a
+        prescriber of ``prescribed`` (drug -> claims); empty without a people GNN."""
+        if self.gnn is None or not prescribed:
+            return ""
+        row = sp.csr_matrix(np.array([list(prescribed.values())], dtype=np.float64))
+        parts = self.doctor_graph.halves(row, list(prescribed), [drug_id], [specialty])
+        return ("Its graph score (standardised) is drug profiles " + f"{parts['profiles'][0, 0]:+.2f}"
+                + f" plus the people GNN {parts['people GNN'][0, 0]:+.2f}.")
 
 
 def _spread(block: np.ndarray) -> float:

@@ -144,6 +144,9 @@ def _prescriber_graph_sentence(recommender: Ranker, entity_id: str, drug_id: str
         train = recommender.doctor_cf.train
         row = train.matrix[train.user_index([entity_id])].tocsr()
         prescribed = {str(train.item_ids[j]): float(v) for j, v in zip(row.indices, row.data)}
+        split = recommender.drug_neighbours.halves_sentence(drug_id, prescribed, recommender.specialties.get(entity_id))
+        return " ".join(s for s in (recommender.drug_neighbours.sentence(drug_id, prescribed, recommender.names),
+                                    split) if s)
     else:
         return ""
     return recommender.drug_neighbours.sentence(drug_id, prescribed, recommender.names)
