@@ -44,7 +44,7 @@ from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ProtocolResult, Stopwatch, summarise
 from recsys.metrics import set_ranking_metrics
 
-__all__ = ["cold_start_protocols", "claim_share", "atc4_classes"]
+__all__ = ["cold_start_protocols", "claim_share", "atc4_classes", "measure_cold"]
 
 TREATS = EdgeType("drug", "treats", "disease")
 #: Prescribers and prescribed drugs a cold-start split needs before it means anything.
@@ -117,24 +117,13 @@ def cold_start_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     }
     rng = np.random.default_rng(config.seed)
     users = np.flatnonzero((np.diff(truth.indptr) > 0) & (np.diff(history.indptr) > 0))
-    shuffle_cols, shuffle_rows = rng.permutation(len(cold)), rng.permutation(truth.shape[0])
+    shuffles = rng.permutation(len(cold)), rng.permutation(truth.shape[0])
     among, reverse = results
-    dense = truth.toarray() > 0
     for name, score in scorers.items():
         scores, seconds = clock.timed(score)
         role = {DEPLOYED: "hybrid", PROFILES: "model", PEOPLE_GNN: "model", PREDICTED: "model"}.get(name, "baseline")
-        extra = {"seconds": seconds + {PREDICTED: fitted, DEPLOYED: gnn_seconds, PEOPLE_GNN: gnn_seconds}.get(name, 0.0)}
-        # (a) each prescriber's cold drugs among all cold drugs, ties in shuffled order
-        block, relevant = scores[users][:, shuffle_cols], truth[users][:, shuffle_cols]
-        per_user = {"recall@5": set_ranking_metrics(block, relevant, k=5)["recall"],
-                    "ndcg@10": set_ranking_metrics(block, relevant, k=10)["ndcg"]}
-        among.models.append(summarise(name, role, per_user, config.bootstrap, config.seed, **extra))
-        # (b) every prescriber for each cold drug
-        per_drug = {"auroc": np.array([_auroc(scores[:, c], dense[:, c]) for c in range(len(cold))]),
-                    "precision@100": np.array([dense[shuffle_rows[np.argsort(-scores[shuffle_rows, c],
-                                                                             kind="stable")[:100]], c].mean()
-                                               for c in range(len(cold))])}
-        reverse.models.append(summarise(name, role, per_drug, config.bootstrap, config.seed, **extra))
+        extra = {PREDICTED: fitted, DEPLOYED: gnn_seconds, PEOPLE_GNN: gnn_seconds}.get(name, 0.0)
+        measure_cold(among, reverse, name, role, scores, truth, users, shuffles, config, seconds=seconds + extra)
         log(f"  {name:<48} recall@5 {among.models[-1].means['recall@5']:.3f}  "
             f"auroc {reverse.models[-1].means['auroc']:.3f}")
     info = {"cold_drugs": len(cold), "prescribed_drugs": len(items), "hidden_prescriptions": int(truth.nnz),
@@ -142,6 +131,26 @@ def cold_start_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     among.info = {**info, "evaluated_prescribers": int(len(users))}
     reverse.info = {**info, "prescribers_ranked": int(truth.shape[0])}
     return results
+
+
+def measure_cold(among: ProtocolResult, reverse: ProtocolResult, name: str, role: str, scores: np.ndarray,
+                 truth: sp.csr_matrix, users: np.ndarray, shuffles: tuple[np.ndarray, np.ndarray],
+                 config: EvaluateConfig, top: int = 100, **extra) -> None:
+    """One row of both cold-start questions from ``scores`` (people x cold drugs): (a) each of
+    ``users``' cold drugs among all cold drugs, Recall@5 and NDCG@10; (b) every person for each
+    cold drug, AUROC and Precision@``top``. Ties break in the seeded ``shuffles`` (of the cold
+    drugs, of the people), never by id order."""
+    shuffle_cols, shuffle_rows = shuffles
+    block, relevant = scores[users][:, shuffle_cols], truth[users][:, shuffle_cols]
+    per_user = {"recall@5": set_ranking_metrics(block, relevant, k=5)["recall"],
+                "ndcg@10": set_ranking_metrics(block, relevant, k=10)["ndcg"]}
+    among.models.append(summarise(name, role, per_user, config.bootstrap, config.seed, **extra))
+    dense = truth.toarray() > 0
+    per_drug = {"auroc": np.array([_auroc(scores[:, c], dense[:, c]) for c in range(truth.shape[1])]),
+                f"precision@{top}": np.array([dense[shuffle_rows[np.argsort(-scores[shuffle_rows, c],
+                                                                          kind="stable")[:top]], c].mean()
+                                              for c in range(truth.shape[1])])}
+    reverse.models.append(summarise(name, role, per_drug, config.bootstrap, config.seed, **extra))
 
 
 def claim_share(history: sp.csr_matrix, same_class: np.ndarray) -> np.ndarray:

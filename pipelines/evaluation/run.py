@@ -28,6 +28,7 @@ def evaluate(config: EvaluateConfig | None = None, graph: KnowledgeGraph | None 
     >>> result.protocol("disease/random").model("degree prior").means["mrr"]  # doctest: +SKIP
     """
     from pipelines.config import default_config, default_data_dir
+    from pipelines.evaluation.coldpatients import patient_cold_protocols
     from pipelines.evaluation.coldmixed import mixed_protocol
     from pipelines.evaluation.coldstart import cold_start_protocols
     from pipelines.evaluation.disease import disease_protocol
@@ -84,7 +85,7 @@ def evaluate(config: EvaluateConfig | None = None, graph: KnowledgeGraph | None 
             else:
                 run(f"doctor/{mode}", lambda mode=mode: doctor_protocol(inter, mode, config, log, recipe))
     if "patient" in config.protocols:
-        run("patient", lambda: patient_protocols(graph, config, log))
+        run("patient", lambda: [*patient_protocols(graph, config, log), *patient_cold_protocols(graph, config, log)])
     provenance = {"rxkg": __version__, "versions": library_versions(), "machine": machine(),
                   "data": hashes, "data_hash": combined_hash(sorted(hashes.items())),
                   "graph": f"{graph.num_nodes:,} nodes, {graph.num_edges:,} edges",
