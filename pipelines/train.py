@@ -73,6 +73,18 @@ def check_trainable(graph: KnowledgeGraph, log: Callable[[str], None] = lambda m
             log(f"  no ({relation.src}, {relation.rel}, {relation.dst}) edges: no {enables}")
 
 
+def people_gnn_config(config: TrainConfig):
+    """The people GNN's settings ``config`` asks for (None: the graph component is the profiles alone)."""
+    from recsys.people import PeopleGNNConfig
+
+    if config.people_gnn is None:
+        return None
+    try:
+        return PeopleGNNConfig(**{"seed": config.seed, **config.people_gnn})
+    except TypeError as err:  # an unknown key
+        raise ValueError(f"people_gnn: {err}") from None
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Settings of ``rxkg train`` (the CF settings are the ones validation chose in bench_cf)."""
@@ -100,6 +112,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.cf_search not in ("quick", "full"):
             raise ValueError(f"cf_search must be 'quick' or 'full', got {self.cf_search!r}")
+        if self.people_gnn is not None:
+            people_gnn_config(self)  # unknown or invalid settings fail here, naming the setting
 
 
 @dataclass
@@ -269,13 +283,6 @@ def fit_metapath(graph: KnowledgeGraph, config: TrainConfig = TrainConfig()):
                              seed=config.seed, progress=True).fit(task)
     deployed = MetapathModel(**selected.chosen_settings(), progress=True).fit(deployed_task)
     return task, selected, deployed_task, deployed
-
-
-def people_gnn_config(config: TrainConfig):
-    """The people GNN's settings ``config`` asks for (None: the graph component is the profiles alone)."""
-    from recsys.people import PeopleGNNConfig
-
-    return None if config.people_gnn is None else PeopleGNNConfig(**{"seed": config.seed, **config.people_gnn})
 
 
 def _doctors_all(graph: KnowledgeGraph, claims, recipe, doctor_side, config: TrainConfig

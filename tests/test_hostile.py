@@ -221,6 +221,12 @@ CASES: dict[str, Case] = {
     "train seed that is not a number": Case(
         {"c.toml": '[train]\nseed = "zero"\n'}, ["train", "--config", "{in}/c.toml", "--out", "{out}/m"], 1,
         ("c.toml", "[train]", "seed", "int")),
+    "people GNN setting unknown or invalid": Case(
+        {"c.toml": '[train]\npeople_gnn = { epoch = 3 }\n'}, ["train", "--config", "{in}/c.toml", "--out", "{out}/m"],
+        1, ("c.toml", "[train]", "people_gnn", "epoch")),
+    "people GNN with no epochs": Case(
+        {"c.toml": '[train]\npeople_gnn = { epochs = 0 }\n'}, ["train", "--config", "{in}/c.toml", "--out", "{out}/m"],
+        1, ("c.toml", "[train]", "epochs", "positive")),
     "evaluate quick that is not a boolean": Case(
         {"c.toml": '[evaluate]\nquick = "yes"\n'}, ["evaluate", "--config", "{in}/c.toml", "--out", "{out}/r"], 1,
         ("c.toml", "[evaluate]", "quick", "bool")),
