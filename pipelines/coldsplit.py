@@ -22,7 +22,7 @@ from kg.schema import EdgeType
 from recsys.cf import Interactions
 from recsys.cf.split import per_user_holdout
 
-__all__ = ["cold_drugs", "without_drugs", "mixed_split", "MixedSplit", "COLD_SHARE"]
+__all__ = ["cold_drugs", "without_drugs", "mixed_split", "MixedSplit", "ColdSplit", "cold_split", "COLD_SHARE"]
 
 PRESCRIBES = EdgeType("doctor", "prescribes", "drug")
 TAKES = EdgeType("patient", "takes", "drug")
@@ -69,6 +69,33 @@ def cold_drugs(claims, partners: dict[str, frozenset[str]], share: float = COLD_
     if not chosen and grouped:
         chosen = list(grouped[int(rng.integers(len(grouped)))])
     return sorted(items[j] for j in chosen)
+
+
+@dataclass(frozen=True)
+class ColdSplit:
+    """People x drugs cut into the cold drugs' columns (``truth``: what is to be found) and the
+    others (``history``: what is known), over ``items`` (every drug of the input)."""
+
+    cold: list[str]
+    items: pd.Index
+    warm: np.ndarray  # columns of ``items`` that stay
+    truth: sp.csr_matrix
+    history: sp.csr_matrix
+
+    @property
+    def users(self) -> np.ndarray:
+        """Rows with a cold drug to find and a warm one to find it from."""
+        return np.flatnonzero((np.diff(self.truth.indptr) > 0) & (np.diff(self.history.indptr) > 0))
+
+
+def cold_split(interactions, partners: dict[str, frozenset[str]], seed: int = 0,
+               share: float = COLD_SHARE) -> ColdSplit:
+    """``interactions`` (people x drugs) split by :func:`cold_drugs` into cold and warm columns."""
+    cold = cold_drugs(interactions, partners, share, seed)
+    items = pd.Index([str(i) for i in interactions.item_ids])
+    warm = np.setdiff1d(np.arange(len(items)), items.get_indexer(cold))
+    matrix = sp.csr_matrix(interactions.matrix, dtype=np.float64)
+    return ColdSplit(cold, items, warm, matrix[:, items.get_indexer(cold)], matrix[:, warm])
 
 
 def without_drugs(graph: KnowledgeGraph, drugs: list[str]) -> KnowledgeGraph:

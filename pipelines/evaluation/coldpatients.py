@@ -31,8 +31,8 @@ import scipy.sparse as sp
 
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
-from pipelines.coldsplit import COLD_SHARE, cold_drugs, without_drugs
-from pipelines.evaluation.coldstart import TREATS, atc4_classes, claim_share, measure_cold
+from pipelines.coldsplit import cold_split, without_drugs
+from pipelines.evaluation.coldstart import TREATS, atc4_classes, claim_share, measure_cold, seeded_shuffles, skipped
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ProtocolResult, Stopwatch
 
@@ -69,15 +69,11 @@ def patient_cold_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
            if records.shape[1] < MIN_DRUGS else
            "no treats edges: no disease scorer" if treats is None or treats.empty else None)
     if why:
-        for result in results:
-            result.skipped = why
-        return results
-    cold = cold_drugs(records, Combinations.from_graph(graph).partners, COLD_SHARE, config.seed)
-    items = pd.Index([str(i) for i in records.item_ids])
+        return skipped(results, why)
+    split = cold_split(records, Combinations.from_graph(graph).partners, config.seed)
+    cold, items, warm, truth = split.cold, split.items, split.warm, split.truth
+    history = (split.history > 0).astype(np.float64)
     cold_cols = items.get_indexer(cold)
-    warm = np.setdiff1d(np.arange(len(items)), cold_cols)
-    truth = sp.csr_matrix(records.matrix)[:, cold_cols]
-    history = (sp.csr_matrix(records.matrix)[:, warm] > 0).astype(np.float64)
     log(f"  {len(cold)} cold drugs of {len(items)} taken ({int(truth.nnz):,} patient-drug pairs hidden); "
         f"{len(warm)} warm drugs stay")
     clock = Stopwatch()
@@ -98,9 +94,7 @@ def patient_cold_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
         "indication overlap with their conditions": lambda: _indications_in_conditions(graph, conditions, cold,
                                                                                        task.id_maps["disease"]),
     }
-    rng = np.random.default_rng(config.seed)
-    users = np.flatnonzero((np.diff(truth.indptr) > 0) & (np.diff(history.indptr) > 0))
-    shuffles = rng.permutation(len(cold)), rng.permutation(truth.shape[0])
+    users, shuffles = split.users, seeded_shuffles(split, config.seed)
     among, reverse = results
     for name, score in scorers.items():
         scores, seconds = clock.timed(score)

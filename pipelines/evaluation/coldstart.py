@@ -39,12 +39,12 @@ import scipy.sparse as sp
 from kg.atc import drug_atc_codes
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
-from pipelines.coldsplit import COLD_SHARE, cold_drugs, without_drugs
+from pipelines.coldsplit import cold_split, without_drugs
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ProtocolResult, Stopwatch, summarise
 from recsys.metrics import set_ranking_metrics
 
-__all__ = ["cold_start_protocols", "claim_share", "atc4_classes", "measure_cold"]
+__all__ = ["cold_start_protocols", "claim_share", "atc4_classes", "measure_cold", "seeded_shuffles", "skipped"]
 
 TREATS = EdgeType("drug", "treats", "disease")
 #: Prescribers and prescribed drugs a cold-start split needs before it means anything.
@@ -80,15 +80,10 @@ def cold_start_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
            if claims.shape[1] < MIN_DRUGS else
            "no treats edges: no disease scorer to profile a cold drug with" if treats is None or treats.empty else None)
     if why:
-        for result in results:
-            result.skipped = why
-        return results
-    cold = cold_drugs(claims, Combinations.from_graph(graph).partners, COLD_SHARE, config.seed)
-    items = pd.Index([str(i) for i in claims.item_ids])
+        return skipped(results, why)
+    split = cold_split(claims, Combinations.from_graph(graph).partners, config.seed)
+    cold, items, warm, truth, history = split.cold, split.items, split.warm, split.truth, split.history
     cold_cols = items.get_indexer(cold)
-    warm = np.setdiff1d(np.arange(len(items)), cold_cols)
-    truth = sp.csr_matrix(claims.matrix)[:, cold_cols]
-    history = sp.csr_matrix(claims.matrix)[:, warm].astype(np.float64)
     log(f"  {len(cold)} cold drugs of {len(items)} prescribed ({int(truth.nnz):,} prescriptions hidden); "
         f"{len(warm)} warm drugs stay")
     clock = Stopwatch()
@@ -115,9 +110,7 @@ def cold_start_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
         "indication overlap with their drugs": lambda: _indication_overlap(graph, history, items, warm, cold),
         "class popularity within the specialty": lambda: _class_in_specialty(claims, history, same_class),
     }
-    rng = np.random.default_rng(config.seed)
-    users = np.flatnonzero((np.diff(truth.indptr) > 0) & (np.diff(history.indptr) > 0))
-    shuffles = rng.permutation(len(cold)), rng.permutation(truth.shape[0])
+    users, shuffles = split.users, seeded_shuffles(split, config.seed)
     among, reverse = results
     for name, score in scorers.items():
         scores, seconds = clock.timed(score)
@@ -131,6 +124,18 @@ def cold_start_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     among.info = {**info, "evaluated_prescribers": int(len(users))}
     reverse.info = {**info, "prescribers_ranked": int(truth.shape[0])}
     return results
+
+
+def skipped(results: list[ProtocolResult], why: str) -> list[ProtocolResult]:
+    for result in results:
+        result.skipped = why
+    return results
+
+
+def seeded_shuffles(split, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The orders ties break in: of the cold drugs, of the people (:func:`measure_cold`)."""
+    rng = np.random.default_rng(seed)
+    return rng.permutation(len(split.cold)), rng.permutation(split.truth.shape[0])
 
 
 def measure_cold(among: ProtocolResult, reverse: ProtocolResult, name: str, role: str, scores: np.ndarray,
