@@ -44,7 +44,9 @@ def test_cold_drugs_are_seeded_whole_units_from_every_popularity_stratum():
     assert len({tuple(c) for c in picks}) > 10
 
 
-def test_training_never_sees_a_cold_drug_prescribed_or_taken(people, monkeypatch):
+@pytest.fixture
+def metapath_graphs(monkeypatch) -> list:
+    """The graphs the metapath model is fitted on, recorded as the protocols fit it."""
     import pipelines.train
 
     seen = []
@@ -55,8 +57,12 @@ def test_training_never_sees_a_cold_drug_prescribed_or_taken(people, monkeypatch
         return real(graph, *args, **kwargs)
 
     monkeypatch.setattr(pipelines.train, "fit_metapath", spy)
+    return seen
+
+
+def test_training_never_sees_a_cold_drug_prescribed_or_taken(people, metapath_graphs):
     among, reverse = cold_start_protocols(people, QUICK, log=lambda m: None)
-    (trained,) = seen
+    (trained,) = metapath_graphs
     cold = set(cold_drugs(doctor_drug_interactions(people), {}, 0.2, QUICK.seed))
     assert among.info["cold_drugs"] == len(cold) > 0
     for relation in (PRESCRIBES, TAKES):
@@ -93,21 +99,13 @@ def test_without_drugs_leaves_every_other_relation_and_the_input_alone(people):
     assert isinstance(out.edges[TAKES], pd.DataFrame)
 
 
-def test_patients_drug_cold_start_hides_every_record_of_a_cold_drug_and_ranks_through_the_graph(people, monkeypatch):
-    import pipelines.train
+def test_patients_drug_cold_start_hides_every_record_of_a_cold_drug_and_ranks_through_the_graph(people,
+                                                                                             metapath_graphs):
     from pipelines.evaluation.coldpatients import BOTH, DRUGS, patient_cold_protocols
     from recsys.cf import patient_drug_interactions
 
-    seen = []
-    real = pipelines.train.fit_metapath
-
-    def spy(graph, *args, **kwargs):
-        seen.append(graph)
-        return real(graph, *args, **kwargs)
-
-    monkeypatch.setattr(pipelines.train, "fit_metapath", spy)
     among, reverse = patient_cold_protocols(people, QUICK, log=lambda m: None)
-    (trained,) = seen
+    (trained,) = metapath_graphs
     cold = set(cold_drugs(patient_drug_interactions(people), {}, 0.2, QUICK.seed))
     assert among.info["cold_drugs"] == len(cold) > 0 and among.info["evaluated_patients"] > 0
     for relation in (PRESCRIBES, TAKES):
