@@ -135,6 +135,16 @@ def _facts(protocol: ProtocolResult) -> str:
             return (f"Test: {info['evaluated_prescribers']:,} prescribers of a cold drug (and at least one other), "
                     f"each ranking only the cold drugs; ties in shuffled order. {shared}")
         return f"Test: every cold drug ranks all {info['prescribers_ranked']:,} prescribers. {shared}"
+    if protocol.name.startswith("patient/cold"):
+        metapath = info.get("metapath") or {}
+        shared = (f"{info['cold_drugs']} of the {info['drugs_taken']} drugs patients take made cold "
+                  f"({info['hidden_pairs']:,} patient-drug pairs, every record of them removed from training; the "
+                  f"metapath model refitted without them: {metapath.get('examples')} examples, "
+                  f"{metapath.get('family')}, penalty {metapath.get('penalty')}). Seed {info['seed']}.")
+        if "evaluated_patients" in info:
+            return (f"Test: {info['evaluated_patients']:,} patients who take a cold drug (and another), each ranking "
+                    f"only the cold drugs; ties in shuffled order. {shared}")
+        return f"Test: every cold drug ranks all {info['patients_ranked']:,} patients. {shared}"
     if protocol.name.startswith("doctor/"):
         states = f" Held-out states: {', '.join(info['held_out_states'])}." if info["held_out_states"] else ""
         return (f"Test: {info['evaluated_prescribers']:,} prescribers, {info['held_out_entries']:,} held-out "
