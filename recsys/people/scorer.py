@@ -24,6 +24,9 @@ from kg.outputs import atomic_file
 
 __all__ = ["PeopleScorer", "activity", "row_normalised", "specialties_of"]
 
+#: Drug lists whose positions are kept (:meth:`PeopleScorer.positions`).
+POSITIONS_KEPT = 8
+
 
 @dataclass
 class PeopleScorer:
@@ -40,6 +43,9 @@ class PeopleScorer:
     #: Named constants of how these scores are combined with others (for the doctors' graph
     #: component: the means and spreads it standardises by), saved with the arrays.
     scale: dict[str, float] = field(default_factory=dict)
+    #: drug lists -> their positions among the model's drugs, for lists scored again and again (a
+    #: CF model's items, the recommender's drugs); a few kept, the oldest dropped first.
+    _positions: dict[tuple[str, ...], np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     def scores(self, uses: sp.spmatrix, item_ids: Sequence[str], specialty: Sequence[object] | None = None,
                columns: Sequence[str] | None = None) -> np.ndarray:
@@ -48,8 +54,7 @@ class PeopleScorer:
         drugs the model lacks are ignored) and whose specialties are ``specialty`` (None or
         unknown: none)."""
         uses = sp.csr_matrix(uses, dtype=np.float64)
-        position = (np.arange(len(self.drug_ids)) if columns is None
-                    else self.drug_ids.get_indexer([str(c) for c in columns]))
+        position = np.arange(len(self.drug_ids)) if columns is None else self.positions(columns)
         people = (self.weights(uses, item_ids) @ self.drug_vectors) @ self.from_drugs.T
         people += self.specialty_vectors[self.specialty_codes(specialty, uses.shape[0])]
         offset = activity(uses) @ self.activity_weight + self.activity_bias
@@ -60,11 +65,21 @@ class PeopleScorer:
 
     def weights(self, uses: sp.spmatrix, item_ids: Sequence[str]) -> np.ndarray:
         """``uses`` (people x ``item_ids``) as row-normalised log weights over the model's drugs."""
-        position = self.drug_ids.get_indexer([str(i) for i in item_ids])
+        position = self.positions(item_ids)
         known = np.flatnonzero(position >= 0)
-        onto = sp.csr_matrix((np.ones(len(known)), (known, position[known])),
-                             shape=(len(position), len(self.drug_ids)))
+        onto = sp.csr_matrix((np.ones(len(known)), (known, position[known])), shape=(len(position), len(self.drug_ids)))
         return row_normalised(sp.csr_matrix(sp.csr_matrix(uses, dtype=np.float64) @ onto))
+
+    def positions(self, drugs: Sequence[str]) -> np.ndarray:
+        """Each of ``drugs``' position among the model's drugs (-1 for one it lacks)."""
+        key = tuple(str(d) for d in drugs)
+        found = self._positions.get(key)
+        if found is None:
+            found = self.drug_ids.get_indexer(list(key))
+            if len(self._positions) >= POSITIONS_KEPT:
+                self._positions.pop(next(iter(self._positions)))
+            self._positions[key] = found
+        return found
 
     def specialty_codes(self, specialty: Sequence[object] | None, n: int) -> np.ndarray:
         """Rows of :attr:`specialty_vectors`: 0 for none or unknown."""

@@ -46,15 +46,16 @@ def neutral_fill(block: np.ndarray) -> np.ndarray:
     return out
 
 
-def doctor_components(ranker, doctor_ids: Sequence[str], kind: str = "doctor") -> dict[str, np.ndarray]:
+def doctor_components(ranker, doctor_ids: Sequence[str], kind: str = "doctor",
+                      skip: Sequence[str] = ()) -> dict[str, np.ndarray]:
     """The raw ``graph``, ``cf`` and ``popularity`` scores of known prescribers (NaN where a
     component cannot score; for ``doctor_all``, CF and popularity are neutral on the drugs nobody
     prescribes, :func:`neutral_fill`). A prescriber without claims but with a specialty in the
     graph gets within-specialty popularity, as a new prescriber of that specialty does."""
     model = ranker.doctor_cf
     graph = np.full((len(doctor_ids), len(ranker.drug_ids)), np.nan)
-    known = [i for i, d in enumerate(doctor_ids) if ranker.knows(model, d)]
-    if known:
+    known = [i for i, d in enumerate(doctor_ids) if ranker.knows(model, d)] if "graph" not in skip else []
+    if known:  # a batch that weighs the graph 0 skips it: the people GNN is a third of a batch's time
         rows = model.train.matrix[model.train.user_index([doctor_ids[i] for i in known])]
         graph[known] = ranker.drug_neighbours.scores(rows, model.train.item_ids,
                                                      specialty=[ranker.specialties.get(doctor_ids[i]) for i in known])

@@ -214,7 +214,7 @@ class Ranker:
                 out[name] = matrix[rows]
             out["popularity"] = np.tile(np.log1p(self.indication_counts), (n, 1))
         elif kind in ("doctor", "doctor_all"):
-            out.update(doctor_components(self, entity_ids, kind))
+            out.update(doctor_components(self, entity_ids, kind, skip))
         elif kind in ("patient", "patient_new"):
             out["graph"] = self.condition_scores(entity_ids, self.patient_scorers)
             out["cf"] = self.cf_block(self.patient_cf, entity_ids)
