@@ -10,10 +10,11 @@ __all__ = ["PeopleGNNConfig"]
 @dataclass(frozen=True)
 class PeopleGNNConfig:
     """Hyper-parameters, chosen on the drug cold-start splits of seeds 1 and 2 (never the evaluated
-    seed 0), early stopping on a cold split of the training drugs (docs/evaluation.md has the
-    numbers): R-GCN over HeteroConv-SAGE (among-cold Recall@5 0.29 against 0.23 on seed 1), two
-    layers over one (0.27), learning rate 0.003 over 0.01; the best epochs (4 to 18) led to a
-    fixed 12, as good as early stopping on both seeds and steadier on the reverse question."""
+    seed 0), first with early stopping on a cold split of the training drugs (docs/evaluation.md,
+    "How the people GNN was chosen"): R-GCN over HeteroConv-SAGE (among-cold Recall@5 0.29 against
+    0.23 on seed 1), two layers over one (0.27), learning rate 0.003 over 0.01; the best epochs (4
+    to 18) led to a fixed 12, as good as early stopping on both seeds and steadier on the reverse
+    question."""
 
     dim: int = 64
     encoder: str = "rgcn"

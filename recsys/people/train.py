@@ -3,7 +3,7 @@
 Training is denoising, as in Mult-DAE (Liang et al. 2018): each step hides a random 20% of every
 person's drugs, embeds the person from the rest, and maximises the multinomial likelihood of the
 hidden drugs over every drug somebody uses in training, the kept ones excluded. The graph encoder
-runs full-batch once per step (about 2.4 million edges with their reverses on the shipped graph).
+runs full-batch once per step (2.07 million edges with their reverses on the shipped graph).
 It runs a fixed number of epochs, chosen on validation (:class:`PeopleGNNConfig`). The fitted
 model is exported to plain arrays for scoring and for the bundle (:mod:`recsys.people.scorer`).
 """
