@@ -352,3 +352,10 @@ def test_by_history_bands_entities_by_what_they_already_have():
     bands = by_history([model], np.array([1, 2, 4, 40, 1]), (1, 5, 20), "recall@10")
     assert bands == [{"known": "1", "entities": 2, "m": 1.0}, {"known": "2-5", "entities": 2, "m": 0.5},
                      {"known": "21+", "entities": 1, "m": 0.0}]
+
+
+@pytest.mark.parametrize("settings", [{"people_gnn_epochs": 0}, {"gnn_epochs": 0}, {"k": 0}, {"bootstrap": -1}])
+def test_evaluate_settings_that_cannot_run_are_refused(settings):
+    with pytest.raises(KGError, match="must be positive"):
+        EvaluateConfig(**settings)
+    assert EvaluateConfig(quick=True).effective().people_gnn_epochs == 3  # a quick run's people GNN

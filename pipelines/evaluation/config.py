@@ -56,7 +56,9 @@ class EvaluateConfig:
             unknown = [v for v in value if v not in allowed]
             if unknown:
                 raise KGError(f"evaluate.{name}: unknown {unknown}; known: {list(allowed)}")
-        if min(self.k, self.kge_epochs, self.gnn_epochs, self.kge_triples_per_epoch) <= 0 or self.bootstrap < 0:
+        if (min(self.k, self.kge_epochs, self.gnn_epochs, self.kge_triples_per_epoch,
+                1 if self.people_gnn_epochs is None else self.people_gnn_epochs) <= 0
+                or self.bootstrap < 0):
             raise KGError("evaluate: k, epochs and triples per epoch must be positive, bootstrap >= 0")
         for name in ("disease_holdout", "patient_history_share", "patient_val_share"):
             if not 0.0 < getattr(self, name) < 1.0:
