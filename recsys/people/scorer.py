@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from kg.errors import KGError
 from kg.outputs import atomic_file
 
-__all__ = ["PeopleScorer", "activity", "row_normalised", "specialties_of"]
+__all__ = ["PeopleScorer", "activity", "row_normalised", "specialties_of", "specialty_codes"]
 
 #: Drug lists whose positions are kept (:meth:`PeopleScorer.positions`).
 POSITIONS_KEPT = 8
@@ -83,9 +83,7 @@ class PeopleScorer:
 
     def specialty_codes(self, specialty: Sequence[object] | None, n: int) -> np.ndarray:
         """Rows of :attr:`specialty_vectors`: 0 for none or unknown."""
-        if specialty is None:
-            return np.zeros(n, dtype=np.int64)
-        return self.specialties.get_indexer([s if isinstance(s, str) else "" for s in specialty]) + 1
+        return specialty_codes(self.specialties, specialty, n)
 
     def save(self, path: str | Path) -> None:
         """One ``.npz`` file of arrays, written atomically."""
@@ -125,6 +123,15 @@ def specialties_of(claims) -> np.ndarray:
     if "specialty" not in claims.user_attributes.columns:
         return np.full(claims.shape[0], None, dtype=object)
     return claims.attribute("specialty")
+
+
+def specialty_codes(specialties: pd.Index, specialty: Sequence[object] | None, n: int) -> np.ndarray:
+    """Each of ``n`` people's row of the specialty vectors: 1 + its position in ``specialties``,
+    0 for none or one the model does not know (``specialty`` None: nobody has one)."""
+    if specialty is None:
+        return np.zeros(n, dtype=np.int64)
+    return np.asarray(specialties.get_indexer([s if isinstance(s, str) else "" for s in specialty]) + 1,
+                      dtype=np.int64)
 
 
 def activity(rows: sp.spmatrix) -> np.ndarray:

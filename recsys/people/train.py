@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,7 +26,7 @@ from recsys.link.gnn.graph import atc_features
 from recsys.link.training import TrainingLog
 from recsys.people.config import PeopleGNNConfig
 from recsys.people.model import PeopleGNN
-from recsys.people.scorer import PeopleScorer, activity, row_normalised, specialties_of
+from recsys.people.scorer import PeopleScorer, activity, row_normalised, specialties_of, specialty_codes
 
 __all__ = ["FittedPeopleGNN", "fit_people_gnn", "KnowledgeInputs"]
 
@@ -97,10 +96,6 @@ class FittedPeopleGNN:
                             self.specialties, as_array(self.model.specialty.weight),
                             as_array(self.model.activity.weight)[0], float(self.model.activity.bias.item()))
 
-    def specialty_codes(self, specialty: Sequence[object], n: int) -> torch.Tensor:
-        codes = self.specialties.get_indexer([s if isinstance(s, str) else "" for s in specialty]) + 1
-        return torch.from_numpy(np.asarray(codes, dtype=np.int64))  # -1 + 1 = 0: unknown is "none"
-
 
 def fit_people_gnn(graph: KnowledgeGraph, claims: Interactions, config: PeopleGNNConfig | None = None,
                    progress: bool = False, inputs: KnowledgeInputs | None = None) -> FittedPeopleGNN:
@@ -134,7 +129,7 @@ def _train(fitted: FittedPeopleGNN, claims: Interactions, specialty: np.ndarray,
     used = np.flatnonzero((np.diff(sp.csc_matrix(matrix).indptr) > 0) & (columns >= 0))
     candidates = torch.from_numpy(columns[used])  # the drugs a step ranks: somebody uses them in training
     people = np.flatnonzero(np.diff(matrix.indptr) >= 2)  # one drug to hide and one to keep, at least
-    codes = fitted.specialty_codes(specialty, len(specialty))
+    codes = torch.from_numpy(specialty_codes(fitted.specialties, specialty, len(specialty)))
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     rng = np.random.default_rng(cfg.seed)
     # At least MIN_STEPS steps an epoch: a small graph takes as many optimiser steps as the
