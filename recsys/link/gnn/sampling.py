@@ -2,10 +2,11 @@
 
 PyG's ``LinkNeighborLoader`` needs ``pyg-lib`` or ``torch-sparse`` to sample, and
 neither publishes wheels for the PyTorch this project pins, so rxkg samples with
-the same semantics itself: seeds are the batch's drugs and diseases plus random
-drugs and diseases of the right type (the negatives), and each hop draws at most
-``fanout[h]`` in-neighbours per node and relation, without replacement. The
-returned subgraph has local indices and the model runs on it unchanged.
+the same semantics itself (:func:`sample_hops`, also used by the people GNN): seeds
+are the batch's drugs and diseases plus random drugs and diseases of the right type
+(the negatives), and each hop draws at most ``fanout[h]`` in-neighbours per node and
+relation, without replacement. The returned subgraph has local indices and the model
+runs on it unchanged.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from torch import Tensor
 from recsys.link.adjacency import MetaEdge
 from recsys.link.gnn.graph import MessageGraph
 
-__all__ = ["NeighbourSampler", "SampledSubgraph"]
+__all__ = ["NeighbourSampler", "SampledSubgraph", "InNeighbours", "in_neighbours", "sample_hops"]
 
 
 @dataclass
@@ -39,7 +40,7 @@ class SampledSubgraph:
         return self.edge_index.get(e, torch.empty((2, 0), dtype=torch.int64))
 
 
-class _InNeighbours:
+class InNeighbours:
     """CSR of one metaedge by destination: ``indices[indptr[v]:indptr[v+1]]`` are v's sources."""
 
     def __init__(self, edge_index: Tensor, num_dst: int) -> None:
@@ -66,6 +67,42 @@ class _InNeighbours:
         return self.indices[start[owner[chosen]] + within[chosen]], nodes[owner[chosen]]
 
 
+def in_neighbours(edge_index: dict[MetaEdge, Tensor], num_nodes: dict[str, int]) -> dict[MetaEdge, InNeighbours]:
+    """Per metaedge, its edges indexed by destination (what :func:`sample_hops` draws from)."""
+    return {e: InNeighbours(ei, num_nodes[e.dst]) for e, ei in edge_index.items()}
+
+
+def sample_hops(neighbours: dict[MetaEdge, InNeighbours], seeds: dict[str, np.ndarray], fanout: tuple[int, ...],
+                rng: np.random.Generator, num_nodes: dict[str, int]) -> tuple[dict[str, np.ndarray],
+                                                                             dict[MetaEdge, Tensor]]:
+    """The ``len(fanout)``-hop typed in-neighbourhood of ``seeds`` (global ids per node type):
+    every node reached, sorted, per type, and the sampled edges in local indices (positions in
+    those sorted arrays). Hop ``h`` draws at most ``fanout[h]`` in-edges per node and relation."""
+    nodes = {k: [v] for k, v in seeds.items()}
+    frontier = dict(seeds)
+    edges: dict[MetaEdge, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for fan in fanout:
+        reached: dict[str, list[np.ndarray]] = {}
+        for e, csr in neighbours.items():
+            if e.dst not in frontier or len(frontier[e.dst]) == 0:
+                continue
+            s, d = csr.sample(frontier[e.dst], fan, rng)
+            if len(s):
+                edges.setdefault(e, []).append((s, d))
+                reached.setdefault(e.src, []).append(s)
+        frontier = {k: np.unique(np.concatenate(v)) for k, v in reached.items()}
+        for k, v in frontier.items():
+            nodes.setdefault(k, []).append(v)
+    node_ids = {k: np.unique(np.concatenate(nodes.get(k, [np.empty(0, np.int64)]))) for k in num_nodes}
+    local = {}
+    for e, parts in edges.items():
+        s = np.concatenate([p[0] for p in parts])
+        d = np.concatenate([p[1] for p in parts])
+        pair = np.unique(np.vstack([np.searchsorted(node_ids[e.src], s), np.searchsorted(node_ids[e.dst], d)]), axis=1)
+        local[e] = torch.from_numpy(pair.astype(np.int64))
+    return node_ids, local
+
+
 class NeighbourSampler:
     """Samples the ``len(fanout)``-hop typed neighbourhood of a batch of target pairs."""
 
@@ -73,41 +110,16 @@ class NeighbourSampler:
         self.graph = graph
         self.fanout = tuple(fanout)
         self.negatives = negatives
-        self.fixed = {e: _InNeighbours(ei, graph.num_nodes[e.dst]) for e, ei in graph.edge_index.items()}
+        self.fixed = in_neighbours(graph.edge_index, graph.num_nodes)
 
     def sample(self, pairs: Tensor, message_index: Tensor, generator: torch.Generator) -> SampledSubgraph:
         g, t = self.graph, self.graph.target
         rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
-        neighbours = dict(self.fixed)
-        for e, index in g.target_edges(message_index).items():
-            neighbours[e] = _InNeighbours(index, g.num_nodes[e.dst])
+        neighbours = {**self.fixed, **in_neighbours(g.target_edges(message_index), g.num_nodes)}
         src, dst = pairs.numpy()
         seeds = {t.src: np.unique(np.concatenate([src, rng.integers(0, g.num_nodes[t.src], self.negatives)])),
                  t.dst: np.unique(np.concatenate([dst, rng.integers(0, g.num_nodes[t.dst], self.negatives)]))}
-        nodes = {k: [v] for k, v in seeds.items()}
-        frontier = dict(seeds)
-        edges: dict[MetaEdge, list[tuple[np.ndarray, np.ndarray]]] = {}
-        for fanout in self.fanout:
-            reached: dict[str, list[np.ndarray]] = {}
-            for e, csr in neighbours.items():
-                if e.dst not in frontier or len(frontier[e.dst]) == 0:
-                    continue
-                s, d = csr.sample(frontier[e.dst], fanout, rng)
-                if len(s):
-                    edges.setdefault(e, []).append((s, d))
-                    reached.setdefault(e.src, []).append(s)
-            frontier = {k: np.unique(np.concatenate(v)) for k, v in reached.items()}
-            for k, v in frontier.items():
-                nodes.setdefault(k, []).append(v)
-        node_ids = {k: np.unique(np.concatenate(nodes.get(k, [np.empty(0, np.int64)])))
-                    for k in g.num_nodes}
-        local = {}
-        for e, parts in edges.items():
-            s = np.concatenate([p[0] for p in parts])
-            d = np.concatenate([p[1] for p in parts])
-            pair = np.unique(np.vstack([np.searchsorted(node_ids[e.src], s),
-                                        np.searchsorted(node_ids[e.dst], d)]), axis=1)
-            local[e] = torch.from_numpy(pair.astype(np.int64))
+        node_ids, local = sample_hops(neighbours, seeds, self.fanout, rng, g.num_nodes)
         local_pairs = np.vstack([np.searchsorted(node_ids[t.src], src), np.searchsorted(node_ids[t.dst], dst)])
         candidates = {k: torch.from_numpy(np.searchsorted(node_ids[k], v)) for k, v in seeds.items()}
         return SampledSubgraph({k: torch.from_numpy(v.astype(np.int64)) for k, v in node_ids.items()},
