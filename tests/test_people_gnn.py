@@ -119,3 +119,94 @@ def test_the_bundle_carries_the_people_gnn_and_scores_the_same_after_loading(pla
     assert said in first.explanation
     top = loaded.recommend_doctors_for_drug(PLANTED, k=8)
     assert {p.doctor_id[:len("doctor:NPI:0")] for p in top} == {"doctor:NPI:0"}  # cluster 0's prescribers
+
+
+def _planted_cluster_gap(scorer: PeopleScorer, planted) -> float:
+    """How far cluster 0's prescribers lie above the others for the planted drug (mean, in spreads)."""
+    claims = doctor_drug_interactions(planted)
+    column = scorer.scores(claims.matrix, claims.item_ids, claims.attribute("specialty"), [PLANTED])[:, 0]
+    cluster0 = np.array([str(d).startswith("doctor:NPI:0") for d in claims.user_ids])
+    return float((column[cluster0].mean() - column[~cluster0].mean()) / column.std())
+
+
+def test_sampled_mode_learns_the_planted_drug_from_sampled_neighbourhoods_and_is_deterministic(planted):
+    claims = doctor_drug_interactions(planted)
+    config = PeopleGNNConfig(**{**SMALL.__dict__, "mode": "sampled", "fanout": [3, 3]})
+    assert config.fanout == (3, 3)  # a TOML list becomes the tuple the sampler reads
+    first = fit_people_gnn(planted, claims, config).export()
+    assert _planted_cluster_gap(first, planted) > 1.0
+    again = fit_people_gnn(planted, claims, config).export()
+    assert np.array_equal(first.scores(claims.matrix, claims.item_ids), again.scores(claims.matrix, claims.item_ids))
+    wider = fit_people_gnn(planted, claims, PeopleGNNConfig(**{**config.__dict__, "fanout": (50, 50)})).export()
+    assert not np.array_equal(first.drug_vectors, wider.drug_vectors)  # the fanout is what is sampled
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"mode": "minibatch"}, "mode must be one of"),
+    ({"mode": "sampled", "fanout": (10,)}, "fanout must be 2 positive integers"),
+    ({"mode": "sampled", "fanout": (10, 0)}, "fanout must be 2 positive integers"),
+    ({"fanout": 10}, "fanout must be a list"),
+])
+def test_settings_that_cannot_run_are_refused_by_name(settings, message):
+    with pytest.raises(ValueError, match=message):
+        PeopleGNNConfig(**settings)
+
+
+def test_normalised_people_have_one_length_and_the_file_keeps_it(planted, tmp_path):
+    claims = doctor_drug_interactions(planted)
+    scorer = fit_people_gnn(planted, claims, PeopleGNNConfig(**{**SMALL.__dict__, "normalise_people": True})).export()
+    assert scorer.person_norm is not None and scorer.person_norm > 0
+    # One drug or all of a cluster's: the person vector has the learned length, so a scores row's
+    # spread over the drugs comes from the drugs alone.
+    people = scorer.weights(claims.matrix, claims.item_ids) @ scorer.drug_vectors @ scorer.from_drugs.T
+    people += scorer.specialty_vectors[scorer.specialty_codes(claims.attribute("specialty"), claims.shape[0])]
+    scores = scorer.scores(claims.matrix, claims.item_ids, claims.attribute("specialty"))
+    offsets = scores - (people / np.linalg.norm(people, axis=1, keepdims=True) * scorer.person_norm) @ \
+        scorer.drug_vectors.T
+    assert np.allclose(offsets - offsets[:, :1], (scorer.drug_bias - scorer.drug_bias[0])[None, :])
+    assert _planted_cluster_gap(scorer, planted) > 1.0
+    scorer.save(tmp_path / "people_gnn.npz")
+    assert PeopleScorer.load(tmp_path / "people_gnn.npz").person_norm == scorer.person_norm
+    # A file from before normalisation (no person_norm array) still reads, as the model it was.
+    with np.load(tmp_path / "people_gnn.npz", allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files if k != "person_norm"}
+    np.savez(tmp_path / "older.npz", **arrays)
+    assert PeopleScorer.load(tmp_path / "older.npz").person_norm is None
+
+
+def test_two_process_torchrun_trains_on_shares_of_each_batch_and_rank_zero_writes_the_model(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from kg.io import write_graph
+
+    write_graph(people_graph(), tmp_path / "graph")
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "pipelines.people_distributed", "--graph", str(tmp_path / "graph"), "--mode", "sampled",
+           "--fanout", "3", "3", "--epochs", "40", "--dim", "16", "--lr", "0.01", "--batch-size", "64",
+           "--bootstrap", "50", "--out", str(tmp_path / "out")]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["world_size"] == 2 and metrics["config"]["mode"] == "sampled" and metrics["cold_drugs"] > 0
+    # Each cold cluster drug is found among the cold drugs by its cluster's prescribers.
+    assert metrics["among"]["recall@5"]["mean"] > 0.8 and metrics["reverse"]["auroc"]["mean"] > 0.7
+    scorer = PeopleScorer.load(tmp_path / "out" / "people_gnn.npz")
+    assert scorer.drug_vectors.shape[1] == 16
+
+
+def test_the_distributed_trainer_refuses_bad_settings_and_foreign_folders_before_training(tmp_path, capsys):
+    from pipelines.people_distributed import main
+
+    assert main(["--graph", str(tmp_path), "--mode", "sampled", "--fanout", "5", "--out", str(tmp_path / "o")]) == 2
+    assert "fanout must be 2 positive integers" in capsys.readouterr().err
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("a user's file")
+    assert main(["--graph", str(tmp_path), "--out", str(tmp_path / "mine")]) == 1
+    assert "was not written by rxkg" in capsys.readouterr().err
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "a user's file"

@@ -40,6 +40,8 @@ class PeopleScorer:
     specialty_vectors: np.ndarray  # (s + 1, h); row 0: no specialty
     activity_weight: np.ndarray  # (2,): log(1 + drugs), log(1 + claims)
     activity_bias: float
+    #: The length every person's vector is scaled to (None: not normalised).
+    person_norm: float | None = None
     #: Named constants of how these scores are combined with others (for the doctors' graph
     #: component: the means and spreads it standardises by), saved with the arrays.
     scale: dict[str, float] = field(default_factory=dict)
@@ -57,6 +59,8 @@ class PeopleScorer:
         position = np.arange(len(self.drug_ids)) if columns is None else self.positions(columns)
         people = (self.weights(uses, item_ids) @ self.drug_vectors) @ self.from_drugs.T
         people += self.specialty_vectors[self.specialty_codes(specialty, uses.shape[0])]
+        if self.person_norm is not None:
+            people *= self.person_norm / np.maximum(np.linalg.norm(people, axis=1, keepdims=True), 1e-12)
         offset = activity(uses) @ self.activity_weight + self.activity_bias
         found = position[position >= 0]
         out = np.full((uses.shape[0], len(position)), np.nan)
@@ -91,7 +95,8 @@ class PeopleScorer:
                   "drug_bias": self.drug_bias, "from_drugs": self.from_drugs,
                   "specialties": np.asarray(self.specialties, dtype=str), "specialty_vectors": self.specialty_vectors,
                   "activity_weight": self.activity_weight, "activity_bias": np.array([self.activity_bias]),
-                  "scale": np.array(json.dumps(self.scale, sort_keys=True))}
+                  "scale": np.array(json.dumps(self.scale, sort_keys=True)),
+                  **({} if self.person_norm is None else {"person_norm": np.array([self.person_norm])})}
 
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as handle:
@@ -107,6 +112,7 @@ class PeopleScorer:
                 scorer = cls(pd.Index(data["drug_ids"].astype(str)), data["drug_vectors"], data["drug_bias"],
                              data["from_drugs"], pd.Index(data["specialties"].astype(str)),
                              data["specialty_vectors"], data["activity_weight"], float(data["activity_bias"][0]),
+                             float(data["person_norm"][0]) if "person_norm" in data.files else None,
                              {str(k): float(v) for k, v in json.loads(str(data["scale"])).items()})
         except (OSError, ValueError, KeyError) as err:
             raise KGError(f"{path}: not a people GNN file ({err})") from None
