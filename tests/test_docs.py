@@ -1,7 +1,7 @@
 """Every code block of README.md and docs/ runs as written, so the documentation cannot go stale.
 
 - shell blocks: every ``rxkg`` synopsis names real flags, every ``make`` target exists, and the
-  ``torchrun`` lines name the distributed trainer's real flags;
+  ``torchrun`` lines name the distributed trainers' real flags;
 - TOML blocks load as the CSV mapping or build config they show;
 - the own-data walk-through runs end to end (build, train, recommend) on the shipped example;
 - Python blocks and the ``rxkg recommend`` commands run on a model trained from the shipped data,
@@ -37,7 +37,10 @@ def _options(parser) -> set[str]:
 
 def test_every_command_line_in_the_docs_names_real_commands_and_flags():
     from pipelines.cli import build_parser
+    from pipelines.people_distributed import build_parser as people_parser
     from recsys.link.gnn.distributed import build_parser as distributed_parser
+
+    torchrun_modules = {"recsys.link.gnn.distributed": distributed_parser, "pipelines.people_distributed": people_parser}
 
     sub = next(a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction").choices
     makefile = (REPO / "Makefile").read_text()
@@ -52,9 +55,10 @@ def test_every_command_line_in_the_docs_names_real_commands_and_flags():
                 assert re.search(rf"^{words[1]}:", makefile, re.M), f"{block.where}: no make target {words[1]}"
                 continue
             elif words[0] == "torchrun":
-                assert "recsys.link.gnn.distributed" in words
-                words = words[words.index("recsys.link.gnn.distributed"):]
-                known = _options(distributed_parser())
+                module = next((w for w in words if w in torchrun_modules), None)
+                assert module, f"{block.where}: torchrun runs none of {sorted(torchrun_modules)}"
+                words = words[words.index(module):]
+                known = _options(torchrun_modules[module]())
             else:
                 raise AssertionError(f"{block.where}: a shell line the docs test does not know: {command}")
             for flag in re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", " ".join(words)):
