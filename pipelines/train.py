@@ -228,6 +228,8 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
         log("  disease: too few indications for validation pairs; the blend keeps default weights")
     if doctor_side is not None and doctor_side.selection:
         validation.weights["doctor"], validation.selection["doctor"] = doctor_side.weights, doctor_side.selection
+        validation.weights["doctor_sparse"] = doctor_side.sparse_weights  # at most three known drugs
+        validation.selection["doctor_sparse"] = doctor_side.sparse_selection
         validation.weights["doctor_all"], validation.selection["doctor_all"] = _doctors_all(graph, claims, recipe, doctor_side, config)
     else:
         log("  doctor: no doctors with enough drugs in the graph; their blend keeps default weights")

@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from recsys.ascent import cross_fitted_ascent
+from recsys.ascent import OBJECTIVES, cross_fitted_ascent
 from recsys.logistic import fit_logistic_regression
 from recsys.metrics import filtered_reciprocal_ranks
 
@@ -170,7 +170,7 @@ def bootstrap_support(rows: np.ndarray, challenger: np.ndarray, reference: np.nd
 
 @dataclass(frozen=True)
 class BlendChoice:
-    """The weights kept for one entity kind and the validation MRR of every candidate."""
+    """The weights kept for one entity kind and the validation MRR (or ``metric``) of every candidate."""
 
     weights: dict[str, float]
     chosen: str
@@ -181,7 +181,7 @@ class BlendChoice:
 
 def select_blend(parts: Mapping[str, np.ndarray], positives: np.ndarray, usable: np.ndarray | None = None,
                  penalty: float = 1e-2, reference: str | None = None, support: float = 0.95,
-                 seed: int = 0) -> BlendChoice:
+                 seed: int = 0, metric: str = "mrr") -> BlendChoice:
     """Fit blends of ``parts`` on validation pairs, then keep one only if it wins.
 
     Two blends are fitted: the logistic regression (``blend``: pairs one by one), and
@@ -194,19 +194,20 @@ def select_blend(parts: Mapping[str, np.ndarray], positives: np.ndarray, usable:
     is kept only if it beats it in at least ``support`` of paired bootstrap resamples of the
     validation entities (:func:`bootstrap_support`); otherwise the next best is tried, and
     the reference is kept if none has that support: a blend that wins validation by 0.0005
-    is noise.
+    is noise. ``metric``: what "MRR" above is, by :data:`recsys.ascent.OBJECTIVES` name; the
+    default weighs every validation pair once, ``"ndcg@10"`` every entity once.
     """
+    objective = OBJECTIVES[metric]
     names = [n for n, scores in parts.items() if scored_rows(scores).any()]
     if not names:
         raise ValueError("no component scores any validation entity")
     weights, _ = fit_blend([parts[n] for n in names], positives, usable, penalty)
     candidates = {"blend": dict(zip(names, map(float, weights)))} | {n: {n: 1.0} for n in names}
     standardised = [standardise_rows(parts[n]) for n in names]
-    ranks = {label: filtered_reciprocal_ranks(sum(w.get(n, 0.0) * z for n, z in zip(names, standardised)),
-                                              positives, usable)
+    ranks = {label: objective(sum(w.get(n, 0.0) * z for n, z in zip(names, standardised)), positives, usable)
              for label, w in candidates.items()}
     if len(names) > 1:
-        tuned, *ranks["tuned"] = cross_fitted_ascent(standardised, positives, usable, seed)
+        tuned, *ranks["tuned"] = cross_fitted_ascent(standardised, positives, usable, seed, objective)
         candidates["tuned"] = dict(zip(names, map(float, tuned)))
     mrr = {label: float(np.mean(rr)) if len(rr) else float("nan") for label, (_, rr) in ranks.items()}
     if reference not in names:  # the simplest strong choice: the best component alone

@@ -14,7 +14,7 @@ import numpy as np
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
-__all__ = ["ranks_with_ties", "mean_reciprocal_rank", "hits_at_k", "set_ranking_metrics", "average_precision",
+__all__ = ["entity_ndcg", "ranks_with_ties", "mean_reciprocal_rank", "hits_at_k", "set_ranking_metrics", "average_precision",
            "jaccard_at_true_size", "bootstrap_interval", "filtered_reciprocal_ranks"]
 
 
@@ -63,6 +63,28 @@ def filtered_reciprocal_ranks(scores: np.ndarray, positives: np.ndarray,
         below, above = np.searchsorted(others, mine, "left"), np.searchsorted(others, mine, "right")
         reciprocal[start:end] = 1.0 / (1.0 + (counts[row] - above) + 0.5 * (above - below))
     return rows, reciprocal
+
+
+def entity_ndcg(scores: np.ndarray, positives: np.ndarray, usable: np.ndarray | None = None,
+                k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Row and NDCG@``k`` of every row with a positive, in row order: each row's usable entries
+    ranked (positives among them; NaN scores last), binary gains, ties towards the lower column.
+    The per-entity counterpart of :func:`filtered_reciprocal_ranks`, for the same callers: it
+    weighs every entity once, where the reciprocal ranks weigh every positive once.
+
+    >>> entity_ndcg(np.array([[0.9, 0.5, 0.1]]), np.array([[False, True, False]]), k=2)
+    (array([0]), array([0.63092975]))
+    """
+    import scipy.sparse as sp
+
+    positives = np.asarray(positives, dtype=bool)
+    usable = np.ones_like(positives) if usable is None else np.asarray(usable, dtype=bool)
+    rows = np.flatnonzero(positives.any(axis=1))
+    if not len(rows):
+        return rows, np.empty(0)
+    block = np.asarray(scores, dtype=np.float64)[rows]
+    block = np.where(usable[rows] & ~np.isnan(block), block, -np.inf)
+    return rows, set_ranking_metrics(block, sp.csr_matrix(positives[rows]), k)["ndcg"]
 
 
 def mean_reciprocal_rank(ranks: np.ndarray) -> float:

@@ -104,8 +104,15 @@ def test_doctor_protocol_never_fits_on_a_test_prescription(people, monkeypatch, 
         spy = type(f"Spy{cls.__name__}", (cls,), {"fit": lambda self, data, _cls=cls: (
             fitted.append(set(_entries(data))), _cls.fit(self, data))[1]})
         monkeypatch.setitem(MODELS, name, spy)
-    result = doctor_protocol(inter, mode, QUICK, log=lambda m: None)
+    produced = doctor_protocol(inter, mode, QUICK, log=lambda m: None)
+    result = produced[0] if mode == "unseen" else produced
     assert not result.skipped and fitted
+    if mode == "unseen":  # the sparse prescribers' protocol: the same new prescribers, the same models
+        sparse = produced[1]
+        assert sparse.name == "doctor/sparse" and not sparse.skipped
+        assert {m.role for m in sparse.models} >= {"hybrid", "baseline"}
+        assert set(sparse.info["known_drugs"]) == {"1", "2", "3"} and sum(sparse.info["known_drugs"].values()) == \
+            sparse.info["evaluated_prescribers"]
     for entries in fitted:
         assert not held & entries
     if mode == "unseen":  # held-out prescribers are unknown to training altogether
@@ -225,9 +232,9 @@ def test_time_split_targets_and_errors(people):
 def test_quick_evaluation_runs_every_protocol_end_to_end(quick_run):
     result, out = quick_run
     names = [p.name for p in result.protocols]
-    assert names == ["disease/random", "disease/zero_shot", "doctor/holdout", "doctor/unseen", "doctor/cold",
-                     "doctor/cold_reverse", "doctor/cold_mixed", "patient/all", "patient/new", "patient/cold",
-                     "patient/cold_reverse"]
+    assert names == ["disease/random", "disease/zero_shot", "doctor/holdout", "doctor/unseen", "doctor/sparse",
+                     "doctor/cold", "doctor/cold_reverse", "doctor/cold_mixed", "patient/all", "patient/new",
+                     "patient/cold", "patient/cold_reverse"]
     for protocol in result.protocols:
         assert not protocol.skipped, protocol.skipped
         roles = {m.role for m in protocol.models}

@@ -32,6 +32,7 @@ from recsys.blend import blend_components
 from recsys.recommender.people_graph import DoctorGraphRecipe
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ModelResult, ProtocolResult, Stopwatch, by_history, summarise
+from pipelines.evaluation.sparse import sparse_protocol
 
 __all__ = ["doctor_protocol", "cf_splits", "by_specialty", "baseline_stages", "MODEL_ORDER", "LABELS", "QUICK_STAGES",
            "DOCTOR_METRICS"]
@@ -67,10 +68,11 @@ def cf_splits(inter, mode: str, seed: int):
 
 
 def doctor_protocol(inter, mode: str, config: EvaluateConfig, log: Callable[[str], None] = print,
-                    recipe: DoctorGraphRecipe | None = None) -> ProtocolResult:
+                    recipe: DoctorGraphRecipe | None = None) -> ProtocolResult | list[ProtocolResult]:
     """Evaluate every doctor -> drug model on one split of ``inter`` (doctor x drug claims); with
     a ``recipe`` for the graph component the deployed side may weigh the graph, and the hybrid
-    without it is a row (or named as equal to the hybrid)."""
+    without it is a row (or named as equal to the hybrid). The unseen split also gives the sparse
+    prescribers' protocol (:mod:`.sparse`): both are returned."""
     from recsys.cf import MODELS
     from recsys.cf.evaluate import score_split
     from recsys.cf.tuning import staged_search
@@ -96,11 +98,13 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig, log: Callable[[str
     log(f"  doctor CF chosen on validation: {choice.model} {choice.params}")
     # Its searches serve the table where they are the table's own (same validation, same grid).
     reused = {n: s for n, s in choice.searches.items() if n != "ease"} if mode == "holdout" and config.quick else {}
+    fitted_models = {}
     for name in tqdm(MODEL_ORDER, desc=result.name, unit="model", leave=False):
         fixed = {"seed": config.seed} if name in ("als", "bpr") else {}
         search = reused.get(name) or staged_search(name, validation, stages=baseline_stages(name, config.quick),
                                                    fixed=fixed, k=k)
         model, seconds = clock.timed(lambda: MODELS[name](**search.best_params).fit(split.train))
+        fitted_models[name] = model
         row = _evaluated(LABELS[name], ROLES[name], score_split(model, split), split, config,
                          seconds=seconds + search.seconds, val={f"ndcg@{k}": search.best_score},
                          params={**search.best_params, "search_trials": len(search.trials)})
@@ -147,7 +151,10 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig, log: Callable[[str
         result.info["by_specialty"] = by_specialty(split, {m.model: m for m in result.models}, k)
     result.info["by_history"] = by_history(result.models, np.diff(split.history.matrix.indptr), (3, 10, 30),
                                            f"recall@{k}")
-    return result
+    if mode != "unseen":
+        return result
+    log("[doctor/sparse]")  # the same new prescribers, known from 1-3 drugs: the same fitted models
+    return [result, sparse_protocol(split, deployed, anchor, fitted_models, LABELS, config, log)]
 
 
 def _blended(side, split) -> np.ndarray:

@@ -80,7 +80,7 @@ def protocol_table(protocol: ProtocolResult, quick: EvaluateConfig | None = None
     same = protocol.info.get("ablations_equal_to_the_hybrid")
     if same:
         lines += ["Equal to the hybrid, so not rows: " + ", ".join(f"hybrid {label}" for label in same)
-                  + " (the components left out carry no weight in it).", ""]
+                  + " (what they change carries no weight in it).", ""]
     lines += _paired(protocol)
     lines += _extras(protocol)
     return lines
@@ -145,6 +145,14 @@ def _facts(protocol: ProtocolResult) -> str:
             return (f"Test: {info['evaluated_patients']:,} patients who take a cold drug (and another), each ranking "
                     f"only the cold drugs; ties in shuffled order. {shared}")
         return f"Test: every cold drug ranks all {info['patients_ranked']:,} patients. {shared}"
+    if protocol.name == "doctor/sparse":
+        known = ", ".join(f"{n} drug{'s' if n != '1' else ''}: {c:,}" for n, c in info["known_drugs"].items())
+        return (f"Test: {info['evaluated_prescribers']:,} prescribers of the held-out states "
+                f"({', '.join(info['held_out_states'])}; never in training), each folded in from 1 to 3 of their "
+                f"drugs drawn at random ({known}); every other drug of theirs is to be found "
+                f"({info['held_out_entries']:,} prescriptions over {info['drugs_ranked']} drugs). The deployed "
+                f"hybrid ranks them with the doctor_sparse weights ({info['chosen']}), chosen on validation "
+                f"prescribers cut down the same way. Seed {info['seed']}.")
     if protocol.name.startswith("doctor/"):
         states = f" Held-out states: {', '.join(info['held_out_states'])}." if info["held_out_states"] else ""
         return (f"Test: {info['evaluated_prescribers']:,} prescribers, {info['held_out_entries']:,} held-out "

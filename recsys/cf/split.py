@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from kg.errors import KGError
 from recsys.cf.interactions import Interactions
 
-__all__ = ["CFSplit", "holdout_split", "unseen_user_split", "per_user_holdout"]
+__all__ = ["CFSplit", "holdout_split", "unseen_user_split", "per_user_holdout", "sparse_users", "new_user_split"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,46 @@ def unseen_user_split(inter: Interactions, by: str = "state", user_fraction: flo
     evaluated = np.flatnonzero(np.diff(test.matrix.indptr) > 0)
     return CFSplit("unseen", train, history.select_users(evaluated), test.select_users(evaluated),
                    held_out_groups=tuple(groups))
+
+
+def new_user_split(inter: Interactions, user_fraction: float = 0.1, seed: int = 0) -> CFSplit:
+    """Leave a seeded random ``user_fraction`` of the users out of training entirely; their whole
+    rows are the history, nothing is held out yet (cut them with :func:`sparse_users`)."""
+    _check_fraction(user_fraction)
+    held = np.zeros(inter.shape[0], dtype=bool)
+    held[np.random.default_rng(seed).permutation(inter.shape[0])[:int(round(user_fraction * inter.shape[0]))]] = True
+    if held.all() or not held.any():
+        raise KGError(f"holding out {user_fraction:.0%} of {inter.shape[0]} users leaves no split")
+    outside = inter.select_users(held)
+    return CFSplit("unseen", inter.select_users(~held), outside, outside.with_matrix(sp.csr_matrix(outside.shape)))
+
+
+def sparse_users(split: CFSplit, most: int = 3, seed: int = 0) -> CFSplit:
+    """``split``'s evaluated users as sparse new users: each keeps 1 to ``most`` random items of
+    history and test alike (uniformly many, seeded) as the whole history they are folded in from,
+    and every other item of theirs is to be found; an ``"unseen"``-mode split over the same
+    training part, so only for users that training part never saw. Users left with nothing kept
+    or nothing to find are not evaluated."""
+    pool = sp.csr_matrix(split.history.matrix + split.test.matrix)
+    rng = np.random.default_rng(seed)
+    counts = np.diff(pool.indptr)
+    want = np.minimum(rng.integers(1, most + 1, size=pool.shape[0]), counts - 1)
+    rows = np.repeat(np.arange(pool.shape[0]), counts)
+    order = np.lexsort((rng.random(pool.nnz), rows))
+    rank = np.empty(pool.nnz, dtype=np.int64)
+    rank[order] = np.arange(pool.nnz) - pool.indptr[rows[order]]
+    kept = rank < want[rows]
+    known, targets = split.history.with_matrix(_masked(pool, kept)), split.test.with_matrix(_masked(pool, ~kept))
+    users = np.flatnonzero((np.diff(known.matrix.indptr) > 0) & (np.diff(targets.matrix.indptr) > 0))
+    return CFSplit("unseen", split.train, known.select_users(users), targets.select_users(users),
+                   split.held_out_groups)
+
+
+def _masked(matrix: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
+    out = sp.csr_matrix((np.where(keep, matrix.data, 0.0), matrix.indices.copy(), matrix.indptr.copy()),
+                        shape=matrix.shape)
+    out.eliminate_zeros()
+    return out
 
 
 def _check_fraction(value: float) -> None:

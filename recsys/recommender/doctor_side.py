@@ -6,7 +6,11 @@ targets) and by the people GNN (:class:`~recsys.recommender.people_graph.DoctorG
 filtering and popularity know only drugs somebody prescribes. Two weight sets therefore rank a
 prescriber's drugs (see :data:`DOCTOR_KINDS`): ``doctor`` ranks the drugs somebody prescribes,
 ``doctor_all`` every drug of the graph, weights fitted where prescribed and never-prescribed drugs
-compete (a validation in which some drugs have lost all their prescriptions).
+compete (a validation in which some drugs have lost all their prescriptions). Prescribers with at
+most :data:`SPARSE_DRUGS` known drugs are ranked among the prescribed drugs with a third set,
+``doctor_sparse``, fitted on validation prescribers cut down to that many: from one to three drugs
+collaborative filtering alone is no better than within-specialty popularity, and the blend that
+suits a prescriber with forty drugs does not suit them.
 """
 
 from __future__ import annotations
@@ -18,17 +22,55 @@ import numpy as np
 from kg.errors import KGError
 from recsys.blend import scored_rows
 
-__all__ = ["doctor_components", "neutral_fill", "DOCTOR_KINDS", "doctor_kind"]
+__all__ = ["doctor_components", "neutral_fill", "DOCTOR_KINDS", "doctor_kind", "known_drug_counts",
+           "blend_by_history", "SPARSE_DRUGS"]
 
 #: The weight set per ``candidates`` choice of ``recommend_for_doctor``.
 DOCTOR_KINDS = {"prescribed": "doctor", "all": "doctor_all"}
+#: Prescribers with at most this many known drugs get the ``doctor_sparse`` weights.
+SPARSE_DRUGS = 3
 
 
-def doctor_kind(candidates: str) -> str:
-    """The weight set that ranks ``candidates`` ("prescribed" or "all")."""
+def doctor_kind(candidates: str, known_drugs: int | None = None) -> str:
+    """The weight set that ranks ``candidates`` ("prescribed" or "all") for a prescriber with
+    ``known_drugs`` drugs: ``doctor_sparse`` for the prescribed drugs and at most :data:`SPARSE_DRUGS`."""
     if candidates not in DOCTOR_KINDS:
         raise KGError(f"candidates must be one of {sorted(DOCTOR_KINDS)}, not {candidates!r}")
-    return DOCTOR_KINDS[candidates]
+    kind = DOCTOR_KINDS[candidates]
+    return "doctor_sparse" if kind == "doctor" and known_drugs is not None and known_drugs <= SPARSE_DRUGS else kind
+
+
+def known_drug_counts(ranker, doctor_ids: Sequence[str]) -> np.ndarray:
+    """How many drugs each prescriber has in the doctor CF data (0 for one it does not know)."""
+    model = ranker.doctor_cf
+    counts = np.zeros(len(doctor_ids), dtype=np.int64)
+    known = [i for i, d in enumerate(doctor_ids) if ranker.knows(model, d)]
+    if known:
+        rows = model.train.matrix[model.train.user_index([doctor_ids[i] for i in known])]
+        counts[known] = np.diff(rows.indptr)
+    return counts
+
+
+def blend_by_history(ranker, doctor_ids: Sequence[str], only_weighted: bool = False):
+    """``ranker.blend`` of prescribers among the prescribed drugs, each under the weights of their
+    history: ``doctor``, or ``doctor_sparse`` for at most :data:`SPARSE_DRUGS` known drugs."""
+    sparse = known_drug_counts(ranker, doctor_ids) <= SPARSE_DRUGS
+    if not sparse.any() or ranker.weights["doctor_sparse"] == ranker.weights["doctor"]:
+        return ranker.blend("doctor", doctor_ids, only_weighted, by_history=False)
+    if sparse.all():
+        return ranker.blend("doctor_sparse", doctor_ids, only_weighted, by_history=False)
+    ids = np.asarray(doctor_ids, dtype=object)
+    groups = [(~sparse, ranker.blend("doctor", list(ids[~sparse]), only_weighted, by_history=False)),
+              (sparse, ranker.blend("doctor_sparse", list(ids[sparse]), only_weighted, by_history=False))]
+    blended = np.zeros((len(ids), len(ranker.drug_ids)))
+    scored = np.zeros(len(ids), dtype=bool)
+    standardised: dict[str, np.ndarray] = {}
+    for rows, (part, z, _, rows_scored) in groups:
+        blended[rows], scored[rows] = part, rows_scored
+        for name, block in z.items():
+            standardised.setdefault(name, np.full(blended.shape, np.nan))[rows] = block
+    dropped = [name for name in groups[0][1][2] if name in groups[1][1][2]]  # no row of either can use it
+    return blended, standardised, dropped, scored
 
 
 def neutral_fill(block: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from kg.atc import drug_atc_codes
 from kg.errors import KGError
 from recsys.cf.base import check_k, top_k
 from recsys.cf.profile import DoctorProfile, profile_doctor as profile_prescriber
-from recsys.recommender.doctor_side import doctor_kind, neutral_fill
+from recsys.recommender.doctor_side import doctor_kind, known_drug_counts, neutral_fill
 from recsys.recommender.evidence import closest_drugs
 from recsys.recommender.ranking import Ranker
 from recsys.recommender.results import Recommendations
@@ -70,7 +70,7 @@ def recommend_for_new_doctor(ranker: Ranker, prescriptions: Mapping[str, float],
     drugs somebody prescribes or, with ``candidates="all"``, every drug of the graph. Each
     recommendation is explained from the prescribed drug most like it."""
     check_k(k)
-    kind = doctor_kind(candidates)
+    kind = doctor_kind(candidates, len(prescriptions))
     ids_of(ranker, list(prescriptions), "drug", "prescribed drug")
     if not prescriptions:
         raise KGError("a new doctor needs at least one prescribed drug")
@@ -91,7 +91,7 @@ def recommend_for_new_doctor(ranker: Ranker, prescriptions: Mapping[str, float],
     prescribed = list(history)
     if kind == "doctor_all":  # as for a known prescriber: no claims of a drug is no evidence against it
         parts["cf"], parts["popularity"] = neutral_fill(parts["cf"]), neutral_fill(parts["popularity"])
-    skip = set(prescribed) | (ranker.unprescribed if kind == "doctor" else set())
+    skip = set(prescribed) | (ranker.unprescribed if kind != "doctor_all" else set())
     return ranker.rank_parts(kind, parts, lambda drug: _closest_drug(ranker, drug, prescribed), k,
                              skip=skip, who="the new doctor")
 
@@ -184,6 +184,8 @@ def explain(ranker: Ranker, entity_id: str, drug_id: str, k: int = 3, exclude_cu
     kind = ranker.kind_of(entity_id)
     if kind == "patient" and exclude_current:
         kind = "patient_new"
+    if kind == "doctor":  # the weights its recommendations are ranked with
+        kind = doctor_kind("prescribed", int(known_drug_counts(ranker, [entity_id])[0]))
     ids_of(ranker, [drug_id], "drug", "drug")
     blended, standardised, _, _ = ranker.blend(kind, [entity_id])
     column = ranker.drug_index.get_loc(drug_id)

@@ -11,7 +11,8 @@
 Each is standardised per entity (:mod:`recsys.blend`); a component that cannot score an
 entity drops out and the result says so. Patients get the safety filter by default, and two
 weight sets: ``patient`` (continuation plus new drugs) and ``patient_new`` (new only); doctors
-two: ``doctor`` (drugs somebody prescribes) and ``doctor_all`` (every drug of the graph).
+three: ``doctor`` (drugs somebody prescribes), ``doctor_sparse`` (the same for prescribers with at
+most three drugs) and ``doctor_all`` (every drug of the graph).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from recsys.people import PeopleScorer
 from recsys.recommender.explain import ExplainerOnDemand
 from recsys.recommender.fitting import calibrated, choose_patient_graph, fit_on_validation, validation_sample
 from recsys.recommender.diagnosis import ConditionPopularity
-from recsys.recommender.doctor_side import doctor_components, doctor_kind
+from recsys.recommender.doctor_side import blend_by_history, doctor_components, doctor_kind
 from recsys.recommender.people_graph import DrugNeighbours
 from recsys.recommender.history import PatientHistory
 from recsys.recommender.results import Recommendation, Recommendations
@@ -51,12 +52,9 @@ PATIENT_ONLY = ("history", "diagnosis", "running", "frequency", "graph_drugs")
 
 
 class Ranker:
-    """Blend of the graph scorer, CF and popularity for diseases, doctors and patients.
-
-    The state every entry point shares (drug and disease indexes, components, weights,
-    safety filter) and the ranking of known entities. :class:`~recsys.recommender.api.Recommender`
-    adds the entry points for new entities, batches and explanations, and persistence.
-    """
+    """The state every entry point shares (drug and disease indexes, components, weights, safety
+    filter) and the ranking of known entities; :class:`~recsys.recommender.api.Recommender` adds
+    the entry points for new entities, batches and explanations, and persistence."""
 
     def __init__(self, graph: KnowledgeGraph, disease_scores: np.ndarray | Mapping[str, np.ndarray],
                  disease_ids: Sequence[str],
@@ -90,9 +88,11 @@ class Ranker:
         # continuation plus new drugs: history weighs nothing there, so it has its own weights.
         self.components["patient_new"] = self.components["patient"]
         self.components["doctor_all"] = self.components["doctor"]  # never-prescribed drugs compete: other weights
+        self.components["doctor_sparse"] = self.components["doctor"]  # at most three known drugs: other weights
         weights = dict(weights or {})
-        if "patient" in weights:  # a bundle from before the new-drugs weights: one set for both
-            weights.setdefault("patient_new", weights["patient"])
+        for kind, older in (("patient_new", "patient"), ("doctor_sparse", "doctor")):
+            if older in weights:  # a bundle from before this weight set: the older one serves both
+                weights.setdefault(kind, weights[older])
         self.doctor_cf, self.doctor_popularity, self.patient_cf = doctor_cf, doctor_popularity, patient_cf
         self.weights = {kind: dict(weights.get(kind, {})) for kind in self.components}
         #: How each choice was made on validation: ``fit_weights`` per kind (validation MRR of
@@ -138,8 +138,7 @@ class Ranker:
 
     @property
     def combinations(self) -> Combinations:
-        """Drugs only given inside a product: the safety filter's, or read alone for lists that
-        need no safety check (diseases, doctors), which is far cheaper than the whole filter."""
+        """Drugs only given inside a product: the safety filter's, or read alone (far cheaper)."""
         if self._safety is not None:
             return self._safety.combinations
         if self._combinations is None:
@@ -157,10 +156,10 @@ class Ranker:
     def recommend_for_doctor(self, doctor_id: str, k: int = 10, candidates: str = "prescribed") -> Recommendations:
         """Top-``k`` drugs the prescriber does not prescribe yet, among the drugs somebody
         prescribes (``candidates="prescribed"``) or every drug of the graph (``"all"``)."""
-        kind = doctor_kind(candidates)
         self.check_entity(doctor_id, "doctor", k)
         seen = set(self.doctor_cf.train.items_of(doctor_id)) if self.knows(self.doctor_cf, doctor_id) else set()
-        return self._rank(kind, doctor_id, k, skip=seen | (self.unprescribed if kind == "doctor" else set()))
+        kind = doctor_kind(candidates, len(seen))
+        return self._rank(kind, doctor_id, k, skip=seen | (self.unprescribed if kind != "doctor_all" else set()))
 
     @property
     def unprescribed(self) -> frozenset[str]:
@@ -213,7 +212,7 @@ class Ranker:
             for name, matrix in self.disease_scores.items():
                 out[name] = matrix[rows]
             out["popularity"] = np.tile(np.log1p(self.indication_counts), (n, 1))
-        elif kind in ("doctor", "doctor_all"):
+        elif kind.startswith("doctor"):
             out.update(doctor_components(self, entity_ids, kind, skip))
         elif kind in ("patient", "patient_new"):
             out["graph"] = self.condition_scores(entity_ids, self.patient_scorers)
@@ -262,12 +261,15 @@ class Ranker:
             block[known] = self.onto_drugs(model, model.score_users([entity_ids[i] for i in known]))
         return block
 
-    def blend(self, kind: str, entity_ids: Sequence[str], only_weighted: bool = False):
+    def blend(self, kind: str, entity_ids: Sequence[str], only_weighted: bool = False, by_history: bool = True):
         """Blended scores, each component's standardised scores, and the components that dropped out.
 
         ``only_weighted`` (batch scoring) skips components with weight 0 and the per-component
         copies, except for the rows no weighted component can score (see :func:`blend_components`).
+        ``doctor``: each prescriber under the weights of their history (``by_history``, :func:`blend_by_history`).
         """
+        if kind == "doctor" and by_history:
+            return blend_by_history(self, entity_ids, only_weighted)
         parts = self.component_scores(kind, entity_ids, skip=self._unweighted(kind) if only_weighted else ())
         blended, standardised, dropped, scored = blend_components(parts, self.weights[kind], not only_weighted)
         rest = np.flatnonzero(~scored)
@@ -295,7 +297,7 @@ class Ranker:
         blended, standardised, dropped, _ = blend_components(parts, self.weights[kind])
         if len(dropped) == len(standardised):
             why = {"doctor": "no claims in the CF data and no specialty",
-                   "patient": "not in the CF data, no mapped conditions"}.get(kind.removesuffix("_new"), "no scores")
+                   "patient": "not in the CF data, no mapped conditions"}.get(kind.split("_")[0], "no scores")
             raise KGError(f"no component can score {who!r} ({why}): nothing to rank it by")
         order = np.argsort(-blended[0], kind="stable")
         items: list[Recommendation] = []
@@ -329,14 +331,11 @@ class Ranker:
                     max_entities: int = 2000, seed: int = 0) -> dict[str, float]:
         """Fit ``kind``'s blend weights on validation ``pairs`` (entity, drug) and keep them.
 
-        The recommender must have been built from the training side of a split (its
-        components and graph never saw ``pairs``); ``known`` are training pairs, used as
-        neither positives nor negatives. Components that score none of the entities get 0.
-        More than ``max_entities`` validation entities are subsampled (seeded). The
-        logistic blend competes with each component alone on validation MRR; the winner's
-        weights are kept and ``selection[kind]`` records the comparison. For diseases the
-        metapath model stays unless the winner beats it with bootstrap support (``note`` says).
-        """
+        Build the recommender from the training side of a split first (its components never saw
+        ``pairs``); ``known`` training pairs are neither positives nor negatives; more than
+        ``max_entities`` entities are subsampled (seeded). The logistic blend competes with each
+        component alone on validation MRR (``selection[kind]`` records it); for diseases the
+        metapath model stays unless the winner beats it with bootstrap support."""
         if kind not in self.components:
             raise KGError(f"unknown entity kind {kind!r}")
         entities, positives, usable = validation_sample(self.drug_index, pairs, known, max_entities, seed)
