@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from dataclasses import asdict
@@ -73,26 +72,16 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, KGError) as err:
         print(f"people_distributed: {err}", file=sys.stderr)
         return 2 if isinstance(err, ValueError) else 1
-    import torch
-    import torch.distributed as dist
+    from recsys.link.gnn.parallel import join_process_group, leave_process_group
 
-    distributed = "WORLD_SIZE" in os.environ
-    if distributed:
-        use_cuda = torch.cuda.is_available()
-        if use_cuda:
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-        dist.init_process_group("nccl" if use_cuda else "gloo")
-    rank = dist.get_rank() if distributed else 0
-    world = dist.get_world_size() if distributed else 1
+    rank, world = join_process_group()
     try:
         return _run(args, config, rank, world)
     except KGError as err:
         print(f"people_distributed: {err}", file=sys.stderr)
         return 1
     finally:
-        if distributed:
-            dist.barrier()  # rank 0 measures and writes while the others wait (see recsys.link.gnn.distributed)
-            dist.destroy_process_group()
+        leave_process_group()
 
 
 def _run(args: argparse.Namespace, config, rank: int, world: int) -> int:

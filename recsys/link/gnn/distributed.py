@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from dataclasses import asdict
 from pathlib import Path
 
-import torch
-import torch.distributed as dist
 
 from kg.io import read_graph
+from recsys.link.gnn.parallel import join_process_group, leave_process_group
 from recsys.link.gnn.train import GNNConfig, GNNScorer
 from recsys.link.evaluate import evaluate_scorer
 from recsys.link.task import LinkTask
@@ -52,14 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
-    distributed = "WORLD_SIZE" in os.environ
-    if distributed:
-        use_cuda = torch.cuda.is_available()
-        if use_cuda:
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-        dist.init_process_group("nccl" if use_cuda else "gloo")
-    rank = dist.get_rank() if distributed else 0
-    world = dist.get_world_size() if distributed else 1
+    rank, world = join_process_group()
     try:
         start = time.perf_counter()
         task = LinkTask.from_split(split_links(read_graph(args.graph), args.split, seed=args.seed))
@@ -80,12 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"recsys.link.gnn.distributed: {world} process(es), {scorer.log.epochs} epochs, "
                   f"val MRR {metrics['val']['mrr']:.3f} -> {args.out}")
     finally:
-        if distributed:
-            # Rank 0 saves and evaluates while the others are done: tearing down gloo
-            # while a peer is still connected aborts the process ("terminate called
-            # without an active exception"), so every rank waits for the last one first.
-            dist.barrier()
-            dist.destroy_process_group()
+        leave_process_group()
     return 0
 
 

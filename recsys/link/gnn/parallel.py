@@ -1,11 +1,36 @@
-"""Distributed plumbing for training under ``torchrun``: which rank this is, and gradient averaging."""
+"""Distributed plumbing for training under ``torchrun``: joining and leaving the process group,
+which rank this is, and gradient averaging."""
 
 from __future__ import annotations
+
+import os
 
 import torch
 import torch.distributed as dist
 
-__all__ = ["rank_and_world", "all_reduce_gradients"]
+__all__ = ["rank_and_world", "all_reduce_gradients", "join_process_group", "leave_process_group"]
+
+
+def join_process_group() -> tuple[int, int]:
+    """Under ``torchrun`` (``WORLD_SIZE`` set): join the process group (NCCL with one GPU per
+    process by ``LOCAL_RANK`` when CUDA is there, gloo otherwise); ``(rank, world size)``, and
+    ``(0, 1)`` when run as one plain process."""
+    if "WORLD_SIZE" not in os.environ:
+        return 0, 1
+    use_cuda = torch.cuda.is_available()
+    if use_cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+    dist.init_process_group("nccl" if use_cuda else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
+def leave_process_group() -> None:
+    """Wait for every rank, then leave: rank 0 saves and evaluates while the others are done, and
+    tearing down gloo while a peer is still connected aborts the process ("terminate called
+    without an active exception")."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def rank_and_world() -> tuple[int, int]:
