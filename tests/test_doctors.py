@@ -35,6 +35,19 @@ def test_deployed_doctor_model_is_the_evaluated_choice(monkeypatch):
     assert type(recommender.doctor_cf) is MODELS[choice.model]
     assert recommender.doctor_cf.config() == MODELS[choice.model](**choice.params).config()
     assert result.selection["doctor_cf"] == recommender.selection["doctor_cf"] == choice.as_dict()
+    # The sparse prescribers' weights come from the same fit: refitting the doctor side as the
+    # evaluation does (fit_doctors, same recipe) gives the bundle's doctor_sparse weights.
+    from pipelines.train import people_gnn_config
+    from recsys.recommender.drugprofiles import DrugProfiles
+    from recsys.recommender.people_graph import DoctorGraphRecipe
+
+    config = TrainConfig(seed=0, gnn=None)
+    recipe = DoctorGraphRecipe(graph, DrugProfiles.from_graph(graph, [str(i) for i in doctors.item_ids]),
+                               people_gnn_config(config))
+    side = pipelines.doctors.fit_doctors(doctors, 0, config.cf_search == "quick", config.doctor_smoothing,
+                                         recipe=recipe)
+    assert recommender.weights["doctor_sparse"] == side.sparse_weights
+    assert recommender.selection["doctor_sparse"]["chosen"] == side.sparse_selection["chosen"]
 
     # The evaluation's hybrid is fitted by the same function on its split's training part, whose
     # validation split is the protocol's, and deploys what it chose.
