@@ -8,9 +8,9 @@ popularity, and the blend of the two chosen on the same validation pairs
 alone); the ``doctor_sparse`` blend, for prescribers with at most three known drugs, is chosen
 the same way on 10% of the prescribers left out of training, each folded in from one to three of
 their drugs with every other drug to find (:func:`recsys.cf.split.sparse_users`: the components
-refitted without them); then both components refitted on every claim. Training calls :func:`fit_doctors`
-on all of the graph's claims; an evaluation calls it on its split's training part and
-scores the result, so the hybrid it reports is the one a bundle deploys.
+refitted without them); then both components refitted on every claim. Training calls
+:func:`fit_doctors` on all of the graph's claims; an evaluation calls it on its split's training
+part and scores the result, so the hybrid it reports is the one a bundle deploys.
 
 :func:`fit_doctors_all` chooses the ``doctor_all`` weights, which rank every drug of the graph
 (``recommend_for_doctor(..., candidates="all")``): on a mixed split of the claims
@@ -28,15 +28,16 @@ from typing import Any, Callable
 
 import numpy as np
 
+from kg.errors import KGError
 from pipelines.coldsplit import MixedSplit, mixed_split
 from pipelines.cfchoice import CF_CANDIDATES, QUICK_SEARCH, CFChoice, choose_cf, unvalidated_choice
 from recsys.cf import CFRecommender, CFSplit, Interactions
-from kg.errors import KGError
 from recsys.cf.split import new_user_split, sparse_users
 from recsys.recommender.doctor_side import SPARSE_DRUGS
 from recsys.recommender.people_graph import DoctorGraph, DoctorGraphRecipe
 
-__all__ = ["DoctorFit", "fit_doctors", "fit_doctors_all", "mixed_parts", "split_parts", "doctor_validation",
+__all__ = ["DoctorFit", "fit_doctors", "fit_doctors_all", "mixed_parts", "split_parts", "blended_scores",
+           "doctor_validation",
            "DOCTOR_COMPONENTS", "ALL_COMPONENTS", "MAX_VALIDATION_PRESCRIBERS"]
 
 #: The doctor blend's components without the graph: CF and within-specialty popularity.
@@ -161,6 +162,14 @@ def split_parts(cf: CFRecommender, popularity: CFRecommender, split: CFSplit,
     return parts
 
 
+def blended_scores(side: DoctorFit, split: CFSplit, weights: dict[str, float]) -> np.ndarray:
+    """``split``'s evaluated prescribers scored by ``side``'s components (fitted on ``split.train``)
+    blended with ``weights``: one of its weight sets, as a row of an evaluation."""
+    from recsys.blend import blend_components
+
+    return blend_components(split_parts(side.cf, side.popularity, split, side.graph), weights, False)[0]
+
+
 def fit_doctors_all(claims: Interactions, recipe: DoctorGraphRecipe, partners: dict[str, frozenset[str]],
                     choice: CFChoice, seed: int = 0, smoothing: float = 0.05) -> tuple[dict[str, float], dict]:
     """The ``doctor_all`` weights and their selection record (module doc), on a mixed split of
@@ -190,8 +199,9 @@ def mixed_parts(cf: CFRecommender, popularity: CFRecommender, graph: DoctorGraph
                 neutral: bool = True) -> dict[str, np.ndarray]:
     """The evaluated prescribers' raw component scores over every drug of ``split.items``: CF and
     popularity fitted on ``split.train`` (NaN for the cold drugs, which they cannot know), and the
-    graph component (fitted on ``split.train``) from their kept drugs. ``neutral``: the cold drugs' CF and popularity are each
-    prescriber's mean, as ``doctor_all`` ranks (:func:`~recsys.recommender.doctor_side.neutral_fill`)."""
+    graph component (fitted on ``split.train``) from their kept drugs. ``neutral``: the cold drugs'
+    CF and popularity are each prescriber's mean, as ``doctor_all`` ranks
+    (:func:`~recsys.recommender.doctor_side.neutral_fill`)."""
     from recsys.people import specialties_of
     from recsys.recommender.doctor_side import neutral_fill
 

@@ -21,11 +21,9 @@ entities with many positives, where MRR lets the heaviest decide).
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
-
-from typing import Callable
 
 from recsys.metrics import entity_ndcg, filtered_reciprocal_ranks
 
@@ -87,13 +85,15 @@ def cross_fitted_ascent(standardised: Sequence[np.ndarray], positives: np.ndarra
     positives = np.asarray(positives, dtype=bool)
     usable = np.ones_like(positives) if usable is None else np.asarray(usable, dtype=bool)
     weights, _ = coordinate_ascent(standardised, positives, usable, objective=objective)
-    rows, _ = objective(np.zeros(positives.shape), positives, usable)  # the objective's order
+    # In-sample values: their rows fix the objective's order, and they stand in when one half
+    # of the entities has no positive to score.
+    rows, in_sample = objective(sum(w * c for w, c in zip(weights, standardised)), positives, usable)
     reciprocal = np.full(len(rows), np.nan)
     fold = np.random.default_rng(seed).permutation(positives.shape[0]) % 2
     for held in (0, 1):
         train, test = fold != held, fold == held
         if not positives[train].any() or not positives[test].any():
-            return weights, rows, objective(sum(w * c for w, c in zip(weights, standardised)), positives, usable)[1]
+            return weights, rows, in_sample
         tuned, _ = coordinate_ascent([c[train] for c in standardised], positives[train], usable[train],
                                      objective=objective)
         blended = sum(w * c[test] for w, c in zip(tuned, standardised))

@@ -14,8 +14,8 @@ import numpy as np
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
-__all__ = ["entity_ndcg", "ranks_with_ties", "mean_reciprocal_rank", "hits_at_k", "set_ranking_metrics", "average_precision",
-           "jaccard_at_true_size", "bootstrap_interval", "filtered_reciprocal_ranks"]
+__all__ = ["ranks_with_ties", "mean_reciprocal_rank", "hits_at_k", "set_ranking_metrics", "average_precision",
+           "jaccard_at_true_size", "bootstrap_interval", "filtered_reciprocal_ranks", "entity_ndcg"]
 
 
 def ranks_with_ties(scores: np.ndarray, true_index: np.ndarray) -> np.ndarray:

@@ -61,11 +61,10 @@ def cold_start_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
                          log: Callable[[str], None] = print) -> list[ProtocolResult]:
     """The drug cold-start protocols on ``graph`` (see the module doc)."""
     from pipelines.train import fit_metapath, people_gnn_config
-    from recsys.cf import Interactions
+    from recsys.blend import standardise_rows
+    from recsys.cf import Interactions, doctor_drug_interactions
     from recsys.people import specialties_of
     from recsys.recommender.people_graph import DoctorGraph, DoctorGraphRecipe
-    from recsys.blend import standardise_rows
-    from recsys.cf import doctor_drug_interactions
     from recsys.recommender.drugprofiles import DrugProfiles
     from recsys.recommender.drugclasses import Combinations
     from recsys.recommender.entities import profile_similarity

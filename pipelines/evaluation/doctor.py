@@ -27,11 +27,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from pipelines.cfchoice import QUICK_SEARCH
-from pipelines.doctors import DOCTOR_COMPONENTS, doctor_validation, fit_doctors, split_parts
+from pipelines.doctors import blended_scores, doctor_validation, fit_doctors, split_parts
 from recsys.blend import blend_components
 from recsys.recommender.people_graph import DoctorGraphRecipe
 from pipelines.evaluation.config import EvaluateConfig
-from pipelines.evaluation.results import ModelResult, ProtocolResult, Stopwatch, by_history, summarise
+from pipelines.evaluation.results import ModelResult, ProtocolResult, Stopwatch, by_history, split_result
 from pipelines.evaluation.sparse import sparse_protocol
 
 __all__ = ["doctor_protocol", "cf_splits", "by_specialty", "baseline_stages", "MODEL_ORDER", "LABELS", "QUICK_STAGES",
@@ -105,9 +105,9 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig, log: Callable[[str
                                                    fixed=fixed, k=k)
         model, seconds = clock.timed(lambda: MODELS[name](**search.best_params).fit(split.train))
         fitted_models[name] = model
-        row = _evaluated(LABELS[name], ROLES[name], score_split(model, split), split, config,
-                         seconds=seconds + search.seconds, val={f"ndcg@{k}": search.best_score},
-                         params={**search.best_params, "search_trials": len(search.trials)})
+        row = split_result(LABELS[name], ROLES[name], score_split(model, split), split, config,
+                           seconds=seconds + search.seconds, val={f"ndcg@{k}": search.best_score},
+                           params={**search.best_params, "search_trials": len(search.trials)})
         result.models.append(row)
         log(f"  {row.model:<28} " + "  ".join(f"{m} {row.means[m]:.3f}" for m in metrics))
 
@@ -116,30 +116,31 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig, log: Callable[[str
     anchor, anchor_seconds = clock.timed(lambda: fit_doctors(
         split.train, config.seed, True, train.doctor_smoothing, k, candidates=("ease",),
         quick_search={"ease": QUICK_STAGES["ease"]}))
-    row = _evaluated("EASE + within-specialty popularity", "baseline", _blended(anchor, split), split, config,
-                     seconds=anchor_seconds, params={"weights": {c: round(w, 4) for c, w in anchor.weights.items()},
-                                                     "chosen": anchor.selection.get("chosen", "default weights")})
+    row = split_result("EASE + within-specialty popularity", "baseline", blended_scores(anchor, split, anchor.weights),
+                       split, config, seconds=anchor_seconds,
+                       params={"weights": {c: round(w, 4) for c, w in anchor.weights.items()},
+                               "chosen": anchor.selection.get("chosen", "default weights")})
     result.models.append(row)
     log(f"  {row.model:<28} " + "  ".join(f"{m} {row.means[m]:.3f}" for m in metrics))
 
     parts = split_parts(deployed.cf, deployed.popularity, split, deployed.graph)
     if "graph" in parts:  # what the knowledge graph alone says: where it could help, e.g. sparse prescribers
-        result.models.append(_evaluated("graph component alone", "model", parts["graph"], split, config))
+        result.models.append(split_result("graph component alone", "model", parts["graph"], split, config))
     blended = blend_components(parts, deployed.weights, False)[0]
     picked = deployed.selection.get("chosen", "default weights")
     candidates = deployed.selection.get("val_mrr", {})
-    row = _evaluated(f"hybrid (deployed: {picked}, cf = {LABELS[choice.model]})", "hybrid", blended, split,
-                     config, seconds=deployed_seconds, val={"selection mrr": candidates.get(picked, float("nan"))},
-                     params={"weights": {c: round(w, 4) for c, w in deployed.weights.items()},
-                             "val_mrr_of_candidates": {c: round(v, 4) for c, v in candidates.items()},
-                             "cf_choice": choice.as_dict(),
-                             **({"note": deployed.selection["note"]} if deployed.selection.get("note") else {})})
+    row = split_result(f"hybrid (deployed: {picked}, cf = {LABELS[choice.model]})", "hybrid", blended, split,
+                       config, seconds=deployed_seconds, val={"selection mrr": candidates.get(picked, float("nan"))},
+                       params={"weights": {c: round(w, 4) for c, w in deployed.weights.items()},
+                               "val_mrr_of_candidates": {c: round(v, 4) for c, v in candidates.items()},
+                               "cf_choice": choice.as_dict(),
+                               **({"note": deployed.selection["note"]} if deployed.selection.get("note") else {})})
     result.models.append(row)
     log(f"  {row.model:<28} " + "  ".join(f"{m} {row.means[m]:.3f}" for m in metrics))
     same = []
     if recipe is not None and deployed.weights.get("graph", 0.0):
         without = blend_components(parts, {**deployed.weights, "graph": 0.0}, False)[0]
-        result.models.append(_evaluated("hybrid without graph", "ablation", without, split, config))
+        result.models.append(split_result("hybrid without graph", "ablation", without, split, config))
     elif recipe is not None:
         same.append("without graph")  # the graph carries no weight: the same lists
     result.info = {"split": split.summary(), "validation": validation.summary(), "seed": config.seed,
@@ -157,13 +158,6 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig, log: Callable[[str
     return [result, sparse_protocol(split, deployed, anchor, fitted_models, LABELS, config, log)]
 
 
-def _blended(side, split) -> np.ndarray:
-    """Test scores of the anchor's fitted doctor side (:class:`~pipelines.doctors.DoctorFit`): its
-    blend of CF and within-specialty popularity."""
-    parts = split_parts(side.cf, side.popularity, split)
-    return blend_components(parts, {c: side.weights[c] for c in DOCTOR_COMPONENTS}, False)[0]
-
-
 def baseline_stages(name: str, quick: bool) -> list[dict]:
     """The search of the table's ``name`` row: its quick setting, or its full grid without user
     attributes as inputs or EDLAE's dropout penalty (the EASE row is plain EASE, the simple anchor)."""
@@ -174,12 +168,6 @@ def baseline_stages(name: str, quick: bool) -> list[dict]:
     plain = [{key: values for key, values in stage.items() if key not in ("side_weight", "dropout")}
              for stage in SEARCH_STAGES[name]]
     return [stage for stage in plain if stage]
-
-
-def _evaluated(name: str, role: str, scores: np.ndarray, split, config: EvaluateConfig, **extra) -> ModelResult:
-    from recsys.cf.evaluate import split_metrics
-
-    return summarise(name, role, split_metrics(scores, split, config.k), config.bootstrap, config.seed, **extra)
 
 
 def by_specialty(split, models: dict[str, ModelResult], k: int, top: int = 10) -> list[dict]:

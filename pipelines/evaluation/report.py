@@ -126,21 +126,17 @@ def _facts(protocol: ProtocolResult) -> str:
                 f"were chosen ({chosen}) on a mixed split of the training claims drawn with the next seed. "
                 f"Seed {info['seed']}.")
     if protocol.name.startswith("doctor/cold"):
-        metapath = info.get("metapath") or {}
         shared = (f"{info['cold_drugs']} of {info['prescribed_drugs']} prescribed drugs made cold "
                   f"({info['hidden_prescriptions']:,} prescriptions and every medication record of them removed "
-                  f"from training; the metapath model refitted without them: {metapath.get('examples')} examples, "
-                  f"{metapath.get('family')}, penalty {metapath.get('penalty')}). Seed {info['seed']}.")
+                  f"from training; {_refitted_metapath(info)}). Seed {info['seed']}.")
         if "evaluated_prescribers" in info:
             return (f"Test: {info['evaluated_prescribers']:,} prescribers of a cold drug (and at least one other), "
                     f"each ranking only the cold drugs; ties in shuffled order. {shared}")
         return f"Test: every cold drug ranks all {info['prescribers_ranked']:,} prescribers. {shared}"
     if protocol.name.startswith("patient/cold"):
-        metapath = info.get("metapath") or {}
         shared = (f"{info['cold_drugs']} of the {info['drugs_taken']} drugs patients take made cold "
-                  f"({info['hidden_pairs']:,} patient-drug pairs, every record of them removed from training; the "
-                  f"metapath model refitted without them: {metapath.get('examples')} examples, "
-                  f"{metapath.get('family')}, penalty {metapath.get('penalty')}). Seed {info['seed']}.")
+                  f"({info['hidden_pairs']:,} patient-drug pairs, every record of them removed from training; "
+                  f"{_refitted_metapath(info)}). Seed {info['seed']}.")
         if "evaluated_patients" in info:
             return (f"Test: {info['evaluated_patients']:,} patients who take a cold drug (and another), each ranking "
                     f"only the cold drugs; ties in shuffled order. {shared}")
@@ -160,6 +156,13 @@ def _facts(protocol: ProtocolResult) -> str:
                 f"Seed {info['seed']}.")
     return (f"Test: {info['test_patients']} patients, {info['test_pairs']} later drugs, ranked over "
             f"{info['drugs_ranked']:,} drugs; validation {info['val_patients']} patients. Seed {info['seed']}.")
+
+
+def _refitted_metapath(info: dict) -> str:
+    """The drug cold-start protocols' metapath model, chosen again without the cold drugs."""
+    metapath = info.get("metapath") or {}
+    return (f"the metapath model refitted without them: {metapath.get('examples')} examples, "
+            f"{metapath.get('family')}, penalty {metapath.get('penalty')}")
 
 
 def _extras(protocol: ProtocolResult) -> list[str]:

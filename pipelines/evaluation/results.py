@@ -12,7 +12,7 @@ import numpy as np
 from pipelines.evaluation.config import EvaluateConfig
 from recsys.metrics import bootstrap_interval
 
-__all__ = ["ModelResult", "ProtocolResult", "EvaluationResult", "summarise", "Stopwatch"]
+__all__ = ["ModelResult", "ProtocolResult", "EvaluationResult", "summarise", "split_result", "Stopwatch"]
 
 #: Model roles, in table order: priors and simple heuristics, learned single models, the blend,
 #: the blend with components left out.
@@ -115,6 +115,14 @@ def summarise(model: str, role: str, per_entity: Mapping[str, np.ndarray], n_res
         intervals[name] = bootstrap_interval(values, n_resamples, seed=seed) if n_resamples else (means[name],) * 2
     return ModelResult(model, role, means, intervals, entities,
                        per_entity={k: np.asarray(v) for k, v in per_entity.items()}, **extra)
+
+
+def split_result(name: str, role: str, scores: np.ndarray, split, config: EvaluateConfig, **extra: Any) -> ModelResult:
+    """One row of a CF-split protocol: ``scores`` (the split's evaluated users x items) against its
+    test part, Recall@k, NDCG@k and MRR with their intervals."""
+    from recsys.cf.evaluate import split_metrics
+
+    return summarise(name, role, split_metrics(scores, split, config.k), config.bootstrap, config.seed, **extra)
 
 
 def by_history(models: list[ModelResult], known: np.ndarray, bins: tuple[int, ...], metric: str) -> list[dict]:

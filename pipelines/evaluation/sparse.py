@@ -17,9 +17,9 @@ from typing import Callable
 
 import numpy as np
 
-from pipelines.doctors import DoctorFit, split_parts
+from pipelines.doctors import DoctorFit, blended_scores, split_parts
 from pipelines.evaluation.config import EvaluateConfig
-from pipelines.evaluation.results import ModelResult, ProtocolResult, by_history, summarise
+from pipelines.evaluation.results import ProtocolResult, by_history, split_result
 from recsys.blend import blend_components
 from recsys.cf import CFRecommender, CFSplit
 from recsys.cf.split import sparse_users
@@ -30,7 +30,7 @@ __all__ = ["sparse_protocol", "TITLE"]
 TITLE = (f"Doctor -> drug, sparse prescribers (new prescribers known from 1 to {SPARSE_DRUGS} drugs, "
          "every other drug of theirs to find)")
 #: The table's models that are rows here too (the others add nothing the unseen table lacks).
-MODELS = ("group_popularity", "ease", "als")
+TABLE_MODELS = ("group_popularity", "ease", "als")
 
 
 def sparse_protocol(split: CFSplit, deployed: DoctorFit, anchor: DoctorFit, models: dict[str, CFRecommender],
@@ -48,15 +48,13 @@ def sparse_protocol(split: CFSplit, deployed: DoctorFit, anchor: DoctorFit, mode
     from recsys.cf.evaluate import score_split
 
     def row(name: str, role: str, scores: np.ndarray, **extra) -> None:
-        result.models.append(_evaluated(name, role, scores, sparse, config, **extra))
+        result.models.append(split_result(name, role, scores, sparse, config, **extra))
         log(f"  {name:<36} " + "  ".join(f"{m} {result.models[-1].means[m]:.3f}" for m in metrics))
 
-    for name in MODELS:
+    for name in TABLE_MODELS:
         if name in models:
             row(labels[name], "baseline" if name != "als" else "model", score_split(models[name], sparse))
-    anchor_parts = split_parts(anchor.cf, anchor.popularity, sparse)
-    row("EASE + within-specialty popularity", "baseline",
-        blend_components(anchor_parts, {c: anchor.sparse_weights.get(c, 0.0) for c in anchor_parts}, False)[0],
+    row("EASE + within-specialty popularity", "baseline", blended_scores(anchor, sparse, anchor.sparse_weights),
         params={"weights": _rounded(anchor.sparse_weights)})
     parts = split_parts(deployed.cf, deployed.popularity, sparse, deployed.graph)
     if "graph" in parts:
@@ -84,13 +82,6 @@ def sparse_protocol(split: CFSplit, deployed: DoctorFit, anchor: DoctorFit, mode
                    "chosen": picked, "ablations_equal_to_the_hybrid": same,
                    "by_history": by_history(result.models, known, (1, 2), f"recall@{k}")}
     return result
-
-
-def _evaluated(name: str, role: str, scores: np.ndarray, split: CFSplit, config: EvaluateConfig,
-               **extra) -> ModelResult:
-    from recsys.cf.evaluate import split_metrics
-
-    return summarise(name, role, split_metrics(scores, split, config.k), config.bootstrap, config.seed, **extra)
 
 
 def _rounded(weights: dict[str, float]) -> dict[str, float]:

@@ -56,10 +56,16 @@ def per_user_holdout(matrix: sp.csr_matrix, fraction: float, rng: np.random.Gene
     # entry that may not leave sorts last.
     keys = rng.random(matrix.nnz)
     keys[~eligible] = np.inf
-    order = np.lexsort((keys, rows))
-    rank_in_row = np.empty(matrix.nnz, dtype=np.int64)
-    rank_in_row[order] = np.arange(matrix.nnz) - np.repeat(matrix.indptr[:-1], counts)
-    return eligible & (rank_in_row < n_out[rows])
+    return eligible & (_rank_in_row(matrix, keys) < n_out[rows])
+
+
+def _rank_in_row(matrix: sp.csr_matrix, keys: np.ndarray) -> np.ndarray:
+    """Each entry's place in its row when the row is sorted by ``keys`` (0: the lowest)."""
+    counts = np.diff(matrix.indptr)
+    order = np.lexsort((keys, np.repeat(np.arange(matrix.shape[0]), counts)))
+    rank = np.empty(matrix.nnz, dtype=np.int64)
+    rank[order] = np.arange(matrix.nnz) - np.repeat(matrix.indptr[:-1], counts)
+    return rank
 
 
 def _part(inter: Interactions, mask: np.ndarray) -> Interactions:
@@ -144,26 +150,15 @@ def sparse_users(split: CFSplit, most: int = 3, seed: int = 0) -> CFSplit:
     and every other item of theirs is to be found; an ``"unseen"``-mode split over the same
     training part, so only for users that training part never saw. Users left with nothing kept
     or nothing to find are not evaluated."""
-    pool = sp.csr_matrix(split.history.matrix + split.test.matrix)
+    pool = split.history.with_matrix(split.history.matrix + split.test.matrix)  # history and test share rows
     rng = np.random.default_rng(seed)
-    counts = np.diff(pool.indptr)
+    counts = np.diff(pool.matrix.indptr)
     want = np.minimum(rng.integers(1, most + 1, size=pool.shape[0]), counts - 1)
-    rows = np.repeat(np.arange(pool.shape[0]), counts)
-    order = np.lexsort((rng.random(pool.nnz), rows))
-    rank = np.empty(pool.nnz, dtype=np.int64)
-    rank[order] = np.arange(pool.nnz) - pool.indptr[rows[order]]
-    kept = rank < want[rows]
-    known, targets = split.history.with_matrix(_masked(pool, kept)), split.test.with_matrix(_masked(pool, ~kept))
+    kept = _rank_in_row(pool.matrix, rng.random(pool.nnz)) < np.repeat(want, counts)
+    known, targets = _part(pool, kept), _part(pool, ~kept)
     users = np.flatnonzero((np.diff(known.matrix.indptr) > 0) & (np.diff(targets.matrix.indptr) > 0))
     return CFSplit("unseen", split.train, known.select_users(users), targets.select_users(users),
                    split.held_out_groups)
-
-
-def _masked(matrix: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
-    out = sp.csr_matrix((np.where(keep, matrix.data, 0.0), matrix.indices.copy(), matrix.indptr.copy()),
-                        shape=matrix.shape)
-    out.eliminate_zeros()
-    return out
 
 
 def _check_fraction(value: float) -> None:

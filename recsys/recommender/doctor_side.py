@@ -54,8 +54,10 @@ def known_drug_counts(ranker, doctor_ids: Sequence[str]) -> np.ndarray:
 def blend_by_history(ranker, doctor_ids: Sequence[str], only_weighted: bool = False):
     """``ranker.blend`` of prescribers among the prescribed drugs, each under the weights of their
     history: ``doctor``, or ``doctor_sparse`` for at most :data:`SPARSE_DRUGS` known drugs."""
+    if ranker.weights["doctor_sparse"] == ranker.weights["doctor"]:  # one blend for all: no counting
+        return ranker.blend("doctor", doctor_ids, only_weighted, by_history=False)
     sparse = known_drug_counts(ranker, doctor_ids) <= SPARSE_DRUGS
-    if not sparse.any() or ranker.weights["doctor_sparse"] == ranker.weights["doctor"]:
+    if not sparse.any():
         return ranker.blend("doctor", doctor_ids, only_weighted, by_history=False)
     if sparse.all():
         return ranker.blend("doctor_sparse", doctor_ids, only_weighted, by_history=False)
