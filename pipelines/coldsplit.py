@@ -82,6 +82,12 @@ class ColdSplit:
     truth: sp.csr_matrix
     history: sp.csr_matrix
 
+    def warm_part(self, interactions: Interactions) -> Interactions:
+        """``interactions`` (the input this split was cut from) without the cold drugs' columns:
+        what a model of this split may be trained on."""
+        return Interactions(self.history, interactions.user_ids, interactions.item_ids[self.warm],
+                            interactions.user_attributes)
+
     @property
     def users(self) -> np.ndarray:
         """Rows with a cold drug to find and a warm one to find it from."""

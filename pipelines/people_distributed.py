@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace, config, rank: int, world: int) -> int:
     from kg.io import read_graph
     from kg.outputs import atomic_directory
-    from recsys.cf import Interactions, doctor_drug_interactions
+    from recsys.cf import doctor_drug_interactions
     from recsys.people.train import fit_people_gnn
 
     start = time.perf_counter()
@@ -99,10 +99,10 @@ def _run(args: argparse.Namespace, config, rank: int, world: int) -> int:
         from recsys.recommender.drugclasses import Combinations
 
         split = cold_split(claims, Combinations.from_graph(graph).partners, args.seed)
-        claims = Interactions(split.history, claims.user_ids, claims.item_ids[split.warm], claims.user_attributes)
-    trained = time.perf_counter()
+        claims = split.warm_part(claims)
+    training = time.perf_counter()
     fitted = fit_people_gnn(graph, claims, config, progress=rank == 0)
-    trained = time.perf_counter() - trained
+    trained = time.perf_counter() - training
     if rank != 0:
         return 0
     scorer = fitted.export()

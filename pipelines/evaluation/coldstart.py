@@ -62,7 +62,7 @@ def cold_start_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     """The drug cold-start protocols on ``graph`` (see the module doc)."""
     from pipelines.train import fit_metapath, people_gnn_config
     from recsys.blend import standardise_rows
-    from recsys.cf import Interactions, doctor_drug_interactions
+    from recsys.cf import doctor_drug_interactions
     from recsys.people import specialties_of
     from recsys.recommender.people_graph import DoctorGraph, DoctorGraphRecipe
     from recsys.recommender.drugprofiles import DrugProfiles
@@ -93,7 +93,7 @@ def cold_start_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     disease_z = standardise_rows(metapath.score_matrix(np.arange(task.num_dst)))
     similarity = profile_similarity(disease_z, drugs.get_indexer(cold))[drugs.get_indexer(items[warm])]
     profiles = DrugProfiles.from_graph(graph, items)  # no prescribing in a profile: the full graph is safe
-    warm_claims = Interactions(history, claims.user_ids, claims.item_ids[warm], claims.user_attributes)
+    warm_claims = split.warm_part(claims)
     component, gnn_seconds = clock.timed(lambda: DoctorGraphRecipe(graph, profiles, people_gnn_config(train))
                                          .fit(warm_claims))  # the people GNN never sees a cold drug's claims
     specialty = specialties_of(claims)
