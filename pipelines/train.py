@@ -6,7 +6,8 @@ A flat chain of stages:
    (penalty and number of epochs chosen on its validation pairs), then both refitted on
    every known indication with those choices;
 2. doctors: CF model and blend chosen on 80% of each prescriber's drugs, then refitted on
-   all (:mod:`pipelines.doctors`); patients: CF chosen the same way;
+   all (:mod:`pipelines.doctors`); patients: CF chosen the same way, and the people GNN
+   trained on their records (once on the validation split's training side, once on all);
 3. blend weights per entity kind, fitted on the validation pairs of each split by a
    recommender assembled from the training side only (its graph lacks the held-out
    edges, so no component and no popularity count has seen them); patients are validated
@@ -33,12 +34,12 @@ from kg.outputs import check_output_folder
 from kg.schema import EdgeType
 
 __all__ = ["TrainConfig", "TrainResult", "run_train", "fit_metapath", "check_trainable", "DEPLOYED_GNN",
-           "TRAINING_RELATIONS", "people_gnn_config"]
+           "TRAINING_RELATIONS", "people_gnn_config", "train_patient_gnn"]
 
 TAKES = EdgeType("patient", "takes", "drug")
 #: The patient blend's ablations: components left out, the weights chosen again without them.
 ABLATIONS: dict[str, tuple[str, ...]] = {"without history": ("history", "running", "frequency"), "without CF": ("cf",),
-                                         "without graph": ("graph", "graph_drugs")}
+                                         "without graph": ("graph", "graph_drugs", "people_gnn")}
 #: The GNN rxkg deploys, chosen on validation of both disease splits (the evaluation uses it too).
 DEPLOYED_GNN = {"encoder": "rgcn", "prior": "metapath"}
 PRESCRIBES = EdgeType("doctor", "prescribes", "drug")
@@ -73,16 +74,18 @@ def check_trainable(graph: KnowledgeGraph, log: Callable[[str], None] = lambda m
             log(f"  no ({relation.src}, {relation.rel}, {relation.dst}) edges: no {enables}")
 
 
-def people_gnn_config(config: TrainConfig):
-    """The people GNN's settings ``config`` asks for (None: the graph component is the profiles alone)."""
+def people_gnn_config(config: TrainConfig, key: str = "people_gnn"):
+    """The settings ``config`` asks for of the doctors' people GNN (``key`` "people_gnn"; None: the
+    graph component is the profiles alone) or the patients' (``"patient_gnn"``; None: none)."""
     from recsys.people import PeopleGNNConfig
 
-    if config.people_gnn is None:
+    settings = getattr(config, key)
+    if settings is None:
         return None
     try:
-        return PeopleGNNConfig(**{"seed": config.seed, **config.people_gnn})
+        return PeopleGNNConfig(**{"seed": config.seed, **settings})
     except TypeError as err:  # an unknown key
-        raise ValueError(f"people_gnn: {err}") from None
+        raise ValueError(f"{key}: {err}") from None
 
 
 @dataclass(frozen=True)
@@ -106,14 +109,17 @@ class TrainConfig:
     #: People GNN settings (``PeopleGNNConfig`` fields, the seed added) for the doctors' graph
     #: component (:mod:`recsys.recommender.people_graph`); ``None`` leaves it to the drug profiles.
     people_gnn: dict | None = field(default_factory=dict)
+    #: People GNN settings for the patients' ``people_gnn`` component, trained on their records
+    #: (:mod:`recsys.recommender.patient_side`); ``None`` leaves it out.
+    patient_gnn: dict | None = field(default_factory=dict)
     #: Also fit the patient blends' ablations (:data:`ABLATIONS`; the evaluation's rows, not deployed).
     ablations: bool = False
 
     def __post_init__(self) -> None:
         if self.cf_search not in ("quick", "full"):
             raise ValueError(f"cf_search must be 'quick' or 'full', got {self.cf_search!r}")
-        if self.people_gnn is not None:
-            people_gnn_config(self)  # unknown or invalid settings fail here, naming the setting
+        for key in ("people_gnn", "patient_gnn"):
+            people_gnn_config(self, key)  # unknown or invalid settings fail here, naming the setting
 
 
 @dataclass
@@ -151,6 +157,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     from recsys.cf import MODELS, doctor_drug_interactions, holdout_split, patient_drug_interactions
     from recsys.link.gnn import GNNConfig, GNNScorer
     from recsys.link.terms import MetapathTerms
+    from recsys.people.train import KnowledgeInputs
     from recsys.recommender.people_graph import DoctorGraphRecipe
     from recsys.recommender.drugprofiles import DrugProfiles
 
@@ -212,6 +219,13 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
             patient_split.train if patient_time is None else patient_drug_interactions(patient_time.graph))
         cf_all["patient_cf"] = MODELS[choice.model](**choice.params).fit(patients)
     stage("collaborative filtering")
+    patient_gnn = people_gnn_config(config, "patient_gnn")
+    if patient_split is not None and patient_gnn is not None:  # validation's never reads its pairs
+        inputs = KnowledgeInputs.from_graph(graph)  # no people relations: the same for both fits
+        records = patient_split.train if patient_time is None else patient_drug_interactions(patient_time.graph)
+        cf_val["patient_gnn"] = train_patient_gnn(graph, records, patient_gnn, inputs)
+        cf_all["patient_gnn"] = train_patient_gnn(graph, patients, patient_gnn, inputs)
+        stage("people GNN (patients)")
 
     # 3. blend weights from validation pairs, on a graph without them
     train_graph = task.train_graph
@@ -285,6 +299,18 @@ def fit_metapath(graph: KnowledgeGraph, config: TrainConfig = TrainConfig()):
                              seed=config.seed, progress=True).fit(task)
     deployed = MetapathModel(**selected.chosen_settings(), progress=True).fit(deployed_task)
     return task, selected, deployed_task, deployed
+
+
+def train_patient_gnn(graph: KnowledgeGraph, records, config, inputs=None):
+    """The people GNN trained on patients' ``records`` (whether each drug was taken; ``graph``'s
+    people relations never read), exported, or None when no patient has the two drugs a training
+    step needs (one to hide, one to keep)."""
+    from recsys.people.train import fit_people_gnn
+
+    binary = records.with_matrix((records.matrix > 0).astype(np.float64))
+    if not (np.diff(binary.matrix.indptr) >= 2).any():
+        return None
+    return fit_people_gnn(graph, binary, config, progress=True, inputs=inputs).export()
 
 
 def _doctors_all(graph: KnowledgeGraph, claims, recipe, doctor_side, config: TrainConfig

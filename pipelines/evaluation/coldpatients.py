@@ -15,7 +15,9 @@ components as the deployed recommender computes them, alone and summed after sta
 over all patients x cold drugs: the conditions' disease scores (``graph``: each drug's best
 standardised metapath score over the patient's conditions; the metapath model fitted as ``rxkg
 train`` fits it, on the graph without the cold drugs' records) and the drugs they take
-(``graph_drugs``: the summed graph-profile cosine of each cold drug with the patient's drugs).
+(``graph_drugs``: the summed graph-profile cosine of each cold drug with the patient's drugs),
+and the people GNN trained on the patients' records without the cold drugs (``people_gnn``: every
+drug embedded from its knowledge-graph neighbourhood, so a drug nobody takes is scored too).
 Baselines: the share of the patient's drugs in the cold drug's ATC level-4 class, and the share of
 the cold drug's known indications among the patient's conditions. There is no hybrid row: the
 deployed patient blend weighs these components among drugs people take, not here.
@@ -44,6 +46,7 @@ MIN_PATIENTS, MIN_DRUGS = 20, 10
 CONDITIONS = "graph: their conditions' disease scores (graph)"
 DRUGS = "graph: drug profiles of what they take (graph_drugs)"
 BOTH = "graph: both, standardised and summed"
+PEOPLE = "graph: people GNN trained on patients (people_gnn)"
 TITLES = {"patient/cold": "Patient -> drug, drug cold start: the cold drugs ranked for each patient who takes one",
           "patient/cold_reverse": "Patient -> drug, drug cold start: every patient ranked for each cold drug"}
 
@@ -51,7 +54,7 @@ TITLES = {"patient/cold": "Patient -> drug, drug cold start: the cold drugs rank
 def patient_cold_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
                            log: Callable[[str], None] = print) -> list[ProtocolResult]:
     """The patients' drug cold-start protocols on ``graph`` (see the module doc)."""
-    from pipelines.train import fit_metapath
+    from pipelines.train import fit_metapath, people_gnn_config, train_patient_gnn
     from recsys.blend import standardise_rows
     from recsys.cf import patient_drug_interactions
     from recsys.recommender.drugclasses import Combinations
@@ -87,9 +90,13 @@ def patient_cold_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     same_class = np.array([[bool(classes[w] & classes[c]) for c in cold_cols] for w in warm], dtype=np.float64)
     parts = {CONDITIONS: _best_over(conditions, disease_z),
              DRUGS: neighbour_scores(history, profiles.similarity(items[warm], cold))}
+    settings = people_gnn_config(config.train_config(), "patient_gnn")
+    gnn, gnn_seconds = clock.timed(lambda: None if settings is None else  # never sees a cold drug's records
+                                   train_patient_gnn(graph, split.warm_part(records), settings))
     scorers: dict[str, Callable[[], np.ndarray]] = {
         CONDITIONS: lambda: parts[CONDITIONS], DRUGS: lambda: parts[DRUGS],
         BOTH: lambda: sum(_standardised(block) for block in parts.values()),
+        **({PEOPLE: lambda: gnn.scores(history, list(items[warm]), None, cold)} if gnn is not None else {}),
         "ATC class share of their drugs": lambda: claim_share(history, same_class),
         "indication overlap with their conditions": lambda: _indications_in_conditions(graph, conditions, cold,
                                                                                        task.id_maps["disease"]),
@@ -98,9 +105,10 @@ def patient_cold_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     among, reverse = results
     for name, score in scorers.items():
         scores, seconds = clock.timed(score)
-        role = "baseline" if name not in (CONDITIONS, DRUGS, BOTH) else "model"
+        role = "baseline" if name not in (CONDITIONS, DRUGS, BOTH, PEOPLE) else "model"
+        seconds += fitted if name in (CONDITIONS, BOTH) else gnn_seconds if name == PEOPLE else 0.0
         measure_cold(among, reverse, name, role, np.nan_to_num(scores, nan=-1e9), truth, users, shuffles, config,
-                     top=10, seconds=seconds + (fitted if name in (CONDITIONS, BOTH) else 0.0))
+                     top=10, seconds=seconds)
         log(f"  {name:<48} recall@5 {among.models[-1].means['recall@5']:.3f}  "
             f"auroc {reverse.models[-1].means['auroc']:.3f}")
     info = {"cold_drugs": len(cold), "drugs_taken": len(items), "hidden_pairs": int(truth.nnz),

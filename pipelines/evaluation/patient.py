@@ -48,7 +48,8 @@ TAKES = EdgeType("patient", "takes", "drug")
 HAS_CONDITION = EdgeType("patient", "has_condition", "disease")
 MODELS = (("popularity", "baseline"), ("most popular given diagnosis", "baseline"), ("repeat last", "baseline"),
           ("running, then last", "baseline"), ("most frequent, then last", "baseline"), ("CF", "model"),
-          ("graph: metapath", "model"), ("graph: GNN", "model"), ("graph: deployed disease blend", "model"))
+          ("graph: metapath", "model"), ("graph: GNN", "model"), ("graph: deployed disease blend", "model"),
+          ("graph: people GNN", "model"))
 #: Baselines that rank only the patient's own drugs (left out of the new-drugs variant).
 OWN_HISTORY = ("repeat last", "running, then last", "most frequent, then last")
 #: The deployed patient CF model's name in the tables (chosen on validation by rxkg train).
@@ -180,6 +181,8 @@ class _PatientModels:
                "graph: deployed disease blend": parts["graph"]}
         if "gnn" in rec.disease_scores:
             out["graph: GNN"] = rec.condition_scores(ids, ["gnn"])
+        if rec.patient_gnn is not None:  # the people GNN trained on the patients' records
+            out["graph: people GNN"] = parts["people_gnn"]
         return out, parts
 
 

@@ -67,6 +67,22 @@ class PeopleScorer:
         out[:, position >= 0] = people @ self.drug_vectors[found].T + self.drug_bias[found][None, :] + offset[:, None]
         return out
 
+    def drug_parts(self, used: Sequence[str], drug_id: str, specialty: object | None = None) -> dict[str, float]:
+        """How much each of ``used`` (one person's drugs, taken alike) adds to their score for
+        ``drug_id``: the score's person-drug product is linear in the person's drugs (their mean,
+        mapped, then scaled to the person's length), so it splits exactly into one part per drug
+        (plus the specialty's part and the biases, not returned). Empty if the model lacks ``drug_id``."""
+        target = self.positions([drug_id])[0]
+        position = self.positions(used)
+        known = [(d, p) for d, p in zip(used, position) if p >= 0]
+        if target < 0 or not known:
+            return {}
+        mapped = self.drug_vectors[[p for _, p in known]] @ self.from_drugs.T / len(known)  # each drug's share
+        person = mapped.sum(axis=0) + self.specialty_vectors[self.specialty_codes([specialty], 1)[0]]
+        scale = 1.0 if self.person_norm is None else self.person_norm / max(float(np.linalg.norm(person)), 1e-12)
+        parts = scale * (mapped @ self.drug_vectors[target])
+        return {d: float(v) for (d, _), v in zip(known, parts)}
+
     def weights(self, uses: sp.spmatrix, item_ids: Sequence[str]) -> np.ndarray:
         """``uses`` (people x ``item_ids``) as row-normalised log weights over the model's drugs."""
         position = self.positions(item_ids)

@@ -8,6 +8,7 @@
       explain_index.npz      the explanation paths' adjacency (CSR structure per relation)
       metapath_terms.npz     the metapath model's score split by metapath (faithful graph paths)
       people_gnn.npz         the people GNN of the doctors' graph component (its fixed arrays)
+      patient_gnn.npz        the people GNN trained on patients' records (``people_gnn`` component)
 
 Everything is plain arrays, JSON and Parquet: loading runs no code from the files, and a
 changed or truncated file fails the checksum with a message naming it.
@@ -51,10 +52,10 @@ def save_recommender(recommender: Ranker, path: str | Path, force: bool = False)
         if recommender.graph_terms is not None:
             recommender.graph_terms.save(tmp / "metapath_terms.npz")
             files.append("metapath_terms.npz")
-        gnn = recommender.drug_neighbours.gnn
-        if gnn is not None:
-            gnn.save(tmp / "people_gnn.npz")
-            files.append("people_gnn.npz")
+        for name, gnn in (("people_gnn", recommender.drug_neighbours.gnn), ("patient_gnn", recommender.patient_gnn)):
+            if gnn is not None:
+                gnn.save(tmp / f"{name}.npz")
+                files.append(f"{name}.npz")
         for part in CF_PARTS:
             model = getattr(recommender, part)
             if model is not None:
@@ -89,7 +90,8 @@ def read_recommender_parts(path: str | Path) -> dict[str, Any]:
              for part in CF_PARTS}
     index = path / "explain_index.npz" if "explain_index.npz" in manifest["files"] else None
     terms = MetapathTerms.load(path / "metapath_terms.npz") if "metapath_terms.npz" in manifest["files"] else None
-    gnn = PeopleScorer.load(path / "people_gnn.npz") if "people_gnn.npz" in manifest["files"] else None
+    gnns = {name: PeopleScorer.load(path / f"{name}.npz") if f"{name}.npz" in manifest["files"] else None
+            for name in ("people_gnn", "patient_gnn")}
     return {"graph": graph, "disease_scores": scores, "disease_ids": diseases, "drug_ids": drugs,
             "weights": manifest.get("weights"), "selection": manifest.get("selection"),
-            "explain_index": index, "graph_terms": terms, "people_gnn": gnn, **parts}
+            "explain_index": index, "graph_terms": terms, **gnns, **parts}

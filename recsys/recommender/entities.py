@@ -18,6 +18,7 @@ from recsys.cf.base import check_k, top_k
 from recsys.cf.profile import DoctorProfile, profile_doctor as profile_prescriber
 from recsys.recommender.doctor_side import doctor_kind, known_drug_counts, neutral_fill
 from recsys.recommender.evidence import closest_drugs
+from recsys.recommender.patient_side import people_gnn_scores
 from recsys.recommender.ranking import Ranker
 from recsys.recommender.results import Recommendations
 from recsys.recommender.safety import PatientContext
@@ -52,7 +53,8 @@ def recommend_for_new_patient(ranker: Ranker, conditions: Sequence[str] = (), cu
     taken = np.isin(ranker.drug_ids, list(current_drugs))[None, :]
     parts = {"graph": graph, "cf": cf, "popularity": np.log1p(ranker.patient_share)[None, :],
              "diagnosis": ranker.diagnosis.for_conditions(conditions),
-             "graph_drugs": ranker.drug_neighbours.of_drug_sets(taken)}
+             "graph_drugs": ranker.drug_neighbours.of_drug_sets(taken),
+             "people_gnn": people_gnn_scores(ranker.patient_gnn, taken, ranker.drug_ids)}
     context = PatientContext(frozenset(current_drugs), frozenset(allergies),
                              conditions=frozenset(conditions)) if safety else None
     best_condition = (lambda drug: max(conditions, key=lambda c: disease_z[

@@ -7,7 +7,7 @@
 - doctors' ``graph``: what a drug shares with the prescriber's drugs (:mod:`~recsys.recommender.doctor_side`);
 - ``popularity``: indications per drug, within-specialty prescribing, share of patients;
 - patients only: ``history``, ``running``, ``frequency`` (:mod:`~recsys.recommender.history`), ``diagnosis``,
-  ``graph_drugs`` (what a drug shares with the drugs they take, :class:`~recsys.recommender.people_graph.DrugNeighbours`).
+  ``graph_drugs`` and ``people_gnn`` (the graph through the drugs they take, :mod:`~recsys.recommender.patient_side`).
 Each is standardised per entity (:mod:`recsys.blend`); a component that cannot score an
 entity drops out and the result says so. Patients get the safety filter by default, and two
 weight sets: ``patient`` (continuation plus new drugs) and ``patient_new`` (new only); doctors
@@ -36,6 +36,7 @@ from recsys.recommender.explain import ExplainerOnDemand
 from recsys.recommender.fitting import calibrated, choose_patient_graph, fit_on_validation, validation_sample
 from recsys.recommender.diagnosis import ConditionPopularity
 from recsys.recommender.doctor_side import blend_by_history, doctor_components, doctor_kind
+from recsys.recommender.patient_side import PATIENT_COMPONENTS, patient_components
 from recsys.recommender.people_graph import DrugNeighbours
 from recsys.recommender.history import PatientHistory
 from recsys.recommender.results import Recommendation, Recommendations
@@ -48,7 +49,7 @@ __all__ = ["Ranker"]
 TREATS = EdgeType("drug", "treats", "disease")
 TAKES = EdgeType("patient", "takes", "drug")
 #: Components only a fitted blend weighs (0 by default): a patient's own records and their conditions'.
-PATIENT_ONLY = ("history", "diagnosis", "running", "frequency", "graph_drugs")
+PATIENT_ONLY = ("history", "diagnosis", "running", "frequency", "graph_drugs", "people_gnn")
 
 
 class Ranker:
@@ -62,7 +63,8 @@ class Ranker:
                  doctor_popularity: CFRecommender | None = None, patient_cf: CFRecommender | None = None,
                  weights: Mapping[str, Mapping[str, float]] | None = None,
                  selection: Mapping[str, dict] | None = None, explain_index: str | Path | None = None,
-                 graph_terms: MetapathTerms | None = None, people_gnn: PeopleScorer | None = None) -> None:
+                 graph_terms: MetapathTerms | None = None, people_gnn: PeopleScorer | None = None,
+                 patient_gnn: PeopleScorer | None = None) -> None:
         self.graph = graph
         self.drug_ids = np.asarray(drug_ids, dtype=object)
         self.drug_index = pd.Index(self.drug_ids)
@@ -83,7 +85,7 @@ class Ranker:
         self.components: dict[str, tuple[str, ...]] = {
             "disease": (*self.disease_scores, "popularity"),
             "doctor": ("graph", "cf", "popularity"),
-            "patient": ("graph", "cf", "popularity", "history", "diagnosis", "running", "frequency", "graph_drugs")}
+            "patient": PATIENT_COMPONENTS}
         # New drugs only (the patient's own drugs excluded) is another ranking task than
         # continuation plus new drugs: history weighs nothing there, so it has its own weights.
         self.components["patient_new"] = self.components["patient"]
@@ -94,6 +96,7 @@ class Ranker:
             if older in weights:  # a bundle from before this weight set: the older one serves both
                 weights.setdefault(kind, weights[older])
         self.doctor_cf, self.doctor_popularity, self.patient_cf = doctor_cf, doctor_popularity, patient_cf
+        self.patient_gnn = patient_gnn  # the people GNN trained on patients' records (``people_gnn``)
         self.weights = {kind: dict(weights.get(kind, {})) for kind in self.components}
         #: How each choice was made on validation: ``fit_weights`` per kind (validation MRR of
         #: every candidate), the doctor CF model (``doctor_cf``); saved in the bundle.
@@ -215,12 +218,7 @@ class Ranker:
         elif kind.startswith("doctor"):
             out.update(doctor_components(self, entity_ids, kind, skip))
         elif kind in ("patient", "patient_new"):
-            out["graph"] = self.condition_scores(entity_ids, self.patient_scorers)
-            out["cf"] = self.cf_block(self.patient_cf, entity_ids)
-            out["popularity"] = np.tile(np.log1p(self.patient_share), (n, 1))
-            out["history"], out["running"], out["frequency"] = self.history.components(entity_ids)
-            out["graph_drugs"] = self.drug_neighbours.of_drug_sets(out["frequency"] > 0)
-            out["diagnosis"] = self.diagnosis.scores(entity_ids)
+            out.update(patient_components(self, entity_ids, skip))
         else:
             raise KGError(f"unknown entity kind {kind!r}")
         return {name: scores for name, scores in out.items() if name not in skip}

@@ -65,6 +65,8 @@ def explain_pair(recommender: Ranker, kind: str, entity_id: str, drug_id: str,
             sentences.append(_prescriber_graph_sentence(recommender, entity_id, drug_id))
         elif name == "graph_drugs":
             sentences.append(_patient_graph_sentence(recommender, entity_id, drug_id))
+        elif name == "people_gnn":
+            sentences.append(_people_gnn_sentence(recommender, entity_id, drug_id))
         elif name in recommender.disease_scores or name == "graph":
             if graph_done:
                 continue  # the metapath model and a GNN stacked on it share one set of paths
@@ -159,6 +161,23 @@ def _patient_graph_sentence(recommender: Ranker, entity_id: str, drug_id: str) -
     taken = ({d: 1.0 for d in recommender.records.drugs(entity_id)} if kind == "patient"
              else {entity_id: 1.0} if kind == "drug" else {})
     return recommender.drug_neighbours.sentence(drug_id, taken, recommender.names, verb="take")
+
+
+def _people_gnn_sentence(recommender: Ranker, entity_id: str, drug_id: str) -> str:
+    """Which of the patient's drugs the people GNN's score of the drug rests on most (its exact
+    split by drug, :meth:`~recsys.people.scorer.PeopleScorer.drug_parts`); a new patient is
+    explained from one current drug, ``entity_id``."""
+    kind = recommender.node_types.get(entity_id)
+    taken = sorted(recommender.records.drugs(entity_id)) if kind == "patient" else [entity_id] if kind == "drug" else []
+    if recommender.patient_gnn is None or not taken:
+        return ""
+    parts = recommender.patient_gnn.drug_parts(taken, drug_id)
+    best = [d for d in sorted(parts, key=lambda d: -parts[d])[:2] if parts[d] > 0 and d != drug_id]
+    if not best:
+        return ""
+    names = " and ".join(recommender.names.get(d) or d for d in best)
+    return (f"The people GNN (drugs embedded from the knowledge graph, trained on patients' records) links it "
+            f"most to their {names}.")
 
 
 def _own_sentence(recommender: Ranker, kind: str, name: str, entity_id: str, drug_id: str) -> str:

@@ -1,0 +1,54 @@
+"""A patient's components: their conditions and drugs read through the graph, collaborative
+filtering, popularity, their own history and most-popular-given-diagnosis.
+
+The graph reaches a patient three ways: ``graph``, each drug's best disease score over the
+patient's conditions; ``graph_drugs``, what a drug shares in the graph with the drugs they take
+(:class:`~recsys.recommender.people_graph.DrugNeighbours`); and ``people_gnn``, the people GNN
+trained on patients' records (:mod:`recsys.people`): every drug embedded by an R-GCN from its
+knowledge-graph neighbourhood, the patient from the drugs they took, scored by what patients
+with such drugs went on to take. The first reads what a drug is for, the second what it is
+like, the third which drugs go together in the records, learned over the graph.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys.people import PeopleScorer
+
+__all__ = ["patient_components", "people_gnn_scores", "PATIENT_COMPONENTS"]
+
+#: Every component a patient's blend weighs.
+PATIENT_COMPONENTS = ("graph", "cf", "popularity", "history", "diagnosis", "running", "frequency", "graph_drugs",
+                      "people_gnn")
+
+
+def patient_components(ranker, patient_ids: Sequence[str], skip: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    """Raw scores per component (patients x the ranker's drugs), NaN where one cannot score."""
+    n = len(patient_ids)
+    out = {"graph": ranker.condition_scores(patient_ids, ranker.patient_scorers),
+           "cf": ranker.cf_block(ranker.patient_cf, patient_ids),
+           "popularity": np.tile(np.log1p(ranker.patient_share), (n, 1))}
+    out["history"], out["running"], out["frequency"] = ranker.history.components(patient_ids)
+    taken = out["frequency"] > 0
+    out["graph_drugs"] = ranker.drug_neighbours.of_drug_sets(taken)
+    out["people_gnn"] = people_gnn_scores(ranker.patient_gnn, taken, ranker.drug_ids)
+    out["diagnosis"] = ranker.diagnosis.scores(patient_ids)
+    return {name: scores for name, scores in out.items() if name not in skip}
+
+
+def people_gnn_scores(gnn: PeopleScorer | None, taken: np.ndarray, drug_ids: Sequence[str]) -> np.ndarray:
+    """Patients x ``drug_ids``: the patients' people GNN for patients who took the drugs marked in
+    ``taken`` (patients x ``drug_ids``, True where taken; whether, not how often: the GNN is
+    trained on that); NaN rows for patients without a drug, everywhere without a GNN."""
+    taken = np.asarray(taken, dtype=bool)
+    out = np.full(taken.shape, np.nan)
+    rows = np.flatnonzero(taken.any(axis=1))
+    if gnn is None or not len(rows):
+        return out
+    ids = [str(d) for d in drug_ids]
+    out[rows] = gnn.scores(sp.csr_matrix(taken[rows], dtype=np.float64), ids, None, ids)
+    return out
