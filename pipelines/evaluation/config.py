@@ -40,7 +40,8 @@ class EvaluateConfig:
     #: Triples sampled per KGE epoch (the target relation's share is fixed by the model).
     kge_triples_per_epoch: int = 50_000
     gnn_epochs: int = 100
-    #: Epochs of the people GNN (the doctors' graph component); None: ``rxkg train``'s setting.
+    #: Epochs of the people GNNs (the doctors' graph component, the patients' ``people_gnn``);
+    #: None: ``rxkg train``'s setting.
     people_gnn_epochs: int | None = None
     #: Share of each patient's distinct medication start times that forms the history.
     patient_history_share: float = HISTORY_SHARE
@@ -73,7 +74,7 @@ class EvaluateConfig:
 
         people = {} if self.people_gnn_epochs is None else {"epochs": self.people_gnn_epochs}
         return TrainConfig(seed=self.seed, gnn={**DEPLOYED_GNN, "epochs": self.gnn_epochs}, ablations=True,
-                           people_gnn=people,
+                           people_gnn=people, patient_gnn=people,
                            **({"metapath_penalties": QUICK_METAPATH["penalties"],
                                "metapath_families": QUICK_METAPATH["families"]} if self.quick else {}))
 
