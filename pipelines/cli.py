@@ -143,17 +143,23 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+#: How a validation metric is written in the training summary.
+METRIC_NAMES = {"mrr": "MRR", "ndcg@10": "NDCG@10"}
+
+
 def selection_lines(selection: dict[str, dict]) -> list[str]:
     """One line per choice ``rxkg train`` made on validation: blends, CF models, the metapath model."""
     lines = []
     for kind, chosen in selection.items():
-        mrr = ", ".join(f"{k} {v:.3f}" for k, v in chosen.get("val_mrr", {}).items())  # every candidate's
+        metric = chosen.get("metric", "mrr")  # what a blend was chosen on
+        values = ", ".join(f"{k} {v:.3f}" for k, v in chosen.get(f"val_{metric}", {}).items())  # every candidate's
         if "scorers" in chosen:  # the disease scorer a patient's graph component reads
             lines.append(f"  {kind}: {', '.join(chosen['scorers'] or ['disease blend'])} chosen on patients' "
-                         f"validation MRR ({mrr})")
-        elif "val_mrr" in chosen:  # a blend
+                         f"validation MRR ({values})")
+        elif f"val_{metric}" in chosen and isinstance(chosen.get("chosen"), str):  # a blend
             note = f"; {chosen['note']}" if chosen.get("note") else ""
-            lines.append(f"  {kind}: {chosen['chosen']} chosen on validation MRR ({mrr}){note}")
+            lines.append(f"  {kind}: {chosen['chosen']} chosen on validation {METRIC_NAMES.get(metric, metric)} "
+                         f"({values}){note}")
         elif "model" in chosen:  # a CF model
             lines.append(f"  {kind}: {chosen['model']} {chosen['params']} chosen on validation")
         elif isinstance(chosen.get("chosen"), dict):  # the metapath model's examples, family and penalty

@@ -176,8 +176,9 @@ def test_the_evaluated_patient_hybrid_is_the_bundle_rxkg_train_writes(people, qu
         (hybrid,) = [m for m in report.protocol(f"patient/{variant}").models if m.role == "hybrid"]
         deployed = {c: round(w, 4) for c, w in bundle.weights[kind].items()}
         assert hybrid.params["weights"] == deployed, variant
-        assert hybrid.params["val_mrr_of_candidates"] == {
-            c: round(v, 4) for c, v in bundle.selection[kind]["val_mrr"].items()}, variant
+        metric = bundle.selection[kind]["metric"]  # patients' blends are chosen on NDCG@10
+        assert metric == "ndcg@10" and hybrid.params[f"val_{metric}_of_candidates"] == {
+            c: round(v, 4) for c, v in bundle.selection[kind][f"val_{metric}"].items()}, variant
         assert hybrid.model == f"hybrid (deployed: {bundle.selection[kind]['chosen']})"
     # The two tasks are chosen apart: continuation is weighed only where it may be recommended.
     assert bundle.weights["patient"]["running"] > 0 or bundle.weights["patient"]["history"] > 0

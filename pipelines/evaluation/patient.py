@@ -108,13 +108,14 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
         kind = "patient_new" if new_only else "patient"
         blended = recommender.blend(kind, test.patients)[0]
         choice = recommender.selection.get(kind, {})
-        candidates = choice.get("val_mrr", {})
+        metric = choice.get("metric", "mrr")  # what the blend was chosen on
+        candidates = choice.get(f"val_{metric}", {})
         hybrid = _evaluated(f"hybrid (deployed: {choice.get('chosen', 'default weights')})", "hybrid", blended, test,
                             order, config, seconds=train_s,
                             val={**_val_metrics(recommender.blend(kind, val.patients)[0], val, order, config),
-                                 "selection mrr": candidates.get(choice.get("chosen"), float("nan"))},
+                                 f"selection {metric}": candidates.get(choice.get("chosen"), float("nan"))},
                             params={"weights": {c: round(w, 4) for c, w in recommender.weights[kind].items()},
-                                    "val_mrr_of_candidates": {c: round(v, 4) for c, v in candidates.items()},
+                                    f"val_{metric}_of_candidates": {c: round(v, 4) for c, v in candidates.items()},
                                     **({"note": choice["note"]} if choice.get("note") else {})})
         result.models.append(hybrid)
         same = _ablation_rows(result, recommender, trained.ablations.get(kind, {}), kind, test_parts, test, order,

@@ -326,13 +326,13 @@ class Ranker:
     # ------------------------------------------------------------- weights
     def fit_weights(self, kind: str, pairs: Sequence[tuple[str, str]],
                     known: Sequence[tuple[str, str]] = (), penalty: float = 1e-2,
-                    max_entities: int = 2000, seed: int = 0) -> dict[str, float]:
+                    max_entities: int = 2000, seed: int = 0, metric: str = "mrr") -> dict[str, float]:
         """Fit ``kind``'s blend weights on validation ``pairs`` (entity, drug) and keep them.
 
         Build the recommender from the training side of a split first (its components never saw
         ``pairs``); ``known`` training pairs are neither positives nor negatives; more than
         ``max_entities`` entities are subsampled (seeded). The logistic blend competes with each
-        component alone on validation MRR (``selection[kind]`` records it); for diseases the
+        component alone on validation ``metric`` (``selection[kind]`` records it); for diseases the
         metapath model stays unless the winner beats it with bootstrap support."""
         if kind not in self.components:
             raise KGError(f"unknown entity kind {kind!r}")
@@ -343,7 +343,8 @@ class Ranker:
         # A GNN stacked on the metapath model replaces it only when validation resamples support it.
         reference = "metapath" if kind == "disease" and "metapath" in self.components[kind] else None
         self.weights[kind], self.selection[kind] = fit_on_validation(
-            self.component_scores(kind, entities), self.components[kind], positives, usable, penalty, reference, seed)
+            self.component_scores(kind, entities), self.components[kind], positives, usable, penalty, reference, seed,
+            metric)
         if kind == "disease":
             self._refresh_disease_graph()
         return dict(self.weights[kind])
