@@ -160,6 +160,8 @@ def selection_lines(selection: dict[str, dict]) -> list[str]:
             note = f"; {chosen['note']}" if chosen.get("note") else ""
             lines.append(f"  {kind}: {chosen['chosen']} chosen on validation {METRIC_NAMES.get(metric, metric)} "
                          f"({values}){note}")
+        elif isinstance(chosen.get("chosen"), str) and chosen.get("note"):  # fixed by design, with its reason
+            lines.append(f"  {kind}: {chosen['chosen']} ({chosen['note']})")
         elif "model" in chosen:  # a CF model
             lines.append(f"  {kind}: {chosen['model']} {chosen['params']} chosen on validation")
         elif isinstance(chosen.get("chosen"), dict):  # the metapath model's examples, family and penalty

@@ -108,12 +108,12 @@ def _page(graph, entity: str, recommendations, path: Path) -> Path:
 def deployed_summary(recommender) -> str:
     """What the bundle deploys, as chosen on validation: the blend per entity kind and the CF models."""
     lines = ["Deployed (chosen on validation):"]
-    for kind in ("disease", "doctor", "doctor_sparse", "doctor_all", "patient", "patient_new"):
+    for kind in ("disease", "doctor", "doctor_sparse", "doctor_all", "patient", "patient_new", "patient_conditions"):
         chosen = recommender.selection.get(kind, {}).get("chosen")
         weights = ", ".join(f"{name} {w:.2f}" for name, w in recommender.weights.get(kind, {}).items() if w)
-        lines.append(f"  {kind:<13} {chosen or 'default weights'}: {weights or 'no weighted component'}")
+        lines.append(f"  {kind:<18} {chosen or 'default weights'}: {weights or 'no weighted component'}")
     for part in ("doctor_cf", "patient_cf"):
         choice = recommender.selection.get(part)
         if choice:
-            lines.append(f"  {part:<13} {choice['model']} {choice['params']}")
+            lines.append(f"  {part:<18} {choice['model']} {choice['params']}")
     return "\n".join(lines)

@@ -164,6 +164,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     from recsys.link.gnn import GNNConfig, GNNScorer
     from recsys.link.terms import MetapathTerms
     from recsys.people.train import KnowledgeInputs
+    from recsys.recommender.patient_side import CONDITIONS_ONLY, CONDITIONS_ONLY_WEIGHTS
     from recsys.recommender.people_graph import DoctorGraphRecipe
     from recsys.recommender.drugprofiles import DrugProfiles
 
@@ -271,6 +272,10 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
         validation.weights["patient_new"] = dict(validation.weights["patient"])
     else:
         log("  patient: no patients with enough drugs in the graph; their blend keeps default weights")
+    if patient_split is not None:  # no drug to read: the conditions' disease scores (patient_side)
+        validation.weights[CONDITIONS_ONLY] = {c: CONDITIONS_ONLY_WEIGHTS.get(c, 0.0)
+                                               for c in validation.components[CONDITIONS_ONLY]}
+        validation.selection[CONDITIONS_ONLY] = {"chosen": "graph", "note": "fixed: what treats their conditions"}
     stage("blend weights")
 
     # 4. the deployed recommender

@@ -235,7 +235,7 @@ def test_quick_evaluation_runs_every_protocol_end_to_end(quick_run):
     names = [p.name for p in result.protocols]
     assert names == ["disease/random", "disease/zero_shot", "doctor/holdout", "doctor/unseen", "doctor/sparse",
                      "doctor/cold", "doctor/cold_reverse", "doctor/cold_mixed", "patient/all", "patient/new",
-                     "patient/cold", "patient/cold_reverse"]
+                     "patient/sparse", "patient/cold", "patient/cold_reverse"]
     for protocol in result.protocols:
         assert not protocol.skipped, protocol.skipped
         roles = {m.role for m in protocol.models}
@@ -262,6 +262,8 @@ def test_quick_evaluation_runs_every_protocol_end_to_end(quick_run):
     assert sanity["diseases"] > 0 and set(sanity["share"]) == {
         "deployed (recommend_for_new_patient)", "graph component alone", "most popular given diagnosis", "popularity"}
     assert sanity["share"]["graph component alone"] > sanity["share"]["popularity"]  # the clusters' indications
+    # Known from conditions alone, a new patient is ranked by what treats them: the conditions' disease scores.
+    assert sanity["share"]["deployed (recommend_for_new_patient)"] == sanity["share"]["graph component alone"]
     rate = result.protocol("patient/new").info["interaction_rate"]
     assert rate["with_safety"]["drugs"] == 0.0
 
@@ -367,3 +369,28 @@ def test_evaluate_settings_that_cannot_run_are_refused(settings):
     with pytest.raises(KGError, match="must be positive"):
         EvaluateConfig(**settings)
     assert EvaluateConfig(quick=True).effective().people_gnn_epochs == 3  # a quick run's people GNN
+
+
+def test_sparse_patients_are_the_test_patients_known_from_their_first_drug(people, quick_run):
+    from pipelines.evaluation.patient_sparse import _first_drugs
+    from pipelines.temporal import time_split
+
+    result, _ = quick_run
+    sparse = result.protocol("patient/sparse")
+    config = QUICK.effective()
+    split = time_split(people, config.patient_history_share, config.patient_val_share, seed=config.seed)
+    assert sparse.info["evaluated_patients"] == len(split.patients("test"))
+    rows = {m.model: m for m in sparse.models}
+    assert {"popularity", "most popular given diagnosis", "CF (fold-in of the one drug)", "graph: people GNN",
+            "graph: conditions' disease scores"} <= set(rows)
+    (hybrid,) = [m for m in sparse.models if m.role == "hybrid"]
+    assert "patient_new weights" in hybrid.model
+    # Each patient's first drug is their earliest start, and it is never a target.
+    drugs = pd.Index(sorted(people.nodes_of_type("drug")["id"]))
+    first = _first_drugs(split.graph, split.patients("test"), drugs)
+    takes = split.graph.edges[TAKES]
+    for patient, drug in first.items():
+        mine = takes[takes["src"] == patient]
+        assert pd.to_datetime(mine.loc[mine["dst"] == drug, "time"]).min() == pd.to_datetime(mine["time"]).min()
+    assert sparse.info["targets"] == sum(
+        1 for p, d in split.targets("test")[["patient", "drug"]].to_numpy() if first.get(p) != d)

@@ -10,7 +10,9 @@ baselines. Two variants:
   still open there), ranked over all drugs: repeating the history is allowed and
   repeat-last is the baseline to beat;
 - *new drugs only*: drugs started after the cutoff that the history lacks, ranked
-  over the drugs the patient never took.
+  over the drugs the patient never took;
+- *sparse patients* (:mod:`.patient_sparse`): the same test patients as new ones, known from their
+  conditions and their first drug.
 
 Drugs are ranked by each model's score; ties (and drugs a model cannot score) are
 ordered by popularity among training patients, the same for every model. The hybrid is
@@ -38,6 +40,7 @@ from kg.schema import EdgeType
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ProtocolResult, Stopwatch, by_history, summarise
 from pipelines.evaluation.conditions_only import conditions_only_sanity
+from pipelines.evaluation.patient_sparse import skipped_sparse, sparse_patient_protocol
 from pipelines.evaluation.safety_cost import policy_costs
 from recsys.recommender.patient_records import PatientRecords
 
@@ -73,11 +76,11 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     except KGError as err:
         for r in results.values():
             r.skipped = str(err)
-        return list(results.values())
+        return [*results.values(), skipped_sparse(config, str(err))]
     if not split.patients("test") or not split.patients("val"):
         for r in results.values():
             r.skipped = f"too few patients to split: {split.summary()}"
-        return list(results.values())
+        return [*results.values(), skipped_sparse(config, f"too few patients to split: {split.summary()}")]
     log(f"  {split.summary()}")
     clock = Stopwatch()
     # rxkg train's settings; the doctors' people GNN, which no patient component reads, is left out
@@ -135,10 +138,14 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
             result.info["safety_cost"] = {"k": k, **policy_costs(
                 recommender.safety, split.graph, test.patients, recommender.drug_ids, blended, test.matrix,
                 lambda s: _per_patient(s, test, order, k)[f"recall@{k}"].mean())}
+    log("[patient/sparse]")  # the same test patients as new ones known from one drug: the same recommender
+    order = np.argsort(-recommender.component_scores("patient", split.patients("val")[:1])["popularity"][0],
+                       kind="stable")
+    sparse = sparse_patient_protocol(recommender, split, config, order, log)
     total = clock.lap()  # the stopwatch started before training: this is training and scoring
-    for r in results.values():
-        r.seconds = total  # one split and one trained recommender serve both variants
-    return list(results.values())
+    for r in (*results.values(), sparse):
+        r.seconds = total  # one split and one trained recommender serve every variant
+    return [*results.values(), sparse]
 
 
 class _Truth:

@@ -149,6 +149,12 @@ def _facts(protocol: ProtocolResult) -> str:
                 f"({info['held_out_entries']:,} prescriptions over {info['drugs_ranked']} drugs). The deployed "
                 f"hybrid ranks them with the doctor_sparse weights ({info['chosen']}), chosen on validation "
                 f"prescribers cut down the same way. Seed {info['seed']}.")
+    if protocol.name == "patient/sparse":
+        return (f"Test: the time split's {info['evaluated_patients']} test patients as new patients, each known "
+                f"from their first drug and their conditions before the cutoff ({info['with_conditions']} have "
+                f"any); {info['targets']} other drugs taken after the cutoff to find, ranked over "
+                f"{info['drugs_ranked']:,} drugs. The deployed hybrid is recommend_for_new_patient's blend (the "
+                f"patient_new weights); the ablation sets the graph components' weights to 0. Seed {info['seed']}.")
     if protocol.name.startswith("doctor/"):
         states = f" Held-out states: {', '.join(info['held_out_states'])}." if info["held_out_states"] else ""
         return (f"Test: {info['evaluated_prescribers']:,} prescribers, {info['held_out_entries']:,} held-out "

@@ -18,12 +18,12 @@ from recsys.cf.base import check_k, top_k
 from recsys.cf.profile import DoctorProfile, profile_doctor as profile_prescriber
 from recsys.recommender.doctor_side import doctor_kind, known_drug_counts, neutral_fill
 from recsys.recommender.evidence import closest_drugs
-from recsys.recommender.patient_side import people_gnn_scores
+from recsys.recommender.patient_side import CONDITIONS_ONLY, people_gnn_scores
 from recsys.recommender.ranking import Ranker
 from recsys.recommender.results import Recommendations
 from recsys.recommender.safety import PatientContext
 
-__all__ = ["recommend_for_new_patient", "recommend_for_new_doctor", "recommend_many", "similar_drugs",
+__all__ = ["recommend_for_new_patient", "new_patient_parts", "recommend_for_new_doctor", "recommend_many", "similar_drugs",
            "profile_doctor", "explain", "graph_similarity", "profile_similarity"]
 
 
@@ -34,12 +34,32 @@ def recommend_for_new_patient(ranker: Ranker, conditions: Sequence[str] = (), cu
     drugs (CF fold-in). ``allergies`` are drug ids or ATC classes (``atc:J01C``).
 
     Each recommendation is explained from the condition that supports it most (or the
-    current drug, when no condition does).
+    current drug, when no condition does). Ranked with the ``patient_new`` weights, or, for a
+    patient known from conditions alone, the conditions-only ones
+    (:data:`~recsys.recommender.patient_side.CONDITIONS_ONLY_WEIGHTS`).
     """
     check_k(k)
+    parts = new_patient_parts(ranker, conditions, current_drugs)  # checks the conditions and drugs
+    ids_of(ranker, [a for a in allergies if not a.startswith("atc:")], "drug", "allergy")
+    rows = ids_of(ranker, conditions, "disease", "condition")
+    disease_z = ranker.disease_z_of(ranker.patient_scorers)
+    context = PatientContext(frozenset(current_drugs), frozenset(allergies),
+                             conditions=frozenset(conditions)) if safety else None
+    best_condition = (lambda drug: max(conditions, key=lambda c: disease_z[
+        ranker.disease_index.get_loc(c), ranker.drug_index.get_loc(drug)])) if rows else \
+        (lambda drug: current_drugs[0])
+    kind = "patient_new" if current_drugs else CONDITIONS_ONLY  # no drug: what treats their conditions
+    return ranker.rank_parts(kind, parts, best_condition, k, skip=set(current_drugs),
+                             context=context, who="the new patient")
+
+
+def new_patient_parts(ranker: Ranker, conditions: Sequence[str] = (), current_drugs: Sequence[str] = ()
+                      ) -> dict[str, np.ndarray]:
+    """The components (1 x drugs each) of a patient not in the graph, known from their
+    ``conditions`` (disease ids) and ``current_drugs`` (drug ids): the components a known patient
+    has, less their own records' (history, running, frequency), which a new patient lacks."""
     rows = ids_of(ranker, conditions, "disease", "condition")
     ids_of(ranker, current_drugs, "drug", "current drug")
-    ids_of(ranker, [a for a in allergies if not a.startswith("atc:")], "drug", "allergy")
     if not rows and not current_drugs:
         raise KGError("a new patient needs at least one condition or one current drug")
     n = len(ranker.drug_ids)
@@ -51,17 +71,10 @@ def recommend_for_new_patient(ranker: Ranker, conditions: Sequence[str] = (), cu
         if known:
             cf = ranker.onto_drugs(ranker.patient_cf, ranker.patient_cf.score_new([known]))
     taken = np.isin(ranker.drug_ids, list(current_drugs))[None, :]
-    parts = {"graph": graph, "cf": cf, "popularity": np.log1p(ranker.patient_share)[None, :],
-             "diagnosis": ranker.diagnosis.for_conditions(conditions),
-             "graph_drugs": ranker.drug_neighbours.of_drug_sets(taken),
-             "people_gnn": people_gnn_scores(ranker.patient_gnn, taken, ranker.drug_ids)}
-    context = PatientContext(frozenset(current_drugs), frozenset(allergies),
-                             conditions=frozenset(conditions)) if safety else None
-    best_condition = (lambda drug: max(conditions, key=lambda c: disease_z[
-        ranker.disease_index.get_loc(c), ranker.drug_index.get_loc(drug)])) if rows else \
-        (lambda drug: current_drugs[0])
-    return ranker.rank_parts("patient_new", parts, best_condition, k, skip=set(current_drugs),
-                             context=context, who="the new patient")
+    return {"graph": graph, "cf": cf, "popularity": np.log1p(ranker.patient_share)[None, :],
+            "diagnosis": ranker.diagnosis.for_conditions(conditions),
+            "graph_drugs": ranker.drug_neighbours.of_drug_sets(taken),
+            "people_gnn": people_gnn_scores(ranker.patient_gnn, taken, ranker.drug_ids)}
 
 
 def recommend_for_new_doctor(ranker: Ranker, prescriptions: Mapping[str, float], specialty: str | None = None,

@@ -19,11 +19,22 @@ import scipy.sparse as sp
 
 from recsys.people import PeopleScorer
 
-__all__ = ["patient_components", "people_gnn_scores", "PATIENT_COMPONENTS"]
+__all__ = ["patient_components", "people_gnn_scores", "PATIENT_COMPONENTS", "CONDITIONS_ONLY",
+           "CONDITIONS_ONLY_WEIGHTS"]
 
 #: Every component a patient's blend weighs.
 PATIENT_COMPONENTS = ("graph", "cf", "popularity", "history", "diagnosis", "running", "frequency", "graph_drugs",
                       "people_gnn")
+#: The weight set of a new patient known from conditions alone (``recommend_for_new_patient``
+#: without drugs), and its weights: the conditions' disease scores alone. With no drug to read,
+#: the question is what treats their conditions, which the disease scorers answer and are
+#: validated for (held-out indications). The drugs patients were started on after a time split
+#: are no guide here: mostly hospital drugs whatever the condition, they taught the new-drugs blend
+#: to weigh popularity and most-popular-given-diagnosis, which for a conditions-only patient put
+#: acetaminophen and heparin above every treatment (11% of the top 10 indications of the condition
+#: or in their ATC class, against 88% for the disease scores).
+CONDITIONS_ONLY = "patient_conditions"
+CONDITIONS_ONLY_WEIGHTS = {"graph": 1.0}
 
 
 def patient_components(ranker, patient_ids: Sequence[str], skip: Sequence[str] = ()) -> dict[str, np.ndarray]:

@@ -36,7 +36,7 @@ from recsys.recommender.explain import ExplainerOnDemand
 from recsys.recommender.fitting import calibrated, choose_patient_graph, fit_on_validation, validation_sample
 from recsys.recommender.diagnosis import ConditionPopularity
 from recsys.recommender.doctor_side import blend_by_history, doctor_components, doctor_kind
-from recsys.recommender.patient_side import PATIENT_COMPONENTS, patient_components
+from recsys.recommender.patient_side import CONDITIONS_ONLY, PATIENT_COMPONENTS, patient_components
 from recsys.recommender.people_graph import DrugNeighbours
 from recsys.recommender.history import PatientHistory
 from recsys.recommender.results import Recommendation, Recommendations
@@ -89,10 +89,11 @@ class Ranker:
         # New drugs only (the patient's own drugs excluded) is another ranking task than
         # continuation plus new drugs: history weighs nothing there, so it has its own weights.
         self.components["patient_new"] = self.components["patient"]
+        self.components[CONDITIONS_ONLY] = self.components["patient"]  # a new patient without drugs
         self.components["doctor_all"] = self.components["doctor"]  # never-prescribed drugs compete: other weights
         self.components["doctor_sparse"] = self.components["doctor"]  # at most three known drugs: other weights
         weights = dict(weights or {})
-        for kind, older in (("patient_new", "patient"), ("doctor_sparse", "doctor")):
+        for kind, older in (("patient_new", "patient"), ("doctor_sparse", "doctor"), (CONDITIONS_ONLY, "patient_new")):
             if older in weights:  # a bundle from before this weight set: the older one serves both
                 weights.setdefault(kind, weights[older])
         self.doctor_cf, self.doctor_popularity, self.patient_cf = doctor_cf, doctor_popularity, patient_cf
@@ -217,7 +218,7 @@ class Ranker:
             out["popularity"] = np.tile(np.log1p(self.indication_counts), (n, 1))
         elif kind.startswith("doctor"):
             out.update(doctor_components(self, entity_ids, kind, skip))
-        elif kind in ("patient", "patient_new"):
+        elif kind.startswith("patient"):
             out.update(patient_components(self, entity_ids, skip))
         else:
             raise KGError(f"unknown entity kind {kind!r}")

@@ -43,7 +43,8 @@ class Recommendation:
     #: How often a drug scored like this was a real (held-out) choice on validation, for any kind of
     #: list (Platt scaling of ``score``); NaN when the bundle has no calibration.
     probability: float = float("nan")
-    #: The weights that ranked it (``patient_new``: new drugs only; see :class:`~recsys.recommender.ranking.Ranker`).
+    #: The weights that ranked it (``patient_new``: new drugs only; ``patient_conditions``: a new patient
+    #: known from conditions alone; see :class:`~recsys.recommender.ranking.Ranker`).
     kind: str = ""
 
     @cached_property
