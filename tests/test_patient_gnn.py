@@ -83,6 +83,12 @@ def test_the_bundle_carries_the_patient_gnn_and_patients_are_ranked_and_explaine
     # A new patient known from one drug gets the component too, with no retraining.
     new = loaded.recommend_for_new_patient(current_drugs=["drug:DB10000"], k=3, safety=False)
     assert new[0].components["people_gnn"] is not None
+    assert "The people GNN (drugs embedded from the knowledge graph, trained on patients' records) links it most " \
+           "to their" in new[0].explanation  # explained from their one drug
+    with_condition = loaded.recommend_for_new_patient(conditions=["disease:DOID:1000"], current_drugs=["drug:DB10000"],
+                                                      k=3, safety=False)
+    assert "Its people GNN score (drugs embedded from the knowledge graph, trained on patients' records) comes from " \
+           "the drugs they take now." in with_condition[0].explanation
 
 
 def test_the_validation_recommenders_patient_gnn_never_trains_on_a_validation_pair(monkeypatch):

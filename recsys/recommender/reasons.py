@@ -168,6 +168,9 @@ def _people_gnn_sentence(recommender: Ranker, entity_id: str, drug_id: str) -> s
     split by drug, :meth:`~recsys.people.scorer.PeopleScorer.drug_parts`); a new patient is
     explained from one current drug, ``entity_id``."""
     kind = recommender.node_types.get(entity_id)
+    if kind == "disease" and recommender.patient_gnn is not None:  # a new patient, explained from a condition
+        return ("Its people GNN score (drugs embedded from the knowledge graph, trained on patients' records) "
+                "comes from the drugs they take now.")
     taken = sorted(recommender.records.drugs(entity_id)) if kind == "patient" else [entity_id] if kind == "drug" else []
     if recommender.patient_gnn is None or not taken:
         return ""
