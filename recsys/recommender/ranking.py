@@ -9,8 +9,9 @@
 - patients only: ``history``, ``running``, ``frequency`` (:mod:`~recsys.recommender.history`), ``diagnosis``,
   ``graph_drugs`` and ``people_gnn`` (the graph through the drugs they take, :mod:`~recsys.recommender.patient_side`).
 Each is standardised per entity (:mod:`recsys.blend`); a component that cannot score an
-entity drops out and the result says so. Patients get the safety filter by default, and two
-weight sets: ``patient`` (continuation plus new drugs) and ``patient_new`` (new only); doctors
+entity drops out and the result says so. Patients get the safety filter by default, and three
+weight sets: ``patient`` (continuation plus new drugs), ``patient_new`` (new only) and
+``patient_conditions`` (a new patient known from conditions alone); doctors
 three: ``doctor`` (drugs somebody prescribes), ``doctor_sparse`` (the same for prescribers with at
 most three drugs) and ``doctor_all`` (every drug of the graph).
 """
