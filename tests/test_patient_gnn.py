@@ -9,11 +9,9 @@ import scipy.sparse as sp
 
 from linkgraph import people_graph, people_recommender
 from recsys.cf import patient_drug_interactions
-from recsys.people import PeopleGNNConfig
 from recsys.recommender.patient_side import people_gnn_scores
 from test_drugprofiles import PLANTED, _with_planted_drug
-
-SMALL = PeopleGNNConfig(dim=16, epochs=40, lr=0.01, batch_size=64, seed=0)
+from test_people_gnn import SMALL
 
 
 @pytest.fixture(scope="module")
