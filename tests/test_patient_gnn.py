@@ -71,7 +71,8 @@ def test_the_bundle_carries_the_patient_gnn_and_patients_are_ranked_and_explaine
     assert np.isfinite(before).all()
     rec.save(tmp_path / "bundle")
     loaded = Recommender.load(tmp_path / "bundle")
-    assert loaded.patient_gnn is not None and np.allclose(before, loaded.component_scores("patient", patients)["people_gnn"])
+    assert loaded.patient_gnn is not None
+    assert np.allclose(before, loaded.component_scores("patient", patients)["people_gnn"])
     first = loaded.recommend_for_patient("patient:synth:0-0", k=3, safety=False, exclude_current=True)[0]
     assert first.explanation.startswith("Score ") and ": graph (people GNN) +" in first.explanation
     assert "The people GNN (drugs embedded from the knowledge graph, trained on patients' records) links it" \
@@ -102,7 +103,8 @@ def test_the_validation_recommenders_patient_gnn_never_trains_on_a_validation_pa
     recommender, _ = train.run_train(graph, config)
     assert len(calls) == 2 and splits and splits[0] is not None
     validation, deployed = calls
-    later = {(p, d) for part in ("val", "test") for p, d in splits[0].targets(part, True)[["patient", "drug"]].to_numpy()}
+    later = {(p, d) for part in ("val", "test")
+             for p, d in splits[0].targets(part, True)[["patient", "drug"]].to_numpy()}
     assert later  # drugs started after the cutoff, new to the patient: validation's targets
     seen = {(str(validation.user_ids[r]), str(validation.item_ids[c])) for r, c in zip(*validation.matrix.nonzero())}
     assert not later & seen

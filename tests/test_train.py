@@ -93,7 +93,7 @@ def test_train_prints_every_choice_made_on_validation():
         "patient_graph": {"scorers": ["metapath"], "val_mrr": {"disease blend": 0.02, "metapath": 0.04}},
         "patient_new": {"chosen": "blend", "metric": "ndcg@10", "val_ndcg@10": {"blend": 0.25, "cf": 0.2}},
         "patient_conditions": {"chosen": "graph", "note": "fixed: what treats their conditions"}})
-    assert lines[5] == "  patient_conditions: graph (fixed: what treats their conditions)" and len(lines) == 6 and "patient_graph: metapath chosen on patients' validation MRR" in lines[3]
+    assert len(lines) == 6 and lines[5] == "  patient_conditions: graph (fixed: what treats their conditions)" and "patient_graph: metapath chosen on patients' validation MRR" in lines[3]
     assert "patient_new: blend chosen on validation NDCG@10 (blend 0.250, cf 0.200)" in lines[4]
     assert "metapath chosen on validation MRR (blend 0.300, metapath 0.310); gnn beat" in lines[0]
     assert "ease {'regularization': 2000.0}" in lines[1] and "penalty 0.01" in lines[2]

@@ -139,8 +139,7 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
                 recommender.safety, split.graph, test.patients, recommender.drug_ids, blended, test.matrix,
                 lambda s: _per_patient(s, test, order, k)[f"recall@{k}"].mean())}
     log("[patient/sparse]")  # the same test patients as new ones known from one drug: the same recommender
-    order = np.argsort(-recommender.component_scores("patient", split.patients("val")[:1])["popularity"][0],
-                       kind="stable")
+    order = np.argsort(-np.log1p(recommender.patient_share), kind="stable")  # the variants' popularity order
     sparse = sparse_patient_protocol(recommender, split, config, order, log)
     total = clock.lap()  # the stopwatch started before training: this is training and scoring
     for r in (*results.values(), sparse):

@@ -23,6 +23,7 @@ import scipy.sparse as sp
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ProtocolResult, summarise
 from recsys.blend import blend_components
+from recsys.metrics import set_ranking_metrics
 
 __all__ = ["sparse_patient_protocol", "skipped_sparse", "TITLE", "GRAPH_COMPONENTS"]
 
@@ -68,8 +69,6 @@ def sparse_patient_protocol(recommender, split, config: EvaluateConfig, order: n
 
     def row(name: str, role: str, scores: np.ndarray, **extra) -> None:
         ranked = np.where(known | ~np.isfinite(scores), -np.inf, scores)[:, order]
-        from recsys.metrics import set_ranking_metrics
-
         per = set_ranking_metrics(ranked, truth[:, order], k=k)
         result.models.append(summarise(name, role, {f"recall@{k}": per["recall"], f"ndcg@{k}": per["ndcg"],
                                                     "mrr": per["rr"]}, config.bootstrap, config.seed, **extra))
@@ -79,8 +78,9 @@ def sparse_patient_protocol(recommender, split, config: EvaluateConfig, order: n
         if name in parts and np.isfinite(parts[name]).any():
             row(label, role, parts[name])
     weights = recommender.weights["patient_new"]
-    row(f"hybrid (deployed: patient_new weights, {recommender.selection.get('patient_new', {}).get('chosen', 'default')})",
-        "hybrid", blend_components(parts, weights, False)[0], params={"weights": _rounded(weights)})
+    chosen = recommender.selection.get("patient_new", {}).get("chosen", "default")
+    row(f"hybrid (deployed: patient_new weights, {chosen})", "hybrid", blend_components(parts, weights, False)[0],
+        params={"weights": _rounded(weights)})
     same = []
     if any(weights.get(c, 0.0) for c in GRAPH_COMPONENTS):
         without = {c: (0.0 if c in GRAPH_COMPONENTS else w) for c, w in weights.items()}

@@ -23,8 +23,8 @@ from recsys.recommender.ranking import Ranker
 from recsys.recommender.results import Recommendations
 from recsys.recommender.safety import PatientContext
 
-__all__ = ["recommend_for_new_patient", "new_patient_parts", "recommend_for_new_doctor", "recommend_many", "similar_drugs",
-           "profile_doctor", "explain", "graph_similarity", "profile_similarity"]
+__all__ = ["recommend_for_new_patient", "new_patient_parts", "recommend_for_new_doctor", "recommend_many",
+           "similar_drugs", "profile_doctor", "explain", "graph_similarity", "profile_similarity"]
 
 
 def recommend_for_new_patient(ranker: Ranker, conditions: Sequence[str] = (), current_drugs: Sequence[str] = (),
