@@ -40,6 +40,7 @@ from kg.schema import EdgeType
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ProtocolResult, Stopwatch, by_history, summarise
 from pipelines.evaluation.conditions_only import conditions_only_sanity
+from pipelines.evaluation.patient_ranking import Truth, per_patient
 from pipelines.evaluation.patient_sparse import skipped_sparse, sparse_patient_protocol
 from pipelines.evaluation.safety_cost import policy_costs
 from recsys.recommender.patient_records import PatientRecords
@@ -137,7 +138,7 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
             result.info["interaction_rate"] = _interaction_rates(recommender, split.graph, blended, test, config.k)
             result.info["safety_cost"] = {"k": k, **policy_costs(
                 recommender.safety, split.graph, test.patients, recommender.drug_ids, blended, test.matrix,
-                lambda s: _per_patient(s, test, order, k)[f"recall@{k}"].mean())}
+                lambda s: per_patient(s, test, order, k)[f"recall@{k}"].mean())}
     log("[patient/sparse]")  # the same test patients as new ones known from one drug: the same recommender
     order = np.argsort(-np.log1p(recommender.patient_share), kind="stable")  # the variants' popularity order
     sparse = sparse_patient_protocol(recommender, split, config, order, log)
@@ -147,14 +148,7 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     return [*results.values(), sparse]
 
 
-class _Truth:
-    """Evaluated patients of one part, their target matrix and their history mask."""
-
-    def __init__(self, patients: list[str], matrix: sp.csr_matrix, history: np.ndarray, masked: bool) -> None:
-        self.patients, self.matrix, self.history, self.masked = patients, matrix, history, masked
-
-
-def _truth(split, part: str, new_only: bool, drugs: pd.Index) -> _Truth:
+def _truth(split, part: str, new_only: bool, drugs: pd.Index) -> Truth:
     targets = split.targets(part, new_only)
     columns = drugs.get_indexer(targets["drug"])
     targets = targets[columns >= 0]
@@ -166,7 +160,7 @@ def _truth(split, part: str, new_only: bool, drugs: pd.Index) -> _Truth:
     history = np.zeros((len(patients), len(drugs)), dtype=bool)
     mine = takes[takes["src"].astype(str).isin(patients)]
     history[pd.Index(patients).get_indexer(mine["src"].astype(str)), drugs.get_indexer(mine["dst"].astype(str))] = True
-    return _Truth(patients, matrix, history, new_only)
+    return Truth(patients, matrix, history, new_only)
 
 
 class _PatientModels:
@@ -194,7 +188,7 @@ class _PatientModels:
 
 
 def _ablation_rows(result: ProtocolResult, recommender, ablations: dict[str, dict[str, float]], kind: str,
-                   parts: dict[str, np.ndarray], truth: "_Truth", order: np.ndarray,
+                   parts: dict[str, np.ndarray], truth: Truth, order: np.ndarray,
                    config: EvaluateConfig) -> list[str]:
     """One row per ablation of the deployed blend (its components left out, weights chosen again
     on the same validation pairs inside ``run_train``), scored on the same test patients from the
@@ -224,33 +218,15 @@ def _repeat_last(history: np.ndarray) -> np.ndarray:
     return np.where(history > 0, history, np.nan)
 
 
-def _ranked(scores: np.ndarray, truth: _Truth, order: np.ndarray) -> np.ndarray:
-    """Scores ready for ranking: unscorable drugs last, history masked in the new-drugs variant,
-    columns in popularity order so that ties go to the more popular drug."""
-    scores = np.where(np.isfinite(scores), scores, -np.inf)
-    if truth.masked:
-        scores = np.where(truth.history, -np.inf, scores)
-    return scores[:, order]
-
-
-def _per_patient(scores: np.ndarray, truth: _Truth, order: np.ndarray, k: int) -> dict[str, np.ndarray]:
-    from recsys.metrics import jaccard_at_true_size, set_ranking_metrics
-
-    ranked, relevant = _ranked(scores, truth, order), truth.matrix[:, order]
-    per = set_ranking_metrics(ranked, relevant, k=k)
-    return {f"recall@{k}": per["recall"], f"ndcg@{k}": per["ndcg"],
-            "jaccard": jaccard_at_true_size(ranked, relevant), "mrr": per["rr"]}
-
-
-def _evaluated(name: str, role: str, scores: np.ndarray, truth: _Truth, order: np.ndarray,
+def _evaluated(name: str, role: str, scores: np.ndarray, truth: Truth, order: np.ndarray,
                config: EvaluateConfig, **extra):
-    return summarise(name, role, _per_patient(scores, truth, order, config.k), config.bootstrap, config.seed,
+    return summarise(name, role, per_patient(scores, truth, order, config.k), config.bootstrap, config.seed,
                      **extra)
 
 
-def _val_metrics(scores: np.ndarray, truth: _Truth, order: np.ndarray, config: EvaluateConfig) -> dict:
+def _val_metrics(scores: np.ndarray, truth: Truth, order: np.ndarray, config: EvaluateConfig) -> dict:
     """Validation MRR: what the hybrid's selection compares (fixed models report it for reference)."""
-    return {"mrr": float(_per_patient(scores, truth, order, config.k)["mrr"].mean())}
+    return {"mrr": float(per_patient(scores, truth, order, config.k)["mrr"].mean())}
 
 
 def _by_source(result: ProtocolResult, patients: list[str], k: int) -> dict[str, dict]:
@@ -264,7 +240,7 @@ def _by_source(result: ProtocolResult, patients: list[str], k: int) -> dict[str,
     return out
 
 
-def _interaction_rates(recommender, graph: KnowledgeGraph, blended: np.ndarray, truth: _Truth, k: int) -> dict:
+def _interaction_rates(recommender, graph: KnowledgeGraph, blended: np.ndarray, truth: Truth, k: int) -> dict:
     """Share of recommended drugs (and of lists) interacting with a current drug, with and without safety."""
     safety = recommender.safety  # built from the history graph the recommender was trained on
     drugs = recommender.drug_ids

@@ -22,8 +22,8 @@ import scipy.sparse as sp
 
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import ProtocolResult, summarise
+from pipelines.evaluation.patient_ranking import Truth, per_patient
 from recsys.blend import blend_components
-from recsys.metrics import set_ranking_metrics
 
 __all__ = ["sparse_patient_protocol", "skipped_sparse", "TITLE", "GRAPH_COMPONENTS"]
 
@@ -60,18 +60,19 @@ def sparse_patient_protocol(recommender, split, config: EvaluateConfig, order: n
     truth.data[:] = 1.0
     known = np.zeros(truth.shape, dtype=bool)
     known[np.arange(len(patients)), drugs.get_indexer([first[p] for p in patients])] = True
+    measured = Truth(patients, truth, known, masked=True)  # the one known drug is never ranked
+    disease_z = recommender.disease_z_of(recommender.patient_scorers)  # once for every patient
     each = [new_patient_parts(recommender, sorted(c for c in recommender.records.conditions(p)
-                                                  if c in recommender.disease_index), [first[p]])
+                                                  if c in recommender.disease_index), [first[p]], disease_z)
             for p in patients]
     parts = {name: np.vstack([e[name] for e in each]) for name in each[0]}
 
     k, metrics = config.k, result.metrics
 
     def row(name: str, role: str, scores: np.ndarray, **extra) -> None:
-        ranked = np.where(known | ~np.isfinite(scores), -np.inf, scores)[:, order]
-        per = set_ranking_metrics(ranked, truth[:, order], k=k)
-        result.models.append(summarise(name, role, {f"recall@{k}": per["recall"], f"ndcg@{k}": per["ndcg"],
-                                                    "mrr": per["rr"]}, config.bootstrap, config.seed, **extra))
+        per = per_patient(scores, measured, order, k)
+        result.models.append(summarise(name, role, {m: per[m] for m in metrics}, config.bootstrap, config.seed,
+                                       **extra))
         log(f"  {name:<40} " + "  ".join(f"{m} {result.models[-1].means[m]:.3f}" for m in metrics))
 
     for name, (label, role) in ROWS.items():

@@ -39,31 +39,33 @@ def recommend_for_new_patient(ranker: Ranker, conditions: Sequence[str] = (), cu
     (:data:`~recsys.recommender.patient_side.CONDITIONS_ONLY_WEIGHTS`).
     """
     check_k(k)
-    parts = new_patient_parts(ranker, conditions, current_drugs)  # checks the conditions and drugs
+    disease_z = ranker.disease_z_of(ranker.patient_scorers)  # what a known patient's graph component reads
+    parts = new_patient_parts(ranker, conditions, current_drugs, disease_z)  # checks the conditions and drugs
     ids_of(ranker, [a for a in allergies if not a.startswith("atc:")], "drug", "allergy")
-    rows = ids_of(ranker, conditions, "disease", "condition")
-    disease_z = ranker.disease_z_of(ranker.patient_scorers)
     context = PatientContext(frozenset(current_drugs), frozenset(allergies),
                              conditions=frozenset(conditions)) if safety else None
     best_condition = (lambda drug: max(conditions, key=lambda c: disease_z[
-        ranker.disease_index.get_loc(c), ranker.drug_index.get_loc(drug)])) if rows else \
+        ranker.disease_index.get_loc(c), ranker.drug_index.get_loc(drug)])) if conditions else \
         (lambda drug: current_drugs[0])
     kind = "patient_new" if current_drugs else CONDITIONS_ONLY  # no drug: what treats their conditions
     return ranker.rank_parts(kind, parts, best_condition, k, skip=set(current_drugs),
                              context=context, who="the new patient")
 
 
-def new_patient_parts(ranker: Ranker, conditions: Sequence[str] = (), current_drugs: Sequence[str] = ()
-                      ) -> dict[str, np.ndarray]:
+def new_patient_parts(ranker: Ranker, conditions: Sequence[str] = (), current_drugs: Sequence[str] = (),
+                      disease_z: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The components (1 x drugs each) of a patient not in the graph, known from their
     ``conditions`` (disease ids) and ``current_drugs`` (drug ids): the components a known patient
-    has, less their own records' (history, running, frequency), which a new patient lacks."""
+    has, less their own records' (history, running, frequency), which a new patient lacks.
+    ``disease_z``: the standardised disease scores the graph component reads
+    (``ranker.disease_z_of(ranker.patient_scorers)``, computed when not given)."""
     rows = ids_of(ranker, conditions, "disease", "condition")
     ids_of(ranker, current_drugs, "drug", "current drug")
     if not rows and not current_drugs:
         raise KGError("a new patient needs at least one condition or one current drug")
     n = len(ranker.drug_ids)
-    disease_z = ranker.disease_z_of(ranker.patient_scorers)  # what a known patient's graph component reads
+    if disease_z is None:  # what a known patient's graph component reads
+        disease_z = ranker.disease_z_of(ranker.patient_scorers)
     graph = disease_z[rows].max(axis=0)[None, :] if rows else np.full((1, n), np.nan)
     cf = np.full((1, n), np.nan)
     if ranker.patient_cf is not None and current_drugs:

@@ -45,8 +45,10 @@ def patient_components(ranker, patient_ids: Sequence[str], skip: Sequence[str] =
            "popularity": np.tile(np.log1p(ranker.patient_share), (n, 1))}
     out["history"], out["running"], out["frequency"] = ranker.history.components(patient_ids)
     taken = out["frequency"] > 0
-    out["graph_drugs"] = ranker.drug_neighbours.of_drug_sets(taken)
-    out["people_gnn"] = people_gnn_scores(ranker.patient_gnn, taken, ranker.drug_ids)
+    if "graph_drugs" not in skip:  # batches skip what their weights ignore
+        out["graph_drugs"] = ranker.drug_neighbours.of_drug_sets(taken)
+    if "people_gnn" not in skip:
+        out["people_gnn"] = people_gnn_scores(ranker.patient_gnn, taken, ranker.drug_ids)
     out["diagnosis"] = ranker.diagnosis.scores(patient_ids)
     return {name: scores for name, scores in out.items() if name not in skip}
 
