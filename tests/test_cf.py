@@ -122,6 +122,37 @@ def test_ease_matches_its_closed_form_computed_by_brute_force():
         EASERecommender(dropout=1.0)
 
 
+def test_ease_user_weight_is_the_weighted_ridge_regression_computed_by_brute_force(tmp_path):
+    rng = np.random.default_rng(1)
+    dense = (rng.random((40, 6)) < 0.4) * rng.integers(1, 9, (40, 6))
+    dense[0] = 1  # one heavy user among light ones
+    users, items = np.nonzero(dense)
+    inter = Interactions.from_triples([f"u{u}" for u in users], [f"i{i}" for i in items],
+                                      dense[users, items].astype(float), item_ids=[f"i{i}" for i in range(6)])
+    lam, g = 3.0, 0.5
+    model = EASERecommender(regularization=lam, transform="binary", user_weight=g).fit(inter)
+    x = (dense[[int(u[1:]) for u in inter.user_ids]] > 0).astype(float)
+    # Each user's squared errors weighed by (their distinct items) ** -g, the weights scaled to mean 1.
+    w = x.sum(axis=1) ** -g
+    w *= len(w) / w.sum()
+    expected = np.zeros((6, 6))
+    for j in range(6):
+        others = [i for i in range(6) if i != j]
+        a = x[:, others]
+        expected[others, j] = np.linalg.solve(a.T @ (w[:, None] * a) + lam * np.eye(5), a.T @ (w * x[:, j]))
+    np.testing.assert_allclose(model.item_matrix, expected, atol=1e-8)
+    plain = EASERecommender(regularization=lam, transform="binary").fit(inter)
+    assert not np.allclose(plain.item_matrix, expected, atol=1e-3)  # the weights change the fit
+    # A new user is scored from their history as before, and the setting survives a round trip.
+    np.testing.assert_allclose(model.score_new([inter.items_of("u0")]), x[[0]] @ expected, atol=1e-8)
+    model.save(tmp_path / "ease.npz")
+    loaded = EASERecommender.load(tmp_path / "ease.npz")
+    assert loaded.user_weight == g
+    np.testing.assert_allclose(loaded.score_users(["u0"]), model.score_users(["u0"]))
+    with pytest.raises(KGError, match="user_weight must be in"):
+        EASERecommender(user_weight=-0.5)
+
+
 def test_ease_with_side_information_is_the_closed_form_on_history_plus_one_hot_attributes():
     inter = checkerboard()
     weight, lam = 3.0, 5.0

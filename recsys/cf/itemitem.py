@@ -111,6 +111,13 @@ class EASERecommender(_ItemItem):
     so popular inputs are shrunk more. Still one closed form; on CMS validation prescribers
     p = 0.1 raises NDCG@10 for seen prescribers by 0.0006 and Recall@10 for unseen ones by 0.007.
 
+    ``user_weight`` g > 0 weighs each training user's rows of the regression by ``n ** -g``
+    (``n``: the user's distinct items; mean weight 1, so ``regularization`` keeps its scale).
+    Unweighted, a prescriber with 150 drugs adds some 500 times as many co-prescription
+    pairs to ``X^T X`` as one with 7, so the item-item weights serve the heaviest users, while
+    Recall@10 and NDCG@10 weigh every user once. Still one closed form
+    (``X^T W X + lambda I``); a new user is scored as before.
+
     >>> import numpy as np
     >>> inter = Interactions.from_triples(["u1", "u1", "u2", "u2", "u3"], ["a", "b", "a", "b", "a"])
     >>> model = EASERecommender(regularization=1.0, transform="binary").fit(inter)
@@ -121,7 +128,7 @@ class EASERecommender(_ItemItem):
     name = "ease"
 
     def __init__(self, regularization: float = 500.0, transform: str = "log1p", side_weight: float = 0.0,
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, user_weight: float = 0.0) -> None:
         super().__init__(transform)
         if not regularization > 0:
             raise KGError(f"ease: regularization must be positive, got {regularization}")
@@ -129,9 +136,12 @@ class EASERecommender(_ItemItem):
             raise KGError(f"ease: side_weight must be non-negative, got {side_weight}")
         if not 0.0 <= dropout < 1.0:
             raise KGError(f"ease: dropout must be in [0, 1), got {dropout}")
+        if not 0.0 <= user_weight <= 2.0:
+            raise KGError(f"ease: user_weight must be in [0, 2], got {user_weight}")
         self.regularization = float(regularization)
         self.side_weight = float(side_weight)
         self.dropout = float(dropout)
+        self.user_weight = float(user_weight)
         #: Per user attribute, its values in one-hot column order (empty without side information).
         self.side_values: dict[str, np.ndarray] = {}
         #: One-hot attribute columns x items: what each attribute value adds to a user's scores.
@@ -141,13 +151,14 @@ class EASERecommender(_ItemItem):
 
     def config(self) -> dict[str, object]:
         return {"regularization": self.regularization, "transform": self.transform,
-                "side_weight": self.side_weight, "dropout": self.dropout}
+                "side_weight": self.side_weight, "dropout": self.dropout, "user_weight": self.user_weight}
 
     def _fit(self, interactions: Interactions) -> None:
         x = self._inputs(interactions.matrix)
         self.side_values = _attribute_values(interactions.user_attributes) if self.side_weight else {}
         side = self._one_hot(interactions.user_attributes)
-        learned = self._learn(sp.hstack([x, side], format="csr") if side.shape[1] else x)
+        inputs = sp.hstack([x, side], format="csr") if side.shape[1] else x
+        learned = self._learn(inputs, _user_weights(interactions.matrix, self.user_weight))
         n_items = x.shape[1]
         self.item_matrix, self.side_matrix = learned[:n_items, :n_items], learned[n_items:, :n_items]
         self._train_side = side
@@ -195,8 +206,9 @@ class EASERecommender(_ItemItem):
                             if key.startswith("side_values.")}
         self._train_side = self._one_hot(self.train.user_attributes)
 
-    def _learn(self, x: sp.csr_matrix) -> np.ndarray:
-        gram = np.asarray((x.T @ x).toarray(), dtype=np.float64)
+    def _learn(self, x: sp.csr_matrix, row_weights: np.ndarray | None = None) -> np.ndarray:
+        weighted = x if row_weights is None else sp.diags(row_weights) @ x
+        gram = np.asarray((x.T @ weighted).toarray(), dtype=np.float64)
         gram[np.diag_indices_from(gram)] += self.regularization + self.dropout / (1.0 - self.dropout) * np.diag(gram)
         inverse = np.linalg.inv(gram)
         b = -inverse / np.diag(inverse)[None, :]
@@ -226,6 +238,17 @@ class RP3betaRecommender(_ItemItem):
         walk /= np.power(np.maximum(popularity, 1.0), self.beta)[None, :]
         walk[np.diag_indices_from(walk)] = 0.0
         return walk
+
+
+def _user_weights(matrix: sp.csr_matrix, exponent: float) -> np.ndarray | None:
+    """Each user's row weight ``n ** -exponent`` (``n``: their distinct items), mean 1 over the
+    users with an item; None for exponent 0 (every row once)."""
+    if not exponent:
+        return None
+    counts = np.diff(matrix.indptr).astype(np.float64)
+    weights = np.where(counts > 0, np.maximum(counts, 1.0) ** -exponent, 0.0)
+    used = counts > 0
+    return weights * (used.sum() / weights[used].sum()) if used.any() else weights
 
 
 def _attribute_values(attributes: pd.DataFrame) -> dict[str, np.ndarray]:
