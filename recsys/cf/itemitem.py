@@ -116,7 +116,9 @@ class EASERecommender(_ItemItem):
     Unweighted, a prescriber with 150 drugs adds some 500 times as many co-prescription
     pairs to ``X^T X`` as one with 7, so the item-item weights serve the heaviest users, while
     Recall@10 and NDCG@10 weigh every user once. Still one closed form
-    (``X^T W X + lambda I``); a new user is scored as before.
+    (``X^T W X + lambda I``); a new user is scored as before. On CMS validation prescribers
+    (log1p, lambda 1500, side information) g = 0.25 and 0.5 raise Recall@10 from 0.675 to 0.679
+    and 0.680, NDCG@10 from 0.697 to 0.699.
 
     >>> import numpy as np
     >>> inter = Interactions.from_triples(["u1", "u1", "u2", "u2", "u3"], ["a", "b", "a", "b", "a"])
