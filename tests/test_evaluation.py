@@ -394,3 +394,12 @@ def test_sparse_patients_are_the_test_patients_known_from_their_first_drug(peopl
         assert pd.to_datetime(mine.loc[mine["dst"] == drug, "time"]).min() == pd.to_datetime(mine["time"]).min()
     assert sparse.info["targets"] == sum(
         1 for p, d in split.targets("test")[["patient", "drug"]].to_numpy() if first.get(p) != d)
+
+
+def test_the_plain_ease_row_searches_only_the_closed_forms_own_settings():
+    # The table's EASE row is the simple anchor: side information, per-user weights and the dropout
+    # penalty belong to the deployed side, never to the row it is compared with.
+    from pipelines.evaluation.doctor import baseline_stages
+
+    for quick in (True, False):
+        assert {key for stage in baseline_stages("ease", quick) for key in stage} == {"transform", "regularization"}
