@@ -103,9 +103,9 @@ def skipped_sparse(config: EvaluateConfig, why: str) -> ProtocolResult:
 
 def _first_drugs(graph, patients: list[str], drugs: pd.Index) -> dict[str, str]:
     """Each patient's first drug in ``graph`` (earliest start; ties: the smallest id) among ``drugs``."""
-    from kg.schema import EdgeType
+    from kg.episodes import TAKES
 
-    takes = graph.edges.get(EdgeType("patient", "takes", "drug"))
+    takes = graph.edges.get(TAKES)
     if takes is None or not len(takes):
         return {}
     frame = pd.DataFrame({"patient": takes["src"].astype(str), "drug": takes["dst"].astype(str),

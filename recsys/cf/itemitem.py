@@ -248,8 +248,9 @@ def _user_weights(matrix: sp.csr_matrix, exponent: float) -> np.ndarray | None:
     if not exponent:
         return None
     counts = np.diff(matrix.indptr).astype(np.float64)
-    weights = np.where(counts > 0, np.maximum(counts, 1.0) ** -exponent, 0.0)
     used = counts > 0
+    weights = np.zeros_like(counts)
+    weights[used] = counts[used] ** -exponent
     return weights * (used.sum() / weights[used].sum()) if used.any() else weights
 
 
