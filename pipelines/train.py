@@ -31,14 +31,15 @@ import pandas as pd
 from kg.errors import KGError
 from kg.graph import KnowledgeGraph
 from kg.outputs import check_output_folder
-from kg.schema import EdgeType
+from kg.schema import SCHEMA, EdgeType
 
 __all__ = ["TrainConfig", "TrainResult", "run_train", "fit_metapath", "check_trainable", "DEPLOYED_GNN",
-           "TRAINING_RELATIONS", "people_gnn_config", "train_patient_gnn"]
+           "TRAINING_RELATIONS", "people_gnn_config", "train_patient_gnn", "without_pairs"]
 
 TAKES = EdgeType("patient", "takes", "drug")
 #: The patient blend's ablations: components left out, the weights chosen again without them.
-ABLATIONS: dict[str, tuple[str, ...]] = {"without history": ("history", "running", "frequency"), "without CF": ("cf",),
+ABLATIONS: dict[str, tuple[str, ...]] = {"without history": ("history", "running", "frequency", "sequence"),
+                                         "without CF": ("cf",),
                                          "without graph": ("graph", "graph_drugs", "people_gnn")}
 #: What the patient blends are chosen on: NDCG@10 per patient, which weighs every patient once (MRR
 #: over validation pairs lets patients with many later drugs decide). On the evaluation's
@@ -237,7 +238,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     # 3. blend weights from validation pairs, on a graph without them
     train_graph = task.train_graph
     if patient_split is not None:
-        train_graph = (_without_pairs(train_graph, TAKES, _pairs(patient_split.test)) if patient_time is None
+        train_graph = (without_pairs(train_graph, TAKES, _pairs(patient_split.test)) if patient_time is None
                        else patient_time.graph)
     validation = Recommender(train_graph, val_disease_scores, task.id_maps["disease"],
                              task.id_maps["drug"], **cf_val)
@@ -378,12 +379,18 @@ def _pairs(inter) -> list[tuple[str, str]]:
     return list(zip(inter.user_ids[coo.row], inter.item_ids[coo.col]))
 
 
-def _without_pairs(graph: KnowledgeGraph, relation: EdgeType, pairs: list[tuple[str, str]]) -> KnowledgeGraph:
-    """A copy of ``graph`` without the ``relation`` edges joining ``pairs`` (every record of them)."""
+def without_pairs(graph: KnowledgeGraph, relation: EdgeType, pairs: list[tuple[str, str]]) -> KnowledgeGraph:
+    """A copy of ``graph`` without the ``relation`` edges joining ``pairs``: every record of them,
+    in the relation's episode table too (what the history components count)."""
     edges = graph.edges.get(relation)
     if edges is None or not pairs:
         return graph
     held = pd.MultiIndex.from_tuples(pairs)
     keep = ~pd.MultiIndex.from_arrays([edges["src"], edges["dst"]]).isin(held)
-    return KnowledgeGraph(graph.nodes, {**graph.edges, relation: edges[keep].reset_index(drop=True)},
-                          graph.tables)
+    tables = dict(graph.tables)
+    name = SCHEMA.spec(relation).episodes if relation in SCHEMA.relations else None
+    if name in tables:
+        table = tables[name]
+        records = pd.MultiIndex.from_arrays([table["patient"].astype(str), table["drug"].astype(str)])
+        tables[name] = table[~records.isin(held)].reset_index(drop=True)
+    return KnowledgeGraph(graph.nodes, {**graph.edges, relation: edges[keep].reset_index(drop=True)}, tables)

@@ -118,3 +118,17 @@ def test_how_often_a_patient_was_given_a_drug_counts_its_records_not_its_edge():
     assert history.records("patient:x:p1", 0) == 2 and history.records("patient:x:p2", 4) == 0
     merged_only = PatientHistory(KnowledgeGraph(g.nodes, g.edges, {}), drugs)  # one record per edge
     np.testing.assert_allclose(merged_only.components(["patient:x:p1"])[2][0], np.log1p([1, 1, 1, 1, 1]))
+
+
+def test_leaving_pairs_out_of_training_drops_every_episode_record_of_them():
+    # rxkg train's validation without dates (a random fifth of each patient's drugs held out) and the
+    # sparse-patient protocol leave pairs out: the history components count episodes, so those go too.
+    from pipelines.train import without_pairs
+
+    g = graph()
+    out = without_pairs(g, TAKES, [("patient:x:p1", "drug:A"), ("patient:x:p2", "drug:B")])
+    episodes = medication_episodes(out)
+    pairs = set(zip(episodes["patient"], episodes["drug"]))
+    assert ("patient:x:p1", "drug:A") not in pairs and ("patient:x:p2", "drug:B") not in pairs
+    assert len(episodes) == len(RECORDS) - 4 and len(out.edges[TAKES]) == 5  # two records each
+    assert len(medication_episodes(g)) == len(RECORDS)  # the input graph is never changed

@@ -149,8 +149,15 @@ def test_patient_protocol_trains_on_the_past_only(people, monkeypatch):
     monkeypatch.setattr(pipelines.train, "run_train", spy)
     results = patient_protocols(graph, QUICK, log=lambda m: None)
     assert all(not r.skipped for r in results)
-    (train,) = trained_on
+    train, sparse = trained_on  # the variants' recommender, then the sparse patients'
     assert (patient, "drug:DB10500") not in _pairs(train.edges[TAKES])
+    # The sparse patients' recommender has no record of a pair to find, even one started before the
+    # cutoff and still running there (a target the history graph keeps as a running drug).
+    from kg.episodes import medication_episodes
+    targets = set(split.targets("test").itertuples(index=False, name=None))
+    assert targets & _pairs(train.edges[TAKES]), "the test would be empty: no running drug is a target"
+    assert not targets & _pairs(sparse.edges[TAKES])
+    assert not targets & set(zip(*(medication_episodes(sparse)[c] for c in ("patient", "drug"))))
     assert (patient, "disease:DOID:1500") not in _pairs(train.edges[HAS_CONDITION])
     # Nothing after any cutoff survives, and stops after the cutoff are unknown there.
     takes = train.edges[TAKES]

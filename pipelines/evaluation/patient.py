@@ -51,7 +51,8 @@ PATIENT_METRICS = ("recall@{k}", "ndcg@{k}", "jaccard", "mrr")
 TAKES = EdgeType("patient", "takes", "drug")
 HAS_CONDITION = EdgeType("patient", "has_condition", "disease")
 MODELS = (("popularity", "baseline"), ("most popular given diagnosis", "baseline"), ("repeat last", "baseline"),
-          ("running, then last", "baseline"), ("most frequent, then last", "baseline"), ("CF", "model"),
+          ("running, then last", "baseline"), ("most frequent, then last", "baseline"),
+          ("what followed their drugs", "baseline"), ("CF", "model"),
           ("graph: metapath", "model"), ("graph: GNN", "model"), ("graph: deployed disease blend", "model"),
           ("graph: people GNN", "model"))
 #: Baselines that rank only the patient's own drugs (left out of the new-drugs variant).
@@ -66,7 +67,7 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
                       log: Callable[[str], None] = print) -> list[ProtocolResult]:
     """Both variants of the time-split patient protocol (see the module doc)."""
     from kg.errors import KGError
-    from pipelines.train import run_train
+    from pipelines.train import run_train, without_pairs
     from pipelines.temporal import time_split
 
     k = config.k
@@ -139,9 +140,13 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
             result.info["safety_cost"] = {"k": k, **policy_costs(
                 recommender.safety, split.graph, test.patients, recommender.drug_ids, blended, test.matrix,
                 lambda s: per_patient(s, test, order, k)[f"recall@{k}"].mean())}
-    log("[patient/sparse]")  # the same test patients as new ones known from one drug: the same recommender
+    log("[patient/sparse]")  # the same test patients as new ones known from one drug
     order = np.argsort(-np.log1p(recommender.patient_share), kind="stable")  # the variants' popularity order
-    sparse = sparse_patient_protocol(recommender, split, config, order, log)
+    # Trained again without any record of the pairs to find: a drug still running at the cutoff (or
+    # restarted after it) is a target here, and its record before the cutoff must not be evidence.
+    hidden = without_pairs(split.graph, TAKES, list(split.targets("test").itertuples(index=False, name=None)))
+    (unseen, _), _ = clock.timed(lambda: run_train(hidden, settings))
+    sparse = sparse_patient_protocol(unseen, split, config, order, log)
     total = clock.lap()  # the stopwatch started before training: this is training and scoring
     for r in (*results.values(), sparse):
         r.seconds = total  # one split and one trained recommender serve every variant
@@ -178,6 +183,7 @@ class _PatientModels:
                "repeat last": _repeat_last(parts["history"]),
                "running, then last": _repeat_last(parts["running"]),
                "most frequent, then last": _repeat_last(_then(parts["frequency"], parts["history"])), "CF": parts["cf"],
+               "what followed their drugs": parts["sequence"],
                "graph: metapath": rec.condition_scores(ids, ["metapath"]),
                "graph: deployed disease blend": parts["graph"]}
         if "gnn" in rec.disease_scores:

@@ -7,9 +7,10 @@ is to be found. Collaborative filtering then folds in one drug, and the knowledg
 conditions' disease scores, what a drug shares with that drug, the people GNN) has the most to
 add. Rows: each component alone as the new-patient path computes it, the deployed hybrid (the
 ``patient_new`` weights ``recommend_for_new_patient`` ranks with) and the same blend with the
-graph components' weights set to 0. Models are the protocol's trained recommender (trained on the
-history graph, where each test patient's other drugs before the cutoff are known: only the pairs
-after the cutoff are targets, so nothing to find was seen in training).
+graph components' weights set to 0. Models are a recommender trained, as ``rxkg train`` trains
+one, on the history graph without any record of the pairs to find: a drug still running at the
+cutoff (or restarted after it) is a target here, and its record before the cutoff must not be the
+evidence. The test patients' other records before the cutoff stay (none of them is a target).
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ def sparse_patient_protocol(recommender, split, config: EvaluateConfig, order: n
     for name, (label, role) in ROWS.items():
         if name in parts and np.isfinite(parts[name]).any():
             row(label, role, parts[name])
+    # A baseline, not a component of the new-patient path (a new patient's drugs have no order):
+    # what followed their drug among the graph's other patients.
+    row("what followed their drug", "baseline", recommender.sequences.of_drug_sets(known))
     weights = recommender.weights["patient_new"]
     chosen = recommender.selection.get("patient_new", {}).get("chosen", "default")
     row(f"hybrid (deployed: patient_new weights, {chosen})", "hybrid", blend_components(parts, weights, False)[0],

@@ -18,7 +18,8 @@ __all__ = ["Contribution", "Explanation", "contributions", "LABELS"]
 #: How each component is named in a sentence.
 LABELS = {"graph": "graph", "metapath": "graph (metapath model)", "gnn": "graph (GNN)", "cf": "collaborative filtering",
           "popularity": "popularity", "history": "their history", "running": "still running", "diagnosis": "diagnosis",
-          "frequency": "how often they took it", "graph_drugs": "graph (like their drugs)",
+          "frequency": "how often they took it", "sequence": "what followed their drugs",
+          "graph_drugs": "graph (like their drugs)",
           "people_gnn": "graph (people GNN)"}
 
 

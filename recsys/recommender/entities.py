@@ -56,7 +56,8 @@ def new_patient_parts(ranker: Ranker, conditions: Sequence[str] = (), current_dr
                       disease_z: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The components (1 x drugs each) of a patient not in the graph, known from their
     ``conditions`` (disease ids) and ``current_drugs`` (drug ids): the components a known patient
-    has, less their own records' (history, running, frequency), which a new patient lacks.
+    has, less their own records' (history, running, frequency, and the order of their drugs that
+    ``sequence`` reads), which a new patient lacks.
     ``disease_z``: the standardised disease scores the graph component reads
     (``ranker.disease_z_of(ranker.patient_scorers)``, computed when not given)."""
     rows = ids_of(ranker, conditions, "disease", "condition")

@@ -1,5 +1,7 @@
 """A patient's components: their conditions and drugs read through the graph, collaborative
-filtering, popularity, their own history and most-popular-given-diagnosis.
+filtering, popularity, their own history (:mod:`~recsys.recommender.history`), what followed their
+drugs in other patients' records (``sequence``, :mod:`~recsys.recommender.sequences`) and
+most-popular-given-diagnosis.
 
 The graph reaches a patient three ways: ``graph``, each drug's best disease score over the
 patient's conditions; ``graph_drugs``, what a drug shares in the graph with the drugs they take
@@ -19,12 +21,14 @@ import scipy.sparse as sp
 
 from recsys.people import PeopleScorer
 
-__all__ = ["patient_components", "people_gnn_scores", "PATIENT_COMPONENTS", "CONDITIONS_ONLY",
+__all__ = ["patient_components", "people_gnn_scores", "PATIENT_COMPONENTS", "PATIENT_ONLY", "CONDITIONS_ONLY",
            "CONDITIONS_ONLY_WEIGHTS"]
 
 #: Every component a patient's blend weighs.
-PATIENT_COMPONENTS = ("graph", "cf", "popularity", "history", "diagnosis", "running", "frequency", "graph_drugs",
-                      "people_gnn")
+PATIENT_COMPONENTS = ("graph", "cf", "popularity", "history", "diagnosis", "running", "frequency", "sequence",
+                      "graph_drugs", "people_gnn")
+#: Components only a fitted blend weighs (0 by default): a patient's own records and their conditions'.
+PATIENT_ONLY = ("history", "diagnosis", "running", "frequency", "sequence", "graph_drugs", "people_gnn")
 #: The weight set of a new patient known from conditions alone (``recommend_for_new_patient``
 #: without drugs), and its weights: the conditions' disease scores alone. With no drug to read,
 #: the question is what treats their conditions, which the disease scorers answer and are
@@ -44,6 +48,7 @@ def patient_components(ranker, patient_ids: Sequence[str], skip: Sequence[str] =
            "cf": ranker.cf_block(ranker.patient_cf, patient_ids),
            "popularity": np.tile(np.log1p(ranker.patient_share), (n, 1))}
     out["history"], out["running"], out["frequency"] = ranker.history.components(patient_ids)
+    out["sequence"] = ranker.sequences.scores(patient_ids)
     taken = out["frequency"] > 0
     if "graph_drugs" not in skip:  # batches skip what their weights ignore
         out["graph_drugs"] = ranker.drug_neighbours.of_drug_sets(taken)

@@ -6,14 +6,14 @@
 - ``cf``: collaborative filtering (doctor x drug, patient x drug), fold-in for new users;
 - doctors' ``graph``: what a drug shares with the prescriber's drugs (:mod:`~recsys.recommender.doctor_side`);
 - ``popularity``: indications per drug, within-specialty prescribing, share of patients;
-- patients only: ``history``, ``running``, ``frequency`` (:mod:`~recsys.recommender.history`), ``diagnosis``,
-  ``graph_drugs`` and ``people_gnn`` (the graph through the drugs they take, :mod:`~recsys.recommender.patient_side`).
-Each is standardised per entity (:mod:`recsys.blend`); a component that cannot score an
-entity drops out and the result says so. Patients get the safety filter by default, and three
-weight sets: ``patient`` (continuation plus new drugs), ``patient_new`` (new only) and
-``patient_conditions`` (a new patient known from conditions alone); doctors
-three: ``doctor`` (drugs somebody prescribes), ``doctor_sparse`` (the same for prescribers with at
-most three drugs) and ``doctor_all`` (every drug of the graph).
+- patients only: ``history``, ``running``, ``frequency`` (:mod:`~recsys.recommender.history`), ``sequence``
+  (:mod:`~recsys.recommender.sequences`), ``diagnosis``, ``graph_drugs`` and ``people_gnn`` (the graph through
+  the drugs they take, :mod:`~recsys.recommender.patient_side`).
+Each is standardised per entity (:mod:`recsys.blend`); a component that cannot score an entity drops out and
+the result says so. Patients get the safety filter by default, and three weight sets: ``patient``
+(continuation plus new drugs), ``patient_new`` (new only) and ``patient_conditions`` (a new patient known from
+conditions alone); doctors three: ``doctor`` (drugs somebody prescribes), ``doctor_sparse`` (the same for
+prescribers with at most three drugs) and ``doctor_all`` (every drug of the graph).
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ from recsys.recommender.explain import ExplainerOnDemand
 from recsys.recommender.fitting import calibrated, choose_patient_graph, fit_on_validation, validation_sample
 from recsys.recommender.diagnosis import ConditionPopularity
 from recsys.recommender.doctor_side import blend_by_history, doctor_components, doctor_kind
-from recsys.recommender.patient_side import CONDITIONS_ONLY, PATIENT_COMPONENTS, patient_components
+from recsys.recommender.patient_side import CONDITIONS_ONLY, PATIENT_COMPONENTS, PATIENT_ONLY, patient_components
 from recsys.recommender.people_graph import DrugNeighbours
 from recsys.recommender.history import PatientHistory
+from recsys.recommender.sequences import DrugSequences
 from recsys.recommender.results import Recommendation, Recommendations
 from recsys.recommender.drugclasses import Combinations
 from recsys.recommender.patient_records import PatientRecords
@@ -49,8 +50,6 @@ __all__ = ["Ranker"]
 
 TREATS = EdgeType("drug", "treats", "disease")
 TAKES = EdgeType("patient", "takes", "drug")
-#: Components only a fitted blend weighs (0 by default): a patient's own records and their conditions'.
-PATIENT_ONLY = ("history", "diagnosis", "running", "frequency", "graph_drugs", "people_gnn")
 
 
 class Ranker:
@@ -120,6 +119,7 @@ class Ranker:
         self._combinations: Combinations | None = None
         self.lookup = LazyNameIndex(graph)  # "did you mean ...?" for unknown ids
         self.history = PatientHistory(graph, self.drug_ids)
+        self.sequences = DrugSequences(graph, self.drug_ids)  # what follows a patient's drugs
         self.drug_neighbours = DrugNeighbours(graph, self.drug_ids, people_gnn)  # the graph's people components
         self.diagnosis = ConditionPopularity(graph, self.drug_ids)
         doctors = nodes[nodes["type"] == "doctor"]

@@ -202,6 +202,8 @@ def _own_sentence(recommender: Ranker, kind: str, name: str, entity_id: str, dru
             return f"They have {recommender.history.records(entity_id, column)} record(s) of it."
         return ("A record of it is still open at their latest record." if name == "running"
                 else "They have taken it before.")
+    if name == "sequence":
+        return _sequence_sentence(recommender, entity_id, column, patient)
     if name == "diagnosis":
         conditions = sorted(recommender.records.conditions(entity_id)) if patient else [entity_id]
         shares = [(recommender.diagnosis.share(c, column), c) for c in conditions]
@@ -212,3 +214,15 @@ def _own_sentence(recommender: Ranker, kind: str, name: str, entity_id: str, dru
                     f"take it.")
     return ""
 
+
+
+def _sequence_sentence(recommender: Ranker, entity_id: str, column: int, patient: bool) -> str:
+    """Which of their drugs leads to this one, and how many patients went from it to this one: the
+    counts the ``sequence`` component adds up."""
+    found = recommender.sequences.evidence(entity_id, column) if patient else None
+    if not found or not found[1]:
+        return ""
+    before, followed, continued = found
+    name = recommender.names.get(recommender.drug_ids[before]) or recommender.drug_ids[before]
+    return (f"They took {name}; {followed} of the {continued} graph patients who started another drug after it "
+            f"started this one.")
