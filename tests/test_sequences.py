@@ -81,3 +81,11 @@ def test_the_recommender_weighs_and_explains_the_sequence(planted):
     # A new patient's list of drugs has no order: no sequence, like no history.
     from recsys.recommender.entities import new_patient_parts
     assert "sequence" not in new_patient_parts(rec, current_drugs=["drug:A"])
+
+
+def test_patients_taken_in_chunks_give_the_same_tables(planted):
+    whole, chunked = DrugSequences(planted, DRUGS), DrugSequences(planted, DRUGS, chunk_pairs=1)
+    assert np.allclose(whole.transitions.toarray(), chunked.transitions.toarray())
+    assert (whole.followers != chunked.followers).nnz == 0 and (whole.continued == chunked.continued).all()
+    patients = ["patient:new", "patient:chain", "patient:p0"]
+    assert np.allclose(whole.scores(patients), chunked.scores(patients))

@@ -149,7 +149,7 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     sparse = sparse_patient_protocol(unseen, split, config, order, log)
     total = clock.lap()  # the stopwatch started before training: this is training and scoring
     for r in (*results.values(), sparse):
-        r.seconds = total  # one split and one trained recommender serve every variant
+        r.seconds = total  # one split serves every variant (and two trained recommenders)
     return [*results.values(), sparse]
 
 

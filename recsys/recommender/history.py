@@ -49,8 +49,8 @@ class PatientHistory:
             return
         episodes = medication_episodes(graph)
         records = episodes.groupby(["patient", "drug"], sort=False).size()
-        times = (pd.to_datetime(takes["time"]) if "time" in takes.columns else pd.Series(pd.NaT, index=takes.index))
-        times = times.astype("datetime64[ns]")  # the unit pd.Timestamp.min, the fill of an unknown start, is in
+        times = pd.to_datetime(takes["time"]) if "time" in takes.columns else pd.Series(pd.NaT, index=takes.index)
+        times = times.astype("datetime64[ns]")  # nanoseconds: the unit of pd.Timestamp.min, an unknown start's fill
         ends = (pd.to_datetime(takes["end_time"]) if "end_time" in takes.columns
                 else pd.Series(pd.NaT, index=takes.index))
         frame = pd.DataFrame({"patient": takes["src"].astype(str),

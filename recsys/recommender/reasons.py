@@ -215,7 +215,6 @@ def _own_sentence(recommender: Ranker, kind: str, name: str, entity_id: str, dru
     return ""
 
 
-
 def _sequence_sentence(recommender: Ranker, entity_id: str, column: int, patient: bool) -> str:
     """Which of their drugs leads to this one, and how many patients went from it to this one: the
     counts the ``sequence`` component adds up."""

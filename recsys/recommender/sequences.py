@@ -41,27 +41,43 @@ class DrugSequences:
     >>> sequences.scores(["patient:synthea-ne:1"])                   # doctest: +SKIP
     """
 
-    def __init__(self, graph: KnowledgeGraph, drug_ids: Sequence[str]) -> None:
+    def __init__(self, graph: KnowledgeGraph, drug_ids: Sequence[str], chunk_pairs: int = 2_000_000) -> None:
+        """``chunk_pairs``: about how many (drug, later drug) pairs are formed at once; patients are
+        taken in chunks so that memory stays bounded by the drug x drug tables, not the records."""
         n = len(drug_ids)
         starts = _first_starts(graph, drug_ids)
-        pairs = starts.merge(starts, on="patient", suffixes=("", "_next"))
-        pairs = pairs[pairs["step_next"] > pairs["step"]]
-        weight = STEP_DECAY ** (pairs["step_next"] - pairs["step"] - 1).to_numpy(dtype=np.float64)
-        # Each start spreads one unit over what followed it: a long record does not outweigh many short ones.
-        spread = pd.Series(weight).groupby([pairs["patient"].to_numpy(), pairs["col"].to_numpy()]).transform("sum")
-        rows, columns = pairs["col"].to_numpy(), pairs["col_next"].to_numpy()
-        #: Drug x drug: the units of each drug's starts that went to each later drug.
-        self.transitions = sp.csr_matrix((weight / spread.to_numpy(), (rows, columns)), shape=(n, n))
+        self.transitions = sp.csr_matrix((n, n))
         #: Drug x drug: how many patients started the second drug after the first (the evidence).
-        self.followers = sp.csr_matrix((np.ones(len(pairs)), (rows, columns)), shape=(n, n))
+        self.followers = sp.csr_matrix((n, n))
         #: How many patients started something after each drug.
-        self.continued = np.bincount(pairs.drop_duplicates(["patient", "col"])["col"].to_numpy(), minlength=n)
-        last = starts.groupby("patient", sort=False)["step"].transform("max")
+        self.continued = np.zeros(n, dtype=np.int64)
+        codes = starts["code"].to_numpy()
+        sizes = np.bincount(codes)
+        bounds = np.searchsorted(codes, _chunk_starts(sizes, chunk_pairs))
+        for lo, hi in zip(bounds, np.append(bounds[1:], len(starts))):
+            self._add(starts.iloc[lo:hi], n)
+        last = starts.groupby("code", sort=False)["step"].transform("max")
         recency = RECENCY ** (last - starts["step"]).to_numpy(dtype=np.float64)
         #: Per patient: their drugs' columns and how much each weighs (latest most).
         self._rows = {patient: (group["col"].to_numpy(), recency[group.index.to_numpy()])
-                      for patient, group in starts.reset_index(drop=True).groupby("patient", sort=False)}
+                      for patient, group in starts.groupby("patient", sort=False)}
         self.n_drugs = n
+
+    def _add(self, starts: pd.DataFrame, n: int) -> None:
+        """Add one chunk of patients' transitions (each start spread over what followed it)."""
+        starts = starts[["code", "col", "step"]]
+        pairs = starts.merge(starts, on="code", suffixes=("", "_next"))
+        pairs = pairs[pairs["step_next"] > pairs["step"]]
+        if pairs.empty:
+            return
+        weight = STEP_DECAY ** (pairs["step_next"] - pairs["step"] - 1).to_numpy(dtype=np.float64)
+        # Each start spreads one unit over what followed it: a long record does not outweigh many short ones.
+        spread = pd.Series(weight).groupby([pairs["code"].to_numpy(), pairs["col"].to_numpy()]).transform("sum")
+        rows, columns = pairs["col"].to_numpy(), pairs["col_next"].to_numpy()
+        self.transitions = self.transitions + sp.csr_matrix((weight / spread.to_numpy(), (rows, columns)),
+                                                            shape=(n, n))
+        self.followers = self.followers + sp.csr_matrix((np.ones(len(pairs)), (rows, columns)), shape=(n, n))
+        self.continued += np.bincount(pairs.drop_duplicates(["code", "col"])["col"].to_numpy(), minlength=n)
 
     def scores(self, patient_ids: Sequence[str]) -> np.ndarray:
         """Patients x drugs: log(1 + their drugs' recency-weighted transitions to each drug);
@@ -95,8 +111,9 @@ class DrugSequences:
 
 
 def _first_starts(graph: KnowledgeGraph, drug_ids: Sequence[str]) -> pd.DataFrame:
-    """(patient, col, step): each dated drug's first start, as the rank of its start time among
-    the patient's distinct first-start times (0: their first)."""
+    """(patient, code, col, step), sorted by patient code: each dated drug's first start, as the rank
+    of its start time among the patient's distinct first-start times (0: their first); ``code``
+    numbers the patients."""
     episodes = medication_episodes(graph)
     frame = pd.DataFrame({"patient": episodes["patient"].to_numpy(),
                           "col": pd.Index(drug_ids).get_indexer(episodes["drug"]),
@@ -104,4 +121,14 @@ def _first_starts(graph: KnowledgeGraph, drug_ids: Sequence[str]) -> pd.DataFram
     frame = frame[(frame["col"] >= 0) & frame["time"].notna()]
     first = frame.groupby(["patient", "col"], sort=False)["time"].min().reset_index()
     first["step"] = first.groupby("patient", sort=False)["time"].rank(method="dense").astype(np.int64) - 1
-    return first[["patient", "col", "step"]]
+    first["code"] = pd.factorize(first["patient"])[0]
+    return first.sort_values(["code", "step", "col"], kind="stable")[["patient", "code", "col", "step"]].reset_index(
+        drop=True)
+
+
+def _chunk_starts(sizes: np.ndarray, limit: int) -> np.ndarray:
+    """First patient code of each chunk, cut so that a chunk's patients form about ``limit`` pairs
+    (sum of their drug counts squared); a patient never spans two chunks."""
+    cost = np.cumsum(sizes.astype(np.int64) ** 2)
+    return np.unique(np.concatenate([[0], np.searchsorted(cost, np.arange(limit, cost[-1] if len(cost) else 0,
+                                                                          limit), side="right")]))
