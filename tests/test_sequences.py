@@ -76,7 +76,7 @@ def test_the_recommender_weighs_and_explains_the_sequence(planted):
     rec.weights["patient_new"] = {"sequence": 1.0}
     top = rec.recommend_for_patient("patient:new", k=1, safety=False)
     assert top[0].drug_id == "drug:B"
-    assert "They took A; 5 of the 6 graph patients who started another drug after it started this one." in \
+    assert "They took A; 5 of the graph's 6 patients who started another drug after it started this one." in \
         top[0].explanation
     # A new patient's list of drugs has no order: no sequence, like no history.
     from recsys.recommender.entities import new_patient_parts

@@ -223,5 +223,5 @@ def _sequence_sentence(recommender: Ranker, entity_id: str, column: int, patient
         return ""
     before, followed, continued = found
     name = recommender.names.get(recommender.drug_ids[before]) or recommender.drug_ids[before]
-    return (f"They took {name}; {followed} of the {continued} graph patients who started another drug after it "
+    return (f"They took {name}; {followed} of the graph's {continued} patients who started another drug after it "
             f"started this one.")
