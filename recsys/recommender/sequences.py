@@ -130,6 +130,8 @@ def _first_starts(graph: KnowledgeGraph, drug_ids: Sequence[str]) -> pd.DataFram
 def _chunk_starts(sizes: np.ndarray, limit: int) -> np.ndarray:
     """First patient code of each chunk, cut so that a chunk's patients form about ``limit`` pairs
     (sum of their drug counts squared); a patient never spans two chunks."""
-    cost = np.cumsum(sizes.astype(np.int64) ** 2)
-    return np.unique(np.concatenate([[0], np.searchsorted(cost, np.arange(limit, cost[-1] if len(cost) else 0,
-                                                                          limit), side="right")]))
+    cost = np.cumsum(sizes.astype(np.int64) ** 2)  # pairs formed by the patients up to each one
+    if not len(cost):
+        return np.zeros(1, dtype=np.int64)
+    cuts = np.searchsorted(cost, np.arange(limit, cost[-1], limit), side="right")
+    return np.unique(np.concatenate([[0], cuts]))
