@@ -32,21 +32,12 @@ from kg.errors import KGError
 from kg.graph import KnowledgeGraph
 from kg.outputs import check_output_folder
 from kg.schema import SCHEMA, EdgeType
+from pipelines.patients import fit_patient_blends, interaction_pairs, patient_time_split
 
 __all__ = ["TrainConfig", "TrainResult", "run_train", "fit_metapath", "check_trainable", "DEPLOYED_GNN",
            "TRAINING_RELATIONS", "people_gnn_config", "train_patient_gnn", "without_pairs"]
 
 TAKES = EdgeType("patient", "takes", "drug")
-#: The patient blend's ablations: components left out, the weights chosen again without them.
-ABLATIONS: dict[str, tuple[str, ...]] = {"without history": ("history", "running", "frequency", "sequence"),
-                                         "without CF": ("cf",),
-                                         "without graph": ("graph", "graph_drugs", "people_gnn")}
-#: What the patient blends are chosen on: NDCG@10 per patient, which weighs every patient once (MRR
-#: over validation pairs lets patients with many later drugs decide). On the evaluation's
-#: validation patients (seed 0, never its test) the blends chosen on it reach Recall@10 0.715 and
-#: NDCG@10 0.853 on every later drug (0.695 and 0.838 chosen on MRR), 0.467 and 0.314 on new drugs
-#: (0.429 and 0.279: CF alone).
-PATIENT_BLEND_METRIC = "ndcg@10"
 #: The GNN rxkg deploys, chosen on validation of both disease splits (the evaluation uses it too).
 DEPLOYED_GNN = {"encoder": "rgcn", "prior": "metapath"}
 PRESCRIBES = EdgeType("doctor", "prescribes", "drug")
@@ -119,7 +110,8 @@ class TrainConfig:
     #: People GNN settings for the patients' ``people_gnn`` component, trained on their records
     #: (:mod:`recsys.recommender.patient_side`); ``None`` leaves it out.
     patient_gnn: dict | None = field(default_factory=dict)
-    #: Also fit the patient blends' ablations (:data:`ABLATIONS`; the evaluation's rows, not deployed).
+    #: Also fit the patient blends' ablations (:data:`pipelines.patients.ABLATIONS`; the evaluation's
+    #: rows, not deployed).
     ablations: bool = False
 
     def __post_init__(self) -> None:
@@ -138,7 +130,7 @@ class TrainResult:
     gnn_epochs: int | None = None
     selection: dict[str, dict] = field(default_factory=dict)
     #: Per patient blend (``patient``, ``patient_new``): the weights chosen on the same validation
-    #: pairs with components left out (:data:`ABLATIONS`), for the evaluation's ablation rows.
+    #: pairs with components left out (:data:`pipelines.patients.ABLATIONS`), for the evaluation's ablation rows.
     ablations: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -222,7 +214,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
             choice = unvalidated_choice("als", PATIENT_QUICK_SEARCH, config.seed)
         choices["patient_cf"] = choice.as_dict()
         log(f"  patient CF chosen on validation: {choice.model} {choice.params}")
-        patient_time = _patient_time_split(task.train_graph, config.seed, log)
+        patient_time = patient_time_split(task.train_graph, config.seed, log)
         cf_val["patient_cf"] = MODELS[choice.model](**choice.params).fit(
             patient_split.train if patient_time is None else patient_drug_interactions(patient_time.graph))
         cf_all["patient_cf"] = MODELS[choice.model](**choice.params).fit(patients)
@@ -238,8 +230,8 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     # 3. blend weights from validation pairs, on a graph without them
     train_graph = task.train_graph
     if patient_split is not None:
-        train_graph = (without_pairs(train_graph, TAKES, _pairs(patient_split.test)) if patient_time is None
-                       else patient_time.graph)
+        train_graph = (patient_time.graph if patient_time is not None
+                       else without_pairs(train_graph, TAKES, interaction_pairs(patient_split.test)))
     validation = Recommender(train_graph, val_disease_scores, task.id_maps["disease"],
                              task.id_maps["drug"], **cf_val)
     drug_ids, disease_ids = task.id_maps["drug"], task.id_maps["disease"]
@@ -252,27 +244,11 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
         validation.weights["doctor"], validation.selection["doctor"] = doctor_side.weights, doctor_side.selection
         validation.weights["doctor_sparse"] = doctor_side.sparse_weights  # at most three known drugs
         validation.selection["doctor_sparse"] = doctor_side.sparse_selection
-        validation.weights["doctor_all"], validation.selection["doctor_all"] = _doctors_all(graph, claims, recipe, doctor_side, config)
+        validation.weights["doctor_all"], validation.selection["doctor_all"] = _doctors_all(
+            graph, claims, recipe, doctor_side, config)
     else:
         log("  doctor: no doctors with enough drugs in the graph; their blend keeps default weights")
-    ablations: dict[str, dict[str, dict[str, float]]] = {}
-    if patient_time is not None:
-        later, new, history = _time_pairs(patient_time, validation.drug_index)
-        validation.fit_weights("patient", later, seed=config.seed, metric=PATIENT_BLEND_METRIC)
-        if config.ablations:
-            ablations["patient"] = _ablations(validation, "patient", later, (), config.seed)
-        if new:
-            validation.fit_weights("patient_new", new, known=history, seed=config.seed, metric=PATIENT_BLEND_METRIC)
-            if config.ablations:
-                ablations["patient_new"] = _ablations(validation, "patient_new", new, history, config.seed)
-        else:
-            validation.weights["patient_new"] = dict(validation.weights["patient"])
-    elif patient_split is not None and patient_split.test.nnz:  # no dates: a random 20% of each one's drugs
-        validation.fit_weights("patient", _pairs(patient_split.test), known=_pairs(patient_split.history),
-                               seed=config.seed, metric=PATIENT_BLEND_METRIC)
-        validation.weights["patient_new"] = dict(validation.weights["patient"])
-    else:
-        log("  patient: no patients with enough drugs in the graph; their blend keeps default weights")
+    ablations = fit_patient_blends(validation, patient_time, patient_split, config.seed, config.ablations, log)
     if patient_split is not None:  # no drug to read: the conditions' disease scores (patient_side)
         validation.weights[CONDITIONS_ONLY] = {c: CONDITIONS_ONLY_WEIGHTS.get(c, 0.0)
                                                for c in validation.components[CONDITIONS_ONLY]}
@@ -334,49 +310,6 @@ def _doctors_all(graph: KnowledgeGraph, claims, recipe, doctor_side, config: Tra
 
     return fit_doctors_all(claims, recipe, Combinations.from_graph(graph).partners, doctor_side.choice, config.seed,
                            config.doctor_smoothing)
-
-
-def _ablations(validation, kind: str, pairs: list[tuple[str, str]], known: list[tuple[str, str]] | tuple,
-               seed: int) -> dict[str, dict[str, float]]:
-    """The weights ``kind``'s blend gets on the same validation pairs without each ablation's
-    components (chosen as the deployed weights are: :func:`fit_on_validation`)."""
-    from recsys.recommender.fitting import fit_on_validation, validation_sample
-
-    entities, positives, usable = validation_sample(validation.drug_index, pairs, known, 2000, seed)
-    parts = validation.component_scores(kind, entities)
-    out = {}
-    for label, left_out in ABLATIONS.items():
-        kept = [c for c in validation.components[kind] if c not in left_out]
-        weights, _ = fit_on_validation(parts, kept, positives, usable, 1e-2, None, seed, PATIENT_BLEND_METRIC)
-        out[label] = {c: float(weights.get(c, 0.0)) for c in validation.components[kind]}
-    return out
-
-
-def _patient_time_split(graph: KnowledgeGraph, seed: int, log: Callable[[str], None]):
-    """The patients' validation split by time, or None (logged) when their records cannot be split."""
-    from pipelines.temporal import HISTORY_SHARE, time_split
-
-    try:
-        return time_split(graph, HISTORY_SHARE, 0.5, seed=seed)
-    except KGError as err:
-        log(f"  patients: {err}; their blend is validated on a random 20% of each patient's drugs")
-        return None
-
-
-def _time_pairs(split, drugs: pd.Index) -> tuple[list[tuple[str, str]], ...]:
-    """(every drug taken after the cutoff, the new ones among them, the history) of every
-    patient the time split evaluates (both of its parts: training tests nothing)."""
-    future = split.future[drugs.get_indexer(split.future["drug"]) >= 0]
-    later = list(zip(future["patient"], future["drug"]))
-    new = [pair for pair, is_new in zip(later, future["new"]) if is_new]
-    takes = split.graph.edges[TAKES]
-    mine = takes[takes["src"].astype(str).isin(set(future["patient"]))]
-    return later, new, list(zip(mine["src"].astype(str), mine["dst"].astype(str)))
-
-
-def _pairs(inter) -> list[tuple[str, str]]:
-    coo = inter.matrix.tocoo()
-    return list(zip(inter.user_ids[coo.row], inter.item_ids[coo.col]))
 
 
 def without_pairs(graph: KnowledgeGraph, relation: EdgeType, pairs: list[tuple[str, str]]) -> KnowledgeGraph:

@@ -95,10 +95,10 @@ def test_the_validation_recommenders_patient_gnn_never_trains_on_a_validation_pa
 
     graph = people_graph()
     calls, splits = [], []
-    original_gnn, original_split = train.train_patient_gnn, train._patient_time_split
+    original_gnn, original_split = train.train_patient_gnn, train.patient_time_split
     monkeypatch.setattr(train, "train_patient_gnn", lambda g, records, *a, **k: (
         calls.append(records), original_gnn(g, records, *a, **k))[1])
-    monkeypatch.setattr(train, "_patient_time_split", lambda *a: (splits.append(original_split(*a)), splits[-1])[1])
+    monkeypatch.setattr(train, "patient_time_split", lambda *a: (splits.append(original_split(*a)), splits[-1])[1])
     config = train.TrainConfig(gnn=None, people_gnn=None, patient_gnn={"dim": 8, "epochs": 2})
     recommender, _ = train.run_train(graph, config)
     assert len(calls) == 2 and splits and splits[0] is not None

@@ -200,7 +200,7 @@ def _ablation_rows(result: ProtocolResult, recommender, ablations: dict[str, dic
     on the same validation pairs inside ``run_train``), scored on the same test patients from the
     deployed components' ``parts``; the ablations whose left-out components carry no weight
     equal the hybrid and are only named."""
-    from pipelines.train import ABLATIONS
+    from pipelines.patients import ABLATIONS
     from recsys.blend import blend_components
 
     same = []
