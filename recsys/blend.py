@@ -6,8 +6,9 @@ prescribed, and nothing about a disease. Scores are therefore standardised withi
 entity's row over the drugs the component *can* score; a drug it cannot score gets the
 row's lowest standardised value (no evidence for it), and a row it cannot score at all
 becomes zeros, so the component drops out of that entity's blend instead of pulling it.
-The weights come from validation pairs only: a logistic regression, or weights tuned by
-coordinate ascent on validation MRR (:mod:`recsys.ascent`), whichever ranks better.
+The weights come from validation pairs only: a logistic regression (its L2 penalty fixed, or
+chosen out of fold from a grid), or weights tuned by coordinate ascent on validation MRR
+(:mod:`recsys.ascent`), whichever ranks better.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from recsys.ascent import OBJECTIVES, cross_fitted_ascent
+from recsys.ascent import OBJECTIVES, Objective, cross_fitted_ascent
 from recsys.logistic import fit_logistic_regression
 from recsys.metrics import filtered_reciprocal_ranks
 
-__all__ = ["standardise_rows", "fit_blend", "blend_scores", "blend_components", "scored_rows", "validation_mrr", "select_blend",
-           "BlendChoice"]
+__all__ = ["standardise_rows", "fit_blend", "blend_scores", "blend_components", "scored_rows", "validation_mrr",
+           "select_blend", "cross_fitted_penalty", "BlendChoice"]
 
 
 def standardise_rows(scores: np.ndarray) -> np.ndarray:
@@ -177,10 +178,44 @@ class BlendChoice:
     val_mrr: dict[str, float]
     #: Why the best candidate was or was not kept over the reference, when one was given.
     note: str = ""
+    #: The logistic blend's L2 penalty, and the out-of-fold objective of each one tried (empty: one given).
+    penalty: float = 1e-2
+    penalty_val: dict[float, float] | None = None
+
+
+def cross_fitted_penalty(components: Sequence[np.ndarray], positives: np.ndarray, usable: np.ndarray | None,
+                         penalties: Sequence[float], seed: int = 0, objective: Objective = filtered_reciprocal_ranks
+                         ) -> tuple[float, dict[float, float]]:
+    """The logistic blend's L2 penalty with the best out-of-fold ``objective``, and each one's value.
+
+    The blend is fitted on each half of the validation entities (the halves of
+    :func:`recsys.ascent.cross_fitted_ascent`) and scored on the other: a weaker penalty always
+    fits the validation pairs better in sample, and what counts is how it ranks entities it did not
+    see. A tie keeps the larger penalty (the simpler blend); so does a split with a half that has
+    no positive to score (there is nothing to choose on).
+    """
+    penalties = sorted({float(p) for p in penalties}, reverse=True)
+    positives = np.asarray(positives, dtype=bool)
+    usable = np.ones_like(positives) if usable is None else np.asarray(usable, dtype=bool)
+    fold = np.random.default_rng(seed).permutation(positives.shape[0]) % 2
+    halves = [(fold != held, fold == held) for held in (0, 1)]
+    if len(penalties) == 1 or any(not positives[t].any() or not positives[s].any() for t, s in halves):
+        return penalties[0], {}
+    standardised = [standardise_rows(c) for c in components]
+    values: dict[float, float] = {}
+    for penalty in penalties:
+        scored = []
+        for train, test in halves:
+            weights, _ = fit_blend([c[train] for c in components], positives[train], usable[train], penalty)
+            blended = sum(w * z[test] for w, z in zip(weights, standardised))
+            scored.append(objective(blended, positives[test], usable[test])[1])
+        values[penalty] = float(np.mean(np.concatenate(scored)))
+    best = max(penalties, key=lambda p: values[p])  # max keeps the first (largest) of equals
+    return best, values
 
 
 def select_blend(parts: Mapping[str, np.ndarray], positives: np.ndarray, usable: np.ndarray | None = None,
-                 penalty: float = 1e-2, reference: str | None = None, support: float = 0.95,
+                 penalty: float | Sequence[float] = 1e-2, reference: str | None = None, support: float = 0.95,
                  seed: int = 0, metric: str = "mrr") -> BlendChoice:
     """Fit blends of ``parts`` on validation pairs, then keep one only if it wins.
 
@@ -195,12 +230,15 @@ def select_blend(parts: Mapping[str, np.ndarray], positives: np.ndarray, usable:
     validation entities (:func:`bootstrap_support`); otherwise the next best is tried, and
     the reference is kept if none has that support: a blend that wins validation by 0.0005
     is noise. ``metric``: what "MRR" above is, by :data:`recsys.ascent.OBJECTIVES` name; the
-    default weighs every validation pair once, ``"ndcg@10"`` every entity once.
+    default weighs every validation pair once, ``"ndcg@10"`` every entity once. ``penalty``: the
+    logistic blend's L2 penalty, or several, one chosen out of fold (:func:`cross_fitted_penalty`).
     """
     objective = OBJECTIVES[metric]
     names = [n for n, scores in parts.items() if scored_rows(scores).any()]
     if not names:
         raise ValueError("no component scores any validation entity")
+    penalty, penalty_val = cross_fitted_penalty([parts[n] for n in names], positives, usable,
+                                                [penalty] if np.isscalar(penalty) else penalty, seed, objective)
     weights, _ = fit_blend([parts[n] for n in names], positives, usable, penalty)
     candidates = {"blend": dict(zip(names, map(float, weights)))} | {n: {n: 1.0} for n in names}
     standardised = [standardise_rows(parts[n]) for n in names]
@@ -225,4 +263,4 @@ def select_blend(parts: Mapping[str, np.ndarray], positives: np.ndarray, usable:
     note = "; ".join(verdicts)
     if verdicts:
         note += f" (needs {support:.0%}); " + ("kept" if chosen != reference else f"not deployed: {reference} alone is")
-    return BlendChoice({n: 0.0 for n in parts} | candidates[chosen], chosen, mrr, note)
+    return BlendChoice({n: 0.0 for n in parts} | candidates[chosen], chosen, mrr, note, penalty, penalty_val or None)

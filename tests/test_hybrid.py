@@ -94,3 +94,45 @@ def test_a_tuned_blend_of_noise_is_not_deployed():
     assert in_sample[1] > 0 and flattered > choice.val_mrr["signal"]
     assert choice.val_mrr["tuned"] < choice.val_mrr["signal"]
     assert choice.chosen == "signal" and choice.weights == {"signal": 1.0, "noise": 0.0}
+
+
+def test_the_logistic_blends_penalty_is_chosen_out_of_fold():
+    """Two copies of one signal, one clean and one noisy: a strong L2 penalty spreads the weight
+    over both (ridge weighs correlated inputs alike), a weak one keeps it on the clean copy. The
+    penalty chosen is the one whose blend ranks the held-out half of the entities best, and it is
+    the one the logistic blend is then fitted with."""
+    from recsys.blend import cross_fitted_penalty, fit_blend, select_blend
+
+    rng = np.random.default_rng(3)
+    signal = rng.normal(size=(60, 40))
+    clean, noisy = signal + rng.normal(scale=0.3, size=signal.shape), signal + rng.normal(scale=2.0, size=signal.shape)
+    positives = signal > 1.6
+    best, values = cross_fitted_penalty([clean, noisy], positives, None, (10.0, 1e-3), seed=0)
+    assert set(values) == {10.0, 1e-3} and best == 1e-3 and values[1e-3] > values[10.0] + 0.05
+    assert cross_fitted_penalty([clean, noisy], positives, None, (10.0, 1e-3), seed=0) == (best, values)  # seeded
+    choice = select_blend({"clean": clean, "noisy": noisy}, positives, penalty=(10.0, 1e-3), seed=0)
+    assert choice.penalty == 1e-3 and choice.penalty_val == values
+    weights, _ = fit_blend([clean, noisy], positives, None, 1e-3)
+    strong = select_blend({"clean": clean, "noisy": noisy}, positives, penalty=10.0)
+    assert choice.val_mrr["blend"] > strong.val_mrr["blend"]
+    assert weights[0] > 5 * abs(weights[1])
+    # One penalty: nothing to choose; a half without a positive: the larger penalty, the simpler blend.
+    assert cross_fitted_penalty([clean], positives, None, (0.5,)) == (0.5, {})
+    lone = np.zeros_like(positives)
+    lone[0, 0] = True
+    assert cross_fitted_penalty([clean, noisy], lone, None, (1e-3, 10.0)) == (10.0, {})
+
+
+def test_the_selection_record_names_the_penalty_chosen():
+    from recsys.recommender.fitting import fit_on_validation
+
+    rng = np.random.default_rng(3)
+    signal = rng.normal(size=(60, 40))
+    parts = {"clean": signal + rng.normal(scale=0.3, size=signal.shape),
+             "noisy": signal + rng.normal(scale=2.0, size=signal.shape)}
+    positives = signal > 1.6
+    _, record = fit_on_validation(parts, list(parts), positives, np.ones_like(positives), (10.0, 1e-3), None, 0,
+                                  "ndcg@10")
+    assert record["penalty"] == 1e-3 and set(record["penalty_oof_ndcg@10"]) == {"10", "0.001"}
+    _, fixed = fit_on_validation(parts, list(parts), positives, np.ones_like(positives), 1e-2, None, 0)
+    assert "penalty" not in fixed

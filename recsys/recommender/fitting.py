@@ -31,17 +31,21 @@ def validation_sample(drug_index: pd.Index, pairs: Sequence[tuple[str, str]], kn
 
 
 def fit_on_validation(parts: Mapping[str, np.ndarray], components: Sequence[str], positives: np.ndarray,
-                      usable: np.ndarray, penalty: float, reference: str | None, seed: int, metric: str = "mrr"
-                      ) -> tuple[dict[str, float], dict]:
+                      usable: np.ndarray, penalty: float | Sequence[float], reference: str | None, seed: int,
+                      metric: str = "mrr") -> tuple[dict[str, float], dict]:
     """Blend weights chosen on validation (see :func:`recsys.blend.select_blend`: a ``reference``
-    component is replaced only with bootstrap support; ``metric`` names what is compared) and the
-    selection record (candidates' validation ``metric`` as ``val_<metric>``, the verdict, the
-    calibration of the chosen blend's scores)."""
+    component is replaced only with bootstrap support; ``metric`` names what is compared; several
+    ``penalty`` values: the logistic blend's chosen out of fold) and the selection record
+    (candidates' validation ``metric`` as ``val_<metric>``, the verdict, the penalty when one was
+    chosen, the calibration of the chosen blend's scores)."""
     choice = select_blend({n: parts[n] for n in components}, positives, usable, penalty, reference=reference,
                           seed=seed, metric=metric)
     calibration = fit_calibration(blend_components(parts, choice.weights, False)[0], positives, usable)
+    penalties = ({"penalty": choice.penalty, f"penalty_oof_{metric}": {f"{p:g}": round(v, 4)
+                                                                       for p, v in choice.penalty_val.items()}}
+                 if choice.penalty_val else {})
     return choice.weights, {"chosen": choice.chosen, f"val_{metric}": choice.val_mrr,
-                            **({"metric": metric} if metric != "mrr" else {}),
+                            **({"metric": metric} if metric != "mrr" else {}), **penalties,
                             **({"note": choice.note} if choice.note else {}), "calibration": calibration}
 
 

@@ -327,7 +327,7 @@ class Ranker:
 
     # ------------------------------------------------------------- weights
     def fit_weights(self, kind: str, pairs: Sequence[tuple[str, str]],
-                    known: Sequence[tuple[str, str]] = (), penalty: float = 1e-2,
+                    known: Sequence[tuple[str, str]] = (), penalty: float | Sequence[float] = 1e-2,
                     max_entities: int = 2000, seed: int = 0, metric: str = "mrr") -> dict[str, float]:
         """Fit ``kind``'s blend weights on validation ``pairs`` (entity, drug) and keep them.
 
