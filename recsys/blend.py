@@ -178,7 +178,7 @@ class BlendChoice:
     val_mrr: dict[str, float]
     #: Why the best candidate was or was not kept over the reference, when one was given.
     note: str = ""
-    #: The logistic blend's L2 penalty, and the out-of-fold objective of each one tried (empty: one given).
+    #: The logistic blend's L2 penalty, and the out-of-fold objective of each one tried (None: one was given).
     penalty: float = 1e-2
     penalty_val: dict[float, float] | None = None
 
