@@ -158,8 +158,11 @@ def selection_lines(selection: dict[str, dict]) -> list[str]:
                          f"validation MRR ({values})")
         elif f"val_{metric}" in chosen and isinstance(chosen.get("chosen"), str):  # a blend
             note = f"; {chosen['note']}" if chosen.get("note") else ""
+            tried = chosen.get(f"penalty_oof_{metric}")  # the logistic blend's penalty, when one was chosen
+            penalty = (f"; logistic penalty {chosen['penalty']:g} chosen out of fold ("
+                       + ", ".join(f"{p} {v:.3f}" for p, v in tried.items()) + ")") if tried else ""
             lines.append(f"  {kind}: {chosen['chosen']} chosen on validation {METRIC_NAMES.get(metric, metric)} "
-                         f"({values}){note}")
+                         f"({values}){penalty}{note}")
         elif isinstance(chosen.get("chosen"), str) and chosen.get("note"):  # fixed by design, with its reason
             lines.append(f"  {kind}: {chosen['chosen']} ({chosen['note']})")
         elif "model" in chosen:  # a CF model

@@ -91,10 +91,13 @@ def test_train_prints_every_choice_made_on_validation():
         "disease_metapath": {"chosen": {"examples": "sampled", "family": "with people", "penalty": 0.01,
                                         "val_mrr": 0.3}, "candidates": []},
         "patient_graph": {"scorers": ["metapath"], "val_mrr": {"disease blend": 0.02, "metapath": 0.04}},
-        "patient_new": {"chosen": "blend", "metric": "ndcg@10", "val_ndcg@10": {"blend": 0.25, "cf": 0.2}},
+        "patient_new": {"chosen": "blend", "metric": "ndcg@10", "val_ndcg@10": {"blend": 0.25, "cf": 0.2},
+                        "penalty": 0.003, "penalty_oof_ndcg@10": {"0.01": 0.31, "0.003": 0.33}},
         "patient_conditions": {"chosen": "graph", "note": "fixed: what treats their conditions"}})
     assert len(lines) == 6 and lines[5] == "  patient_conditions: graph (fixed: what treats their conditions)" and "patient_graph: metapath chosen on patients' validation MRR" in lines[3]
-    assert "patient_new: blend chosen on validation NDCG@10 (blend 0.250, cf 0.200)" in lines[4]
+    assert ("patient_new: blend chosen on validation NDCG@10 (blend 0.250, cf 0.200); logistic penalty 0.003 chosen "
+            "out of fold (0.01 0.310, 0.003 0.330)") in lines[4]
+    assert "penalty" not in lines[0]  # the disease blend's penalty is fixed
     assert "metapath chosen on validation MRR (blend 0.300, metapath 0.310); gnn beat" in lines[0]
     assert "ease {'regularization': 2000.0}" in lines[1] and "penalty 0.01" in lines[2]
 
