@@ -5,10 +5,9 @@ The patients' records are split by time (:func:`pipelines.temporal.time_split`):
 recommender is built from what was known before each validation patient's cutoff, and the
 ``patient`` weights (every drug taken after it) and ``patient_new`` weights (only drugs new to the
 patient) are chosen on what came after, on NDCG@10 per patient, the logistic blend's L2 penalty
-among them (out of fold). Records without dates fall back
-to a random 20% of each patient's drugs. With ``ablations`` the same validation pairs also choose
-the weights of the blends without each family of components (:data:`ABLATIONS`), the evaluation's
-ablation rows.
+among them (out of fold). Records without dates fall back to a random 20% of each patient's drugs.
+With ``ablations`` the same validation pairs also choose the weights of the blends without each
+family of components (:data:`ABLATIONS`), the evaluation's ablation rows.
 """
 
 from __future__ import annotations
@@ -48,7 +47,8 @@ def fit_patient_blends(validation, patient_time, patient_split, seed: int, ablat
     """Choose ``validation``'s (a :class:`~recsys.recommender.api.Recommender` built without the
     validation pairs) ``patient`` and ``patient_new`` weights in place, on the time split
     ``patient_time`` or, without one, the random ``patient_split``; returns the ablations' weights
-    per blend (empty unless ``ablations``)."""
+    per blend (empty unless ``ablations``, and without a time split: the evaluation's ablation rows
+    come from its time split)."""
     out: dict[str, dict[str, dict[str, float]]] = {}
 
     def fit(kind: str, pairs: list[tuple[str, str]], known: list[tuple[str, str]] | tuple = ()) -> None:

@@ -13,7 +13,7 @@ A flat chain of stages:
    edges, so no component and no popularity count has seen them); patients are validated
    on a time split (:mod:`pipelines.temporal`, what ``rxkg evaluate`` measures): the drugs
    taken after each patient's cutoff (``patient`` weights) and the new ones among them
-   (``patient_new``), from everything recorded before it;
+   (``patient_new``), from everything recorded before it (:mod:`pipelines.patients`);
 4. the deployed recommender (full graph, refitted components, those weights), saved.
 The test parts of the splits are never read: evaluation is ``rxkg evaluate``'s job.
 """
@@ -130,7 +130,8 @@ class TrainResult:
     gnn_epochs: int | None = None
     selection: dict[str, dict] = field(default_factory=dict)
     #: Per patient blend (``patient``, ``patient_new``): the weights chosen on the same validation
-    #: pairs with components left out (:data:`pipelines.patients.ABLATIONS`), for the evaluation's ablation rows.
+    #: pairs with components left out (:data:`pipelines.patients.ABLATIONS`), for the evaluation's
+    #: ablation rows.
     ablations: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     def summary(self) -> str:
