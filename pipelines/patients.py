@@ -51,10 +51,11 @@ def fit_patient_blends(validation, patient_time, patient_split, seed: int, ablat
     come from its time split)."""
     out: dict[str, dict[str, dict[str, float]]] = {}
 
-    def fit(kind: str, pairs: list[tuple[str, str]], known: list[tuple[str, str]] | tuple = ()) -> None:
+    def fit(kind: str, pairs: list[tuple[str, str]], known: list[tuple[str, str]] | tuple = (),
+            ablate: bool = ablations) -> None:
         validation.fit_weights(kind, pairs, known=known, penalty=PATIENT_PENALTIES, seed=seed,
                                metric=PATIENT_BLEND_METRIC)
-        if ablations:
+        if ablate:
             out[kind] = _ablations(validation, kind, pairs, known, seed)
 
     if patient_time is not None:
@@ -65,9 +66,7 @@ def fit_patient_blends(validation, patient_time, patient_split, seed: int, ablat
         else:
             validation.weights["patient_new"] = dict(validation.weights["patient"])
     elif patient_split is not None and patient_split.test.nnz:  # no dates: a random 20% of each one's drugs
-        validation.fit_weights("patient", interaction_pairs(patient_split.test),
-                               known=interaction_pairs(patient_split.history), penalty=PATIENT_PENALTIES, seed=seed,
-                               metric=PATIENT_BLEND_METRIC)
+        fit("patient", interaction_pairs(patient_split.test), interaction_pairs(patient_split.history), ablate=False)
         validation.weights["patient_new"] = dict(validation.weights["patient"])
     else:
         log("  patient: no patients with enough drugs in the graph; their blend keeps default weights")
