@@ -93,11 +93,17 @@ def fit_blend(components: Sequence[np.ndarray], positives: np.ndarray, usable: n
         Pairs that may serve as examples (False for pairs known from training, which are
         neither positive nor negative here); all by default.
     """
+    return _fit_standardised([standardise_rows(c) for c in components], positives, usable, penalty)
+
+
+def _fit_standardised(standardised: Sequence[np.ndarray], positives: np.ndarray, usable: np.ndarray | None,
+                      penalty: float) -> tuple[np.ndarray, float]:
+    """:func:`fit_blend` on components already row-standardised."""
     positives = np.asarray(positives, dtype=bool)
     usable = np.ones_like(positives) if usable is None else np.asarray(usable, dtype=bool)
     if not positives[usable].any():
         raise ValueError("the validation pairs hold no positive example")
-    features = np.stack([standardise_rows(c)[usable] for c in components], axis=1)
+    features = np.stack([z[usable] for z in standardised], axis=1)
     return fit_logistic_regression(features, positives[usable].astype(np.float64), penalty)
 
 
@@ -194,6 +200,15 @@ def cross_fitted_penalty(components: Sequence[np.ndarray], positives: np.ndarray
     see. A tie keeps the larger penalty (the simpler blend); so does a split with a half that has
     no positive to score (there is nothing to choose on).
     """
+    return _penalty_out_of_fold([standardise_rows(c) for c in components], positives, usable, penalties, seed,
+                                objective)
+
+
+def _penalty_out_of_fold(standardised: Sequence[np.ndarray], positives: np.ndarray, usable: np.ndarray | None,
+                         penalties: Sequence[float], seed: int, objective: Objective
+                         ) -> tuple[float, dict[float, float]]:
+    """:func:`cross_fitted_penalty` on components already row-standardised (a row's z-scores do
+    not depend on the other rows, so each half's are the whole's)."""
     penalties = sorted({float(p) for p in penalties}, reverse=True)
     positives = np.asarray(positives, dtype=bool)
     usable = np.ones_like(positives) if usable is None else np.asarray(usable, dtype=bool)
@@ -201,12 +216,11 @@ def cross_fitted_penalty(components: Sequence[np.ndarray], positives: np.ndarray
     halves = [(fold != held, fold == held) for held in (0, 1)]
     if len(penalties) == 1 or any(not positives[t].any() or not positives[s].any() for t, s in halves):
         return penalties[0], {}
-    standardised = [standardise_rows(c) for c in components]
     values: dict[float, float] = {}
     for penalty in penalties:
         scored = []
         for train, test in halves:
-            weights, _ = fit_blend([c[train] for c in components], positives[train], usable[train], penalty)
+            weights, _ = _fit_standardised([z[train] for z in standardised], positives[train], usable[train], penalty)
             blended = sum(w * z[test] for w, z in zip(weights, standardised))
             scored.append(objective(blended, positives[test], usable[test])[1])
         values[penalty] = float(np.mean(np.concatenate(scored)))
@@ -237,11 +251,11 @@ def select_blend(parts: Mapping[str, np.ndarray], positives: np.ndarray, usable:
     names = [n for n, scores in parts.items() if scored_rows(scores).any()]
     if not names:
         raise ValueError("no component scores any validation entity")
-    penalty, penalty_val = cross_fitted_penalty([parts[n] for n in names], positives, usable,
+    standardised = [standardise_rows(parts[n]) for n in names]  # once, for every candidate below
+    penalty, penalty_val = _penalty_out_of_fold(standardised, positives, usable,
                                                 [penalty] if np.isscalar(penalty) else penalty, seed, objective)
-    weights, _ = fit_blend([parts[n] for n in names], positives, usable, penalty)
+    weights, _ = _fit_standardised(standardised, positives, usable, penalty)
     candidates = {"blend": dict(zip(names, map(float, weights)))} | {n: {n: 1.0} for n in names}
-    standardised = [standardise_rows(parts[n]) for n in names]
     ranks = {label: objective(sum(w.get(n, 0.0) * z for n, z in zip(names, standardised)), positives, usable)
              for label, w in candidates.items()}
     if len(names) > 1:
