@@ -153,6 +153,63 @@ def test_ease_user_weight_is_the_weighted_ridge_regression_computed_by_brute_for
         EASERecommender(user_weight=-0.5)
 
 
+def test_ease_pairs_are_the_constrained_ridge_regression_computed_by_brute_force(tmp_path):
+    rng = np.random.default_rng(3)
+    dense = (rng.random((60, 7)) < 0.45) * rng.integers(1, 9, (60, 7))
+    users, items = np.nonzero(dense)
+    inter = Interactions.from_triples([f"u{u}" for u in users], [f"i{i}" for i in items],
+                                      dense[users, items].astype(float), item_ids=[f"i{i}" for i in range(7)])
+    lam, m = 4.0, 6
+    model = EASERecommender(regularization=lam, transform="log1p", pairs=m).fit(inter)
+    x = np.log1p(dense[[int(u[1:]) for u in inter.user_ids]].astype(float))
+    used = (x > 0).astype(float)
+    # The m pairs most users share (ties in index order), each input 1 where a user has both.
+    shared = [(int(used[:, i] @ used[:, j]), i, j) for i in range(7) for j in range(i + 1, 7)]
+    pairs = [(i, j) for _, i, j in sorted(shared, key=lambda t: -t[0])[:m]]
+    assert model.pair_items.tolist() == [list(p) for p in pairs]
+    a = np.hstack([x, np.column_stack([used[:, i] * used[:, j] for i, j in pairs])])
+    # Item j is regressed on every input except itself and the pairs holding it: solved directly.
+    expected = np.zeros((a.shape[1], 7))
+    for j in range(7):
+        keep = [c for c in range(a.shape[1]) if c != j and not (c >= 7 and j in pairs[c - 7])]
+        sub = a[:, keep]
+        expected[keep, j] = np.linalg.solve(sub.T @ sub + lam * np.eye(len(keep)), sub.T @ x[:, j])
+    np.testing.assert_allclose(model.item_matrix, expected[:7], atol=1e-8)
+    np.testing.assert_allclose(model.pair_matrix, expected[7:], atol=1e-8)
+    ids = list(inter.user_ids)
+    np.testing.assert_allclose(model.score_users(ids), a @ expected, atol=1e-8)
+    # Fold-in is exact, the score splits into own items, pairs and attributes, and a round trip keeps it.
+    np.testing.assert_allclose(model.score_new([inter.items_of(u) for u in ids]), a @ expected, atol=1e-8)
+    heavy = max(ids, key=lambda u: len(inter.items_of(u)))
+    terms = model.score_terms(heavy, "i2")
+    assert terms["pairs"] and all(isinstance(p, tuple) and len(p) == 2 for p, _ in terms["pairs"])
+    parts = sum(v for _, v in terms["own_items"]) + sum(v for _, v in terms["pairs"]) + terms["attributes"]
+    assert abs(parts - terms["score"]) < 1e-9
+    assert abs(terms["score"] - model.score_users([heavy])[0, 2]) < 1e-9
+    loaded = EASERecommender.load(model.save(tmp_path / "ease.npz"))
+    assert loaded.config() == model.config()
+    np.testing.assert_array_equal(loaded.score_users(ids), model.score_users(ids))
+    with pytest.raises(KGError, match="pairs must be"):
+        EASERecommender(pairs=-1)
+
+
+def test_ease_pairs_let_a_combination_add_more_than_its_parts():
+    # c comes only with a and b together; a alone or b alone comes with d. Plain EASE is linear, so
+    # the score of a user holding a and b is exactly the sum of a's and b's; a pair input adds the
+    # combination's own term: up for c, down for d.
+    groups = {0: ["a", "d"], 1: ["b", "d"], 2: ["a", "b", "c"], 3: ["d", "e"]}
+    users, items = [], []
+    for u in range(40):
+        users += [f"u{u}"] * len(groups[u % 4])
+        items += groups[u % 4]
+    inter = Interactions.from_triples(users, items, item_ids=["a", "b", "c", "d", "e"])
+    for pairs, check in ((0, lambda d: np.allclose(d, 0.0, atol=1e-12)), (10, lambda d: d[2] > 0.3 and d[3] < -0.3)):
+        model = EASERecommender(regularization=1.0, transform="binary", pairs=pairs).fit(inter)
+        both, only_a, only_b = model.score_new([["a", "b"], ["a"], ["b"]])
+        assert check(both - only_a - only_b), (pairs, both - only_a - only_b)
+    assert [0, 1] in model.pair_items.tolist()  # a and b, shared by ten users
+
+
 def test_ease_with_side_information_is_the_closed_form_on_history_plus_one_hot_attributes():
     inter = checkerboard()
     weight, lam = 3.0, 5.0

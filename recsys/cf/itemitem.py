@@ -120,6 +120,15 @@ class EASERecommender(_ItemItem):
     (log1p, lambda 1500, side information) g = 0.25 and 0.5 raise Recall@10 from 0.675 to 0.679
     and 0.680, NDCG@10 from 0.697 to 0.699.
 
+    ``pairs`` m > 0 adds the m item pairs most users share as inputs, each 1 where the user has
+    both items (higher-order EASE: Steck and Liang, "Negative interactions for improved
+    collaborative filtering: don't go deeper, go higher", RecSys 2021). A combination can then
+    predict a drug that neither of its drugs predicts alone (a prescriber of both a statin and an
+    anticoagulant is a cardiologist-like one). No item may predict itself, through its own column
+    or a pair holding it: each item's regression is the ridge fit with those coefficients held
+    at zero, solved exactly from the one inverse (one small solve per item), so the fit stays
+    closed form. On CMS validation prescribers 1,000 pairs raise Recall@10 from 0.591 to 0.595.
+
     >>> import numpy as np
     >>> inter = Interactions.from_triples(["u1", "u1", "u2", "u2", "u3"], ["a", "b", "a", "b", "a"])
     >>> model = EASERecommender(regularization=1.0, transform="binary").fit(inter)
@@ -130,7 +139,7 @@ class EASERecommender(_ItemItem):
     name = "ease"
 
     def __init__(self, regularization: float = 500.0, transform: str = "log1p", side_weight: float = 0.0,
-                 dropout: float = 0.0, user_weight: float = 0.0) -> None:
+                 dropout: float = 0.0, user_weight: float = 0.0, pairs: int = 0) -> None:
         super().__init__(transform)
         if not regularization > 0:
             raise KGError(f"ease: regularization must be positive, got {regularization}")
@@ -140,7 +149,14 @@ class EASERecommender(_ItemItem):
             raise KGError(f"ease: dropout must be in [0, 1), got {dropout}")
         if not 0.0 <= user_weight <= 2.0:
             raise KGError(f"ease: user_weight must be in [0, 2], got {user_weight}")
+        if not (isinstance(pairs, (int, np.integer)) and pairs >= 0):
+            raise KGError(f"ease: pairs must be a non-negative whole number, got {pairs!r}")
         self.regularization = float(regularization)
+        self.pairs = int(pairs)
+        #: The item pairs used as inputs (column indices, one pair per row; empty without ``pairs``).
+        self.pair_items = np.zeros((0, 2), dtype=np.int64)
+        #: Pair input columns x items: what holding both items of a pair adds to a user's scores.
+        self.pair_matrix = np.zeros((0, 0))
         self.side_weight = float(side_weight)
         self.dropout = float(dropout)
         self.user_weight = float(user_weight)
@@ -153,17 +169,31 @@ class EASERecommender(_ItemItem):
 
     def config(self) -> dict[str, object]:
         return {"regularization": self.regularization, "transform": self.transform,
-                "side_weight": self.side_weight, "dropout": self.dropout, "user_weight": self.user_weight}
+                "side_weight": self.side_weight, "dropout": self.dropout, "user_weight": self.user_weight,
+                "pairs": self.pairs}
 
     def _fit(self, interactions: Interactions) -> None:
         x = self._inputs(interactions.matrix)
         self.side_values = _attribute_values(interactions.user_attributes) if self.side_weight else {}
+        self.pair_items = _shared_pairs(interactions.matrix, self.pairs)
         side = self._one_hot(interactions.user_attributes)
-        inputs = sp.hstack([x, side], format="csr") if side.shape[1] else x
-        learned = self._learn(inputs, _user_weights(interactions.matrix, self.user_weight))
-        n_items = x.shape[1]
-        self.item_matrix, self.side_matrix = learned[:n_items, :n_items], learned[n_items:, :n_items]
+        inputs = sp.hstack([x, side, self._pair_inputs(interactions.matrix)], format="csr")
+        n_items, n_side = x.shape[1], side.shape[1]
+        # Item j may not predict itself: its own column, and every pair column holding it.
+        held = [n_items + n_side + np.flatnonzero((self.pair_items == j).any(axis=1)) for j in range(n_items)]
+        learned = self._learn(inputs, _user_weights(interactions.matrix, self.user_weight), n_items, held)
+        self.item_matrix = learned[:n_items]
+        self.side_matrix = learned[n_items:n_items + n_side]
+        self.pair_matrix = learned[n_items + n_side:]
         self._train_side = side
+
+    def _pair_inputs(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
+        """Users x pair columns: 1 where the user has both items of the pair."""
+        if not len(self.pair_items):
+            return sp.csr_matrix((matrix.shape[0], 0))
+        used = (matrix > 0).astype(np.float64).tocsc()
+        both = used[:, self.pair_items[:, 0]].multiply(used[:, self.pair_items[:, 1]])
+        return sp.csr_matrix(both)
 
     def _one_hot(self, attributes: pd.DataFrame) -> sp.csr_matrix:
         """Users x one-hot attribute columns (``side_weight`` where a user has the value)."""
@@ -181,16 +211,33 @@ class EASERecommender(_ItemItem):
         scores = super()._known_scores(rows)
         if self.side_matrix.size:
             scores += np.asarray(self._train_side[rows] @ self.side_matrix)
+        if self.pair_matrix.size:
+            scores += np.asarray(self._pair_inputs(self.train.matrix[rows]) @ self.pair_matrix)
         return scores
 
     def _new_scores(self, rows: sp.csr_matrix, attributes: pd.DataFrame) -> np.ndarray:
         scores = super()._new_scores(rows, attributes)
         if self.side_matrix.size:
             scores += np.asarray(self._one_hot(attributes) @ self.side_matrix)
+        if self.pair_matrix.size:
+            scores += np.asarray(self._pair_inputs(rows) @ self.pair_matrix)
         return scores
 
     def score_terms(self, user_id: str, item_id: str) -> dict[str, object]:
-        return {**super().score_terms(user_id, item_id), "attribute_names": sorted(self.side_values)}
+        """As for any item-item model, plus ``pairs``: each pair of the user's items that is an
+        input, with what it adds, largest first (``score`` sums all three parts)."""
+        terms = super().score_terms(user_id, item_id)
+        pairs: list[tuple[tuple[str, str], float]] = []
+        if self.pair_matrix.size:
+            train = self.train
+            column = int(train.item_index([item_id])[0])
+            held = self._pair_inputs(train.matrix[train.user_index([user_id])]).indices
+            values = self.pair_matrix[held, column]
+            ids = train.item_ids
+            pairs = [((str(ids[self.pair_items[held[i], 0]]), str(ids[self.pair_items[held[i], 1]])), float(values[i]))
+                     for i in np.argsort(-values, kind="stable")]
+            terms["score"] = float(terms["score"] + values.sum())
+        return {**terms, "pairs": pairs, "attribute_names": sorted(self.side_values)}
 
     def _attribute_term(self, rows: np.ndarray, column: int) -> float:
         if not self.side_matrix.size:
@@ -198,23 +245,45 @@ class EASERecommender(_ItemItem):
         return float((self._train_side[rows] @ self.side_matrix[:, column])[0])
 
     def _state(self) -> dict[str, np.ndarray]:
-        return {**super()._state(), "side_matrix": self.side_matrix,
+        return {**super()._state(), "side_matrix": self.side_matrix, "pair_items": self.pair_items,
+                "pair_matrix": self.pair_matrix,
                 **{f"side_values.{name}": np.asarray(values, dtype=str) for name, values in self.side_values.items()}}
 
     def _restore(self, state: dict[str, np.ndarray]) -> None:
         super()._restore(state)
         self.side_matrix = np.asarray(state.get("side_matrix", np.zeros((0, 0))), dtype=np.float64)
+        self.pair_items = np.asarray(state.get("pair_items", np.zeros((0, 2))), dtype=np.int64).reshape(-1, 2)
+        self.pair_matrix = np.asarray(state.get("pair_matrix", np.zeros((0, 0))), dtype=np.float64)
+        if len(self.pair_items) != len(self.pair_matrix) or (
+                len(self.pair_items) and (self.pair_items.min() < 0 or self.pair_items.max() >= self.item_matrix.shape[0]
+                                          or self.pair_matrix.shape[1] != self.item_matrix.shape[1])):
+            raise KGError("ease: the saved pair inputs do not match the saved item matrix")
         self.side_values = {key[len("side_values."):]: value.astype(object) for key, value in state.items()
                             if key.startswith("side_values.")}
         self._train_side = self._one_hot(self.train.user_attributes)
 
-    def _learn(self, x: sp.csr_matrix, row_weights: np.ndarray | None = None) -> np.ndarray:
-        weighted = x if row_weights is None else sp.diags(row_weights) @ x
-        gram = np.asarray((x.T @ weighted).toarray(), dtype=np.float64)
-        gram[np.diag_indices_from(gram)] += self.regularization + self.dropout / (1.0 - self.dropout) * np.diag(gram)
+    def _learn(self, x: sp.csr_matrix, row_weights: np.ndarray | None = None, n_targets: int | None = None,
+               held: list[np.ndarray] | None = None) -> np.ndarray:
+        """Inputs x targets coefficients: the first ``n_targets`` columns of ``x`` (default all)
+        regressed on every column, the target's own coefficient and its ``held`` ones zero."""
+        n = x.shape[1] if n_targets is None else n_targets
+        gram = _gram(x, row_weights, dense=held is not None and any(len(h) for h in held))
+        penalty = self.regularization + self.dropout / (1.0 - self.dropout) * np.diag(gram)
+        gram[np.diag_indices_from(gram)] += penalty
         inverse = np.linalg.inv(gram)
-        b = -inverse / np.diag(inverse)[None, :]
-        b[np.diag_indices_from(b)] = 0.0
+        if held is None or not any(len(h) for h in held):
+            b = -inverse[:, :n] / np.diag(inverse)[None, :n]  # EASE's closed form for one zero per column
+            b[np.arange(n), np.arange(n)] = 0.0
+            return b
+        # Unconstrained ridge solution of target j: (inverse @ unpenalised gram)[:, j] = e_j - penalty_j inverse[:, j].
+        # Holding a set S of coefficients at zero subtracts inverse[:, S] inverse[S, S]^-1 (that solution)[S].
+        free = -inverse[:, :n] * penalty[None, :n]
+        free[np.arange(n), np.arange(n)] += 1.0
+        b = np.empty_like(free)
+        for j in range(n):
+            zero = np.concatenate([[j], held[j]]).astype(np.int64)
+            b[:, j] = free[:, j] - inverse[:, zero] @ np.linalg.solve(inverse[np.ix_(zero, zero)], free[zero, j])
+            b[zero, j] = 0.0  # exactly zero, not rounding noise
         return b
 
 
@@ -240,6 +309,34 @@ class RP3betaRecommender(_ItemItem):
         walk /= np.power(np.maximum(popularity, 1.0), self.beta)[None, :]
         walk[np.diag_indices_from(walk)] = 0.0
         return walk
+
+
+def _gram(x: sp.csr_matrix, row_weights: np.ndarray | None, dense: bool, chunk: int = 2048) -> np.ndarray:
+    """``x^T W x``. ``dense``: summed over dense row blocks, for inputs as dense as pair columns
+    (a prescriber of 60 drugs holds most of the top pairs), where a sparse product is 5x slower."""
+    if not dense:
+        weighted = x if row_weights is None else sp.diags(row_weights) @ x
+        return np.asarray((x.T @ weighted).toarray(), dtype=np.float64)
+    gram = np.zeros((x.shape[1], x.shape[1]))
+    for start in range(0, x.shape[0], chunk):
+        block = x[start:start + chunk].toarray()
+        weights = np.ones(len(block)) if row_weights is None else row_weights[start:start + chunk]
+        gram += block.T @ (weights[:, None] * block)
+    return gram
+
+
+def _shared_pairs(matrix: sp.csr_matrix, count: int) -> np.ndarray:
+    """The ``count`` item pairs (i < j) the most users share, most shared first (ties in index
+    order); only pairs at least two users share, as a pair one user holds cannot generalise."""
+    if not count:
+        return np.zeros((0, 2), dtype=np.int64)
+    used = (matrix > 0).astype(np.float64)
+    shared = np.asarray((used.T @ used).toarray())
+    first, second = np.triu_indices(shared.shape[0], 1)
+    counts = shared[first, second]
+    order = np.argsort(-counts, kind="stable")[:count]
+    order = order[counts[order] >= 2]
+    return np.stack([first[order], second[order]], axis=1).astype(np.int64)
 
 
 def _user_weights(matrix: sp.csr_matrix, exponent: float) -> np.ndarray | None:

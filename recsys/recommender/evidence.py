@@ -33,11 +33,14 @@ def cf_evidence(model: CFRecommender, entity_id: str, drug_id: str, role: str, n
     if hasattr(model, "score_terms"):  # an item-item model: its score is a sum, name its largest terms
         split = model.score_terms(entity_id, drug_id)
         terms = {"score": split["score"], "own_drugs": split["own_items"], "attributes": split["attributes"],
-                 "attribute_names": split["attribute_names"]}
+                 "attribute_names": split["attribute_names"], "own_pairs": split.get("pairs", [])}
         named = [(names.get(d) or d, v) for d, v in terms["own_drugs"] if v > 0][:2]
         sentence = f"Its collaborative-filtering score ({terms['score']:+.2f}) adds up over their own drugs"
         sentence += (": the largest terms are " + ", ".join(f"{name} {value:+.2f}" for name, value in named)
                      if named else ", none of which raises it")
+        if terms["own_pairs"]:
+            pairs = sum(v for _, v in terms["own_pairs"])
+            sentence += f"; {len(terms['own_pairs'])} pairs of their drugs taken together add {pairs:+.2f}"
         if terms["attributes"]:
             sentence += f"; their {' and '.join(terms['attribute_names'])} add {terms['attributes']:+.2f}"
         sentence += "."
