@@ -190,10 +190,13 @@ def main(argv: list[str] | None = None) -> dict:
         mode_rows, infos[mode] = run_protocol(inter, mode, args.seed, args.quick)
         rows += mode_rows
     best = {r["key"]: r["params"] for r in rows if r["protocol"] == args.protocols[0]}
-    deployed = {key: values[0] for stage in QUICK_SEARCH["ease"] for key, values in stage.items()}
+    side = {key: values[0] for stage in QUICK_SEARCH["ease"] for key, values in stage.items()}
+    pairs = max(v for stage in QUICK_SEARCH["ease"] for v in stage.get("pairs", [0]))
     speed = timings(inter, best["als"], best["bpr"], repeats=1 if args.quick else 3,
                     item_item={**{name: (name, best[name]) for name in ("ease", "rp3beta") if name in best},
-                               "ease with specialty and state (deployed)": ("ease", deployed)})
+                               "ease with specialty and state": ("ease", side),
+                               f"ease with specialty, state and {pairs:,} item pairs (deployed)":
+                                   ("ease", {**side, "pairs": pairs})})
     speed["interactions_from_graph_s"] = round(interactions_s, 3)
     print(f"speed: {speed}", flush=True)
     result = {"seed": args.seed, "quick": args.quick, "total_s": round(time.perf_counter() - start, 1),
