@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--split", choices=("cold", "none"), default="cold",
                         help="cold: train without 20%% of the drugs and measure them; none: every claim")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split and of training")
+    parser.add_argument("--train-seed", type=int, default=None,
+                        help="seed of training alone (default: --seed): the same split trained again")
     parser.add_argument("--mode", choices=MODES, default=defaults.mode)
     parser.add_argument("--fanout", type=int, nargs="+", default=list(defaults.fanout),
                         help="sampled mode: in-edges drawn per node and relation, one number per layer")
@@ -67,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         config = PeopleGNNConfig(mode=args.mode, fanout=tuple(args.fanout), epochs=args.epochs, dim=args.dim,
-                                 lr=args.lr, batch_size=args.batch_size, seed=args.seed)
+                                 lr=args.lr, batch_size=args.batch_size,
+                                 seed=args.seed if args.train_seed is None else args.train_seed)
         check_output_folder(Path(args.out), args.force)  # before minutes of training, not after
     except (ValueError, KGError) as err:
         print(f"people_distributed: {err}", file=sys.stderr)
@@ -107,6 +110,7 @@ def _run(args: argparse.Namespace, config, rank: int, world: int) -> int:
         return 0
     scorer = fitted.export()
     metrics = {"world_size": world, "config": asdict(config), "split": args.split, "seed": args.seed,
+               "train_seed": config.seed,
                "train_s": round(trained, 2), "epoch_seconds": [round(s, 3) for s in fitted.log.epoch_seconds],
                "prescribers": int(claims.shape[0])}
     if split is not None:

@@ -189,11 +189,12 @@ def test_two_process_torchrun_trains_on_shares_of_each_batch_and_rank_zero_write
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "pipelines.people_distributed", "--graph", str(tmp_path / "graph"), "--mode", "sampled",
            "--fanout", "3", "3", "--epochs", "40", "--dim", "16", "--lr", "0.01", "--batch-size", "64",
-           "--bootstrap", "50", "--out", str(tmp_path / "out")]
+           "--bootstrap", "50", "--train-seed", "5", "--out", str(tmp_path / "out")]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["world_size"] == 2 and metrics["config"]["mode"] == "sampled" and metrics["cold_drugs"] > 0
+    assert metrics["seed"] == 0 and metrics["train_seed"] == metrics["config"]["seed"] == 5  # the split's seed kept
     # Each cold cluster drug is found among the cold drugs by its cluster's prescribers.
     assert metrics["among"]["recall@5"]["mean"] > 0.8 and metrics["reverse"]["auroc"]["mean"] > 0.7
     scorer = PeopleScorer.load(tmp_path / "out" / "people_gnn.npz")
