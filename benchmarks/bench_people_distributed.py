@@ -74,12 +74,12 @@ def report(result: dict) -> str:
     for seed, verdict in result["within_interval"].items():
         lines.append(f"| {seed} | " + " | ".join("yes" if verdict[f"{p}: {n}"] else "no" for p, n in METRICS) + " |")
     lines += ["", "The same 1-process sampled run trained again with other training seeds (same split): the range of "
-              "its means, and whether the 2-process mean falls inside it.", "",
+              "its means, then the 2-process mean and where it falls (inside the range, above it or below it).", "",
               "| seed | training seeds | " + " | ".join(f"{p}: {n}" for p, n in METRICS) + " |",
               "|---|---|" + "---|" * len(METRICS)]
     for seed, spread in result.get("training_spread", {}).items():
-        cells = [f"{spread[f'{p}: {n}']['min']:.3f}-{spread[f'{p}: {n}']['max']:.3f} "
-                 f"({'inside' if spread[f'{p}: {n}']['two_processes_inside'] else 'outside'})" for p, n in METRICS]
+        cells = [f"{spread[f'{p}: {n}']['min']:.4f}-{spread[f'{p}: {n}']['max']:.4f}: "
+                 f"{spread[f'{p}: {n}']['two_processes']:.4f} {spread[f'{p}: {n}']['verdict']}" for p, n in METRICS]
         lines.append(f"| {seed} | {', '.join(map(str, spread['train_seeds']))} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -91,8 +91,10 @@ def training_spread(runs: dict[str, dict], retrains: list[dict], train_seeds: li
     spread: dict = {"train_seeds": train_seeds}
     for key in (f"{p}: {n}" for p, n in METRICS):
         means = [one[key]["mean"], *(r[key]["mean"] for r in retrains)]
-        spread[key] = {"min": min(means), "max": max(means),
-                       "two_processes_inside": bool(min(means) <= two[key]["mean"] <= max(means))}
+        value = two[key]["mean"]
+        spread[key] = {"min": min(means), "max": max(means), "two_processes": value,
+                       "verdict": "inside" if min(means) <= value <= max(means) else
+                       ("above" if value > max(means) else "below")}
     return spread
 
 
