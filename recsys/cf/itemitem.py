@@ -193,8 +193,8 @@ class EASERecommender(_ItemItem):
         if not len(self.pair_items):
             return sp.csr_matrix((matrix.shape[0], 0))
         used = (matrix > 0).astype(np.float64).tocsc()
-        both = used[:, self.pair_items[:, 0]].multiply(used[:, self.pair_items[:, 1]])
-        return sp.csr_matrix(both)
+        first, second = self.pair_items[:, 0], self.pair_items[:, 1]
+        return sp.csr_matrix(used[:, first].multiply(used[:, second]))
 
     def _one_hot(self, attributes: pd.DataFrame) -> sp.csr_matrix:
         """Users x one-hot attribute columns (``side_weight`` where a user has the value)."""
@@ -278,11 +278,12 @@ class EASERecommender(_ItemItem):
         """Inputs x targets coefficients: the first ``n_targets`` columns of ``x`` (default all)
         regressed on every column, the target's own coefficient and its ``held`` ones zero."""
         n = x.shape[1] if n_targets is None else n_targets
-        gram = _gram(x, row_weights, dense=held is not None and any(len(h) for h in held))
+        constrained = held is not None and any(len(h) for h in held)
+        gram = _gram(x, row_weights, dense=constrained)
         penalty = self.regularization + self.dropout / (1.0 - self.dropout) * np.diag(gram)
         gram[np.diag_indices_from(gram)] += penalty
         inverse = np.linalg.inv(gram)
-        if held is None or not any(len(h) for h in held):
+        if not constrained:
             b = -inverse[:, :n] / np.diag(inverse)[None, :n]  # EASE's closed form for one zero per column
             b[np.arange(n), np.arange(n)] = 0.0
             return b
