@@ -225,8 +225,9 @@ class EASERecommender(_ItemItem):
         return scores
 
     def _pair_scores(self, matrix: sp.csr_matrix, chunk: int = 2048) -> np.ndarray:
-        """What the pairs add to each user's scores: dense blocks, as most of a heavy user's top
-        pairs are held and a dense product is some 5x faster than a sparse one here."""
+        """What the pairs add to each user's scores (:meth:`_pair_inputs` @ ``pair_matrix``) in
+        dense blocks: most of a heavy user's top pairs are held, and on 10,000 CMS prescribers the
+        dense product takes 0.05 s against 0.14-0.16 s for the sparse one."""
         first, second = self.pair_items[:, 0], self.pair_items[:, 1]
         out = np.empty((matrix.shape[0], self.pair_matrix.shape[1]))
         for start in range(0, matrix.shape[0], chunk):
