@@ -12,13 +12,14 @@ evaluation and doctor profiles. May import :mod:`kg` and :mod:`recsys.metrics`; 
 
 from recsys.cf.base import CFRecommender, top_k
 from recsys.cf.confidence import ConfidenceTransform
+from recsys.cf.ease import EASERecommender
 from recsys.cf.factors import ALSRecommender, BPRRecommender
 from recsys.cf.interactions import (
                                     Interactions,
                                     doctor_drug_interactions,
                                     patient_drug_interactions,
 )
-from recsys.cf.itemitem import EASERecommender, RP3betaRecommender
+from recsys.cf.itemitem import RP3betaRecommender
 from recsys.cf.models import MODELS
 from recsys.cf.popularity import GroupPopularityRecommender, PopularityRecommender
 from recsys.cf.split import CFSplit, holdout_split, unseen_user_split

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from recsys.cf.base import CFRecommender
+from recsys.cf.ease import EASERecommender
 from recsys.cf.factors import ALSRecommender, BPRRecommender
-from recsys.cf.itemitem import EASERecommender, RP3betaRecommender
+from recsys.cf.itemitem import RP3betaRecommender
 from recsys.cf.popularity import GroupPopularityRecommender, PopularityRecommender
 
 __all__ = ["MODELS"]
