@@ -192,11 +192,15 @@ def main(argv: list[str] | None = None) -> dict:
     best = {r["key"]: r["params"] for r in rows if r["protocol"] == args.protocols[0]}
     side = {key: values[0] for stage in QUICK_SEARCH["ease"] for key, values in stage.items()}
     pairs = max(v for stage in QUICK_SEARCH["ease"] for v in stage.get("pairs", [0]))
+    combos = max(v for stage in QUICK_SEARCH["ease"] for v in stage.get("attribute_pairs", [0]))
     speed = timings(inter, best["als"], best["bpr"], repeats=1 if args.quick else 3,
                     item_item={**{name: (name, best[name]) for name in ("ease", "rp3beta") if name in best},
                                "ease with specialty and state": ("ease", side),
-                               f"ease with specialty, state and {pairs:,} item pairs (deployed)":
-                                   ("ease", {**side, "pairs": pairs})})
+                               f"ease with specialty, state and {pairs:,} item pairs":
+                                   ("ease", {**side, "pairs": pairs}),
+                               f"ease with specialty, state, {pairs:,} item pairs and {combos:,} "
+                               "(specialty or state, drug) combinations (deployed)":
+                                   ("ease", {**side, "pairs": pairs, "attribute_pairs": combos})})
     speed["interactions_from_graph_s"] = round(interactions_s, 3)
     print(f"speed: {speed}", flush=True)
     result = {"seed": args.seed, "quick": args.quick, "total_s": round(time.perf_counter() - start, 1),

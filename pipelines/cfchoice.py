@@ -20,11 +20,12 @@ __all__ = ["CF_CANDIDATES", "QUICK_SEARCH", "PATIENT_QUICK_SEARCH", "CFChoice", 
 #: Candidate CF models, in order of preference on ties.
 CF_CANDIDATES = ("ease", "als")
 #: Doctors (claim counts): the full search's choices on the shipped data; EASE's user weight, penalty,
-#: dropout and item pairs are still searched on the split's own validation (eleven closed-form fits).
+#: dropout, item pairs and (attribute, drug) combinations are still searched on the split's own validation
+#: (fourteen closed-form fits).
 QUICK_SEARCH: dict[str, list[dict[str, list[Any]]]] = {
     "ease": [{"transform": ["log1p"], "regularization": [1000.0], "side_weight": [8.0]},
              {"user_weight": [0.0, 0.25, 0.5, 0.75]}, {"regularization": [1000.0, 300.0]}, {"dropout": [0.0, 0.1]},
-             {"pairs": [0, 1000]}],
+             {"pairs": [0, 1000]}, {"attribute_pairs": [0, 3000, 6000]}],
     "als": [{"factors": [16], "regularization": [50.0], "transform": ["log1p"]}],
 }
 #: Patients (a few thousand, binary use): EASE's penalty is searched (a few dense solves), ALS fixed.

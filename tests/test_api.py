@@ -233,12 +233,13 @@ def test_a_new_doctor_with_specialty_and_state_gets_a_known_doctors_list_from_si
 
 def test_the_cf_sentence_of_an_item_item_model_is_the_sum_its_score_is(shipped_graph):
     """The explanation names the largest terms of the CF score itself (own drugs x item-item
-    weights, plus the pairs' and the attributes' parts), so it cannot contradict the score."""
+    weights, plus the pairs', the attributes' and the attribute-drug combinations' parts), so it cannot
+    contradict the score."""
     from recsys.cf import EASERecommender
 
     drugs = sorted(shipped_graph.nodes_of_type("drug")["id"])
     doctors = doctor_drug_interactions(shipped_graph)
-    model = EASERecommender(1500.0, "log1p", side_weight=8.0, pairs=200).fit(doctors)
+    model = EASERecommender(1500.0, "log1p", side_weight=8.0, pairs=200, attribute_pairs=300).fit(doctors)
     rec = Recommender(shipped_graph, np.zeros((0, len(drugs))), [], drugs, doctor_cf=model,
                       weights={"doctor": {"cf": 1.0}})
     with_pairs = 0
@@ -249,13 +250,16 @@ def test_the_cf_sentence_of_an_item_item_model_is_the_sum_its_score_is(shipped_g
             terms = evidence["score_terms"]
             assert abs(terms["score"] - scores[model.train.item_index([r.drug_id])[0]]) < 1e-9
             pairs = sum(v for _, v in terms["own_pairs"])
-            assert abs(sum(v for _, v in terms["own_drugs"]) + pairs + terms["attributes"] - terms["score"]) < 1e-9
+            combos = sum(v for _, v in terms["attribute_pairs"])
+            assert abs(sum(v for _, v in terms["own_drugs"]) + pairs + terms["attributes"] + combos
+                       - terms["score"]) < 1e-9
             assert not terms["own_pairs"] or f"pairs of their drugs taken together add {pairs:+.2f}" in evidence["sentence"]
-            with_pairs += bool(terms["own_pairs"])
+            assert not terms["attribute_pairs"] or f"with their drugs add {combos:+.2f}" in evidence["sentence"]
+            with_pairs += bool(terms["own_pairs"]) and bool(terms["attribute_pairs"])
             top = [rec.names[d] for d, v in terms["own_drugs"] if v > 0][:2]
             assert evidence["most_like_own_drugs"] == top
             assert all(name in evidence["sentence"] for name in top) and f"{terms['score']:+.2f}" in evidence["sentence"]
-    assert with_pairs  # the pairs part is covered, not only the plain terms
+    assert with_pairs  # the pairs and combinations parts are covered, not only the plain terms
 
 
 def test_batch_recommendations_match_single_calls(tiny_graph):

@@ -210,6 +210,87 @@ def test_ease_pairs_let_a_combination_add_more_than_its_parts():
     assert [0, 1] in model.pair_items.tolist()  # a and b, shared by ten users
 
 
+def test_ease_attribute_pairs_are_the_constrained_ridge_regression_computed_by_brute_force(tmp_path):
+    rng = np.random.default_rng(5)
+    n_users, n_items = 80, 6
+    dense = (rng.random((n_users, n_items)) < 0.5) * rng.integers(1, 9, (n_users, n_items))
+    specialty = rng.choice(["Cardiology", "Oncology", "Psychiatry"], n_users)
+    state = rng.choice(["MA", "NY"], n_users)
+    users, items = np.nonzero(dense)
+    ids = [f"u{u}" for u in range(n_users)]
+    inter = Interactions.from_triples([ids[u] for u in users], [f"i{i}" for i in items],
+                                      dense[users, items].astype(float), item_ids=[f"i{i}" for i in range(n_items)],
+                                      user_attributes=pd.DataFrame({"specialty": specialty, "state": state}, index=ids))
+    lam, weight, m, k = 3.0, 2.0, 4, 9
+    model = EASERecommender(regularization=lam, transform="log1p", side_weight=weight, pairs=m,
+                            attribute_pairs=k).fit(inter)
+    rows = [int(u[1:]) for u in inter.user_ids]
+    x = np.log1p(dense[rows].astype(float))
+    used = (x > 0).astype(float)
+    one_hot = np.column_stack([specialty[rows] == v for v in ("Cardiology", "Oncology", "Psychiatry")]
+                              + [state[rows] == v for v in ("MA", "NY")]).astype(float)
+    shared = [(int(used[:, i] @ used[:, j]), i, j) for i in range(n_items) for j in range(i + 1, n_items)]
+    pairs = [(i, j) for _, i, j in sorted(shared, key=lambda t: -t[0])[:m]]
+    # The k (attribute value, item) combinations most users share (ties in column, item order).
+    combos = [(c, i) for _, c, i in sorted(((int(one_hot[:, c] @ used[:, i]), c, i) for c in range(5)
+                                              for i in range(n_items)), key=lambda t: -t[0])[:k]]
+    assert model.attribute_pair_items.tolist() == [list(c) for c in combos]
+    a = np.hstack([x, weight * one_hot, np.column_stack([used[:, i] * used[:, j] for i, j in pairs]),
+                   np.column_stack([one_hot[:, c] * used[:, i] for c, i in combos])])
+    first_pair, first_combo = n_items + 5, n_items + 5 + m
+    expected = np.zeros((a.shape[1], n_items))
+    for j in range(n_items):  # item j may not predict itself: own column, its pairs, its combinations
+        keep = [c for c in range(a.shape[1]) if c != j
+                and not (first_pair <= c < first_combo and j in pairs[c - first_pair])
+                and not (c >= first_combo and combos[c - first_combo][1] == j)]
+        sub = a[:, keep]
+        expected[keep, j] = np.linalg.solve(sub.T @ sub + lam * np.eye(len(keep)), sub.T @ x[:, j])
+    np.testing.assert_allclose(model.attribute_pair_matrix, expected[first_combo:], atol=1e-8)
+    np.testing.assert_allclose(model.item_matrix, expected[:n_items], atol=1e-8)
+    users_ = list(inter.user_ids)
+    np.testing.assert_allclose(model.score_users(users_), a @ expected, atol=1e-8)
+    attributes = inter.user_attributes.to_dict("records")
+    np.testing.assert_allclose(model.score_new([inter.items_of(u) for u in users_], attributes), a @ expected,
+                               atol=1e-8)  # fold-in is exact
+    user = next(u for u in users_ if len(model.score_terms(u, "i1")["attribute_pairs"]) >= 2)
+    terms = model.score_terms(user, "i1")
+    assert all(len(c) == 3 and c[0] in ("specialty", "state") for c, _ in terms["attribute_pairs"])
+    parts = (sum(v for _, v in terms["own_items"]) + sum(v for _, v in terms["pairs"]) + terms["attributes"]
+             + sum(v for _, v in terms["attribute_pairs"]))
+    assert abs(parts - terms["score"]) < 1e-9 and abs(terms["score"] - model.score_users([user])[0, 1]) < 1e-9
+    loaded = EASERecommender.load(model.save(tmp_path / "ease.npz"))
+    assert loaded.config() == model.config()
+    np.testing.assert_array_equal(loaded.score_users(users_), model.score_users(users_))
+    with pytest.raises(KGError, match="attribute_pairs must be"):
+        EASERecommender(attribute_pairs=1.5)
+
+
+def test_ease_attribute_pairs_let_a_drug_say_different_things_in_different_specialties():
+    # In cardiology a comes with c, in oncology with d; b is everyone's. Plain EASE with side
+    # information is additive, so adding a to a history raises c exactly as much in both
+    # specialties; a (specialty, drug) combination input lets a's effect depend on the specialty.
+    groups = {"Cardiology": [["a", "c"], ["b", "e"], ["a", "b", "c"]],
+              "Oncology": [["a", "d"], ["b", "e"], ["a", "b", "d"]]}
+    users, items, specialty = [], [], {}
+    for name, baskets in groups.items():
+        for u in range(30):
+            user = f"{name}{u}"
+            specialty[user] = name
+            users += [user] * len(baskets[u % 3])
+            items += baskets[u % 3]
+    attributes = pd.DataFrame({"specialty": pd.Series(specialty)})
+    inter = Interactions.from_triples(users, items, item_ids=["a", "b", "c", "d", "e"], user_attributes=attributes)
+    for combos in (0, 20):
+        model = EASERecommender(regularization=1.0, transform="binary", side_weight=1.0,
+                                attribute_pairs=combos).fit(inter)
+        effect = {}
+        for name in groups:
+            with_a, without = model.score_new([["a", "b"], ["b"]], [{"specialty": name}] * 2)
+            effect[name] = with_a - without
+        gap = effect["Cardiology"][2] - effect["Oncology"][2]  # a's effect on c: cardiology minus oncology
+        assert (abs(gap) < 1e-9) if combos == 0 else gap > 0.3, (combos, gap)
+
+
 def test_ease_with_side_information_is_the_closed_form_on_history_plus_one_hot_attributes():
     inter = checkerboard()
     weight, lam = 3.0, 5.0

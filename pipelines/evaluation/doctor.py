@@ -160,14 +160,14 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig, log: Callable[[str
 
 def baseline_stages(name: str, quick: bool) -> list[dict]:
     """The search of the table's ``name`` row: its quick setting, or its full grid without user
-    attributes as inputs, the per-user weights, EDLAE's dropout penalty or item pairs as inputs
-    (the EASE row is plain EASE, the simple anchor)."""
+    attributes as inputs, the per-user weights, EDLAE's dropout penalty, item pairs or
+    (attribute, item) combinations as inputs (the EASE row is plain EASE, the simple anchor)."""
     from recsys.cf.tuning import SEARCH_STAGES
 
     if quick:
         return QUICK_STAGES[name]
-    plain = [{key: values for key, values in stage.items() if key not in ("side_weight", "user_weight", "dropout", "pairs")}
-             for stage in SEARCH_STAGES[name]]
+    extensions = ("side_weight", "user_weight", "dropout", "pairs", "attribute_pairs")
+    plain = [{key: values for key, values in stage.items() if key not in extensions} for stage in SEARCH_STAGES[name]]
     return [stage for stage in plain if stage]
 
 

@@ -57,6 +57,15 @@ class EASERecommender(_ItemItem):
     the fit stays closed form. On CMS validation prescribers 1,000 pairs raise Recall@10 from
     0.591 to 0.595.
 
+    ``attribute_pairs`` m > 0 (with side information) adds the m (attribute value, item)
+    combinations most users share as inputs, each 1 where the user has that value and that item:
+    what a drug says about the next one may depend on who prescribes it (a cardiologist's statin
+    is not a family doctor's). The one-hot attribute alone only shifts every drug of a specialty
+    by one amount. As with item pairs, no item may predict itself through a combination holding
+    it. On CMS validation prescribers 6,000 combinations over specialty and state raise NDCG@10
+    from 0.4941 to 0.4957 (seen prescribers) and from 0.7028 to 0.7083 (prescribers of a state
+    left out of training, which still gain through their specialty).
+
     >>> import numpy as np
     >>> inter = Interactions.from_triples(["u1", "u1", "u2", "u2", "u3"], ["a", "b", "a", "b", "a"])
     >>> model = EASERecommender(regularization=1.0, transform="binary").fit(inter)
@@ -67,7 +76,7 @@ class EASERecommender(_ItemItem):
     name = "ease"
 
     def __init__(self, regularization: float = 500.0, transform: str = "log1p", side_weight: float = 0.0,
-                 dropout: float = 0.0, user_weight: float = 0.0, pairs: int = 0) -> None:
+                 dropout: float = 0.0, user_weight: float = 0.0, pairs: int = 0, attribute_pairs: int = 0) -> None:
         super().__init__(transform)
         if not regularization > 0:
             raise KGError(f"ease: regularization must be positive, got {regularization}")
@@ -77,14 +86,20 @@ class EASERecommender(_ItemItem):
             raise KGError(f"ease: dropout must be in [0, 1), got {dropout}")
         if not 0.0 <= user_weight <= 2.0:
             raise KGError(f"ease: user_weight must be in [0, 2], got {user_weight}")
-        if not (isinstance(pairs, (int, np.integer)) and pairs >= 0):
-            raise KGError(f"ease: pairs must be a non-negative whole number, got {pairs!r}")
+        for name, count in (("pairs", pairs), ("attribute_pairs", attribute_pairs)):
+            if not (isinstance(count, (int, np.integer)) and count >= 0):
+                raise KGError(f"ease: {name} must be a non-negative whole number, got {count!r}")
         self.regularization = float(regularization)
         self.pairs = int(pairs)
         #: The item pairs used as inputs (column indices, one pair per row; empty without ``pairs``).
         self.pair_items = np.zeros((0, 2), dtype=np.int64)
         #: Pair input columns x items: what holding both items of a pair adds to a user's scores.
         self.pair_matrix = np.zeros((0, 0))
+        self.attribute_pairs = int(attribute_pairs)
+        #: The (one-hot attribute column, item) combinations used as inputs, one per row.
+        self.attribute_pair_items = np.zeros((0, 2), dtype=np.int64)
+        #: Combination input columns x items: what holding an item with an attribute value adds.
+        self.attribute_pair_matrix = np.zeros((0, 0))
         self.side_weight = float(side_weight)
         self.dropout = float(dropout)
         self.user_weight = float(user_weight)
@@ -98,21 +113,27 @@ class EASERecommender(_ItemItem):
     def config(self) -> dict[str, object]:
         return {"regularization": self.regularization, "transform": self.transform,
                 "side_weight": self.side_weight, "dropout": self.dropout, "user_weight": self.user_weight,
-                "pairs": self.pairs}
+                "pairs": self.pairs, "attribute_pairs": self.attribute_pairs}
 
     def _fit(self, interactions: Interactions) -> None:
         x = self._inputs(interactions.matrix)
         self.side_values = _attribute_values(interactions.user_attributes) if self.side_weight else {}
         self.pair_items = _shared_pairs(interactions.matrix, self.pairs)
         side = self._one_hot(interactions.user_attributes)
-        inputs = sp.hstack([x, side, self._pair_inputs(interactions.matrix)], format="csr")
-        n_items, n_side = x.shape[1], side.shape[1]
-        # Item j may not predict itself: its own column, and every pair column holding it.
-        held = [n_items + n_side + np.flatnonzero((self.pair_items == j).any(axis=1)) for j in range(n_items)]
-        learned = self._learn(inputs, _user_weights(interactions.matrix, self.user_weight), n_items, held)
+        self.attribute_pair_items = _shared_attribute_pairs(side, interactions.matrix, self.attribute_pairs)
+        inputs = sp.hstack([x, side, self._pair_inputs(interactions.matrix),
+                            self._attribute_pair_inputs(side, interactions.matrix)], format="csr")
+        n_items, n_side, n_pairs = x.shape[1], side.shape[1], len(self.pair_items)
+        # Item j may not predict itself: its own column, nor any pair or combination column holding it.
+        combos = n_items + n_side + n_pairs
+        held = [np.concatenate([n_items + n_side + np.flatnonzero((self.pair_items == j).any(axis=1)),
+                                combos + np.flatnonzero(self.attribute_pair_items[:, 1] == j)]) for j in range(n_items)]
+        learned = self._learn(inputs, _user_weights(interactions.matrix, self.user_weight), n_items, held,
+                              dense_columns=combos if n_pairs else 0)
         self.item_matrix = learned[:n_items]
         self.side_matrix = learned[n_items:n_items + n_side]
-        self.pair_matrix = learned[n_items + n_side:]
+        self.pair_matrix = learned[n_items + n_side:combos]
+        self.attribute_pair_matrix = learned[combos:]
         self._train_side = side
 
     def _pair_inputs(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
@@ -122,6 +143,19 @@ class EASERecommender(_ItemItem):
         used = (matrix > 0).astype(np.float64).tocsc()
         first, second = self.pair_items[:, 0], self.pair_items[:, 1]
         return sp.csr_matrix(used[:, first].multiply(used[:, second]))
+
+    def _attribute_pair_inputs(self, side: sp.csr_matrix, matrix: sp.csr_matrix) -> sp.csr_matrix:
+        """Users x combination columns: 1 where the user has the attribute value and the item."""
+        if not len(self.attribute_pair_items):
+            return sp.csr_matrix((matrix.shape[0], 0))
+        has = (side > 0).astype(np.float64).tocsc()
+        used = (matrix > 0).astype(np.float64).tocsc()
+        columns, items = self.attribute_pair_items[:, 0], self.attribute_pair_items[:, 1]
+        return sp.csr_matrix(has[:, columns].multiply(used[:, items]))
+
+    def _attribute_columns(self) -> list[tuple[str, str]]:
+        """(attribute, value) of each one-hot column, in column order."""
+        return [(name, str(value)) for name, values in self.side_values.items() for value in values]
 
     def _one_hot(self, attributes: pd.DataFrame) -> sp.csr_matrix:
         """Users x one-hot attribute columns (``side_weight`` where a user has the value)."""
@@ -141,14 +175,20 @@ class EASERecommender(_ItemItem):
             scores += np.asarray(self._train_side[rows] @ self.side_matrix)
         if self.pair_matrix.size:
             scores += self._pair_scores(self.train.matrix[rows])
+        if self.attribute_pair_matrix.size:
+            scores += np.asarray(self._attribute_pair_inputs(self._train_side[rows], self.train.matrix[rows])
+                                 @ self.attribute_pair_matrix)
         return scores
 
     def _new_scores(self, rows: sp.csr_matrix, attributes: pd.DataFrame) -> np.ndarray:
         scores = super()._new_scores(rows, attributes)
+        side = self._one_hot(attributes)
         if self.side_matrix.size:
-            scores += np.asarray(self._one_hot(attributes) @ self.side_matrix)
+            scores += np.asarray(side @ self.side_matrix)
         if self.pair_matrix.size:
             scores += self._pair_scores(rows)
+        if self.attribute_pair_matrix.size:
+            scores += np.asarray(self._attribute_pair_inputs(side, rows) @ self.attribute_pair_matrix)
         return scores
 
     def _pair_scores(self, matrix: sp.csr_matrix, chunk: int = 2048) -> np.ndarray:
@@ -164,19 +204,29 @@ class EASERecommender(_ItemItem):
 
     def score_terms(self, user_id: str, item_id: str) -> dict[str, object]:
         """As for any item-item model, plus ``pairs``: each pair of the user's items that is an
-        input, with what it adds, largest first (``score`` sums all three parts)."""
+        input, with what it adds, largest first; and ``attribute_pairs``: each (attribute, value,
+        item) combination of the user's that is an input, likewise (``score`` sums all four parts)."""
         terms = super().score_terms(user_id, item_id)
+        train = self.train
+        column = int(train.item_index([item_id])[0])
+        row = train.user_index([user_id])
+        ids = train.item_ids
         pairs: list[tuple[tuple[str, str], float]] = []
         if self.pair_matrix.size:
-            train = self.train
-            column = int(train.item_index([item_id])[0])
-            held = self._pair_inputs(train.matrix[train.user_index([user_id])]).indices
+            held = self._pair_inputs(train.matrix[row]).indices
             values = self.pair_matrix[held, column]
-            ids = train.item_ids
             pairs = [((str(ids[self.pair_items[held[i], 0]]), str(ids[self.pair_items[held[i], 1]])), float(values[i]))
                      for i in np.argsort(-values, kind="stable")]
             terms["score"] = float(terms["score"] + values.sum())
-        return {**terms, "pairs": pairs, "attribute_names": sorted(self.side_values)}
+        combos: list[tuple[tuple[str, str, str], float]] = []
+        if self.attribute_pair_matrix.size:
+            held = self._attribute_pair_inputs(self._train_side[row], train.matrix[row]).indices
+            values = self.attribute_pair_matrix[held, column]
+            named = self._attribute_columns()
+            combos = [((*named[self.attribute_pair_items[held[i], 0]], str(ids[self.attribute_pair_items[held[i], 1]])),
+                       float(values[i])) for i in np.argsort(-values, kind="stable")]
+            terms["score"] = float(terms["score"] + values.sum())
+        return {**terms, "pairs": pairs, "attribute_pairs": combos, "attribute_names": sorted(self.side_values)}
 
     def _attribute_term(self, rows: np.ndarray, column: int) -> float:
         if not self.side_matrix.size:
@@ -185,7 +235,8 @@ class EASERecommender(_ItemItem):
 
     def _state(self) -> dict[str, np.ndarray]:
         return {**super()._state(), "side_matrix": self.side_matrix, "pair_items": self.pair_items,
-                "pair_matrix": self.pair_matrix,
+                "pair_matrix": self.pair_matrix, "attribute_pair_items": self.attribute_pair_items,
+                "attribute_pair_matrix": self.attribute_pair_matrix,
                 **{f"side_values.{name}": np.asarray(values, dtype=str) for name, values in self.side_values.items()}}
 
     def _restore(self, state: dict[str, np.ndarray]) -> None:
@@ -200,14 +251,23 @@ class EASERecommender(_ItemItem):
         self.side_values = {key[len("side_values."):]: value.astype(object) for key, value in state.items()
                             if key.startswith("side_values.")}
         self._train_side = self._one_hot(self.train.user_attributes)
+        self.attribute_pair_items = np.asarray(state.get("attribute_pair_items", np.zeros((0, 2))),
+                                               dtype=np.int64).reshape(-1, 2)
+        self.attribute_pair_matrix = np.asarray(state.get("attribute_pair_matrix", np.zeros((0, 0))), dtype=np.float64)
+        combos, items = self.attribute_pair_items, self.item_matrix.shape[0]
+        if len(combos) != len(self.attribute_pair_matrix) or (len(combos) and (
+                combos.min() < 0 or combos[:, 0].max() >= self._train_side.shape[1] or combos[:, 1].max() >= items
+                or self.attribute_pair_matrix.shape[1] != items)):
+            raise KGError("ease: the saved attribute-item inputs do not match the saved attributes and items")
 
     def _learn(self, x: sp.csr_matrix, row_weights: np.ndarray | None = None, n_targets: int | None = None,
-               held: list[np.ndarray] | None = None) -> np.ndarray:
+               held: list[np.ndarray] | None = None, dense_columns: int = 0) -> np.ndarray:
         """Inputs x targets coefficients: the first ``n_targets`` columns of ``x`` (default all)
-        regressed on every column, the target's own coefficient and its ``held`` ones zero."""
+        regressed on every column, the target's own coefficient and its ``held`` ones zero.
+        ``dense_columns``: how many leading columns :func:`_gram` should sum as dense blocks."""
         n = x.shape[1] if n_targets is None else n_targets
         constrained = held is not None and any(len(h) for h in held)
-        gram = _gram(x, row_weights, dense=constrained)
+        gram = _gram(x, row_weights, dense_columns)
         penalty = self.regularization + self.dropout / (1.0 - self.dropout) * np.diag(gram)
         gram[np.diag_indices_from(gram)] += penalty
         inverse = np.linalg.inv(gram)
@@ -227,17 +287,24 @@ class EASERecommender(_ItemItem):
         return b
 
 
-def _gram(x: sp.csr_matrix, row_weights: np.ndarray | None, dense: bool, chunk: int = 2048) -> np.ndarray:
-    """``x^T W x``. ``dense``: summed over dense row blocks, for inputs as dense as pair columns
-    (a prescriber of 60 drugs holds most of the top pairs), where a sparse product is 5x slower."""
-    if not dense:
-        weighted = x if row_weights is None else sp.diags(row_weights) @ x
+def _gram(x: sp.csr_matrix, row_weights: np.ndarray | None, dense_columns: int = 0, chunk: int = 2048) -> np.ndarray:
+    """``x^T W x``. The first ``dense_columns`` columns are summed over dense row blocks, for
+    inputs as dense as pair columns (a prescriber of 60 drugs holds most of the top pairs), where
+    a sparse product is 5x slower; the rest (attribute-item combinations: a user holds a few dozen
+    of thousands) stay sparse."""
+    weighted = x if row_weights is None else sp.csr_matrix(sp.diags(row_weights) @ x)
+    if not dense_columns:
         return np.asarray((x.T @ weighted).toarray(), dtype=np.float64)
+    head, tail = x[:, :dense_columns], x[:, dense_columns:]
     gram = np.zeros((x.shape[1], x.shape[1]))
+    gram[dense_columns:, dense_columns:] = (tail.T @ weighted[:, dense_columns:]).toarray()
     for start in range(0, x.shape[0], chunk):
-        block = x[start:start + chunk].toarray()
+        block = head[start:start + chunk].toarray()
         weights = np.ones(len(block)) if row_weights is None else row_weights[start:start + chunk]
-        gram += block.T @ (weights[:, None] * block)
+        block_weighted = weights[:, None] * block
+        gram[:dense_columns, :dense_columns] += block.T @ block_weighted
+        gram[dense_columns:, :dense_columns] += np.asarray(tail[start:start + chunk].T @ block_weighted)
+    gram[:dense_columns, dense_columns:] = gram[dense_columns:, :dense_columns].T
     return gram
 
 
@@ -253,6 +320,18 @@ def _shared_pairs(matrix: sp.csr_matrix, count: int) -> np.ndarray:
     order = np.argsort(-counts, kind="stable")[:count]
     order = order[counts[order] >= 2]
     return np.stack([first[order], second[order]], axis=1).astype(np.int64)
+
+
+def _shared_attribute_pairs(side: sp.csr_matrix, matrix: sp.csr_matrix, count: int) -> np.ndarray:
+    """The ``count`` (one-hot attribute column, item) combinations the most users share, most
+    shared first (ties in index order); only those at least two users share."""
+    if not count or not side.shape[1]:
+        return np.zeros((0, 2), dtype=np.int64)
+    shared = np.asarray(((side > 0).astype(np.float64).T @ (matrix > 0).astype(np.float64)).toarray())
+    order = np.argsort(-shared.ravel(), kind="stable")[:count]
+    order = order[shared.ravel()[order] >= 2]
+    columns, items = np.divmod(order, shared.shape[1])
+    return np.stack([columns, items], axis=1).astype(np.int64)
 
 
 def _user_weights(matrix: sp.csr_matrix, exponent: float) -> np.ndarray | None:

@@ -34,7 +34,8 @@ SEARCH_STAGES: dict[str, list[dict[str, list[Any]]]] = {
              {"user_weight": [0.0, 0.25, 0.5, 0.75]},  # every user's rows weighed alike (n ** -g)
              {"regularization": [300.0, 500.0, 1000.0, 1500.0, 2000.0, 3000.0]},
              {"dropout": [0.0, 0.05, 0.1, 0.25]},  # EDLAE's emphasised-denoising penalty
-             {"pairs": [0, 500, 1000, 2000]}],  # the most shared item pairs as inputs (higher-order EASE)
+             {"pairs": [0, 500, 1000, 2000]},  # the most shared item pairs as inputs (higher-order EASE)
+             {"attribute_pairs": [0, 3000, 6000]}],  # (specialty or state, drug) combinations as inputs
     "rp3beta": [{"alpha": [0.5, 0.8, 1.0], "beta": [0.2, 0.35, 0.5, 0.7]}],
 }
 

@@ -33,7 +33,8 @@ def cf_evidence(model: CFRecommender, entity_id: str, drug_id: str, role: str, n
     if hasattr(model, "score_terms"):  # an item-item model: its score is a sum, name its largest terms
         split = model.score_terms(entity_id, drug_id)
         terms = {"score": split["score"], "own_drugs": split["own_items"], "attributes": split["attributes"],
-                 "attribute_names": split["attribute_names"], "own_pairs": split.get("pairs", [])}
+                 "attribute_names": split["attribute_names"], "own_pairs": split.get("pairs", []),
+                 "attribute_pairs": split.get("attribute_pairs", [])}
         named = [(names.get(d) or d, v) for d, v in terms["own_drugs"] if v > 0][:2]
         sentence = f"Its collaborative-filtering score ({terms['score']:+.2f}) adds up over their own drugs"
         sentence += (": the largest terms are " + ", ".join(f"{name} {value:+.2f}" for name, value in named)
@@ -43,6 +44,9 @@ def cf_evidence(model: CFRecommender, entity_id: str, drug_id: str, role: str, n
             sentence += f"; {len(terms['own_pairs'])} pairs of their drugs taken together add {pairs:+.2f}"
         if terms["attributes"]:
             sentence += f"; their {' and '.join(terms['attribute_names'])} add {terms['attributes']:+.2f}"
+        if terms["attribute_pairs"]:
+            combos = sum(v for _, v in terms["attribute_pairs"])
+            sentence += f"; their {' and '.join(terms['attribute_names'])} with their drugs add {combos:+.2f}"
         sentence += "."
         return {**evidence, "most_like_own_drugs": [name for name, _ in named], "score_terms": terms,
                 "sentence": sentence}
