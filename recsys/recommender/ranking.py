@@ -58,8 +58,7 @@ class Ranker:
     the entry points for new entities, batches and explanations, and persistence."""
 
     def __init__(self, graph: KnowledgeGraph, disease_scores: np.ndarray | Mapping[str, np.ndarray],
-                 disease_ids: Sequence[str],
-                 drug_ids: Sequence[str], doctor_cf: CFRecommender | None = None,
+                 disease_ids: Sequence[str], drug_ids: Sequence[str], doctor_cf: CFRecommender | None = None,
                  doctor_popularity: CFRecommender | None = None, patient_cf: CFRecommender | None = None,
                  weights: Mapping[str, Mapping[str, float]] | None = None,
                  selection: Mapping[str, dict] | None = None, explain_index: str | Path | None = None,
@@ -83,8 +82,7 @@ class Ranker:
                 raise KGError(f"a disease scorer may not be called {name!r}")
         #: Components per entity kind; the disease scorers together are a patient's "graph".
         self.components: dict[str, tuple[str, ...]] = {
-            "disease": (*self.disease_scores, "popularity"),
-            "doctor": ("graph", "cf", "popularity"),
+            "disease": (*self.disease_scores, "popularity"), "doctor": ("graph", "cf", "popularity"),
             "patient": PATIENT_COMPONENTS}
         # New drugs only (the patient's own drugs excluded) is another ranking task than
         # continuation plus new drugs: history weighs nothing there, so it has its own weights.
@@ -123,9 +121,8 @@ class Ranker:
         self.drug_neighbours = DrugNeighbours(graph, self.drug_ids, people_gnn)  # the graph's people components
         self.diagnosis = ConditionPopularity(graph, self.drug_ids)
         doctors = nodes[nodes["type"] == "doctor"]
-        self.specialties = ({d: s for d, s in zip(doctors["id"].to_numpy(dtype=object),
-                                                 doctors["specialty"].to_numpy(dtype=object)) if isinstance(s, str) and s}
-                           if "specialty" in nodes.columns else {})
+        specialty = doctors["specialty"].to_numpy(dtype=object) if "specialty" in nodes.columns else ()
+        self.specialties = {d: s for d, s in zip(doctors["id"].tolist(), specialty) if isinstance(s, str) and s}
         self.path_finder = ExplainerOnDemand(graph, explain_index)  # explanations' paths, built on first use
         self.graph_terms = graph_terms  # the metapath model's score split by metapath: faithful paths
         self._columns: dict[int, tuple[CFRecommender, np.ndarray]] = {}
@@ -194,14 +191,17 @@ class Ranker:
         blended = self.blend(kind, [entity_id])[0]
         return blended[0, columns]
 
-    def scores(self, entity_ids: Sequence[str]) -> np.ndarray:
-        """Blended scores (entities x all drugs) for many entities of one type: the batch form."""
+    def scores(self, entity_ids: Sequence[str], chunk: int = 512) -> np.ndarray:
+        """Blended scores (entities x all drugs) for many entities of one type, ``chunk`` at a time into one
+        array (2,048-row chunks' buffers went back to the system: 10,000 prescribers took 0.43 or 1.2 s by turns)."""
         kinds = {self.kind_of(e) for e in entity_ids}
         if len(kinds) != 1:
             raise KGError(f"batch scoring needs entities of one type, got {sorted(kinds)}")
-        kind, ids = kinds.pop(), list(entity_ids)  # chunks bound memory for large batches:
-        out = [self.blend(kind, ids[start:start + 2048], only_weighted=True)[0] for start in range(0, len(ids), 2048)]
-        return np.vstack(out) if out else np.zeros((0, len(self.drug_ids)))
+        kind, ids = kinds.pop(), list(entity_ids)
+        out = np.empty((len(ids), len(self.drug_ids)))
+        for start in range(0, len(ids), chunk):
+            out[start:start + chunk] = self.blend(kind, ids[start:start + chunk], only_weighted=True)[0]
+        return out
 
     # ---------------------------------------------------------- components
     def component_scores(self, kind: str, entity_ids: Sequence[str],
