@@ -98,8 +98,10 @@ def fit_doctors(claims: Interactions, seed: int = 0, quick: bool = True, smoothi
         choice = unvalidated_choice(candidates[0], quick_search)
 
     def fitted(data: Interactions) -> tuple[CFRecommender, CFRecommender]:
-        return (MODELS[choice.model](**choice.params).fit(data),
-                GroupPopularityRecommender(smoothing=smoothing).fit(data))
+        search = choice.searches.get(choice.model)  # the search already fitted the choice on validation
+        cf = (search.best_model if search is not None and search.best_model is not None and data is validation.train
+              else MODELS[choice.model](**choice.params).fit(data))
+        return cf, GroupPopularityRecommender(smoothing=smoothing).fit(data)
 
     weights: dict[str, float] = {"graph": 0.0, **{c: 1.0 for c in DOCTOR_COMPONENTS}}
     selection: dict = {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 import pipelines.doctors
 from pipelines.cfchoice import choose_cf
 from pipelines.evaluation.config import EvaluateConfig
@@ -71,3 +73,10 @@ def test_choice_is_the_best_validation_candidate():
     scores = {name: s.best_score for name, s in choice.searches.items()}
     assert set(scores) == {"ease", "als"}
     assert scores[choice.model] == max(scores.values())
+    # The search keeps its best fit, which the blend's choice on the same split reuses: it is the
+    # model a fresh fit with the chosen parameters gives.
+    kept = choice.searches[choice.model].best_model
+    fresh = MODELS[choice.model](**choice.params).fit(split.train)
+    assert kept.config() == fresh.config()
+    users = list(split.train.user_ids[:20])
+    np.testing.assert_allclose(kept.score_users(users), fresh.score_users(users))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from kg.errors import KGError
+from recsys.cf.base import CFRecommender
 from recsys.cf.evaluate import evaluate_cf
 from recsys.cf.models import MODELS
 from recsys.cf.split import CFSplit
@@ -48,6 +49,9 @@ class SearchResult:
     best_score: float
     trials: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    #: The best trial's model, fitted on the validation split's train part: whoever needs that
+    #: fit next (the blend's choice on the same split) takes it instead of fitting it again.
+    best_model: CFRecommender | None = field(default=None, repr=False)
 
 
 def staged_search(name: str, validation: CFSplit, stages: Sequence[Mapping[str, Sequence[Any]]] | None = None,
@@ -67,10 +71,10 @@ def staged_search(name: str, validation: CFSplit, stages: Sequence[Mapping[str, 
     best = dict(fixed or {})
     start = time.perf_counter()
     trials: list[dict[str, Any]] = []
-    best_score = float("-inf")
+    best_score, best_model = float("-inf"), None
     for stage in stages or [{}]:
         keys = list(stage)
-        stage_best, stage_score = dict(best), float("-inf")
+        stage_best, stage_score, stage_model = dict(best), float("-inf"), None
         for values in itertools.product(*(stage[key] for key in keys)):
             params = {**best, **dict(zip(keys, values))}
             model = MODELS[name](**params).fit(validation.train)
@@ -83,6 +87,6 @@ def staged_search(name: str, validation: CFSplit, stages: Sequence[Mapping[str, 
             if verbose:
                 print(f"    {name} {params}: {metric} {score:.4f}", flush=True)
             if score > stage_score:
-                stage_best, stage_score = params, score
-        best, best_score = stage_best, stage_score
-    return SearchResult(name, metric, best, best_score, trials, time.perf_counter() - start)
+                stage_best, stage_score, stage_model = params, score, model
+        best, best_score, best_model = stage_best, stage_score, stage_model
+    return SearchResult(name, metric, best, best_score, trials, time.perf_counter() - start, best_model)
