@@ -171,13 +171,13 @@ class EASERecommender(_ItemItem):
 
     def _known_scores(self, rows: np.ndarray) -> np.ndarray:
         scores = super()._known_scores(rows)
+        history, side = self.train.matrix[rows], self._train_side[rows]
         if self.side_matrix.size:
-            scores += np.asarray(self._train_side[rows] @ self.side_matrix)
+            scores += np.asarray(side @ self.side_matrix)
         if self.pair_matrix.size:
-            scores += self._pair_scores(self.train.matrix[rows])
+            scores += self._pair_scores(history)
         if self.attribute_pair_matrix.size:
-            scores += np.asarray(self._attribute_pair_inputs(self._train_side[rows], self.train.matrix[rows])
-                                 @ self.attribute_pair_matrix)
+            scores += np.asarray(self._attribute_pair_inputs(side, history) @ self.attribute_pair_matrix)
         return scores
 
     def _new_scores(self, rows: sp.csr_matrix, attributes: pd.DataFrame) -> np.ndarray:
