@@ -170,25 +170,21 @@ class EASERecommender(_ItemItem):
         return sp.hstack(blocks, format="csr") if blocks else sp.csr_matrix((len(attributes), 0))
 
     def _known_scores(self, rows: np.ndarray) -> np.ndarray:
-        scores = super()._known_scores(rows)
-        history, side = self.train.matrix[rows], self._train_side[rows]
+        return self._scores(self.train.matrix[rows], self._train_side[rows])
+
+    def _new_scores(self, rows: sp.csr_matrix, attributes: pd.DataFrame) -> np.ndarray:
+        return self._scores(rows, self._one_hot(attributes))
+
+    def _scores(self, history: sp.csr_matrix, side: sp.csr_matrix) -> np.ndarray:
+        """Users' scores from their history rows and one-hot attributes: the items' part plus
+        what the attributes, the item pairs and the combinations add."""
+        scores = np.asarray(self._inputs(history) @ self.item_matrix)
         if self.side_matrix.size:
             scores += np.asarray(side @ self.side_matrix)
         if self.pair_matrix.size:
             scores += self._pair_scores(history)
         if self.attribute_pair_matrix.size:
             scores += np.asarray(self._attribute_pair_inputs(side, history) @ self.attribute_pair_matrix)
-        return scores
-
-    def _new_scores(self, rows: sp.csr_matrix, attributes: pd.DataFrame) -> np.ndarray:
-        scores = super()._new_scores(rows, attributes)
-        side = self._one_hot(attributes)
-        if self.side_matrix.size:
-            scores += np.asarray(side @ self.side_matrix)
-        if self.pair_matrix.size:
-            scores += self._pair_scores(rows)
-        if self.attribute_pair_matrix.size:
-            scores += np.asarray(self._attribute_pair_inputs(side, rows) @ self.attribute_pair_matrix)
         return scores
 
     def _pair_scores(self, matrix: sp.csr_matrix, chunk: int = 2048) -> np.ndarray:
