@@ -122,6 +122,21 @@ def test_ease_matches_its_closed_form_computed_by_brute_force():
         EASERecommender(dropout=1.0)
 
 
+@pytest.mark.parametrize("n", [1, 7, 64, 65, 200])
+def test_ease_inverse_from_the_cholesky_factor_equals_the_general_inverse(n):
+    from recsys.cf.ease import _spd_inverse
+
+    rng = np.random.default_rng(n)
+    a = rng.standard_normal((n, n // 2 + 1))
+    gram = a @ a.T + 0.5 * np.eye(n)
+    inverse = _spd_inverse(gram.copy(), block=32)  # blocks of 32: the copy across blocks is exercised
+    np.testing.assert_allclose(inverse, np.linalg.inv(gram), rtol=1e-9, atol=1e-12)
+    assert np.array_equal(inverse, inverse.T) and inverse.flags["C_CONTIGUOUS"]
+    # Not positive definite: the general inverse, not a wrong answer.
+    indefinite = gram - 2.0 * np.abs(np.linalg.eigvalsh(gram)).max() * np.eye(n)
+    np.testing.assert_allclose(_spd_inverse(indefinite), np.linalg.inv(indefinite), rtol=1e-9, atol=1e-12)
+
+
 def test_ease_user_weight_is_the_weighted_ridge_regression_computed_by_brute_force(tmp_path):
     rng = np.random.default_rng(1)
     dense = (rng.random((40, 6)) < 0.4) * rng.integers(1, 9, (40, 6))

@@ -266,7 +266,7 @@ class EASERecommender(_ItemItem):
         gram = _gram(x, row_weights, dense_columns)
         penalty = self.regularization + self.dropout / (1.0 - self.dropout) * np.diag(gram)
         gram[np.diag_indices_from(gram)] += penalty
-        inverse = np.linalg.inv(gram)
+        inverse = _spd_inverse(gram)
         if not constrained:
             b = -inverse[:, :n] / np.diag(inverse)[None, :n]  # EASE's closed form for one zero per column
             b[np.arange(n), np.arange(n)] = 0.0
@@ -281,6 +281,33 @@ class EASERecommender(_ItemItem):
             b[:, j] = free[:, j] - inverse[:, zero] @ np.linalg.solve(inverse[np.ix_(zero, zero)], free[zero, j])
             b[zero, j] = 0.0  # exactly zero, not rounding noise
         return b
+
+
+def _spd_inverse(matrix: np.ndarray, block: int = 512) -> np.ndarray:
+    """The inverse of a symmetric positive-definite ``matrix`` (a Gram matrix plus a positive
+    ridge), from its Cholesky factor (LAPACK ``potrf``, ``potri``): a third of the arithmetic of a
+    general inverse (LU with as many right-hand sides as columns), 4.2 s instead of 9.8 s for the
+    7,378 inputs of the doctors' EASE on 2 cores. ``potri`` fills one triangle; the other is copied
+    in blocks (``np.triu`` of the whole matrix would cost as much as the factorisation). A matrix
+    that is not numerically positive definite falls back to the general inverse."""
+    from scipy.linalg import lapack
+
+    # A C-ordered symmetric matrix is its own transpose: its Fortran view needs no copy, and that
+    # view's upper triangle is this matrix's lower one.
+    factor, info = lapack.dpotrf(matrix.T, lower=False, clean=False, overwrite_a=False)
+    if info == 0:
+        inverse, info = lapack.dpotri(factor, lower=False, overwrite_c=True)
+    if info != 0:
+        return np.linalg.inv(matrix)
+    out = np.ascontiguousarray(inverse.T)  # lower triangle filled; a view when potri kept Fortran order
+    upper = np.triu_indices(min(block, len(out)), 1)
+    for start in range(0, len(out), block):
+        end = min(start + block, len(out))
+        out[start:end, end:] = out[end:, start:end].T
+        square = out[start:end, start:end]
+        inside = upper if end - start == block else np.triu_indices(end - start, 1)
+        square[inside] = square.T[inside]
+    return out
 
 
 def _gram(x: sp.csr_matrix, row_weights: np.ndarray | None, dense_columns: int = 0, chunk: int = 2048) -> np.ndarray:
