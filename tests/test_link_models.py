@@ -276,3 +276,23 @@ def test_dwpc_walked_in_threads_equals_one_walk(task, workers):
 
     with pytest.raises(ValueError, match="failed"):
         graphs.for_each(paths, columns, fail, workers=workers)
+
+
+def test_sparse_product_gradient_is_torchs_own_bit_for_bit_and_its_transpose_is_built_once():
+    from recsys.link.gnn.graph import mean_adjacency, sparse_product
+
+    generator = torch.Generator().manual_seed(0)
+    edges = torch.randint(0, 50, (2, 400), generator=generator)
+    adjacency = mean_adjacency(edges, 50, 50)  # (destinations, sources), CSR, mean weights
+    x = torch.randn(50, 8, generator=generator, requires_grad=True)
+    upstream = torch.randn(50, 8, generator=generator)
+    (torch.sparse.mm(adjacency, x) * upstream).sum().backward()
+    expected, x.grad = x.grad.clone(), None
+    ours = sparse_product(adjacency, x)
+    (ours * upstream).sum().backward()
+    assert torch.equal(ours, torch.sparse.mm(adjacency, x.detach()))
+    assert torch.equal(x.grad, expected)
+    transpose = adjacency._rxkg_transpose
+    sparse_product(adjacency, x)
+    assert adjacency._rxkg_transpose is transpose  # kept, not rebuilt
+    assert not sparse_product(adjacency, x.detach()).requires_grad

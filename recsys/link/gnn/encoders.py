@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from recsys.link.adjacency import MetaEdge
-from recsys.link.gnn.graph import mean_adjacency
+from recsys.link.gnn.graph import mean_adjacency, sparse_product
 
 __all__ = ["RGCNEncoder", "HeteroSAGEEncoder", "ENCODERS"]
 
@@ -24,7 +24,8 @@ class RGCNLayer(nn.Module):
 
     ``W_r = sum_b a_rb V_b``: 60-odd relations share ``num_bases`` matrices, which keeps
     rare relations from overfitting. Messages are mean-aggregated per relation by one
-    sparse product ``A_r @ x_src``, then mixed by ``W_r`` on the smaller side.
+    sparse product ``A_r @ x_src`` (:func:`~recsys.link.gnn.graph.sparse_product`), then mixed by
+    ``W_r`` on the smaller side.
     """
 
     def __init__(self, metaedges: list[MetaEdge], node_types: list[str], in_dim: int,
@@ -49,7 +50,7 @@ class RGCNLayer(nn.Module):
             a = adjacency.get(e)
             if a is None or a._nnz() == 0:
                 continue
-            out[e.dst] = out[e.dst] + torch.sparse.mm(a, x[e.src]) @ weights[i]
+            out[e.dst] = out[e.dst] + sparse_product(a, x[e.src]) @ weights[i]
         return out
 
 
