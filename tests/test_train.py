@@ -72,7 +72,7 @@ def test_recommend_command_line(tiny_graph, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_train_command_on_the_shipped_graph(tmp_path, capsys):
-    """About a minute: the whole deployment training from the shipped data."""
+    """About three minutes: the whole deployment training from the shipped data."""
     assert main(["build", "--out", str(tmp_path / "graph")]) == 0
     assert main(["train", "--graph", str(tmp_path / "graph"), "--out", str(tmp_path / "model")]) == 0
     out = capsys.readouterr().out
