@@ -300,13 +300,11 @@ def _spd_inverse(matrix: np.ndarray, block: int = 512) -> np.ndarray:
     if info != 0:
         return np.linalg.inv(matrix)
     out = np.ascontiguousarray(inverse.T)  # lower triangle filled; a view when potri kept Fortran order
-    upper = np.triu_indices(min(block, len(out)), 1)
     for start in range(0, len(out), block):
         end = min(start + block, len(out))
         out[start:end, end:] = out[end:, start:end].T
         square = out[start:end, start:end]
-        inside = upper if end - start == block else np.triu_indices(end - start, 1)
-        square[inside] = square.T[inside]
+        square[...] = np.tril(square) + np.tril(square, -1).T
     return out
 
 
