@@ -296,3 +296,7 @@ def test_sparse_product_gradient_is_torchs_own_bit_for_bit_and_its_transpose_is_
     sparse_product(adjacency, x)
     assert adjacency._rxkg_transpose is transpose  # kept, not rebuilt
     assert not sparse_product(adjacency, x.detach()).requires_grad
+    fresh = mean_adjacency(edges, 50, 50)
+    with torch.no_grad():  # scoring: the plain product, no transpose built for a backward that never runs
+        assert torch.equal(sparse_product(fresh, x), ours.detach())
+    assert not hasattr(fresh, "_rxkg_transpose")
