@@ -135,7 +135,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     _, result = run_train(graph, settings, out=args.out, log=log, force=args.force)
     if args.json:
         print(json.dumps({"out": str(result.out), "weights": result.weights, "selection": result.selection,
-                          "seconds": result.seconds, "metapath_penalty": result.metapath_penalty,
+                          "seconds": result.seconds, "metapath": result.metapath,
                           "gnn_epochs": result.gnn_epochs}, indent=2))
     else:
         print("\n".join(selection_lines(result.selection)))
@@ -169,8 +169,15 @@ def selection_lines(selection: dict[str, dict]) -> list[str]:
             lines.append(f"  {kind}: {chosen['model']} {chosen['params']} chosen on validation")
         elif isinstance(chosen.get("chosen"), dict):  # the metapath model's examples, family and penalty
             picked = chosen["chosen"]
-            lines.append(f"  {kind}: {picked.get('examples')} examples, {picked.get('family')}, penalty "
-                         f"{picked.get('penalty')} chosen on validation MRR ({picked.get('val_mrr')})")
+            if "candidates" in picked:
+                lines.append(f"  {kind}: the mean of {picked['candidates']} fits ({picked.get('examples')} examples; "
+                             f"{picked.get('family')}; penalties {picked.get('penalty')}), validation MRR "
+                             f"{picked.get('val_mrr')}")
+            else:
+                where = (f"the training folds' MRR ({picked['folds_mrr']})" if "folds_mrr" in picked
+                         else f"validation MRR ({picked.get('val_mrr')})")
+                lines.append(f"  {kind}: {picked.get('examples')} examples, {picked.get('family')}, penalty "
+                             f"{picked.get('penalty')} chosen on {where}")
     return lines
 
 

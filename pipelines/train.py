@@ -126,7 +126,8 @@ class TrainResult:
     out: Path | None
     weights: dict[str, dict[str, float]]
     seconds: dict[str, float]
-    metapath_penalty: float
+    #: The metapath model's choice (or, averaged, what it averages) and its validation MRR.
+    metapath: dict[str, object]
     gnn_epochs: int | None = None
     selection: dict[str, dict] = field(default_factory=dict)
     #: Per patient blend (``patient``, ``patient_new``): the weights chosen on the same validation
@@ -266,7 +267,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
         recommender.save(out, force=force)
         stage("save")
     return recommender, TrainResult(Path(out) if out else None, validation.weights, seconds,
-                                    float(selected.penalty), gnn_epochs, selection, ablations)
+                                    dict(selected.chosen), gnn_epochs, selection, ablations)
 
 
 def fit_metapath(graph: KnowledgeGraph, config: TrainConfig = TrainConfig()):

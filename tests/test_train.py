@@ -93,7 +93,12 @@ def test_train_prints_every_choice_made_on_validation():
         "patient_graph": {"scorers": ["metapath"], "val_mrr": {"disease blend": 0.02, "metapath": 0.04}},
         "patient_new": {"chosen": "blend", "metric": "ndcg@10", "val_ndcg@10": {"blend": 0.25, "cf": 0.2},
                         "penalty": 0.003, "penalty_oof_ndcg@10": {"0.01": 0.31, "0.003": 0.33}},
-        "patient_conditions": {"chosen": "graph", "note": "fixed: what treats their conditions"}})
+        "patient_conditions": {"chosen": "graph", "note": "fixed: what treats their conditions"},
+        "averaged_metapath": {"chosen": {"examples": "sampled+every drug", "family": "with people",
+                                         "penalty": "0.1+0.01", "candidates": 4, "val_mrr": 0.25}}})
+    assert lines[6] == ("  averaged_metapath: the mean of 4 fits (sampled+every drug examples; with people; penalties "
+                        "0.1+0.01), validation MRR 0.25")
+    lines = lines[:6]
     assert len(lines) == 6 and lines[5] == "  patient_conditions: graph (fixed: what treats their conditions)" and "patient_graph: metapath chosen on patients' validation MRR" in lines[3]
     assert ("patient_new: blend chosen on validation NDCG@10 (blend 0.250, cf 0.200); logistic penalty 0.003 chosen "
             "out of fold (0.01 0.310, 0.003 0.330)") in lines[4]

@@ -111,8 +111,7 @@ def _facts(protocol: ProtocolResult) -> str:
     if protocol.name.startswith("disease/"):
         chosen = info.get("selection", {})
         metapath = chosen.get("metapath") or {}
-        choice = (f" Metapath model chosen on validation: {metapath.get('examples')} examples, "
-                  f"{metapath.get('family')}, penalty {metapath.get('penalty')}." if metapath else "")
+        choice = f" Metapath model: {describe_metapath(metapath)}." if metapath else ""
         deployed = f" Deployed blend: {chosen['deployed']}." if chosen.get("deployed") else ""
         return (f"Test: {info['test_pairs']} held-out indications of {info['test_diseases']} diseases, each ranked "
                 f"among all {info['drugs_ranked']:,} drugs (filtered), macro-averaged over diseases; "
@@ -166,9 +165,20 @@ def _facts(protocol: ProtocolResult) -> str:
 
 def _refitted_metapath(info: dict) -> str:
     """The drug cold-start protocols' metapath model, chosen again without the cold drugs."""
-    metapath = info.get("metapath") or {}
-    return (f"the metapath model refitted without them: {metapath.get('examples')} examples, "
-            f"{metapath.get('family')}, penalty {metapath.get('penalty')}")
+    return f"the metapath model refitted without them: {describe_metapath(info.get('metapath') or {})}"
+
+
+def describe_metapath(chosen: dict) -> str:
+    """What a metapath model is: the mean of its candidates' fits, or the one candidate chosen."""
+    def listed(key: str) -> str:
+        return str(chosen.get(key)).replace("+", ", ")
+
+    if "candidates" in chosen:
+        return (f"the mean of {chosen['candidates']} fits ({listed('examples')} examples; {listed('family')}; "
+                f"penalties {listed('penalty')})")
+    where = "the training folds" if "folds_mrr" in chosen else "validation"
+    return (f"chosen on {where}: {chosen.get('examples')} examples, {chosen.get('family')}, "
+            f"penalty {chosen.get('penalty')}")
 
 
 def _extras(protocol: ProtocolResult) -> list[str]:

@@ -8,11 +8,13 @@ L2-regularised logistic regression. It is the strongest known model on Hetionet,
 seconds, and every score decomposes into named metapath contributions, which is why the
 hybrid uses it as an explainable component.
 
-What is chosen on validation MRR, in this order of preference (a later choice must beat
-the earlier one by ``margin``, because 70-odd validation pairs cannot tell small gains
-from noise): the training examples (random drug x disease pairs, or those plus every
-drug x every training disease, as Rephetio does), whether metapaths through doctors and
-patients help (they must earn their place), and the L2 penalty.
+The settings are candidates (:mod:`recsys.link.search`): the training examples (random
+drug x disease pairs, or those plus every drug x every training disease, as Rephetio
+does), the feature family (with or without metapaths through doctors and patients) and
+the L2 penalty. By default the model is the mean of every candidate's fit, one logistic
+model again; choosing the best candidate on the training folds or on validation stays
+available. Averaging replaced choosing because 70-odd validation pairs cannot tell the
+candidates apart and the folds' choice traded AUROC for MRR (docs/evaluation.md).
 
 Features are robust to outliers (:mod:`recsys.link.scaling`): capped at the largest value
 any training indication shows, one pair far beyond every known indication cannot
@@ -24,7 +26,9 @@ Two departures from Rephetio, both stated:
 - a pair's own edge must not feed its features. Training features are therefore
   *cross-fitted*: training indications are split into folds and a pair of fold k is
   described by the graph without fold k's indications, exactly as a held-out pair is
-  described by the graph without the held-out ones.
+  described by the graph without the held-out ones. The folds group the indications as
+  the validation pairs are held out (:func:`~recsys.link.crossval.fold_grouping`): by
+  pair, or by whole disease on a zero-shot task.
 """
 
 from __future__ import annotations
@@ -35,12 +39,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.link.adjacency import MetaEdge, relation_matrices
+from recsys.link.crossval import FOLD_GROUPINGS, FoldRanking, assign_folds, fold_grouping
+from recsys.link.search import CandidateSearch
 from recsys.link.dwpc import WORKERS, DWPCGraphs, Metapath, enumerate_metapaths
 from recsys.link.evaluate import evaluate_scores
-from recsys.link.scaling import FeatureScaler
+from recsys.link.scaling import FeatureScaler, compact_columns
 from recsys.link.scorer import LinkScorer
 from recsys.link.task import LinkTask
-from recsys.logistic import fit_logistic_regression
 
 __all__ = ["MetapathModel", "enumerate_metapaths", "Metapath", "PEOPLE", "EXAMPLES"]
 
@@ -49,10 +54,12 @@ PEOPLE = frozenset({"doctor", "patient"})
 #: Training example schemes, in order of preference.
 EXAMPLES = ("sampled", "every drug")
 FAMILIES = ("with people", "without people")
+#: How candidates become one model: their average, or the best on the training folds or on validation.
+COMBINE = ("average", "folds", "validation")
 
 
 class MetapathModel(LinkScorer):
-    """DWPC features + degrees -> logistic regression; examples, families and penalty chosen on validation.
+    """DWPC features + degrees -> logistic regression, averaged over (or chosen among) examples, families, penalties.
 
     Parameters
     ----------
@@ -61,7 +68,16 @@ class MetapathModel(LinkScorer):
     damping
         DWPC damping exponent ``w`` (Rephetio: 0.4).
     folds
-        Cross-fitting folds for the features of training pairs.
+        Cross-fitting folds for the features of training pairs (and, with ``combine="folds"``,
+        the cross-validation that chooses the settings).
+    fold_by
+        How the folds group the training indications: by ``"pair"``, by ``"disease"`` (a
+        fold holds every indication of its diseases, as a zero-shot split holds out
+        diseases), or ``"auto"``: like the validation pairs (:func:`~recsys.link.crossval.fold_grouping`).
+    combine
+        ``"average"`` (the default: the mean of every candidate's fit), ``"folds"`` (the
+        candidate with the best cross-validated MRR) or ``"validation"`` (the best on
+        validation MRR, with ``margin``); see :mod:`recsys.link.search`.
     negatives_per_positive
         Random drug x disease pairs per training indication (the "sampled" examples).
     penalties
@@ -70,7 +86,8 @@ class MetapathModel(LinkScorer):
         Candidates tried, in order of preference (see the module doc): subsets of
         :data:`EXAMPLES` and :data:`FAMILIES`.
     margin
-        Validation MRR a less preferred candidate must gain to be chosen.
+        Validation MRR a less preferred candidate must gain to be chosen (``combine="validation"``;
+        on the folds the better mean wins, a tie going to the preferred candidate).
     cap_quantile
         Features are capped at the largest value a training indication shows, or at this
         quantile of their non-zero training values when no indication has any (``None``:
@@ -81,8 +98,8 @@ class MetapathModel(LinkScorer):
 
     name = "metapath (DWPC)"
 
-    def __init__(self, max_length: int = 3, damping: float = 0.4, folds: int = 5,
-                 negatives_per_positive: int = 50,
+    def __init__(self, max_length: int = 3, damping: float = 0.4, folds: int = 5, fold_by: str = "auto",
+                 combine: str = "average", negatives_per_positive: int = 50,
                  penalties: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1), seed: int = 0,
                  examples: tuple[str, ...] = EXAMPLES, families: tuple[str, ...] = FAMILIES,
                  margin: float = 0.01, cap_quantile: float | None = 0.999, reversals: bool = True,
@@ -92,6 +109,11 @@ class MetapathModel(LinkScorer):
         for value, allowed, what in ((examples, EXAMPLES, "examples"), (families, FAMILIES, "families")):
             if not value or any(v not in allowed for v in value):
                 raise ValueError(f"{what} must be a non-empty subset of {allowed}, got {value}")
+        if fold_by not in FOLD_GROUPINGS or combine not in COMBINE:
+            raise ValueError(f"fold_by must be one of {FOLD_GROUPINGS} and combine one of {COMBINE}, "
+                             f"got {fold_by!r} and {combine!r}")
+        self.fold_by = fold_by
+        self.combine = combine
         self.max_length = max_length
         self.damping = damping
         self.folds = folds
@@ -103,25 +125,30 @@ class MetapathModel(LinkScorer):
         self.margin = margin
         self.cap_quantile = cap_quantile
         self.reversals = reversals
-        #: Every candidate's validation MRR and what was chosen (``examples``, ``family``, ``penalty``).
+        #: Every candidate's score (``val_mrr`` or ``folds_mrr``) and what the model is (``examples``,
+        #: ``family``, ``penalty``, its ``val_mrr``; averaged: every one joined by "+", and ``candidates``).
         self.candidates: list[dict[str, object]] = []
         self.chosen: dict[str, object] = {}
 
     def chosen_settings(self) -> dict[str, object]:
-        """Constructor arguments that refit this model's choices without searching (deployment)."""
-        return {"penalties": (self.chosen["penalty"],), "examples": (self.chosen["examples"],),
-                "families": (self.chosen["family"],), "max_length": self.max_length, "damping": self.damping,
-                "folds": self.folds, "negatives_per_positive": self.negatives_per_positive, "seed": self.seed,
-                "cap_quantile": self.cap_quantile, "reversals": self.reversals}
+        """Constructor arguments that refit this model's choices without searching (deployment).
 
-    @property
-    def penalty(self) -> float:
-        return float(self.chosen["penalty"])
+        An averaged model refits the same candidates and averages them again.
+        """
+        fixed = {"max_length": self.max_length, "damping": self.damping, "folds": self.folds,
+                 "fold_by": self.folded_by, "negatives_per_positive": self.negatives_per_positive, "seed": self.seed,
+                 "cap_quantile": self.cap_quantile, "reversals": self.reversals}
+        if self.combine == "average":
+            return {**fixed, "penalties": self.penalties, "examples": self.examples, "families": self.families,
+                    "combine": "average"}
+        return {**fixed, "penalties": (self.chosen["penalty"],), "examples": (self.chosen["examples"],),
+                "families": (self.chosen["family"],)}
 
     # --------------------------------------------------------------- fitting
     def _fit(self, task: LinkTask) -> None:
         rel = task.relation
         rng = np.random.default_rng(self.seed)
+        self.folded_by = fold_grouping(task, self.fold_by)
         base = relation_matrices(task.train_graph, task.id_maps)
         target = MetaEdge(*rel)
         paths = enumerate_metapaths(base, rel.src, rel.dst, self.max_length, exclude=[(target,)],
@@ -146,7 +173,7 @@ class MetapathModel(LinkScorer):
         # Constant features (metapaths no training pair has) carry nothing: drop them.
         varies = raw_train.max(axis=0) > raw_train.min(axis=0)
         self._keep_columns(varies)
-        raw_train = _compact_columns(raw_train, varies)
+        raw_train = compact_columns(raw_train, varies)
         bar.update(1)
         bar.set_postfix_str("scaling")
 
@@ -158,27 +185,31 @@ class MetapathModel(LinkScorer):
         x_all = x_all.astype(np.float32)  # column-major, as the features were written
         val_dst = np.unique(task.val_pairs[:, 1])
         x_val_all = scaler.transform(self._dense_features(full, val_dst)) if len(val_dst) else None
-        people = self._people_columns()
+        several = len(self.examples) * len(self.penalties) * len(self.families) > 1
+        ranking = (FoldRanking.of(x_all, labels, pairs, fold, np.arange(rows_of["sampled"].stop, len(pairs)),
+                                  self.folds) if self._ranks_folds() else None)
         bar.update(1)
-        best: tuple[float, dict, tuple] | None = None
-        for scheme in self.examples:
-            bar.set_postfix_str(f"{scheme} examples")
-            rows, y = x_all[rows_of[scheme]], labels[rows_of[scheme]]
-            # Penalties on every feature first; the families compete at the scheme's best penalty.
-            first = self.families[0]
-            tried = self._try(first, sorted(self.penalties, reverse=True), rows, y, people, x_val_all, val_dst, task)
-            penalty = max(tried, key=lambda c: c[0])[1]["penalty"]
-            for family in self.families[1:]:
-                tried += self._try(family, [penalty], rows, y, people, x_val_all, val_dst, task)
-            for mrr, candidate, fitted in tried:
-                candidate["examples"] = scheme
-                self.candidates.append(candidate)
-                if best is None or mrr > best[0] + (self.margin if self._later(candidate, best[1]) else 0.0):
-                    best = (mrr, candidate, fitted)
-            bar.update(1)
-        assert best is not None
-        self.val_mrr, self.chosen = best[0], best[1]
-        columns, self.weights, self.bias = best[2]
+
+        def validation_mrr(weights: np.ndarray, bias: float, columns: np.ndarray) -> float:
+            if x_val_all is None:
+                return 0.0
+            every = np.zeros(x_val_all.shape[1])
+            every[columns] = weights  # a zero weight instead of a copy of the other columns
+            scores = (x_val_all @ every + bias).reshape(len(val_dst), task.num_src)
+            return evaluate_scores(scores, val_dst, task, "val").mrr
+
+        def step(what: str) -> None:
+            if what != f"{self.examples[0]} examples":
+                bar.update(1)
+            bar.set_postfix_str(what)
+
+        search = CandidateSearch(self.examples, self.families, tuple(self.penalties), self.margin,
+                                 self._people_columns(), ranking, validation_mrr,
+                                 how=self.combine if several else "validation")
+        self.chosen, (columns, self.weights, self.bias) = search.run(x_all, labels, rows_of, step)
+        self.candidates = search.candidates
+        self.val_mrr = float(self.chosen["val_mrr"])
+        bar.update(1)
         self._keep_columns(columns)
         self.scaler = scaler.subset(columns)
         bar.set_postfix_str("scores of every pair")
@@ -186,48 +217,30 @@ class MetapathModel(LinkScorer):
         bar.update(1)
         bar.close()
 
-    def _try(self, family: str, penalties: list[float], x: np.ndarray, y: np.ndarray, people: np.ndarray,
-             x_val: np.ndarray | None, val_dst: np.ndarray, task: LinkTask) -> list[tuple[float, dict, tuple]]:
-        """Fit one feature family at each penalty (each warm-starting the next); validation MRR of each."""
-        columns = ~people if family == "without people" else np.ones_like(people)
-        if not columns.any():
-            return []
-        x = x if columns.all() else _columns(x, columns)
-        x_val = None if x_val is None else _columns(x_val, columns)
-        out, fitted = [], None
-        for penalty in penalties:
-            fitted = fit_logistic_regression(x, y, penalty, init=fitted)
-            mrr = 0.0
-            if x_val is not None:
-                scores = (x_val @ fitted[0] + fitted[1]).reshape(len(val_dst), task.num_src)
-                mrr = evaluate_scores(scores, val_dst, task, "val").mrr
-            out.append((mrr, {"family": family, "penalty": penalty, "val_mrr": round(mrr, 4)},
-                        (columns, *fitted)))
-        return out
-
-    def _later(self, candidate: dict, incumbent: dict) -> bool:
-        """Whether ``candidate`` is a less preferred choice than ``incumbent`` (it must win by the margin)."""
-        rank = (self.examples.index(candidate["examples"]), self.families.index(candidate["family"]))
-        return rank > (self.examples.index(incumbent["examples"]), self.families.index(incumbent["family"]))
-
     def _examples(self, task: LinkTask, rng: np.random.Generator):
         """Training pairs (indications first), labels, cross-fitting folds and the rows of each scheme."""
         positives = task.train_pairs
         sampled = np.stack([rng.integers(0, task.num_src, self.negatives_per_positive * len(positives)),
                             rng.integers(0, task.num_dst, self.negatives_per_positive * len(positives))], 1)
-        diseases = np.unique(positives[:, 1]) if "every drug" in self.examples else np.empty(0, dtype=np.int64)
+        # Every drug x every training disease: a scheme of examples, and what the folds rank.
+        wanted = "every drug" in self.examples or self._ranks_folds()
+        diseases = np.unique(positives[:, 1]) if wanted else np.empty(0, dtype=np.int64)
         every = np.stack([np.tile(np.arange(task.num_src), len(diseases)), np.repeat(diseases, task.num_src)], 1)
         known = positives[:, 0].astype(np.int64) * task.num_dst + positives[:, 1]
         sampled = sampled[~np.isin(sampled[:, 0] * task.num_dst + sampled[:, 1], known)]
         every = every[~np.isin(every[:, 0] * task.num_dst + every[:, 1], known)]
         pairs = np.concatenate([positives, sampled, every]).astype(np.int64)
         labels = np.concatenate([np.ones(len(positives)), np.zeros(len(sampled) + len(every))])
-        fold = np.concatenate([rng.permutation(len(positives)) % self.folds,
-                               rng.integers(0, self.folds, len(sampled) + len(every))])
+        fold = assign_folds(pairs, len(positives), self.folds, self.folded_by, rng)
         n_pos, n_sampled = len(positives), len(sampled)
         rows_of = {"sampled": slice(0, n_pos + n_sampled),
                    "every drug": slice(0, len(pairs))}  # random pairs plus every drug x training disease
         return pairs, labels, fold, rows_of
+
+    def _ranks_folds(self) -> bool:
+        """Whether candidates are judged on the folds (there are several, and ``combine="folds"``)."""
+        several = len(self.examples) * len(self.penalties) * len(self.families) > 1
+        return several and self.combine == "folds"
 
     def _people_columns(self) -> np.ndarray:
         """Which features walk through doctors or patients (paths, and degrees of people relations)."""
@@ -384,17 +397,3 @@ class MetapathModel(LinkScorer):
         order = np.argsort(-np.abs(self.weights))[:n]
         names = self.feature_names()
         return ((names[i], float(self.weights[i])) for i in order)
-
-
-def _columns(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """The ``keep`` columns of a column-major matrix, still column-major (no row-major copy)."""
-    return x.T[keep].T
-
-
-def _compact_columns(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """The ``keep`` columns of a column-major ``x``, moved to its front: no second 400 MB block."""
-    by_column = x.T
-    for new, old in enumerate(np.flatnonzero(keep)):
-        if new != old:
-            by_column[new] = by_column[old]
-    return by_column[:int(keep.sum())].T

@@ -1,0 +1,151 @@
+"""The metapath model's candidates: training examples x feature families x L2 penalties.
+
+Three ways to turn them into one model (``how``):
+
+- ``"average"`` (the default): every candidate is fitted on every row of its scheme and
+  the model is their mean, which is again one logistic model on the same features (the
+  mean of the weights), so each score still decomposes into named metapaths. Nothing is
+  chosen, so nothing rides on a handful of held-out pairs; on five seeds of splits R and
+  Z it ranked better than either choice below (docs/evaluation.md).
+- ``"folds"``: each candidate is judged on its cross-validated MRR over the training
+  folds (:class:`~recsys.link.crossval.FoldRanking`), the better mean winning and a tie
+  going to the preferred candidate; only the winner is then fitted on every row.
+- ``"validation"``: judged on validation MRR, a less preferred candidate having to win by
+  a margin.
+
+When choosing, candidates are tried in the model's order of preference: within a scheme
+the penalties on every feature first (each fit warm-starting the next), then the other
+feature families at that scheme's best penalty. Averaging fits every family at every
+penalty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from recsys.link.crossval import FoldRanking
+from recsys.link.scaling import columns_of
+from recsys.logistic import fit_logistic_regression
+
+__all__ = ["CandidateSearch"]
+
+
+@dataclass
+class CandidateSearch:
+    """One search; ``validation_mrr(weights, bias, columns)`` scores a fit on the validation pairs.
+
+    ``people`` marks the features that walk through doctors or patients (the "without
+    people" family drops them). ``ranking`` is needed only with ``how="folds"``.
+    """
+
+    examples: tuple[str, ...]
+    families: tuple[str, ...]
+    penalties: tuple[float, ...]
+    margin: float
+    people: np.ndarray
+    ranking: FoldRanking | None
+    validation_mrr: Callable[[np.ndarray, float, np.ndarray], float]
+    how: str = "average"
+    #: Every candidate tried, with its score (``folds_mrr`` or ``val_mrr``).
+    candidates: list[dict] = field(default_factory=list)
+
+    def run(self, x: np.ndarray, labels: np.ndarray, rows_of: dict[str, slice],
+            step: Callable[[str], None] = lambda _: None) -> tuple[dict, tuple[np.ndarray, np.ndarray, float]]:
+        """The chosen candidate (with its ``val_mrr``) and its fit: ``(columns, weights, bias)``.
+
+        Averaged, the "candidate" describes the mean: every scheme, family and penalty.
+        """
+        if self.how == "average":
+            return self._average(x, labels, rows_of, step)
+        best: dict | None = None
+        for scheme in self.examples:
+            step(f"{scheme} examples")
+            rows = rows_of[scheme]
+            tried = self._try(scheme, self.families[0], sorted(self.penalties, reverse=True), x, labels, rows)
+            penalty = max(tried, key=_score)["penalty"]
+            for family in self.families[1:]:
+                tried += self._try(scheme, family, [penalty], x, labels, rows)
+            for candidate in tried:
+                self.candidates.append({k: v for k, v in candidate.items() if k != "fitted"})
+                if best is None or _score(candidate) > _score(best) + self._margin(candidate, best):
+                    best = candidate
+        assert best is not None, "the search had no candidate"
+        fitted = best.pop("fitted", None)
+        if fitted is None:  # judged on the folds: fitted now, on every row of its scheme
+            columns = self._columns(best["family"])
+            scheme_rows = x[rows_of[best["examples"]]]
+            fitted = (columns, *fit_logistic_regression(_subset(scheme_rows, columns), labels[rows_of[best["examples"]]],
+                                                        best["penalty"]))
+            best["val_mrr"] = round(self.validation_mrr(fitted[1], fitted[2], columns), 4)
+        return best, fitted
+
+    def _average(self, x: np.ndarray, labels: np.ndarray, rows_of: dict[str, slice],
+                 step: Callable[[str], None]) -> tuple[dict, tuple[np.ndarray, np.ndarray, float]]:
+        weights, bias, used = np.zeros(len(self.people)), 0.0, np.zeros(len(self.people), dtype=bool)
+        for scheme in self.examples:
+            step(f"{scheme} examples")
+            first: dict[float, tuple[np.ndarray, float]] = {}  # the first family's fit at each penalty
+            for family in self.families:
+                for candidate in self._try(scheme, family, sorted(self.penalties, reverse=True), x, labels,
+                                           rows_of[scheme], start=first or None):
+                    columns, w, b = candidate.pop("fitted")
+                    full = np.zeros(len(self.people))
+                    full[columns] = w  # a family's dropped features weigh 0 in its fit
+                    first.setdefault(candidate["penalty"], (full, b))
+                    weights += full
+                    bias += b
+                    used |= columns
+                    self.candidates.append(candidate)
+        n = len(self.candidates)
+        assert n, "the search had no candidate"
+        weights, bias, columns = weights / n, bias / n, used
+        averaged = {"examples": "+".join(self.examples), "family": "+".join(self.families),
+                    "penalty": "+".join(f"{p:g}" for p in sorted(self.penalties, reverse=True)),
+                    "candidates": n}
+        averaged["val_mrr"] = round(self.validation_mrr(weights[columns], bias, columns), 4)
+        return averaged, (columns, weights[columns], bias)
+
+    def _columns(self, family: str) -> np.ndarray:
+        return ~self.people if family == "without people" else np.ones_like(self.people)
+
+    def _try(self, scheme: str, family: str, penalties: list[float], x: np.ndarray, labels: np.ndarray,
+             rows: slice, start: dict[float, tuple[np.ndarray, float]] | None = None) -> list[dict]:
+        """``family`` at each penalty, scored. Each fit warm-starts from ``start``'s fit at its penalty
+        (weights over every feature: another family's), else from the previous penalty's."""
+        columns = self._columns(family)
+        if not columns.any():
+            return []
+        if self.how == "folds":
+            assert self.ranking is not None, "judging on the folds needs their ranking"
+            scores = self.ranking.scores(np.arange(len(labels))[rows], columns, penalties)
+            return [{"examples": scheme, "family": family, "penalty": p, "folds_mrr": round(s["mrr"], 4),
+                     "folds_auroc": round(s["auroc"], 4)} for p, s in zip(penalties, scores)]
+        x_rows, y = _subset(x[rows], columns), labels[rows]
+        out, fitted = [], None
+        for penalty in penalties:
+            if start is not None and penalty in start:
+                fitted = (start[penalty][0][columns], start[penalty][1])
+            fitted = fit_logistic_regression(x_rows, y, penalty, init=fitted)
+            mrr = self.validation_mrr(fitted[0], fitted[1], columns)
+            out.append({"examples": scheme, "family": family, "penalty": penalty, "val_mrr": round(mrr, 4),
+                        "fitted": (columns, *fitted)})
+        return out
+
+    def _margin(self, candidate: dict, incumbent: dict) -> float:
+        """What ``candidate`` must gain over ``incumbent``: validation's margin if it is less preferred."""
+        if "folds_mrr" in candidate:
+            return 0.0
+        rank = (self.examples.index(candidate["examples"]), self.families.index(candidate["family"]))
+        later = rank > (self.examples.index(incumbent["examples"]), self.families.index(incumbent["family"]))
+        return self.margin if later else 0.0
+
+
+def _score(candidate: dict) -> float:
+    return float(candidate["folds_mrr"] if "folds_mrr" in candidate else candidate["val_mrr"])
+
+
+def _subset(x: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    return x if columns.all() else columns_of(x, columns)
