@@ -39,7 +39,7 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _models(quick: bool, seed: int, core: bool = False):
+def _models(quick: bool, seed: int, core: bool = False, metapath_settings: dict | None = None):
     from recsys.link.gnn import GNNConfig, GNNScorer
     from recsys.link.kge import KGE_MODELS, KGEConfig, KGEScorer
     from recsys.link.metapath import MetapathModel
@@ -54,12 +54,13 @@ def _models(quick: bool, seed: int, core: bool = False):
     yield GNNScorer(GNNConfig(encoder="rgcn", epochs=gnn_epochs, seed=seed))
     if not core:
         yield GNNScorer(GNNConfig(encoder="hetero_sage", epochs=gnn_epochs, seed=seed))
-    metapath = MetapathModel(seed=seed)
+    metapath = MetapathModel(seed=seed, **(metapath_settings or {}))
     yield metapath
     yield GNNScorer(GNNConfig(**{**DEPLOYED_GNN, "epochs": gnn_epochs, "seed": seed}), prior=metapath)
 
 
-def run_split(graph, mode: str, quick: bool, seed: int, core: bool = False) -> list[dict]:
+def run_split(graph, mode: str, quick: bool, seed: int, core: bool = False,
+              metapath_settings: dict | None = None) -> list[dict]:
     from recsys.link.evaluate import evaluate_scorer
     from recsys.link.task import LinkTask
     from recsys.link.split import split_links
@@ -70,7 +71,7 @@ def run_split(graph, mode: str, quick: bool, seed: int, core: bool = False) -> l
     print(task.summary(), flush=True)
     blind = blind_task(task)  # fitted as rxkg train fits: the test pairs are unknown to fitting
     rows, fitted = [], {}
-    for model in _models(quick, seed, core):
+    for model in _models(quick, seed, core, metapath_settings):
         model.fit(blind)
         fitted[model.name] = model
         rows.append(_row(model, task, evaluate_scorer, mode))
@@ -163,6 +164,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--models", choices=["all", "core"], default="all",
                         help="core: the degree prior, the R-GCN alone, the metapath model, the stacked GNN")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--metapath-combine", choices=["validation", "folds", "average"], default="validation",
+                        help="how the metapath model turns its candidates into one (recsys.link.search); anything "
+                             "but the deployed rule, validation, writes links_seeds_<rule>, its folds grouped as "
+                             "each split holds out")
     args = parser.parse_args(argv)
     import torch
 
@@ -172,11 +177,15 @@ def main(argv: list[str] | None = None) -> dict:
 
     start = time.perf_counter()
     graph = read_graph(args.graph) if args.graph.exists() else build_graph(default_config().build.sources).graph
+    settings = ({} if args.metapath_combine == "validation"
+                else {"combine": args.metapath_combine, "fold_by": "auto"})
     rows = [r for seed in args.seeds for mode in args.splits
-            for r in run_split(graph, mode, args.quick, seed, core=args.models == "core")]
+            for r in run_split(graph, mode, args.quick, seed, core=args.models == "core", metapath_settings=settings)]
     result = {"seeds": args.seeds, "models": args.models, "quick": args.quick, "threads": torch.get_num_threads(),
+              "metapath": {"combine": args.metapath_combine, **settings},
               "total_s": round(time.perf_counter() - start, 1), "rows": rows}
-    name = "links" + ("_seeds" if len(args.seeds) > 1 or args.models == "core" else "") + ("_quick" if args.quick else "")
+    name = ("links" + ("_seeds" if len(args.seeds) > 1 or args.models == "core" else "") + ("_quick" if args.quick else "")
+            + ("" if args.metapath_combine == "validation" else f"_{args.metapath_combine}"))
     publish(name, result, markdown(rows))
     return result
 

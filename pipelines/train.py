@@ -100,9 +100,9 @@ class TrainConfig:
     #: GNN settings (``GNNConfig`` fields); ``None`` leaves the GNN out of the deployed blend.
     #: With ``prior = "metapath"`` the GNN is stacked on the metapath model fitted here.
     gnn: dict | None = field(default_factory=lambda: dict(DEPLOYED_GNN))
-    #: L2 penalties of the metapath model's candidate fits (averaged; see :mod:`recsys.link.search`).
+    #: L2 penalties the metapath model chooses from on validation.
     metapath_penalties: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1)
-    #: Metapath feature families of its candidates (see :class:`MetapathModel`).
+    #: Metapath feature families tried, in order of preference (see :class:`MetapathModel`).
     metapath_families: tuple[str, ...] = ("with people", "without people")  # recsys.link.metapath.FAMILIES
     #: People GNN settings (``PeopleGNNConfig`` fields, the seed added) for the doctors' graph
     #: component (:mod:`recsys.recommender.people_graph`); ``None`` leaves it to the drug profiles.
@@ -126,7 +126,7 @@ class TrainResult:
     out: Path | None
     weights: dict[str, dict[str, float]]
     seconds: dict[str, float]
-    #: The metapath model's choice (or, averaged, what it averages) and its validation MRR.
+    #: The metapath model's choice (examples, family, penalty) and its validation MRR.
     metapath: dict[str, object]
     gnn_epochs: int | None = None
     selection: dict[str, dict] = field(default_factory=dict)

@@ -85,7 +85,7 @@ def test_the_folds_mrr_is_each_held_out_fold_ranked_by_a_model_fitted_without_it
 
 def test_the_model_chooses_on_the_folds_and_a_zero_shot_task_folds_by_disease():
     task = zero_shot_task()
-    model = MetapathModel(**SMALL, combine="folds").fit(task)
+    model = MetapathModel(**SMALL, combine="folds", fold_by="auto").fit(task)
     assert model.folded_by == "disease" and model.chosen_settings()["fold_by"] == "disease"
     assert all("folds_mrr" in c and "val_mrr" not in c for c in model.candidates)
     best = max(model.candidates, key=lambda c: c["folds_mrr"])
@@ -116,7 +116,7 @@ def test_the_averaged_model_is_the_mean_of_every_candidates_fit(monkeypatch):
     monkeypatch.setattr(search, "fit_logistic_regression", spy)
     task = task_of(*shared_target_graph())
     grid = {**SMALL, "penalties": (1e-1, 1e-2)}
-    averaged = MetapathModel(**grid).fit(task)
+    averaged = MetapathModel(**grid, combine="average").fit(task)
     assert len(fits) == len(averaged.candidates) == 2 * 2 * 2  # examples x families x penalties
     assert averaged.chosen["candidates"] == 8 and sorted({p for _, p, _, _ in fits}) == [1e-2, 1e-1]
     people = averaged._people_columns()  # the features a "without people" fit leaves out

@@ -2,16 +2,16 @@
 
 Three ways to turn them into one model (``how``):
 
-- ``"average"`` (the default): every candidate is fitted on every row of its scheme and
-  the model is their mean, which is again one logistic model on the same features (the
-  mean of the weights), so each score still decomposes into named metapaths. Nothing is
-  chosen, so nothing rides on a handful of held-out pairs; on five seeds of splits R and
-  Z it ranked better than either choice below (docs/evaluation.md).
+- ``"average"``: every candidate is fitted on every row of its scheme and the model is
+  their mean, which is again one logistic model on the same features (the mean of the
+  weights), so each score still decomposes into named metapaths. Nothing is chosen, so
+  nothing rides on a handful of held-out pairs; on five seeds of every disease split it
+  ranked better than choosing on validation (docs/evaluation.md).
 - ``"folds"``: each candidate is judged on its cross-validated MRR over the training
   folds (:class:`~recsys.link.crossval.FoldRanking`), the better mean winning and a tie
   going to the preferred candidate; only the winner is then fitted on every row.
-- ``"validation"``: judged on validation MRR, a less preferred candidate having to win by
-  a margin.
+- ``"validation"`` (what ``rxkg train`` deploys): judged on validation MRR, a less
+  preferred candidate having to win by a margin.
 
 When choosing, candidates are tried in the model's order of preference: within a scheme
 the penalties on every feature first (each fit warm-starting the next), then the other
@@ -35,7 +35,8 @@ __all__ = ["CandidateSearch"]
 
 @dataclass
 class CandidateSearch:
-    """One search; ``validation_mrr(weights, bias, columns)`` scores a fit on the validation pairs.
+    """One search; ``validation_mrr(weights, biases)`` scores fits on the validation pairs: ``weights``
+    (every feature x fits, 0 where a fit leaves a feature out) and ``biases`` give one MRR per fit.
 
     ``people`` marks the features that walk through doctors or patients (the "without
     people" family drops them). ``ranking`` is needed only with ``how="folds"``.
@@ -47,8 +48,8 @@ class CandidateSearch:
     margin: float
     people: np.ndarray
     ranking: FoldRanking | None
-    validation_mrr: Callable[[np.ndarray, float, np.ndarray], float]
-    how: str = "average"
+    validation_mrr: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    how: str = "validation"
     #: Every candidate tried, with its score (``folds_mrr`` or ``val_mrr``).
     candidates: list[dict] = field(default_factory=list)
 
@@ -79,34 +80,40 @@ class CandidateSearch:
             scheme_rows = x[rows_of[best["examples"]]]
             fitted = (columns, *fit_logistic_regression(_subset(scheme_rows, columns), labels[rows_of[best["examples"]]],
                                                         best["penalty"]))
-            best["val_mrr"] = round(self.validation_mrr(fitted[1], fitted[2], columns), 4)
+            best["val_mrr"] = self._validation_mrrs([fitted])[0]
         return best, fitted
 
     def _average(self, x: np.ndarray, labels: np.ndarray, rows_of: dict[str, slice],
                  step: Callable[[str], None]) -> tuple[dict, tuple[np.ndarray, np.ndarray, float]]:
-        weights, bias, used = np.zeros(len(self.people)), 0.0, np.zeros(len(self.people), dtype=bool)
+        fits: list[tuple[np.ndarray, np.ndarray, float]] = []
         for scheme in self.examples:
             step(f"{scheme} examples")
             first: dict[float, tuple[np.ndarray, float]] = {}  # the first family's fit at each penalty
             for family in self.families:
                 for candidate in self._try(scheme, family, sorted(self.penalties, reverse=True), x, labels,
                                            rows_of[scheme], start=first or None):
-                    columns, w, b = candidate.pop("fitted")
-                    full = np.zeros(len(self.people))
-                    full[columns] = w  # a family's dropped features weigh 0 in its fit
-                    first.setdefault(candidate["penalty"], (full, b))
-                    weights += full
-                    bias += b
-                    used |= columns
+                    fitted = candidate.pop("fitted")
+                    first.setdefault(candidate["penalty"], (_widened(fitted, len(self.people)), fitted[2]))
+                    fits.append(fitted)
                     self.candidates.append(candidate)
-        n = len(self.candidates)
-        assert n, "the search had no candidate"
-        weights, bias, columns = weights / n, bias / n, used
+        assert fits, "the search had no candidate"
+        # Summed in fitting order, then divided: the same arithmetic on every run and machine.
+        weights = sum((_widened(f, len(self.people)) for f in fits), np.zeros(len(self.people))) / len(fits)
+        bias = sum(b for _, _, b in fits) / len(fits)
+        columns = np.logical_or.reduce([c for c, _, _ in fits])
+        # Every fit's validation MRR, and the mean's, from one pass over the validation features.
+        mrrs = self._validation_mrrs(fits + [(columns, weights[columns], bias)])
+        for candidate, mrr in zip(self.candidates, mrrs):
+            candidate["val_mrr"] = mrr
         averaged = {"examples": "+".join(self.examples), "family": "+".join(self.families),
                     "penalty": "+".join(f"{p:g}" for p in sorted(self.penalties, reverse=True)),
-                    "candidates": n}
-        averaged["val_mrr"] = round(self.validation_mrr(weights[columns], bias, columns), 4)
+                    "candidates": len(fits), "val_mrr": mrrs[-1]}
         return averaged, (columns, weights[columns], bias)
+
+    def _validation_mrrs(self, fits: list[tuple[np.ndarray, np.ndarray, float]]) -> list[float]:
+        weights = np.stack([_widened(f, len(self.people)) for f in fits], axis=1)
+        mrrs = self.validation_mrr(weights, np.array([b for _, _, b in fits]))
+        return [round(float(m), 4) for m in mrrs]
 
     def _columns(self, family: str) -> np.ndarray:
         return ~self.people if family == "without people" else np.ones_like(self.people)
@@ -129,9 +136,10 @@ class CandidateSearch:
             if start is not None and penalty in start:
                 fitted = (start[penalty][0][columns], start[penalty][1])
             fitted = fit_logistic_regression(x_rows, y, penalty, init=fitted)
-            mrr = self.validation_mrr(fitted[0], fitted[1], columns)
-            out.append({"examples": scheme, "family": family, "penalty": penalty, "val_mrr": round(mrr, 4),
-                        "fitted": (columns, *fitted)})
+            out.append({"examples": scheme, "family": family, "penalty": penalty, "fitted": (columns, *fitted)})
+        if self.how != "average":  # averaging scores every fit at once, after the last
+            for candidate, mrr in zip(out, self._validation_mrrs([c["fitted"] for c in out])):
+                candidate["val_mrr"] = mrr
         return out
 
     def _margin(self, candidate: dict, incumbent: dict) -> float:
@@ -145,6 +153,14 @@ class CandidateSearch:
 
 def _score(candidate: dict) -> float:
     return float(candidate["folds_mrr"] if "folds_mrr" in candidate else candidate["val_mrr"])
+
+
+def _widened(fitted: tuple[np.ndarray, np.ndarray, float], width: int) -> np.ndarray:
+    """A fit's weights over every feature: 0 for those its family leaves out."""
+    columns, weights, _ = fitted
+    out = np.zeros(width)
+    out[columns] = weights
+    return out
 
 
 def _subset(x: np.ndarray, columns: np.ndarray) -> np.ndarray:
