@@ -42,11 +42,11 @@ import scipy.sparse as sp
 
 from recsys.link.adjacency import MetaEdge, relation_matrices
 from recsys.link.crossval import FOLD_GROUPINGS, FoldRanking, assign_folds, fold_grouping
-from recsys.link.search import CandidateSearch
 from recsys.link.dwpc import WORKERS, DWPCGraphs, Metapath, enumerate_metapaths
 from recsys.link.evaluate import evaluate_scores
 from recsys.link.scaling import FeatureScaler, compact_columns
 from recsys.link.scorer import LinkScorer
+from recsys.link.search import CandidateSearch
 from recsys.link.task import LinkTask
 
 __all__ = ["MetapathModel", "enumerate_metapaths", "Metapath", "PEOPLE", "EXAMPLES"]
@@ -56,8 +56,8 @@ PEOPLE = frozenset({"doctor", "patient"})
 #: Training example schemes, in order of preference.
 EXAMPLES = ("sampled", "every drug")
 FAMILIES = ("with people", "without people")
-#: How candidates become one model: their average, or the best on the training folds or on validation.
-COMBINE = ("average", "folds", "validation")
+#: How candidates become one model: the best on validation (deployed), their average, or the best on the folds.
+COMBINE = ("validation", "average", "folds")
 
 
 class MetapathModel(LinkScorer):
