@@ -410,3 +410,16 @@ def test_the_plain_ease_row_searches_only_the_closed_forms_own_settings():
 
     for quick in (True, False):
         assert {key for stage in baseline_stages("ease", quick) for key in stage} == {"transform", "regularization"}
+
+
+def test_the_report_names_how_the_metapath_model_was_made():
+    from pipelines.evaluation.report import _how_made, _refitted_metapath, describe_metapath
+
+    chosen = {"examples": "every drug", "family": "with people", "penalty": 0.001, "val_mrr": 0.3}
+    assert f"{_how_made(chosen)}: {describe_metapath(chosen)}" == \
+        "chosen on validation: every drug examples, with people, penalty 0.001"
+    assert _how_made({**chosen, "folds_mrr": 0.2}) == "chosen on the training folds"
+    assert _refitted_metapath({"metapath": chosen}).endswith(": every drug examples, with people, penalty 0.001")
+    averaged = {"examples": "sampled+every drug", "family": "with people", "penalty": "0.1+0.01", "candidates": 4}
+    assert f"{_how_made(averaged)}: {describe_metapath(averaged)}" == \
+        "averaged: the mean of 4 fits (sampled, every drug examples; with people; penalties 0.1, 0.01)"

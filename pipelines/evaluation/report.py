@@ -111,7 +111,7 @@ def _facts(protocol: ProtocolResult) -> str:
     if protocol.name.startswith("disease/"):
         chosen = info.get("selection", {})
         metapath = chosen.get("metapath") or {}
-        choice = f" Metapath model: {describe_metapath(metapath)}." if metapath else ""
+        choice = f" Metapath model {_how_made(metapath)}: {describe_metapath(metapath)}." if metapath else ""
         deployed = f" Deployed blend: {chosen['deployed']}." if chosen.get("deployed") else ""
         return (f"Test: {info['test_pairs']} held-out indications of {info['test_diseases']} diseases, each ranked "
                 f"among all {info['drugs_ranked']:,} drugs (filtered), macro-averaged over diseases; "
@@ -169,16 +169,20 @@ def _refitted_metapath(info: dict) -> str:
 
 
 def describe_metapath(chosen: dict) -> str:
-    """What a metapath model is: the mean of its candidates' fits, or the one candidate chosen."""
-    def listed(key: str) -> str:
-        return str(chosen.get(key)).replace("+", ", ")
-
+    """A metapath model's settings: the one candidate chosen, or the candidates its fits average."""
     if "candidates" in chosen:
+        def listed(key: str) -> str:
+            return str(chosen.get(key)).replace("+", ", ")
+
         return (f"the mean of {chosen['candidates']} fits ({listed('examples')} examples; {listed('family')}; "
                 f"penalties {listed('penalty')})")
-    where = "the training folds" if "folds_mrr" in chosen else "validation"
-    return (f"chosen on {where}: {chosen.get('examples')} examples, {chosen.get('family')}, "
-            f"penalty {chosen.get('penalty')}")
+    return f"{chosen.get('examples')} examples, {chosen.get('family')}, penalty {chosen.get('penalty')}"
+
+
+def _how_made(chosen: dict) -> str:
+    if "candidates" in chosen:
+        return "averaged"
+    return "chosen on the training folds" if "folds_mrr" in chosen else "chosen on validation"
 
 
 def _extras(protocol: ProtocolResult) -> list[str]:
