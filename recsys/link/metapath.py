@@ -11,12 +11,11 @@ hybrid uses it as an explainable component.
 The settings are candidates (:mod:`recsys.link.search`): the training examples (random
 drug x disease pairs, or those plus every drug x every training disease, as Rephetio
 does), the feature family (with or without metapaths through doctors and patients) and
-the L2 penalty. By default (what ``rxkg train`` deploys) one candidate is chosen on
-validation MRR. ``combine="average"`` makes the model the mean of every candidate's fit,
-one logistic model again, and ranks diseases' drugs better on five seeds of every split,
-but the patients' graph component, which reads these scores to rank a patient's next
-drugs, loses with it, so it is not deployed yet (docs/evaluation.md). ``combine="folds"``
-chooses on the training folds' cross-validated MRR.
+the L2 penalty. By default (deployed) one candidate is chosen on validation MRR.
+``combine="average"``, the mean of every candidate's fit (one logistic model again), ranks
+diseases' drugs better on five seeds of every split, but the patients' graph component,
+which reads these scores, loses with it, so it is not deployed yet (docs/evaluation.md).
+``combine="folds"`` chooses on the training folds' cross-validated MRR.
 
 Features are robust to outliers (:mod:`recsys.link.scaling`): capped at the largest value
 any training indication shows, one pair far beyond every known indication cannot
@@ -187,7 +186,6 @@ class MetapathModel(LinkScorer):
         x_all = x_all.astype(np.float32)  # column-major, as the features were written
         val_dst = np.unique(task.val_pairs[:, 1])
         x_val_all = scaler.transform(self._dense_features(full, val_dst)) if len(val_dst) else None
-        several = len(self.examples) * len(self.penalties) * len(self.families) > 1
         ranking = (FoldRanking.of(x_all, labels, pairs, fold, np.arange(rows_of["sampled"].stop, len(pairs)),
                                   self.folds) if self._ranks_folds() else None)
         bar.update(1)
@@ -206,7 +204,7 @@ class MetapathModel(LinkScorer):
 
         search = CandidateSearch(self.examples, self.families, tuple(self.penalties), self.margin,
                                  self._people_columns(), ranking, validation_mrr,
-                                 how=self.combine if several else "validation")
+                                 how=self.combine if self._several() else "validation")
         self.chosen, (columns, self.weights, self.bias) = search.run(x_all, labels, rows_of, step)
         self.candidates = search.candidates
         self.val_mrr = float(self.chosen["val_mrr"])
@@ -238,10 +236,12 @@ class MetapathModel(LinkScorer):
                    "every drug": slice(0, len(pairs))}  # random pairs plus every drug x training disease
         return pairs, labels, fold, rows_of
 
+    def _several(self) -> bool:
+        return len(self.examples) * len(self.penalties) * len(self.families) > 1
+
     def _ranks_folds(self) -> bool:
         """Whether candidates are judged on the folds (there are several, and ``combine="folds"``)."""
-        several = len(self.examples) * len(self.penalties) * len(self.families) > 1
-        return several and self.combine == "folds"
+        return self._several() and self.combine == "folds"
 
     def _people_columns(self) -> np.ndarray:
         """Which features walk through doctors or patients (paths, and degrees of people relations)."""
