@@ -86,6 +86,7 @@ class CandidateSearch:
     def _average(self, x: np.ndarray, labels: np.ndarray, rows_of: dict[str, slice],
                  step: Callable[[str], None]) -> tuple[dict, tuple[np.ndarray, np.ndarray, float]]:
         fits: list[tuple[np.ndarray, np.ndarray, float]] = []
+        wide: list[np.ndarray] = []  # each fit's weights over every feature
         for scheme in self.examples:
             step(f"{scheme} examples")
             first: dict[float, tuple[np.ndarray, float]] = {}  # the first family's fit at each penalty
@@ -93,12 +94,13 @@ class CandidateSearch:
                 for candidate in self._try(scheme, family, sorted(self.penalties, reverse=True), x, labels,
                                            rows_of[scheme], start=first or None):
                     fitted = candidate.pop("fitted")
-                    first.setdefault(candidate["penalty"], (_widened(fitted, len(self.people)), fitted[2]))
+                    wide.append(_widened(fitted, len(self.people)))
+                    first.setdefault(candidate["penalty"], (wide[-1], fitted[2]))
                     fits.append(fitted)
                     self.candidates.append(candidate)
         assert fits, "the search had no candidate"
         # Summed in fitting order, then divided: the same arithmetic on every run and machine.
-        weights = sum((_widened(f, len(self.people)) for f in fits), np.zeros(len(self.people))) / len(fits)
+        weights = sum(wide, np.zeros(len(self.people))) / len(fits)
         bias = sum(b for _, _, b in fits) / len(fits)
         columns = np.logical_or.reduce([c for c, _, _ in fits])
         # Every fit's validation MRR, and the mean's, from one pass over the validation features.
