@@ -156,6 +156,9 @@ def _over_seeds(rows: list[dict], seeds: list) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    from pipelines.train import TrainConfig
+
+    deployed = TrainConfig()  # the metapath model rxkg train deploys
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--graph", type=Path, default=GRAPH)
     parser.add_argument("--splits", nargs="+", default=["random", "zero_shot"],
@@ -164,10 +167,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--models", choices=["all", "core"], default="all",
                         help="core: the degree prior, the R-GCN alone, the metapath model, the stacked GNN")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--metapath-combine", choices=["validation", "folds", "average"], default="validation",
+    parser.add_argument("--metapath-combine", choices=["validation", "folds", "average"], default=deployed.metapath_combine,
                         help="how the metapath model turns its candidates into one (recsys.link.search); anything "
-                             "but the deployed rule, validation, writes links_seeds_<rule>, its folds grouped as "
-                             "each split holds out")
+                             "but rxkg train's rule writes links_seeds_<rule>")
+    parser.add_argument("--metapath-fold-by", choices=["auto", "pair", "disease"], default=deployed.metapath_fold_by,
+                        help="how its cross-fitting folds group the indications (auto: as each split holds out); "
+                             "anything but rxkg train's grouping adds _<grouping> to the file name")
     args = parser.parse_args(argv)
     import torch
 
@@ -177,15 +182,15 @@ def main(argv: list[str] | None = None) -> dict:
 
     start = time.perf_counter()
     graph = read_graph(args.graph) if args.graph.exists() else build_graph(default_config().build.sources).graph
-    settings = ({} if args.metapath_combine == "validation"
-                else {"combine": args.metapath_combine, "fold_by": "auto"})
+    settings = {"combine": args.metapath_combine, "fold_by": args.metapath_fold_by}
     rows = [r for seed in args.seeds for mode in args.splits
             for r in run_split(graph, mode, args.quick, seed, core=args.models == "core", metapath_settings=settings)]
     result = {"seeds": args.seeds, "models": args.models, "quick": args.quick, "threads": torch.get_num_threads(),
-              "metapath": {"combine": args.metapath_combine, **settings},
+              "metapath": settings,
               "total_s": round(time.perf_counter() - start, 1), "rows": rows}
     name = ("links" + ("_seeds" if len(args.seeds) > 1 or args.models == "core" else "") + ("_quick" if args.quick else "")
-            + ("" if args.metapath_combine == "validation" else f"_{args.metapath_combine}"))
+            + ("" if args.metapath_combine == deployed.metapath_combine else f"_{args.metapath_combine}")
+            + ("" if args.metapath_fold_by == deployed.metapath_fold_by else f"_{args.metapath_fold_by}"))
     publish(name, result, markdown(rows))
     return result
 

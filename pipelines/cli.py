@@ -161,6 +161,10 @@ def selection_lines(selection: dict[str, dict]) -> list[str]:
             tried = chosen.get(f"penalty_oof_{metric}")  # the logistic blend's penalty, when one was chosen
             penalty = (f"; logistic penalty {chosen['penalty']:g} chosen out of fold ("
                        + ", ".join(f"{p} {v:.3f}" for p, v in tried.items()) + ")") if tried else ""
+            merged = chosen.get("new_drugs")  # whether new drugs in this list are ranked by their own blend
+            if merged:
+                note += (f"; new drugs: {merged['chosen']} (" + ", ".join(
+                    f"{k} {v:.3f}" for k, v in merged.get(f"val_{metric}", {}).items()) + ")")
             lines.append(f"  {kind}: {chosen['chosen']} chosen on validation {METRIC_NAMES.get(metric, metric)} "
                          f"({values}){penalty}{note}")
         elif isinstance(chosen.get("chosen"), str) and chosen.get("note"):  # fixed by design, with its reason

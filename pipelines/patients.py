@@ -6,8 +6,10 @@ recommender is built from what was known before each validation patient's cutoff
 ``patient`` weights (every drug taken after it) and ``patient_new`` weights (only drugs new to the
 patient) are chosen on what came after, on NDCG@10 per patient, the logistic blend's L2 penalty
 among them (out of fold). Records without dates fall back to a random 20% of each patient's drugs.
-With ``ablations`` the same validation pairs also choose the weights of the blends without each
-family of components (:data:`ABLATIONS`), the evaluation's ablation rows.
+The same pairs as the ``patient`` weights then choose whether that list ranks the drugs new to a
+patient by the ``patient_new`` blend (:func:`fit_continuation`). With ``ablations`` the same
+validation pairs also choose the weights of the blends without each family of components
+(:data:`ABLATIONS`), the evaluation's ablation rows.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import pandas as pd
 from kg.errors import KGError
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
+from recsys.recommender.continuation import ADDED, added_weights
 
-__all__ = ["ABLATIONS", "PATIENT_BLEND_METRIC", "PATIENT_PENALTIES", "fit_patient_blends", "patient_time_split",
-           "interaction_pairs"]
+__all__ = ["ABLATIONS", "PATIENT_BLEND_METRIC", "PATIENT_PENALTIES", "fit_patient_blends", "fit_continuation",
+           "patient_time_split", "interaction_pairs"]
 
 TAKES = EdgeType("patient", "takes", "drug")
 #: The patient blend's ablations: components left out, the weights chosen again without them.
@@ -48,21 +51,28 @@ def fit_patient_blends(validation, patient_time, patient_split, seed: int, ablat
     validation pairs) ``patient`` and ``patient_new`` weights in place, on the time split
     ``patient_time`` or, without one, the random ``patient_split``; returns the ablations' weights
     per blend (empty unless ``ablations``, and without a time split: the evaluation's ablation rows
-    come from its time split)."""
+    come from its time split), with the :data:`~recsys.recommender.continuation.ADDED` weights of
+    each ablation when the deployed list is merged."""
     out: dict[str, dict[str, dict[str, float]]] = {}
+    calibrations: dict[str, dict[str, dict | None]] = {}  # the ablations' (each blend's Platt scaling)
 
     def fit(kind: str, pairs: list[tuple[str, str]], known: list[tuple[str, str]] | tuple = (),
             ablate: bool = ablations) -> None:
         validation.fit_weights(kind, pairs, known=known, penalty=PATIENT_PENALTIES, seed=seed,
                                metric=PATIENT_BLEND_METRIC)
         if ablate:
-            out[kind] = _ablations(validation, kind, pairs, known, seed)
+            out[kind], calibrations[kind] = _ablations(validation, kind, pairs, known, seed)
 
     if patient_time is not None:
         later, new, history = _time_pairs(patient_time, validation.drug_index)
         fit("patient", later)
         if new:
             fit("patient_new", new, history)
+            merged = fit_continuation(validation, later, seed)
+            if merged and ablations and all(c is not None for cs in calibrations.values() for c in cs.values()):
+                # the ablations' lists are merged as the deployed one is
+                out[ADDED] = {label: added_weights(out["patient_new"][label], calibrations["patient"][label],
+                                                   calibrations["patient_new"][label]) for label in ABLATIONS}
         else:
             validation.weights["patient_new"] = dict(validation.weights["patient"])
     elif patient_split is not None and patient_split.test.nnz:  # no dates: a random 20% of each one's drugs
@@ -73,21 +83,41 @@ def fit_patient_blends(validation, patient_time, patient_split, seed: int, ablat
     return out
 
 
+def fit_continuation(ranker, pairs: list[tuple[str, str]], seed: int) -> bool:
+    """Choose on the ``patient`` weights' validation ``pairs`` whether ``ranker``'s (both patient
+    blends fitted) list that continues a patient's drugs ranks the new ones by the ``patient_new``
+    blend (:mod:`recsys.recommender.continuation`); records the choice in ``selection["patient"]``
+    and returns whether it does."""
+    from recsys.recommender.continuation import choose_continuation
+    from recsys.recommender.fitting import validation_sample
+
+    entities, positives, usable = validation_sample(ranker.drug_index, pairs, (), 2000, seed)
+    added, record = choose_continuation(ranker.component_scores("patient", entities), ranker.weights["patient"],
+                                        (ranker.calibration("patient"), ranker.calibration("patient_new")),
+                                        ranker.weights["patient_new"], positives, usable, PATIENT_BLEND_METRIC, seed)
+    ranker.selection["patient"]["new_drugs"] = record
+    ranker.weights.pop(ADDED, None)
+    if added is not None:
+        ranker.weights[ADDED] = added
+    return added is not None
+
+
 def _ablations(validation, kind: str, pairs: list[tuple[str, str]], known: list[tuple[str, str]] | tuple,
-               seed: int) -> dict[str, dict[str, float]]:
+               seed: int) -> tuple[dict[str, dict[str, float]], dict[str, dict | None]]:
     """The weights ``kind``'s blend gets on the same validation pairs without each ablation's
-    components (chosen as the deployed weights are: :func:`fit_on_validation`)."""
+    components (chosen as the deployed weights are: :func:`fit_on_validation`), and their calibrations."""
     from recsys.recommender.fitting import fit_on_validation, validation_sample
 
     entities, positives, usable = validation_sample(validation.drug_index, pairs, known, 2000, seed)
     parts = validation.component_scores(kind, entities)
-    out = {}
+    out, calibrations = {}, {}
     for label, left_out in ABLATIONS.items():
         kept = [c for c in validation.components[kind] if c not in left_out]
-        weights, _ = fit_on_validation(parts, kept, positives, usable, PATIENT_PENALTIES, None, seed,
-                                       PATIENT_BLEND_METRIC)
+        weights, record = fit_on_validation(parts, kept, positives, usable, PATIENT_PENALTIES, None, seed,
+                                            PATIENT_BLEND_METRIC)
         out[label] = {c: float(weights.get(c, 0.0)) for c in validation.components[kind]}
-    return out
+        calibrations[label] = record.get("calibration")
+    return out, calibrations
 
 
 def patient_time_split(graph: KnowledgeGraph, seed: int, log: Callable[[str], None]):

@@ -104,6 +104,14 @@ class TrainConfig:
     metapath_penalties: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1)
     #: Metapath feature families tried, in order of preference (see :class:`MetapathModel`).
     metapath_families: tuple[str, ...] = ("with people", "without people")  # recsys.link.metapath.FAMILIES
+    #: How the metapath model's candidates become the disease scorer (``MetapathModel(combine=...)``):
+    #: "average" (their mean: better disease rankings on five seeds of every split, docs/evaluation.md),
+    #: "validation" or "folds" (one chosen). Unless "validation", a model chosen on validation is fitted
+    #: beside it for the patients' graph component (:data:`~recsys.recommender.patient_side.PATIENT_METAPATH`).
+    metapath_combine: str = "average"
+    #: How its cross-fitting folds group the training indications (``MetapathModel(fold_by=...)``):
+    #: "auto" groups them as the validation pairs are held out (by pair on a random split, as here).
+    metapath_fold_by: str = "auto"
     #: People GNN settings (``PeopleGNNConfig`` fields, the seed added) for the doctors' graph
     #: component (:mod:`recsys.recommender.people_graph`); ``None`` leaves it to the drug profiles.
     people_gnn: dict | None = field(default_factory=dict)
@@ -117,6 +125,12 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.cf_search not in ("quick", "full"):
             raise ValueError(f"cf_search must be 'quick' or 'full', got {self.cf_search!r}")
+        from recsys.link.crossval import FOLD_GROUPINGS
+        from recsys.link.metapath import COMBINE
+
+        for name, allowed in (("metapath_combine", COMBINE), ("metapath_fold_by", FOLD_GROUPINGS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {list(allowed)}, got {getattr(self, name)!r}")
         for key in ("people_gnn", "patient_gnn"):
             people_gnn_config(self, key)  # unknown or invalid settings fail here, naming the setting
 
@@ -159,7 +173,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     from recsys.link.gnn import GNNConfig, GNNScorer
     from recsys.link.terms import MetapathTerms
     from recsys.people.train import KnowledgeInputs
-    from recsys.recommender.patient_side import CONDITIONS_ONLY, CONDITIONS_ONLY_WEIGHTS
+    from recsys.recommender.patient_side import CONDITIONS_ONLY, CONDITIONS_ONLY_WEIGHTS, PATIENT_METAPATH
     from recsys.recommender.people_graph import DoctorGraphRecipe
     from recsys.recommender.drugprofiles import DrugProfiles
 
@@ -178,6 +192,14 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     diseases, all_diseases = np.arange(task.num_dst), np.arange(deployed_task.num_dst)
     val_disease_scores = {"metapath": selected.score_matrix(diseases)}
     disease_scores = {"metapath": deployed_metapath.score_matrix(all_diseases)}
+    patient_terms, patient_metapath = None, {}
+    # The patients' own, chosen on validation, unless the disease scorer already is (or had one candidate).
+    if config.metapath_combine != "validation" and len(selected.candidates) > 1 and _has(graph, TAKES):
+        _, for_patients, _, deployed_for_patients = fit_metapath(graph, config, combine="validation")
+        val_disease_scores[PATIENT_METAPATH] = for_patients.score_matrix(diseases)
+        disease_scores[PATIENT_METAPATH] = deployed_for_patients.score_matrix(all_diseases)
+        patient_terms = MetapathTerms.of(deployed_for_patients)
+        patient_metapath = {"patient_metapath": {"chosen": for_patients.chosen}}
     stage("metapath model")
     gnn_epochs = None
     if config.gnn is not None:
@@ -259,10 +281,11 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
 
     # 4. the deployed recommender
     selection = {**validation.selection, **choices,
-                 "disease_metapath": {"chosen": selected.chosen, "candidates": selected.candidates}}
+                 "disease_metapath": {"chosen": selected.chosen, "candidates": selected.candidates}, **patient_metapath}
     recommender = Recommender(graph, disease_scores, deployed_task.id_maps["disease"],
                               deployed_task.id_maps["drug"], weights=validation.weights, selection=selection,
-                              graph_terms=MetapathTerms.of(deployed_metapath), **cf_all)
+                              graph_terms=MetapathTerms.of(deployed_metapath), patient_graph_terms=patient_terms,
+                              **cf_all)
     if out is not None:
         recommender.save(out, force=force)
         stage("save")
@@ -270,9 +293,10 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
                                     dict(selected.chosen), gnn_epochs, selection, ablations)
 
 
-def fit_metapath(graph: KnowledgeGraph, config: TrainConfig = TrainConfig()):
-    """The deployed disease scorer's first stage: the metapath model chosen on a random split of
-    ``treats`` (its test pairs never read), then refitted on every indication with those choices.
+def fit_metapath(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), combine: str | None = None):
+    """The deployed disease scorer's first stage: the metapath model chosen (or, ``combine`` being
+    "average", averaged; default: ``config.metapath_combine``) on a random split of ``treats`` (its test
+    pairs never read), then refitted on every indication with those choices.
 
     Returns ``(selection task, selected model, deployment task, deployed model)``.
     """
@@ -286,6 +310,7 @@ def fit_metapath(graph: KnowledgeGraph, config: TrainConfig = TrainConfig()):
     task.test_pairs = np.empty((0, 2), dtype=np.int64)
     deployed_task = LinkTask.for_deployment(graph)
     selected = MetapathModel(penalties=tuple(config.metapath_penalties), families=tuple(config.metapath_families),
+                             combine=combine or config.metapath_combine, fold_by=config.metapath_fold_by,
                              seed=config.seed, progress=True).fit(task)
     deployed = MetapathModel(**selected.chosen_settings(), progress=True).fit(deployed_task)
     return task, selected, deployed_task, deployed

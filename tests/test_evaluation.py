@@ -173,6 +173,7 @@ def test_the_evaluated_patient_hybrid_is_the_bundle_rxkg_train_writes(people, qu
     from pipelines.temporal import time_split
     from pipelines.train import run_train
     from recsys.recommender.api import Recommender
+    from recsys.recommender.continuation import ADDED
 
     report, _ = quick_run
     config = QUICK.effective()
@@ -186,7 +187,12 @@ def test_the_evaluated_patient_hybrid_is_the_bundle_rxkg_train_writes(people, qu
         metric = bundle.selection[kind]["metric"]  # patients' blends are chosen on NDCG@10
         assert metric == "ndcg@10" and hybrid.params[f"val_{metric}_of_candidates"] == {
             c: round(v, 4) for c, v in bundle.selection[kind][f"val_{metric}"].items()}, variant
-        assert hybrid.model == f"hybrid (deployed: {bundle.selection[kind]['chosen']})"
+        merged = kind == "patient" and ADDED in bundle.weights  # new drugs ranked by the new-drugs blend
+        assert hybrid.model == f"hybrid (deployed: {bundle.selection[kind]['chosen']}" + (
+            " + new-drugs blend)" if merged else ")")
+        if merged:
+            assert hybrid.params["new_drugs"] == {c: round(w, 4) for c, w in bundle.weights[ADDED].items()}
+            assert hybrid.params["new_drugs_choice"] == bundle.selection[kind]["new_drugs"]
     # The two tasks are chosen apart: continuation is weighed only where it may be recommended.
     assert bundle.weights["patient"]["running"] > 0 or bundle.weights["patient"]["history"] > 0
     assert bundle.weights["patient_new"]["running"] == bundle.weights["patient_new"]["history"] == 0
@@ -251,7 +257,10 @@ def test_quick_evaluation_runs_every_protocol_end_to_end(quick_run):
         assert roles - {"ablation"} == {"baseline", "model"} | hybrid, protocol.name
         if protocol.name in ("patient/all", "patient/new"):  # every ablation is a row or named as equal to the hybrid
             ablations = {m.model.removeprefix("hybrid ") for m in protocol.models if m.role == "ablation"}
-            assert ablations | set(protocol.info["ablations_equal_to_the_hybrid"]) == {
+            (deployed,) = [m.model for m in protocol.models if m.role == "hybrid"]
+            merged = "with one blend for every drug"  # the deployed list without its new drugs' own blend
+            assert (merged in ablations) == deployed.endswith("+ new-drugs blend)"), protocol.name
+            assert ablations - {merged} | set(protocol.info["ablations_equal_to_the_hybrid"]) == {
                 "without history", "without CF", "without graph"}, protocol.name
         for model in protocol.models:
             for metric in protocol.metrics:

@@ -136,3 +136,29 @@ def test_the_selection_record_names_the_penalty_chosen():
     assert record["penalty"] == 1e-3 and set(record["penalty_oof_ndcg@10"]) == {"10", "0.001"}
     _, fixed = fit_on_validation(parts, list(parts), positives, np.ones_like(positives), 1e-2, None, 0)
     assert "penalty" not in fixed
+
+
+def test_new_drugs_are_ranked_by_their_blend_only_when_validation_says_so():
+    from recsys.recommender.continuation import NEW_DRUG, added_weights, choose_continuation
+
+    rng = np.random.default_rng(0)
+    n, m = 60, 30
+    taken = np.zeros((n, m), dtype=bool)
+    taken[:, :3] = True  # every patient took the first three drugs; they all continue
+    signal = rng.normal(size=(n, m))
+    noise = rng.normal(size=(n, m))
+    positives = taken | (signal > 1.5)  # which new drugs follow: what the new-drugs blend reads
+    parts = {"frequency": taken.astype(float), "running": taken.astype(float), "signal": signal, "noise": noise}
+    calibrations = ({"slope": 1.0, "intercept": -2.0}, {"slope": 1.0, "intercept": -3.0})
+    added, record = choose_continuation(parts, {"running": 3.0, "noise": 1.0}, calibrations, {"signal": 1.0},
+                                        positives, np.ones_like(positives), "ndcg@10")
+    assert record["chosen"] == "new drugs by their blend" and added == added_weights({"signal": 1.0}, *calibrations)
+    assert added[NEW_DRUG] == -1.0 and record["val_ndcg@10"]["new drugs by their blend"] > record["val_ndcg@10"][
+        "one blend"]
+    # new drugs that follow the noise: the patient blend already orders them; merging would not help
+    positives = taken | (noise > 1.5)
+    added, record = choose_continuation(parts, {"running": 3.0, "noise": 1.0}, calibrations, {"signal": 1.0},
+                                        positives, np.ones_like(positives), "ndcg@10")
+    assert added is None and record["chosen"] == "one blend"
+    assert choose_continuation(parts, {"running": 1.0}, (None, calibrations[1]), {"signal": 1.0}, positives,
+                               np.ones_like(positives), "ndcg@10")[0] is None

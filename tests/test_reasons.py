@@ -167,3 +167,64 @@ def test_explain_says_what_a_recommendation_of_the_same_drug_says(fitted):
             assert why["text"] == r.explanation and why["score"] == pytest.approx(r.score)
     doctor = rec.recommend_for_doctor("doctor:NPI:1003", k=1)[0]
     assert rec.explain("doctor:NPI:1003", doctor.drug_id)["text"] == doctor.explanation
+
+
+def test_a_merged_list_ranks_new_drugs_by_their_blend_and_still_explains_every_score(fitted):
+    from recsys.blend import blend_components
+    from recsys.recommender.continuation import ADDED, NEW_DRUG, added_weights
+    from recsys.recommender.fitting import calibrated
+
+    rec = recommender(fitted, {"graph": 0.5, "cf": 1.0, "running": 1.0, "history": 0.5})
+    rec.weights["patient_new"] = {"graph": 1.0, "cf": 0.2, "diagnosis": 1.0}
+    calibrations = {"patient": {"slope": 1.5, "intercept": -4.0}, "patient_new": {"slope": 0.8, "intercept": -6.0}}
+    for kind, calibration in calibrations.items():
+        rec.selection[kind] = {"calibration": calibration}
+    rec.weights[ADDED] = added_weights(rec.weights["patient_new"], calibrations["patient"], calibrations["patient_new"])
+    taken = rec.records.drugs(PATIENT)
+    ranked = rec.recommend_for_patient(PATIENT, k=12, safety=False, exclude_current=False)
+    assert {r.kind for r in ranked} == {"patient", ADDED}  # their drugs and new ones, in one list
+    assert [r.score for r in ranked] == sorted((r.score for r in ranked), reverse=True)
+    parts = rec.component_scores("patient", [PATIENT])
+    own = blend_components(parts, rec.weights["patient"], False)[0][0]
+    new = blend_components(parts, rec.weights["patient_new"], False)[0][0]
+    for r in ranked:
+        column = rec.drug_index.get_loc(r.drug_id)
+        assert (r.kind == ADDED) == (r.drug_id not in taken) == (r.components.get(NEW_DRUG) == 1.0)
+        assert abs(sum(c.part for c in r.contributions) - r.score) < 1e-9
+        if r.kind == ADDED:  # the probability its own blend gives it
+            assert r.probability == pytest.approx(calibrated(calibrations["patient_new"], new[column]))
+            assert "new to them" in r.explanation or round(rec.weights[ADDED][NEW_DRUG], 2) == 0
+        else:
+            assert r.score == pytest.approx(own[column])
+        why = rec.explain(PATIENT, r.drug_id, exclude_current=False)
+        assert why["text"] == r.explanation and why["score"] == pytest.approx(r.score)
+    batch = rec.scores([PATIENT])[0]  # batch scoring merges the same way
+    assert [batch[rec.drug_index.get_loc(r.drug_id)] for r in ranked] == pytest.approx([r.score for r in ranked])
+
+
+def test_the_patients_own_metapath_model_is_read_by_patients_only_and_survives_a_bundle(fitted, tmp_path):
+    from recsys.recommender.patient_side import PATIENT_METAPATH
+    from recsys.recommender.reasons import _terms
+
+    graph, task, model = fitted
+    other = MetapathModel(folds=3, penalties=(1e-1,), examples=("sampled",), families=("without people",)).fit(task)
+    rec = recommender(fitted, {"graph": 1.0, "cf": 0.5})
+    everything = np.arange(task.num_dst)
+    rec = Recommender(graph, {"metapath": model.score_matrix(everything), PATIENT_METAPATH: other.score_matrix(everything)},
+                      task.id_maps["disease"], task.id_maps["drug"], patient_cf=rec.patient_cf, weights=rec.weights,
+                      graph_terms=MetapathTerms.of(model), patient_graph_terms=MetapathTerms.of(other))
+    assert rec.components["disease"] == ("metapath", "popularity")  # never a disease blend's component
+    assert set(rec.component_scores("disease", ["disease:DOID:1000"])) == {"metapath", "popularity"}
+    np.testing.assert_allclose(rec.disease_z, rec.disease_z_of(["metapath"]))
+    assert _terms(rec, "patient") is rec.graph_terms  # the patients read the disease blend until chosen otherwise
+    rec.selection["patient_graph"] = {"scorers": [PATIENT_METAPATH]}
+    graph_part = rec.component_scores("patient", [PATIENT])["graph"]
+    np.testing.assert_allclose(graph_part, rec.condition_scores([PATIENT], [PATIENT_METAPATH]))
+    assert not np.allclose(graph_part, rec.condition_scores([PATIENT], ["metapath"]), equal_nan=True)
+    assert _terms(rec, "patient") is rec.patient_graph_terms and _terms(rec, "disease") is rec.graph_terms
+    loaded = Recommender.load(rec.save(tmp_path / "bundle"))
+    assert set(loaded.disease_scores) == {"metapath", PATIENT_METAPATH} and loaded.patient_scorers == [PATIENT_METAPATH]
+    assert loaded.patient_graph_terms.paths == rec.patient_graph_terms.paths
+    first = rec.recommend_for_patient(PATIENT, k=3, safety=False)
+    assert [r.explanation for r in loaded.recommend_for_patient(PATIENT, k=3, safety=False)] == [
+        r.explanation for r in first]

@@ -105,6 +105,11 @@ def test_train_prints_every_choice_made_on_validation():
     assert "penalty" not in lines[0]  # the disease blend's penalty is fixed
     assert "metapath chosen on validation MRR (blend 0.300, metapath 0.310); gnn beat" in lines[0]
     assert "ease {'regularization': 2000.0}" in lines[1] and "penalty 0.01" in lines[2]
+    (merged,) = selection_lines({"patient": {
+        "chosen": "blend", "metric": "ndcg@10", "val_ndcg@10": {"blend": 0.86},
+        "new_drugs": {"chosen": "new drugs by their blend", "val_ndcg@10": {"one blend": 0.8675,
+                                                                            "new drugs by their blend": 0.8729}}}})
+    assert merged.endswith("; new drugs: new drugs by their blend (one blend 0.868, new drugs by their blend 0.873)")
 
 
 def test_every_recommender_entry_point_has_a_command(tiny_graph, tmp_path, capsys):

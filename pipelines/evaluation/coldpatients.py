@@ -14,7 +14,7 @@ drug nobody takes; the patient components that can score one are the graph's. Ro
 components as the deployed recommender computes them, alone and summed after standardising each
 over all patients x cold drugs: the conditions' disease scores (``graph``: each drug's best
 standardised metapath score over the patient's conditions; the metapath model fitted as ``rxkg
-train`` fits it, on the graph without the cold drugs' records) and the drugs they take
+train`` fits the patients' one, chosen on validation, on the graph without the cold drugs' records) and the drugs they take
 (``graph_drugs``: the summed graph-profile cosine of each cold drug with the patient's drugs),
 and the people GNN trained on the patients' records without the cold drugs (``people_gnn``: every
 drug embedded from its knowledge-graph neighbourhood, so a drug nobody takes is scored too).
@@ -80,7 +80,8 @@ def patient_cold_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     log(f"  {len(cold)} cold drugs of {len(items)} taken ({int(truth.nnz):,} patient-drug pairs hidden); "
         f"{len(warm)} warm drugs stay")
     clock = Stopwatch()
-    _, selected, task, metapath = fit_metapath(without_drugs(graph, cold), config.train_config())
+    # The metapath model a patient's graph component reads: chosen on validation (patient_side.PATIENT_METAPATH).
+    _, selected, task, metapath = fit_metapath(without_drugs(graph, cold), config.train_config(), combine="validation")
     fitted = clock.lap()
     disease_z = standardise_rows(metapath.score_matrix(np.arange(task.num_dst)))[
         :, pd.Index(task.id_maps["drug"]).get_indexer(cold)]

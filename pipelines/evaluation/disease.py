@@ -50,7 +50,9 @@ def _models(config: EvaluateConfig):
                                             triples_per_epoch=config.kge_triples_per_epoch))
     for encoder in ("rgcn",) if config.quick else ("rgcn", "hetero_sage"):
         yield "model", GNNScorer(GNNConfig(encoder=encoder, epochs=config.gnn_epochs, seed=config.seed))
-    metapath = MetapathModel(seed=config.seed, **(QUICK_METAPATH if config.quick else {}))
+    train = config.train_config()  # the metapath model rxkg train deploys, its folds grouped as this split holds out
+    metapath = MetapathModel(seed=config.seed, combine=train.metapath_combine, fold_by=train.metapath_fold_by,
+                             **(QUICK_METAPATH if config.quick else {}))
     yield "baseline", metapath
     yield "model", _deployed_gnn(config, metapath)
 

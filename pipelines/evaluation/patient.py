@@ -43,7 +43,9 @@ from pipelines.evaluation.conditions_only import conditions_only_sanity
 from pipelines.evaluation.patient_ranking import Truth, per_patient
 from pipelines.evaluation.patient_sparse import skipped_sparse, sparse_patient_protocol
 from pipelines.evaluation.safety_cost import policy_costs
+from recsys.recommender.continuation import ADDED, merges
 from recsys.recommender.patient_records import PatientRecords
+from recsys.recommender.patient_side import PATIENT_METAPATH
 
 __all__ = ["patient_protocols", "PATIENT_METRICS"]
 
@@ -53,7 +55,8 @@ HAS_CONDITION = EdgeType("patient", "has_condition", "disease")
 MODELS = (("popularity", "baseline"), ("most popular given diagnosis", "baseline"), ("repeat last", "baseline"),
           ("running, then last", "baseline"), ("most frequent, then last", "baseline"),
           ("what followed their drugs", "baseline"), ("CF", "model"),
-          ("graph: metapath", "model"), ("graph: GNN", "model"), ("graph: deployed disease blend", "model"),
+          ("graph: metapath", "model"), ("graph: metapath for patients", "model"), ("graph: GNN", "model"),
+          ("graph: deployed component", "model"),
           ("graph: people GNN", "model"))
 #: Baselines that rank only the patient's own drugs (left out of the new-drugs variant).
 OWN_HISTORY = ("repeat last", "running, then last", "most frequent, then last")
@@ -115,16 +118,20 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
         choice = recommender.selection.get(kind, {})
         metric = choice.get("metric", "mrr")  # what the blend was chosen on
         candidates = choice.get(f"val_{metric}", {})
-        hybrid = _evaluated(f"hybrid (deployed: {choice.get('chosen', 'default weights')})", "hybrid", blended, test,
+        merged = kind == "patient" and merges(recommender.weights)  # new drugs ranked by the new-drugs blend
+        deployed = choice.get("chosen", "default weights") + (" + new-drugs blend" if merged else "")
+        hybrid = _evaluated(f"hybrid (deployed: {deployed})", "hybrid", blended, test,
                             order, config, seconds=train_s,
                             val={**_val_metrics(recommender.blend(kind, val.patients)[0], val, order, config),
                                  f"selection {metric}": candidates.get(choice.get("chosen"), float("nan"))},
                             params={"weights": {c: round(w, 4) for c, w in recommender.weights[kind].items()},
+                                    **({"new_drugs": {c: round(w, 4) for c, w in recommender.weights[ADDED].items()},
+                                        "new_drugs_choice": choice.get("new_drugs")} if merged else {}),
                                     f"val_{metric}_of_candidates": {c: round(v, 4) for c, v in candidates.items()},
                                     **({"note": choice["note"]} if choice.get("note") else {})})
         result.models.append(hybrid)
         same = _ablation_rows(result, recommender, trained.ablations.get(kind, {}), kind, test_parts, test, order,
-                              config)
+                              config, trained.ablations.get(ADDED, {}))
         for row in result.models:
             log(f"  [{variant}] {row.model:<34} " + "  ".join(f"{m} {row.means[m]:.3f}" for m in metrics))
         result.info = {"split": split.summary(), "seed": config.seed, "test_patients": len(test.patients),
@@ -185,7 +192,9 @@ class _PatientModels:
                "most frequent, then last": _repeat_last(_then(parts["frequency"], parts["history"])), "CF": parts["cf"],
                "what followed their drugs": parts["sequence"],
                "graph: metapath": rec.condition_scores(ids, ["metapath"]),
-               "graph: deployed disease blend": parts["graph"]}
+               "graph: deployed component": parts["graph"]}  # what the selection chose for their graph component
+        if PATIENT_METAPATH in rec.disease_scores:  # the patients' own, chosen on validation beside an averaged one
+            out["graph: metapath for patients"] = rec.condition_scores(ids, [PATIENT_METAPATH])
         if "gnn" in rec.disease_scores:
             out["graph: GNN"] = rec.condition_scores(ids, ["gnn"])
         if rec.patient_gnn is not None:  # the people GNN trained on the patients' records
@@ -195,22 +204,35 @@ class _PatientModels:
 
 def _ablation_rows(result: ProtocolResult, recommender, ablations: dict[str, dict[str, float]], kind: str,
                    parts: dict[str, np.ndarray], truth: Truth, order: np.ndarray,
-                   config: EvaluateConfig) -> list[str]:
+                   config: EvaluateConfig, added_ablations: dict[str, dict[str, float]]) -> list[str]:
     """One row per ablation of the deployed blend (its components left out, weights chosen again
     on the same validation pairs inside ``run_train``), scored on the same test patients from the
     deployed components' ``parts``; the ablations whose left-out components carry no weight
     equal the hybrid and are only named."""
     from pipelines.patients import ABLATIONS
     from recsys.blend import blend_components
+    from recsys.recommender.continuation import merge_new_drugs
 
+    merged = kind == "patient" and merges(recommender.weights)
+    if merged:  # the deployed list ranks the drugs new to a patient by the new-drugs blend: without that
+        one = blend_components(parts, recommender.weights[kind], False)[0]
+        result.models.append(_evaluated("hybrid with one blend for every drug", "ablation", one, truth, order, config,
+                                        params={"weights": {c: round(w, 4) for c, w in
+                                                            recommender.weights[kind].items()}}))
+    deployed = [recommender.weights[kind]] + ([recommender.weights[ADDED]] if merged else [])
     same = []
     for label, weights in ablations.items():
-        if not any(recommender.weights[kind].get(c, 0.0) for c in ABLATIONS[label]):
+        if not any(w.get(c, 0.0) for w in deployed for c in ABLATIONS[label]):
             same.append(label)
             continue
         scores = blend_components(parts, weights, False)[0]
+        added = added_ablations.get(label) if merged else None
+        if added is not None:  # merged as the deployed list is
+            scores = merge_new_drugs(parts, scores, added)[0]
         result.models.append(_evaluated(f"hybrid {label}", "ablation", scores, truth, order, config,
-                                        params={"weights": {c: round(w, 4) for c, w in weights.items()}}))
+                                        params={"weights": {c: round(w, 4) for c, w in weights.items()},
+                                                **({"new_drugs": {c: round(w, 4) for c, w in added.items()}}
+                                                   if added is not None else {})}))
     return same
 
 

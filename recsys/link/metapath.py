@@ -11,11 +11,11 @@ hybrid uses it as an explainable component.
 The settings are candidates (:mod:`recsys.link.search`): the training examples (random
 drug x disease pairs, or those plus every drug x every training disease, as Rephetio
 does), the feature family (with or without metapaths through doctors and patients) and
-the L2 penalty. By default (deployed) one candidate is chosen on validation MRR.
-``combine="average"``, the mean of every candidate's fit (one logistic model again), ranks
-diseases' drugs better on five seeds of every split, but the patients' graph component,
-which reads these scores, loses with it, so it is not deployed yet (docs/evaluation.md).
-``combine="folds"`` chooses on the training folds' cross-validated MRR.
+the L2 penalty. By default one candidate is chosen on validation MRR. ``combine="average"``,
+the mean of every candidate's fit (one logistic model again), ranks diseases' drugs better on
+five seeds of every split and is what ``rxkg train`` deploys for diseases; the patients' graph
+component keeps a validation-chosen one (docs/evaluation.md). ``combine="folds"`` chooses on
+the training folds' cross-validated MRR.
 
 Features are robust to outliers (:mod:`recsys.link.scaling`): capped at the largest value
 any training indication shows, one pair far beyond every known indication cannot

@@ -2,16 +2,17 @@
 
 Three ways to turn them into one model (``how``):
 
-- ``"average"``: every candidate is fitted on every row of its scheme and the model is
-  their mean, which is again one logistic model on the same features (the mean of the
-  weights), so each score still decomposes into named metapaths. Nothing is chosen, so
-  nothing rides on a handful of held-out pairs; on five seeds of every disease split it
-  ranked better than choosing on validation (docs/evaluation.md).
+- ``"average"`` (what ``rxkg train`` deploys for diseases): every candidate is fitted on
+  every row of its scheme and the model is their mean, which is again one logistic model
+  on the same features (the mean of the weights), so each score still decomposes into
+  named metapaths. Nothing is chosen, so nothing rides on a handful of held-out pairs; on
+  five seeds of every disease split it ranked better than choosing on validation
+  (docs/evaluation.md).
 - ``"folds"``: each candidate is judged on its cross-validated MRR over the training
   folds (:class:`~recsys.link.crossval.FoldRanking`), the better mean winning and a tie
   going to the preferred candidate; only the winner is then fitted on every row.
-- ``"validation"`` (what ``rxkg train`` deploys): judged on validation MRR, a less
-  preferred candidate having to win by a margin.
+- ``"validation"`` (the default; ``rxkg train``'s model for the patients' graph component):
+  judged on validation MRR, a less preferred candidate having to win by a margin.
 
 When choosing, candidates are tried in the model's order of preference: within a scheme
 the penalties on every feature first (each fit warm-starting the next), then the other

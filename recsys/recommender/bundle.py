@@ -7,6 +7,7 @@
       doctor_cf.npz, doctor_popularity.npz, patient_cf.npz   (those the recommender has)
       explain_index.npz      the explanation paths' adjacency (CSR structure per relation)
       metapath_terms.npz     the metapath model's score split by metapath (faithful graph paths)
+      patient_metapath_terms.npz   the same of the patients' own metapath model, when there is one
       people_gnn.npz         the people GNN of the doctors' graph component (its fixed arrays)
       patient_gnn.npz        the people GNN trained on patients' records (``people_gnn`` component)
 
@@ -35,6 +36,8 @@ __all__ = ["save_recommender", "read_recommender_parts", "RECOMMENDER_FORMAT"]
 
 RECOMMENDER_FORMAT = "rxkg-recommender/1"
 CF_PARTS = ("doctor_cf", "doctor_popularity", "patient_cf")
+#: Metapath terms files and the recommender attribute each holds.
+TERMS = {"metapath_terms.npz": "graph_terms", "patient_metapath_terms.npz": "patient_graph_terms"}
 
 
 def save_recommender(recommender: Ranker, path: str | Path, force: bool = False) -> Path:
@@ -49,9 +52,10 @@ def save_recommender(recommender: Ranker, path: str | Path, force: bool = False)
                      drug_ids=np.asarray(recommender.drug_ids, dtype=str))
         write_index(recommender.path_finder.get().matrices, tmp / "explain_index.npz")  # a first explanation reads it: 0.1 s saved
         files = ["disease_scores.npz", "explain_index.npz"]
-        if recommender.graph_terms is not None:
-            recommender.graph_terms.save(tmp / "metapath_terms.npz")
-            files.append("metapath_terms.npz")
+        for name, terms in TERMS.items():
+            if getattr(recommender, terms) is not None:
+                getattr(recommender, terms).save(tmp / name)
+                files.append(name)
         for name, gnn in (("people_gnn", recommender.drug_neighbours.gnn), ("patient_gnn", recommender.patient_gnn)):
             if gnn is not None:
                 gnn.save(tmp / f"{name}.npz")
@@ -89,9 +93,10 @@ def read_recommender_parts(path: str | Path) -> dict[str, Any]:
     parts = {part: CFRecommender.load(path / f"{part}.npz") if f"{part}.npz" in manifest["files"] else None
              for part in CF_PARTS}
     index = path / "explain_index.npz" if "explain_index.npz" in manifest["files"] else None
-    terms = MetapathTerms.load(path / "metapath_terms.npz") if "metapath_terms.npz" in manifest["files"] else None
+    terms = {key: MetapathTerms.load(path / name) if name in manifest["files"] else None
+             for name, key in TERMS.items()}
     gnns = {name: PeopleScorer.load(path / f"{name}.npz") if f"{name}.npz" in manifest["files"] else None
             for name in ("people_gnn", "patient_gnn")}
     return {"graph": graph, "disease_scores": scores, "disease_ids": diseases, "drug_ids": drugs,
             "weights": manifest.get("weights"), "selection": manifest.get("selection"),
-            "explain_index": index, "graph_terms": terms, **gnns, **parts}
+            "explain_index": index, **terms, **gnns, **parts}

@@ -20,7 +20,7 @@ LABELS = {"graph": "graph", "metapath": "graph (metapath model)", "gnn": "graph 
           "popularity": "popularity", "history": "their history", "running": "still running", "diagnosis": "diagnosis",
           "frequency": "how often they took it", "sequence": "what followed their drugs",
           "graph_drugs": "graph (like their drugs)",
-          "people_gnn": "graph (people GNN)"}
+          "people_gnn": "graph (people GNN)", "new_drug": "new to them"}
 
 
 @dataclass(frozen=True)

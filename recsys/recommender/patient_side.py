@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from recsys.people import PeopleScorer
 
 __all__ = ["patient_components", "people_gnn_scores", "PATIENT_COMPONENTS", "PATIENT_ONLY", "CONDITIONS_ONLY",
-           "CONDITIONS_ONLY_WEIGHTS"]
+           "CONDITIONS_ONLY_WEIGHTS", "PATIENT_METAPATH"]
 
 #: Every component a patient's blend weighs.
 PATIENT_COMPONENTS = ("graph", "cf", "popularity", "history", "diagnosis", "running", "frequency", "sequence",
@@ -38,6 +38,12 @@ PATIENT_ONLY = ("history", "diagnosis", "running", "frequency", "sequence", "gra
 #: acetaminophen and heparin above every treatment (11% of the top 10 indications of the condition
 #: or in their ATC class, against 88% for the disease scores).
 CONDITIONS_ONLY = "patient_conditions"
+#: A disease scorer only a patient's graph component may read (never a disease blend's component):
+#: the metapath model chosen on validation, kept beside an averaged one that ranks diseases' drugs
+#: (``rxkg train``'s ``metapath_combine``). Averaging mixes in the fits without the metapaths through
+#: patients, which are what a patient's conditions say about their next drugs: read by patients, the
+#: averaged model fell from Recall@10 0.245 to 0.113 on every later drug (docs/evaluation.md).
+PATIENT_METAPATH = "patient_metapath"
 CONDITIONS_ONLY_WEIGHTS = {"graph": 1.0}
 
 

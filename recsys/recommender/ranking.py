@@ -11,9 +11,10 @@
   the drugs they take, :mod:`~recsys.recommender.patient_side`).
 Each is standardised per entity (:mod:`recsys.blend`); a component that cannot score an entity drops out and
 the result says so. Patients get the safety filter by default, and three weight sets: ``patient``
-(continuation plus new drugs), ``patient_new`` (new only) and ``patient_conditions`` (a new patient known from
-conditions alone); doctors three: ``doctor`` (drugs somebody prescribes), ``doctor_sparse`` (the same for
-prescribers with at most three drugs) and ``doctor_all`` (every drug of the graph).
+(continuation plus new drugs; the new ones by ``patient_new``'s when chosen, :mod:`~recsys.recommender.continuation`),
+``patient_new`` (new only) and ``patient_conditions`` (a new patient known from conditions alone); doctors three:
+``doctor`` (drugs somebody prescribes), ``doctor_sparse`` (the same for prescribers with at most three drugs) and
+``doctor_all`` (every drug of the graph). A patient's ``graph`` may read a disease scorer of its own (PATIENT_METAPATH).
 """
 
 from __future__ import annotations
@@ -34,17 +35,20 @@ from recsys.cf.base import CFRecommender, check_k
 from recsys.link.terms import MetapathTerms
 from recsys.people import PeopleScorer
 from recsys.recommender.explain import ExplainerOnDemand
-from recsys.recommender.fitting import calibrated, choose_patient_graph, fit_on_validation, validation_sample
+from recsys.recommender.continuation import ADDED, NEW_DRUG, merge_new_drugs, merges
+from recsys.recommender.listing import ranked_list
+from recsys.recommender.fitting import choose_patient_graph, fit_on_validation, validation_sample
 from recsys.recommender.diagnosis import ConditionPopularity
 from recsys.recommender.doctor_side import blend_by_history, doctor_components, doctor_kind
-from recsys.recommender.patient_side import CONDITIONS_ONLY, PATIENT_COMPONENTS, PATIENT_ONLY, patient_components
+from recsys.recommender.patient_side import (CONDITIONS_ONLY, PATIENT_COMPONENTS, PATIENT_METAPATH, PATIENT_ONLY,
+                                              patient_components)
 from recsys.recommender.people_graph import DrugNeighbours
 from recsys.recommender.history import PatientHistory
 from recsys.recommender.sequences import DrugSequences
-from recsys.recommender.results import Recommendation, Recommendations
+from recsys.recommender.results import Recommendations
 from recsys.recommender.drugclasses import Combinations
 from recsys.recommender.patient_records import PatientRecords
-from recsys.recommender.safety import Exclusion, PatientContext, SafetyFilter
+from recsys.recommender.safety import PatientContext, SafetyFilter
 
 __all__ = ["Ranker"]
 
@@ -63,7 +67,7 @@ class Ranker:
                  weights: Mapping[str, Mapping[str, float]] | None = None,
                  selection: Mapping[str, dict] | None = None, explain_index: str | Path | None = None,
                  graph_terms: MetapathTerms | None = None, people_gnn: PeopleScorer | None = None,
-                 patient_gnn: PeopleScorer | None = None) -> None:
+                 patient_gnn: PeopleScorer | None = None, patient_graph_terms: MetapathTerms | None = None) -> None:
         self.graph = graph
         self.drug_ids = np.asarray(drug_ids, dtype=object)
         self.drug_index = pd.Index(self.drug_ids)
@@ -82,7 +86,7 @@ class Ranker:
                 raise KGError(f"a disease scorer may not be called {name!r}")
         #: Components per entity kind; the disease scorers together are a patient's "graph".
         self.components: dict[str, tuple[str, ...]] = {
-            "disease": (*self.disease_scores, "popularity"), "doctor": ("graph", "cf", "popularity"),
+            "disease": (*self.disease_scorers, "popularity"), "doctor": ("graph", "cf", "popularity"),
             "patient": PATIENT_COMPONENTS}
         # New drugs only (the patient's own drugs excluded) is another ranking task than
         # continuation plus new drugs: history weighs nothing there, so it has its own weights.
@@ -97,6 +101,8 @@ class Ranker:
         self.doctor_cf, self.doctor_popularity, self.patient_cf = doctor_cf, doctor_popularity, patient_cf
         self.patient_gnn = patient_gnn  # the people GNN trained on patients' records (``people_gnn``)
         self.weights = {kind: dict(weights.get(kind, {})) for kind in self.components}
+        if ADDED in weights:  # new drugs in a patient's list, when chosen (:mod:`~recsys.recommender.continuation`)
+            self.weights[ADDED] = dict(weights[ADDED])
         #: How each choice was made on validation: ``fit_weights`` per kind (validation MRR of
         #: every candidate), the doctor CF model (``doctor_cf``); saved in the bundle.
         self.selection: dict[str, dict] = dict(selection or {})
@@ -125,6 +131,7 @@ class Ranker:
         self.specialties = {d: s for d, s in zip(doctors["id"].tolist(), specialty) if isinstance(s, str) and s}
         self.path_finder = ExplainerOnDemand(graph, explain_index)  # explanations' paths, built on first use
         self.graph_terms = graph_terms  # the metapath model's score split by metapath: faithful paths
+        self.patient_graph_terms = patient_graph_terms  # the same of the patients' own (PATIENT_METAPATH)
         self._columns: dict[int, tuple[CFRecommender, np.ndarray]] = {}
         self._unprescribed: tuple[CFRecommender | None, frozenset[str]] | None = None
 
@@ -214,8 +221,8 @@ class Ranker:
         out: dict[str, np.ndarray] = {}
         if kind == "disease":
             rows = self.disease_index.get_indexer(list(entity_ids))
-            for name, matrix in self.disease_scores.items():
-                out[name] = matrix[rows]
+            for name in self.disease_scorers:
+                out[name] = self.disease_scores[name][rows]
             out["popularity"] = np.tile(np.log1p(self.indication_counts), (n, 1))
         elif kind.startswith("doctor"):
             out.update(doctor_components(self, entity_ids, kind, skip))
@@ -224,6 +231,11 @@ class Ranker:
         else:
             raise KGError(f"unknown entity kind {kind!r}")
         return {name: scores for name, scores in out.items() if name not in skip}
+
+    @property
+    def disease_scorers(self) -> list[str]:
+        """The disease scorers a disease's blend weighs (every one but :data:`PATIENT_METAPATH`)."""
+        return [name for name in self.disease_scores if name != PATIENT_METAPATH]
 
     @property
     def patient_scorers(self) -> list[str] | None:
@@ -271,11 +283,22 @@ class Ranker:
         if kind == "doctor" and by_history:
             return blend_by_history(self, entity_ids, only_weighted)
         parts = self.component_scores(kind, entity_ids, skip=self._unweighted(kind) if only_weighted else ())
-        blended, standardised, dropped, scored = blend_components(parts, self.weights[kind], not only_weighted)
+        blended, standardised, dropped, scored = self.blend_parts(kind, parts, not only_weighted)
         rest = np.flatnonzero(~scored)
         if only_weighted and len(rest) and self._unweighted(kind):
-            blended[rest], _, _, scored[rest] = blend_components(
-                self.component_scores(kind, [entity_ids[i] for i in rest]), self.weights[kind], False)
+            blended[rest], _, _, scored[rest] = self.blend_parts(
+                kind, self.component_scores(kind, [entity_ids[i] for i in rest]), False)
+        return blended, standardised, dropped, scored
+
+    def blend_parts(self, kind: str, parts: dict[str, np.ndarray], keep_standardised: bool = True):
+        """:func:`~recsys.blend.blend_components` of ``parts`` under ``kind``'s weights; a patient's list
+        that continues their drugs scores the drugs new to them by the :data:`ADDED` weights when
+        those were chosen (``standardised`` then marks them: :data:`NEW_DRUG` 1)."""
+        blended, standardised, dropped, scored = blend_components(parts, self.weights[kind], keep_standardised)
+        if kind == "patient" and merges(self.weights):
+            blended, new = merge_new_drugs(parts, blended, self.weights[ADDED])
+            if keep_standardised:
+                standardised[NEW_DRUG] = new.astype(np.float64)
         return blended, standardised, dropped, scored
 
     def calibration(self, kind: str) -> dict[str, float] | None:
@@ -283,6 +306,10 @@ class Ranker:
         return self.selection.get(kind, {}).get("calibration")
 
     def _unweighted(self, kind: str) -> tuple[str, ...]:
+        if kind == "patient" and merges(self.weights):  # two weight sets, told apart by what they took
+            added = self.weights[ADDED]
+            return tuple(name for name, weight in self.weights[kind].items()
+                         if weight == 0.0 and added.get(name, 0.0) == 0.0 and name != "frequency")
         return tuple(name for name, weight in self.weights[kind].items() if weight == 0.0)
 
     def _rank(self, kind: str, entity_id: str, k: int, skip: set[str] = frozenset(),
@@ -291,39 +318,11 @@ class Ranker:
         return self.rank_parts(kind, parts, lambda drug: entity_id, k, skip, context, entity_id)
 
     def rank_parts(self, kind: str, parts: dict[str, np.ndarray], explain_from: Callable[[str], str], k: int,
-                    skip: set[str] = frozenset(), context: PatientContext | None = None,
-                    who: str = "the entity") -> Recommendations:
-        """Rank one entity's blended scores; ``explain_from(drug)`` names the node its paths start at."""
-        blended, standardised, dropped, _ = blend_components(parts, self.weights[kind])
-        if len(dropped) == len(standardised):
-            why = {"doctor": "no claims in the CF data and no specialty",
-                   "patient": "not in the CF data, no mapped conditions"}.get(kind.split("_")[0], "no scores")
-            raise KGError(f"no component can score {who!r} ({why}): nothing to rank it by")
-        order = np.argsort(-blended[0], kind="stable")
-        items: list[Recommendation] = []
-        removed: list[Exclusion] = []
-        notes = ([f"checked against {len(context.current_drugs)} current drug(s), {len(context.allergies)} "
-                  f"allerg(ies) and {len(context.conditions)} condition(s)"] if context is not None else [])
-        for column in order:
-            drug = str(self.drug_ids[column])
-            if drug in skip:
-                continue
-            warnings: list[str] = []
-            if context is not None:
-                reasons, warnings = self.safety.assess(drug, context)
-                if reasons:
-                    removed.extend(reasons)
-                    continue
-            components = {name: (None if np.isnan(z[0, column]) else float(z[0, column]))
-                          for name, z in standardised.items()}
-            product = self.combinations.product_name(drug, self.names)  # never given alone
-            items.append(Recommendation(explain_from(drug), drug, product or self.names.get(drug) or drug,
-                                        float(blended[0, column]), components, notes + warnings, self,
-                                        list(self.combinations.ingredients(drug)),
-                                        float(calibrated(self.calibration(kind), blended[0, column])), kind))
-            if len(items) == k:
-                break
-        return Recommendations(items, removed, dropped)
+                   skip: set[str] = frozenset(), context: PatientContext | None = None,
+                   who: str = "the entity") -> Recommendations:
+        """Rank one entity's blended scores; ``explain_from(drug)`` names the node its paths start at
+        (:func:`~recsys.recommender.listing.ranked_list`)."""
+        return ranked_list(self, kind, parts, explain_from, k, skip, context, who)
 
     # ------------------------------------------------------------- weights
     def fit_weights(self, kind: str, pairs: Sequence[tuple[str, str]],
@@ -354,7 +353,7 @@ class Ranker:
     def _refresh_disease_graph(self) -> None:
         """Standardised blend of the disease scorers (popularity left out): a patient's graph
         component (best over their conditions), similar drugs, new patients."""
-        names = list(self.disease_scores)
+        names = self.disease_scorers
         weights = [self.weights["disease"].get(n, 0.0) for n in names]
         if not any(weights):
             weights = [1.0] * len(names)

@@ -34,6 +34,7 @@ from recsys.cf.base import CFRecommender
 from recsys.recommender.contributions import LABELS, Contribution, Explanation, contributions
 from recsys.recommender.evidence import cf_evidence
 from recsys.recommender.explain import MOLECULAR, ExplanationPath, path_texts
+from recsys.recommender.patient_side import PATIENT_METAPATH
 from recsys.recommender.ranking import Ranker
 
 __all__ = ["explain_pair", "cf_evidence_of"]
@@ -117,13 +118,22 @@ def _graph_source(recommender: Ranker, kind: str, entity_id: str, drug_id: str) 
 
 def _graph_paths(recommender: Ranker, kind: str, disease_id: str, drug_id: str, k: int) -> list[ExplanationPath]:
     explainer = recommender.path_finder.get()
-    if recommender.graph_terms is not None:
-        paths = explainer.model_paths(disease_id, drug_id, recommender.graph_terms, k=2 * k)
+    terms = _terms(recommender, kind)
+    if terms is not None:
+        paths = explainer.model_paths(disease_id, drug_id, terms, k=2 * k)
     else:
         paths = explainer.paths(disease_id, drug_id, k=2 * k)
     if kind != "disease":  # people read clinical reasons first; the order is otherwise the model's
         paths = sorted(paths, key=lambda p: any(recommender.node_types.get(n) in MOLECULAR for n in p.nodes))
     return paths[:k]
+
+
+def _terms(recommender: Ranker, kind: str):
+    """The metapath terms of the model a graph explanation reads: a patient's own metapath model
+    when their graph component reads it, else the disease scorer's (None: no metapath model)."""
+    if kind != "disease" and recommender.patient_scorers == [PATIENT_METAPATH]:
+        return recommender.patient_graph_terms
+    return recommender.graph_terms
 
 
 def _graph_sentence(recommender: Ranker, kind: str, disease_id: str, drug: str,
@@ -133,7 +143,7 @@ def _graph_sentence(recommender: Ranker, kind: str, disease_id: str, drug: str,
     if not paths:
         return f"The graph scores it for {where}, through no path of up to 3 relations that explanations show."
     texts = path_texts(paths, recommender.names)
-    how = "the paths the model weighs most" if recommender.graph_terms is not None else "the strongest paths"
+    how = "the paths the model weighs most" if _terms(recommender, kind) is not None else "the strongest paths"
     return f"The graph links {drug} to {where}; {how}: {'; '.join(texts)}."
 
 
