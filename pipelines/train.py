@@ -193,9 +193,13 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     val_disease_scores = {"metapath": selected.score_matrix(diseases)}
     disease_scores = {"metapath": deployed_metapath.score_matrix(all_diseases)}
     patient_terms, patient_metapath = None, {}
-    # The patients' own, chosen on validation, unless the disease scorer already is (or had one candidate).
+    # The patients' own, chosen on validation, unless the disease scorer already is (or had one candidate):
+    # an averaged model keeps it among its fits; other rules fit it apart.
     if config.metapath_combine != "validation" and len(selected.candidates) > 1 and _has(graph, TAKES):
-        _, for_patients, _, deployed_for_patients = fit_metapath(graph, config, combine="validation")
+        if selected.preferred is not None and deployed_metapath.preferred is not None:
+            for_patients, deployed_for_patients = selected.preferred, deployed_metapath.preferred
+        else:
+            _, for_patients, _, deployed_for_patients = fit_metapath(graph, config, combine="validation")
         val_disease_scores[PATIENT_METAPATH] = for_patients.score_matrix(diseases)
         disease_scores[PATIENT_METAPATH] = deployed_for_patients.score_matrix(all_diseases)
         patient_terms = MetapathTerms.of(deployed_for_patients)

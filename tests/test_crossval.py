@@ -129,3 +129,25 @@ def test_the_averaged_model_is_the_mean_of_every_candidates_fit(monkeypatch):
     assert evaluate_scorer(averaged, task, "test").mrr == 1.0
     again = MetapathModel(**averaged.chosen_settings()).fit(task)
     np.testing.assert_array_equal(again.weights, averaged.weights)
+
+
+def test_an_averaged_model_keeps_the_candidate_the_validation_rule_chooses():
+    task = task_of(*shared_target_graph())
+    grid = {**SMALL, "penalties": (1e-1, 1e-2, 1e-3)}
+    averaged = MetapathModel(**grid, combine="average").fit(task)
+    chosen = MetapathModel(**grid, combine="validation").fit(task)
+    kept = averaged.preferred
+    assert kept is not None and chosen.preferred is None
+    assert {k: kept.chosen[k] for k in ("examples", "family", "penalty", "val_mrr")} == {
+        k: chosen.chosen[k] for k in ("examples", "family", "penalty", "val_mrr")}
+    every = np.arange(task.num_dst)
+    np.testing.assert_allclose(kept.score_matrix(every), chosen.score_matrix(every), rtol=1e-5, atol=1e-5)
+    assert kept.chosen_settings()["penalties"] == (chosen.chosen["penalty"],)  # refits as the one candidate
+    # Refitted (deployment), the averaged model keeps the candidate it kept on validation, by name.
+    settings = averaged.chosen_settings()
+    assert settings["prefer"] == {k: kept.chosen[k] for k in ("examples", "family", "penalty")}
+    again = MetapathModel(**settings).fit(task)
+    assert again.preferred.chosen["penalty"] == kept.chosen["penalty"]
+    np.testing.assert_array_equal(again.preferred.score_matrix(every), kept.score_matrix(every))
+    with pytest.raises(ValueError, match="no averaged candidate"):
+        MetapathModel(**{**settings, "prefer": {"examples": "sampled", "family": "x", "penalty": 1.0}}).fit(task)

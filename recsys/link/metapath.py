@@ -17,6 +17,14 @@ five seeds of every split and is what ``rxkg train`` deploys for diseases; the p
 component keeps a validation-chosen one (docs/evaluation.md). ``combine="folds"`` chooses on
 the training folds' cross-validated MRR.
 
+With ``combine="average"`` the model also keeps the candidate the validation rule would choose
+among its fits (or the one ``prefer`` names), as a model of its own (:attr:`MetapathModel.preferred`):
+the patients' graph component reads that one, at no second fit.
+
+The module is over 400 lines because the features, their cross-fitting, the search and the
+scores all read one fitted state (the metapath list, the degree relations, the scaler) that a
+split would have to pass around.
+
 Features are robust to outliers (:mod:`recsys.link.scaling`): capped at the largest value
 any training indication shows, one pair far beyond every known indication cannot
 dominate a ranking.
@@ -34,6 +42,7 @@ Two departures from Rephetio, both stated:
 
 from __future__ import annotations
 
+import copy
 from typing import Iterator
 
 import numpy as np
@@ -104,7 +113,7 @@ class MetapathModel(LinkScorer):
                  penalties: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1), seed: int = 0,
                  examples: tuple[str, ...] = EXAMPLES, families: tuple[str, ...] = FAMILIES,
                  margin: float = 0.01, cap_quantile: float | None = 0.999, reversals: bool = True,
-                 progress: bool = False) -> None:
+                 prefer: dict | None = None, progress: bool = False) -> None:
         super().__init__()
         self.progress = progress  # a bar over the fit's steps (features, each example scheme, scores)
         for value, allowed, what in ((examples, EXAMPLES, "examples"), (families, FAMILIES, "families")):
@@ -126,6 +135,9 @@ class MetapathModel(LinkScorer):
         self.margin = margin
         self.cap_quantile = cap_quantile
         self.reversals = reversals
+        self.prefer = prefer
+        #: Averaged: the preferred candidate's fit as a model of its own (see the module doc); else None.
+        self.preferred: MetapathModel | None = None
         #: Every candidate's score (``val_mrr`` or ``folds_mrr``) and what the model is (``examples``,
         #: ``family``, ``penalty``, its ``val_mrr``; averaged: every one joined by "+", and ``candidates``).
         self.candidates: list[dict[str, object]] = []
@@ -140,8 +152,10 @@ class MetapathModel(LinkScorer):
                  "fold_by": self.folded_by, "negatives_per_positive": self.negatives_per_positive, "seed": self.seed,
                  "cap_quantile": self.cap_quantile, "reversals": self.reversals}
         if self.combine == "average":
+            prefer = None if self.preferred is None else {k: self.preferred.chosen[k]
+                                                          for k in ("examples", "family", "penalty")}
             return {**fixed, "penalties": self.penalties, "examples": self.examples, "families": self.families,
-                    "combine": "average"}
+                    "combine": "average", "prefer": prefer}
         return {**fixed, "penalties": (self.chosen["penalty"],), "examples": (self.chosen["examples"],),
                 "families": (self.chosen["family"],)}
 
@@ -204,7 +218,7 @@ class MetapathModel(LinkScorer):
 
         search = CandidateSearch(self.examples, self.families, tuple(self.penalties), self.margin,
                                  self._people_columns(), ranking, validation_mrr,
-                                 how=self.combine if self._several() else "validation")
+                                 how=self.combine if self._several() else "validation", prefer=self.prefer)
         self.chosen, (columns, self.weights, self.bias) = search.run(x_all, labels, rows_of, step)
         self.candidates = search.candidates
         self.val_mrr = float(self.chosen["val_mrr"])
@@ -213,8 +227,20 @@ class MetapathModel(LinkScorer):
         self.scaler = scaler.subset(columns)
         bar.set_postfix_str("scores of every pair")
         self.scores_ = self._all_scores(full, task)
+        if search.preferred is not None:
+            self.preferred = self._alongside(*search.preferred, columns, full, task)
         bar.update(1)
         bar.close()
+
+    def _alongside(self, candidate: dict, weights: np.ndarray, bias: float, columns: np.ndarray,
+                   graphs: DWPCGraphs, task: LinkTask) -> "MetapathModel":
+        """A copy of this fitted model that scores with one candidate's fit (``weights`` over every
+        feature, 0 where its family leaves one out; ``columns``: the features this model kept)."""
+        model = copy.copy(self)
+        model.weights, model.bias, model.chosen, model.combine = weights[columns], bias, candidate, "validation"
+        model.val_mrr, model.preferred, model.prefer = float(candidate["val_mrr"]), None, None
+        model.scores_ = model._all_scores(graphs, task)
+        return model
 
     def _examples(self, task: LinkTask, rng: np.random.Generator):
         """Training pairs (indications first), labels, cross-fitting folds and the rows of each scheme."""

@@ -51,8 +51,14 @@ class CandidateSearch:
     ranking: FoldRanking | None
     validation_mrr: Callable[[np.ndarray, np.ndarray], np.ndarray]
     how: str = "validation"
+    #: Averaging: the candidate (``examples``, ``family``, ``penalty``) to keep beside the mean in
+    #: :attr:`preferred`; None: the one the validation rule would choose.
+    prefer: dict | None = None
     #: Every candidate tried, with its score (``folds_mrr`` or ``val_mrr``).
     candidates: list[dict] = field(default_factory=list)
+    #: Averaging: one candidate's fit kept beside the mean, ``(candidate, weights over every
+    #: feature, bias)`` (:attr:`prefer`, or the validation rule's choice among the averaged fits).
+    preferred: tuple[dict, np.ndarray, float] | None = None
 
     def run(self, x: np.ndarray, labels: np.ndarray, rows_of: dict[str, slice],
             step: Callable[[str], None] = lambda _: None) -> tuple[dict, tuple[np.ndarray, np.ndarray, float]]:
@@ -108,10 +114,39 @@ class CandidateSearch:
         mrrs = self._validation_mrrs(fits + [(columns, weights[columns], bias)])
         for candidate, mrr in zip(self.candidates, mrrs):
             candidate["val_mrr"] = mrr
+        kept = self._preferred_index()
+        self.preferred = (dict(self.candidates[kept]), wide[kept], fits[kept][2])
         averaged = {"examples": "+".join(self.examples), "family": "+".join(self.families),
                     "penalty": "+".join(f"{p:g}" for p in sorted(self.penalties, reverse=True)),
                     "candidates": len(fits), "val_mrr": mrrs[-1]}
         return averaged, (columns, weights[columns], bias)
+
+    def _preferred_index(self) -> int:
+        """Which averaged fit :attr:`preferred` keeps: the one :attr:`prefer` names, else the one
+        :meth:`run` would choose on validation from the same scores. Averaging fits the first family
+        at every penalty in the order that rule tries them, so the fits it compares are its own."""
+        if self.prefer is not None:
+            wanted = tuple(self.prefer[k] for k in ("examples", "family", "penalty"))
+            found = [i for i, c in enumerate(self.candidates)
+                     if (c["examples"], c["family"], c["penalty"]) == wanted]
+            if not found:
+                raise ValueError(f"no averaged candidate is {self.prefer}")
+            return found[0]
+        best: int | None = None
+        for scheme in self.examples:
+            mine = [i for i, c in enumerate(self.candidates) if c["examples"] == scheme]
+            first = [i for i in mine if self.candidates[i]["family"] == self.families[0]]
+            if not first:
+                continue
+            penalty = self.candidates[max(first, key=lambda i: _score(self.candidates[i]))]["penalty"]
+            tried = first + [i for family in self.families[1:] for i in mine
+                             if self.candidates[i]["family"] == family and self.candidates[i]["penalty"] == penalty]
+            for i in tried:
+                if best is None or _score(self.candidates[i]) > _score(self.candidates[best]) + self._margin(
+                        self.candidates[i], self.candidates[best]):
+                    best = i
+        assert best is not None, "the search had no candidate"
+        return best
 
     def _validation_mrrs(self, fits: list[tuple[np.ndarray, np.ndarray, float]]) -> list[float]:
         weights = np.stack([_widened(f, len(self.people)) for f in fits], axis=1)
