@@ -28,7 +28,7 @@ import numpy as np
 from recsys.ascent import OBJECTIVES
 from recsys.blend import blend_components, bootstrap_support
 
-__all__ = ["ADDED", "NEW_DRUG", "added_weights", "merge_new_drugs", "choose_continuation", "merges"]
+__all__ = ["ADDED", "NEW_DRUG", "added_weights", "merge_new_drugs", "choose_continuation", "merges", "scored_by"]
 
 #: The weight set of the drugs new to a patient in a list that also continues their drugs.
 ADDED = "patient_added"
@@ -52,6 +52,16 @@ def added_weights(new_weights: Mapping[str, float], all_calibration: Mapping[str
 def merges(weights: Mapping[str, Mapping[str, float]]) -> bool:
     """Whether ``weights`` (a ranker's, by kind) merge a patient's list (an :data:`ADDED` set was chosen)."""
     return NEW_DRUG in weights.get(ADDED, {})
+
+
+def scored_by(kind: str, components: dict[str, float | None], added: np.ndarray | None, column: int) -> str:
+    """The weight set that scored the drug in ``column`` of a one-entity list under ``kind``:
+    :data:`ADDED` where ``added`` (the list's :data:`NEW_DRUG` mark) says it is new to the patient,
+    which then also joins the drug's ``components`` (its value 1), else ``kind``."""
+    if added is None or not added[0, column]:
+        return kind
+    components[NEW_DRUG] = 1.0
+    return ADDED
 
 
 def merge_new_drugs(parts: Mapping[str, np.ndarray], blended: np.ndarray, added: Mapping[str, float]

@@ -16,7 +16,7 @@ from kg.atc import drug_atc_codes
 from kg.errors import KGError
 from recsys.cf.base import check_k, top_k
 from recsys.cf.profile import DoctorProfile, profile_doctor as profile_prescriber
-from recsys.recommender.continuation import ADDED, NEW_DRUG
+from recsys.recommender.continuation import NEW_DRUG, scored_by
 from recsys.recommender.doctor_side import doctor_kind, known_drug_counts, neutral_fill
 from recsys.recommender.evidence import closest_drugs
 from recsys.recommender.patient_side import CONDITIONS_ONLY, people_gnn_scores
@@ -209,11 +209,8 @@ def explain(ranker: Ranker, entity_id: str, drug_id: str, k: int = 3, exclude_cu
     blended, standardised, _, _ = ranker.blend(kind, [entity_id])
     column = ranker.drug_index.get_loc(drug_id)
     added = standardised.pop(NEW_DRUG, None)
-    if added is not None and added[0, column]:
-        kind = ADDED  # a drug new to them in a list that continues their drugs (as ranked_list says)
     components = {n: None if np.isnan(z[0, column]) else float(z[0, column]) for n, z in standardised.items()}
-    if kind == ADDED:
-        components[NEW_DRUG] = 1.0
+    kind = scored_by(kind, components, added, column)  # as ranked_list says
     why = ranker.explain_pair(kind, entity_id, drug_id, components, k)
     return {"drug_id": drug_id, "name": ranker.names.get(drug_id) or drug_id, "score": float(blended[0, column]),
             "components": components, "contributions": [c.as_dict() for c in why.contributions],

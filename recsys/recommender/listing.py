@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 
 from kg.errors import KGError
-from recsys.recommender.continuation import ADDED, NEW_DRUG
+from recsys.recommender.continuation import NEW_DRUG, scored_by
 from recsys.recommender.fitting import calibrated
 from recsys.recommender.results import Recommendation, Recommendations
 from recsys.recommender.safety import Exclusion, PatientContext
@@ -49,9 +49,7 @@ def ranked_list(ranker, kind: str, parts: dict[str, np.ndarray], explain_from: C
                 continue
         components = {name: (None if np.isnan(z[0, column]) else float(z[0, column]))
                       for name, z in standardised.items()}
-        ranked_by = ADDED if added is not None and added[0, column] else kind
-        if ranked_by == ADDED:  # its score is the ADDED weights' sum: this part is one of them
-            components[NEW_DRUG] = 1.0
+        ranked_by = scored_by(kind, components, added, column)  # ADDED: new to the patient
         product = ranker.combinations.product_name(drug, ranker.names)  # never given alone
         items.append(Recommendation(explain_from(drug), drug, product or ranker.names.get(drug) or drug,
                                     float(blended[0, column]), components, notes + warnings, ranker,
