@@ -106,8 +106,9 @@ class TrainConfig:
     metapath_families: tuple[str, ...] = ("with people", "without people")  # recsys.link.metapath.FAMILIES
     #: How the metapath model's candidates become the disease scorer (``MetapathModel(combine=...)``):
     #: "average" (their mean: better disease rankings on five seeds of every split, docs/evaluation.md),
-    #: "validation" or "folds" (one chosen). Unless "validation", a model chosen on validation is fitted
-    #: beside it for the patients' graph component (:data:`~recsys.recommender.patient_side.PATIENT_METAPATH`).
+    #: "validation" or "folds" (one chosen). Unless "validation", the patients' graph component gets a
+    #: model chosen on validation beside it (:data:`~recsys.recommender.patient_side.PATIENT_METAPATH`): the
+    #: averaged model keeps it among its own fits (``MetapathModel.preferred``), "folds" fits it apart.
     metapath_combine: str = "average"
     #: How its cross-fitting folds group the training indications (``MetapathModel(fold_by=...)``):
     #: "auto" groups them as the validation pairs are held out (by pair on a random split, as here).
@@ -203,7 +204,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
         val_disease_scores[PATIENT_METAPATH] = for_patients.score_matrix(diseases)
         disease_scores[PATIENT_METAPATH] = deployed_for_patients.score_matrix(all_diseases)
         patient_terms = MetapathTerms.of(deployed_for_patients)
-        patient_metapath = {"patient_metapath": {"chosen": for_patients.chosen}}
+        patient_metapath = {PATIENT_METAPATH: {"chosen": for_patients.chosen}}
     stage("metapath model")
     gnn_epochs = None
     if config.gnn is not None:

@@ -78,7 +78,7 @@ class CandidateSearch:
                 tried += self._try(scheme, family, [penalty], x, labels, rows)
             for candidate in tried:
                 self.candidates.append({k: v for k, v in candidate.items() if k != "fitted"})
-                if best is None or _score(candidate) > _score(best) + self._margin(candidate, best):
+                if self._replaces(candidate, best):
                     best = candidate
         assert best is not None, "the search had no candidate"
         fitted = best.pop("fitted", None)
@@ -142,11 +142,14 @@ class CandidateSearch:
             tried = first + [i for family in self.families[1:] for i in mine
                              if self.candidates[i]["family"] == family and self.candidates[i]["penalty"] == penalty]
             for i in tried:
-                if best is None or _score(self.candidates[i]) > _score(self.candidates[best]) + self._margin(
-                        self.candidates[i], self.candidates[best]):
+                if self._replaces(self.candidates[i], None if best is None else self.candidates[best]):
                     best = i
         assert best is not None, "the search had no candidate"
         return best
+
+    def _replaces(self, candidate: dict, incumbent: dict | None) -> bool:
+        """Whether the choosing rule keeps ``candidate`` over ``incumbent`` (None: nothing kept yet)."""
+        return incumbent is None or _score(candidate) > _score(incumbent) + self._margin(candidate, incumbent)
 
     def _validation_mrrs(self, fits: list[tuple[np.ndarray, np.ndarray, float]]) -> list[float]:
         weights = np.stack([_widened(f, len(self.people)) for f in fits], axis=1)
