@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from kg.errors import KGError
@@ -23,10 +24,12 @@ from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 from recsys.recommender.continuation import ADDED, added_weights
 
-__all__ = ["ABLATIONS", "PATIENT_BLEND_METRIC", "PATIENT_PENALTIES", "fit_patient_blends", "fit_continuation",
+__all__ = ["ABLATIONS", "PATIENT_BLEND_METRIC", "PATIENT_PENALTIES", "fit_patient_blends", "fit_continuation", "validation_parts",
            "patient_time_split", "interaction_pairs"]
 
 TAKES = EdgeType("patient", "takes", "drug")
+#: A blend's validation sample: its entities' components (entities x drugs), positives and usable pairs.
+ValidationParts = tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]
 #: The patient blend's ablations: components left out, the weights chosen again without them.
 ABLATIONS: dict[str, tuple[str, ...]] = {"without history": ("history", "running", "frequency", "sequence"),
                                          "without CF": ("cf",),
@@ -57,18 +60,22 @@ def fit_patient_blends(validation, patient_time, patient_split, seed: int, ablat
     calibrations: dict[str, dict[str, dict | None]] = {}  # the ablations' (each blend's Platt scaling)
 
     def fit(kind: str, pairs: list[tuple[str, str]], known: list[tuple[str, str]] | tuple = (),
-            ablate: bool = ablations) -> None:
+            ablate: bool = ablations, keep: bool = False) -> ValidationParts | None:
+        """Fit ``kind``'s weights; its validation components (scored once, after the fit chose the
+        patients' graph scorer) serve the ablations and, with ``keep``, the caller."""
         validation.fit_weights(kind, pairs, known=known, penalty=PATIENT_PENALTIES, seed=seed,
                                metric=PATIENT_BLEND_METRIC)
+        sample = validation_parts(validation, kind, pairs, known, seed) if ablate or keep else None
         if ablate:
-            out[kind], calibrations[kind] = _ablations(validation, kind, pairs, known, seed)
+            out[kind], calibrations[kind] = _ablations(validation, kind, sample, seed)
+        return sample
 
     if patient_time is not None:
         later, new, history = _time_pairs(patient_time, validation.drug_index)
-        fit("patient", later)
+        every_later = fit("patient", later, keep=bool(new))
         if new:
             fit("patient_new", new, history)
-            merged = fit_continuation(validation, later, seed)
+            merged = fit_continuation(validation, every_later, seed)
             if merged and ablations and all(c is not None for cs in calibrations.values() for c in cs.values()):
                 # the ablations' lists are merged as the deployed one is
                 out[ADDED] = {label: added_weights(out["patient_new"][label], calibrations["patient"][label],
@@ -83,16 +90,25 @@ def fit_patient_blends(validation, patient_time, patient_split, seed: int, ablat
     return out
 
 
-def fit_continuation(ranker, pairs: list[tuple[str, str]], seed: int) -> bool:
-    """Choose on the ``patient`` weights' validation ``pairs`` whether ``ranker``'s (both patient
-    blends fitted) list that continues a patient's drugs ranks the new ones by the ``patient_new``
-    blend (:mod:`recsys.recommender.continuation`); records the choice in ``selection["patient"]``
-    and returns whether it does."""
-    from recsys.recommender.continuation import choose_continuation
+def validation_parts(ranker, kind: str, pairs: list[tuple[str, str]], known: list[tuple[str, str]] | tuple,
+                     seed: int) -> ValidationParts:
+    """``kind``'s validation sample as its weights are fitted on it
+    (:func:`~recsys.recommender.fitting.validation_sample`), with ``ranker``'s components of it."""
     from recsys.recommender.fitting import validation_sample
 
-    entities, positives, usable = validation_sample(ranker.drug_index, pairs, (), 2000, seed)
-    added, record = choose_continuation(ranker.component_scores("patient", entities), ranker.weights["patient"],
+    entities, positives, usable = validation_sample(ranker.drug_index, pairs, known, 2000, seed)
+    return ranker.component_scores(kind, entities), positives, usable
+
+
+def fit_continuation(ranker, sample: ValidationParts, seed: int) -> bool:
+    """Choose on the ``patient`` weights' validation ``sample`` (:func:`validation_parts`) whether
+    ``ranker``'s (both patient blends fitted) list that continues a patient's drugs ranks the new
+    ones by the ``patient_new`` blend (:mod:`recsys.recommender.continuation`); records the choice
+    in ``selection["patient"]`` and returns whether it does."""
+    from recsys.recommender.continuation import choose_continuation
+
+    parts, positives, usable = sample
+    added, record = choose_continuation(parts, ranker.weights["patient"],
                                         (ranker.calibration("patient"), ranker.calibration("patient_new")),
                                         ranker.weights["patient_new"], positives, usable, PATIENT_BLEND_METRIC, seed)
     ranker.selection["patient"]["new_drugs"] = record
@@ -102,14 +118,13 @@ def fit_continuation(ranker, pairs: list[tuple[str, str]], seed: int) -> bool:
     return added is not None
 
 
-def _ablations(validation, kind: str, pairs: list[tuple[str, str]], known: list[tuple[str, str]] | tuple,
-               seed: int) -> tuple[dict[str, dict[str, float]], dict[str, dict | None]]:
-    """The weights ``kind``'s blend gets on the same validation pairs without each ablation's
+def _ablations(validation, kind: str, sample: ValidationParts, seed: int
+               ) -> tuple[dict[str, dict[str, float]], dict[str, dict | None]]:
+    """The weights ``kind``'s blend gets on the same validation ``sample`` without each ablation's
     components (chosen as the deployed weights are: :func:`fit_on_validation`), and their calibrations."""
-    from recsys.recommender.fitting import fit_on_validation, validation_sample
+    from recsys.recommender.fitting import fit_on_validation
 
-    entities, positives, usable = validation_sample(validation.drug_index, pairs, known, 2000, seed)
-    parts = validation.component_scores(kind, entities)
+    parts, positives, usable = sample
     out, calibrations = {}, {}
     for label, left_out in ABLATIONS.items():
         kept = [c for c in validation.components[kind] if c not in left_out]
