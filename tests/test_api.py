@@ -443,17 +443,18 @@ def test_drugs_still_running_rank_above_more_recent_stopped_ones():
     from kg.graph import KnowledgeGraph
     from recsys.recommender.history import PatientHistory
 
-    nodes = pd.DataFrame({"id": ["patient:x:1", "drug:A", "drug:B", "drug:C"],
-                          "type": ["patient", "drug", "drug", "drug"], "name": [None, "A", "B", "C"]})
-    takes = pd.DataFrame({"src": ["patient:x:1"] * 3, "dst": ["drug:A", "drug:B", "drug:C"],
-                          "time": pd.to_datetime(["2020-01-01", "2020-02-01", "2020-03-01"]),
-                          "end_time": pd.to_datetime([None, "2020-02-10", "2020-03-05"])})
+    nodes = pd.DataFrame({"id": ["patient:x:1", "drug:A", "drug:B", "drug:C", "drug:E"],
+                          "type": ["patient", "drug", "drug", "drug", "drug"], "name": [None, "A", "B", "C", "E"]})
+    takes = pd.DataFrame({"src": ["patient:x:1"] * 4, "dst": ["drug:A", "drug:B", "drug:C", "drug:E"],
+                          "time": pd.to_datetime(["2020-01-01", "2020-02-01", "2020-03-01", "2020-02-15"]),
+                          "end_time": pd.to_datetime([None, "2020-02-10", "2020-03-05", "2020-03-01"])})
     graph = KnowledgeGraph(nodes, {EdgeType("patient", "takes", "drug"): takes}, {})
-    history = PatientHistory(graph, ["drug:A", "drug:B", "drug:C", "drug:D"])
+    history = PatientHistory(graph, ["drug:A", "drug:B", "drug:C", "drug:D", "drug:E"])
     recency, running = history.scores(["patient:x:1"])[0], history.scores(["patient:x:1"], True)[0]
-    assert list(np.argsort(-recency)[:3]) == [2, 1, 0]      # repeat-last: C (latest start) first
-    # A (no stop) and C (stopping after the latest record) are running; B stopped, so it comes last
-    assert list(np.argsort(-running)[:3]) == [2, 0, 1]
+    assert list(np.argsort(-recency)[:4]) == [2, 4, 1, 0]      # repeat-last: C (latest start) first
+    # A (no stop) and C (stopping after the latest record) are running; E stopped when C started (a
+    # switch) and B before, so they follow by recency
+    assert list(np.argsort(-running)[:4]) == [2, 0, 4, 1]
     assert recency[3] == running[3] == 0.0                  # never taken
 
 

@@ -58,8 +58,10 @@ class PatientHistory:
                               "time": times.fillna(pd.Timestamp.min), "end": ends})
         frame = frame[frame["drug"] >= 0]
         # Open: no stop, or a stop after the patient's latest start (still running at their last record).
+        # A stop at that start is a switch, not a drug still running: on the evaluation's validation
+        # patients, 16 of 76 such drugs were taken after the cutoff, against all 406 without a stop.
         latest = frame.groupby("patient")["time"].transform("max")
-        frame["open"] = frame["end"].isna() | (frame["end"] >= latest)
+        frame["open"] = frame["end"].isna() | (frame["end"] > latest)
         last = frame.groupby(["patient", "drug"], sort=False).agg(time=("time", "max"), open=("open", "any"))
         last = last.reset_index()
         last["recency"] = last.groupby("patient")["time"].rank(method="average", ascending=True)
