@@ -220,6 +220,7 @@ def test_the_patients_own_metapath_model_is_read_by_patients_only_and_survives_a
     rec.selection["patient_graph"] = {"scorers": [PATIENT_METAPATH]}
     graph_part = rec.component_scores("patient", [PATIENT])["graph"]
     np.testing.assert_allclose(graph_part, rec.condition_scores([PATIENT], [PATIENT_METAPATH]))
+    assert rec.disease_z_of([PATIENT_METAPATH]) is rec.disease_z_of((PATIENT_METAPATH,))  # standardised once
     assert not np.allclose(graph_part, rec.condition_scores([PATIENT], ["metapath"]), equal_nan=True)
     assert _terms(rec, "patient") is rec.patient_graph_terms and _terms(rec, "disease") is rec.graph_terms
     loaded = Recommender.load(rec.save(tmp_path / "bundle"))

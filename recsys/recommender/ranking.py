@@ -92,8 +92,8 @@ class Ranker:
         # continuation plus new drugs: history weighs nothing there, so it has its own weights.
         self.components["patient_new"] = self.components["patient"]
         self.components[CONDITIONS_ONLY] = self.components["patient"]  # a new patient without drugs
-        self.components["doctor_all"] = self.components["doctor"]  # never-prescribed drugs compete: other weights
-        self.components["doctor_sparse"] = self.components["doctor"]  # at most three known drugs: other weights
+        # Never-prescribed drugs compete (doctor_all), at most three known drugs (doctor_sparse): other weights.
+        self.components["doctor_all"] = self.components["doctor_sparse"] = self.components["doctor"]
         weights = dict(weights or {})
         for kind, older in (("patient_new", "patient"), ("doctor_sparse", "doctor"), (CONDITIONS_ONLY, "patient_new")):
             if older in weights:  # a bundle from before this weight set: the older one serves both
@@ -247,10 +247,13 @@ class Ranker:
         """Standardised disease scores: the disease blend, or ``scorers`` blended with equal weights."""
         if scorers is None:
             return self.disease_z
-        unknown = [s for s in scorers if s not in self.disease_scores]
-        if unknown:
-            raise KGError(f"unknown disease scorer(s) {unknown}; known: {list(self.disease_scores)}")
-        return standardise_rows(blend_scores([self.disease_scores[s] for s in scorers], [1.0] * len(scorers)))
+        key = tuple(scorers)
+        if key not in self._z_of:  # once per choice: a patient's graph component reads them on every call
+            unknown = [s for s in key if s not in self.disease_scores]
+            if unknown:
+                raise KGError(f"unknown disease scorer(s) {unknown}; known: {list(self.disease_scores)}")
+            self._z_of[key] = standardise_rows(blend_scores([self.disease_scores[s] for s in key], [1.0] * len(key)))
+        return self._z_of[key]
 
     def condition_scores(self, patient_ids: Sequence[str], scorers: Sequence[str] | None = None) -> np.ndarray:
         """The patients' graph component: per drug, the best standardised disease score over
@@ -358,14 +361,12 @@ class Ranker:
         if not any(weights):
             weights = [1.0] * len(names)
         self.disease_z = standardise_rows(blend_scores([self.disease_scores[n] for n in names], weights))
+        self._z_of: dict[tuple[str, ...], np.ndarray] = {}  # disease_z_of's, per choice of scorers
 
     # ------------------------------------------------------------- helpers
     def _per_drug_counts(self, edges: pd.DataFrame | None, column: str) -> np.ndarray:
-        counts = np.zeros(len(self.drug_ids))
-        if edges is not None and len(edges):
-            positions = self.drug_index.get_indexer(edges[column])
-            counts += np.bincount(positions[positions >= 0], minlength=len(self.drug_ids))
-        return counts
+        positions = self.drug_index.get_indexer(edges[column]) if edges is not None and len(edges) else np.empty(0, int)
+        return np.bincount(positions[positions >= 0], minlength=len(self.drug_ids)).astype(np.float64)
 
     @staticmethod
     def knows(model: CFRecommender | None, entity_id: str) -> bool:
