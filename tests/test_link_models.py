@@ -237,12 +237,13 @@ def test_stacked_gnn_fits_its_own_prior_and_checks_the_one_given(task):
 
 
 def test_metapath_scores_without_pairs_match_a_full_recomputation(task, metapath):
-    # scores_without reuses the part of the score that never walks `treats`; it must equal
-    # scoring every feature again on the graph without the pairs.
+    # scores_without reuses the part of the score that never walks `treats`, and every other
+    # relation's weighted matrix; it must equal scoring every feature again on the graph without
+    # the pairs, all of its matrices weighted anew.
     from recsys.link.dwpc import DWPCGraphs
 
     pairs = task.train_pairs[::3]
-    graphs = DWPCGraphs.of(metapath._without(metapath._base, metapath._target, pairs, task), metapath.damping)
+    graphs = DWPCGraphs.of({**metapath._base, **metapath._without(pairs, task)}, metapath.damping)
     np.testing.assert_allclose(metapath.scores_without(pairs), metapath._all_scores(graphs, task), rtol=1e-6,
                                atol=1e-6)
     np.testing.assert_allclose(metapath.scores_without(pairs[:0]), metapath.score_matrix(np.arange(task.num_dst)),

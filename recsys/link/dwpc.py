@@ -95,6 +95,12 @@ class DWPCGraphs:
         return cls({e: degree_weighted(m, damping) for e, m in matrices.items()},
                    {e: np.asarray(m.sum(axis=1)).ravel() for e, m in matrices.items()})
 
+    def replacing(self, matrices: dict[MetaEdge, sp.csr_matrix], damping: float) -> "DWPCGraphs":
+        """These graphs with ``matrices`` in place of their metaedges' (a fold's target relation);
+        every other metaedge's weighted matrix is shared, not computed again."""
+        changed = DWPCGraphs.of(matrices, damping)
+        return DWPCGraphs({**self.weighted, **changed.weighted}, {**self.degrees, **changed.degrees})
+
     def dwpc(self, path: Metapath, dst_cols: np.ndarray) -> np.ndarray:
         """Dense (n_src, len(dst_cols)) DWPC along ``path`` to the chosen destination nodes."""
         return next(iter(self.dwpc_many([path], dst_cols)))[1]

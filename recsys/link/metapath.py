@@ -180,10 +180,10 @@ class MetapathModel(LinkScorer):
         pairs, labels, fold, rows_of = self._examples(task, rng)
         self._base, self._target = base, target
         self._fixed_part: np.ndarray | None = None  # set by _all_scores, read by scores_without
-        full = DWPCGraphs.of(base, self.damping)
+        full = self._graphs = DWPCGraphs.of(base, self.damping)
         positives = task.train_pairs
-        fold_graphs = [DWPCGraphs.of(self._without(base, target, positives[fold[:len(positives)] == k], task),
-                                     self.damping) for k in range(self.folds)]
+        fold_graphs = [full.replacing(self._without(positives[fold[:len(positives)] == k], task), self.damping)
+                       for k in range(self.folds)]
         raw_train = self._raw_features(full, fold_graphs, pairs, fold)
         # Constant features (metapaths no training pair has) carry nothing: drop them.
         varies = raw_train.max(axis=0) > raw_train.min(axis=0)
@@ -282,13 +282,14 @@ class MetapathModel(LinkScorer):
         self.src_degree_edges = [e for e, k in zip(self.src_degree_edges, keep[n_p:n_p + n_s]) if k]
         self.dst_degree_edges = [e for e, k in zip(self.dst_degree_edges, keep[n_p + n_s:]) if k]
 
-    def _without(self, base: dict[MetaEdge, sp.csr_matrix], target: MetaEdge, pairs: np.ndarray,
-                 task: LinkTask) -> dict[MetaEdge, sp.csr_matrix]:
+    def _without(self, pairs: np.ndarray, task: LinkTask) -> dict[MetaEdge, sp.csr_matrix]:
+        """The target relation's matrices (both directions) without ``pairs``."""
+        base, target = self._base, self._target
         removed = sp.csr_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])),
                                 shape=(task.num_src, task.num_dst))
         forward = base[target] - base[target].multiply(removed)
         forward.eliminate_zeros()
-        return {**base, target: sp.csr_matrix(forward), target.reverse(): sp.csr_matrix(forward.T)}
+        return {target: sp.csr_matrix(forward), target.reverse(): sp.csr_matrix(forward.T)}
 
     def _uses_target(self, path: Metapath) -> bool:
         return any(e.base == self.relation for e in path)
@@ -410,7 +411,7 @@ class MetapathModel(LinkScorer):
         # Most features (270 of 354 paths on the shipped graph) never walk the target
         # relation: their part of the score is the same on every view, computed once.
         assert self._fixed_part is not None  # the part of every view that never walks the target (_all_scores)
-        graphs = DWPCGraphs.of(self._without(self._base, self._target, pairs, self.task), self.damping)
+        graphs = self._graphs.replacing(self._without(pairs, self.task), self.damping)
         varying = self._linear_part(graphs, self.task, target_columns)
         return (self._fixed_part + varying + self.bias).astype(np.float32)
 
