@@ -148,6 +148,11 @@ def test_an_averaged_model_keeps_the_candidate_the_validation_rule_chooses():
     assert settings["prefer"] == {k: kept.chosen[k] for k in ("examples", "family", "penalty")}
     again = MetapathModel(**settings).fit(task)
     assert again.preferred.chosen["penalty"] == kept.chosen["penalty"]
+    # Its scores are made when first read (a disease ranking never reads them), views too.
+    assert again.preferred.scores_ is None
+    pairs = task.train_pairs[:2]
+    np.testing.assert_allclose(again.preferred.scores_without(pairs), chosen.scores_without(pairs), rtol=1e-5,
+                               atol=1e-5)
     np.testing.assert_array_equal(again.preferred.score_matrix(every), kept.score_matrix(every))
     with pytest.raises(ValueError, match="no averaged candidate"):
         MetapathModel(**{**settings, "prefer": {"examples": "sampled", "family": "x", "penalty": 1.0}}).fit(task)

@@ -180,6 +180,7 @@ class MetapathModel(LinkScorer):
         pairs, labels, fold, rows_of = self._examples(task, rng)
         self._base, self._target = base, target
         self._fixed_part: np.ndarray | None = None  # set by _all_scores, read by scores_without
+        self._pending: tuple[DWPCGraphs, LinkTask] | None = None  # a kept candidate's scores, made on first read
         full = self._graphs = DWPCGraphs.of(base, self.damping)
         positives = task.train_pairs
         fold_graphs = [full.replacing(self._without(positives[fold[:len(positives)] == k], task), self.damping)
@@ -235,11 +236,13 @@ class MetapathModel(LinkScorer):
     def _alongside(self, candidate: dict, weights: np.ndarray, bias: float, columns: np.ndarray,
                    graphs: DWPCGraphs, task: LinkTask) -> "MetapathModel":
         """A copy of this fitted model that scores with one candidate's fit (``weights`` over every
-        feature, 0 where its family leaves one out; ``columns``: the features this model kept)."""
+        feature, 0 where its family leaves one out; ``columns``: the features this model kept). Its
+        scores of every pair are computed when first read (:meth:`_scores`): a patient's graph
+        component reads them, a ranking of diseases' drugs never does (a second of every fit)."""
         model = copy.copy(self)
         model.weights, model.bias, model.chosen, model.combine = weights[columns], bias, candidate, "validation"
         model.val_mrr, model.preferred, model.prefer = float(candidate["val_mrr"]), None, None
-        model.scores_ = model._all_scores(graphs, task)
+        model.scores_, model._fixed_part, model._pending = None, None, (graphs, task)
         return model
 
     def _examples(self, task: LinkTask, rng: np.random.Generator):
@@ -396,7 +399,13 @@ class MetapathModel(LinkScorer):
     # --------------------------------------------------------------- scoring
     def score_matrix(self, dst_index: np.ndarray) -> np.ndarray:
         self._fitted()
-        return self.scores_[np.asarray(dst_index, dtype=np.int64)]
+        return self._scores()[np.asarray(dst_index, dtype=np.int64)]
+
+    def _scores(self) -> np.ndarray:
+        """Every pair's scores (diseases x drugs); a kept candidate's are computed on first read."""
+        if self._pending is not None:
+            self.scores_, self._pending = self._all_scores(*self._pending), None
+        return self.scores_
 
     def scores_without(self, pairs: np.ndarray) -> np.ndarray:
         """(num_dst, num_src) scores on the training graph without the indications ``pairs``.
@@ -407,6 +416,7 @@ class MetapathModel(LinkScorer):
         """
         self._fitted()
         pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        self._scores()  # sets the part of every view that never walks the target
         target_columns = self._target_columns()
         # Most features (270 of 354 paths on the shipped graph) never walk the target
         # relation: their part of the score is the same on every view, computed once.
