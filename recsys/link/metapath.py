@@ -180,7 +180,6 @@ class MetapathModel(LinkScorer):
         pairs, labels, fold, rows_of = self._examples(task, rng)
         self._base, self._target = base, target
         self._fixed_part: np.ndarray | None = None  # set by _all_scores, read by scores_without
-        self._pending: tuple[DWPCGraphs, LinkTask] | None = None  # a kept candidate's scores, made on first read
         full = self._graphs = DWPCGraphs.of(base, self.damping)
         positives = task.train_pairs
         fold_graphs = [full.replacing(self._without(positives[fold[:len(positives)] == k], task), self.damping)
@@ -229,12 +228,11 @@ class MetapathModel(LinkScorer):
         bar.set_postfix_str("scores of every pair")
         self.scores_ = self._all_scores(full, task)
         if search.preferred is not None:
-            self.preferred = self._alongside(*search.preferred, columns, full, task)
+            self.preferred = self._alongside(*search.preferred, columns)
         bar.update(1)
         bar.close()
 
-    def _alongside(self, candidate: dict, weights: np.ndarray, bias: float, columns: np.ndarray,
-                   graphs: DWPCGraphs, task: LinkTask) -> "MetapathModel":
+    def _alongside(self, candidate: dict, weights: np.ndarray, bias: float, columns: np.ndarray) -> "MetapathModel":
         """A copy of this fitted model that scores with one candidate's fit (``weights`` over every
         feature, 0 where its family leaves one out; ``columns``: the features this model kept). Its
         scores of every pair are computed when first read (:meth:`_scores`): a patient's graph
@@ -242,7 +240,7 @@ class MetapathModel(LinkScorer):
         model = copy.copy(self)
         model.weights, model.bias, model.chosen, model.combine = weights[columns], bias, candidate, "validation"
         model.val_mrr, model.preferred, model.prefer = float(candidate["val_mrr"]), None, None
-        model.scores_, model._fixed_part, model._pending = None, None, (graphs, task)
+        model.scores_, model._fixed_part = None, None  # on the same graphs and task as this model
         return model
 
     def _examples(self, task: LinkTask, rng: np.random.Generator):
@@ -403,8 +401,8 @@ class MetapathModel(LinkScorer):
 
     def _scores(self) -> np.ndarray:
         """Every pair's scores (diseases x drugs); a kept candidate's are computed on first read."""
-        if self._pending is not None:
-            self.scores_, self._pending = self._all_scores(*self._pending), None
+        if self.scores_ is None:
+            self.scores_ = self._all_scores(self._graphs, self.task)
         return self.scores_
 
     def scores_without(self, pairs: np.ndarray) -> np.ndarray:
