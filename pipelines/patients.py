@@ -24,8 +24,8 @@ from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 from recsys.recommender.continuation import ADDED, added_weights
 
-__all__ = ["ABLATIONS", "PATIENT_BLEND_METRIC", "PATIENT_PENALTIES", "fit_patient_blends", "fit_continuation", "validation_parts",
-           "patient_time_split", "interaction_pairs"]
+__all__ = ["ABLATIONS", "PATIENT_BLEND_METRIC", "PATIENT_PENALTIES", "fit_patient_blends", "fit_continuation",
+           "validation_parts", "patient_time_split", "interaction_pairs"]
 
 TAKES = EdgeType("patient", "takes", "drug")
 #: A blend's validation sample: its entities' components (entities x drugs), positives and usable pairs.
