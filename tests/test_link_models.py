@@ -301,3 +301,43 @@ def test_sparse_product_gradient_is_torchs_own_bit_for_bit_and_its_transpose_is_
     with torch.no_grad():  # scoring: the plain product, no transpose built for a backward that never runs
         assert torch.equal(sparse_product(fresh, x), ours.detach())
     assert not hasattr(fresh, "_rxkg_transpose")
+
+
+def _chain_graph(generator: torch.Generator):
+    """Node types a (many) <-> b -> c (few) -> drug, b -> drug -> b, and c -> side, which no layer reads."""
+    from recsys.link.adjacency import MetaEdge
+    from recsys.link.gnn.encoders import adjacency_of
+
+    sizes = {"a": 60, "b": 30, "c": 5, "drug": 20, "side": 40}
+    pairs = [("a", "b"), ("b", "a"), ("b", "c"), ("c", "drug"), ("b", "drug"), ("c", "side"), ("drug", "b")]
+    edges = {MetaEdge(s, f"{s}_{d}", d): torch.stack([torch.randint(0, sizes[s], (90,), generator=generator),
+                                                      torch.randint(0, sizes[d], (90,), generator=generator)])
+             for s, d in pairs}
+    return sizes, adjacency_of(edges, sizes)
+
+
+@pytest.mark.parametrize("encoder", ["rgcn", "hetero_sage"])
+def test_an_encoder_reading_some_types_skips_the_rest_with_the_same_values_and_gradients(encoder):
+    from recsys.link.gnn.encoders import ENCODERS, layer_adjacency
+
+    generator = torch.Generator().manual_seed(0)
+    sizes, adjacency = _chain_graph(generator)
+    last = {e: a for e, a in adjacency.items() if e.dst == "drug"}
+    # Three layers: the first needs messages into the types the second reads, which needs those the last reads.
+    assert {e.dst for e in layer_adjacency(adjacency, last, 1, 3)} == {"b", "c", "drug"}
+    assert {e.dst for e in layer_adjacency(adjacency, last, 0, 3)} == {"a", "b", "c", "drug"}
+    assert layer_adjacency(adjacency, last, 2, 3) is last and layer_adjacency(adjacency, None, 0, 3) is adjacency
+    torch.manual_seed(0)
+    model = ENCODERS[encoder](sorted(adjacency), sorted(sizes), 8, num_layers=3, dropout=0.3)
+    x = {t: torch.randn(n, 8, generator=generator) for t, n in sizes.items()}
+    upstream = torch.randn(sizes["drug"], 8, generator=generator)
+    results = []
+    for reads in (None, last):
+        torch.manual_seed(1)  # the same dropout masks, drawn in training mode
+        model.zero_grad()
+        drugs = model(x, adjacency, reads)["drug"]
+        (drugs * upstream).sum().backward()
+        results.append((drugs.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}))
+    (everything, grads_all), (pruned, grads_pruned) = results
+    assert torch.equal(everything, pruned)
+    assert grads_all.keys() == grads_pruned.keys() and all(torch.equal(grads_all[n], grads_pruned[n]) for n in grads_all)
