@@ -341,3 +341,21 @@ def test_an_encoder_reading_some_types_skips_the_rest_with_the_same_values_and_g
     (everything, grads_all), (pruned, grads_pruned) = results
     assert torch.equal(everything, pruned)
     assert grads_all.keys() == grads_pruned.keys() and all(torch.equal(grads_all[n], grads_pruned[n]) for n in grads_all)
+
+
+def test_an_rgcn_layer_mixes_each_relation_on_its_smaller_side_with_the_same_result():
+    from recsys.link.gnn.encoders import RGCNLayer
+
+    generator = torch.Generator().manual_seed(0)
+    sizes, adjacency = _chain_graph(generator)
+    assert any(a.shape[1] < a.shape[0] for a in adjacency.values())  # c (5) -> side (40): mixed first
+    assert any(a.shape[1] > a.shape[0] for a in adjacency.values())
+    torch.manual_seed(0)
+    layer = RGCNLayer(sorted(adjacency), sorted(sizes), 8, 6, num_bases=3)
+    x = {t: torch.randn(n, 8, generator=generator) for t, n in sizes.items()}
+    weights = torch.einsum("rb,bio->rio", layer.coefficients, layer.bases)
+    expected = {t: layer.root[t](h) for t, h in x.items()}
+    for i, e in enumerate(layer.metaedges):  # the textbook order: aggregate, then mix
+        expected[e.dst] = expected[e.dst] + (adjacency[e].to_dense() @ x[e.src]) @ weights[i]
+    got = layer(x, adjacency)
+    assert all(torch.allclose(got[t], expected[t], atol=1e-5) for t in sizes)

@@ -52,7 +52,12 @@ class RGCNLayer(nn.Module):
             a = adjacency.get(e)
             if a is None or a._nnz() == 0:
                 continue
-            out[e.dst] = out[e.dst] + sparse_product(a, x[e.src]) @ weights[i]
+            # Mixed on the smaller side: 21,000 targets receive messages from 402 anatomy
+            # nodes or 1,580 drugs, so x_src @ W_r first saves most of the dense product.
+            if a.shape[1] < a.shape[0]:
+                out[e.dst] = out[e.dst] + sparse_product(a, x[e.src] @ weights[i])
+            else:
+                out[e.dst] = out[e.dst] + sparse_product(a, x[e.src]) @ weights[i]
         return out
 
 
