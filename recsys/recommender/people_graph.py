@@ -24,7 +24,8 @@ GNN alone on ranking the new drugs for a prescriber (Recall@5 0.369 against 0.37
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -33,6 +34,9 @@ from kg.graph import KnowledgeGraph
 from recsys.cf.interactions import Interactions
 from recsys.people import PeopleGNNConfig, PeopleScorer, specialties_of
 from recsys.recommender.drugprofiles import DrugProfiles, fact_text, neighbour_scores
+
+if TYPE_CHECKING:  # torch: imported only where a model is trained
+    from recsys.people.train import KnowledgeInputs
 
 __all__ = ["DrugNeighbours", "DoctorGraph", "DoctorGraphRecipe", "SCALE_PRESCRIBERS"]
 
@@ -85,13 +89,21 @@ class DoctorGraphRecipe:
     gnn: PeopleGNNConfig | None = field(default_factory=PeopleGNNConfig)
     progress: bool = False
 
+    @cached_property
+    def inputs(self) -> KnowledgeInputs:
+        """The graph as the people GNN's encoder reads it, built once for every fit of this recipe
+        (with its adjacencies' transposes, which the first training step builds and keeps)."""
+        from recsys.people.train import KnowledgeInputs
+
+        return KnowledgeInputs.from_graph(self.graph)
+
     def fit(self, claims: Interactions) -> DoctorGraph:
         """The component fitted on ``claims`` (prescribers x drugs, with specialties)."""
-        from recsys.people.train import fit_people_gnn  # torch: only where a model is trained
+        from recsys.people.train import fit_people_gnn
 
         if self.gnn is None:
             return DoctorGraph(self.profiles)
-        gnn = fit_people_gnn(self.graph, claims, self.gnn, progress=self.progress).export()
+        gnn = fit_people_gnn(self.graph, claims, self.gnn, progress=self.progress, inputs=self.inputs).export()
         matrix = sp.csr_matrix(claims.matrix, dtype=np.float64)
         rows = np.flatnonzero(np.diff(matrix.indptr) > 0)
         rows = np.sort(np.random.default_rng(self.gnn.seed).choice(rows, min(len(rows), SCALE_PRESCRIBERS),
