@@ -539,3 +539,31 @@ def test_als_gpu_fit_needs_cuda_and_keeps_the_cpu_contract(tmp_path):
     model.save(tmp_path / "als.npz")
     loaded = ALSRecommender.load(tmp_path / "als.npz")
     assert np.allclose(loaded.score_users(["doctor:u0"]), model.score_users(["doctor:u0"]))
+
+
+def test_staged_search_fits_the_best_model_so_far_once_when_a_later_stage_names_it_again(monkeypatch):
+    from recsys.cf import tuning
+
+    split = holdout_split(checkerboard(), 0.3, seed=0)
+    stages = [{"transform": ["binary"], "regularization": [5.0]}, {"regularization": [5.0, 50.0]},
+              {"dropout": [0.0, 0.5]}]  # a dropout of 0 is the default: the best model so far again
+    fitted = []
+
+    class Counting(EASERecommender):
+        def _fit(self, interactions):
+            fitted.append(self.config())
+            super()._fit(interactions)
+
+    monkeypatch.setitem(tuning.MODELS, "counting", Counting)
+    search = tuning.staged_search("counting", split, stages=stages)
+    # Five grid points, two of them the best model so far again: three fits, three distinct trials.
+    assert len(fitted) == len(search.trials) == 3 and len({repr(c) for c in fitted}) == 3
+    # The same choice and score as fitting every grid point: each stage's best among its own points.
+    scores = {}
+    for params in [{"transform": "binary", "regularization": r} for r in (5.0, 50.0)] + [
+            {"transform": "binary", "regularization": search.best_params["regularization"], "dropout": d}
+            for d in (0.0, 0.5)]:
+        model = EASERecommender(**params).fit(split.train)
+        scores[repr(sorted(params.items()))] = evaluate_cf(model, split, n_resamples=0).means["ndcg@10"]
+    assert search.best_score == max(scores.values())
+    assert search.best_model is not None and search.best_model.config() == EASERecommender(**search.best_params).config()

@@ -77,15 +77,21 @@ def staged_search(name: str, validation: CFSplit, stages: Sequence[Mapping[str, 
         stage_best, stage_score, stage_model = dict(best), float("-inf"), None
         for values in itertools.product(*(stage[key] for key in keys)):
             params = {**best, **dict(zip(keys, values))}
-            model = MODELS[name](**params).fit(validation.train)
-            result = evaluate_cf(model, validation, k=k, n_resamples=0)  # means only
-            if metric not in result.means:
-                raise KGError(f"unknown metric {metric!r}; have {sorted(result.means)}")
-            score = result.means[metric]
-            trials.append({"params": params, **{m: round(v, 4) for m, v in result.means.items()},
-                           "fit_s": round(model.fit_seconds, 2)})
-            if verbose:
-                print(f"    {name} {params}: {metric} {score:.4f}", flush=True)
+            model = MODELS[name](**params)
+            if best_model is not None and model.config() == best_model.config():
+                # A stage's grid holding the best model so far (a penalty of 1000 among 1000 and
+                # 300, or a default dropout of 0): its fit and score stand, the fit is not repeated.
+                score, model = best_score, best_model
+            else:
+                model.fit(validation.train)
+                result = evaluate_cf(model, validation, k=k, n_resamples=0)  # means only
+                if metric not in result.means:
+                    raise KGError(f"unknown metric {metric!r}; have {sorted(result.means)}")
+                score = result.means[metric]
+                trials.append({"params": params, **{m: round(v, 4) for m, v in result.means.items()},
+                               "fit_s": round(model.fit_seconds, 2)})
+                if verbose:
+                    print(f"    {name} {params}: {metric} {score:.4f}", flush=True)
             if score > stage_score:
                 stage_best, stage_score, stage_model = params, score, model
         best, best_score, best_model = stage_best, stage_score, stage_model
