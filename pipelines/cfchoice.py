@@ -21,7 +21,7 @@ __all__ = ["CF_CANDIDATES", "QUICK_SEARCH", "PATIENT_QUICK_SEARCH", "CFChoice", 
 CF_CANDIDATES = ("ease", "als")
 #: Doctors (claim counts): the full search's choices on the shipped data; EASE's user weight, penalty,
 #: dropout, item pairs and (attribute, drug) combinations are still searched on the split's own validation
-#: (fourteen closed-form fits).
+#: (fourteen grid points, nine closed-form fits: a stage's point that is the best model so far is not refitted).
 QUICK_SEARCH: dict[str, list[dict[str, list[Any]]]] = {
     "ease": [{"transform": ["log1p"], "regularization": [1000.0], "side_weight": [8.0]},
              {"user_weight": [0.0, 0.25, 0.5, 0.75]}, {"regularization": [1000.0, 300.0]}, {"dropout": [0.0, 0.1]},
