@@ -341,6 +341,8 @@ def test_an_encoder_reading_some_types_skips_the_rest_with_the_same_values_and_g
     (everything, grads_all), (pruned, grads_pruned) = results
     assert torch.equal(everything, pruned)
     assert grads_all.keys() == grads_pruned.keys() and all(torch.equal(grads_all[n], grads_pruned[n]) for n in grads_all)
+    # No relation into the read type (drugs without edges): each type still has its own state.
+    assert model(x, adjacency, {})["drug"].shape == (sizes["drug"], 8)
 
 
 def test_an_rgcn_layer_mixes_each_relation_on_its_smaller_side_with_the_same_result():

@@ -83,8 +83,8 @@ class RGCNEncoder(nn.Module):
                 # same random stream, so skipping one would change the next type's mask.
                 h = layer(h, layer_adjacency(adjacency, last, i, len(self.layers)))
                 h = {t: nn.functional.dropout(torch.relu(v), self.dropout, self.training) for t, v in h.items()}
-            else:
-                h = layer(h, adjacency if last is None else last, None if last is None else {e.dst for e in last})
+            else:  # with no relation in ``last`` (drugs without edges) every type keeps its own state
+                h = layer(h, adjacency if last is None else last, {e.dst for e in last or {}} or None)
         return {t: h[t] + x[t] for t in h}
 
 
