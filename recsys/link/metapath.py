@@ -418,7 +418,7 @@ class MetapathModel(LinkScorer):
         target_columns = self._target_columns()
         # Most features (270 of 354 paths on the shipped graph) never walk the target
         # relation: their part of the score is the same on every view, computed once.
-        assert self._fixed_part is not None  # the part of every view that never walks the target (_all_scores)
+        assert self._fixed_part is not None
         graphs = self._graphs.replacing(self._without(pairs, self.task), self.damping)
         varying = self._linear_part(graphs, self.task, target_columns)
         return (self._fixed_part + varying + self.bias).astype(np.float32)

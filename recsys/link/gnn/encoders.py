@@ -78,13 +78,14 @@ class RGCNEncoder(nn.Module):
         the messages no later layer reads (:func:`layer_adjacency`)."""
         h = x
         for i, layer in enumerate(self.layers):
+            relations = layer_adjacency(adjacency, last, i, len(self.layers))
             if i < len(self.layers) - 1:
                 # Every type, even one no later layer reads: each dropout mask is drawn from the
                 # same random stream, so skipping one would change the next type's mask.
-                h = layer(h, layer_adjacency(adjacency, last, i, len(self.layers)))
+                h = layer(h, relations)
                 h = {t: nn.functional.dropout(torch.relu(v), self.dropout, self.training) for t, v in h.items()}
             else:  # with no relation in ``last`` (drugs without edges) every type keeps its own state
-                h = layer(h, adjacency if last is None else last, {e.dst for e in last or {}} or None)
+                h = layer(h, relations, {e.dst for e in last or {}} or None)
         return {t: h[t] + x[t] for t in h}
 
 
