@@ -51,20 +51,47 @@ class InNeighbours:
         np.cumsum(np.bincount(dst, minlength=num_dst), out=self.indptr[1:])
 
     def sample(self, nodes: np.ndarray, fanout: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """(sources, destinations) of at most ``fanout`` in-edges per node, vectorised."""
+        """(sources, destinations) of at most ``fanout`` in-edges per node, vectorised.
+
+        Every candidate in-edge gets a random key (drawn for all of them, in node order, so the
+        random stream does not depend on what is kept) and each node keeps the ``fanout``
+        smallest, ties to the earlier edge: sampling without replacement. Nodes with at most
+        ``fanout`` in-edges keep them all, unsorted. The edges come back grouped by node, in no
+        useful order: callers read them as a set (:func:`sample_hops` sorts what it keeps).
+        """
         start, end = self.indptr[nodes], self.indptr[nodes + 1]
         degree = end - start
-        take = np.minimum(degree, fanout)
-        if take.sum() == 0:
+        if degree.sum() == 0:
             return np.empty(0, np.int64), np.empty(0, np.int64)
-        # Every candidate in-edge gets a random key; each node keeps its `take` smallest
-        # (sampling without replacement). Sorting by (node, key) keeps nodes grouped,
-        # so an edge's position within its node's group is the same before and after.
-        owner = np.repeat(np.arange(len(nodes)), degree)
-        within = np.arange(len(owner)) - np.repeat(np.cumsum(degree) - degree, degree)
-        order = np.lexsort((rng.random(len(owner)), owner))
-        chosen = order[within < np.repeat(take, degree)]
-        return self.indices[start[owner[chosen]] + within[chosen]], nodes[owner[chosen]]
+        keys = rng.random(int(degree.sum()))
+        over = degree > fanout
+        owner, within = _edges_of(np.flatnonzero(~over), degree)
+        if over.any():
+            crowded, position = _edges_of(np.flatnonzero(over), degree)
+            key = keys[(np.cumsum(degree) - degree)[crowded] + position]
+            # A node's ``fanout`` smallest keys are all under any bound that ``fanout`` of its keys
+            # are under. With the bound at four times the expected ``fanout``-th smallest key, some
+            # 4 x ``fanout`` keys per node are sorted instead of all of them (on the shipped graph
+            # nine in ten sampled in-edges belong to such nodes); a node with fewer than ``fanout``
+            # keys under it (about one in a billion) has all of its keys sorted.
+            below = key < 4.0 * fanout / degree[crowded]
+            below |= (np.bincount(crowded[below], minlength=len(nodes)) < fanout)[crowded]
+            crowded, position, key = crowded[below], position[below], key[below]
+            order = np.lexsort((key, crowded))  # by node, then key; stable, so ties go to the earlier edge
+            grouped = crowded[order]
+            kept = order[np.arange(len(order)) - np.searchsorted(grouped, grouped) < fanout]
+            owner = np.concatenate([owner, crowded[kept]])
+            within = np.concatenate([within, position[kept]])
+        return self.indices[start[owner] + within], nodes[owner]
+
+
+def _edges_of(picked: np.ndarray, degree: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(owner, within)``: for every in-edge of the ``picked`` nodes (positions into
+    ``degree``), in node order, the node it belongs to and its position among that node's edges."""
+    counts = degree[picked]
+    owner = np.repeat(picked, counts)
+    within = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return owner, within
 
 
 def in_neighbours(edge_index: dict[MetaEdge, Tensor], num_nodes: dict[str, int]) -> dict[MetaEdge, InNeighbours]:
@@ -98,8 +125,11 @@ def sample_hops(neighbours: dict[MetaEdge, InNeighbours], seeds: dict[str, np.nd
     for e, parts in edges.items():
         s = np.concatenate([p[0] for p in parts])
         d = np.concatenate([p[1] for p in parts])
-        pair = np.unique(np.vstack([np.searchsorted(node_ids[e.src], s), np.searchsorted(node_ids[e.dst], d)]), axis=1)
-        local[e] = torch.from_numpy(pair.astype(np.int64))
+        # Each (source, destination) once, in (source, destination) order: one integer key per
+        # pair sorts as the pairs do, and faster than a unique over the pairs' columns.
+        width = len(node_ids[e.dst])
+        key = np.unique(np.searchsorted(node_ids[e.src], s) * width + np.searchsorted(node_ids[e.dst], d))
+        local[e] = torch.from_numpy(np.vstack([key // width, key % width]).astype(np.int64))
     return node_ids, local
 
 
