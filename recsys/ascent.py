@@ -49,11 +49,16 @@ def coordinate_ascent(standardised: Sequence[np.ndarray], positives: np.ndarray,
     and their objective.
     """
     z = [np.asarray(c, dtype=np.float64) for c in standardised]
+    # A round after the last change retries weights an earlier one scored: each is scored once.
+    scored: dict[bytes, float] = {}
 
     def mean_objective(weights: np.ndarray) -> float:
-        blended = sum(w * c for w, c in zip(weights, z) if w)
-        _, values = objective(blended, positives, usable)
-        return float(values.mean()) if len(values) else float("nan")
+        key = weights.tobytes()
+        if key not in scored:
+            blended = sum(w * c for w, c in zip(weights, z) if w)
+            _, values = objective(blended, positives, usable)
+            scored[key] = float(values.mean()) if len(values) else float("nan")
+        return scored[key]
 
     singles = [mean_objective(np.eye(len(z))[i]) for i in range(len(z))]
     weights = np.eye(len(z))[int(np.argmax(singles))]
