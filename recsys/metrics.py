@@ -140,29 +140,32 @@ def _top_columns(scores: np.ndarray, k: int) -> np.ndarray:
     the top ``k`` are ordered: a partition finds them, and a row whose ``k``-th score is tied with
     a score left out (which of the tied columns a partition keeps is arbitrary) is sorted whole.
     """
-    n, m = scores.shape
     descending = -scores
-    if k >= m or np.isnan(descending).any():
-        return np.lexsort((np.broadcast_to(np.arange(m), scores.shape), descending), axis=1)[:, :k]
+    if k >= scores.shape[1] or np.isnan(descending).any():
+        return _ranking(scores)[:, :k]
     picked = np.argpartition(descending, k - 1, axis=1)[:, :k]
     values = np.take_along_axis(descending, picked, axis=1)
     order = np.take_along_axis(picked, np.lexsort((picked, values), axis=1), axis=1)
     tied = np.flatnonzero((descending <= values.max(axis=1, keepdims=True)).sum(axis=1) > k)
     if len(tied):
-        order[tied] = np.argsort(descending[tied], axis=1, kind="stable")[:, :k]
+        order[tied] = _ranking(scores[tied])[:, :k]
     return order
 
 
 def _first_relevant_rank(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """Each row's 0-based rank of its best-placed relevant column in the whole ranking (descending
     score, ties towards the lower column; NaN last): how many columns precede it."""
-    m = scores.shape[1]
     if np.isnan(scores).any():
-        order = np.lexsort((np.broadcast_to(np.arange(m), scores.shape), -scores), axis=1)
-        return np.take_along_axis(truth, order, axis=1).argmax(axis=1)
+        return np.take_along_axis(truth, _ranking(scores), axis=1).argmax(axis=1)
     best = np.where(truth, scores, -np.inf).max(axis=1, keepdims=True)
     first = (truth & (scores == best)).argmax(axis=1)[:, None]
-    return (scores > best).sum(axis=1) + ((scores == best) & (np.arange(m)[None, :] < first)).sum(axis=1)
+    before = np.arange(scores.shape[1])[None, :] < first
+    return (scores > best).sum(axis=1) + ((scores == best) & before).sum(axis=1)
+
+
+def _ranking(scores: np.ndarray) -> np.ndarray:
+    """Each row's columns by descending score, ties towards the lower column, NaN last."""
+    return np.lexsort((np.broadcast_to(np.arange(scores.shape[1]), scores.shape), -scores), axis=1)
 
 
 def average_precision(scores: np.ndarray, positive: np.ndarray) -> float:
