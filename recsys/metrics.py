@@ -125,24 +125,29 @@ def set_ranking_metrics(scores: np.ndarray, relevant: "sp.csr_matrix", k: int = 
     n_true = truth.sum(axis=1)
     if (n_true == 0).any():
         raise ValueError("every row needs at least one relevant item")
-    top = np.take_along_axis(truth, _top_columns(scores, k), axis=1)
+    if np.isnan(scores).any():  # NaN ranks last: whole rows are sorted
+        hits = np.take_along_axis(truth, _ranking(scores), axis=1)
+        top, first = hits[:, :k], hits.argmax(axis=1)
+    else:
+        top, first = np.take_along_axis(truth, _top_columns(scores, k), axis=1), _first_relevant_rank(scores, truth)
     discount = 1.0 / np.log2(np.arange(2, top.shape[1] + 2))
     ideal = np.cumsum(discount)[np.minimum(n_true, top.shape[1]) - 1]
     return {"recall": top.sum(axis=1) / n_true,
             "ndcg": (top * discount).sum(axis=1) / ideal,
-            "rr": 1.0 / (_first_relevant_rank(scores, truth) + 1.0)}
+            "rr": 1.0 / (first + 1.0)}
 
 
 def _top_columns(scores: np.ndarray, k: int) -> np.ndarray:
-    """Each row's first ``min(k, m)`` columns by descending score, ties towards the lower column.
+    """Each row's first ``min(k, m)`` columns by descending score, ties towards the lower column
+    (no NaN).
 
     Validation scores every blend it tries this way (a thousand times in ``rxkg train``), so only
     the top ``k`` are ordered: a partition finds them, and a row whose ``k``-th score is tied with
     a score left out (which of the tied columns a partition keeps is arbitrary) is sorted whole.
     """
+    if k >= scores.shape[1]:
+        return _ranking(scores)
     descending = -scores
-    if k >= scores.shape[1] or np.isnan(descending).any():
-        return _ranking(scores)[:, :k]
     picked = np.argpartition(descending, k - 1, axis=1)[:, :k]
     values = np.take_along_axis(descending, picked, axis=1)
     order = np.take_along_axis(picked, np.lexsort((picked, values), axis=1), axis=1)
@@ -154,9 +159,7 @@ def _top_columns(scores: np.ndarray, k: int) -> np.ndarray:
 
 def _first_relevant_rank(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """Each row's 0-based rank of its best-placed relevant column in the whole ranking (descending
-    score, ties towards the lower column; NaN last): how many columns precede it."""
-    if np.isnan(scores).any():
-        return np.take_along_axis(truth, _ranking(scores), axis=1).argmax(axis=1)
+    score, ties towards the lower column; no NaN): how many columns precede it."""
     best = np.where(truth, scores, -np.inf).max(axis=1, keepdims=True)
     first = (truth & (scores == best)).argmax(axis=1)[:, None]
     before = np.arange(scores.shape[1])[None, :] < first
