@@ -147,3 +147,15 @@ def test_disease_metrics_match_brute_force(seed):
             assert rates[int(d)] == pytest.approx(expected)
         else:
             assert int(d) not in rates
+
+
+@settings(max_examples=200, deadline=None)
+@given(arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(1, 9)), elements=_TIED), st.integers(1, 10))
+def test_top_columns_and_cf_top_k_break_ties_towards_the_lower_column(scores, k):
+    from recsys.cf.base import top_k
+    from recsys.metrics import top_columns
+
+    expected = [_brute_order(row)[:k] for row in scores]
+    assert top_columns(scores, k).tolist() == expected
+    best, values = top_k(scores, k)
+    assert best.tolist() == expected and np.array_equal(values, np.take_along_axis(scores, best, axis=1))

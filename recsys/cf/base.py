@@ -25,6 +25,7 @@ import scipy.sparse as sp
 from kg.errors import KGError
 from kg.io import atomic_file
 from recsys.cf.interactions import Interactions
+from recsys.metrics import top_columns
 
 __all__ = ["CFRecommender", "top_k", "check_k", "cosine_rows", "cf_library_versions", "CF_FORMAT"]
 
@@ -35,18 +36,10 @@ History = Mapping[str, float] | Iterable[str]
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Column positions and values of each row's ``k`` best scores, best first.
 
-    Ties break towards the lower column, so rankings are reproducible.
+    Ties break towards the lower column, so rankings are reproducible
+    (:func:`recsys.metrics.top_columns`, the order the evaluation scores).
     """
-    k = min(k, scores.shape[1])
-    if k < scores.shape[1]:
-        # Partition first (linear), then order only the k survivors; ``-scores`` plus a
-        # column-order key keeps ties deterministic.
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        values = np.take_along_axis(scores, part, axis=1)
-        order = np.lexsort((part, -values), axis=1)
-        best = np.take_along_axis(part, order, axis=1)
-    else:
-        best = np.argsort(-scores, axis=1, kind="stable")
+    best = top_columns(scores, k)
     return best, np.take_along_axis(scores, best, axis=1)
 
 
