@@ -1,34 +1,143 @@
-"""L2-regularised logistic regression, shared by the metapath model and the validation blend."""
+"""L2-regularised logistic regression, shared by the metapath model and the validation blend.
+
+The metapath model's inputs are standardised path counts: dense once standardised, but
+nine in ten of the counts under them are zero. :class:`StandardisedSparse` keeps the counts
+sparse and applies the centring and scaling inside each product, so a fit reads about a
+third of the bytes a dense float32 block would need, for the same model.
+"""
 
 from __future__ import annotations
 
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
+
 import numpy as np
+import scipy.sparse as sp
 
-__all__ = ["fit_logistic_regression"]
+__all__ = ["fit_logistic_regression", "StandardisedSparse", "select"]
 
 
-def fit_logistic_regression(x: np.ndarray, y: np.ndarray, penalty: float, max_iter: int = 200,
+#: Column blocks of a :class:`StandardisedSparse`, multiplied in as many threads. Fixed, not the
+#: machine's core count: the blocks' partial sums are added in one order on every machine.
+BLOCKS = 2
+
+
+@dataclass(frozen=True)
+class StandardisedSparse:
+    """The matrix ``(counts - mean) / std``, column by column, without building it: the counts
+    are kept sparse (CSC, float64) in :data:`BLOCKS` consecutive column blocks, ``mean`` and
+    ``std`` hold one value per column."""
+
+    blocks: tuple[sp.csc_matrix, ...]
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def of_columns(cls, dense: np.ndarray, mean: np.ndarray, std: np.ndarray) -> "StandardisedSparse":
+        """From the column-major ``dense`` counts (mostly zeros), read one column at a time."""
+        columns = []
+        for j in range(dense.shape[1]):
+            rows = np.flatnonzero(dense[:, j])
+            columns.append((rows.astype(np.int32), dense[rows, j].astype(np.float64)))
+        return cls(tuple(_csc(columns[c.start:c.stop], dense.shape[0]) for c in _cuts(dense.shape[1])),
+                   np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.blocks[0].shape[0], sum(block.shape[1] for block in self.blocks)
+
+    def __matmul__(self, weights: np.ndarray) -> np.ndarray:
+        """The product with ``weights`` (one vector, or one column per fit)."""
+        return self.product(weights)
+
+    def product(self, weights: np.ndarray, pool: Executor | None = None) -> np.ndarray:
+        """The product with ``weights`` (one vector, or one column per fit); each block's part in
+        ``pool`` when given."""
+        scaled = np.asarray(weights, dtype=np.float64) / (self.std if np.ndim(weights) == 1 else self.std[:, None])
+        ends = np.cumsum([block.shape[1] for block in self.blocks])
+        parts = _map(pool, lambda block, end: block @ scaled[end - block.shape[1]:end], self.blocks, ends)
+        total = parts[0]
+        for part in parts[1:]:  # in block order: the same sums whatever the threads
+            total = total + part
+        return total - self.mean @ scaled
+
+    def transposed_product(self, residual: np.ndarray, pool: Executor | None = None) -> np.ndarray:
+        """The transpose's product with the row vector ``residual`` (a gradient's main term)."""
+        parts = _map(pool, lambda block: block.T @ residual, self.blocks)
+        return (np.concatenate(parts) - self.mean * residual.sum()) / self.std
+
+    def take(self, rows: slice | np.ndarray, columns: np.ndarray | None = None) -> "StandardisedSparse":
+        """The ``rows`` (a slice or indices) and ``columns`` (a boolean mask; None: all)."""
+        keep = np.ones(self.shape[1], dtype=bool) if columns is None else np.asarray(columns, dtype=bool)
+        every_row = isinstance(rows, slice) and rows == slice(None)
+        blocks, start = [], 0
+        for block in self.blocks:
+            mine = keep[start:start + block.shape[1]]
+            start += block.shape[1]
+            picked = block if mine.all() else block[:, mine]
+            blocks.append(sp.csc_matrix(picked if every_row else picked[rows]))
+        return StandardisedSparse(tuple(blocks), self.mean[keep], self.std[keep])
+
+    def toarray(self) -> np.ndarray:
+        return (sp.hstack(self.blocks).toarray() - self.mean) / self.std
+
+
+def _cuts(width: int) -> list[slice]:
+    edges = np.linspace(0, width, BLOCKS + 1).round().astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def _csc(columns: list[tuple[np.ndarray, np.ndarray]], height: int) -> sp.csc_matrix:
+    indptr = np.concatenate([[0], np.cumsum([len(rows) for rows, _ in columns])]).astype(np.int64)
+    rows = np.concatenate([r for r, _ in columns]) if columns else np.empty(0, dtype=np.int32)
+    data = np.concatenate([d for _, d in columns]) if columns else np.empty(0)
+    return sp.csc_matrix((data, rows, indptr), shape=(height, len(columns)))
+
+
+def _map(pool: Executor | None, function, *arguments) -> list:
+    if pool is None:
+        return [function(*each) for each in zip(*arguments)]
+    return [done.result() for done in [pool.submit(function, *each) for each in zip(*arguments)]]
+
+
+def select(x: np.ndarray | StandardisedSparse, rows: slice | np.ndarray,
+           columns: np.ndarray | None = None) -> np.ndarray | StandardisedSparse:
+    """``x``'s ``rows`` and ``columns`` (a boolean mask): a :class:`StandardisedSparse`'s, or a
+    column-major array's, still column-major (a view where rows is a slice and every column is kept)."""
+    if isinstance(x, StandardisedSparse):
+        return x.take(rows, columns)
+    picked = x[rows]
+    return picked if columns is None or columns.all() else picked.T[columns].T
+
+
+def fit_logistic_regression(x: np.ndarray | StandardisedSparse, y: np.ndarray, penalty: float, max_iter: int = 200,
                             init: tuple[np.ndarray, float] | None = None,
                             tolerance: float | None = None) -> tuple[np.ndarray, float]:
     """L2-regularised logistic regression by L-BFGS (deterministic, full batch).
 
-    ``x`` stays in float32 when given so (half the memory and time of float64 on the
-    metapath model's 100,000-row problems); anything else is fitted in float64. ``init``
-    warm-starts from earlier weights (a neighbouring penalty's solution). ``tolerance`` stops
-    at that change of the loss between steps (None: L-BFGS's own, 1e-9).
+    ``x`` is a :class:`StandardisedSparse` (fitted in float64 with the gradient written
+    out), or an array: float32 stays float32 (half the memory and time of float64 on
+    large blocks); anything else is fitted in float64. ``init`` warm-starts from earlier
+    weights (a neighbouring penalty's solution). ``tolerance`` stops at that change of the
+    loss between steps (None: L-BFGS's own, 1e-9).
     """
     import torch  # only when fitting: ranking from a bundle never loads torch (0.8 s of a CLI call)
 
-    dtype = torch.float32 if x.dtype == np.float32 else torch.float64
-    # Any layout: a column-major slice (the metapath model's features) is used without a copy.
-    xt = torch.from_numpy(np.asarray(x, dtype=np.float32 if dtype == torch.float32 else np.float64))
-    yt = torch.from_numpy(np.asarray(y)).to(dtype)
+    sparse = isinstance(x, StandardisedSparse)
+    dtype = torch.float32 if not sparse and x.dtype == np.float32 else torch.float64
     w = torch.zeros(x.shape[1], dtype=dtype) if init is None else torch.tensor(init[0], dtype=dtype)
     b = torch.zeros((), dtype=dtype) if init is None else torch.tensor(init[1], dtype=dtype)
     w.requires_grad_(True)
     b.requires_grad_(True)
     stop = {} if tolerance is None else {"tolerance_change": tolerance}
     optimizer = torch.optim.LBFGS([w, b], max_iter=max_iter, line_search_fn="strong_wolfe", **stop)
+    if sparse:
+        with ThreadPoolExecutor(len(x.blocks)) as pool:
+            optimizer.step(_sparse_closure(x, np.asarray(y, dtype=np.float64), penalty, w, b, pool))
+        return w.detach().numpy().astype(np.float64), float(b.detach())
+    # Any layout: a column-major slice is used without a copy.
+    xt = torch.from_numpy(np.asarray(x, dtype=np.float32 if dtype == torch.float32 else np.float64))
+    yt = torch.from_numpy(np.asarray(y)).to(dtype)
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
@@ -38,3 +147,22 @@ def fit_logistic_regression(x: np.ndarray, y: np.ndarray, penalty: float, max_it
 
     optimizer.step(closure)
     return w.detach().numpy().astype(np.float64), float(b.detach())
+
+
+def _sparse_closure(x: StandardisedSparse, y: np.ndarray, penalty: float, w, b, pool: Executor):
+    """The loss (mean binary cross-entropy plus ``penalty`` x squared weights) at the current
+    ``w`` and ``b``, their gradients written into ``.grad`` (no autograd: two sparse products)."""
+    import torch
+    from scipy.special import expit
+
+    weights, n = w.detach().numpy(), len(y)  # a view: L-BFGS updates w in place
+
+    def closure() -> torch.Tensor:
+        logits = x.product(weights, pool) + float(b.detach())
+        loss = np.mean(np.logaddexp(0.0, logits) - y * logits) + penalty * float(weights @ weights)
+        residual = (expit(logits) - y) / n
+        w.grad = torch.from_numpy(x.transposed_product(residual, pool) + 2.0 * penalty * weights)
+        b.grad = torch.tensor(residual.sum(), dtype=torch.float64)
+        return torch.tensor(loss, dtype=torch.float64)
+
+    return closure

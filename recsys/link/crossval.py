@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from recsys.link.task import LinkTask
-from recsys.logistic import fit_logistic_regression
+from recsys.logistic import StandardisedSparse, fit_logistic_regression, select
 
 __all__ = ["FOLD_GROUPINGS", "fold_grouping", "assign_folds", "FoldRanking", "SEARCH_TOLERANCE"]
 
@@ -75,7 +75,7 @@ class _HeldOut:
     negative_rows: np.ndarray
     negative_unit: np.ndarray
 
-    def metrics(self, x: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def metrics(self, x: np.ndarray | StandardisedSparse, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each unit's mean reciprocal rank and mean AUROC under the scores ``x @ weights``, ties at
         the average rank (as :mod:`recsys.link.evaluate` ranks)."""
         scores = x @ weights  # every row: one pass over the column-major block (the bias cannot change a rank)
@@ -107,13 +107,13 @@ class FoldRanking:
     ranked whatever their own fold, as a held-out indication is ranked against every drug.
     """
 
-    x: np.ndarray  # (rows, features), every example row, model inputs
+    x: np.ndarray | StandardisedSparse  # (rows, features), every example row, model inputs
     labels: np.ndarray
     fold: np.ndarray
     units: list[_HeldOut]  # one per fold
 
     @classmethod
-    def of(cls, x: np.ndarray, labels: np.ndarray, pairs: np.ndarray, fold: np.ndarray,
+    def of(cls, x: np.ndarray | StandardisedSparse, labels: np.ndarray, pairs: np.ndarray, fold: np.ndarray,
            negative_rows: np.ndarray, folds: int) -> "FoldRanking":
         negative_rows = np.asarray(negative_rows, dtype=np.int64)
         positive_rows = np.flatnonzero(labels == 1)
@@ -144,7 +144,7 @@ class FoldRanking:
             if not len(self.units[k].positive_rows):
                 continue
             rows = train_rows[self.fold[train_rows] != k]
-            x_train = self.x.T[np.ix_(column_index, rows)].T  # one column-major copy per fold
+            x_train = select(self.x, rows, columns)  # one copy per fold
             fitted = None
             for i, penalty in enumerate(penalties):
                 fitted = fit_logistic_regression(x_train, self.labels[rows], penalty, init=fitted,

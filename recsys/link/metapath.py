@@ -192,12 +192,12 @@ class MetapathModel(LinkScorer):
         bar.update(1)
         bar.set_postfix_str("scaling")
 
-        # Scaled once on every example row; each candidate is a slice of rows and columns.
+        # Scaled once on every example row; each candidate is a slice of rows and columns. Nine in
+        # ten counts are zero: kept sparse, a fit reads a third of what a dense float32 block holds.
         is_path = np.arange(self._n_features) < len(self.paths)
         scaler, x_all = FeatureScaler.fit_transform(raw_train, is_path, len(task.train_pairs), self.cap_quantile,
-                                                    overwrite=True)
+                                                    overwrite=True, sparse=True)
         del raw_train
-        x_all = x_all.astype(np.float32)  # column-major, as the features were written
         val_dst = np.unique(task.val_pairs[:, 1])
         x_val_all = scaler.transform(self._dense_features(full, val_dst)) if len(val_dst) else None
         ranking = (FoldRanking.of(x_all, labels, pairs, fold, np.arange(rows_of["sampled"].stop, len(pairs)),

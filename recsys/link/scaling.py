@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FeatureScaler", "columns_of", "compact_columns"]
+from recsys.logistic import StandardisedSparse
+
+__all__ = ["FeatureScaler", "compact_columns"]
 
 
 @dataclass(frozen=True)
@@ -29,9 +31,12 @@ class FeatureScaler:
 
     @classmethod
     def fit_transform(cls, raw: np.ndarray, is_path: np.ndarray, n_positive: int,
-                      cap_quantile: float | None = 0.999, overwrite: bool = False) -> tuple["FeatureScaler", np.ndarray]:
+                      cap_quantile: float | None = 0.999, overwrite: bool = False,
+                      sparse: bool = False) -> tuple["FeatureScaler", np.ndarray | StandardisedSparse]:
         """Fit on training rows (the first ``n_positive`` are indications; ``cap_quantile=None``:
-        no cap) and return the scaler with the model inputs of ``raw`` (same layout as ``raw``).
+        no cap) and return the scaler with the model inputs of ``raw`` (same layout as ``raw``;
+        ``sparse``: as a :class:`~recsys.logistic.StandardisedSparse` of the capped counts, which
+        stay zero where the raw counts are).
 
         Every step runs one column at a time: a column-major ``raw`` (the metapath model's
         100,000-row feature blocks) is then read and written contiguously. ``overwrite``
@@ -60,9 +65,11 @@ class FeatureScaler:
             column = x[:, j]
             np.minimum(column, cap[j], out=column)
             mean[j], std[j] = column.mean(), column.std() + 1e-9
-            column -= mean[j]
-            column /= std[j]
-        return cls(scale, cap, mean, std, is_path), x
+            if not sparse:
+                column -= mean[j]
+                column /= std[j]
+        scaler = cls(scale, cap, mean, std, is_path)
+        return scaler, (StandardisedSparse.of_columns(x, mean, std) if sparse else x)
 
     def transform(self, raw: np.ndarray) -> np.ndarray:
         """Model inputs of raw feature rows (every column of this scaler; same layout as ``raw``)."""
@@ -96,11 +103,6 @@ def _curve(raw: np.ndarray, scale: np.ndarray, is_path: np.ndarray, out: np.ndar
         else:
             np.log1p(raw[:, j], out=x[:, j])
     return x
-
-
-def columns_of(x: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """The ``keep`` columns of a column-major matrix, still column-major (no row-major copy)."""
-    return x.T[keep].T
 
 
 def compact_columns(x: np.ndarray, keep: np.ndarray) -> np.ndarray:

@@ -28,8 +28,7 @@ from typing import Callable
 import numpy as np
 
 from recsys.link.crossval import FoldRanking
-from recsys.link.scaling import columns_of
-from recsys.logistic import fit_logistic_regression
+from recsys.logistic import StandardisedSparse, fit_logistic_regression, select
 
 __all__ = ["CandidateSearch"]
 
@@ -60,7 +59,7 @@ class CandidateSearch:
     #: feature, bias)`` (:attr:`prefer`, or the validation rule's choice among the averaged fits).
     preferred: tuple[dict, np.ndarray, float] | None = None
 
-    def run(self, x: np.ndarray, labels: np.ndarray, rows_of: dict[str, slice],
+    def run(self, x: np.ndarray | StandardisedSparse, labels: np.ndarray, rows_of: dict[str, slice],
             step: Callable[[str], None] = lambda _: None) -> tuple[dict, tuple[np.ndarray, np.ndarray, float]]:
         """The chosen candidate (with its ``val_mrr``) and its fit: ``(columns, weights, bias)``.
 
@@ -83,14 +82,12 @@ class CandidateSearch:
         assert best is not None, "the search had no candidate"
         fitted = best.pop("fitted", None)
         if fitted is None:  # judged on the folds: fitted now, on every row of its scheme
-            columns = self._columns(best["family"])
-            scheme_rows = x[rows_of[best["examples"]]]
-            fitted = (columns, *fit_logistic_regression(_subset(scheme_rows, columns), labels[rows_of[best["examples"]]],
-                                                        best["penalty"]))
+            columns, rows = self._columns(best["family"]), rows_of[best["examples"]]
+            fitted = (columns, *fit_logistic_regression(select(x, rows, columns), labels[rows], best["penalty"]))
             best["val_mrr"] = self._validation_mrrs([fitted])[0]
         return best, fitted
 
-    def _average(self, x: np.ndarray, labels: np.ndarray, rows_of: dict[str, slice],
+    def _average(self, x: np.ndarray | StandardisedSparse, labels: np.ndarray, rows_of: dict[str, slice],
                  step: Callable[[str], None]) -> tuple[dict, tuple[np.ndarray, np.ndarray, float]]:
         fits: list[tuple[np.ndarray, np.ndarray, float]] = []
         wide: list[np.ndarray] = []  # each fit's weights over every feature
@@ -159,8 +156,8 @@ class CandidateSearch:
     def _columns(self, family: str) -> np.ndarray:
         return ~self.people if family == "without people" else np.ones_like(self.people)
 
-    def _try(self, scheme: str, family: str, penalties: list[float], x: np.ndarray, labels: np.ndarray,
-             rows: slice, start: dict[float, tuple[np.ndarray, float]] | None = None) -> list[dict]:
+    def _try(self, scheme: str, family: str, penalties: list[float], x: np.ndarray | StandardisedSparse,
+             labels: np.ndarray, rows: slice, start: dict[float, tuple[np.ndarray, float]] | None = None) -> list[dict]:
         """``family`` at each penalty, scored. Each fit warm-starts from ``start``'s fit at its penalty
         (weights over every feature: another family's), else from the previous penalty's."""
         columns = self._columns(family)
@@ -171,7 +168,7 @@ class CandidateSearch:
             scores = self.ranking.scores(np.arange(len(labels))[rows], columns, penalties)
             return [{"examples": scheme, "family": family, "penalty": p, "folds_mrr": round(s["mrr"], 4),
                      "folds_auroc": round(s["auroc"], 4)} for p, s in zip(penalties, scores)]
-        x_rows, y = _subset(x[rows], columns), labels[rows]
+        x_rows, y = select(x, rows, columns), labels[rows]
         out, fitted = [], None
         for penalty in penalties:
             if start is not None and penalty in start:
@@ -203,6 +200,3 @@ def _widened(fitted: tuple[np.ndarray, np.ndarray, float], width: int) -> np.nda
     out[columns] = weights
     return out
 
-
-def _subset(x: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    return x if columns.all() else columns_of(x, columns)

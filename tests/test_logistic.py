@@ -1,0 +1,70 @@
+"""The logistic regression and its sparse standardised inputs (recsys.logistic)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from recsys.link.scaling import FeatureScaler
+from recsys.logistic import StandardisedSparse, fit_logistic_regression, select
+
+
+def counts(rows: int = 400, columns: int = 7, seed: int = 0) -> np.ndarray:
+    """Column-major counts, mostly zero, one column never zero (a degree)."""
+    rng = np.random.default_rng(seed)
+    x = rng.exponential(size=(rows, columns)) * (rng.random((rows, columns)) < 0.15)
+    x[:, -1] = rng.integers(1, 9, rows)
+    return np.asfortranarray(x)
+
+
+def design(seed: int = 0) -> tuple[StandardisedSparse, np.ndarray]:
+    raw = counts(seed=seed)
+    mean, std = raw.mean(axis=0), raw.std(axis=0) + 1e-9
+    return StandardisedSparse.of_columns(raw, mean, std), (raw - mean) / std
+
+
+def test_the_sparse_design_multiplies_as_the_standardised_matrix_does():
+    x, dense = design()
+    rng = np.random.default_rng(1)
+    w, many, r = rng.normal(size=7), rng.normal(size=(7, 3)), rng.normal(size=400)
+    assert np.allclose(x @ w, dense @ w) and np.allclose(x @ many, dense @ many)
+    assert np.allclose(x.transposed_product(r), dense.T @ r)
+    assert np.allclose(x.toarray(), dense) and x.shape == dense.shape
+    with ThreadPoolExecutor(2) as pool:  # threads change nothing, to the last bit
+        assert np.array_equal(x.product(w, pool), x.product(w))
+        assert np.array_equal(x.transposed_product(r, pool), x.transposed_product(r))
+
+
+def test_rows_and_columns_are_taken_as_from_the_dense_matrix():
+    x, dense = design()
+    keep = np.array([True, False, True, True, False, True, True])
+    for rows in (slice(None), slice(0, 150), np.array([3, 1, 399, 42])):
+        assert np.allclose(select(x, rows, keep).toarray(), dense[rows][:, keep])
+        assert np.allclose(select(x, rows).toarray(), dense[rows])
+        column_major = np.asfortranarray(dense)
+        assert np.array_equal(select(column_major, rows, keep), column_major[rows][:, keep])
+
+
+def test_the_sparse_fit_reaches_the_dense_fit():
+    x, dense = design(seed=2)
+    rng = np.random.default_rng(3)
+    y = (dense @ rng.normal(size=7) + rng.normal(size=400) > 1.0).astype(np.float64)
+    for penalty in (1e-3, 1e-1):
+        w_dense, b_dense = fit_logistic_regression(dense, y, penalty)
+        w_sparse, b_sparse = fit_logistic_regression(x, y, penalty)
+        assert np.allclose(w_sparse, w_dense, atol=1e-4) and abs(b_sparse - b_dense) < 1e-4
+    # Warm-started from another penalty's solution, as the metapath search fits them.
+    warm = fit_logistic_regression(x, y, 1e-2, init=fit_logistic_regression(x, y, 1e-1))
+    assert np.allclose(warm[0], fit_logistic_regression(dense, y, 1e-2)[0], atol=1e-4)
+
+
+def test_the_scaler_gives_the_same_inputs_sparse_or_dense():
+    raw = counts(seed=4)
+    is_path = np.array([True] * 6 + [False])
+    dense_scaler, dense = FeatureScaler.fit_transform(raw.copy(order="F"), is_path, 40)
+    sparse_scaler, sparse = FeatureScaler.fit_transform(raw.copy(order="F"), is_path, 40, sparse=True)
+    assert isinstance(sparse, StandardisedSparse)
+    assert np.allclose(sparse.toarray(), dense)
+    for field in ("scale", "cap", "mean", "std"):
+        assert np.array_equal(getattr(sparse_scaler, field), getattr(dense_scaler, field))
