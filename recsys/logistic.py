@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable, Iterable
 
 import numpy as np
 import scipy.sparse as sp
@@ -79,6 +80,7 @@ class StandardisedSparse:
         return StandardisedSparse(tuple(blocks), self.mean[keep], self.std[keep])
 
     def toarray(self) -> np.ndarray:
+        """The dense matrix (for tests and small problems)."""
         return (sp.hstack(self.blocks).toarray() - self.mean) / self.std
 
 
@@ -94,7 +96,8 @@ def _csc(columns: list[tuple[np.ndarray, np.ndarray]], height: int) -> sp.csc_ma
     return sp.csc_matrix((data, rows, indptr), shape=(height, len(columns)))
 
 
-def _map(pool: Executor | None, function, *arguments) -> list:
+def _map(pool: Executor | None, function: Callable[..., np.ndarray], *arguments: Iterable) -> list[np.ndarray]:
+    """``function`` over the zipped ``arguments``, in ``pool`` when given; results in argument order."""
     if pool is None:
         return [function(*each) for each in zip(*arguments)]
     return [done.result() for done in [pool.submit(function, *each) for each in zip(*arguments)]]
