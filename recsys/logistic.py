@@ -70,7 +70,7 @@ class StandardisedSparse:
     def take(self, rows: slice | np.ndarray, columns: np.ndarray | None = None) -> "StandardisedSparse":
         """The ``rows`` (a slice or indices) and ``columns`` (a boolean mask; None: all)."""
         keep = np.ones(self.shape[1], dtype=bool) if columns is None else np.asarray(columns, dtype=bool)
-        every_row = isinstance(rows, slice) and rows == slice(None)
+        every_row = isinstance(rows, slice) and rows.indices(self.shape[0]) == (0, self.shape[0], 1)
         blocks, start = [], 0
         for block in self.blocks:
             mine = keep[start:start + block.shape[1]]
