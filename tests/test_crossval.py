@@ -7,7 +7,7 @@ import pytest
 
 from recsys.link.crossval import SEARCH_TOLERANCE, FoldRanking, assign_folds, fold_grouping
 from recsys.link.evaluate import evaluate_scorer
-from recsys.link.metapath import EXAMPLES, MetapathModel
+from recsys.link.metapath import MetapathModel
 from recsys.link.split import LinkSplit
 from recsys.link.task import LinkTask
 from recsys.logistic import fit_logistic_regression
@@ -103,7 +103,7 @@ def test_the_model_chooses_on_the_folds_and_a_zero_shot_task_folds_by_disease():
         MetapathModel(combine="test")
 
 
-def test_the_averaged_model_is_the_mean_of_the_every_drug_candidates_fits(monkeypatch):
+def test_the_averaged_model_is_the_mean_of_every_candidates_fit(monkeypatch):
     import recsys.link.search as search
 
     fits = []
@@ -116,39 +116,19 @@ def test_the_averaged_model_is_the_mean_of_the_every_drug_candidates_fits(monkey
     monkeypatch.setattr(search, "fit_logistic_regression", spy)
     task = task_of(*shared_target_graph())
     grid = {**SMALL, "penalties": (1e-1, 1e-2)}
-
-    def mean_of(model, schemes: tuple[str, ...]) -> tuple[np.ndarray, float]:
-        people = model._people_columns()  # the features a "without people" fit leaves out
-        assert people.any() and not people.all()
-        total, biases = np.zeros(len(people)), []
-        for (width, _, weights, bias), candidate in zip(fits, model.candidates):  # both in fitting order
-            if candidate["examples"] in schemes:  # "without people" fits cover the other features only
-                total[np.flatnonzero(~people) if width < len(people) else np.arange(len(people))] += weights
-                biases.append(bias)
-        return total / len(biases), float(np.mean(biases))
-
     averaged = MetapathModel(**grid, combine="average").fit(task)
-    # Every candidate is fitted and scored (examples x families x penalties); the mean takes the
-    # every-drug examples' fits only.
-    assert len(fits) == len(averaged.candidates) == 2 * 2 * 2 and sorted({p for _, p, _, _ in fits}) == [1e-2, 1e-1]
-    assert {c["examples"] for c in averaged.candidates} == {"sampled", "every drug"}
-    assert averaged.chosen["candidates"] == 4 and averaged.chosen["examples"] == "every drug"
-    weights, bias = mean_of(averaged, ("every drug",))
-    np.testing.assert_allclose(averaged.weights, weights, rtol=1e-12)
-    assert averaged.bias == pytest.approx(bias, rel=1e-12)
+    assert len(fits) == len(averaged.candidates) == 2 * 2 * 2  # examples x families x penalties
+    assert averaged.chosen["candidates"] == 8 and sorted({p for _, p, _, _ in fits}) == [1e-2, 1e-1]
+    people = averaged._people_columns()  # the features a "without people" fit leaves out
+    assert people.any() and not people.all()
+    total = np.zeros(len(people))
+    for width, _, weights, _ in fits:  # "without people" fits cover the other features only
+        total[np.flatnonzero(~people) if width < len(people) else np.arange(len(people))] += weights
+    np.testing.assert_allclose(averaged.weights, total / 8, rtol=1e-12)
+    assert averaged.bias == pytest.approx(np.mean([b for *_, b in fits]), rel=1e-12)
     assert evaluate_scorer(averaged, task, "test").mrr == 1.0
     again = MetapathModel(**averaged.chosen_settings()).fit(task)
     np.testing.assert_array_equal(again.weights, averaged.weights)
-
-    fits.clear()
-    everything = MetapathModel(**grid, combine="average", average_examples=EXAMPLES).fit(task)
-    assert everything.chosen["candidates"] == 8 and everything.chosen["examples"] == "sampled+every drug"
-    weights, bias = mean_of(everything, EXAMPLES)
-    np.testing.assert_allclose(everything.weights, weights, rtol=1e-12)
-    assert everything.bias == pytest.approx(bias, rel=1e-12)
-    assert not np.allclose(everything.weights, averaged.weights)
-    with pytest.raises(ValueError, match="average"):
-        MetapathModel(combine="average", examples=("sampled",))
 
 
 def test_an_averaged_model_keeps_the_candidate_the_validation_rule_chooses():

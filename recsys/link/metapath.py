@@ -12,12 +12,10 @@ The settings are candidates (:mod:`recsys.link.search`): the training examples (
 drug x disease pairs, or those plus every drug x every training disease, as Rephetio
 does), the feature family (with or without metapaths through doctors and patients) and
 the L2 penalty. By default one candidate is chosen on validation MRR. ``combine="average"``,
-the mean of the candidates' fits (one logistic model again), ranks diseases' drugs better on
+the mean of every candidate's fit (one logistic model again), ranks diseases' drugs better on
 five seeds of every split and is what ``rxkg train`` deploys for diseases; the patients' graph
-component keeps a validation-chosen one (docs/evaluation.md). The mean takes the every-drug
-examples' fits only (``average_examples``): on five seeds of four splits their mean had the
-higher validation MRR on three and on average (0.247 against 0.241 with the random examples'
-fits in it). ``combine="folds"`` chooses on the training folds' cross-validated MRR.
+component keeps a validation-chosen one (docs/evaluation.md). ``combine="folds"`` chooses on
+the training folds' cross-validated MRR.
 
 With ``combine="average"`` the model also keeps the candidate the validation rule would choose
 among its fits (or the one ``prefer`` names), as a model of its own (:attr:`MetapathModel.preferred`):
@@ -100,9 +98,6 @@ class MetapathModel(LinkScorer):
     margin
         Validation MRR a less preferred candidate must gain to be chosen (``combine="validation"``;
         on the folds the better mean wins, a tie going to the preferred candidate).
-    average_examples
-        With ``combine="average"``: the example schemes whose fits the mean takes (those of
-        ``examples`` among them; the others are still fitted, for :attr:`preferred`).
     cap_quantile
         Features are capped at the largest value a training indication shows, or at this
         quantile of their non-zero training values when no indication has any (``None``:
@@ -118,17 +113,12 @@ class MetapathModel(LinkScorer):
                  penalties: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1), seed: int = 0,
                  examples: tuple[str, ...] = EXAMPLES, families: tuple[str, ...] = FAMILIES,
                  margin: float = 0.01, cap_quantile: float | None = 0.999, reversals: bool = True,
-                 prefer: dict | None = None, average_examples: tuple[str, ...] = ("every drug",),
-                 progress: bool = False) -> None:
+                 prefer: dict | None = None, progress: bool = False) -> None:
         super().__init__()
         self.progress = progress  # a bar over the fit's steps (features, each example scheme, scores)
-        for value, allowed, what in ((examples, EXAMPLES, "examples"), (families, FAMILIES, "families"),
-                                     (average_examples, EXAMPLES, "average_examples")):
+        for value, allowed, what in ((examples, EXAMPLES, "examples"), (families, FAMILIES, "families")):
             if not value or any(v not in allowed for v in value):
                 raise ValueError(f"{what} must be a non-empty subset of {allowed}, got {value}")
-        if combine == "average" and not set(examples) & set(average_examples):
-            raise ValueError(f"combine='average' takes the mean of the {average_examples} examples' fits, "
-                             f"but examples are {examples}")
         if fold_by not in FOLD_GROUPINGS or combine not in COMBINE:
             raise ValueError(f"fold_by must be one of {FOLD_GROUPINGS} and combine one of {COMBINE}, "
                              f"got {fold_by!r} and {combine!r}")
@@ -146,7 +136,6 @@ class MetapathModel(LinkScorer):
         self.cap_quantile = cap_quantile
         self.reversals = reversals
         self.prefer = prefer
-        self.average_examples = tuple(average_examples)
         #: Averaged: the preferred candidate's fit as a model of its own (see the module doc); else None.
         self.preferred: MetapathModel | None = None
         #: Every candidate's score (``val_mrr`` or ``folds_mrr``) and what the model is (``examples``,
@@ -166,7 +155,7 @@ class MetapathModel(LinkScorer):
             prefer = None if self.preferred is None else {k: self.preferred.chosen[k]
                                                           for k in ("examples", "family", "penalty")}
             return {**fixed, "penalties": self.penalties, "examples": self.examples, "families": self.families,
-                    "combine": "average", "prefer": prefer, "average_examples": self.average_examples}
+                    "combine": "average", "prefer": prefer}
         return {**fixed, "penalties": (self.chosen["penalty"],), "examples": (self.chosen["examples"],),
                 "families": (self.chosen["family"],)}
 
@@ -229,8 +218,7 @@ class MetapathModel(LinkScorer):
 
         search = CandidateSearch(self.examples, self.families, tuple(self.penalties), self.margin,
                                  self._people_columns(), ranking, validation_mrr,
-                                 how=self.combine if self._several() else "validation", prefer=self.prefer,
-                                 averaged=self.average_examples)
+                                 how=self.combine if self._several() else "validation", prefer=self.prefer)
         self.chosen, (columns, self.weights, self.bias) = search.run(x_all, labels, rows_of, step)
         self.candidates = search.candidates
         self.val_mrr = float(self.chosen["val_mrr"])

@@ -3,13 +3,11 @@
 Three ways to turn them into one model (``how``):
 
 - ``"average"`` (what ``rxkg train`` deploys for diseases): every candidate is fitted on
-  every row of its scheme and the model is the mean of those of the ``averaged`` schemes,
-  which is again one logistic model on the same features (the mean of the weights), so
-  each score still decomposes into named metapaths. Nothing is chosen, so nothing rides on
-  a handful of held-out pairs; on five seeds of every disease split it ranked better than
-  choosing on validation (docs/evaluation.md). The other schemes' fits are still made and
-  scored: the validation rule's choice among all of them is kept beside the mean
-  (:attr:`CandidateSearch.preferred`).
+  every row of its scheme and the model is their mean, which is again one logistic model
+  on the same features (the mean of the weights), so each score still decomposes into
+  named metapaths. Nothing is chosen, so nothing rides on a handful of held-out pairs; on
+  five seeds of every disease split it ranked better than choosing on validation
+  (docs/evaluation.md).
 - ``"folds"``: each candidate is judged on its cross-validated MRR over the training
   folds (:class:`~recsys.link.crossval.FoldRanking`), the better mean winning and a tie
   going to the preferred candidate; only the winner is then fitted on every row.
@@ -55,8 +53,6 @@ class CandidateSearch:
     #: Averaging: the candidate (``examples``, ``family``, ``penalty``) to keep beside the mean in
     #: :attr:`preferred`; None: the one the validation rule would choose.
     prefer: dict | None = None
-    #: Averaging: the example schemes whose fits the mean takes (None: every scheme).
-    averaged: tuple[str, ...] | None = None
     #: Every candidate tried, with its score (``folds_mrr`` or ``val_mrr``).
     candidates: list[dict] = field(default_factory=list)
     #: Averaging: one candidate's fit kept beside the mean, ``(candidate, weights over every
@@ -106,22 +102,20 @@ class CandidateSearch:
                     first.setdefault(candidate["penalty"], (wide[-1], fitted[2]))
                     fits.append(fitted)
                     self.candidates.append(candidate)
-        schemes = tuple(s for s in self.examples if self.averaged is None or s in self.averaged)
-        mean_of = [i for i, c in enumerate(self.candidates) if c["examples"] in schemes]
-        assert mean_of, "the search had no candidate to average"
+        assert fits, "the search had no candidate"
         # Summed in fitting order, then divided: the same arithmetic on every run and machine.
-        weights = sum((wide[i] for i in mean_of), np.zeros(len(self.people))) / len(mean_of)
-        bias = sum(fits[i][2] for i in mean_of) / len(mean_of)
-        columns = np.logical_or.reduce([fits[i][0] for i in mean_of])
+        weights = sum(wide, np.zeros(len(self.people))) / len(fits)
+        bias = sum(b for _, _, b in fits) / len(fits)
+        columns = np.logical_or.reduce([c for c, _, _ in fits])
         # Every fit's validation MRR, and the mean's, from one pass over the validation features.
         mrrs = self._validation_mrrs(fits + [(columns, weights[columns], bias)])
         for candidate, mrr in zip(self.candidates, mrrs):
             candidate["val_mrr"] = mrr
         kept = self._preferred_index()
         self.preferred = (dict(self.candidates[kept]), wide[kept], fits[kept][2])
-        averaged = {"examples": "+".join(schemes), "family": "+".join(self.families),
+        averaged = {"examples": "+".join(self.examples), "family": "+".join(self.families),
                     "penalty": "+".join(f"{p:g}" for p in sorted(self.penalties, reverse=True)),
-                    "candidates": len(mean_of), "val_mrr": mrrs[-1]}
+                    "candidates": len(fits), "val_mrr": mrrs[-1]}
         return averaged, (columns, weights[columns], bias)
 
     def _preferred_index(self) -> int:
