@@ -307,6 +307,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--patients and --doctors must be >= 1")
     if getattr(args, "k", 1) < 1:
         parser.error("--k must be >= 1")
+    if args.command == "profile" and args.peers < 0:
+        parser.error("--peers must be >= 0")
+    if args.command == "search" and not args.query.strip():
+        parser.error("search: the query is empty; give a name, part of one, or an id")
     if args.command == "recommend":
         check_recommend_flags(args, parser)
     try:

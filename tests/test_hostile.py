@@ -305,6 +305,8 @@ CASES: dict[str, Case] = {
                                   ("--new-only", "only for --disease")),
     "continuation for a new patient": Case({}, ["recommend", "--new-patient", "--conditions", "disease:DOID:1",
                                                 "--include-current"], 2, ("--include-current", "only for --patient")),
+    "empty search": Case({}, ["search", "  "], 2, ("the query is empty",)),
+    "negative peers": Case({}, ["profile", "doctor:NPI:1", "--peers", "-2"], 2, ("--peers must be >= 0",)),
     "mistyped graph for train": Case({}, ["train", "--graph", "{in}/grahp", "--out", "{out}/m"], 1,
                                      ("grahp", "no such graph directory")),
 }
