@@ -229,6 +229,12 @@ def test_a_new_doctor_with_specialty_and_state_gets_a_known_doctors_list_from_si
         bare = [r.drug_id for r in rec.recommend_for_new_doctor(doctors.items_of(doctor), k=10)]
         changed += bare != known
     assert changed >= 5
+    # A value no training prescriber has would be read as none at all: it is an error naming the close ones.
+    claims = doctors.items_of(doctors.user_ids[0])
+    with pytest.raises(KGError, match="unknown specialty 'Cardiolgy'.*did you mean 'Cardiology'"):
+        rec.recommend_for_new_doctor(claims, specialty="Cardiolgy")
+    with pytest.raises(KGError, match="unknown state 'Ca'.*did you mean 'CA'"):
+        rec.recommend_for_new_doctor(claims, specialty="Cardiology", state="Ca")
 
 
 def test_the_cf_sentence_of_an_item_item_model_is_the_sum_its_score_is(shipped_graph):

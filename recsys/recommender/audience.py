@@ -59,7 +59,7 @@ def doctors_for_drug(ranker, drug_id: str, k: int = 10) -> list[Prescriber]:
     """The ``k`` prescribers ``drug_id`` suits best among those who do not prescribe it (module doc)."""
     check_k(k)
     if ranker.node_types.get(drug_id) != "drug":
-        raise KGError(f"{drug_id!r} is not a drug of the model{ranker.lookup.suggest(drug_id)}")
+        raise KGError(f"{drug_id!r} is not a drug of the model{ranker.lookup.suggest(drug_id, 'drug')}")
     model = ranker.doctor_cf
     if model is None or model.train is None:
         raise KGError("the model has no prescribers (it was trained without prescribes edges)")

@@ -15,6 +15,7 @@ suits a prescriber with forty drugs does not suit them.
 
 from __future__ import annotations
 
+import difflib
 from typing import Sequence
 
 import numpy as np
@@ -23,7 +24,7 @@ from kg.errors import KGError
 from recsys.blend import scored_rows
 
 __all__ = ["doctor_components", "neutral_fill", "DOCTOR_KINDS", "doctor_kind", "known_drug_counts",
-           "blend_by_history", "SPARSE_DRUGS"]
+           "blend_by_history", "check_new_doctor_attributes", "SPARSE_DRUGS"]
 
 #: The weight set per ``candidates`` choice of ``recommend_for_doctor``.
 DOCTOR_KINDS = {"prescribed": "doctor", "all": "doctor_all"}
@@ -38,6 +39,25 @@ def doctor_kind(candidates: str, known_drugs: int | None = None) -> str:
         raise KGError(f"candidates must be one of {sorted(DOCTOR_KINDS)}, not {candidates!r}")
     kind = DOCTOR_KINDS[candidates]
     return "doctor_sparse" if kind == "doctor" and known_drugs is not None and known_drugs <= SPARSE_DRUGS else kind
+
+
+def check_new_doctor_attributes(ranker, specialty: str | None, state: str | None) -> None:
+    """A new prescriber's ``specialty`` and ``state`` must be values the training prescribers have
+    (where the model reads them): a misspelt "Cardiolgy" would otherwise be read as no specialty at
+    all, and the list would silently lose what the specialty tells."""
+    popularity, cf = ranker.doctor_popularity, ranker.doctor_cf
+    side = getattr(cf, "side_values", None) or {}
+    known = {"specialty": list(getattr(popularity, "groups", [])) or list(side.get("specialty", [])),
+             "state": list(side.get("state", []))}
+    for name, value in (("specialty", specialty), ("state", state)):
+        values = [str(v) for v in known[name]]
+        if value is None or not values or str(value) in values:
+            continue
+        close = difflib.get_close_matches(str(value), values, n=3, cutoff=0.6)
+        close += [v for v in values if v.lower() == str(value).lower() and v not in close]
+        hint = f"; did you mean {' or '.join(repr(v) for v in close)}?" if close else ""
+        raise KGError(f"unknown {name} {value!r}: no prescriber the model was trained on has it{hint} "
+                      f"(leave the {name} out to rank without one)")
 
 
 def known_drug_counts(ranker, doctor_ids: Sequence[str]) -> np.ndarray:

@@ -17,7 +17,8 @@ from kg.errors import KGError
 from recsys.cf.base import check_k, top_k
 from recsys.cf.profile import DoctorProfile, profile_doctor as profile_prescriber
 from recsys.recommender.continuation import NEW_DRUG, scored_by
-from recsys.recommender.doctor_side import doctor_kind, known_drug_counts, neutral_fill
+from recsys.recommender.doctor_side import (check_new_doctor_attributes, doctor_kind, known_drug_counts,
+                                               neutral_fill)
 from recsys.recommender.evidence import closest_drugs
 from recsys.recommender.patient_side import CONDITIONS_ONLY, people_gnn_scores
 from recsys.recommender.ranking import Ranker
@@ -93,6 +94,7 @@ def recommend_for_new_doctor(ranker: Ranker, prescriptions: Mapping[str, float],
     ids_of(ranker, list(prescriptions), "drug", "prescribed drug")
     if not prescriptions:
         raise KGError("a new doctor needs at least one prescribed drug")
+    check_new_doctor_attributes(ranker, specialty, state)
     n = len(ranker.drug_ids)
     history = {d: float(c) for d, c in prescriptions.items()}
     row = sp.csr_matrix(np.array([list(history.values())]))
