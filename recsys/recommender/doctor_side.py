@@ -53,10 +53,12 @@ def check_new_doctor_attributes(ranker, specialty: str | None, state: str | None
         values = [str(v) for v in known[name]]
         if value is None or not values or str(value) in values:
             continue
-        close = difflib.get_close_matches(str(value), values, n=3, cutoff=0.6)
-        close += [v for v in values if v.lower() == str(value).lower() and v not in close]
+        wanted = str(value)
+        # The same letters in another case first ("Ca" -> "CA": too short for a close match), then close spellings.
+        close = list(dict.fromkeys([v for v in values if v.lower() == wanted.lower()]
+                                   + difflib.get_close_matches(wanted, values, n=3, cutoff=0.6)))[:3]
         hint = f"; did you mean {' or '.join(repr(v) for v in close)}?" if close else ""
-        raise KGError(f"unknown {name} {value!r}: no prescriber the model was trained on has it{hint} "
+        raise KGError(f"unknown {name} {wanted!r}: no prescriber the model was trained on has it{hint} "
                       f"(leave the {name} out to rank without one)")
 
 
