@@ -171,6 +171,8 @@ CASES: dict[str, Case] = {
     "quarantine of a source whose header is wrong": csv_build(
         nodes="id,kind,name\ndrug:DB1,drug,A\n", edges=EDGES + OK_EDGE, policy="quarantine",
         expect=("nodes.csv:1", "missing column")),
+    "spreadsheet export separated by semicolons": csv_build(
+        nodes=NODES.replace(",", ";"), expect=("nodes.csv:1", "missing column", "';'-separated", 'delimiter = ";"')),
     "rdf node with two names": rdf_build(TTL + "db:DB00001 rdfs:label \"Other\" .\n",
                                          expect=("DB00001", "2 values", "name")),
     "rdf statement with two weights": rdf_build(

@@ -68,6 +68,24 @@ def read_text(path: Path, log: ProblemLog) -> str | None:
     return text.removeprefix("\ufeff")
 
 
+_SEPARATORS = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
+
+
+def _separator_hint(text: str, sep: str, wanted: Sequence[str]) -> str:
+    """A hint when the header holds every wanted column under another separator (a
+    spreadsheet's ';'-separated export read as CSV), so the user learns the fix, not only the symptom."""
+    first = text.split("\n", 1)[0]
+    for other, label in _SEPARATORS.items():
+        if other == sep or other not in first:
+            continue
+        fields = {h.strip() for h in next(csv.reader([first], delimiter=other))}
+        if set(wanted) <= fields:
+            setting = "\\t" if other == "\t" else other
+            return (f" (the header is {label}-separated, not {_SEPARATORS.get(sep, repr(sep))}-separated: "
+                    f'set delimiter = "{setting}" in the file\'s CSV mapping)')
+    return ""
+
+
 def read_table(path: Path, log: ProblemLog, columns: Sequence[str] | None = None,
                required: Sequence[str] = (), sep: str | None = None,
                quoted: bool | None = None, comment_lines: bool = False,
@@ -98,7 +116,8 @@ def read_table(path: Path, log: ProblemLog, columns: Sequence[str] | None = None
     wanted = list(columns) if columns is not None else list(required)
     missing = [c for c in wanted if c not in header]
     if missing:
-        log.add(f"missing column(s) {missing}; header has {header}", line=1 + offset, whole_file=True)
+        log.add(f"missing column(s) {missing}; header has {header}{_separator_hint(text, sep, wanted)}",
+                line=1 + offset, whole_file=True)
     if columns is not None:
         extra = [c for c in header if c not in columns]
         if extra:
