@@ -11,6 +11,7 @@ out-of-scope, with their reason, never silently dropped.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -324,23 +325,37 @@ def _report_missing_endpoints(bad: pd.DataFrame, src_ok: np.ndarray, et: EdgeTyp
 
 
 class _NamespaceHints:
-    """``doctor:1386962785`` is missing but ``doctor:NPI:1386962785`` exists: say so, and how to map it."""
+    """``doctor:1386962785`` is missing but ``doctor:NPI:1386962785`` exists: say so, and how to map it.
+    Also ``doctor:NPI:1386962785.0``: a spreadsheet saved the id as a decimal number."""
 
     def __init__(self, ids_by_type: dict[str, pd.Index]) -> None:
         self._ids_by_type = ids_by_type
         self._by_local: dict[str, dict[str, str]] = {}
+        self._known: dict[str, set[str]] = {}
 
     def hint(self, missing: str, node_type: str) -> str:
         if node_type not in self._by_local:  # built once per type, only when an endpoint is missing
             ids = self._ids_by_type.get(node_type, pd.Index([], dtype=object)).astype(str)
             self._by_local[node_type] = {i.rsplit(":", 1)[-1]: i for i in ids if i.count(":") >= 2}
-        local = missing.split(":", 1)[-1]
-        found = self._by_local[node_type].get(local)
+            self._known[node_type] = set(ids)
+        advice = []
+        decimal = re.fullmatch(r"(.*\d)\.0+", missing)
+        if decimal is not None and self._lookup(decimal.group(1), node_type) is not None:
+            missing = decimal.group(1)
+            advice.append("the id was written as a decimal number, as a spreadsheet does to a numeric column: "
+                          "save that column as text")
+        found = self._lookup(missing, node_type)
         if found is None:
             return ""
-        namespace = found.split(":")[1]
-        return (f"; did you mean {found!r}? (set source_namespace or target_namespace = {namespace!r} "
-                "in the CSV mapping)")
+        if found != missing:
+            advice.append(f"set source_namespace or target_namespace = {found.split(':')[1]!r} in the CSV mapping")
+        return f"; did you mean {found!r}? ({'; '.join(advice)})"
+
+    def _lookup(self, ident: str, node_type: str) -> str | None:
+        """``ident`` itself when it exists, else the namespaced id with its local part."""
+        if ident in self._known[node_type]:
+            return ident
+        return self._by_local[node_type].get(ident.split(":", 1)[-1])
 
 
 def _oos_records(frame: pd.DataFrame, kind: str, reason: str) -> pd.DataFrame:

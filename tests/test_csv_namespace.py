@@ -11,8 +11,8 @@ from kg.sources import load_csv_source
 from tests.conftest import TINY, build
 
 
-def _prescriptions(tmp_path, namespace: str | None):
-    (tmp_path / "rx.csv").write_text("npi,drug,claims\n1003000126,DB00331,12\n")
+def _prescriptions(tmp_path, namespace: str | None, npi: str = "1003000126"):
+    (tmp_path / "rx.csv").write_text(f"npi,drug,claims\n{npi},DB00331,12\n")
     extra = f'source_namespace = "{namespace}"\n' if namespace else ""
     (tmp_path / "rx.toml").write_text(textwrap.dedent("""
         [[edges]]
@@ -39,3 +39,13 @@ def test_without_the_namespace_the_error_names_the_id_meant_and_the_fix(tmp_path
     text = str(err.value)
     assert "rx.csv:2" in text and "'doctor:1003000126' does not exist" in text
     assert "did you mean 'doctor:NPI:1003000126'" in text and "source_namespace" in text
+
+
+@pytest.mark.parametrize("namespace", ["NPI", None])
+def test_an_id_a_spreadsheet_wrote_as_a_decimal_is_named_with_the_fix(tmp_path, namespace):
+    with pytest.raises(KGValidationError) as err:
+        build(load_csv_source(TINY / "mapping.toml"), _prescriptions(tmp_path, namespace, npi="1003000126.0"))
+    text = str(err.value)
+    assert "rx.csv:2" in text and "1003000126.0' does not exist" in text
+    assert "did you mean 'doctor:NPI:1003000126'" in text and "decimal number" in text
+    assert ("source_namespace" in text) == (namespace is None)
