@@ -18,6 +18,7 @@ from typing import Sequence
 from kg.errors import KGError, KGValidationError
 from pipelines.cli_batch import add_batch_commands
 from pipelines.cli_query import add_entity_commands, add_query_commands, check_recommend_flags, pseudonymiser
+from pipelines.seeds import seed_argument
 
 __all__ = ["main"]
 
@@ -258,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("synth", help="generate a synthetic cohort (Synthea layout) for scale tests")
     p.add_argument("--patients", type=int, default=1000, help="patients to generate (default 1000)")
     p.add_argument("--doctors", type=int, default=100, help="doctors to generate (default 100)")
-    p.add_argument("--seed", type=int, default=0, help="same seed, same cohort (default 0)")
+    p.add_argument("--seed", type=seed_argument, default=0, help="same seed, same cohort (default 0)")
     p.add_argument("--out", required=True, help="directory to write the CSV files to")
     p.add_argument("--graph", help="graph directory to draw from (default: the shipped reference sources)")
     _add_force(p)
@@ -269,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "if missing; a --graph that does not exist is an error)")
     p.add_argument("--out", default="build/model", help="bundle directory to write")
     p.add_argument("--config", help="TOML config (its [train] settings)")
-    p.add_argument("--seed", type=int, help="overrides the config's seed (default 0)")
+    p.add_argument("--seed", type=seed_argument, help="overrides the config's seed (default 0)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_force(p)
     p.set_defaults(func=_cmd_train)
@@ -285,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["random", "zero_shot", "rephetio_random", "rephetio_zero_shot"],
                    help="disease protocols to run (default all; --quick leaves out the rephetio_ reproductions, "
                         "split R and split Z, unless named here)")
-    p.add_argument("--seed", type=int, help="overrides the config's seed (default 0)")
+    p.add_argument("--seed", type=seed_argument, help="overrides the config's seed (default 0)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     _add_force(p)
     p.set_defaults(func=_cmd_evaluate)

@@ -33,6 +33,7 @@ from kg.graph import KnowledgeGraph
 from kg.outputs import check_output_folder
 from kg.schema import SCHEMA, EdgeType
 from pipelines.patients import fit_patient_blends, interaction_pairs, patient_time_split
+from pipelines.seeds import seed_problem
 
 __all__ = ["TrainConfig", "TrainResult", "run_train", "fit_metapath", "check_trainable", "DEPLOYED_GNN",
            "TRAINING_RELATIONS", "people_gnn_config", "train_patient_gnn", "without_pairs"]
@@ -124,6 +125,8 @@ class TrainConfig:
     ablations: bool = False
 
     def __post_init__(self) -> None:
+        if seed_problem(self.seed):
+            raise ValueError(seed_problem(self.seed))
         if self.cf_search not in ("quick", "full"):
             raise ValueError(f"cf_search must be 'quick' or 'full', got {self.cf_search!r}")
         from recsys.link.crossval import FOLD_GROUPINGS

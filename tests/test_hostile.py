@@ -223,6 +223,12 @@ CASES: dict[str, Case] = {
     "train seed that is not a number": Case(
         {"c.toml": '[train]\nseed = "zero"\n'}, ["train", "--config", "{in}/c.toml", "--out", "{out}/m"], 1,
         ("c.toml", "[train]", "seed", "int")),
+    "train seed below zero in the config": Case(
+        {"c.toml": '[train]\nseed = -1\n'}, ["train", "--config", "{in}/c.toml", "--out", "{out}/m"], 1,
+        ("c.toml", "[train]", "seed must be a whole number from 0", "-1")),
+    "evaluate seed past the largest in the config": Case(
+        {"c.toml": '[evaluate]\nseed = 5000000000\n'}, ["evaluate", "--config", "{in}/c.toml", "--out", "{out}/r"],
+        1, ("c.toml", "[evaluate]", "seed must be a whole number from 0", "5000000000")),
     "people GNN setting unknown or invalid": Case(
         {"c.toml": '[train]\npeople_gnn = { epoch = 3 }\n'}, ["train", "--config", "{in}/c.toml", "--out", "{out}/m"],
         1, ("c.toml", "[train]", "people_gnn", "epoch")),
@@ -298,6 +304,9 @@ CASES: dict[str, Case] = {
     "recommend negative k": Case({}, ["recommend", "--disease", "disease:DOID:1", "--k", "-5"], 2, ("--k",)),
     "export negative hops": with_graph(["export", "{in}/graph", "--out", "{out}/x.json", "--hops", "-1"], 2,
                                        ("--hops",)),
+    "train seed below zero": Case({}, ["train", "--seed", "-1", "--out", "{out}/m"], 2, ("--seed", "from 0")),
+    "synth seed that is not a number": Case({}, ["synth", "--seed", "1.5", "--out", "{out}/s"], 2,
+                                            ("--seed", "whole number")),
     "synth zero patients": Case({}, ["synth", "--patients", "0", "--out", "{out}/s"], 2, ("--patients",)),
     "unknown command": Case({}, ["fly"], 2, ("invalid choice",)),
     "k that is not a number": Case({}, ["recommend", "--disease", "disease:DOID:1", "--k", "ten"], 2, ("--k",)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from kg.errors import KGError
+from pipelines.seeds import seed_problem
 from pipelines.temporal import HISTORY_SHARE
 
 __all__ = ["EvaluateConfig", "PROTOCOLS", "DISEASE_SPLITS", "DOCTOR_SPLITS"]
@@ -50,6 +51,8 @@ class EvaluateConfig:
     out: str = "build/report"
 
     def __post_init__(self) -> None:
+        if seed_problem(self.seed):
+            raise KGError(f"evaluate.{seed_problem(self.seed)}")
         for name, allowed in (("protocols", PROTOCOLS), ("disease_splits", DISEASE_SPLITS),
                               ("doctor_splits", DOCTOR_SPLITS)):
             value = tuple(getattr(self, name))
