@@ -42,6 +42,13 @@ class NameIndex:
         for node_id, others in (synonyms or {}).items():
             if node_id in self.type_of:
                 self._entries += [(normalise(s), node_id) for s in others if s]
+        # An id typed without its type prefix ('DOID:1612', 'NPI:1003000126') or without its
+        # namespace too (a bare NPI): the id it is the end of.
+        self._by_local: dict[str, list[str]] = {}
+        for node_id in ids:
+            parts = node_id.split(":")
+            for start in range(1, len(parts)):
+                self._by_local.setdefault(":".join(parts[start:]), []).append(node_id)
 
     @classmethod
     def from_graph(cls, graph: KnowledgeGraph, exclude_types: tuple[str, ...] = ("patient",)) -> "NameIndex":
@@ -75,6 +82,9 @@ class NameIndex:
             else:
                 continue
             best[node_id] = max(score, best.get(node_id, 0.0))
+        for node_id in self._by_local.get(query.strip(), ()):
+            if node_type is None or self.type_of[node_id] == node_type:
+                best[node_id] = max(0.95, best.get(node_id, 0.0))
         if len(best) < k:  # spelling mistakes: similar names, then similar ids
             pool = [(t, i) for t, i in self._entries if node_type is None or self.type_of[i] == node_type]
             texts = {t: i for t, i in pool}

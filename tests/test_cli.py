@@ -78,6 +78,13 @@ def test_search_finds_ids_by_name_and_wrong_ids_get_suggestions(tiny_graph, tmp_
     assert index.search(drug["name"][:-1] + "x", "drug")[0].node_id == drug["id"]  # a typo still finds it
     assert drug["id"] in index.suggest(drug["id"][:-1] + "9")
     assert not any(h.node_type == "patient" for h in index.search("patient", k=50))
+    for node_type in ("disease", "doctor"):  # an id typed without its type prefix, or without its namespace
+        node_id = tiny_graph.nodes[tiny_graph.nodes["type"] == node_type]["id"].iloc[0]
+        for typed in (node_id.split(":", 1)[1], node_id.rsplit(":", 1)[1]):
+            assert index.search(typed, node_type)[0].node_id == node_id
+            assert f"did you mean {node_id}" in index.suggest(typed)
+    patient = tiny_graph.nodes[tiny_graph.nodes["type"] == "patient"]["id"].iloc[0]
+    assert patient not in index.suggest(patient.split(":", 1)[1])  # patient ids are never suggested
     write_graph(tiny_graph, tmp_path / "g")
     assert main(["search", drug["name"], "--graph", str(tmp_path / "g"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["id"] == drug["id"]
