@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from kg.errors import KGError
+from kg.errors import KGError, KGValidationError, Problem
 from kg.outputs import atomic_file, check_output_file
 from pipelines.cli_query import add_model_option, pseudonymiser, resolve_patient, summary
 
@@ -65,11 +65,37 @@ def _rounded(probability: float) -> float | None:
     return None if probability != probability else round(float(probability), 4)
 
 
-def _read_ids(source: str) -> list[str]:
-    text = sys.stdin.read() if source == "-" else Path(source).read_text()
-    ids = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+def _read_ids(source: str) -> list[tuple[int, str]]:
+    """(line number, id) of every id line of ``source`` ('-': standard input); blank lines and
+    ``#`` comments are skipped, a byte-order mark (Windows editors write one) is not part of an id."""
+    name = "<stdin>" if source == "-" else source
+    raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise KGError(f"{name}:{line}: bad encoding: byte 0x{raw[err.start]:02x} is not valid UTF-8 "
+                      "(files must be UTF-8)") from None
+    ids = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1)
+           if line.strip() and not line.lstrip().startswith("#")]
     if not ids:
-        raise KGError(f"{source}: no ids (one disease, doctor or patient id per line)")
+        raise KGError(f"{name}: no ids (one disease, doctor or patient id per line)")
+    return ids
+
+
+def _resolve_ids(recommender, source: str, lines: list[tuple[int, str]]) -> list[str]:
+    """The entity of every line, or every unknown id at once, each with its line."""
+    ids, problems = [], []
+    for line, raw_id in lines:
+        try:
+            entity = resolve_patient(recommender, raw_id)
+            recommender.kind_of(entity)  # unknown ids are errors with "did you mean"
+        except KGError as err:
+            problems.append(Problem("<stdin>" if source == "-" else source, str(err), line=line))
+            continue
+        ids.append(entity)
+    if problems:
+        raise KGValidationError(problems)
     return ids
 
 
@@ -81,8 +107,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     if args.out:
         check_output_file(Path(args.out), args.force)
     recommender = Recommender.load(args.model)
-    ids = [resolve_patient(recommender, i) for i in _read_ids(args.ids)]
-    kinds = {recommender.kind_of(i) for i in ids}  # unknown ids are errors with "did you mean"
+    ids = _resolve_ids(recommender, args.ids, _read_ids(args.ids))
+    kinds = {recommender.kind_of(i) for i in ids}
     if len(kinds) > 1:
         raise KGError(f"{args.ids}: ids of one type per batch, got {sorted(kinds)}")
     drugs, scores = recommender.recommend_many(ids, k=args.k)

@@ -148,6 +148,15 @@ def test_every_recommender_entry_point_has_a_command(tiny_graph, tmp_path, capsy
     (tmp_path / "mixed.txt").write_text("disease:DOID:1287\ndoctor:NPI:1003000126\n")
     assert main(["batch", str(tmp_path / "mixed.txt"), *model, "--json"]) == 1
     assert "ids of one type per batch" in capsys.readouterr().err
+    # a Windows editor's file (byte-order mark, CRLF) reads as typed; every unknown id is named with its line
+    (tmp_path / "bom.txt").write_bytes(b"\xef\xbb\xbfdisease:DOID:1287\r\n\r\n# note\r\nDOID:9352\r\nno such id\r\n")
+    assert main(["batch", str(tmp_path / "bom.txt"), *model, "--json"]) == 1
+    err = capsys.readouterr().err
+    assert "bom.txt:1" not in err and "bom.txt:4: unknown id 'DOID:9352'" in err and "disease:DOID:9352" in err
+    assert "bom.txt:5: unknown id 'no such id'" in err and "2 invalid record(s)" in err
+    (tmp_path / "bom.txt").write_bytes(b"\xef\xbb\xbfdisease:DOID:1287\r\n")
+    assert main(["batch", str(tmp_path / "bom.txt"), *model, "--k", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["entity"] == "disease:DOID:1287"
     assert main(["recommend", *model, "--new-doctor", "--prescriptions", "drug:DB00331"]) == 1
     assert "expected DRUG=CLAIMS" in capsys.readouterr().err
     with pytest.raises(SystemExit) as usage:
