@@ -85,6 +85,8 @@ def test_errors_name_the_problem(tiny_graph):
         rec.score("target:5742", ["drug:DB00331"])
     with pytest.raises(KGError, match="unknown drug"):
         rec.score("disease:DOID:1287", ["drug:nope"])
+    with pytest.raises(KGError, match=r"unknown drug id\(s\): \['DB00331'\]; did you mean drug:DB00331"):
+        rec.score("disease:DOID:1287", ["drug:DB01076", "DB00331"])  # the id without its type prefix
 
 
 def test_every_shipped_patient_top10_is_safe(shipped_graph):

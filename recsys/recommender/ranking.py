@@ -192,9 +192,9 @@ class Ranker:
     def score(self, entity_id: str, drug_ids: Sequence[str]) -> np.ndarray:
         """Blended scores of arbitrary candidate drugs for one entity (no filtering)."""
         kind = self.kind_of(entity_id)
-        columns = self.drug_index.get_indexer(list(drug_ids))
-        if (columns < 0).any():
-            raise KGError(f"unknown drug id(s): {[d for d, c in zip(drug_ids, columns) if c < 0][:5]}")
+        if (columns := self.drug_index.get_indexer(list(drug_ids))).min(initial=0) < 0:
+            bad = [d for d, c in zip(drug_ids, columns) if c < 0]
+            raise KGError(f"unknown drug id(s): {bad[:5]}{self.lookup.suggest(bad[0], 'drug')}")
         blended = self.blend(kind, [entity_id])[0]
         return blended[0, columns]
 
