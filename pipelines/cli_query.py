@@ -31,9 +31,10 @@ def add_query_commands(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the matches as JSON")
     p.set_defaults(func=_cmd_search)
 
-    p = sub.add_parser("info", help="describe a graph directory")
-    p.add_argument("graph", help="graph directory written by rxkg build")
-    p.add_argument("--json", action="store_true", help="print the manifest and build report as JSON")
+    p = sub.add_parser("info", help="describe a graph directory or a recommender bundle")
+    p.add_argument("graph", metavar="path", help="graph directory written by rxkg build, or bundle written by rxkg train "
+                                                 "(its weights and validation choices; every checksum verified)")
+    p.add_argument("--json", action="store_true", help="print the manifest (and build report) as JSON")
     p.set_defaults(func=_cmd_info)
 
     p = sub.add_parser("recommend", help="top drugs for a disease, a doctor or a patient")
@@ -129,8 +130,11 @@ def check_recommend_flags(args: argparse.Namespace, parser: argparse.ArgumentPar
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from kg.io import read_manifest
+    from kg.io import read_json_manifest, read_manifest
+    from recsys.recommender.bundle import RECOMMENDER_FORMAT
 
+    if read_json_manifest(args.graph, "an rxkg graph directory or bundle").get("format") == RECOMMENDER_FORMAT:
+        return _info_bundle(args)
     manifest = read_manifest(args.graph)
     report_path = Path(args.graph) / "build_report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else None
@@ -150,6 +154,48 @@ def _cmd_info(args: argparse.Namespace) -> int:
               f"{report['wall_time_s']}s")
     print(f"rxkg info: {sum(manifest['nodes'].values()):,} nodes, {sum(manifest['edges'].values()):,} edges")
     return 0
+
+
+def _info_bundle(args: argparse.Namespace) -> int:
+    """``rxkg info`` of a bundle: per audience the components and weights it ranks with and what
+    validation chose, then each fitted model's settings."""
+    from recsys.recommender.bundle import describe_bundle
+
+    info = describe_bundle(args.graph)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    manifest = info["manifest"]
+    versions = ", ".join(f"{name} {v}" for name, v in manifest.get("versions", {}).items())
+    print(f"{args.graph}: {manifest['format']} ({versions})")
+    nodes, edges = sum(info["graph"]["nodes"].values()), sum(info["graph"]["edges"].values())
+    print(f"  graph: {nodes:,} nodes, {edges:,} edges")
+    weights, selection = manifest.get("weights") or {}, manifest.get("selection") or {}
+    for audience, by_component in weights.items():
+        used = ", ".join(f"{c} {w:.3g}" for c, w in by_component.items() if w) or "no component"
+        chosen = selection.get(audience, {})
+        print(f"  {audience:<19} {'; '.join(filter(None, (used, _choice(chosen))))}")
+    for name, entry in selection.items():
+        if name not in weights and isinstance(entry, dict):
+            print(f"  {name:<19} {_choice(entry)}")
+    print(f"rxkg info: recommender bundle, {len(weights)} weight sets, {info['files']} files "
+          f"besides the graph ({info['bytes'] / 2**20:.1f} MiB), every checksum verified")
+    return 0
+
+
+def _choice(entry: dict) -> str:
+    """One selection record in a line: what was chosen, its settings and the validation scores."""
+    parts = []
+    for key, value in entry.items():
+        if key.startswith("val_") and isinstance(value, dict):
+            scores = ", ".join(f"{m} {v:.3f}" for m, v in value.items() if isinstance(v, (int, float)))
+            parts.append(f"validation {key[4:]}: {scores}")
+        elif key in ("chosen", "model", "params", "scorers") and isinstance(value, dict):
+            parts.append(f"{key} " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                               for k, v in value.items()))
+        elif key in ("chosen", "model", "scorers"):
+            parts.append(f"{key} {', '.join(map(str, value)) if isinstance(value, list) else value}")
+    return "; ".join(parts)
 
 
 def _cmd_search(args: argparse.Namespace) -> int:

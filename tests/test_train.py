@@ -157,11 +157,24 @@ def test_every_recommender_entry_point_has_a_command(tiny_graph, tmp_path, capsy
     (tmp_path / "bom.txt").write_bytes(b"\xef\xbb\xbfdisease:DOID:1287\r\n")
     assert main(["batch", str(tmp_path / "bom.txt"), *model, "--k", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["entity"] == "disease:DOID:1287"
+    # info reads a bundle too: the weights each audience ranks with, checksums verified
+    assert main(["info", str(tmp_path / "model")]) == 0
+    shown = capsys.readouterr().out
+    assert "rxkg-recommender/1" in shown and "every checksum verified" in shown
+    weights = json.loads((tmp_path / "model" / "manifest.json").read_text())["weights"]
+    assert all(f"  {audience} " in shown for audience in weights)
+    assert main(["info", str(tmp_path / "model"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["manifest"]["weights"] == weights
     assert main(["recommend", *model, "--new-doctor", "--prescriptions", "drug:DB00331"]) == 1
     assert "expected DRUG=CLAIMS" in capsys.readouterr().err
     with pytest.raises(SystemExit) as usage:
         main(["recommend", *model, "--disease", "disease:DOID:1287", "--conditions", "disease:DOID:9352"])
     assert usage.value.code == 2
+    # a changed file of the bundle: info says which
+    with open(tmp_path / "model" / "doctor_cf.npz", "ab") as handle:
+        handle.write(b"x")
+    assert main(["info", str(tmp_path / "model")]) == 1
+    assert "checksum does not match" in capsys.readouterr().err
 
 
 def test_train_names_the_relations_a_graph_lacks(tiny_graph):

@@ -32,7 +32,7 @@ from recsys.people import PeopleScorer
 from recsys.recommender.explain import write_index
 from recsys.recommender.ranking import Ranker
 
-__all__ = ["save_recommender", "read_recommender_parts", "RECOMMENDER_FORMAT"]
+__all__ = ["save_recommender", "read_recommender_parts", "describe_bundle", "RECOMMENDER_FORMAT"]
 
 RECOMMENDER_FORMAT = "rxkg-recommender/1"
 CF_PARTS = ("doctor_cf", "doctor_popularity", "patient_cf")
@@ -100,3 +100,18 @@ def read_recommender_parts(path: str | Path) -> dict[str, Any]:
     return {"graph": graph, "disease_scores": scores, "disease_ids": diseases, "drug_ids": drugs,
             "weights": manifest.get("weights"), "selection": manifest.get("selection"),
             "explain_index": index, **terms, **gnns, **parts}
+
+
+def describe_bundle(path: str | Path) -> dict[str, Any]:
+    """What a bundle holds, for ``rxkg info``: its manifest (versions, weights, what was chosen on
+    validation) with every file's checksum verified, and its graph's node and edge counts, without
+    loading a model."""
+    path = Path(path)
+    manifest = read_json_manifest(path, "a recommender bundle")
+    if manifest.get("format") != RECOMMENDER_FORMAT:
+        raise KGError(f"{path / MANIFEST}: format {manifest.get('format')!r}, expected {RECOMMENDER_FORMAT!r}")
+    verify_files(path, manifest["files"], subtrees=("graph",))
+    graph = read_json_manifest(path / "graph", "an rxkg graph directory")
+    sizes = sum((path / rel).stat().st_size for rel in manifest["files"])
+    return {"manifest": manifest, "files": len(manifest["files"]), "bytes": sizes,
+            "graph": {"nodes": graph.get("nodes", {}), "edges": graph.get("edges", {})}}
