@@ -1,8 +1,9 @@
 """The one rule for a user's seed: a whole number in [0, MAX_SEED].
 
-numpy, torch and implicit each reject other seeds with their own message, deep in a fit (numpy's
-RandomState, which implicit uses, stops at 2**32 - 1, and components derive seeds by adding small
-offsets), so the command line and the config check the seed before any work starts.
+numpy and torch reject a negative seed with their own message, deep in a fit. Components derive
+seeds from the user's (``seed + 1``, ``seed * 100_003 + epoch``), so the upper bound, the signed
+32-bit range, keeps every derived seed within what numpy, torch (below 2**64) and implicit accept.
+The command line and the config check the seed before any work starts.
 """
 
 from __future__ import annotations
