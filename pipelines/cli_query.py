@@ -32,8 +32,9 @@ def add_query_commands(sub) -> None:
     p.set_defaults(func=_cmd_search)
 
     p = sub.add_parser("info", help="describe a graph directory or a recommender bundle")
-    p.add_argument("graph", metavar="path", help="graph directory written by rxkg build, or bundle written by rxkg train "
-                                                 "(its weights and validation choices; every checksum verified)")
+    p.add_argument("graph", metavar="path", help="graph directory written by rxkg build, or bundle written by "
+                                                 "rxkg train (its weights and validation choices; every checksum "
+                                                 "verified)")
     p.add_argument("--json", action="store_true", help="print the manifest (and build report) as JSON")
     p.set_defaults(func=_cmd_info)
 

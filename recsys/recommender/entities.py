@@ -166,7 +166,9 @@ def similar_drugs(ranker: Ranker, drug_id: str, k: int = 10, by: str = "graph") 
         ids, values = ranker.drug_ids[order], sims[order]
     elif by == "prescribing":
         if ranker.doctor_cf is None or not ranker.doctor_cf.train.has_item(drug_id):
-            raise KGError(f"{drug_id!r} is not in the prescribing data")
+            raise KGError(f"{drug_id!r} is not in the prescribing data (nobody in it prescribes "
+                          f"{ranker.names.get(drug_id) or drug_id}); compare it by graph "
+                          "(rxkg similar --by graph) instead")
         found, values = ranker.doctor_cf.similar_items([drug_id], k=k)
         ids, values = found[0], values[0]
     else:
