@@ -51,7 +51,7 @@ class SourceSpec:
         value = self.files.get(key)
         if value is None:
             return None
-        p = Path(value)
+        p = Path(value).expanduser()  # '~/data/x.csv' in a config means the user's home, as in a shell
         return p if p.is_absolute() else Path(self.base_dir) / p
 
 

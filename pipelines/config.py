@@ -116,11 +116,13 @@ def load_config(path: str | Path) -> PipelineConfig:
             raise KGError(f"{path}: [[build.sources]] names {clash} twice"
                           + (" (a shipped source has that name; give yours a 'name')" if include_shipped else ""))
     out = build.get("out", config.build.out)
-    if "out" in build and not Path(out).is_absolute():
-        out = str(path.parent / out)
+    if not isinstance(out, str) or not out:
+        raise KGError(f"{path}: [build] out must be a folder path (text), got {out!r}")
+    if "out" in build:  # relative to the config file; '~' is the user's home, as in a shell
+        out = str(path.parent / Path(out).expanduser())
     evaluate = dict(raw.get("evaluate", {}))
-    if "out" in evaluate and not Path(evaluate["out"]).is_absolute():
-        evaluate["out"] = str(path.parent / evaluate["out"])
+    if isinstance(evaluate.get("out"), str):
+        evaluate["out"] = str(path.parent / Path(evaluate["out"]).expanduser())
     try:
         return PipelineConfig(build=replace(config.build, sources=specs, out=out,
                                             policy=build.get("policy", config.build.policy)),

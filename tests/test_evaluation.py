@@ -346,6 +346,21 @@ def test_config_section_and_errors(tmp_path):
     path.write_text('[evaluate]\nprotocols = ["cats"]\n')
     with pytest.raises(KGError, match="unknown \\['cats'\\]"):
         load_config(path)
+    path.write_text('[build]\nout = 5\n')
+    with pytest.raises(KGError, match=r"rxkg.toml: \[build\] out must be a folder path \(text\), got 5"):
+        load_config(path)
+
+
+def test_config_paths_starting_with_a_tilde_are_in_the_home_folder(tmp_path, monkeypatch):
+    from pipelines.config import load_config
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    path = tmp_path / "rxkg.toml"
+    path.write_text('[build]\nout = "~/g"\n[[build.sources]]\nkind = "csv"\nname = "mine"\n'
+                    'mapping = "~/mine/m.toml"\n[evaluate]\nout = "~/rep"\n')
+    config = load_config(path)
+    assert config.build.out == str(tmp_path / "home" / "g") and config.evaluate.out == str(tmp_path / "home" / "rep")
+    assert config.build.sources[0].path("mapping") == tmp_path / "home" / "mine" / "m.toml"
 
 
 def test_paired_differences_resample_the_same_entities():

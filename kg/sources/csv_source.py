@@ -32,7 +32,7 @@ def load_csv_source(mapping: str | Path | CsvMapping, name: str = "csv",
                       f"code vocabulary; give it 'vocabulary' in the build config")
     data = SourceData(name=name)
     for m in mapping.nodes:
-        path = mapping.base_dir / m.file
+        path = mapping.base_dir / Path(m.file).expanduser()
         data.files.append(str(path))
         log = ProblemLog(str(path), name)
         frame = _read_mapped(path, m.columns(), m.ignore, m.delimiter, log)
@@ -41,7 +41,7 @@ def load_csv_source(mapping: str | Path | CsvMapping, name: str = "csv",
             data.nodes.append(NodeBatch(str(path), _node_records(frame, m, log)))
         data.problems += log.problems
     for e in mapping.edges:
-        path = mapping.base_dir / e.file
+        path = mapping.base_dir / Path(e.file).expanduser()
         data.files.append(str(path))
         log = ProblemLog(str(path), name)
         frame = _read_mapped(path, e.columns(), e.ignore, e.delimiter, log)
