@@ -176,7 +176,8 @@ def test_new_doctor_similar_drugs_profile_and_explain(tiny_graph):
     similar = rec.similar_drugs("drug:DB00331", k=2)
     assert len(similar) == 2 and "drug:DB00331" not in [d for d, _, _ in similar]
     assert rec.similar_drugs("drug:DB00331", k=1, by="prescribing")[0][0] == "drug:DB01076"
-    with pytest.raises(KGError, match="not in the prescribing data"):
+    with pytest.raises(KGError, match=r"not in the prescribing data \(nobody in it prescribes .+\); "
+                                      r"compare it by graph"):
         rec.similar_drugs("drug:DB00945", by="prescribing")
     with pytest.raises(KGError, match="choose 'graph' or 'prescribing'"):
         rec.similar_drugs("drug:DB00331", by="smell")
