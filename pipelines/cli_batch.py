@@ -11,6 +11,7 @@ from pathlib import Path
 
 from kg.errors import KGError, KGValidationError, Problem
 from kg.outputs import atomic_file, check_output_file
+from kg.text import NotUtf8, decode_utf8
 from pipelines.cli_query import add_model_option, pseudonymiser, resolve_patient, summary
 
 __all__ = ["add_batch_commands"]
@@ -71,11 +72,9 @@ def _read_ids(source: str) -> list[tuple[int, str]]:
     name = "<stdin>" if source == "-" else source
     raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     try:
-        text = raw.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        raise KGError(f"{name}:{line}: bad encoding: byte 0x{raw[err.start]:02x} is not valid UTF-8 "
-                      "(files must be UTF-8)") from None
+        text = decode_utf8(raw)
+    except NotUtf8 as err:
+        raise KGError(f"{name}:{err.line}: {err}") from None
     ids = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1)
            if line.strip() and not line.lstrip().startswith("#")]
     if not ids:

@@ -154,6 +154,9 @@ def test_every_recommender_entry_point_has_a_command(tiny_graph, tmp_path, capsy
     err = capsys.readouterr().err
     assert "bom.txt:1" not in err and "bom.txt:4: unknown id 'DOID:9352'" in err and "disease:DOID:9352" in err
     assert "bom.txt:5: unknown id 'no such id'" in err and "2 invalid record(s)" in err
+    (tmp_path / "latin1.txt").write_bytes(b"disease:DOID:1287\nM\xe9tformin\n")
+    assert main(["batch", str(tmp_path / "latin1.txt"), *model]) == 1
+    assert "latin1.txt:2: bad encoding: byte 0xe9 is not valid UTF-8" in capsys.readouterr().err
     (tmp_path / "bom.txt").write_bytes(b"\xef\xbb\xbfdisease:DOID:1287\r\n")
     assert main(["batch", str(tmp_path / "bom.txt"), *model, "--k", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["entity"] == "disease:DOID:1287"

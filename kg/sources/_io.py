@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from kg.errors import ProblemLog
+from kg.text import NotUtf8, decode_utf8
 
 __all__ = ["read_text", "read_table", "records_read", "data_line_numbers", "parse_numbers", "parse_datetimes",
            "check_pattern", "check_text", "DRUGBANK_ID", "DOID", "ENTREZ_ID"]
@@ -59,13 +60,10 @@ def read_text(path: Path, log: ProblemLog) -> str | None:
         log.add("empty file", whole_file=True)
         return None
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        log.add(f"bad encoding: byte 0x{raw[err.start]:02x} is not valid UTF-8 "
-                f"(files must be UTF-8)", line=line, whole_file=True)
+        return decode_utf8(raw)
+    except NotUtf8 as err:
+        log.add(str(err), line=err.line, whole_file=True)
         return None
-    return text.removeprefix("\ufeff")
 
 
 _SEPARATORS = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
