@@ -62,6 +62,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
     options = None
     if args.model and not (args.around and fmt == "html"):
         raise KGError("--model needs --around ID and --format html: it adds that entity's recommendations")
+    if args.around and not graph.has_node(args.around):
+        from kg.search import NameIndex
+
+        hint = NameIndex.from_graph(graph).suggest(args.around)  # never a patient's id
+        raise KGError(f"--around: no node {args.around!r} in the graph{hint}")
     if args.around:
         if fmt == "html":
             from pipelines.inspection import inspection_graph, recommend_for

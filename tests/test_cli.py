@@ -58,6 +58,8 @@ def test_unknown_entity_and_missing_graph_are_clear_errors(tmp_path, capsys):
     capsys.readouterr()
     assert main(["export", str(tmp_path / "g"), "--out", str(tmp_path / "x.json"), "--around", "drug:NOPE"]) == 1
     assert "no node 'drug:NOPE' in the graph" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "g"), "--out", str(tmp_path / "x.json"), "--around", "DB00945"]) == 1
+    assert "--around: no node 'DB00945' in the graph; did you mean drug:DB00945" in capsys.readouterr().err
     assert main(["info", str(tmp_path / "missing")]) == 1
     assert "not an rxkg graph directory" in capsys.readouterr().err
 
