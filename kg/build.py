@@ -49,10 +49,11 @@ class SourceSpec:
 
     def path(self, key: str) -> Path | None:
         value = self.files.get(key)
-        if value is None:
-            return None
-        p = Path(value).expanduser()  # '~/data/x.csv' in a config means the user's home, as in a shell
-        return p if p.is_absolute() else Path(self.base_dir) / p
+        return None if value is None else self.resolve(value)
+
+    def resolve(self, value: str) -> Path:
+        """A file option's path: relative to ``base_dir``; '~/data/x.csv' is in the user's home, as in a shell."""
+        return Path(self.base_dir) / Path(value).expanduser()  # an absolute path replaces the base
 
 
 def _require(spec: SourceSpec, key: str) -> Path:

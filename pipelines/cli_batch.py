@@ -66,10 +66,15 @@ def _rounded(probability: float) -> float | None:
     return None if probability != probability else round(float(probability), 4)
 
 
+def _label(source: str) -> str:
+    """How messages name the ids file ('-' is standard input)."""
+    return "<stdin>" if source == "-" else source
+
+
 def _read_ids(source: str) -> list[tuple[int, str]]:
     """(line number, id) of every id line of ``source`` ('-': standard input); blank lines and
     ``#`` comments are skipped, a byte-order mark (Windows editors write one) is not part of an id."""
-    name = "<stdin>" if source == "-" else source
+    name = _label(source)
     raw = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     try:
         text = decode_utf8(raw)
@@ -90,7 +95,7 @@ def _resolve_ids(recommender, source: str, lines: list[tuple[int, str]]) -> list
             entity = resolve_patient(recommender, raw_id)
             recommender.kind_of(entity)  # unknown ids are errors with "did you mean"
         except KGError as err:
-            problems.append(Problem("<stdin>" if source == "-" else source, str(err), line=line))
+            problems.append(Problem(_label(source), str(err), line=line))
             continue
         ids.append(entity)
     if problems:

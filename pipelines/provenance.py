@@ -40,7 +40,7 @@ def source_files(sources: Iterable[SourceSpec]) -> list[Path]:
     for spec in sources:
         for value in spec.files.values():
             for part in str(value).split(","):
-                path = Path(spec.base_dir) / Path(part).expanduser()  # an absolute part replaces the base
+                path = spec.resolve(part)
                 if path.is_dir():
                     files.update(p for p in path.rglob("*") if p.is_file())
                 elif path.exists():
