@@ -82,10 +82,7 @@ def read_recommender_parts(path: str | Path) -> dict[str, Any]:
     Returns the keyword arguments that rebuild it (``Recommender(**parts)``).
     """
     path = Path(path)
-    manifest = read_json_manifest(path, "a recommender bundle")
-    if manifest.get("format") != RECOMMENDER_FORMAT:
-        raise KGError(f"{path / MANIFEST}: format {manifest.get('format')!r}, expected {RECOMMENDER_FORMAT!r}")
-    verify_files(path, manifest["files"], subtrees=("graph",))
+    manifest = _verified_manifest(path)
     graph = read_graph(path / "graph")
     with np.load(path / "disease_scores.npz", allow_pickle=False) as data:
         scores = {key[len("scores."):]: data[key] for key in data.files if key.startswith("scores.")}
@@ -107,11 +104,18 @@ def describe_bundle(path: str | Path) -> dict[str, Any]:
     validation) with every file's checksum verified, and its graph's node and edge counts, without
     loading a model."""
     path = Path(path)
-    manifest = read_json_manifest(path, "a recommender bundle")
-    if manifest.get("format") != RECOMMENDER_FORMAT:
-        raise KGError(f"{path / MANIFEST}: format {manifest.get('format')!r}, expected {RECOMMENDER_FORMAT!r}")
-    verify_files(path, manifest["files"], subtrees=("graph",))
+    manifest = _verified_manifest(path)
     graph = read_json_manifest(path / "graph", "an rxkg graph directory")
     sizes = sum((path / rel).stat().st_size for rel in manifest["files"])
     return {"manifest": manifest, "files": len(manifest["files"]), "bytes": sizes,
             "graph": {"nodes": graph.get("nodes", {}), "edges": graph.get("edges", {})}}
+
+
+def _verified_manifest(path: Path) -> dict[str, Any]:
+    """The bundle's manifest, its format checked and every file it lists verified (the graph
+    folder has its own manifest)."""
+    manifest = read_json_manifest(path, "a recommender bundle")
+    if manifest.get("format") != RECOMMENDER_FORMAT:
+        raise KGError(f"{path / MANIFEST}: format {manifest.get('format')!r}, expected {RECOMMENDER_FORMAT!r}")
+    verify_files(path, manifest["files"], subtrees=("graph",))
+    return manifest
