@@ -27,6 +27,7 @@ import torch
 from kg.graph import KnowledgeGraph
 from recsys.cf.interactions import Interactions
 from recsys.link.adjacency import MetaEdge, relation_matrices
+from recsys.link.gnn.determinism import deterministic_kernels
 from recsys.link.gnn.encoders import adjacency_of
 from recsys.link.gnn.graph import atc_features
 from recsys.link.gnn.parallel import all_reduce_gradients, rank_and_world
@@ -118,14 +119,10 @@ def fit_people_gnn(graph: KnowledgeGraph, claims: Interactions, config: PeopleGN
     inputs = inputs or KnowledgeInputs.from_graph(graph)
     specialty = specialties_of(claims)
     specialties = pd.Index(sorted({s for s in specialty if isinstance(s, str) and s}))
-    previous = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(True, warn_only=True)  # same seed, same model on any thread count
-    try:
+    with deterministic_kernels():
         torch.manual_seed(cfg.seed)
         fitted = FittedPeopleGNN(_model(inputs, len(specialties), cfg), inputs, specialties, cfg)
         _train(fitted, claims, specialty, progress)
-    finally:
-        torch.use_deterministic_algorithms(previous)
     return fitted
 
 

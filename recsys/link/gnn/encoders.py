@@ -47,7 +47,9 @@ class RGCNLayer(nn.Module):
                 outputs: set[str] | None = None) -> dict[str, Tensor]:
         """``outputs``: the node types to compute (default every type of ``x``)."""
         out = {t: self.root[t](h) for t, h in x.items() if outputs is None or t in outputs}
-        weights = torch.einsum("rb,bio->rio", self.coefficients, self.bases)
+        # One view per relation: indexing the stack per relation makes each relation's backward
+        # build a zero stack of every relation's weights (52 per people GNN step) to add up.
+        weights = torch.einsum("rb,bio->rio", self.coefficients, self.bases).unbind(0)
         for i, e in enumerate(self.metaedges):
             a = adjacency.get(e)
             if a is None or a._nnz() == 0:

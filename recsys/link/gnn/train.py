@@ -44,6 +44,7 @@ from kg.schema import EdgeType
 from recsys.link.adjacency import MetaEdge
 from recsys.link.bundle import load_bundle, save_bundle
 from recsys.link.gnn.config import GNNConfig
+from recsys.link.gnn.determinism import deterministic_kernels
 from recsys.link.gnn.encoders import adjacency_of
 from recsys.link.gnn.graph import MessageGraph
 from recsys.link.gnn.losses import KnownPairs, aux_loss, target_loss
@@ -100,14 +101,8 @@ class GNNScorer(LinkScorer):
 
     # ------------------------------------------------------------- training
     def _fit(self, task: LinkTask) -> None:
-        # Gradient scatters run on several threads; deterministic kernels make the
-        # same seed give the same scores on any thread count.
-        previous = torch.are_deterministic_algorithms_enabled()
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        try:
+        with deterministic_kernels():
             self._train(task)
-        finally:
-            torch.use_deterministic_algorithms(previous)
 
     def _train(self, task: LinkTask) -> None:
         cfg = self.config
