@@ -280,7 +280,7 @@ def _claims(pairs: list[str]) -> dict[str, float]:
             value = float(count)
         except ValueError:
             value = float("nan")
-        if not sep or not drug or not value > 0:
+        if not sep or not drug or not 0 < value < float("inf"):
             raise KGError(f"--prescriptions {pair!r}: expected DRUG=CLAIMS with a positive count, "
                           "e.g. drug:DB00331=40")
         out[drug] = value

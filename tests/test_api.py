@@ -173,6 +173,9 @@ def test_new_doctor_similar_drugs_profile_and_explain(tiny_graph):
     assert out[0].entity_id == "drug:DB00331"
     with pytest.raises(KGError, match="prescribed drug id\\(s\\) are not drugs"):
         rec.recommend_for_new_doctor({"disease:DOID:9352": 3})
+    for count in (float("inf"), float("nan"), 0.0, -2.0, "40", True):  # refused before any component reads it
+        with pytest.raises(KGError, match=r"the claim count of drug:DB00331 must be a positive finite number"):
+            rec.recommend_for_new_doctor({"drug:DB00331": count})
     similar = rec.similar_drugs("drug:DB00331", k=2)
     assert len(similar) == 2 and "drug:DB00331" not in [d for d, _, _ in similar]
     assert rec.similar_drugs("drug:DB00331", k=1, by="prescribing")[0][0] == "drug:DB01076"

@@ -168,8 +168,11 @@ def test_every_recommender_entry_point_has_a_command(tiny_graph, tmp_path, capsy
     assert all(f"  {audience} " in shown for audience in weights)
     assert main(["info", str(tmp_path / "model"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["manifest"]["weights"] == weights
-    assert main(["recommend", *model, "--new-doctor", "--prescriptions", "drug:DB00331"]) == 1
-    assert "expected DRUG=CLAIMS" in capsys.readouterr().err
+    for pair in ("drug:DB00331", "drug:DB00331=inf", "drug:DB00331=nan"):
+        assert main(["recommend", *model, "--new-doctor", "--prescriptions", pair]) == 1
+        err = capsys.readouterr().err
+        assert f"--prescriptions '{pair}': expected DRUG=CLAIMS with a positive count" in err
+        assert "Warning" not in err and len(err.strip().splitlines()) == 1
     with pytest.raises(SystemExit) as usage:
         main(["recommend", *model, "--disease", "disease:DOID:1287", "--conditions", "disease:DOID:9352"])
     assert usage.value.code == 2

@@ -94,6 +94,9 @@ def recommend_for_new_doctor(ranker: Ranker, prescriptions: Mapping[str, float],
     ids_of(ranker, list(prescriptions), "drug", "prescribed drug")
     if not prescriptions:
         raise KGError("a new doctor needs at least one prescribed drug")
+    for drug, count in prescriptions.items():  # before any component reads them
+        if isinstance(count, bool) or not isinstance(count, (int, float, np.number)) or not 0 < count < np.inf:
+            raise KGError(f"prescriptions: the claim count of {drug} must be a positive finite number, got {count!r}")
     check_new_doctor_attributes(ranker, specialty, state)
     n = len(ranker.drug_ids)
     history = {d: float(c) for d, c in prescriptions.items()}
