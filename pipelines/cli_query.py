@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from kg.errors import KGError
@@ -246,6 +247,7 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"entity": shown, "recommendations": [r.as_dict() for r in out],
                           "removed_by_safety": [e.text(recommender.names) for e in out.removed],
+                          "current_drug_problems": [e.text(recommender.names) for e in out.current_problems],
                           "dropped_components": out.dropped_components}, indent=2))
     else:
         for rank, r in enumerate(out, 1):
@@ -256,8 +258,26 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         if out.removed:
             print(f"  safety removed {len({e.drug_id for e in out.removed})} higher-ranked drug(s), e.g. "
                   f"{out.removed[0].text(recommender.names)}")
+        _print_current_problems(out.current_problems, recommender.names)
     summary(args, f"{len(out)} drugs for {shown}", start)
     return 0
+
+
+#: Problems among a patient's current drugs printed as text (``--json`` lists every one).
+SHOWN_PROBLEMS = 3
+
+
+def _print_current_problems(problems: list, names: dict[str, str]) -> None:
+    """What is unsafe among the drugs a patient already takes, for the prescriber to review: a
+    count by kind and the first few (allergies and contraindications before interactions)."""
+    if not problems:
+        return
+    kinds = ", ".join(f"{count} {reason}" for reason, count in Counter(p.reason for p in problems).items())
+    print(f"  warning: {len(problems)} problem(s) among the current drugs ({kinds}):")
+    for problem in problems[:SHOWN_PROBLEMS]:
+        print(f"    - {problem.text(names)}")
+    if len(problems) > SHOWN_PROBLEMS:
+        print(f"    - and {len(problems) - SHOWN_PROBLEMS} more (--json lists them all)")
 
 
 def probability_text(probability: float) -> str:

@@ -57,6 +57,10 @@ def run_demo(out: Path, config: PipelineConfig | None = None, k: int = 10) -> Ru
         if recommendations.removed:
             drugs = len({e.drug_id for e in recommendations.removed})
             print(f"      safety removed {drugs} drug(s), e.g. {anon.text(recommendations.removed[0].text(recommender.names))}")
+        if recommendations.current_problems:
+            problems = recommendations.current_problems
+            print(f"      warning: {len(problems)} problem(s) among the current drugs, e.g. "
+                  f"{anon.text(problems[0].text(recommender.names))}")
         print()
     exports = out / "exports"
     around = graph.around(disease, hops=1, relations=["treats", "palliates", "associates", "resembles",

@@ -158,6 +158,12 @@ def test_new_patient_through_conditions_and_safety(tiny_graph):
     assert "drug:DB00682" not in ids, "a current drug is never recommended"
     assert "drug:DB00945" not in ids and {(e.drug_id, e.reason) for e in out.removed} == {("drug:DB00945", "interaction")}
     assert out[0].entity_id == "disease:DOID:9352", "explained from the condition that supports it"
+    assert out.current_problems == []  # one current drug: nothing among them to review
+    both = rec.recommend_for_new_patient(current_drugs=["drug:DB00682", "drug:DB00945"], k=1)
+    assert {(e.drug_id, e.reason, e.because_of) for e in both.current_problems} == {
+        ("drug:DB00682", "interaction", "drug:DB00945")}  # warfarin and aspirin, the pair once
+    assert rec.recommend_for_new_patient(current_drugs=["drug:DB00682", "drug:DB00945"], k=1,
+                                         safety=False).current_problems == []
     by_class = rec.recommend_for_new_patient(conditions=["disease:DOID:9352"], allergies=["atc:A10B"], k=3)
     assert "drug:DB00331" not in [r.drug_id for r in by_class]  # metformin is A10BA02
     with pytest.raises(KGError, match="condition id\\(s\\) are not diseases"):

@@ -93,6 +93,26 @@ def test_contraindication_from_a_side_effect_by_policy():
     assert exempt.reasons(ACETAMINOPHEN, patient) == []
 
 
+def test_the_current_drugs_are_reviewed_by_the_same_rules_each_pair_once_allergies_first():
+    # Amoxicillin and warfarin interact; clavulanate is given only with amoxicillin, so the pair
+    # reaches it too. It is one problem, reported as the patient takes it, not through the product.
+    safety = SafetyFilter.from_graph(graph(), policy=SafetyPolicy(contraindications="remove"))
+    patient = PatientContext(current_drugs=frozenset({AMOXICILLIN, CLAVULANATE, WARFARIN, ACETAMINOPHEN}),
+                             allergies=frozenset({PENICILLIN_V}), conditions=frozenset({HEPATITIS_B}))
+    review = safety.review(patient)
+    assert [(e.drug_id, e.reason, e.because_of) for e in review] == [
+        (CLAVULANATE, "allergy", PENICILLIN_V), (AMOXICILLIN, "allergy", PENICILLIN_V),
+        (ACETAMINOPHEN, "contraindication", HEPATITIS_B), (WARFARIN, "interaction", AMOXICILLIN)]
+    assert "through" not in review[-1].text()
+    # through the product alone: still reported, once, saying how
+    via = safety.review(PatientContext(current_drugs=frozenset({CLAVULANATE, WARFARIN})))
+    assert [(e.drug_id, e.reason, e.because_of) for e in via] == [(CLAVULANATE, "interaction", WARFARIN)]
+    assert "through Amoxicillin (drug:DB01060), given with it in one product" in via[0].text()
+    # the policy decides what counts, as for candidates; nothing to review without current drugs
+    assert [e.reason for e in safety.with_policy(SafetyPolicy()).review(patient)] == ["allergy", "allergy", "interaction"]
+    assert safety.review(PatientContext(allergies=frozenset({PENICILLIN_V}))) == []
+
+
 def test_same_umls_concept_matches_through_the_xrefs_table():
     g = graph()
     g.nodes.loc[g.nodes["id"] == HEPATITIS_B, "name"] = "viral liver disease"  # names no longer meet

@@ -120,6 +120,12 @@ def test_every_recommender_entry_point_has_a_command(tiny_graph, tmp_path, capsy
     payload = json.loads(capsys.readouterr().out)
     assert payload["entity"] == "the new patient" and payload["recommendations"]
     assert all(r["drug_id"] != "drug:DB00945" for r in payload["recommendations"])  # aspirin x warfarin
+    assert payload["current_drug_problems"] == []
+    # taking both: the prescriber is warned beside the list
+    assert main(["recommend", *model, "--new-patient", "--drugs", "drug:DB00682", "drug:DB00945", "--k", "1"]) == 0
+    shown = capsys.readouterr().out
+    assert "warning: 1 problem(s) among the current drugs (1 interaction):" in shown
+    assert "Warfarin (drug:DB00682) interacts with current drug" in shown and "Aspirin" in shown
     assert main(["recommend", *model, "--new-doctor", "--prescriptions", "drug:DB00331=40", "--k", "1",
                  "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)["recommendations"]) == 1

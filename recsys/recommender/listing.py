@@ -57,4 +57,4 @@ def ranked_list(ranker, kind: str, parts: dict[str, np.ndarray], explain_from: C
                                     float(calibrated(calibration, blended[0, column])), ranked_by))
         if len(items) == k:
             break
-    return Recommendations(items, removed, dropped)
+    return Recommendations(items, removed, dropped, ranker.safety.review(context) if context is not None else [])

@@ -78,10 +78,13 @@ class Recommendation:
 
 
 class Recommendations(list):
-    """The ranked list, plus what safety removed and which components dropped out."""
+    """The ranked list, plus what safety removed, which components dropped out and, for a patient
+    checked by the safety filter, what is unsafe among the drugs they already take
+    (:meth:`~recsys.recommender.safety.SafetyFilter.review`)."""
 
     def __init__(self, items: list[Recommendation], removed: list[Exclusion],
-                 dropped_components: list[str]) -> None:
+                 dropped_components: list[str], current_problems: list[Exclusion] | None = None) -> None:
         super().__init__(items)
         self.removed = removed
         self.dropped_components = dropped_components
+        self.current_problems = current_problems or []

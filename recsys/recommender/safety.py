@@ -169,13 +169,45 @@ class SafetyFilter:
         """Every reason ``drug_id`` is unsafe for ``context`` (empty when it is safe)."""
         return self._check(drug_id, context, None)  # masks over every drug need no warning text
 
+    def review(self, context: PatientContext) -> list[Exclusion]:
+        """What is unsafe in the patient's current drugs themselves, by the rules a candidate is
+        checked by: a current drug matching a recorded allergy or contraindicated in a condition,
+        and two current drugs that interact (each interacting pair of ingredients once, however
+        many of the patient's products hold them). A recommender cannot remove these, but the
+        prescriber should see them beside its list. Allergies and contraindications come first."""
+        allergies: list[Exclusion] = []
+        interactions: list[Exclusion] = []
+        pairs: set[frozenset[str]] = set()
+        current = sorted(context.current_drugs)
+        for drug in current:
+            others = replace(context, current_drugs=context.current_drugs - {drug})
+            allergies.extend(p for p in self.reasons(drug, others) if p.reason != "interaction")
+        for direct in (True, False):  # a pair the patient takes as such before one reached through a product
+            for drug in current:
+                others = replace(context, current_drugs=context.current_drugs - {drug})
+                for ingredient in self.combinations.ingredients(drug):
+                    if (ingredient == drug) != direct:
+                        continue
+                    found: list[Exclusion] = []
+                    self._interactions(drug, ingredient, self._via(drug, ingredient), others, found, None)
+                    for problem in found:
+                        pair = frozenset((ingredient, problem.because_of))
+                        if pair not in pairs:
+                            pairs.add(pair)
+                            interactions.append(problem)
+        return sorted(allergies, key=lambda p: p.reason) + interactions
+
+    def _via(self, drug_id: str, ingredient: str) -> str:
+        """How a reason reached ``drug_id``: through ``ingredient``, another drug of its product."""
+        return "" if ingredient == drug_id else f"; through {self._label(ingredient)}, given with it in one product"
+
     def _check(self, drug_id: str, context: PatientContext, warnings: list[str] | None) -> list[Exclusion]:
         out: list[Exclusion] = []
         if drug_id in context.current_drugs and not context.allow_current:
             out.append(Exclusion(drug_id, "already taken", drug_id))
         ingredients = self.combinations.ingredients(drug_id)
         for ingredient in ingredients:
-            via = "" if ingredient == drug_id else f"; through {self._label(ingredient)}, given with it in one product"
+            via = self._via(drug_id, ingredient)
             self._interactions(drug_id, ingredient, via, context, out, warnings)
             self._allergies(drug_id, ingredient, via, context, out)
             self._contraindications(drug_id, ingredient, via, context, out, warnings)
