@@ -103,9 +103,12 @@ class BuildReport:
         return dict(self.__dict__)
 
     def summary(self) -> str:
+        # Records, as each source's accounting counts them: one row with two bad cells is one.
+        records = sum(int(stats.get("rejected", 0)) for stats in self.sources.values())
+        problems = f" ({len(self.rejected):,} problems)" if len(self.rejected) != records else ""
         return (f"built {sum(self.nodes.values()):,} nodes, {sum(self.edges.values()):,} edges "
                 f"from {len(self.sources)} sources in {self.wall_time_s:.1f}s; "
-                f"{len(self.rejected)} rejected, {sum(sum(v.values()) for v in self.out_of_scope.values()):,} "
+                f"{records:,} rejected{problems}, {sum(sum(v.values()) for v in self.out_of_scope.values()):,} "
                 f"out of scope")
 
 

@@ -225,6 +225,19 @@ class Schema:
     def relation_names(self) -> set[str]:
         return {et.rel for et in self.relations}
 
+    def undeclared(self, src_type: str, relation: str, dst_type: str) -> str:
+        """Why (src_type, relation, dst_type) is refused, with what would be accepted: the
+        relations declared between those types, or, when there are none, the types ``relation``
+        joins (a file with its columns the wrong way round reads as the reverse)."""
+        text = f"relation ({src_type}, {relation}, {dst_type}) is not in the schema"
+        between = sorted(et.rel for et in self.relations if (et.src, et.dst) == (src_type, dst_type))
+        if between:
+            return f"{text}; {src_type} -> {dst_type} relations are: {', '.join(between)}"
+        joins = sorted(f"({et.src}, {et.rel}, {et.dst})" for et in self.relations if et.rel == relation)
+        if joins:
+            return f"{text}; {relation!r} joins {', '.join(joins)}"
+        return f"{text}; no relation joins {src_type} to {dst_type}"
+
     def spec(self, edge_type: EdgeType) -> RelationSpec:
         return self.relations[edge_type]
 

@@ -304,6 +304,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _failure_count(problems: list) -> str:
+    """``3 invalid record(s)``, or with the problems counted apart when a record has several (a
+    row with two bad cells) or a problem is about a whole file (a missing column)."""
+    from kg.errors import rejected_records
+
+    records = rejected_records(problems)
+    if records == len(problems):
+        return f"{records} invalid record(s)"
+    return f"{len(problems)} problem(s)" + (f" in {records} invalid record(s)" if records else "")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -326,8 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         anon = None if getattr(args, "privacy", None) == "clear" else pseudonymiser()
         for problem in err.problems:
             print(f"error: {anon.text(str(problem)) if anon else problem}", file=sys.stderr)
-        print(f"rxkg {args.command}: failed, {len(err.problems)} invalid record(s) listed above",
-              file=sys.stderr)
+        print(f"rxkg {args.command}: failed, {_failure_count(err.problems)} listed above", file=sys.stderr)
         return 1
     except (KGError, KeyError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err

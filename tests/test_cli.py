@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+from kg.build import BuildReport
 from pipelines.cli import main
 
 from conftest import TINY
@@ -32,6 +33,26 @@ def test_build_info_export(tmp_path, capsys):
                  "--around", "drug:DB00945", "--hops", "1", "--relations", "binds,interacts_with"]) == 0
     assert "3 nodes, 2 edges as gexf" in capsys.readouterr().out
     assert (tmp_path / "m.gexf").exists()
+
+
+def test_a_row_with_several_problems_is_one_rejected_record_and_both_counts_are_given(tmp_path, capsys):
+    # an edge row with three problems (no such relation, a negative weight, a date that is none) is one
+    # record; the summary counts records, as the report does, and the problems apart
+    (tmp_path / "edges.csv").write_text("s,d,w,t\ndrug:DB1,disease:DOID:1,-3,someday\n")
+    (tmp_path / "m.toml").write_text('[[nodes]]\nfile="nodes.csv"\nid="id"\ntype="type"\n[[edges]]\n'
+                                     'file="edges.csv"\nsource="s"\ntarget="d"\nrelation="interacts_with"\n'
+                                     'weight="w"\ntime="t"\n')
+    (tmp_path / "nodes.csv").write_text("id,type\ndrug:DB1,drug\ndisease:DOID:1,disease\nx:1,chemical\n")
+    assert main(["build", "--config", str(_config(tmp_path, mapping=tmp_path / "m.toml"))]) == 1
+    assert "failed, 4 problem(s) in 2 invalid record(s) listed above" in capsys.readouterr().err
+    out = tmp_path / "kept"
+    assert main(["build", "--config", str(_config(tmp_path, mapping=tmp_path / "m.toml")), "--policy",
+                 "quarantine", "--out", str(out)]) == 0
+    assert "built 2 nodes, 0 edges from 1 sources" in capsys.readouterr().out
+    report = json.loads((out / "build_report.json").read_text())
+    (source,) = report["sources"].values()
+    assert source["rejected"] == 2 and len(report["rejected"]) == 4
+    assert "2 rejected (4 problems)" in BuildReport(**report).summary()
 
 
 def test_build_with_bad_data_fails_listing_every_problem(tmp_path, capsys):

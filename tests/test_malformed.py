@@ -52,10 +52,12 @@ CASES: dict[str, Case] = {
     "unknown node type": csv_case(nodes=NODES_OK + "x:1,chemical,X\n", file="nodes.csv", line=5,
                                   reason="unknown node type 'chemical'"),
     "unknown relation": csv_case(edges=EDGES_HEADER + "drug:DB1,cures,disease:DOID:1,,\n", file="edges.csv",
-                                 line=2, reason="relation (drug, cures, disease) is not in the schema"),
+                                 line=2, reason="relation (drug, cures, disease) is not in the schema; drug -> disease relations are: "
+                                 "contraindicated_in, palliates, treats"),
     "relation with wrong direction": csv_case(edges=EDGES_HEADER + "disease:DOID:1,treats,drug:DB1,,\n",
                                               file="edges.csv", line=2,
-                                              reason="(disease, treats, drug) is not in the schema"),
+                                              reason="(disease, treats, drug) is not in the schema; 'treats' "
+                                                     "joins (drug, treats, disease)"),
     "missing endpoint": csv_case(edges=EDGES_HEADER + "drug:DB1,treats,disease:DOID:1,,\n"
                                  "drug:DB9,treats,disease:DOID:1,,\n", file="edges.csv", line=3,
                                  reason="endpoint 'drug:DB9' does not exist"),

@@ -35,7 +35,7 @@ def edge_batches(frame: pd.DataFrame, m: EdgeFileMapping, file: str, log: Proble
                             for s, r, d, k in zip(src_t, relation, dst_t, ok)], index=frame.index)
     undeclared = ok & edge_types.isna()
     for line, s, r, d in zip(lines[undeclared], src_t[undeclared], relation[undeclared], dst_t[undeclared]):
-        log.add(f"relation ({s}, {r}, {d}) is not in the schema", line=int(line))
+        log.add(SCHEMA.undeclared(s, r, d), line=int(line))
     ok &= ~undeclared
 
     parsed: dict[str, pd.Series] = {}

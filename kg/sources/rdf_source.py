@@ -292,8 +292,8 @@ def _convert(graph: rdflib.Graph, mapping: RdfMapping,
             continue
         et = SCHEMA.resolve(split_id(src)[0], mapping.predicates[str(p)], split_id(dst)[0])
         if et is None:
-            log.add(f"relation ({split_id(src)[0]}, {mapping.predicates[str(p)]}, {split_id(dst)[0]}) "
-                    f"is not in the schema", triple=_n3(*triple), records=n)
+            log.add(SCHEMA.undeclared(split_id(src)[0], mapping.predicates[str(p)], split_id(dst)[0]),
+                    triple=_n3(*triple), records=n)
             continue
         bad = sorted(set(attrs) - set(SCHEMA.spec(et).attributes))
         if bad:
