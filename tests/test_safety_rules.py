@@ -62,6 +62,32 @@ def test_a_combination_only_drug_is_checked_as_every_ingredient():
     assert bare.reasons(CLAVULANATE, PatientContext(frozenset({WARFARIN}), frozenset({PENICILLIN_V}))) == []
 
 
+def test_allergies_cross_react_within_curated_families_not_within_a_therapeutic_subgroup():
+    aspirin, ibuprofen, epinephrine = "drug:DB00945", "drug:DB01050", "drug:DB00668"
+    codes = {aspirin: ("Aspirin", "A01AD05|B01AC06|N02BA01"), ibuprofen: ("Ibuprofen", "M01AE01|C01EB16"),
+             epinephrine: ("Epinephrine", "A01AD01|C01CA24"), WARFARIN: ("Warfarin", "B01AA03"),
+             ACETAMINOPHEN: ("Acetaminophen", "N02BE01"), AMOXICILLIN: ("Amoxicillin", "J01CA04"),
+             PENICILLIN_V: ("Penicillin V", "J01CE02"), RIFAMPICIN: ("Rifampicin", "J04AB02"),
+             "drug:DB00615": ("Rifabutin", "J04AB04")}
+    nodes = pd.DataFrame([{"id": d, "type": "drug", "name": n, "atc_codes": c} for d, (n, c) in codes.items()])
+    safety = SafetyFilter.from_graph(KnowledgeGraph(nodes, {}))
+
+    def blocked(allergen: str) -> set[str]:
+        context = PatientContext(allergies=frozenset({allergen}))
+        return {d for d in codes if d != allergen and safety.reasons(d, context)}
+
+    # Aspirin and ibuprofen share no ATC subgroup, but NSAID hypersensitivity spans both; aspirin's
+    # antithrombotic (B01A: warfarin) and stomatological (A01A: epinephrine) subgroups say nothing
+    # about an allergy, nor does acetaminophen's N02B, the usual alternative.
+    assert blocked(aspirin) == {ibuprofen}
+    assert "NSAIDs and salicylates" in safety.reasons(ibuprofen, PatientContext(allergies=frozenset({aspirin})))[0].text()
+    assert blocked(AMOXICILLIN) == {PENICILLIN_V}  # penicillins: J01CA and J01CE, one family
+    assert blocked(RIFAMPICIN) == {"drug:DB00615"}  # no family: the ATC subgroup (J04A) as before
+    assert blocked(epinephrine) == set()  # only aspirin shares A01A with it, and aspirin is classed by its family
+    # a class given directly still matches any of a family's subgroups
+    assert safety.reasons(aspirin, PatientContext(allergies=frozenset({"atc:M01A"})))
+
+
 def test_a_drug_without_atc_code_gets_its_subgroup_from_a_narrow_class():
     safety = SafetyFilter.from_graph(graph(products=False, classes=True))
     assert safety.classes.of(CLAVULANATE) == {

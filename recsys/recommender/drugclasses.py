@@ -1,11 +1,16 @@
 """Drug classes for allergy checks, and combination products, from every source the graph has.
 
-Cross-reactivity is judged at the ATC pharmacological subgroup (level 3: J01C
-penicillins, M01A NSAIDs). A drug without an ATC code (clavulanate) would escape
-that check, so its subgroup is inferred from the graph's other class sources: a
-Hetionet pharmacologic class or a DrugBank category counts when it is as narrow as
-one ATC subgroup (at least ``_MIN_MEMBERS`` of its members have ATC codes and at
-least ``_AGREEMENT`` of those share one subgroup). "beta Lactamase Inhibitors"
+Cross-reactivity is judged by curated families where allergy cross-reactivity is established
+(:data:`CROSS_REACTIVE`: penicillins, cephalosporins, NSAIDs with the salicylates, ...), and
+otherwise at the ATC pharmacological subgroup (level 3). A drug in a family is classed by its
+family alone: its other level-3 subgroups group drugs by use, not by chemistry (aspirin's
+B01A antithrombotics hold warfarin and heparin, its A01A stomatologicals epinephrine), and
+aspirin's NSAID family reaches ibuprofen, which shares no ATC subgroup with it.
+
+A drug without an ATC code (clavulanate) would escape that check, so its class is inferred
+from the graph's other class sources: a Hetionet pharmacologic class or a DrugBank category
+counts when it is as narrow as one class (enough of its members have ATC codes and
+nearly all of those share one class, :data:`_NARROW`). "beta Lactamase Inhibitors"
 (sulbactam J01CG01, tazobactam J01CG02) puts clavulanate in J01C; "Anti-Bacterial
 Agents" spans a dozen subgroups and says nothing. Every class carries the source it
 came from, so an exclusion can say why.
@@ -25,7 +30,7 @@ from kg.atc import ATC_LEVELS, drug_atc_codes
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 
-__all__ = ["DrugClasses", "Combinations", "ATC_PREFIX"]
+__all__ = ["DrugClasses", "Combinations", "ATC_PREFIX", "CROSS_REACTIVE"]
 
 ATC_PREFIX = "atc:"
 CLASS_MEMBERSHIP = EdgeType("pharmacologic_class", "includes", "drug")
@@ -33,6 +38,29 @@ CLASS_MEMBERSHIP = EdgeType("pharmacologic_class", "includes", "drug")
 #: curated pharmacologic classes are narrow by design; DrugBank categories mix levels
 #: ("Antidiabetic Agents" holds insulins and oral drugs) and must agree completely.
 _NARROW = {"pharmacologic class": (2, 0.8), "DrugBank category": (3, 1.0)}
+#: Families of drugs an allergy to one member rules out, by ATC code prefix: chemical families
+#: whose members cross-react (a beta-lactam ring class, the sulfonamide antibacterials) and the
+#: NSAIDs, which share the COX-1 mechanism of NSAID hypersensitivity (aspirin is N02BA01,
+#: ibuprofen M01AE01). Monobactams and carbapenems are apart from the penicillins and
+#: cephalosporins. A drug with a code here is classed by its families only.
+CROSS_REACTIVE: dict[str, tuple[str, ...]] = {
+    "penicillins": ("J01C",),
+    "cephalosporins": ("J01DB", "J01DC", "J01DD", "J01DE", "J01DI"),
+    "monobactams": ("J01DF",),
+    "carbapenems": ("J01DH",),
+    "sulfonamide antibacterials": ("J01E",),
+    "tetracyclines": ("J01AA",),
+    "macrolides": ("J01FA",),
+    "aminoglycosides": ("J01GB",),
+    "fluoroquinolones": ("J01MA",),
+    "NSAIDs and salicylates": ("M01A", "M02AA", "N02BA", "S01BC"),
+    "ACE inhibitors": ("C09A", "C09B"),
+    "heparins": ("B01AB",),
+    "aromatic anticonvulsants": ("N03AA", "N03AB", "N03AF"),
+    "amide local anaesthetics": ("N01BB",),
+    "ester local anaesthetics": ("N01BA",),
+    "iodinated contrast media": ("V08A",),
+}
 
 
 @dataclass
@@ -48,16 +76,24 @@ class DrugClasses:
         """Classes of every drug; ``names`` (node names) label the pharmacologic classes."""
         width = ATC_LEVELS[level]
         classes: dict[str, dict[str, str]] = defaultdict(dict)
+        coded: dict[str, set[str]] = {}  # every coded drug's subgroups, families aside: what inference votes on
         for drug, codes in drug_atc_codes(graph).items():
-            for code in codes:
-                classes[drug].setdefault(ATC_PREFIX + code[:width], "ATC")
-        coded = {drug: set(found) for drug, found in classes.items()}
+            coded[drug] = {code[:width] for code in codes}
+            families = sorted({family for code in codes for family, prefixes in CROSS_REACTIVE.items()
+                               if code.startswith(prefixes)})
+            for family in families:  # every prefix of the family: a member shares them all
+                for prefix in CROSS_REACTIVE[family]:
+                    classes[drug].setdefault(ATC_PREFIX + prefix, f"ATC, {family}")
+            if not families:
+                for subgroup in sorted(coded[drug]):
+                    classes[drug].setdefault(ATC_PREFIX + subgroup, "ATC")
         for (kind, name), members in sorted(_class_sources(graph, names or {}).items()):
             subgroup = _narrow_subgroup(members, coded, *_NARROW[kind])
             if subgroup is None:
                 continue
             for drug in sorted(members - coded.keys()):  # inference only fills drugs without ATC codes
-                classes[drug].setdefault(subgroup, f"inferred from {kind} {name}")
+                for klass in _with_families(subgroup):
+                    classes[drug].setdefault(ATC_PREFIX + klass, f"inferred from {kind} {name}")
         return cls({d: dict(c) for d, c in classes.items() if c}, level)
 
     def of(self, drug_id: str) -> dict[str, str]:
@@ -79,6 +115,15 @@ def _class_sources(graph: KnowledgeGraph, names: Mapping[str, str]) -> dict[tupl
                 for category in filter(None, value.split("|")):
                     out["DrugBank category", category].add(drug)
     return out
+
+
+def _with_families(subgroup: str) -> list[str]:
+    """An inferred ``subgroup`` and every family it overlaps, whole: which family of N01B (amide or
+    ester local anaesthetics) a drug without an ATC code belongs to is unknown, so it is in both,
+    as in the subgroup before (the safe side of an allergy check)."""
+    touched = [family for family, prefixes in CROSS_REACTIVE.items()
+               if any(p.startswith(subgroup) or subgroup.startswith(p) for p in prefixes)]
+    return [subgroup] + [p for family in touched for p in CROSS_REACTIVE[family] if p != subgroup]
 
 
 def _narrow_subgroup(members: set[str], coded: dict[str, set[str]], min_members: int,
