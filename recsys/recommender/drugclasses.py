@@ -4,8 +4,8 @@ Cross-reactivity is judged by curated families where allergy cross-reactivity is
 (:data:`CROSS_REACTIVE`: penicillins, cephalosporins, NSAIDs with the salicylates, ...), and
 otherwise at the ATC pharmacological subgroup (level 3). A drug in a family is classed by its
 family alone: its other level-3 subgroups group drugs by use, not by chemistry (aspirin's
-B01A antithrombotics hold warfarin and heparin, its A01A stomatologicals epinephrine), and
-aspirin's NSAID family reaches ibuprofen, which shares no ATC subgroup with it.
+B01A antithrombotics hold warfarin and clopidogrel, its A01A stomatologicals epinephrine and
+doxycycline), and aspirin's NSAID family reaches ibuprofen, which shares no ATC subgroup with it.
 
 A drug without an ATC code (clavulanate) would escape that check, so its class is inferred
 from the graph's other class sources: a Hetionet pharmacologic class or a DrugBank category
