@@ -175,21 +175,19 @@ class SafetyFilter:
         and two current drugs that interact (each interacting pair of ingredients once, however
         many of the patient's products hold them). A recommender cannot remove these, but the
         prescriber should see them beside its list. Allergies and contraindications come first."""
-        allergies: list[Exclusion] = []
+        # Each current drug is checked against the patient without it.
+        others = {drug: replace(context, current_drugs=context.current_drugs - {drug})
+                  for drug in sorted(context.current_drugs)}
+        allergies = [p for drug, rest in others.items() for p in self.reasons(drug, rest) if p.reason != "interaction"]
         interactions: list[Exclusion] = []
         pairs: set[frozenset[str]] = set()
-        current = sorted(context.current_drugs)
-        for drug in current:
-            others = replace(context, current_drugs=context.current_drugs - {drug})
-            allergies.extend(p for p in self.reasons(drug, others) if p.reason != "interaction")
         for direct in (True, False):  # a pair the patient takes as such before one reached through a product
-            for drug in current:
-                others = replace(context, current_drugs=context.current_drugs - {drug})
+            for drug, rest in others.items():
                 for ingredient in self.combinations.ingredients(drug):
                     if (ingredient == drug) != direct:
                         continue
                     found: list[Exclusion] = []
-                    self._interactions(drug, ingredient, self._via(drug, ingredient), others, found, None)
+                    self._interactions(drug, ingredient, self._via(drug, ingredient), rest, found, None)
                     for problem in found:
                         pair = frozenset((ingredient, problem.because_of))
                         if pair not in pairs:
