@@ -17,10 +17,10 @@ def deterministic_kernels() -> Iterator[None]:
 
     Torch's deterministic mode also fills every new tensor with NaN
     (``torch.utils.deterministic.fill_uninitialized_memory``), a debugging aid that makes a
-    read of unwritten memory visible. Every sparse product allocates its output that way, so
-    the fill was a fifth of a people GNN step on the shipped graph. It is off here: no kernel
-    rxkg runs reads memory it did not write, and the models are bit for bit the same without it
-    (``tests/test_people_gnn.py``).
+    read of unwritten memory visible. Every sparse product allocates its output that way: a
+    people GNN epoch on all shipped claims takes 1.47-1.50 s without the fill, 1.70 s with it
+    (2 cores). It is off here: no kernel rxkg runs reads memory it did not write, and the models
+    are bit for bit the same without it (``tests/test_people_gnn.py``).
     """
     previous = torch.are_deterministic_algorithms_enabled()
     previous_fill = torch.utils.deterministic.fill_uninitialized_memory
