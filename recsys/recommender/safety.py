@@ -175,24 +175,24 @@ class SafetyFilter:
         and two current drugs that interact (each interacting pair of ingredients once, however
         many of the patient's products hold them). A recommender cannot remove these, but the
         prescriber should see them beside its list. Allergies and contraindications come first."""
-        # Each current drug is checked against the patient without it.
-        others = {drug: replace(context, current_drugs=context.current_drugs - {drug})
-                  for drug in sorted(context.current_drugs)}
-        allergies = [p for drug, rest in others.items() for p in self.reasons(drug, rest) if p.reason != "interaction"]
+        allergies: list[Exclusion] = []
+        met: list[tuple[bool, str, Exclusion]] = []  # (reached through a product, ingredient, interaction)
+        for drug in sorted(context.current_drugs):
+            rest = replace(context, current_drugs=context.current_drugs - {drug})  # the patient without it
+            for ingredient in self.combinations.ingredients(drug):
+                via = self._via(drug, ingredient)
+                self._allergies(drug, ingredient, via, rest, allergies)
+                self._contraindications(drug, ingredient, via, rest, allergies, None)
+                found: list[Exclusion] = []
+                self._interactions(drug, ingredient, via, rest, found, None)
+                met.extend((ingredient != drug, ingredient, problem) for problem in found)
         interactions: list[Exclusion] = []
         pairs: set[frozenset[str]] = set()
-        for direct in (True, False):  # a pair the patient takes as such before one reached through a product
-            for drug, rest in others.items():
-                for ingredient in self.combinations.ingredients(drug):
-                    if (ingredient == drug) != direct:
-                        continue
-                    found: list[Exclusion] = []
-                    self._interactions(drug, ingredient, self._via(drug, ingredient), rest, found, None)
-                    for problem in found:
-                        pair = frozenset((ingredient, problem.because_of))
-                        if pair not in pairs:
-                            pairs.add(pair)
-                            interactions.append(problem)
+        for _, ingredient, problem in sorted(met, key=lambda m: m[0]):  # a pair as taken before one via a product
+            pair = frozenset((ingredient, problem.because_of))
+            if pair not in pairs:
+                pairs.add(pair)
+                interactions.append(problem)
         return sorted(allergies, key=lambda p: p.reason) + interactions
 
     def _via(self, drug_id: str, ingredient: str) -> str:
