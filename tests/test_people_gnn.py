@@ -77,21 +77,25 @@ def test_same_seed_same_model_and_the_file_round_trips(planted, fitted, tmp_path
         PeopleScorer.load(tmp_path / "other.npz")
 
 
-def test_training_without_torchs_debug_fill_of_new_memory_gives_the_same_model_and_restores_settings(planted):
+def test_training_without_torchs_debug_fill_of_new_memory_gives_the_same_model_and_restores_settings(
+        planted, monkeypatch):
+    import contextlib
+
     import torch
 
-    from recsys.link.gnn import determinism
+    import recsys.people.train as people_train
+    from recsys.link.gnn.determinism import deterministic_kernels
 
     claims = doctor_drug_interactions(planted)
     settings = PeopleGNNConfig(dim=8, epochs=3, batch_size=64, seed=3)
     before = (torch.are_deterministic_algorithms_enabled(), torch.utils.deterministic.fill_uninitialized_memory)
-    with determinism.deterministic_kernels():
+    with deterministic_kernels():
         assert torch.are_deterministic_algorithms_enabled()
         assert not torch.utils.deterministic.fill_uninitialized_memory
     assert (torch.are_deterministic_algorithms_enabled(), torch.utils.deterministic.fill_uninitialized_memory) == before
     ours = fit_people_gnn(planted, claims, settings).export()
-    original = determinism.deterministic_kernels
 
+    @contextlib.contextmanager
     def with_the_fill():  # torch's deterministic mode as it comes: every new tensor filled with NaN first
         previous = torch.are_deterministic_algorithms_enabled()
         torch.use_deterministic_algorithms(True, warn_only=True)
@@ -100,15 +104,9 @@ def test_training_without_torchs_debug_fill_of_new_memory_gives_the_same_model_a
         finally:
             torch.use_deterministic_algorithms(previous)
 
-    import contextlib
-    import recsys.people.train as people_train
-
-    people_train.deterministic_kernels = contextlib.contextmanager(with_the_fill)
-    try:
-        assert torch.utils.deterministic.fill_uninitialized_memory  # torch's default: the NaN fill is on
-        filled = fit_people_gnn(planted, claims, settings).export()
-    finally:
-        people_train.deterministic_kernels = original
+    monkeypatch.setattr(people_train, "deterministic_kernels", with_the_fill)
+    assert torch.utils.deterministic.fill_uninitialized_memory  # torch's default: the NaN fill is on
+    filled = fit_people_gnn(planted, claims, settings).export()
     assert np.array_equal(ours.drug_vectors, filled.drug_vectors) and np.array_equal(ours.from_drugs, filled.from_drugs)
 
 
