@@ -71,6 +71,9 @@ def add_query_commands(sub) -> None:
     p.add_argument("--contraindications", choices=("remove", "warn", "off"),
                    help="patients: drugs whose recorded side effects include one of the patient's conditions "
                         "are flagged (default), removed, or not checked; curated pairs keep their own action")
+    p.add_argument("--duplicates", choices=("remove", "warn", "off"),
+                   help="patients: a drug of a class the patient already takes one of (a second statin) is "
+                        "flagged (default), removed, or not checked")
     p.add_argument("--reveal-patients", action="store_true", help="print the patient id in clear text")
     p.add_argument("--json", action="store_true", help="print the recommendations as JSON")
     p.set_defaults(func=_cmd_recommend)
@@ -112,6 +115,7 @@ def check_recommend_flags(args: argparse.Namespace, parser: argparse.ArgumentPar
     """A flag that does nothing for the chosen entity is a usage error, not silently ignored."""
     patient_only = [flag for flag, value in (("--no-safety", args.no_safety), ("--block-at", args.block_at),
                                              ("--contraindications", args.contraindications),
+                                             ("--duplicates", args.duplicates),
                                              ("--reveal-patients", args.reveal_patients)) if value]
     if patient_only and not (args.patient or args.new_patient):
         parser.error(f"{', '.join(patient_only)}: only for --patient or --new-patient")
@@ -235,7 +239,8 @@ def _cmd_recommend(args: argparse.Namespace) -> int:
         from recsys.recommender.safety import SafetyPolicy
 
         recommender.safety = recommender.safety.with_policy(
-            SafetyPolicy(block_at=args.block_at or "minor", contraindications=args.contraindications or "warn"))
+            SafetyPolicy(block_at=args.block_at or "minor", contraindications=args.contraindications or "warn",
+                         duplicates=args.duplicates or "warn"))
         if args.new_patient:
             entity, out = "the new patient", recommender.recommend_for_new_patient(
                 args.conditions, args.drugs, args.allergies, k=args.k, safety=not args.no_safety)
@@ -269,7 +274,7 @@ SHOWN_PROBLEMS = 3
 
 def _print_current_problems(problems: list, names: dict[str, str]) -> None:
     """What is unsafe among the drugs a patient already takes, for the prescriber to review: a
-    count by kind and the first few (allergies and contraindications before interactions)."""
+    count by kind and the first few (allergies, contraindications and duplicates before interactions)."""
     if not problems:
         return
     kinds = ", ".join(f"{count} {reason}" for reason, count in Counter(p.reason for p in problems).items())

@@ -312,6 +312,8 @@ CASES: dict[str, Case] = {
     "k that is not a number": Case({}, ["recommend", "--disease", "disease:DOID:1", "--k", "ten"], 2, ("--k",)),
     "safety flag for a disease": Case({}, ["recommend", "--disease", "disease:DOID:1", "--no-safety"], 2,
                                       ("--no-safety", "only for --patient")),
+    "duplicates flag for a doctor": Case({}, ["recommend", "--doctor", "doctor:NPI:1", "--duplicates", "remove"], 2,
+                                         ("--duplicates", "only for --patient")),
     "new-only for a doctor": Case({}, ["recommend", "--doctor", "doctor:NPI:1", "--new-only"], 2,
                                   ("--new-only", "only for --disease")),
     "continuation for a new patient": Case({}, ["recommend", "--new-patient", "--conditions", "disease:DOID:1",

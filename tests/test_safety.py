@@ -42,7 +42,8 @@ def test_planted_interaction_allergy_and_current_drug_are_removed_with_reasons()
     graph = planted_graph()
     safety = SafetyFilter.from_graph(graph)
     context = safety.context(graph, "patient:demo:p1")
-    assert context == PatientContext(frozenset({"drug:DB00682"}), frozenset({"drug:DB01060"}))
+    assert context == PatientContext(frozenset({"drug:DB00682"}), frozenset({"drug:DB01060"}),
+                                     running=frozenset({"drug:DB00682"}))
     candidates = list(DRUGS)
     kept, removed = safety.filter(candidates, context)
     assert [candidates[i] for i in kept] == ["drug:DB00331", "drug:DB00316"]

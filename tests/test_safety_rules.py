@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -232,3 +233,79 @@ def test_curated_contraindications_never_feed_the_learned_models(tmp_path):
     relations = {e.rel for e in relation_matrices(g, id_maps_of(g))}
     assert "interacts_with" in relations
     assert not any("contraindicated_in" in r for r in relations)
+
+
+ATORVASTATIN, SIMVASTATIN, EZETIMIBE = "drug:DB01076", "drug:DB00641", "drug:DB00973"
+LEVONORGESTREL, ETHINYL_ESTRADIOL, ETONOGESTREL = "drug:DB00367", "drug:DB00977", "drug:DB00294"
+
+
+def duplicate_graph() -> KnowledgeGraph:
+    """Two statins and a non-statin lipid drug; a pill of a progestin with an oestrogen (both coded as
+    contraceptives by DrugBank), and another progestin; warfarin interacting with simvastatin."""
+    drugs = {ATORVASTATIN: ("Atorvastatin", "C10AA05"), SIMVASTATIN: ("Simvastatin", "C10AA01"),
+             EZETIMIBE: ("Ezetimibe", "C10AX09"), LEVONORGESTREL: ("Levonorgestrel", "G03AC03"),
+             ETHINYL_ESTRADIOL: ("Ethinyl Estradiol", "G03AC08"), ETONOGESTREL: ("Etonogestrel", "G03AC08"),
+             WARFARIN: ("Warfarin", "B01AA03")}
+    nodes = pd.DataFrame([{"id": d, "type": "drug", "name": n, "atc_codes": c} for d, (n, c) in drugs.items()])
+    edges = {EdgeType("drug", "interacts_with", "drug"): pd.DataFrame({"src": [WARFARIN], "dst": [SIMVASTATIN]})}
+    products = pd.DataFrame({"product": ["PILL", "RING"], "ingredients": [f"{LEVONORGESTREL}|{ETHINYL_ESTRADIOL}",
+                                                                          ETONOGESTREL], "records": [3, 1],
+                             "source": "test"})
+    return KnowledgeGraph(nodes, edges, {"products": products})
+
+
+def test_a_second_drug_of_a_class_warns_by_default_and_the_policy_can_remove_it():
+    safety = SafetyFilter.from_graph(duplicate_graph())
+    on_atorvastatin = PatientContext(current_drugs=frozenset({ATORVASTATIN}))
+    removed, warnings = safety.assess(SIMVASTATIN, on_atorvastatin)
+    assert removed == []
+    assert ("therapeutic duplication with current drug Atorvastatin (drug:DB01076) (both statins: ATC C10AA01 and "
+            "C10AA05)") in warnings
+    assert not any("duplication" in w for w in safety.assess(EZETIMIBE, on_atorvastatin)[1])  # C10AX: no statin
+    strict = safety.with_policy(SafetyPolicy(duplicates="remove"))
+    assert [(e.reason, e.because_of) for e in strict.reasons(SIMVASTATIN, on_atorvastatin)] == [
+        ("duplication", ATORVASTATIN)]
+    assert strict.unsafe_mask([SIMVASTATIN, EZETIMIBE, WARFARIN], on_atorvastatin).tolist() == [True, False, False]
+    off = safety.with_policy(SafetyPolicy(duplicates="off"))
+    assert not any("duplication" in w for w in off.assess(SIMVASTATIN, on_atorvastatin)[1])
+    with pytest.raises(KGError, match="duplicates must be one of"):
+        SafetyPolicy(duplicates="block")
+
+
+def test_a_duplicate_is_judged_against_running_drugs_and_never_within_one_product():
+    safety = SafetyFilter.from_graph(duplicate_graph(), policy=SafetyPolicy(duplicates="remove"))
+    stopped = PatientContext(current_drugs=frozenset({ATORVASTATIN}), running=frozenset())
+    assert safety.reasons(SIMVASTATIN, stopped) == []  # a statin stopped before is a switch, not a duplicate
+    on_the_pill = PatientContext(current_drugs=frozenset({LEVONORGESTREL, ETHINYL_ESTRADIOL}))
+    assert safety.review(on_the_pill) == []  # one pill's two ingredients
+    assert [(e.reason, e.because_of) for e in safety.reasons(ETONOGESTREL, on_the_pill)] == [
+        ("duplication", LEVONORGESTREL), ("duplication", ETHINYL_ESTRADIOL)]  # in id order
+
+
+def test_the_review_lists_running_duplicates_once_between_contraindications_and_interactions():
+    safety = SafetyFilter.from_graph(duplicate_graph())
+    patient = PatientContext(current_drugs=frozenset({ATORVASTATIN, SIMVASTATIN, WARFARIN}))
+    review = safety.review(patient)
+    assert [(e.drug_id, e.reason, e.because_of) for e in review] == [
+        (SIMVASTATIN, "duplication", ATORVASTATIN), (SIMVASTATIN, "interaction", WARFARIN)]
+    assert review[0].text() == ("drug:DB00641 duplicates current drug drug:DB01076 (both statins: ATC C10AA01 and "
+                                "C10AA05)")
+    # the simvastatin record stopped before the patient's latest start: no duplicate left to review
+    assert [e.reason for e in safety.review(replace(patient, running=frozenset({ATORVASTATIN, WARFARIN})))] == [
+        "interaction"]
+    assert [e.reason for e in safety.with_policy(SafetyPolicy(duplicates="off")).review(patient)] == ["interaction"]
+
+
+def test_running_drugs_are_the_records_still_open_at_the_patients_latest_start():
+    g = duplicate_graph()
+    g.nodes = pd.concat([g.nodes, pd.DataFrame([{"id": "patient:p1", "type": "patient", "name": None}])],
+                        ignore_index=True)
+    g.edges[EdgeType("patient", "takes", "drug")] = pd.DataFrame({
+        "src": ["patient:p1"] * 3, "dst": [SIMVASTATIN, ATORVASTATIN, WARFARIN],
+        "time": ["2020-01-01", "2021-01-01", "2020-06-01"], "end_time": ["2021-01-01", None, "2022-01-01"]})
+    safety = SafetyFilter.from_graph(g)
+    context = safety.patient_context("patient:p1")
+    # simvastatin stopped at the atorvastatin start (a switch); warfarin stops after it: still running
+    assert context.current_drugs == {SIMVASTATIN, ATORVASTATIN, WARFARIN}
+    assert context.running == {ATORVASTATIN, WARFARIN} and context.concurrent == {ATORVASTATIN, WARFARIN}
+    assert not any(e.reason == "duplication" for e in safety.review(context))

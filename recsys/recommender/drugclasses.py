@@ -169,6 +169,11 @@ class Combinations:
         """What recommending ``drug_id`` gives the patient: itself, plus partners when it is never given alone."""
         return (drug_id, *sorted(self.partners.get(drug_id, ())))
 
+    def given_as(self, drug_id: str) -> tuple[str, ...]:
+        """The ingredients of what recommending ``drug_id`` gives: itself, plus its main product's
+        other ingredients when it is never given alone."""
+        return (drug_id, *(p for p in self.products.get(drug_id, ()) if p != drug_id))
+
     def product_name(self, drug_id: str, names: dict[str, str]) -> str | None:
         """``Amoxicillin / Clavulanate`` for a combination-only drug; ``None`` for any other."""
         parts = self.products.get(drug_id)

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from kg.errors import KGError
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 
-__all__ = ["PatientContext", "PatientRecords", "current_drugs"]
+__all__ = ["PatientContext", "PatientRecords", "current_drugs", "still_open"]
 
 TAKES = EdgeType("patient", "takes", "drug")
 ALLERGIC_TO = EdgeType("patient", "allergic_to", "drug")
@@ -32,6 +33,24 @@ class PatientContext:
     #: Continuation allowed: a current drug may be recommended again (interactions still checked).
     allow_current: bool = False
     conditions: frozenset[str] = frozenset()  # disease ids
+    #: The current drugs still running at the patient's last record (:func:`still_open`), which
+    #: a therapeutic duplication is judged against; None (a new patient's list): all of them.
+    running: frozenset[str] | None = None
+
+    @property
+    def concurrent(self) -> frozenset[str]:
+        """The current drugs taken together now: the running ones where known, else all."""
+        return self.current_drugs if self.running is None else self.running & self.current_drugs
+
+
+def still_open(patients: pd.Series, starts: pd.Series, ends: pd.Series) -> np.ndarray:
+    """Which ``takes`` records are still open: no stop, or a stop after the patient's latest start
+    (still running at their last record). A stop at that start is a switch, not a drug still
+    running: on the evaluation's validation patients, 16 of 76 such drugs were taken after the
+    cutoff, against all 406 without a stop. An unknown start counts as the earliest."""
+    starts = starts.astype("datetime64[ns]").fillna(pd.Timestamp.min)  # ns: the unit of Timestamp.min
+    latest = starts.groupby(patients.to_numpy()).transform("max")
+    return (ends.isna() | (ends > latest)).to_numpy()
 
 
 def current_drugs(mine: pd.DataFrame, current_window_days: float | None) -> frozenset[str]:
@@ -53,6 +72,7 @@ class PatientRecords:
 
     graph: KnowledgeGraph
     _sets: dict[EdgeType, dict[str, frozenset[str]]] = field(default_factory=dict, repr=False)
+    _running: dict[str, frozenset[str]] | None = field(default=None, repr=False)
 
     def targets(self, relation: EdgeType, patient_id: str) -> frozenset[str]:
         """The ids a patient's ``relation`` rows point to."""
@@ -78,13 +98,27 @@ class PatientRecords:
         if not graph.has_node(patient_id) or graph.nodes["type"].iat[graph.node_index.get_loc(patient_id)] != "patient":
             raise KGError(f"{patient_id!r} is not a patient in the graph")
         return PatientContext(self.drugs(patient_id, current_window_days), self.allergies(patient_id),
-                              allow_current, self.conditions(patient_id))
+                              allow_current, self.conditions(patient_id), self.running(patient_id))
 
     def drugs(self, patient_id: str, current_window_days: float | None = None) -> frozenset[str]:
         if current_window_days is None:
             return self.targets(TAKES, patient_id)
         takes = self.graph.edges.get(TAKES, pd.DataFrame(columns=["src", "dst"]))
         return current_drugs(takes[(takes["src"] == patient_id).to_numpy()], current_window_days)
+
+    def running(self, patient_id: str) -> frozenset[str]:
+        """The patient's drugs with a record still open (:func:`still_open`)."""
+        if self._running is None:
+            takes = self.graph.edges.get(TAKES, pd.DataFrame(columns=["src", "dst"]))
+            patients = takes["src"].astype(str)
+            starts = pd.to_datetime(takes["time"]) if "time" in takes else pd.Series(pd.NaT, index=takes.index)
+            ends = pd.to_datetime(takes["end_time"]) if "end_time" in takes else pd.Series(pd.NaT, index=takes.index)
+            grouped: dict[str, set[str]] = defaultdict(set)
+            open_ = still_open(patients, starts, ends)
+            for patient, drug in zip(patients[open_], takes["dst"].astype(str)[open_]):
+                grouped[patient].add(drug)
+            self._running = {p: frozenset(d) for p, d in grouped.items()}
+        return self._running.get(patient_id, frozenset())
 
     def allergies(self, patient_id: str) -> frozenset[str]:
         return self.targets(ALLERGIC_TO, patient_id)

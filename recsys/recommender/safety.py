@@ -16,6 +16,9 @@ onto ``interacts_with``, optionally with a ``severity``), allergy records
 - Contraindications (side effects that are one of the patient's conditions, and curated
   pairs; :mod:`~recsys.recommender.contraindications`) remove, warn or are ignored by
   ``SafetyPolicy.contraindications``.
+- Therapeutic duplication (a drug of a class the patient already takes a member of: a second
+  statin; :mod:`~recsys.recommender.duplication`) warns, removes or is ignored by
+  ``SafetyPolicy.duplicates``.
 
 What the filter removes comes back with its reasons and evidence; what it lets through
 carries warnings, including "no interaction data" for a drug the sources say nothing about.
@@ -36,6 +39,7 @@ from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 from recsys.recommender.contraindications import Contraindications
 from recsys.recommender.drugclasses import ATC_PREFIX, Combinations, DrugClasses
+from recsys.recommender.duplication import TherapeuticDuplicates
 from recsys.recommender.patient_records import PatientContext, PatientRecords
 
 __all__ = ["Exclusion", "PatientContext", "SafetyFilter", "SafetyPolicy", "SEVERITIES",
@@ -45,26 +49,30 @@ INTERACTS = EdgeType("drug", "interacts_with", "drug")
 ALLERGIC_TO = EdgeType("patient", "allergic_to", "drug")
 #: Interaction severities, mildest first.
 SEVERITIES = ("minor", "moderate", "major", "contraindicated")
-CONTRAINDICATION_POLICIES = ("remove", "warn", "off")
+CONTRAINDICATION_POLICIES = ("remove", "warn", "off")  # also what duplicates may be
 NO_INTERACTION_DATA = "no interaction data for this drug: interactions cannot be ruled out"
 
 
 @dataclass(frozen=True)
 class SafetyPolicy:
     """How strict the filter is: interactions removed from ``block_at`` up (weaker ones warn);
-    contraindications ``remove``d, ``warn``ed about or ``off``."""
+    contraindications and therapeutic duplicates ``remove``d, ``warn``ed about or ``off``."""
 
     block_at: str = "minor"
     #: Warn by default: SIDER lists a side effect for hundreds of drugs each (sinusitis 300,
     #: hypertension 439), so removing them all would drop 45% of the drugs clinicians start.
     contraindications: str = "warn"
+    #: Warn by default: a second drug of a class is sometimes meant (a switch in progress, a
+    #: long-acting opioid with a short-acting one), and the prescriber knows which.
+    duplicates: str = "warn"
 
     def __post_init__(self) -> None:
         if self.block_at not in SEVERITIES:
             raise KGError(f"block_at must be one of {', '.join(SEVERITIES)}, got {self.block_at!r}")
-        if self.contraindications not in CONTRAINDICATION_POLICIES:
-            raise KGError(f"contraindications must be one of {', '.join(CONTRAINDICATION_POLICIES)}, "
-                          f"got {self.contraindications!r}")
+        for name in ("contraindications", "duplicates"):
+            if getattr(self, name) not in CONTRAINDICATION_POLICIES:
+                raise KGError(f"{name} must be one of {', '.join(CONTRAINDICATION_POLICIES)}, "
+                              f"got {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,7 @@ class Exclusion:
     """A candidate the filter removed, and why."""
 
     drug_id: str
-    reason: str  # "already taken" | "interaction" | "allergy" | "contraindication"
+    reason: str  # "already taken" | "interaction" | "allergy" | "contraindication" | "duplication"
     because_of: str  # the current drug, the allergen, the class or the condition behind the reason
     detail: str = ""
 
@@ -86,7 +94,8 @@ class Exclusion:
         return {"already taken": f"{drug} is already taken",
                 "interaction": f"{drug} interacts with current drug {cause}{self.detail}",
                 "allergy": f"{drug} matches recorded allergy {cause}{self.detail}",
-                "contraindication": f"{drug} is contraindicated in {cause}{self.detail}"}[self.reason]
+                "contraindication": f"{drug} is contraindicated in {cause}{self.detail}",
+                "duplication": f"{drug} duplicates current drug {cause}{self.detail}"}[self.reason]
 
 
 @dataclass
@@ -108,6 +117,7 @@ class SafetyFilter:
     names: dict[str, str] = field(default_factory=dict, repr=False)  # for readable warnings
     #: The patients' records of the graph the filter was built from (None: built by hand).
     records: PatientRecords | None = field(default=None, repr=False, compare=False)
+    duplicates: TherapeuticDuplicates = field(default_factory=TherapeuticDuplicates)
     _risk_index: "_RiskIndex | None" = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
@@ -135,7 +145,7 @@ class SafetyFilter:
         names = names if names is not None else _node_names(graph)
         return cls({d: frozenset(p) for d, p in pairs.items()}, DrugClasses.from_graph(graph, class_level, names),
                    Combinations.from_graph(graph), Contraindications.from_graph(graph, names), severity,
-                   policy or SafetyPolicy(), names, PatientRecords(graph))
+                   policy or SafetyPolicy(), names, PatientRecords(graph), TherapeuticDuplicates.from_graph(graph))
 
     def with_policy(self, policy: SafetyPolicy) -> "SafetyFilter":
         """The same knowledge under another policy (nothing is rebuilt)."""
@@ -173,10 +183,13 @@ class SafetyFilter:
         """What is unsafe in the patient's current drugs themselves, by the rules a candidate is
         checked by: a current drug matching a recorded allergy or contraindicated in a condition,
         and two current drugs that interact (each interacting pair of ingredients once, however
-        many of the patient's products hold them). A recommender cannot remove these, but the
-        prescriber should see them beside its list. Allergies and contraindications come first."""
+        many of the patient's products hold them), and two running drugs of one duplicate-therapy
+        class unless the policy turns that check off. A recommender cannot remove these, but the
+        prescriber should see them beside its list. Allergies and contraindications come first, then
+        duplicates, then interactions."""
         allergies: list[Exclusion] = []
-        met: list[tuple[bool, str, Exclusion]] = []  # (reached through a product, ingredient, interaction)
+        # (reached through a product, ingredient, problem), per kind of pair problem
+        met: dict[str, list[tuple[bool, str, Exclusion]]] = {"duplication": [], "interaction": []}
         for drug in sorted(context.current_drugs):
             rest = replace(context, current_drugs=context.current_drugs - {drug})  # the patient without it
             for ingredient in self.combinations.ingredients(drug):
@@ -185,15 +198,21 @@ class SafetyFilter:
                 self._contraindications(drug, ingredient, via, rest, allergies, None)
                 found: list[Exclusion] = []
                 self._interactions(drug, ingredient, via, rest, found, None)
-                met.extend((ingredient != drug, ingredient, problem) for problem in found)
-        interactions: list[Exclusion] = []
-        pairs: set[frozenset[str]] = set()
-        for _, ingredient, problem in sorted(met, key=lambda m: m[0]):  # a pair as taken before one via a product
-            pair = frozenset((ingredient, problem.because_of))
-            if pair not in pairs:
-                pairs.add(pair)
-                interactions.append(problem)
-        return sorted(allergies, key=lambda p: p.reason) + interactions
+                met["interaction"].extend((ingredient != drug, ingredient, problem) for problem in found)
+            if self.policy.duplicates != "off" and drug in context.concurrent:  # warned or removed: listed
+                found = []  # each running drug as itself: its product's other ingredients are records of their own
+                self._duplicates(drug, (drug,), rest, found, None, "remove")
+                met["duplication"].extend((False, drug, problem) for problem in found)
+        pairs: dict[str, list[Exclusion]] = {}
+        for reason, problems in met.items():
+            seen: set[frozenset[str]] = set()
+            pairs[reason] = []
+            for _, ingredient, problem in sorted(problems, key=lambda m: m[0]):  # as taken before via a product
+                pair = frozenset((ingredient, problem.because_of))
+                if pair not in seen:
+                    seen.add(pair)
+                    pairs[reason].append(problem)
+        return sorted(allergies, key=lambda p: p.reason) + pairs["duplication"] + pairs["interaction"]
 
     def _via(self, drug_id: str, ingredient: str) -> str:
         """How a reason reached ``drug_id``: through ``ingredient``, another drug of its product."""
@@ -209,6 +228,7 @@ class SafetyFilter:
             self._interactions(drug_id, ingredient, via, context, out, warnings)
             self._allergies(drug_id, ingredient, via, context, out)
             self._contraindications(drug_id, ingredient, via, context, out, warnings)
+        self._duplicates(drug_id, self.combinations.given_as(drug_id), context, out, warnings, self.policy.duplicates)
         if warnings is not None and not any(self.interactions.get(i) for i in ingredients):
             warnings.append(NO_INTERACTION_DATA)
         return out
@@ -255,6 +275,26 @@ class SafetyFilter:
             elif action == "warn" and warnings is not None:
                 warnings.append(f"possible contraindication in {self._label(found.disease_id)}: {found.evidence}{via}")
 
+    def _duplicates(self, drug_id: str, ingredients: Sequence[str], context: PatientContext,
+                    out: list[Exclusion], warnings: list[str] | None, action: str) -> None:
+        """Each running drug that ``drug_id``, given as ``ingredients``, duplicates, once (``action``:
+        "remove" adds exclusions, "warn" warnings). Against the drugs taken together now: a statin
+        stopped last year is no duplicate; nor are two ingredients of one product (a progestin and
+        an oestrogen of one pill)."""
+        if action == "off":
+            return
+        reported: set[str] = set()
+        for ingredient in ingredients:
+            for current, family in self.duplicates.shared(ingredient, context.concurrent - {drug_id}):
+                if current in reported or self.duplicates.co_formulated(ingredient, current):
+                    continue
+                reported.add(current)
+                evidence = self.duplicates.evidence(ingredient, current, family) + self._via(drug_id, ingredient)
+                if action == "remove":
+                    out.append(Exclusion(drug_id, "duplication", current, evidence))
+                elif warnings is not None:
+                    warnings.append(f"therapeutic duplication with current drug {self._label(current)}{evidence}")
+
     def _label(self, node_id: str) -> str:
         name = self.names.get(node_id)
         return f"{name} ({node_id})" if name else node_id
@@ -285,14 +325,18 @@ class SafetyFilter:
     def at_risk(self, context: PatientContext) -> set[str]:
         """Every drug a rule could remove for ``context``: a superset of the unsafe ones.
 
-        The current drugs, their interaction partners, the allergens and their classes'
-        members, the drugs contraindicated in the conditions, and every drug given
-        together with one of those in a combination product.
+        The current drugs, their interaction partners (and, where duplicates are removed, the
+        other members of their duplicate-therapy classes), the allergens and their classes'
+        members, the drugs contraindicated in the conditions, and every drug given together
+        with one of those in a combination product.
         """
         index = self._index()
         ingredients = set(context.current_drugs)
         for current in context.current_drugs:
             ingredients |= index.interacting.get(current, set())
+            if self.policy.duplicates == "remove":
+                for family in self.duplicates.of(current):
+                    ingredients |= index.family_members.get(family, set())
         for allergen in context.allergies:
             ingredients.add(allergen)
             related = ([k for k in index.members if k.startswith(allergen) or allergen.startswith(k)]
@@ -309,7 +353,7 @@ class SafetyFilter:
 
     def _index(self) -> "_RiskIndex":
         if self._risk_index is None:
-            self._risk_index = _RiskIndex.of(self.interactions, self.classes, self.combinations)
+            self._risk_index = _RiskIndex.of(self.interactions, self.classes, self.combinations, self.duplicates)
         return self._risk_index
 
 
@@ -317,15 +361,17 @@ class SafetyFilter:
 class _RiskIndex:
     """Inverse look-ups for :meth:`SafetyFilter.at_risk`: drug -> the drugs listing it as an
     interaction (a filter built by hand may list a pair one way only), class -> member
-    drugs, and ingredient -> the combination-only drugs given with it."""
+    drugs, duplicate-therapy family -> member drugs, and ingredient -> the combination-only
+    drugs given with it."""
 
     interacting: dict[str, set[str]]
     members: dict[str, set[str]]
     products_with: dict[str, set[str]]
+    family_members: dict[str, set[str]]
 
     @classmethod
     def of(cls, interactions: Mapping[str, frozenset[str]], classes: DrugClasses,
-           combinations: Combinations) -> "_RiskIndex":
+           combinations: Combinations, duplicates: TherapeuticDuplicates) -> "_RiskIndex":
         interacting: dict[str, set[str]] = defaultdict(set)
         for drug, partners in interactions.items():
             for partner in partners:
@@ -338,7 +384,7 @@ class _RiskIndex:
         for drug, partners in combinations.partners.items():
             for partner in partners:
                 products_with[partner].add(drug)
-        return cls(dict(interacting), dict(members), dict(products_with))
+        return cls(dict(interacting), dict(members), dict(products_with), duplicates.members())
 
 
 def _node_names(graph: KnowledgeGraph) -> dict[str, str]:
