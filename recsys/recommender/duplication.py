@@ -6,10 +6,10 @@ Classes are curated families of ATC codes (:data:`DUPLICATE_THERAPY`), not every
 subgroup, for two reasons measured on the shipped patients' current drugs:
 
 - DrugBank gives many drugs codes of products they only appear in: calcium holds 29 codes
-  (B01AC08 carbasalate calcium, N02BA15, V08AC10, ...), morphine holds G04BE07 and S01XA06. Any
-  shared level-4 subgroup flags 908 pairs among 125 of the 270 patients, led by electrolyte
-  solutions (magnesium sulfate with potassium chloride, B05XA) and such product codes
-  (alteplase with morphine, S01XA).
+  (B01AC08 carbasalate calcium, N02BA15, V08AC10, ...), morphine holds G04BE07 and S01XA06.
+  Counting every recorded drug as current, any shared level-4 subgroup (ATC's 5-character codes)
+  flags 908 pairs among 125 of the 270 patients, led by electrolyte solutions (magnesium sulfate
+  with potassium chloride, B05XA) and such product codes (alteplase with morphine, S01XA).
 - Some classes are given two at a time on purpose: insulins (basal with bolus), antiplatelets
   (aspirin with clopidogrel after a stent), beta-2 agonists (a long-acting one with a rescue
   inhaler), anticonvulsants, vasopressors, electrolytes and infusion solutions. They are left out.
