@@ -1,8 +1,8 @@
 """Run every benchmark: ``python -m benchmarks`` (or ``make bench``)."""
 
 from benchmarks import (bench_api, bench_build, bench_cf, bench_cold_ceiling, bench_distributed, bench_endtoend,
-                        bench_families, bench_growth, bench_links, bench_people, bench_safety, bench_stacking,
-                        bench_synth)
+                        bench_families, bench_growth, bench_links, bench_new_doctors, bench_people, bench_safety,
+                        bench_stacking, bench_synth)
 
 if __name__ == "__main__":
     bench_build.main([])
@@ -14,6 +14,7 @@ if __name__ == "__main__":
     bench_people.main([])
     bench_cold_ceiling.main([])
     bench_safety.main([])
+    bench_new_doctors.main([])
     bench_api.main([])
     bench_distributed.main([])
     bench_growth.main([])

@@ -177,6 +177,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     from recsys.link.gnn import GNNConfig, GNNScorer
     from recsys.link.terms import MetapathTerms
     from recsys.people.train import KnowledgeInputs
+    from recsys.recommender.doctor_side import SPECIALTY_ONLY, SPECIALTY_ONLY_WEIGHTS
     from recsys.recommender.patient_side import CONDITIONS_ONLY, CONDITIONS_ONLY_WEIGHTS, PATIENT_METAPATH
     from recsys.recommender.people_graph import DoctorGraphRecipe
     from recsys.recommender.drugprofiles import DrugProfiles
@@ -281,6 +282,10 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     else:
         log("  doctor: no doctors with enough drugs in the graph; their blend keeps default weights")
     ablations = fit_patient_blends(validation, patient_time, patient_split, config.seed, config.ablations, log)
+    if doctor_side is not None:  # no drug to read: what the specialty prescribes (doctor_side)
+        validation.weights[SPECIALTY_ONLY] = dict(SPECIALTY_ONLY_WEIGHTS)
+        validation.selection[SPECIALTY_ONLY] = {"chosen": "popularity",
+                                                "note": "fixed: what prescribers of their specialty prescribe"}
     if patient_split is not None:  # no drug to read: the conditions' disease scores (patient_side)
         validation.weights[CONDITIONS_ONLY] = {c: CONDITIONS_ONLY_WEIGHTS.get(c, 0.0)
                                                for c in validation.components[CONDITIONS_ONLY]}

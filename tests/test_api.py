@@ -255,6 +255,31 @@ def test_a_new_doctor_with_specialty_and_state_gets_a_known_doctors_list_from_si
         rec.recommend_for_new_doctor(claims, specialty="Cardiology", state="Ca")
 
 
+def test_a_new_doctor_known_by_specialty_alone_gets_what_the_specialty_prescribes_most(shipped_graph):
+    from recsys.cf import EASERecommender
+
+    drugs = sorted(shipped_graph.nodes_of_type("drug")["id"])
+    doctors = doctor_drug_interactions(shipped_graph)
+    popularity = GroupPopularityRecommender(smoothing=0.05).fit(doctors)
+    rec = Recommender(shipped_graph, np.zeros((0, len(drugs))), [], drugs,
+                      doctor_cf=EASERecommender(1500.0, "log1p", side_weight=8.0).fit(doctors),
+                      doctor_popularity=popularity, weights={"doctor_sparse": {"cf": 1.0, "popularity": -1.0}})
+    out = rec.recommend_for_new_doctor({}, specialty="Cardiology", k=5)
+    # the share of cardiologists prescribing each drug, highest first, whatever the learned weights say
+    is_cardiology = np.asarray(doctors.attribute("specialty")) == "Cardiology"
+    share = np.asarray((doctors.matrix[is_cardiology] > 0).mean(axis=0)).ravel()
+    expected = [str(doctors.item_ids[i]) for i in np.argsort(-share, kind="stable")[:5]]
+    assert [r.drug_id for r in out] == expected and out.dropped_components == ["graph", "cf"]
+    assert out[0].kind == "doctor_specialty" and out[0].components["cf"] is None
+    assert "of the graph's Cardiology prescribers prescribe it" in out[0].explanation
+    every = rec.recommend_for_new_doctor({}, specialty="Cardiology", k=5, candidates="all")
+    assert [r.drug_id for r in every] == expected  # drugs nobody prescribes sit at the middle
+    with pytest.raises(KGError, match="needs at least one prescribed drug, or a specialty"):
+        rec.recommend_for_new_doctor({}, state="MA")
+    with pytest.raises(KGError, match="unknown specialty 'Cardiolgy'"):
+        rec.recommend_for_new_doctor({}, specialty="Cardiolgy")
+
+
 def test_the_cf_sentence_of_an_item_item_model_is_the_sum_its_score_is(shipped_graph):
     """The explanation names the largest terms of the CF score itself (own drugs x item-item
     weights, plus the pairs', the attributes' and the attribute-drug combinations' parts), so it cannot

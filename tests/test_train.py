@@ -129,6 +129,8 @@ def test_every_recommender_entry_point_has_a_command(tiny_graph, tmp_path, capsy
     assert main(["recommend", *model, "--new-doctor", "--prescriptions", "drug:DB00331=40", "--k", "1",
                  "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)["recommendations"]) == 1
+    assert main(["recommend", *model, "--new-doctor", "--specialty", "Cardiology", "--k", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["recommendations"][0]["contributions"][0]["component"] == "popularity"
     assert main(["explain", "disease:DOID:1287", "drug:DB00331", *model, "--json"]) == 0
     explained = json.loads(capsys.readouterr().out)
     assert explained["drug_id"] == "drug:DB00331" and "components" in explained and explained["text"]

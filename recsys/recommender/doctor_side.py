@@ -10,7 +10,9 @@ compete (a validation in which some drugs have lost all their prescriptions). Pr
 most :data:`SPARSE_DRUGS` known drugs are ranked among the prescribed drugs with a third set,
 ``doctor_sparse``, fitted on validation prescribers cut down to that many: from one to three drugs
 collaborative filtering alone is no better than within-specialty popularity, and the blend that
-suits a prescriber with forty drugs does not suit them.
+suits a prescriber with forty drugs does not suit them. A new prescriber known by their specialty
+alone, no drug yet, is ranked by ``doctor_specialty`` (:data:`SPECIALTY_ONLY`): within-specialty
+popularity, the one component that reads nothing but the specialty.
 """
 
 from __future__ import annotations
@@ -24,12 +26,23 @@ from kg.errors import KGError
 from recsys.blend import scored_rows
 
 __all__ = ["doctor_components", "neutral_fill", "DOCTOR_KINDS", "doctor_kind", "known_drug_counts",
-           "blend_by_history", "check_new_doctor_attributes", "SPARSE_DRUGS"]
+           "blend_by_history", "check_new_doctor_attributes", "SPARSE_DRUGS", "SPECIALTY_ONLY",
+           "SPECIALTY_ONLY_WEIGHTS"]
 
 #: The weight set per ``candidates`` choice of ``recommend_for_doctor``.
 DOCTOR_KINDS = {"prescribed": "doctor", "all": "doctor_all"}
 #: Prescribers with at most this many known drugs get the ``doctor_sparse`` weights.
 SPARSE_DRUGS = 3
+#: The weight set of a new prescriber known by specialty alone (``recommend_for_new_doctor`` without
+#: prescriptions), fixed: within-specialty popularity. On prescribers left out of training (the draw
+#: ``rxkg train`` chooses the ``doctor_sparse`` weights on, and two more), every drug of theirs to
+#: find, it reaches NDCG@10 0.689-0.696 (Recall@10 0.477-0.483) against 0.581-0.587 (0.401-0.406) for
+#: EASE folded in from the specialty and state and 0.425-0.437 (0.221-0.232) for overall popularity.
+#: Their standardised sum gains 0.001-0.003 Recall@10 and loses 0.03 NDCG@10, the metric the
+#: ``doctor_sparse`` blend is chosen on; the graph has no drug to start from
+#: (``benchmarks/results/new_doctors.md``).
+SPECIALTY_ONLY = "doctor_specialty"
+SPECIALTY_ONLY_WEIGHTS = {"graph": 0.0, "cf": 0.0, "popularity": 1.0}
 
 
 def doctor_kind(candidates: str, known_drugs: int | None = None) -> str:

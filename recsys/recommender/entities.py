@@ -17,8 +17,8 @@ from kg.errors import KGError
 from recsys.cf.base import check_k, top_k
 from recsys.cf.profile import DoctorProfile, profile_doctor as profile_prescriber
 from recsys.recommender.continuation import NEW_DRUG, scored_by
-from recsys.recommender.doctor_side import (check_new_doctor_attributes, doctor_kind, known_drug_counts,
-                                               neutral_fill)
+from recsys.recommender.doctor_side import (SPECIALTY_ONLY, check_new_doctor_attributes, doctor_kind,
+                                               known_drug_counts, neutral_fill)
 from recsys.recommender.evidence import closest_drugs
 from recsys.recommender.patient_side import CONDITIONS_ONLY, people_gnn_scores
 from recsys.recommender.ranking import Ranker
@@ -88,16 +88,20 @@ def recommend_for_new_doctor(ranker: Ranker, prescriptions: Mapping[str, float],
     specialty and state (CF fold-in, which EASE with side information reads both into,
     within-specialty popularity, and the graph: what each drug shares with theirs), among the
     drugs somebody prescribes or, with ``candidates="all"``, every drug of the graph. Each
-    recommendation is explained from the prescribed drug most like it."""
+    recommendation is explained from the prescribed drug most like it. Without prescriptions, a
+    ``specialty`` alone ranks by what its prescribers prescribe (:data:`SPECIALTY_ONLY`)."""
     check_k(k)
     kind = doctor_kind(candidates, len(prescriptions))
     ids_of(ranker, list(prescriptions), "drug", "prescribed drug")
-    if not prescriptions:
-        raise KGError("a new doctor needs at least one prescribed drug")
+    if not prescriptions and specialty is None:
+        raise KGError("a new doctor needs at least one prescribed drug, or a specialty to rank by what its "
+                      "prescribers prescribe")
     for drug, count in prescriptions.items():  # before any component reads them
         if isinstance(count, bool) or not isinstance(count, (int, float, np.number)) or not 0 < count < np.inf:
             raise KGError(f"prescriptions: the claim count of {drug} must be a positive finite number, got {count!r}")
     check_new_doctor_attributes(ranker, specialty, state)
+    if not prescriptions:
+        return _specialty_only(ranker, specialty, k, candidates)
     n = len(ranker.drug_ids)
     history = {d: float(c) for d, c in prescriptions.items()}
     row = sp.csr_matrix(np.array([list(history.values())]))
@@ -118,6 +122,22 @@ def recommend_for_new_doctor(ranker: Ranker, prescriptions: Mapping[str, float],
     skip = set(prescribed) | (ranker.unprescribed if kind != "doctor_all" else set())
     return ranker.rank_parts(kind, parts, lambda drug: _closest_drug(ranker, drug, prescribed), k,
                              skip=skip, who="the new doctor")
+
+
+def _specialty_only(ranker: Ranker, specialty: str, k: int, candidates: str) -> Recommendations:
+    """A new prescriber with no drug yet, ranked by within-specialty popularity (explained from
+    the specialty): among the drugs somebody prescribes or, with ``candidates="all"``, every drug,
+    those nobody prescribes at the neutral middle as for any prescriber."""
+    if ranker.doctor_popularity is None:
+        raise KGError("this model has no prescribers' claims: a specialty alone has nothing to rank by")
+    n = len(ranker.drug_ids)
+    popularity = ranker.onto_drugs(ranker.doctor_popularity, ranker.doctor_popularity.score_new(
+        [{}], attributes=[{"specialty": specialty}]))
+    if doctor_kind(candidates) == "doctor_all":
+        popularity = neutral_fill(popularity)
+    parts = {"graph": np.full((1, n), np.nan), "cf": np.full((1, n), np.nan), "popularity": popularity}
+    skip = ranker.unprescribed if doctor_kind(candidates) != "doctor_all" else set()
+    return ranker.rank_parts(SPECIALTY_ONLY, parts, lambda drug: specialty, k, skip=skip, who="the new doctor")
 
 
 def recommend_many(ranker: Ranker, entity_ids: Sequence[str], k: int = 10) -> tuple[np.ndarray, np.ndarray]:

@@ -12,9 +12,9 @@
 Each is standardised per entity (:mod:`recsys.blend`); a component that cannot score an entity drops out and
 the result says so. Patients get the safety filter by default, and three weight sets: ``patient``
 (continuation plus new drugs; the new ones by ``patient_new``'s when chosen, :mod:`~recsys.recommender.continuation`),
-``patient_new`` (new only) and ``patient_conditions`` (a new patient known from conditions alone); doctors three:
-``doctor`` (drugs somebody prescribes), ``doctor_sparse`` (the same for prescribers with at most three drugs) and
-``doctor_all`` (every drug of the graph). A patient's ``graph`` may read a disease scorer of its own (PATIENT_METAPATH).
+``patient_new`` (new only), ``patient_conditions`` (a new patient known from conditions alone); doctors four: ``doctor``
+(drugs somebody prescribes), ``doctor_sparse`` (the same, at most three drugs known), ``doctor_all`` (every drug),
+``doctor_specialty`` (a new prescriber known by specialty alone). A patient's ``graph`` may read PATIENT_METAPATH.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from recsys.recommender.continuation import ADDED, NEW_DRUG, merge_new_drugs, me
 from recsys.recommender.listing import ranked_list
 from recsys.recommender.fitting import choose_patient_graph, fit_on_validation, validation_sample
 from recsys.recommender.diagnosis import ConditionPopularity
-from recsys.recommender.doctor_side import blend_by_history, doctor_components, doctor_kind
+from recsys.recommender.doctor_side import SPECIALTY_ONLY, blend_by_history, doctor_components, doctor_kind
 from recsys.recommender.patient_side import (CONDITIONS_ONLY, PATIENT_COMPONENTS, PATIENT_METAPATH, PATIENT_ONLY,
                                               patient_components)
 from recsys.recommender.people_graph import DrugNeighbours
@@ -88,12 +88,12 @@ class Ranker:
         self.components: dict[str, tuple[str, ...]] = {
             "disease": (*self.disease_scorers, "popularity"), "doctor": ("graph", "cf", "popularity"),
             "patient": PATIENT_COMPONENTS}
-        # New drugs only (the patient's own drugs excluded) is another ranking task than
-        # continuation plus new drugs: history weighs nothing there, so it has its own weights.
+        # New drugs only (own drugs excluded) is another task than continuation plus new drugs: its own weights.
         self.components["patient_new"] = self.components["patient"]
         self.components[CONDITIONS_ONLY] = self.components["patient"]  # a new patient without drugs
-        # Never-prescribed drugs compete (doctor_all), at most three known drugs (doctor_sparse): other weights.
-        self.components["doctor_all"] = self.components["doctor_sparse"] = self.components["doctor"]
+        # Never-prescribed drugs compete (doctor_all), at most three drugs known (doctor_sparse), none: other weights.
+        self.components["doctor_all"] = self.components["doctor_sparse"] = self.components[SPECIALTY_ONLY] = \
+            self.components["doctor"]
         weights = dict(weights or {})
         for kind, older in (("patient_new", "patient"), ("doctor_sparse", "doctor"), (CONDITIONS_ONLY, "patient_new")):
             if older in weights:  # a bundle from before this weight set: the older one serves both
