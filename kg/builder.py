@@ -173,6 +173,11 @@ class GraphBuilder:
                         _report_missing_endpoints(bad, src_ok[~ok], et, batch.file, s.name, problems,
                                                   ids_by_type)
                     frame = frame[ok]
+                if not SCHEMA.spec(et).self_loops:
+                    loops = frame["src"].astype(str).to_numpy() == frame["dst"].astype(str).to_numpy()
+                    if loops.any():
+                        _report_self_loops(frame[loops], et, batch.file, s.name, problems)
+                        frame = frame[~loops]
                 if SCHEMA.spec(et).symmetric:
                     frame = _canonical_orientation(frame)
                 by_type.setdefault(et, []).append(frame.assign(**{FILE: batch.file, SOURCE: s.name}))
@@ -322,6 +327,14 @@ def _report_missing_endpoints(bad: pd.DataFrame, src_ok: np.ndarray, et: EdgeTyp
                                 reason=f"edge {et}: endpoint {missing!r} does not exist "
                                        f"(no {node_type} node with that id){hints.hint(missing, node_type)}",
                                 record=f"{s} -> {d}", records=int(n)))
+
+
+def _report_self_loops(bad: pd.DataFrame, et: EdgeType, file: str, source: str, problems: list[Problem]) -> None:
+    lines = bad[LINE].to_numpy() if LINE in bad.columns else [None] * len(bad)
+    for node, line, n in zip(bad["src"].astype(str), lines, weights(bad).to_numpy()):
+        problems.append(Problem(file=file, line=_int_or_none(line), source=source,
+                                reason=f"edge {et} from {node!r} to itself: this relation joins two different "
+                                       f"{et.src} nodes", record=f"{node} -> {node}", records=int(n)))
 
 
 class _NamespaceHints:

@@ -85,6 +85,8 @@ class RelationSpec:
 
     ``symmetric`` relations (interactions, resemblance) are stored once per
     unordered pair; views that need both directions add the reverse themselves.
+    ``self_loops = False`` marks relations an edge from a node to itself can only be an error in:
+    a drug interacting with itself, a disease resembling itself (a protein may bind itself).
     ``attributes`` maps each optional edge column to its value type; ``weight``
     and ``time`` are the conventional names for a numeric weight (claim counts)
     and an event time (start of a medication, onset of a condition).
@@ -110,6 +112,7 @@ class RelationSpec:
     combine: Mapping[str, str] = field(default_factory=dict)
     learned: bool = True
     episodes: str | None = None
+    self_loops: bool = True
 
     def __post_init__(self) -> None:
         for name, dtype in self.attributes.items():
@@ -130,9 +133,9 @@ COMBINE_RULES: tuple[str, ...] = ("sum", "min", "max", "open_max", "first")
 
 def _spec(src: str, rel: str, dst: str, description: str, symmetric: bool = False,
           combine: Mapping[str, str] | None = None, learned: bool = True, episodes: str | None = None,
-          **attributes: str) -> RelationSpec:
+          self_loops: bool = True, **attributes: str) -> RelationSpec:
     return RelationSpec(EdgeType(src, rel, dst), description, symmetric, attributes, combine or {}, learned,
-                        episodes)
+                        episodes, self_loops)
 
 
 _DRUGBANK_ACTION = {"actions": "str", "known_action": "str"}
@@ -147,10 +150,10 @@ _RELATIONS: tuple[RelationSpec, ...] = (
     _spec("drug", "upregulates", "target", "drug raises the gene's expression"),
     _spec("drug", "downregulates", "target", "drug lowers the gene's expression"),
     _spec("drug", "causes", "side_effect", "drug causes the side effect"),
-    _spec("drug", "resembles", "drug", "chemical similarity", symmetric=True),
+    _spec("drug", "resembles", "drug", "chemical similarity", symmetric=True, self_loops=False),
     _spec("drug", "interacts_with", "drug",
           "known drug-drug interaction (severity: minor | moderate | major | contraindicated, when known)",
-          symmetric=True, severity="str"),
+          symmetric=True, self_loops=False, severity="str"),
     _spec("drug", "has_target", "target", "DrugBank target", **_DRUGBANK_ACTION),
     _spec("drug", "metabolized_by", "target", "DrugBank enzyme", **_DRUGBANK_ACTION),
     _spec("drug", "carried_by", "target", "DrugBank carrier", **_DRUGBANK_ACTION),
@@ -165,13 +168,13 @@ _RELATIONS: tuple[RelationSpec, ...] = (
     _spec("disease", "downregulates", "target", "gene under-expressed in the disease"),
     _spec("disease", "localizes", "anatomy", "disease localises to the anatomy"),
     _spec("disease", "presents", "symptom", "disease presents the symptom"),
-    _spec("disease", "resembles", "disease", "disease similarity", symmetric=True),
+    _spec("disease", "resembles", "disease", "disease similarity", symmetric=True, self_loops=False),
     _spec("anatomy", "expresses", "target", "gene expressed in the anatomy"),
     _spec("anatomy", "upregulates", "target", "gene over-expressed in the anatomy"),
     _spec("anatomy", "downregulates", "target", "gene under-expressed in the anatomy"),
     # Gene biology.
     _spec("target", "interacts", "target", "protein-protein interaction", symmetric=True),
-    _spec("target", "covaries", "target", "evolutionary covariation", symmetric=True),
+    _spec("target", "covaries", "target", "evolutionary covariation", symmetric=True, self_loops=False),
     _spec("target", "regulates", "target", "knock-down of the source regulates the target"),
     _spec("target", "participates", "pathway", "gene in pathway"),
     _spec("target", "participates", "biological_process", "gene in GO process"),

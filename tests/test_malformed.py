@@ -61,6 +61,14 @@ CASES: dict[str, Case] = {
     "missing endpoint": csv_case(edges=EDGES_HEADER + "drug:DB1,treats,disease:DOID:1,,\n"
                                  "drug:DB9,treats,disease:DOID:1,,\n", file="edges.csv", line=3,
                                  reason="endpoint 'drug:DB9' does not exist"),
+    "drug interacting with itself": csv_case(edges=EDGES_HEADER + "drug:DB1,treats,disease:DOID:1,,\n"
+                                             "drug:DB2,interacts_with,drug:DB2,,\n", file="edges.csv", line=3,
+                                             reason="(drug, interacts_with, drug) from 'drug:DB2' to itself: this "
+                                                    "relation joins two different drug nodes"),
+    "turtle disease resembling itself": Case({"g.ttl": TTL_HEAD + "obo:DOID_1 a rxkg:Disease .\n"
+                                                                  "obo:DOID_1 rxkg:resembles obo:DOID_1 .\n"},
+                                             lambda d: load_rdf_source(d / "g.ttl"), file="g.ttl",
+                                             reason="from 'disease:DOID:1' to itself"),
     "duplicate id with conflicting name": csv_case(nodes=NODES_OK + "drug:DB1,drug,Other\n", file="nodes.csv",
                                                    line=5, reason="conflicting name: 'Other' here, 'A' at"),
     "mapped column missing from header": csv_case(nodes="id,kind,name\ndrug:DB1,drug,A\n", file="nodes.csv",
