@@ -309,3 +309,27 @@ def test_running_drugs_are_the_records_still_open_at_the_patients_latest_start()
     assert context.current_drugs == {SIMVASTATIN, ATORVASTATIN, WARFARIN}
     assert context.running == {ATORVASTATIN, WARFARIN} and context.concurrent == {ATORVASTATIN, WARFARIN}
     assert not any(e.reason == "duplication" for e in safety.review(context))
+
+
+def test_the_safety_checks_mend_atc_codes_drugbank_lacks_or_misplaces():
+    heparin, enoxaparin, lisinopril, loratadine, enalapril = (
+        "drug:DB01109", "drug:DB01225", "drug:DB00722", "drug:DB00455", "drug:DB00584")
+    # as the shipped DrugBank 4.2 lists them: heparin by its topical codes, enoxaparin and lisinopril
+    # without any, lisinopril's C09AA03 on loratadine
+    codes = {heparin: ("Heparin", "C05BA01|S01XA09"), enoxaparin: ("Enoxaparin", None),
+             lisinopril: ("Lisinopril", None), loratadine: ("Loratadine", "R06AX13|C09AA03"),
+             enalapril: ("Enalapril", "C09AA02"), WARFARIN: ("Warfarin", "B01AA03")}
+    nodes = pd.DataFrame([{"id": d, "type": "drug", "name": n, "atc_codes": c} for d, (n, c) in codes.items()])
+    graph = KnowledgeGraph(nodes, {})
+    safety = SafetyFilter.from_graph(graph)
+
+    def blocked(allergen: str) -> set[str]:
+        return {d for d in codes if safety.reasons(d, PatientContext(allergies=frozenset({allergen})))}
+
+    assert blocked(heparin) == {heparin, enoxaparin}  # the heparins, not the topical vasoprotectives' subgroup
+    assert blocked(lisinopril) == {lisinopril, enalapril}  # ACE inhibitors, and loratadine no longer one
+    assert blocked(loratadine) == {loratadine}
+    _, warnings = safety.assess(WARFARIN, PatientContext(current_drugs=frozenset({heparin})))
+    assert any("therapeutic duplication with current drug Heparin" in w and "anticoagulants" in w for w in warnings)
+    from kg.atc import drug_atc_codes
+    assert drug_atc_codes(graph)[heparin] == ["C05BA01", "S01XA09"]  # the graph, which the models read, is unchanged

@@ -30,7 +30,7 @@ from kg.atc import ATC_LEVELS, drug_atc_codes
 from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 
-__all__ = ["DrugClasses", "Combinations", "ATC_PREFIX", "CROSS_REACTIVE"]
+__all__ = ["DrugClasses", "Combinations", "ATC_PREFIX", "CROSS_REACTIVE", "SAFETY_ATC_FIXES", "safety_atc_codes"]
 
 ATC_PREFIX = "atc:"
 CLASS_MEMBERSHIP = EdgeType("pharmacologic_class", "includes", "drug")
@@ -62,6 +62,54 @@ CROSS_REACTIVE: dict[str, tuple[str, ...]] = {
     "iodinated contrast media": ("V08A",),
 }
 
+#: ATC codes (WHO ATC index) the shipped DrugBank 4.2 records lack or hold in error, applied for the
+#: safety checks only (the models read the graph's codes as they are): drug -> (codes added, codes
+#: withdrawn). Heparin is listed under its topical codes alone (C05BA01, S01XA09), so no heparin
+#: allergy reached enoxaparin and no anticoagulant duplicate reached heparin; lisinopril's C09AA03
+#: sits on loratadine's record, which left lisinopril in no class and loratadine among the ACE
+#: inhibitors; 19 more drugs that the shipped patients or prescribers take have no code at all (of
+#: the 23 such drugs in no class, carbidopa, butalbital and clavulanate have no code of their own).
+SAFETY_ATC_FIXES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "drug:DB01109": (("B01AB01",), ()),  # heparin
+    "drug:DB00722": (("C09AA03",), ()),  # lisinopril
+    "drug:DB00455": ((), ("C09AA03",)),  # loratadine: lisinopril's code
+    "drug:DB01225": (("B01AB05",), ()),  # enoxaparin
+    "drug:DB00316": (("N02BE01",), ()),  # acetaminophen (paracetamol)
+    "drug:DB00959": (("H02AB04",), ()),  # methylprednisolone
+    "drug:DB00047": (("A10AE04",), ()),  # insulin glargine
+    "drug:DB01306": (("A10AB05",), ()),  # insulin aspart
+    "drug:DB01307": (("A10AE05",), ()),  # insulin detemir
+    "drug:DB08914": (("A10AC01",), ()),  # insulin isophane
+    "drug:DB01611": (("P01BA02",), ()),  # hydroxychloroquine
+    "drug:DB00158": (("B03BB01",), ()),  # folic acid
+    "drug:DB00165": (("A11HA02",), ()),  # pyridoxine
+    "drug:DB06151": (("R05CB01", "V03AB23"), ()),  # acetylcysteine
+    "drug:DB06723": (("A02AB01",), ()),  # aluminium hydroxide
+    "drug:DB06724": (("A12AA04",), ()),  # calcium carbonate
+    "drug:DB09020": (("A06AB02",), ()),  # bisacodyl
+    "drug:DB01344": (("V03AE01",), ()),  # polystyrene sulfonate
+    "drug:DB01914": (("B05CX01",), ()),  # glucose
+    "drug:DB00062": (("B05AA01",), ()),  # human serum albumin
+    "drug:DB05276": (("J06BB04",), ()),  # hepatitis B immunoglobulin
+    "drug:DB08866": (("G03AB08",), ()),  # estradiol valerate and dienogest
+}
+
+
+def safety_atc_codes(graph: KnowledgeGraph) -> dict[str, list[str]]:
+    """The graph's ATC codes per drug with :data:`SAFETY_ATC_FIXES` applied to the drugs it holds."""
+    codes = {drug: list(found) for drug, found in drug_atc_codes(graph).items()}
+    present = set(graph.nodes_of_type("drug")["id"].astype(str))
+    for drug, (added, withdrawn) in SAFETY_ATC_FIXES.items():
+        if drug not in present:
+            continue
+        kept = [c for c in codes.get(drug, []) if c not in withdrawn]
+        fixed = kept + [c for c in added if c not in kept]
+        if fixed:
+            codes[drug] = fixed
+        else:
+            codes.pop(drug, None)
+    return codes
+
 
 @dataclass
 class DrugClasses:
@@ -77,7 +125,7 @@ class DrugClasses:
         width = ATC_LEVELS[level]
         classes: dict[str, dict[str, str]] = defaultdict(dict)
         coded: dict[str, set[str]] = {}  # every coded drug's subgroups, families aside: what inference votes on
-        for drug, codes in drug_atc_codes(graph).items():
+        for drug, codes in safety_atc_codes(graph).items():
             coded[drug] = {code[:width] for code in codes}
             families = sorted({family for code in codes for family, prefixes in CROSS_REACTIVE.items()
                                if code.startswith(prefixes)})

@@ -20,7 +20,9 @@ direct oral anticoagulant are one family), diuretics of one site, beta blockers,
 dihydropyridines, renin-angiotensin blockers, statins, systemic glucocorticoids, antibacterial
 classes, NSAIDs, opioids, benzodiazepines with the Z-drugs, antipsychotics, SSRIs, tricyclics,
 bisphosphonates, triptans, urological alpha blockers and 5-alpha reductase inhibitors, hormonal
-contraceptives. A drug without an ATC code is in no family.
+contraceptives. A drug without an ATC code is in no family; the codes are the graph's with
+:data:`~recsys.recommender.drugclasses.SAFETY_ATC_FIXES` applied (heparin's B01AB01, lisinopril's
+C09AA03, ...).
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Iterable
 
-from kg.atc import drug_atc_codes
 from kg.graph import KnowledgeGraph
+from recsys.recommender.drugclasses import safety_atc_codes
 
 __all__ = ["DUPLICATE_THERAPY", "TherapeuticDuplicates"]
 
@@ -82,7 +84,7 @@ class TherapeuticDuplicates:
     @classmethod
     def from_graph(cls, graph: KnowledgeGraph) -> "TherapeuticDuplicates":
         families: dict[str, dict[str, str]] = defaultdict(dict)
-        for drug, codes in drug_atc_codes(graph).items():
+        for drug, codes in safety_atc_codes(graph).items():
             for code in codes:
                 for family, prefixes in DUPLICATE_THERAPY.items():
                     if code.startswith(prefixes):
