@@ -49,7 +49,8 @@ INTERACTS = EdgeType("drug", "interacts_with", "drug")
 ALLERGIC_TO = EdgeType("patient", "allergic_to", "drug")
 #: Interaction severities, mildest first.
 SEVERITIES = ("minor", "moderate", "major", "contraindicated")
-CONTRAINDICATION_POLICIES = ("remove", "warn", "off")  # also what duplicates may be
+#: What a rule that may be meant (contraindications, duplicates) does: remove, warn or nothing.
+RULE_ACTIONS = ("remove", "warn", "off")
 NO_INTERACTION_DATA = "no interaction data for this drug: interactions cannot be ruled out"
 
 
@@ -70,8 +71,8 @@ class SafetyPolicy:
         if self.block_at not in SEVERITIES:
             raise KGError(f"block_at must be one of {', '.join(SEVERITIES)}, got {self.block_at!r}")
         for name in ("contraindications", "duplicates"):
-            if getattr(self, name) not in CONTRAINDICATION_POLICIES:
-                raise KGError(f"{name} must be one of {', '.join(CONTRAINDICATION_POLICIES)}, "
+            if getattr(self, name) not in RULE_ACTIONS:
+                raise KGError(f"{name} must be one of {', '.join(RULE_ACTIONS)}, "
                               f"got {getattr(self, name)!r}")
 
 
