@@ -7,7 +7,7 @@ import os
 import platform
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -26,6 +26,17 @@ def machine_info() -> dict[str, Any]:
         "pyarrow": pyarrow.__version__,
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def seed_table(first: str, names: Sequence[str], rows: list[dict[str, Any]], key: str,
+               cell: Callable[[dict[str, Any]], str]) -> list[str]:
+    """Markdown lines of a table with one row per name (``row[key]``) and one column per seed."""
+    seeds = sorted({r["seed"] for r in rows})
+    lines = [f"| {first} | " + " | ".join(f"seed {s}" for s in seeds) + " |", "|---|" + "---|" * len(seeds)]
+    for name in names:
+        cells = {r["seed"]: cell(r) for r in rows if r[key] == name}
+        lines.append(f"| {name} | " + " | ".join(cells[s] for s in seeds) + " |")
+    return lines
 
 
 def write_result(name: str, result: dict[str, Any]) -> Path:

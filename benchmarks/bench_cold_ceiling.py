@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks._machine import publish
+from benchmarks._machine import publish, seed_table
 
 GRAPH = Path("build/graph")
 ROWS = ("random", "cold drugs' true popularity", "each specialty's true rate, other half")
@@ -64,15 +64,10 @@ def ceilings(graph, seed: int) -> list[dict]:
 
 
 def markdown(rows: list[dict]) -> str:
-    seeds = sorted({r["seed"] for r in rows})
     lines = ["# Drug cold start (doctors): ceilings that read the hidden claims", "",
              "Among-cold Recall@5 / NDCG@10 on `doctor/cold`'s split of each seed (same prescribers, same",
              "tie-breaking). The protocol's targets are Recall@5 0.50 and NDCG@10 0.65.", "",
-             "| ceiling | " + " | ".join(f"seed {s}" for s in seeds) + " |",
-             "|---|" + "---|" * len(seeds)]
-    for name in ROWS:
-        cells = {r["seed"]: f"{r['recall@5']:.3f} / {r['ndcg@10']:.3f}" for r in rows if r["ceiling"] == name}
-        lines.append(f"| {name} | " + " | ".join(cells[s] for s in seeds) + " |")
+             *seed_table("ceiling", ROWS, rows, "ceiling", lambda r: f"{r['recall@5']:.3f} / {r['ndcg@10']:.3f}")]
     return "\n".join(lines) + "\n"
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._machine import publish
+from benchmarks._machine import publish, seed_table
 
 GRAPH = Path("build/graph")
 MODEL = Path("build/model")
@@ -66,14 +66,11 @@ def rows_for(claims, cf_params: dict, seed: int) -> list[dict]:
 
 
 def markdown(result: dict) -> str:
-    rows, seeds = result["rows"], result["seeds"]
     lines = ["# New prescribers known by specialty alone", "",
              "Prescribers left out of training (10% per seed), every drug of theirs to find from their specialty "
              f"and state. EASE settings: `{result['cf_params']}`. Recall@10 / NDCG@10:", "",
-             "| ranking | " + " | ".join(f"seed {s}" for s in seeds) + " |", "|---|" + "---|" * len(seeds)]
-    for name in ROWS:
-        cells = {r["seed"]: f"{r['recall@10']:.3f} / {r['ndcg@10']:.3f}" for r in rows if r["ranking"] == name}
-        lines.append(f"| {name} | " + " | ".join(cells[s] for s in seeds) + " |")
+             *seed_table("ranking", ROWS, result["rows"], "ranking",
+                         lambda r: f"{r['recall@10']:.3f} / {r['ndcg@10']:.3f}")]
     return "\n".join(lines) + "\n"
 
 
