@@ -130,13 +130,12 @@ def _specialty_only(ranker: Ranker, specialty: str, k: int, candidates: str) -> 
     those nobody prescribes at the neutral middle as for any prescriber."""
     if ranker.doctor_popularity is None:
         raise KGError("this model has no prescribers' claims: a specialty alone has nothing to rank by")
-    n = len(ranker.drug_ids)
+    n, every_drug = len(ranker.drug_ids), doctor_kind(candidates) == "doctor_all"
     popularity = ranker.onto_drugs(ranker.doctor_popularity, ranker.doctor_popularity.score_new(
         [{}], attributes=[{"specialty": specialty}]))
-    if doctor_kind(candidates) == "doctor_all":
-        popularity = neutral_fill(popularity)
-    parts = {"graph": np.full((1, n), np.nan), "cf": np.full((1, n), np.nan), "popularity": popularity}
-    skip = ranker.unprescribed if doctor_kind(candidates) != "doctor_all" else set()
+    parts = {"graph": np.full((1, n), np.nan), "cf": np.full((1, n), np.nan),
+             "popularity": neutral_fill(popularity) if every_drug else popularity}
+    skip = set() if every_drug else ranker.unprescribed
     return ranker.rank_parts(SPECIALTY_ONLY, parts, lambda drug: specialty, k, skip=skip, who="the new doctor")
 
 
