@@ -26,7 +26,7 @@ from kg.errors import KGError
 from recsys.blend import scored_rows
 
 __all__ = ["doctor_components", "neutral_fill", "DOCTOR_KINDS", "doctor_kind", "known_drug_counts",
-           "blend_by_history", "check_new_doctor_attributes", "SPARSE_DRUGS", "SPECIALTY_ONLY",
+           "blend_by_history", "check_new_doctor_attributes", "specialty_shares", "SPARSE_DRUGS", "SPECIALTY_ONLY",
            "SPECIALTY_ONLY_WEIGHTS"]
 
 #: The weight set per ``candidates`` choice of ``recommend_for_doctor``.
@@ -73,6 +73,13 @@ def check_new_doctor_attributes(ranker, specialty: str | None, state: str | None
         hint = f"; did you mean {' or '.join(repr(v) for v in close)}?" if close else ""
         raise KGError(f"unknown {name} {wanted!r}: no prescriber the model was trained on has it{hint} "
                       f"(leave the {name} out to rank without one)")
+
+
+def specialty_shares(ranker, specialty: str) -> np.ndarray:
+    """(1 x drugs) within-specialty popularity of a prescriber known by ``specialty`` alone: the
+    share of its prescribers with each drug, backed off toward all prescribers (NaN: nobody's)."""
+    popularity = ranker.doctor_popularity
+    return ranker.onto_drugs(popularity, popularity.score_new([{}], attributes=[{"specialty": specialty}]))
 
 
 def known_drug_counts(ranker, doctor_ids: Sequence[str]) -> np.ndarray:

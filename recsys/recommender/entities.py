@@ -18,7 +18,7 @@ from recsys.cf.base import check_k, top_k
 from recsys.cf.profile import DoctorProfile, profile_doctor as profile_prescriber
 from recsys.recommender.continuation import NEW_DRUG, scored_by
 from recsys.recommender.doctor_side import (SPECIALTY_ONLY, check_new_doctor_attributes, doctor_kind,
-                                               known_drug_counts, neutral_fill)
+                                               known_drug_counts, neutral_fill, specialty_shares)
 from recsys.recommender.evidence import closest_drugs
 from recsys.recommender.patient_side import CONDITIONS_ONLY, people_gnn_scores
 from recsys.recommender.ranking import Ranker
@@ -131,8 +131,7 @@ def _specialty_only(ranker: Ranker, specialty: str, k: int, candidates: str) -> 
     if ranker.doctor_popularity is None:
         raise KGError("this model has no prescribers' claims: a specialty alone has nothing to rank by")
     n, every_drug = len(ranker.drug_ids), doctor_kind(candidates) == "doctor_all"
-    popularity = ranker.onto_drugs(ranker.doctor_popularity, ranker.doctor_popularity.score_new(
-        [{}], attributes=[{"specialty": specialty}]))
+    popularity = specialty_shares(ranker, specialty)
     parts = {"graph": np.full((1, n), np.nan), "cf": np.full((1, n), np.nan),
              "popularity": neutral_fill(popularity) if every_drug else popularity}
     skip = set() if every_drug else ranker.unprescribed

@@ -34,7 +34,7 @@ from recsys.cf.base import CFRecommender
 from recsys.recommender.contributions import LABELS, Contribution, Explanation, contributions
 from recsys.recommender.evidence import cf_evidence
 from recsys.recommender.explain import MOLECULAR, ExplanationPath, path_texts
-from recsys.recommender.doctor_side import SPECIALTY_ONLY
+from recsys.recommender.doctor_side import SPECIALTY_ONLY, specialty_shares
 from recsys.recommender.patient_side import PATIENT_METAPATH
 from recsys.recommender.ranking import Ranker
 
@@ -201,16 +201,13 @@ def _own_sentence(recommender: Ranker, kind: str, name: str, entity_id: str, dru
     if name == "popularity":
         if kind == "disease":
             return f"It has {int(recommender.indication_counts[column])} known indication(s) in the graph."
-        if kind == SPECIALTY_ONLY:  # a new prescriber known by specialty alone: ``entity_id`` is the specialty
-            popularity = recommender.doctor_popularity
-            share = recommender.onto_drugs(popularity, popularity.score_new(
-                [{}], attributes=[{"specialty": entity_id}]))[0, column]
-            return (f"About {share:.0%} of the graph's {entity_id} prescribers prescribe it (backed off toward "
-                    f"all prescribers)." if np.isfinite(share) else "")
-        if kind.startswith("doctor"):
-            share = recommender.component_scores("doctor", [entity_id])["popularity"][0, column]
-            return (f"About {share:.0%} of the prescribers of their specialty prescribe it (backed off toward "
-                    f"all prescribers)." if np.isfinite(share) else "")
+        if kind.startswith("doctor"):  # for a prescriber known by specialty alone ``entity_id`` is the specialty
+            specialty_only = kind == SPECIALTY_ONLY
+            share = (specialty_shares(recommender, entity_id) if specialty_only
+                     else recommender.component_scores("doctor", [entity_id])["popularity"])[0, column]
+            who = f"the graph's {entity_id} prescribers" if specialty_only else "the prescribers of their specialty"
+            return (f"About {share:.0%} of {who} prescribe it (backed off toward all prescribers)."
+                    if np.isfinite(share) else "")
         return f"{int(recommender.patient_share[column])} of the graph's patients take it."
     if name in ("history", "running", "frequency") and patient:
         if drug_id not in recommender.records.drugs(entity_id):
