@@ -108,6 +108,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 DEFAULT_GRAPH = "build/graph"
+#: Exit status when the reader of stdout went away (128 + SIGPIPE, as a shell reports for any tool).
+SIGPIPE_EXIT = 141
 
 
 def _load_or_build_graph(path: str | None):
@@ -331,7 +333,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "recommend":
         check_recommend_flags(args, parser)
     try:
-        return int(args.func(args))
+        status = int(args.func(args))
+        sys.stdout.flush()  # a reader gone away shows here, not in the interpreter's flush at exit
+        return status
     except KGValidationError as err:
         # Problems can name patients; they leave the process pseudonymised unless asked otherwise.
         anon = None if getattr(args, "privacy", None) == "clear" else pseudonymiser()
@@ -343,6 +347,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"rxkg {args.command}: error: {_one_line(message)}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader closed the pipe early (rxkg ... | head): it has what it wanted
+        _silence_stdout()
+        return SIGPIPE_EXIT
     except OSError as err:  # the file system said no: name the path and the reason
         where = f"{err.filename}: " if err.filename else ""
         print(f"rxkg {args.command}: error: {where}{err.strerror or err}", file=sys.stderr)
@@ -356,6 +363,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rxkg {args.command}: internal error: {type(err).__name__}: {_one_line(err)} "
               f"(a bug in rxkg: please report it; RXKG_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so that the interpreter's flush at exit does not hit the
+    closed pipe again and print a second error."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _one_line(message: object) -> str:

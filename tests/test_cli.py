@@ -111,3 +111,16 @@ def test_search_finds_ids_by_name_and_wrong_ids_get_suggestions(tiny_graph, tmp_
     write_graph(tiny_graph, tmp_path / "g")
     assert main(["search", drug["name"], "--graph", str(tmp_path / "g"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["id"] == drug["id"]
+
+
+def test_a_reader_closing_the_pipe_early_ends_quietly(tiny_graph, tmp_path):
+    # ``rxkg search ... | head -1``: head exits after one line. rxkg then stops with the shell's
+    # status for a closed pipe, with no error message and no traceback.
+    from kg.io import write_graph
+
+    write_graph(tiny_graph, tmp_path / "g")
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "search", "a", "--graph", str(tmp_path / "g")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before rxkg writes its first line
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and stderr == ""
