@@ -249,7 +249,7 @@ def test_a_new_doctor_with_specialty_and_state_gets_a_known_doctors_list_from_si
     assert changed >= 5
     # A value no training prescriber has would be read as none at all: it is an error naming the close ones.
     claims = doctors.items_of(doctors.user_ids[0])
-    with pytest.raises(KGError, match="unknown specialty 'Cardiolgy'.*did you mean 'Cardiology'"):
+    with pytest.raises(KGError, match="'Cardiolgy'.*did you mean 'Cardiology'.*leave the specialty out"):
         rec.recommend_for_new_doctor(claims, specialty="Cardiolgy")
     with pytest.raises(KGError, match="unknown state 'Ca'.*did you mean 'CA'"):
         rec.recommend_for_new_doctor(claims, specialty="Cardiology", state="Ca")
@@ -276,8 +276,10 @@ def test_a_new_doctor_known_by_specialty_alone_gets_what_the_specialty_prescribe
     assert [r.drug_id for r in every] == expected  # drugs nobody prescribes sit at the middle
     with pytest.raises(KGError, match="needs at least one prescribed drug, or a specialty"):
         rec.recommend_for_new_doctor({}, state="MA")
-    with pytest.raises(KGError, match="unknown specialty 'Cardiolgy'"):
+    with pytest.raises(KGError, match="unknown specialty 'Cardiolgy'") as refused:
         rec.recommend_for_new_doctor({}, specialty="Cardiolgy")
+    # Leaving the specialty out would leave nothing to rank by: the message does not suggest it.
+    assert "leave the specialty out" not in str(refused.value) and "give one the model knows" in str(refused.value)
 
 
 def test_the_cf_sentence_of_an_item_item_model_is_the_sum_its_score_is(shipped_graph):

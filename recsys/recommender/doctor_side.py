@@ -54,10 +54,11 @@ def doctor_kind(candidates: str, known_drugs: int | None = None) -> str:
     return "doctor_sparse" if kind == "doctor" and known_drugs is not None and known_drugs <= SPARSE_DRUGS else kind
 
 
-def check_new_doctor_attributes(ranker, specialty: str | None, state: str | None) -> None:
+def check_new_doctor_attributes(ranker, specialty: str | None, state: str | None, prescribed: bool = True) -> None:
     """A new prescriber's ``specialty`` and ``state`` must be values the training prescribers have
     (where the model reads them): a misspelt "Cardiolgy" would otherwise be read as no specialty at
-    all, and the list would silently lose what the specialty tells."""
+    all, and the list would silently lose what the specialty tells. ``prescribed``: whether they
+    have prescriptions too (without any, the specialty cannot be left out: the hint says so)."""
     popularity, cf = ranker.doctor_popularity, ranker.doctor_cf
     side = getattr(cf, "side_values", None) or {}
     known = {"specialty": list(getattr(popularity, "groups", [])) or list(side.get("specialty", [])),
@@ -71,8 +72,10 @@ def check_new_doctor_attributes(ranker, specialty: str | None, state: str | None
         close = list(dict.fromkeys([v for v in values if v.lower() == wanted.lower()]
                                    + difflib.get_close_matches(wanted, values, n=3, cutoff=0.6)))[:3]
         hint = f"; did you mean {' or '.join(repr(v) for v in close)}?" if close else ""
-        raise KGError(f"unknown {name} {wanted!r}: no prescriber the model was trained on has it{hint} "
-                      f"(leave the {name} out to rank without one)")
+        way_out = (f"leave the {name} out to rank without one" if prescribed or name != "specialty"
+                   else "a new doctor without prescriptions is ranked by their specialty: give one the model knows, "
+                        "or the drugs they prescribe")
+        raise KGError(f"unknown {name} {wanted!r}: no prescriber the model was trained on has it{hint} ({way_out})")
 
 
 def specialty_shares(ranker, specialty: str) -> np.ndarray:

@@ -99,7 +99,7 @@ def recommend_for_new_doctor(ranker: Ranker, prescriptions: Mapping[str, float],
     for drug, count in prescriptions.items():  # before any component reads them
         if isinstance(count, bool) or not isinstance(count, (int, float, np.number)) or not 0 < count < np.inf:
             raise KGError(f"prescriptions: the claim count of {drug} must be a positive finite number, got {count!r}")
-    check_new_doctor_attributes(ranker, specialty, state)
+    check_new_doctor_attributes(ranker, specialty, state, prescribed=bool(prescriptions))
     if not prescriptions:
         return _specialty_only(ranker, specialty, k, candidates)
     n = len(ranker.drug_ids)
