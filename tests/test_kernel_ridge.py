@@ -1,0 +1,120 @@
+"""The two-step kernel ridge: a disease with no known drug gets the drugs of the diseases like it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kg.graph import KnowledgeGraph
+from kg.schema import EdgeType
+from recsys.link.kernel import FeatureKernels, TwoStepRidge, fuse_kernel
+from recsys.link.metapath import KERNEL_WEIGHTS, MetapathModel
+
+
+
+def _alike_graph() -> KnowledgeGraph:
+    """Disease "new" has no indication; it localizes to the anatomy and is associated with the
+    genes of disease "known" (treated by drugs k1, k2 of class X), unlike disease "other"
+    (treated by o1, o2 of class Y). Drug k3 is in class X and treats nothing; decoys d0-d5 are in
+    no class and bind genes of their own."""
+    drugs = ["k1", "k2", "k3", "o1", "o2"] + [f"d{i}" for i in range(6)]
+    nodes = ([{"id": f"drug:{d}", "type": "drug", "name": d} for d in drugs]
+             + [{"id": f"disease:{d}", "type": "disease", "name": d} for d in ("known", "new", "other")]
+             + [{"id": f"target:{g}", "type": "target", "name": g} for g in range(14)]
+             + [{"id": f"anatomy:{a}", "type": "anatomy", "name": a} for a in ("heart", "skin")]
+             + [{"id": f"pharmacologic_class:{c}", "type": "pharmacologic_class", "name": c} for c in "XY"])
+
+    def frame(pairs):
+        return pd.DataFrame([(s, d) for s, d in pairs], columns=["src", "dst"])
+
+    edges = {
+        EdgeType("drug", "treats", "disease"): frame([("drug:k1", "disease:known"), ("drug:k2", "disease:known"),
+                                                      ("drug:o1", "disease:other"), ("drug:o2", "disease:other")]),
+        EdgeType("disease", "associates", "target"): frame(
+            [(f"disease:{d}", f"target:{g}") for d in ("known", "new") for g in range(4)]
+            + [("disease:other", f"target:{g}") for g in range(4, 8)]),
+        EdgeType("disease", "localizes", "anatomy"): frame([("disease:known", "anatomy:heart"),
+                                                            ("disease:new", "anatomy:heart"),
+                                                            ("disease:other", "anatomy:skin")]),
+        EdgeType("pharmacologic_class", "includes", "drug"): frame(
+            [("pharmacologic_class:X", f"drug:{d}") for d in ("k1", "k2", "k3")]
+            + [("pharmacologic_class:Y", f"drug:{d}") for d in ("o1", "o2")]),
+        EdgeType("drug", "binds", "target"): frame([(f"drug:d{i}", f"target:{8 + i}") for i in range(6)]),
+    }
+    return KnowledgeGraph(pd.DataFrame(nodes), edges)
+
+
+def test_a_disease_with_no_known_drug_gets_the_drugs_of_the_disease_like_it():
+    graph = _alike_graph()
+    id_maps = {t: sorted(graph.nodes_of_type(t)["id"]) for t in ("drug", "disease")}
+    kernels = FeatureKernels.of(graph, id_maps)
+    assert kernels.drug_blocks == ("pharmacologic_class includes", "binds")
+    assert kernels.disease_blocks == ("localizes", "associates")
+    drug, disease = ({d: i for i, d in enumerate(id_maps[t])} for t in ("drug", "disease"))
+    positives = np.array([[drug["drug:k1"], disease["disease:known"]], [drug["drug:k2"], disease["disease:known"]],
+                          [drug["drug:o1"], disease["disease:other"]], [drug["drug:o2"], disease["disease:other"]]])
+    scores = TwoStepRidge(kernels).scores(positives, np.array([disease["disease:new"]]))[0]
+    ranked = [id_maps["drug"][i] for i in np.argsort(-scores, kind="stable")]
+    # The known disease's drugs, then their classmate that treats nothing yet, then the rest.
+    assert set(ranked[:2]) == {"drug:k1", "drug:k2"} and ranked[2] == "drug:k3"
+    assert scores[drug["drug:k3"]] > 0 and scores[drug["drug:o1"]] == 0  # "other" is nothing like "new"
+    # Without any indication there is nothing to transfer.
+    assert not TwoStepRidge(kernels).scores(positives[:0], np.array([0])).any()
+
+
+def test_fusing_keeps_each_diseases_ranking_at_weight_zero_and_ignores_a_flat_ridge_row():
+    rng = np.random.default_rng(0)
+    linear, ridge = rng.normal(size=(3, 20)), rng.normal(size=(3, 20))
+    np.testing.assert_array_equal(fuse_kernel(linear, ridge, 0.0), linear)
+    ridge[1] = 2.0  # a disease like no known one: a constant row
+    fused = fuse_kernel(linear, ridge, 0.5)
+    np.testing.assert_array_equal(fused[1], linear[1])
+    assert not np.allclose(fused[0], linear[0])
+
+
+def _cluster_task():
+    from recsys.link.split import split_links
+    from recsys.link.task import LinkTask
+
+    from linkgraph import cluster_graph
+
+    return LinkTask.from_split(split_links(cluster_graph(), "random", seed=0))
+
+
+def test_the_metapath_model_chooses_the_kernel_weight_on_its_folds_and_refits_with_it():
+    task = _cluster_task()
+    model = MetapathModel(folds=3).fit(task)
+    assert model.kernel_weight in KERNEL_WEIGHTS
+    assert set(model.chosen["kernel_folds_mrr"]) == {f"{w:g}" for w in KERNEL_WEIGHTS}
+    best = max(model.chosen["kernel_folds_mrr"].values())
+    assert model.chosen["kernel_folds_mrr"][f"{model.kernel_weight:g}"] == best
+    # The deployment refit keeps the weight without choosing again.
+    settings = model.chosen_settings()
+    assert settings["kernel_weights"] == (model.kernel_weight,)
+    again = MetapathModel(**settings).fit(task)
+    assert again.kernel_weight == model.kernel_weight
+    assert again.chosen.get("kernel_folds_mrr", {}).keys() <= {f"{model.kernel_weight:g}"}
+    # A view without no indication is the model's own scores.
+    every = np.arange(task.num_dst)
+    np.testing.assert_allclose(model.scores_without(task.train_pairs[:0]), model.score_matrix(every),
+                               rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="kernel_weights"):
+        MetapathModel(kernel_weights=(-1.0,))
+
+
+def test_a_kernel_weight_adds_the_ridge_and_the_patients_candidate_reads_the_logistic_scores_alone():
+    task = _cluster_task()
+    logistic = MetapathModel(folds=3, combine="average", kernel_weights=(0.0,)).fit(task)
+    fused = MetapathModel(folds=3, combine="average", kernel_weights=(1.0,)).fit(task)
+    every = np.arange(task.num_dst)
+    assert fused.kernel_weight == 1.0 and not np.allclose(fused.score_matrix(every), logistic.score_matrix(every))
+    np.testing.assert_array_equal(fused.preferred.score_matrix(every), logistic.preferred.score_matrix(every))
+    assert fused.preferred.kernel_weight == 0.0 and logistic.kernel_weight == 0.0
+    # A view without some indications fuses the ridge fitted without them (not the model's own ridge).
+    pairs = task.train_pairs[::4]
+    view = fused.scores_without(pairs)
+    kept = task.train_pairs[~np.isin(np.arange(len(task.train_pairs)), np.arange(len(task.train_pairs))[::4])]
+    ridge = fused._ridge.scores(kept, every)
+    linear = logistic.scores_without(pairs).astype(np.float64)
+    np.testing.assert_allclose(view, fuse_kernel(linear, ridge, 1.0), rtol=1e-5, atol=1e-5)
