@@ -134,3 +134,23 @@ def test_a_stacked_model_replaces_its_reference_only_with_bootstrap_support():
     rows = np.repeat(np.arange(10), 2)
     assert bootstrap_support(rows, np.ones(20), np.zeros(20)) == 1.0
     assert bootstrap_support(rows, np.zeros(20), np.ones(20)) == 0.0
+
+
+def test_a_reference_is_kept_when_validation_has_too_few_entities_to_support_anything():
+    # Split Z validates on 6 diseases: a challenger better on every one of them still does not
+    # replace the reference, and the note says why; with 10 entities the same lead is enough.
+    from recsys.blend import MIN_GATE_ENTITIES
+
+    rng = np.random.default_rng(1)
+    for entities, replaced in ((6, False), (MIN_GATE_ENTITIES, True)):
+        positives = np.zeros((entities, 30), dtype=bool)
+        positives[np.arange(entities), rng.integers(0, 30, entities)] = True
+        reference = rng.random((entities, 30)) + positives * 0.3
+        clearly = reference + positives * 3.0
+        choice = select_blend({"metapath": reference, "gnn": clearly}, positives, reference="metapath")
+        assert (choice.chosen != "metapath") == replaced
+        if not replaced:
+            assert f"validation holds {entities} entities, too few" in choice.note and choice.weights["gnn"] == 0.0
+    # A caller may ask for fewer (a small graph of its own).
+    assert select_blend({"metapath": reference[:6], "gnn": clearly[:6]}, positives[:6], reference="metapath",
+                        min_entities=6).chosen != "metapath"
