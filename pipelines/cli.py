@@ -157,6 +157,8 @@ METRIC_NAMES = {"mrr": "MRR", "ndcg@10": "NDCG@10"}
 
 def selection_lines(selection: dict[str, dict]) -> list[str]:
     """One line per choice ``rxkg train`` made on validation: blends, CF models, the metapath model."""
+    from recsys.link.kernel import describe_kernel
+
     lines = []
     for kind, chosen in selection.items():
         metric = chosen.get("metric", "mrr")  # what a blend was chosen on
@@ -183,8 +185,8 @@ def selection_lines(selection: dict[str, dict]) -> list[str]:
             picked = chosen["chosen"]
             if "candidates" in picked:
                 lines.append(f"  {kind}: the mean of {picked['candidates']} fits ({picked.get('examples')} examples; "
-                             f"{picked.get('family')}; penalties {picked.get('penalty')}), validation MRR "
-                             f"{picked.get('val_mrr')}")
+                             f"{picked.get('family')}; penalties {picked.get('penalty')}){describe_kernel(picked)}, "
+                             f"validation MRR {picked.get('val_mrr')}")
             else:
                 where = (f"the training folds' MRR ({picked['folds_mrr']})" if "folds_mrr" in picked
                          else f"validation MRR ({picked.get('val_mrr')})")

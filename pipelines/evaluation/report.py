@@ -11,6 +11,7 @@ import numpy as np
 from kg.outputs import atomic_directory, atomic_file
 from pipelines.evaluation.config import EvaluateConfig
 from pipelines.evaluation.results import EvaluationResult, ProtocolResult
+from recsys.link.kernel import describe_kernel
 
 __all__ = ["write_report", "markdown", "plot_protocol", "plot_rank_distribution"]
 
@@ -175,8 +176,10 @@ def describe_metapath(chosen: dict) -> str:
             return str(chosen.get(key)).replace("+", ", ")
 
         return (f"the mean of {chosen['candidates']} fits ({listed('examples')} examples; {listed('family')}; "
-                f"penalties {listed('penalty')})")
-    return f"{chosen.get('examples')} examples, {chosen.get('family')}, penalty {chosen.get('penalty')}"
+                f"penalties {listed('penalty')}){describe_kernel(chosen)}")
+    return (f"{chosen.get('examples')} examples, {chosen.get('family')}, penalty {chosen.get('penalty')}"
+            f"{describe_kernel(chosen)}")
+
 
 
 def _how_made(chosen: dict) -> str:

@@ -32,7 +32,7 @@ import scipy.sparse as sp
 from kg.atc import drug_atc_codes
 from kg.graph import KnowledgeGraph
 
-__all__ = ["FeatureKernels", "TwoStepRidge", "fuse_kernel", "fold_mrrs", "DRUG_RELATIONS",
+__all__ = ["FeatureKernels", "TwoStepRidge", "fuse_kernel", "fold_mrrs", "describe_kernel", "DRUG_RELATIONS",
            "DISEASE_RELATIONS"]
 
 #: Drug feature blocks from relations (relation, the drug's end): what a drug is, never what it treats.
@@ -205,3 +205,14 @@ def fold_mrrs(scores: np.ndarray, dst: np.ndarray, held: np.ndarray, positives: 
         ties = np.searchsorted(others, true, side="right") - np.searchsorted(others, true, side="left")
         out.append(float(np.mean(1.0 / (1.0 + above + ties / 2.0))))
     return out
+
+
+def describe_kernel(chosen: dict) -> str:
+    """How the kernel ridge joins a metapath model's scores, from its ``chosen`` record (empty for a
+    model fitted without it): ", kernel ridge at weight 0.5 chosen on the training folds"."""
+    if "kernel_weight" not in chosen:
+        return ""
+    weight = chosen["kernel_weight"]
+    folds = chosen.get("kernel_folds_mrr") or {}
+    how = " chosen on the training folds" if len(folds) > 1 else ""
+    return f", kernel ridge at weight {weight:g}{how}" if weight else f", no kernel ridge (weight 0{how})"
