@@ -447,3 +447,10 @@ def test_the_report_names_how_the_metapath_model_was_made():
     averaged = {"examples": "sampled+every drug", "family": "with people", "penalty": "0.1+0.01", "candidates": 4}
     assert f"{_how_made(averaged)}: {describe_metapath(averaged)}" == \
         "averaged: the mean of 4 fits (sampled, every drug examples; with people; penalties 0.1, 0.01)"
+    # The kernel ridge's weight, and whether the folds chose it (a deployment refit is given one).
+    folds = {"0": 0.2, "0.5": 0.25}
+    assert describe_metapath({**averaged, "kernel_weight": 0.5, "kernel_folds_mrr": folds}).endswith(
+        "penalties 0.1, 0.01), kernel ridge at weight 0.5 chosen on the training folds")
+    assert describe_metapath({**chosen, "kernel_weight": 0.0, "kernel_folds_mrr": folds}).endswith(
+        "penalty 0.001, no kernel ridge (weight 0 chosen on the training folds)")
+    assert describe_metapath({**chosen, "kernel_weight": 0.25}).endswith("penalty 0.001, kernel ridge at weight 0.25")
