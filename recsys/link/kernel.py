@@ -31,6 +31,7 @@ import scipy.sparse as sp
 
 from kg.atc import drug_atc_codes
 from kg.graph import KnowledgeGraph
+from recsys.metrics import filtered_reciprocal_ranks
 
 __all__ = ["FeatureKernels", "TwoStepRidge", "fuse_kernel", "fold_mrrs", "describe_kernel", "DRUG_RELATIONS",
            "DISEASE_RELATIONS"]
@@ -193,18 +194,14 @@ def fuse_kernel(linear: np.ndarray, ridge: np.ndarray, weight: float) -> np.ndar
 
 def fold_mrrs(scores: np.ndarray, dst: np.ndarray, held: np.ndarray, positives: np.ndarray) -> list[float]:
     """Per disease of ``dst`` (the rows of ``scores``): the mean reciprocal rank of its ``held`` drugs
-    among the drugs not known to treat it (ties at the average rank, as the evaluation ranks)."""
-    out = []
-    for row, disease in enumerate(dst):
-        mine = held[held[:, 1] == disease, 0]
-        negative = np.ones(scores.shape[1], dtype=bool)
-        negative[positives[positives[:, 1] == disease, 0]] = False
-        others = np.sort(scores[row, negative])
-        true = scores[row, mine]
-        above = len(others) - np.searchsorted(others, true, side="right")
-        ties = np.searchsorted(others, true, side="right") - np.searchsorted(others, true, side="left")
-        out.append(float(np.mean(1.0 / (1.0 + above + ties / 2.0))))
-    return out
+    among the drugs not known to treat it (:func:`recsys.metrics.filtered_reciprocal_ranks`)."""
+    row_of = {int(d): i for i, d in enumerate(dst)}
+    mine, known = np.zeros(scores.shape, dtype=bool), np.zeros(scores.shape, dtype=bool)
+    mine[[row_of[int(d)] for d in held[:, 1]], held[:, 0]] = True
+    theirs = positives[np.isin(positives[:, 1], dst)]
+    known[[row_of[int(d)] for d in theirs[:, 1]], theirs[:, 0]] = True
+    rows, reciprocal = filtered_reciprocal_ranks(scores, mine, usable=~(known & ~mine))
+    return [float(np.mean(reciprocal[rows == i])) for i in range(len(dst))]
 
 
 def describe_kernel(chosen: dict) -> str:
