@@ -389,31 +389,32 @@ class MetapathModel(LinkScorer):
         return len(self.paths) + len(self.src_degree_edges) + len(self.dst_degree_edges)
 
     def _linear_part(self, graphs: DWPCGraphs, task: LinkTask, columns: np.ndarray | None = None,
-                     dst: np.ndarray | None = None) -> np.ndarray:
+                     dst: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
         """(len(dst), num_src) sum of weight x feature over ``columns`` (all by default), no bias,
-        for the diseases ``dst`` (all by default).
+        for the diseases ``dst`` (all by default), with the model's weights or ``weights`` (a fold's refit).
 
         Accumulated one feature at a time over all diseases: no (pairs x features) matrix is built.
         """
         wanted = np.ones(self._n_features, dtype=bool) if columns is None else columns
         every = np.arange(task.num_dst) if dst is None else np.asarray(dst, dtype=np.int64)
+        weights = self.weights if weights is None else weights
         column = {p: j for j, p in enumerate(self.paths)}
         chosen = [p for p, w in zip(self.paths, wanted) if w]
         parts = np.zeros((WORKERS, task.num_src, len(every)), dtype=np.float64)  # one sum per thread
 
         def add(worker: int, path: Metapath, dense: np.ndarray) -> None:
-            parts[worker] += self.weights[column[path]] * self.scaler.column(dense, column[path])
+            parts[worker] += weights[column[path]] * self.scaler.column(dense, column[path])
 
         graphs.for_each(chosen, every, add)
         out = parts.sum(axis=0)
         n_p, n_s = len(self.paths), len(self.src_degree_edges)
         for i, e in enumerate(self.src_degree_edges):
             if wanted[n_p + i]:
-                out += self.weights[n_p + i] * self.scaler.column(graphs.degrees[e][:, None], n_p + i)
+                out += weights[n_p + i] * self.scaler.column(graphs.degrees[e][:, None], n_p + i)
         for i, e in enumerate(self.dst_degree_edges):
             j = n_p + n_s + i
             if wanted[j]:
-                out += self.weights[j] * self.scaler.column(graphs.degrees[e][None, every], j)
+                out += weights[j] * self.scaler.column(graphs.degrees[e][None, every], j)
         return out.T
 
     def _all_scores(self, graphs: DWPCGraphs, task: LinkTask) -> np.ndarray:
@@ -459,7 +460,7 @@ class MetapathModel(LinkScorer):
                 if not len(held):
                     continue
                 dst = np.unique(held[:, 1])
-                linear = self._with_weights(*fold_fits[k], lambda: self._linear_part(graphs, task, None, dst))
+                linear = self._linear_part(graphs, task, None, dst, weights=fold_fits[k][0])
                 ridge = self._ridge.scores(positives[positive_fold != k], dst)
                 for weight in self.kernel_weights:
                     mrr[weight] += fold_mrrs(fuse_kernel(linear + fold_fits[k][1], ridge, weight), dst, held,
@@ -474,15 +475,6 @@ class MetapathModel(LinkScorer):
                 self.chosen["val_mrr_without_kernel"] = self.chosen["val_mrr"]
                 self.val_mrr = evaluate_scores(self.scores_[val_dst], val_dst, task, "val").mrr
                 self.chosen["val_mrr"] = round(self.val_mrr, 4)
-
-    def _with_weights(self, weights: np.ndarray, bias: float, compute):
-        """``compute()`` with the logistic weights and bias swapped for these (a fold's refit)."""
-        kept = self.weights, self.bias
-        self.weights, self.bias = weights, bias
-        try:
-            return compute()
-        finally:
-            self.weights, self.bias = kept
 
     def _target_columns(self) -> np.ndarray:
         """Which features depend on the target relation's edges (its paths and degrees)."""
