@@ -280,6 +280,7 @@ def test_dwpc_walked_in_threads_equals_one_walk(task, workers):
 
 
 def test_sparse_product_gradient_is_torchs_own_bit_for_bit_and_its_transpose_is_built_once():
+    """Its forward and backward are ``torch.sparse.mm``'s sums, bit for bit."""
     from recsys.link.gnn.graph import mean_adjacency, sparse_product
 
     generator = torch.Generator().manual_seed(0)
@@ -301,6 +302,13 @@ def test_sparse_product_gradient_is_torchs_own_bit_for_bit_and_its_transpose_is_
     with torch.no_grad():  # scoring: the plain product, no transpose built for a backward that never runs
         assert torch.equal(sparse_product(fresh, x), ours.detach())
     assert not hasattr(fresh, "_rxkg_transpose")
+    # Destinations without in-edges get exact zeros: the product never reads its uninitialised output.
+    wider = mean_adjacency(edges, 50, 4000)
+    for _ in range(3):
+        garbage = torch.full((4000, 8), float("nan"))
+        del garbage
+        product = sparse_product(wider, x.detach())
+        assert torch.equal(product[:50], ours.detach()) and not product[50:].any()
 
 
 def _chain_graph(generator: torch.Generator):
