@@ -118,3 +118,55 @@ def test_a_kernel_weight_adds_the_ridge_and_the_patients_candidate_reads_the_log
     ridge = fused._ridge.scores(kept, every)
     linear = logistic.scores_without(pairs).astype(np.float64)
     np.testing.assert_allclose(view, fuse_kernel(linear, ridge, 1.0), rtol=1e-5, atol=1e-5)
+
+
+def test_the_ridge_score_is_the_sum_of_its_known_indications_parts():
+    graph = _alike_graph()
+    id_maps = {t: sorted(graph.nodes_of_type(t)["id"]) for t in ("drug", "disease")}
+    ridge = TwoStepRidge(FeatureKernels.of(graph, id_maps))
+    drug, disease = ({d: i for i, d in enumerate(id_maps[t])} for t in ("drug", "disease"))
+    listed = (("k1", "known"), ("k2", "known"), ("o1", "other"), ("o2", "other"), ("k1", "known"))
+    positives = np.array([[drug[f"drug:{d}"], disease[f"disease:{s}"]] for d, s in listed])
+    scores = ridge.scores(positives, np.arange(3))
+    for s in range(3):
+        for d in range(len(id_maps["drug"])):
+            pairs, parts = ridge.pair_terms(positives, s, d)
+            assert len(pairs) == 4  # a pair listed twice is one indication
+            assert parts.sum() == pytest.approx(scores[s, d], abs=1e-12)
+
+
+def _recommender(graph: KnowledgeGraph, weight: float):
+    from recsys import Recommender
+    from recsys.recommender.kernel_reasons import KernelReasons
+
+    drugs, diseases = sorted(graph.nodes_of_type("drug")["id"]), sorted(graph.nodes_of_type("disease")["id"])
+    reasons = KernelReasons(graph, drugs, diseases)
+    scores = reasons.ridge.scores(reasons.positives, np.arange(len(diseases)))  # the ridge as the disease scorer
+    selection = {"disease_metapath": {"chosen": {"kernel_weight": weight}}}
+    return Recommender(graph, {"metapath": scores}, diseases, drugs, selection=selection,
+                       weights={"disease": {"metapath": 1.0, "popularity": 0.0}})
+
+
+def test_an_explanation_names_the_known_indications_the_kernel_ridge_rests_on_and_what_each_pair_shares():
+    from recsys.recommender.kernel_reasons import KernelReasons
+
+    graph = _alike_graph()
+    drugs, diseases = sorted(graph.nodes_of_type("drug")["id"]), sorted(graph.nodes_of_type("disease")["id"])
+    reasons = KernelReasons(graph, drugs, diseases)
+    terms = reasons.terms("disease:new", "drug:k3")
+    assert {t.drug for t in terms} == {"drug:k1", "drug:k2"} and {t.disease for t in terms} == {"disease:known"}
+    assert all(t.drug_shares == (("pharmacologic_class includes", "pharmacologic_class:X"),) for t in terms)
+    assert {b for t in terms for b, _ in t.disease_shares} <= {"localizes", "associates"}
+    assert len(terms[0].disease_shares) == 2
+    assert reasons.raised("disease:new", "drug:k3") and not reasons.raised("disease:new", "drug:d0")
+    assert reasons.sentence("disease:new", "drug:d0", {}, 0.5) == ""  # the ridge did not raise it
+
+    found = {r.drug_id: r for r in _recommender(graph, 0.5).recommend_for_disease("disease:new", k=3)}
+    assert set(found) == {"drug:k1", "drug:k2", "drug:k3"}
+    text = found["drug:k3"].explanation
+    assert "Drugs like it treat diseases like new (kernel ridge, weight 0.5): k" in text
+    assert "(like it: X) treats known (like new: " in text
+    assert "it treats known" in found["drug:k1"].explanation  # its own indication of a disease like new
+    # A model without the kernel ridge (a bundle from before it, or weight 0) says nothing of it.
+    assert all("kernel ridge" not in r.explanation
+               for r in _recommender(graph, 0.0).recommend_for_disease("disease:new", k=3))

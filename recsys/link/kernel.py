@@ -33,8 +33,8 @@ from kg.atc import drug_atc_codes
 from kg.graph import KnowledgeGraph
 from recsys.metrics import filtered_reciprocal_ranks
 
-__all__ = ["FeatureKernels", "TwoStepRidge", "fuse_kernel", "fold_mrrs", "describe_kernel", "DRUG_RELATIONS",
-           "DISEASE_RELATIONS"]
+__all__ = ["FeatureBlock", "FeatureKernels", "TwoStepRidge", "feature_blocks", "fuse_kernel", "fold_mrrs",
+           "describe_kernel", "DRUG_RELATIONS", "DISEASE_RELATIONS"]
 
 #: Drug feature blocks from relations (relation, the drug's end): what a drug is, never what it treats.
 DRUG_RELATIONS: tuple[tuple[str, str, str], ...] = (
@@ -54,6 +54,34 @@ EXPRESSION = (("disease", "upregulates", "target"), ("disease", "downregulates",
 
 
 @dataclass(frozen=True)
+class FeatureBlock:
+    """One feature block: a row per node (IDF-weighted, unit length), a column per ``labels`` entry
+    (a node id, an ATC code, ``up:``/``do:`` and a gene id, a pathophysiology)."""
+
+    matrix: sp.csr_matrix
+    labels: np.ndarray
+
+
+def feature_blocks(graph: KnowledgeGraph, id_maps: dict[str, list[str]], src: str = "drug", dst: str = "disease"
+                   ) -> tuple[dict[str, FeatureBlock], dict[str, FeatureBlock]]:
+    """The feature blocks of ``graph``'s ``src`` and ``dst`` nodes, indexed as ``id_maps``, by block
+    name (``ATC``, ``includes``, ``binds``, ...); blocks the graph lacks are left out."""
+    drugs, diseases = pd.Index(id_maps[src]), pd.Index(id_maps[dst])
+    drug_blocks = _relation_blocks(graph, [r for r in DRUG_RELATIONS if src in (r[0], r[2])], src, drugs)
+    atc = _atc_block(graph, drugs)
+    if atc is not None:
+        drug_blocks = {"ATC": atc, **drug_blocks}
+    disease_blocks = _relation_blocks(graph, [r for r in DISEASE_RELATIONS if dst in (r[0], r[2])], dst, diseases)
+    expression = _signed_block(graph, dst, diseases)
+    if expression is not None:
+        disease_blocks["expression"] = expression
+    pathophysiology = _attribute_block(graph, dst, diseases, "pathophysiology")
+    if pathophysiology is not None:
+        disease_blocks["pathophysiology"] = pathophysiology
+    return drug_blocks, disease_blocks
+
+
+@dataclass(frozen=True)
 class FeatureKernels:
     """The drug kernel (num_src x num_src) and the disease kernel (num_dst x num_dst) of a graph,
     and the names of the feature blocks each was built from."""
@@ -68,20 +96,15 @@ class FeatureKernels:
            dst: str = "disease") -> "FeatureKernels":
         """Kernels of ``graph``'s ``src`` and ``dst`` nodes, indexed as ``id_maps``; blocks the graph
         lacks are left out (a graph with none on one side gives a zero kernel there)."""
-        drugs, diseases = pd.Index(id_maps[src]), pd.Index(id_maps[dst])
-        drug_blocks = _relation_blocks(graph, [r for r in DRUG_RELATIONS if src in (r[0], r[2])], src, drugs)
-        atc = _atc_block(graph, drugs)
-        if atc is not None:
-            drug_blocks = {"ATC": atc, **drug_blocks}
-        disease_blocks = _relation_blocks(graph, [r for r in DISEASE_RELATIONS if dst in (r[0], r[2])], dst, diseases)
-        expression = _signed_block(graph, dst, diseases)
-        if expression is not None:
-            disease_blocks["expression"] = expression
-        pathophysiology = _attribute_block(graph, dst, diseases, "pathophysiology")
-        if pathophysiology is not None:
-            disease_blocks["pathophysiology"] = pathophysiology
-        return cls(_kernel(drug_blocks.values(), len(drugs)), _kernel(disease_blocks.values(), len(diseases)),
-                   tuple(drug_blocks), tuple(disease_blocks))
+        return cls.from_blocks(*feature_blocks(graph, id_maps, src, dst), len(id_maps[src]), len(id_maps[dst]))
+
+    @classmethod
+    def from_blocks(cls, drug_blocks: dict[str, FeatureBlock], disease_blocks: dict[str, FeatureBlock],
+                    num_src: int, num_dst: int) -> "FeatureKernels":
+        """Kernels summed from :func:`feature_blocks`' blocks."""
+        return cls(_kernel([b.matrix for b in drug_blocks.values()], num_src),
+                   _kernel([b.matrix for b in disease_blocks.values()], num_dst), tuple(drug_blocks),
+                   tuple(disease_blocks))
 
 
 class TwoStepRidge:
@@ -97,19 +120,38 @@ class TwoStepRidge:
     def scores(self, positives: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """(len(dst), num_src) scores given the known ``positives`` (drug, disease) index pairs."""
         dst = np.asarray(dst, dtype=np.int64)
-        num_src = len(self._smoothing)
         if not len(positives):
-            return np.zeros((len(dst), num_src))
+            return np.zeros((len(dst), len(self._smoothing)))
+        trained, smoothed = self.smoothed(positives)
+        return (smoothed @ self.transfer(trained, dst)).T
+
+    def smoothed(self, positives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The first step, the same for every disease scored: the diseases with a known drug in
+        ``positives`` and (num_src, those diseases) ``K_d (K_d + l_d I)^-1 Y``."""
         trained, column = np.unique(positives[:, 1], return_inverse=True)
-        y = np.zeros((num_src, len(trained)))
+        y = np.zeros((len(self._smoothing), len(trained)))
         y[positives[:, 0], column] = 1.0
+        return trained, self._smoothing @ y
+
+    def pair_terms(self, positives: np.ndarray, dst: int, src: int) -> tuple[np.ndarray, np.ndarray]:
+        """The known pairs (``positives`` without repeats) and each one's part of the score of
+        (``src``, ``dst``): drug ``src``'s likeness to the pair's drug times what the pair's
+        disease passes on to ``dst``. The parts add up to :meth:`scores`' entry."""
+        pairs = np.unique(np.asarray(positives, dtype=np.int64).reshape(-1, 2), axis=0)
+        if not len(pairs):
+            return pairs, np.zeros(0)
+        trained, column = np.unique(pairs[:, 1], return_inverse=True)
+        transfer = self.transfer(trained, np.array([dst]))[:, 0]
+        return pairs, self._smoothing[src, pairs[:, 0]] * transfer[column]
+
+    def transfer(self, trained: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """The last step: ``(K_s + l_s I)^-1 k_s`` over the ``trained`` diseases, a column for each of ``dst``."""
         k = self.kernels.diseases
-        transfer = np.linalg.solve(k[np.ix_(trained, trained)] + self.disease_penalty * np.eye(len(trained)),
-                                   k[np.ix_(trained, dst)])
-        return (self._smoothing @ y @ transfer).T
+        return np.linalg.solve(k[np.ix_(trained, trained)] + self.disease_penalty * np.eye(len(trained)),
+                               k[np.ix_(trained, dst)])
 
 
-def _unit_rows(rows: np.ndarray, names: np.ndarray, n: int) -> sp.csr_matrix | None:
+def _unit_rows(rows: np.ndarray, names: np.ndarray, n: int) -> FeatureBlock | None:
     """Binary (n x names) block from (row, name) pairs, IDF-weighted, each row scaled to length 1."""
     if not len(rows):
         return None
@@ -119,10 +161,10 @@ def _unit_rows(rows: np.ndarray, names: np.ndarray, n: int) -> sp.csr_matrix | N
     idf = np.log(n / np.maximum(np.asarray((block > 0).sum(axis=0)).ravel(), 1))
     block = sp.csr_matrix(block @ sp.diags(idf))
     norms = np.sqrt(np.asarray(block.multiply(block).sum(axis=1)).ravel())
-    return sp.csr_matrix(sp.diags(1.0 / np.maximum(norms, 1e-12)) @ block)
+    return FeatureBlock(sp.csr_matrix(sp.diags(1.0 / np.maximum(norms, 1e-12)) @ block), labels)
 
 
-def _relation_blocks(graph: KnowledgeGraph, relations, node_type: str, index: pd.Index) -> dict[str, sp.csr_matrix]:
+def _relation_blocks(graph: KnowledgeGraph, relations, node_type: str, index: pd.Index) -> dict[str, FeatureBlock]:
     out = {}
     for relation in relations:
         frame = next((f for et, f in graph.edges.items() if tuple(et) == relation), None)
@@ -139,7 +181,7 @@ def _relation_blocks(graph: KnowledgeGraph, relations, node_type: str, index: pd
     return out
 
 
-def _signed_block(graph: KnowledgeGraph, node_type: str, index: pd.Index) -> sp.csr_matrix | None:
+def _signed_block(graph: KnowledgeGraph, node_type: str, index: pd.Index) -> FeatureBlock | None:
     rows, names = [], []
     for relation in EXPRESSION:
         frame = next((f for et, f in graph.edges.items() if tuple(et) == (node_type, *relation[1:])), None)
@@ -150,7 +192,7 @@ def _signed_block(graph: KnowledgeGraph, node_type: str, index: pd.Index) -> sp.
     return _unit_rows(np.concatenate(rows), np.concatenate(names), len(index)) if rows else None
 
 
-def _attribute_block(graph: KnowledgeGraph, node_type: str, index: pd.Index, column: str) -> sp.csr_matrix | None:
+def _attribute_block(graph: KnowledgeGraph, node_type: str, index: pd.Index, column: str) -> FeatureBlock | None:
     nodes = graph.nodes_of_type(node_type)
     if column not in nodes.columns:
         return None
@@ -160,7 +202,7 @@ def _attribute_block(graph: KnowledgeGraph, node_type: str, index: pd.Index, col
     return _unit_rows(rows[rows >= 0], values.to_numpy()[known][rows >= 0].astype(str), len(index))
 
 
-def _atc_block(graph: KnowledgeGraph, index: pd.Index) -> sp.csr_matrix | None:
+def _atc_block(graph: KnowledgeGraph, index: pd.Index) -> FeatureBlock | None:
     """One block of every ATC prefix of :data:`ATC_WIDTHS` a drug's codes have."""
     rows, names = [], []
     for drug, codes in drug_atc_codes(graph).items():

@@ -1,19 +1,18 @@
 """Ranking known entities: components scored per entity, standardised, blended and filtered.
 
 :class:`Ranker` composes fitted components over one drug list:
-- ``graph``: the disease -> drug scorers' matrices; a patient's graph score for a drug is its
-  best standardised score over the patient's conditions;
+- ``graph``: the disease -> drug scorers' matrices (a patient's: a drug's best standardised one over their conditions);
 - ``cf``: collaborative filtering (doctor x drug, patient x drug), fold-in for new users;
 - doctors' ``graph``: what a drug shares with the prescriber's drugs (:mod:`~recsys.recommender.doctor_side`);
 - ``popularity``: indications per drug, within-specialty prescribing, share of patients;
 - patients only: ``history``, ``running``, ``frequency`` (:mod:`~recsys.recommender.history`), ``sequence``
   (:mod:`~recsys.recommender.sequences`), ``diagnosis``, ``graph_drugs`` and ``people_gnn`` (the graph through
   the drugs they take, :mod:`~recsys.recommender.patient_side`).
-Each is standardised per entity (:mod:`recsys.blend`); a component that cannot score an entity drops out and
-the result says so. Patients get the safety filter by default, and three weight sets: ``patient``
-(continuation plus new drugs; the new ones by ``patient_new``'s when chosen, :mod:`~recsys.recommender.continuation`),
-``patient_new`` (new only), ``patient_conditions`` (a new patient known from conditions alone); doctors four: ``doctor``
-(drugs somebody prescribes), ``doctor_sparse`` (the same, at most three drugs known), ``doctor_all`` (every drug),
+Each is standardised per entity (:mod:`recsys.blend`); a component that cannot score an entity drops out and the
+result says so. Patients get the safety filter by default, and three weight sets: ``patient`` (continuation plus
+new drugs; the new ones by ``patient_new``'s when chosen, :mod:`~recsys.recommender.continuation`), ``patient_new``
+(new only), ``patient_conditions`` (a new patient known from conditions alone); doctors four: ``doctor`` (drugs
+somebody prescribes), ``doctor_sparse`` (the same, at most three drugs known), ``doctor_all`` (every drug),
 ``doctor_specialty`` (a new prescriber known by specialty alone). A patient's ``graph`` may read PATIENT_METAPATH.
 """
 
@@ -35,6 +34,7 @@ from recsys.cf.base import CFRecommender, check_k
 from recsys.link.terms import MetapathTerms
 from recsys.people import PeopleScorer
 from recsys.recommender.explain import ExplainerOnDemand
+from recsys.recommender.kernel_reasons import KernelReasonsOnDemand, kernel_weight
 from recsys.recommender.continuation import ADDED, NEW_DRUG, merge_new_drugs, merges
 from recsys.recommender.listing import ranked_list
 from recsys.recommender.fitting import choose_patient_graph, fit_on_validation, validation_sample
@@ -115,9 +115,8 @@ class Ranker:
         self.names = {i: n for i, n in zip(ids, nodes["name"].to_numpy(dtype=object)) if isinstance(n, str) and n}
         self.node_types = dict(zip(ids, nodes["type"].to_numpy(dtype=object)))
         self.indication_counts = self._per_drug_counts(graph.edges.get(TREATS), "src")
-        takes = graph.edges.get(TAKES)
-        self.patient_share = self._per_drug_counts(
-            None if takes is None else takes.drop_duplicates(["src", "dst"]), "dst")
+        takes = graph.edges.get(TAKES, pd.DataFrame(columns=["src", "dst"]))  # a graph without patients: none
+        self.patient_share = self._per_drug_counts(takes.drop_duplicates(["src", "dst"]), "dst")
         self.records = PatientRecords(graph)  # each patient's drugs and conditions, grouped on first use
         self._safety: SafetyFilter | None = None  # built on first use: diseases and doctors never need it
         self._combinations: Combinations | None = None
@@ -132,6 +131,7 @@ class Ranker:
         self.path_finder = ExplainerOnDemand(graph, explain_index)  # explanations' paths, built on first use
         self.graph_terms = graph_terms  # the metapath model's score split by metapath: faithful paths
         self.patient_graph_terms = patient_graph_terms  # the same of the patients' own (PATIENT_METAPATH)
+        self.kernel_reasons = KernelReasonsOnDemand(graph, drug_ids, disease_ids, kernel_weight(self.selection))
         self._columns: dict[int, tuple[CFRecommender, np.ndarray]] = {}
         self._unprescribed: tuple[CFRecommender | None, frozenset[str]] | None = None
 

@@ -11,7 +11,8 @@ raised it, in the same order:
   metapath, :meth:`~recsys.recommender.explain.PathExplainer.model_paths`), from the disease
   itself or, for a patient, from the condition that gives their graph score its value (it is
   the best score over their conditions); paths through genes and pathways come after those
-  over clinical entities for patients and prescribers;
+  over clinical entities for patients and prescribers; then, when the model's kernel ridge
+  raised the drug, the known indications that ridge rests on (:mod:`.kernel_reasons`);
 - a prescriber's graph, a patient's graph (like their drugs): the drugs they prescribe or take
   that the drug is most like, and what it shares with them (indications, classes, targets);
 - cf: the collaborative-filtering score's own terms (:mod:`.evidence`);
@@ -77,6 +78,7 @@ def explain_pair(recommender: Ranker, kind: str, entity_id: str, drug_id: str,
             if paths_from is not None:
                 paths = _graph_paths(recommender, kind, paths_from, drug_id, k)
                 sentences.append(_graph_sentence(recommender, kind, paths_from, drug, paths))
+                sentences.append(_kernel_sentence(recommender, kind, paths_from, drug_id))
         elif name == "cf":
             evidence = cf_evidence_of(recommender, entity_id, drug_id)
             if evidence.get("sentence"):
@@ -146,6 +148,15 @@ def _graph_sentence(recommender: Ranker, kind: str, disease_id: str, drug: str,
     texts = path_texts(paths, recommender.names)
     how = "the paths the model weighs most" if _terms(recommender, kind) is not None else "the strongest paths"
     return f"The graph links {drug} to {where}; {how}: {'; '.join(texts)}."
+
+
+def _kernel_sentence(recommender: Ranker, kind: str, disease_id: str, drug_id: str) -> str:
+    """The known indications the disease scorer's kernel ridge rests on for the pair, when that
+    scorer is the one the explanation reads and its ridge raised the drug (:mod:`.kernel_reasons`)."""
+    reasons = recommender.kernel_reasons.get()
+    if reasons is None or _terms(recommender, kind) is not recommender.graph_terms:
+        return ""  # no kernel ridge, or a patient's own metapath model (logistic scores alone)
+    return reasons.sentence(disease_id, drug_id, recommender.names, recommender.kernel_reasons.weight)
 
 
 def _prescriber_graph_sentence(recommender: Ranker, entity_id: str, drug_id: str) -> str:
