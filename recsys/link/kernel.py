@@ -205,8 +205,9 @@ def _attribute_block(graph: KnowledgeGraph, node_type: str, index: pd.Index, col
 def _atc_block(graph: KnowledgeGraph, index: pd.Index) -> FeatureBlock | None:
     """One block of every ATC prefix of :data:`ATC_WIDTHS` a drug's codes have."""
     rows, names = [], []
+    position = {drug: i for i, drug in enumerate(index)}  # a pandas lookup per drug took 0.28 s of 0.47
     for drug, codes in drug_atc_codes(graph).items():
-        row = index.get_indexer([drug])[0]
+        row = position.get(drug, -1)
         if row >= 0:
             for code in sorted({c[:width] for c in codes for width in ATC_WIDTHS}):
                 rows.append(row)
