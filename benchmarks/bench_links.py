@@ -151,7 +151,12 @@ def _over_seeds(rows: list[dict], seeds: list) -> list[str]:
         both = [s for s in seeds if s in metapath and s in deployed]
         wins = {m: sum(deployed[s][m] > metapath[s][m] for s in both) for m in ("mrr", "auroc")}
         lines += ["", f"Deployed scorer above the metapath model: MRR in {wins['mrr']} of {len(both)} seeds, "
-                      f"AUROC in {wins['auroc']} of {len(both)}.", ""]
+                      f"AUROC in {wins['auroc']} of {len(both)}."]
+        weights = [r.get("metapath_choice", {}).get("kernel_weight") for r in by_model.get("deployed", [])]
+        if any(w is not None for w in weights):  # rows from before the kernel ridge have none
+            lines.append("The metapath model's kernel ridge weight, chosen on its training folds, seed by seed: "
+                         + ", ".join("-" if w is None else f"{w:g}" for w in weights) + ".")
+        lines.append("")
     return lines
 
 
