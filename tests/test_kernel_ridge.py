@@ -109,6 +109,8 @@ def test_a_kernel_weight_adds_the_ridge_and_the_patients_candidate_reads_the_log
     fused = MetapathModel(folds=3, combine="average", kernel_weights=(1.0,)).fit(task)
     every = np.arange(task.num_dst)
     assert fused.kernel_weight == 1.0 and not np.allclose(fused.score_matrix(every), logistic.score_matrix(every))
+    # Its logistic part alone (the families benchmark's ablation) is the model fitted without the ridge.
+    np.testing.assert_allclose(fused.logistic_scores(every), logistic.score_matrix(every), rtol=1e-6, atol=1e-6)
     np.testing.assert_array_equal(fused.preferred.score_matrix(every), logistic.preferred.score_matrix(every))
     assert fused.preferred.kernel_weight == 0.0 and logistic.kernel_weight == 0.0
     # A view without some indications fuses the ridge fitted without them (not the model's own ridge).

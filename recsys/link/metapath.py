@@ -487,6 +487,11 @@ class MetapathModel(LinkScorer):
         self._fitted()
         return self._scores()[np.asarray(dst_index, dtype=np.int64)]
 
+    def logistic_scores(self, dst_index: np.ndarray) -> np.ndarray:
+        """The logistic part of :meth:`score_matrix` alone, without the kernel ridge (ablations)."""
+        self._scores()
+        return self._linear[np.asarray(dst_index, dtype=np.int64)]
+
     def _scores(self) -> np.ndarray:
         """Every pair's scores (diseases x drugs); a kept candidate's are computed on first read."""
         if self.scores_ is None:
