@@ -161,14 +161,20 @@ def test_an_explanation_names_the_known_indications_the_kernel_ridge_rests_on_an
     assert {b for t in terms for b, _ in t.disease_shares} <= {"localizes", "associates"}
     assert len(terms[0].disease_shares) == 2
     assert reasons.raised("disease:new", "drug:k3") and not reasons.raised("disease:new", "drug:d0")
-    assert reasons.sentence("disease:new", "drug:d0", {}, 0.5) == ""  # the ridge did not raise it
+    assert reasons.reasons("disease:new", "drug:d0") == []  # the ridge did not raise it
 
-    found = {r.drug_id: r for r in _recommender(graph, 0.5).recommend_for_disease("disease:new", k=3)}
+    recommender = _recommender(graph, 0.5)
+    found = {r.drug_id: r for r in recommender.recommend_for_disease("disease:new", k=3)}
     assert set(found) == {"drug:k1", "drug:k2", "drug:k3"}
     text = found["drug:k3"].explanation
     assert "Drugs like it treat diseases like new (kernel ridge, weight 0.5): k" in text
     assert "(like it: X) treats known (like new: " in text
     assert "it treats known" in found["drug:k1"].explanation  # its own indication of a disease like new
+    # Programs get the same terms as data (rxkg explain --json).
+    why = recommender.explain("disease:new", "drug:k3")
+    assert [(t["drug"], t["disease"]) for t in why["kernel_terms"]] == [(t.drug, "disease:known") for t in terms]
+    assert why["kernel_terms"][0]["drug_shares"] == [["pharmacologic_class includes", "pharmacologic_class:X"]]
+    assert recommender.explain("disease:new", "drug:d0")["kernel_terms"] == []
     # A model without the kernel ridge (a bundle from before it, or weight 0) says nothing of it.
     assert all("kernel ridge" not in r.explanation
                for r in _recommender(graph, 0.0).recommend_for_disease("disease:new", k=3))

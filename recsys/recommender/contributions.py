@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from recsys.recommender.explain import ExplanationPath
+from recsys.recommender.kernel_reasons import KernelTerm
 
 __all__ = ["Contribution", "Explanation", "contributions", "LABELS"]
 
@@ -42,7 +43,8 @@ class Contribution:
 
 @dataclass(frozen=True)
 class Explanation:
-    """The parts of the score (largest first), the graph paths shown, the CF evidence and the text."""
+    """The parts of the score (largest first), the graph paths shown, the CF evidence, the text,
+    and the known indications the kernel ridge's part of the graph score rests on."""
 
     contributions: list[Contribution]
     paths: list[ExplanationPath] = field(default_factory=list)
@@ -50,6 +52,7 @@ class Explanation:
     paths_from: str | None = None
     cf_evidence: dict[str, object] = field(default_factory=dict)
     text: str = ""
+    kernel_terms: list[KernelTerm] = field(default_factory=list)
 
 
 def contributions(components: Mapping[str, float | None], weights: Mapping[str, float]) -> list[Contribution]:

@@ -240,7 +240,7 @@ def explain(ranker: Ranker, entity_id: str, drug_id: str, k: int = 3, exclude_cu
     return {"drug_id": drug_id, "name": ranker.names.get(drug_id) or drug_id, "score": float(blended[0, column]),
             "components": components, "contributions": [c.as_dict() for c in why.contributions],
             "paths": [p.as_dict() for p in why.paths], "paths_from": why.paths_from,
-            "cf_evidence": why.cf_evidence, "text": why.text}
+            "cf_evidence": why.cf_evidence, "kernel_terms": [t.as_dict() for t in why.kernel_terms], "text": why.text}
 
 
 def _closest_drug(ranker: Ranker, drug_id: str, candidates: Sequence[str]) -> str:

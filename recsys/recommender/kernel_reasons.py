@@ -26,7 +26,7 @@ from kg.graph import KnowledgeGraph
 from kg.schema import EdgeType
 from recsys.link.kernel import FeatureBlock, FeatureKernels, TwoStepRidge, feature_blocks
 
-__all__ = ["KernelTerm", "KernelReasons", "KernelReasonsOnDemand", "kernel_weight"]
+__all__ = ["KernelTerm", "KernelReasons", "KernelReasonsOnDemand", "kernel_weight", "kernel_sentence"]
 
 TREATS = EdgeType("drug", "treats", "disease")
 #: How a signed expression feature reads (:func:`recsys.link.kernel._signed_block` names them).
@@ -48,6 +48,11 @@ class KernelTerm:
     part: float
     drug_shares: tuple[tuple[str, str], ...]
     disease_shares: tuple[tuple[str, str], ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"drug": self.drug, "disease": self.disease, "part": round(self.part, 6),
+                "drug_shares": [list(s) for s in self.drug_shares],
+                "disease_shares": [list(s) for s in self.disease_shares]}
 
 
 def kernel_weight(selection: Mapping[str, dict]) -> float:
@@ -101,23 +106,25 @@ class KernelReasons:
                                   _shared(self.disease_blocks, disease, other_disease, shares)))
         return out
 
-    def sentence(self, disease_id: str, drug_id: str, names: Mapping[str, str], weight: float, k: int = 2) -> str:
-        """"Drugs like it treat diseases like X (kernel ridge, weight 0.5): ..." ("" when the ridge
-        did not raise the drug's score or no known indication adds to it)."""
-        if not self.raised(disease_id, drug_id):
-            return ""
-        terms = self.terms(disease_id, drug_id, k)
-        if not terms:
-            return ""
-        disease = names.get(disease_id) or disease_id
-        texts = []
-        for term in terms:
-            who = "it" if term.drug == drug_id else _named(term.drug, names) + _like("it", term.drug_shares, names)
-            what = (f"{disease} itself" if term.disease == disease_id
-                    else _named(term.disease, names) + _like(disease, term.disease_shares, names))
-            texts.append(f"{who} treats {what}")
-        return (f"Drugs like it treat diseases like {disease} (kernel ridge, weight {weight:g}): "
-                f"{'; '.join(texts)}.")
+    def reasons(self, disease_id: str, drug_id: str, k: int = 2) -> list[KernelTerm]:
+        """:meth:`terms` when the ridge raised the drug's score (:meth:`raised`), else none."""
+        return self.terms(disease_id, drug_id, k) if self.raised(disease_id, drug_id) else []
+
+
+def kernel_sentence(terms: Sequence[KernelTerm], disease_id: str, drug_id: str, names: Mapping[str, str],
+                    weight: float) -> str:
+    """"Drugs like it treat diseases like X (kernel ridge, weight 0.5): ..." from
+    :meth:`KernelReasons.reasons` ("" without terms)."""
+    if not terms:
+        return ""
+    disease = names.get(disease_id) or disease_id
+    texts = []
+    for term in terms:
+        who = "it" if term.drug == drug_id else _named(term.drug, names) + _like("it", term.drug_shares, names)
+        what = (f"{disease} itself" if term.disease == disease_id
+                else _named(term.disease, names) + _like(disease, term.disease_shares, names))
+        texts.append(f"{who} treats {what}")
+    return f"Drugs like it treat diseases like {disease} (kernel ridge, weight {weight:g}): {'; '.join(texts)}."
 
 
 class KernelReasonsOnDemand:

@@ -35,6 +35,7 @@ from recsys.cf.base import CFRecommender
 from recsys.recommender.contributions import LABELS, Contribution, Explanation, contributions
 from recsys.recommender.evidence import cf_evidence
 from recsys.recommender.explain import MOLECULAR, ExplanationPath, path_texts
+from recsys.recommender.kernel_reasons import KernelTerm, kernel_sentence
 from recsys.recommender.doctor_side import SPECIALTY_ONLY, specialty_shares
 from recsys.recommender.patient_side import PATIENT_METAPATH
 from recsys.recommender.ranking import Ranker
@@ -60,7 +61,7 @@ def explain_pair(recommender: Ranker, kind: str, entity_id: str, drug_id: str,
     parts = contributions(components, recommender.weights[kind])
     names = recommender.names
     drug = names.get(drug_id) or drug_id
-    paths, paths_from, evidence, sentences = [], None, {}, []
+    paths, paths_from, evidence, sentences, kernel_terms = [], None, {}, [], []
     graph_done = False
     for contribution in (c for c in parts if c.part > 0):
         name = contribution.component
@@ -78,7 +79,9 @@ def explain_pair(recommender: Ranker, kind: str, entity_id: str, drug_id: str,
             if paths_from is not None:
                 paths = _graph_paths(recommender, kind, paths_from, drug_id, k)
                 sentences.append(_graph_sentence(recommender, kind, paths_from, drug, paths))
-                sentences.append(_kernel_sentence(recommender, kind, paths_from, drug_id))
+                kernel_terms = _kernel_terms(recommender, kind, paths_from, drug_id)
+                sentences.append(kernel_sentence(kernel_terms, paths_from, drug_id, recommender.names,
+                                                 recommender.kernel_reasons.weight))
         elif name == "cf":
             evidence = cf_evidence_of(recommender, entity_id, drug_id)
             if evidence.get("sentence"):
@@ -91,7 +94,8 @@ def explain_pair(recommender: Ranker, kind: str, entity_id: str, drug_id: str,
         else:
             sentences.append(_own_sentence(recommender, kind, name, entity_id, drug_id))
     lead = _lead(parts)
-    return Explanation(parts, paths, paths_from, evidence, " ".join([lead, *(s for s in sentences if s)]))
+    return Explanation(parts, paths, paths_from, evidence, " ".join([lead, *(s for s in sentences if s)]),
+                       kernel_terms)
 
 
 def _lead(parts: list[Contribution]) -> str:
@@ -150,13 +154,13 @@ def _graph_sentence(recommender: Ranker, kind: str, disease_id: str, drug: str,
     return f"The graph links {drug} to {where}; {how}: {'; '.join(texts)}."
 
 
-def _kernel_sentence(recommender: Ranker, kind: str, disease_id: str, drug_id: str) -> str:
+def _kernel_terms(recommender: Ranker, kind: str, disease_id: str, drug_id: str) -> list[KernelTerm]:
     """The known indications the disease scorer's kernel ridge rests on for the pair, when that
     scorer is the one the explanation reads and its ridge raised the drug (:mod:`.kernel_reasons`)."""
     reasons = recommender.kernel_reasons.get()
     if reasons is None or _terms(recommender, kind) is not recommender.graph_terms:
-        return ""  # no kernel ridge, or a patient's own metapath model (logistic scores alone)
-    return reasons.sentence(disease_id, drug_id, recommender.names, recommender.kernel_reasons.weight)
+        return []  # no kernel ridge, or a patient's own metapath model (logistic scores alone)
+    return reasons.reasons(disease_id, drug_id)
 
 
 def _prescriber_graph_sentence(recommender: Ranker, entity_id: str, drug_id: str) -> str:
