@@ -23,12 +23,11 @@ import numpy as np
 import pandas as pd
 
 from kg.graph import KnowledgeGraph
-from kg.schema import EdgeType
 from recsys.link.kernel import FeatureBlock, FeatureKernels, TwoStepRidge, feature_blocks
+from recsys.link.split import TREATS
 
 __all__ = ["KernelTerm", "KernelReasons", "KernelReasonsOnDemand", "kernel_weight", "kernel_sentence"]
 
-TREATS = EdgeType("drug", "treats", "disease")
 #: How a signed expression feature reads (:func:`recsys.link.kernel._signed_block` names them).
 _DIRECTION = {"up": "raises", "do": "lowers"}
 #: How a shared node of a block reads (a class or a pathophysiology reads as its name).
