@@ -181,7 +181,6 @@ def describe_metapath(chosen: dict) -> str:
             f"{describe_kernel(chosen)}")
 
 
-
 def _how_made(chosen: dict) -> str:
     if "candidates" in chosen:
         return "averaged"
