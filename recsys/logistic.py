@@ -159,11 +159,19 @@ def _sparse_closure(x: StandardisedSparse, y: np.ndarray, penalty: float, w, b, 
     from scipy.special import expit
 
     weights, n = w.detach().numpy(), len(y)  # a view: L-BFGS updates w in place
+    terms, residual = np.empty(n), np.empty(n)
+
+    def pointwise(rows: slice, logits: np.ndarray) -> None:
+        # Each row's loss term and residual, a run of rows per thread: elementwise, so the same
+        # values as over every row at once (logaddexp alone was a fifth of a fit, on one core).
+        mine = logits[rows]
+        terms[rows] = np.logaddexp(0.0, mine) - y[rows] * mine
+        residual[rows] = (expit(mine) - y[rows]) / n
 
     def closure() -> torch.Tensor:
         logits = x.product(weights, pool) + float(b.detach())
-        loss = np.mean(np.logaddexp(0.0, logits) - y * logits) + penalty * float(weights @ weights)
-        residual = (expit(logits) - y) / n
+        _map(pool, pointwise, _cuts(n), [logits] * BLOCKS)
+        loss = np.mean(terms) + penalty * float(weights @ weights)
         w.grad = torch.from_numpy(x.transposed_product(residual, pool) + 2.0 * penalty * weights)
         b.grad = torch.tensor(residual.sum(), dtype=torch.float64)
         return torch.tensor(loss, dtype=torch.float64)

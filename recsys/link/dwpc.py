@@ -13,8 +13,9 @@ effects, same pharmacologic class, resembles-of-resembles).
 
 :class:`DWPCGraphs` computes many metapaths to a set of destination columns at once,
 sharing the product of a common suffix between the metapaths that end with it, and
-(:meth:`DWPCGraphs.for_each`) in two threads: scipy's sparse x dense product releases the GIL,
-so two cores walk about twice as many metapaths per second.
+(:meth:`DWPCGraphs.for_each`) in two threads: scipy's sparse products release the GIL, so two
+cores walk more metapaths per second (1.6-1.8 times as many on the shipped graph). The products
+stay sparse until each DWPC is handed over as a dense block.
 """
 
 from __future__ import annotations
@@ -132,8 +133,11 @@ class DWPCGraphs:
             for done in [pool.submit(walk, worker) for worker in range(len(runs))]:
                 done.result()  # re-raises a worker's error here
 
-    def _walk(self, path: Metapath, dst_cols: np.ndarray, cache: dict[Metapath, np.ndarray]) -> np.ndarray:
+    def _walk(self, path: Metapath, dst_cols: np.ndarray, cache: dict[Metapath, sp.csr_matrix]) -> np.ndarray:
         # Reuse the longest cached proper suffix; keep only this path's suffixes afterwards.
+        # The products stay sparse until the end: one DWPC matrix in 25 is non-zero on the shipped
+        # graph, and sparse x sparse walked every metapath four times faster than sparse x dense.
+        # Each entry is the same sum in the same order (dense only adds exact zeros), so bit-identical.
         start = len(path) - 1
         tail = None
         for cut in range(1, len(path)):
@@ -141,7 +145,7 @@ class DWPCGraphs:
                 start, tail = cut - 1, cache[path[cut:]]
                 break
         if tail is None:
-            tail = self.weighted[path[-1]][:, dst_cols].toarray()
+            tail = sp.csr_matrix(self.weighted[path[-1]][:, dst_cols])
             start = len(path) - 2
             fresh = {path[-1:]: tail}
         else:
@@ -154,7 +158,7 @@ class DWPCGraphs:
             if key not in fresh and not _is_suffix(key, path):
                 del cache[key]
         cache.update(fresh)
-        return np.asarray(tail)
+        return tail.toarray()
 
 
 def _is_suffix(part: Metapath, path: Metapath) -> bool:
