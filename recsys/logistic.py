@@ -40,7 +40,8 @@ class StandardisedSparse:
         for j in range(dense.shape[1]):
             rows = np.flatnonzero(dense[:, j])
             columns.append((rows.astype(np.int32), dense[rows, j].astype(np.float64)))
-        return cls(tuple(_csc(columns[c.start:c.stop], dense.shape[0]) for c in _cuts(dense.shape[1])),
+        cuts = _balanced_cuts(np.array([len(rows) for rows, _ in columns]))
+        return cls(tuple(_csc(columns[c.start:c.stop], dense.shape[0]) for c in cuts),
                    np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64))
 
     @property
@@ -86,6 +87,22 @@ class StandardisedSparse:
 
 def _cuts(width: int) -> list[slice]:
     edges = np.linspace(0, width, BLOCKS + 1).round().astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def _balanced_cuts(nonzeros: np.ndarray) -> list[slice]:
+    """:data:`BLOCKS` runs of consecutive columns holding about as many non-zeros each: a product's
+    blocks then take about as long. Cut by column count, the metapath model's two blocks held 2.1
+    and 3.8 million of 5.9 million, and every product waited on the larger one."""
+    if not nonzeros.sum():
+        return _cuts(len(nonzeros))
+    filled = np.concatenate([[0], np.cumsum(nonzeros)])  # non-zeros before each column edge
+    edges = [0]
+    for target in filled[-1] * np.arange(1, BLOCKS) / BLOCKS:
+        after = int(np.searchsorted(filled, target))  # the first edge with at least the target before it
+        nearest = after if after == 0 or filled[after] - target <= target - filled[after - 1] else after - 1
+        edges.append(max(nearest, edges[-1]))
+    edges.append(len(nonzeros))
     return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
 
 

@@ -92,3 +92,13 @@ def test_the_sparse_loss_and_gradient_are_the_whole_rows_formula_bit_for_bit():
     assert float(loss) == expected
     assert np.array_equal(w.grad.numpy(), x.transposed_product(residual) + 2.0 * 1e-2 * weights)
     assert float(b.grad) == residual.sum()
+
+
+def test_a_weighted_column_is_the_weight_times_the_column_bit_for_bit():
+    raw = counts(seed=7)
+    is_path = np.array([True] * 6 + [False])
+    scaler, _ = FeatureScaler.fit_transform(raw.copy(order="F"), is_path, 40)
+    block = np.ascontiguousarray(raw[:60].reshape(20, 21))  # any shape, as a DWPC block of drugs x diseases
+    for j, weight in ((0, 0.37), (3, -1.25), (6, 2.0)):
+        assert np.array_equal(scaler.weighted_column(block, j, weight), weight * scaler.column(block, j))
+    assert not np.array_equal(scaler.weighted_column(block, 0, 0.37), scaler.column(block, 0))

@@ -86,6 +86,18 @@ class FeatureScaler:
         x = np.arcsinh(raw / self.scale[j]) if self.is_path[j] else np.log1p(raw)
         return (np.minimum(x, self.cap[j]) - self.mean[j]) / self.std[j]
 
+    def weighted_column(self, raw: np.ndarray, j: int, weight: float) -> np.ndarray:
+        """``weight * column(raw, j)``, the same values, each step written over one new array: a
+        metapath model's scores sum one of these per metapath over every drug x disease, where
+        the five temporaries of ``column`` cost twice the arithmetic."""
+        x = raw / self.scale[j] if self.is_path[j] else np.array(raw, dtype=np.float64)
+        (np.arcsinh if self.is_path[j] else np.log1p)(x, out=x)
+        np.minimum(x, self.cap[j], out=x)
+        x -= self.mean[j]
+        x /= self.std[j]
+        x *= weight
+        return x
+
     def subset(self, columns: np.ndarray) -> "FeatureScaler":
         """The scaler of the selected ``columns`` (a boolean mask)."""
         return FeatureScaler(self.scale[columns], self.cap[columns], self.mean[columns], self.std[columns],
