@@ -102,3 +102,17 @@ def test_a_weighted_column_is_the_weight_times_the_column_bit_for_bit():
     for j, weight in ((0, 0.37), (3, -1.25), (6, 2.0)):
         assert np.array_equal(scaler.weighted_column(block, j, weight), weight * scaler.column(block, j))
     assert not np.array_equal(scaler.weighted_column(block, 0, 0.37), scaler.column(block, 0))
+
+
+def test_column_blocks_share_the_non_zeros_evenly():
+    from recsys.logistic import _balanced_cuts
+
+    # 15 non-zeros: cut before the heavy column (4 and 11), not after it (14 and 1).
+    assert _balanced_cuts(np.array([1, 1, 1, 1, 10, 1])) == [slice(0, 4), slice(4, 6)]
+    assert _balanced_cuts(np.array([10, 1, 1])) == [slice(0, 1), slice(1, 3)]
+    assert _balanced_cuts(np.array([3, 3, 3, 3])) == [slice(0, 2), slice(2, 4)]
+    assert _balanced_cuts(np.array([0, 0, 0])) == [slice(0, 2), slice(2, 3)]  # nothing to share: by count
+    x, dense = design(seed=8)  # six sparse columns and a dense one (a degree)
+    per_column = np.concatenate([np.diff(block.indptr) for block in x.blocks])
+    assert len(per_column) == dense.shape[1] and len(x.blocks) == 2
+    assert abs(x.blocks[0].nnz - x.blocks[1].nnz) <= per_column.max()
