@@ -116,3 +116,4 @@ def test_column_blocks_share_the_non_zeros_evenly():
     per_column = np.concatenate([np.diff(block.indptr) for block in x.blocks])
     assert len(per_column) == dense.shape[1] and len(x.blocks) == 2
     assert abs(x.blocks[0].nnz - x.blocks[1].nnz) <= per_column.max()
+    assert x.blocks[1].shape[1] == 1  # the dense column holds as many as the six others: a block of its own
