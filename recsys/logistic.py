@@ -177,6 +177,7 @@ def _sparse_closure(x: StandardisedSparse, y: np.ndarray, penalty: float, w, b, 
 
     weights, n = w.detach().numpy(), len(y)  # a view: L-BFGS updates w in place
     terms, residual = np.empty(n), np.empty(n)
+    runs = _cuts(n)  # each thread's rows, the same at every step
 
     def pointwise(rows: slice, logits: np.ndarray) -> None:
         # Each row's loss term and residual, a run of rows per thread: elementwise, so the same
@@ -187,7 +188,7 @@ def _sparse_closure(x: StandardisedSparse, y: np.ndarray, penalty: float, w, b, 
 
     def closure() -> torch.Tensor:
         logits = x.product(weights, pool) + float(b.detach())
-        _map(pool, pointwise, _cuts(n), [logits] * BLOCKS)
+        _map(pool, pointwise, runs, [logits] * len(runs))
         loss = np.mean(terms) + penalty * float(weights @ weights)
         w.grad = torch.from_numpy(x.transposed_product(residual, pool) + 2.0 * penalty * weights)
         b.grad = torch.tensor(residual.sum(), dtype=torch.float64)
