@@ -99,9 +99,17 @@ def test_a_weighted_column_is_the_weight_times_the_column_bit_for_bit():
     is_path = np.array([True] * 6 + [False])
     scaler, _ = FeatureScaler.fit_transform(raw.copy(order="F"), is_path, 40)
     block = np.ascontiguousarray(raw[:60].reshape(20, 21))  # any shape, as a DWPC block of drugs x diseases
+
+    def textbook(j: int) -> np.ndarray:  # each step a new array, as the scaling is written down
+        x = np.arcsinh(block / scaler.scale[j]) if is_path[j] else np.log1p(block)
+        return (np.minimum(x, scaler.cap[j]) - scaler.mean[j]) / scaler.std[j]
+
     for j, weight in ((0, 0.37), (3, -1.25), (6, 2.0)):
-        assert np.array_equal(scaler.weighted_column(block, j, weight), weight * scaler.column(block, j))
-    assert not np.array_equal(scaler.weighted_column(block, 0, 0.37), scaler.column(block, 0))
+        assert np.array_equal(scaler.column(block, j, weight), weight * textbook(j))
+        assert np.array_equal(scaler.column(block, j), textbook(j))
+    block = block.astype(np.float32)  # degrees come as float32: their log1p too, before the float64 steps
+    assert np.array_equal(scaler.column(block, 6, 2.0), 2.0 * textbook(6))
+    assert not np.array_equal(scaler.column(block, 0, 0.37), scaler.column(block, 0))
 
 
 def test_column_blocks_share_the_non_zeros_evenly():

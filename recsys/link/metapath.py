@@ -403,7 +403,7 @@ class MetapathModel(LinkScorer):
         parts = np.zeros((WORKERS, task.num_src, len(every)), dtype=np.float64)  # one sum per thread
 
         def add(worker: int, path: Metapath, dense: np.ndarray) -> None:
-            parts[worker] += self.scaler.weighted_column(dense, column[path], weights[column[path]])
+            parts[worker] += self.scaler.column(dense, column[path], weights[column[path]])
 
         graphs.for_each(chosen, every, add)
         out = parts.sum(axis=0)

@@ -9,7 +9,7 @@ passes on to ``s`` (shared anatomy, genes, expression changes, resemblances, pat
 shares, so a reader can check both halves in the graph: "Atorvastatin (like it: ATC C10AA,
 HMGCR) treats hypercholesterolemia (like it: liver, LDLR)".
 
-The kernels are rebuilt from the bundle's graph on first use (about a second on the shipped
+The kernels are rebuilt from the bundle's graph on first use (about half a second on the shipped
 graph): the same blocks over the same drug and disease lists as the model's fit, so the same
 numbers.
 """
