@@ -103,6 +103,25 @@ def test_the_metapath_model_chooses_the_kernel_weight_on_its_folds_and_refits_wi
         MetapathModel(kernel_weights=(-1.0,))
 
 
+def test_the_folds_share_one_walk_of_the_features_their_graphs_have_in_common():
+    """Choosing the kernel weight sums each fold's features on its own graph; those that never walk the
+    target relation come from one walk for every fold, each disease weighted by its fold's refit."""
+    task = _cluster_task()
+    model = MetapathModel(folds=3).fit(task)
+    target = model._target_columns()
+    assert target.any() and not target.all()
+    rng = np.random.default_rng(0)
+    dsts = [np.array([0, 2, 3]), np.array([1, 2]), np.array([4])]  # a disease in two folds, as pair folds give
+    weights = [rng.normal(size=len(target)) for _ in dsts]
+    fixed = model._fold_fixed_parts(task, dsts, weights)
+    fold_graph = model._graphs.replacing(model._without(task.train_pairs[::3], task), model.damping)
+    for dst, w, part in zip(dsts, weights, fixed):
+        assert part.shape == (len(dst), task.num_src)
+        whole = model._linear_part(fold_graph, task, None, dst, weights=w)
+        np.testing.assert_allclose(part + model._linear_part(fold_graph, task, target, dst, weights=w), whole,
+                                   rtol=1e-12, atol=1e-12)
+
+
 def test_a_kernel_weight_adds_the_ridge_and_the_patients_candidate_reads_the_logistic_scores_alone():
     task = _cluster_task()
     logistic = MetapathModel(folds=3, combine="average", kernel_weights=(0.0,)).fit(task)

@@ -391,7 +391,8 @@ class MetapathModel(LinkScorer):
     def _linear_part(self, graphs: DWPCGraphs, task: LinkTask, columns: np.ndarray | None = None,
                      dst: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
         """(len(dst), num_src) sum of weight x feature over ``columns`` (all by default), no bias,
-        for the diseases ``dst`` (all by default), with the model's weights or ``weights`` (a fold's refit).
+        for the diseases ``dst`` (all by default), with the model's weights or ``weights``: a fold's
+        refit, or (features, len(dst)) with a column of weights per disease (several folds' at once).
 
         Accumulated one feature at a time over all diseases: no (pairs x features) matrix is built.
         """
@@ -455,12 +456,14 @@ class MetapathModel(LinkScorer):
         self.kernel_weight = self.kernel_weights[0]
         if fold_fits is not None:
             mrr: dict[float, list[float]] = {w: [] for w in self.kernel_weights}
-            for k, graphs in enumerate(fold_graphs):
-                held = positives[positive_fold == k]
+            helds = [positives[positive_fold == k] for k in range(len(fold_graphs))]
+            dsts = [np.unique(held[:, 1]) for held in helds]
+            fixed = self._fold_fixed_parts(task, dsts, [w for w, _ in fold_fits])
+            target = self._target_columns()
+            for k, (graphs, held, dst) in enumerate(zip(fold_graphs, helds, dsts)):
                 if not len(held):
                     continue
-                dst = np.unique(held[:, 1])
-                linear = self._linear_part(graphs, task, None, dst, weights=fold_fits[k][0])
+                linear = fixed[k] + self._linear_part(graphs, task, target, dst, weights=fold_fits[k][0])
                 ridge = self._ridge.scores(positives[positive_fold != k], dst)
                 for weight in self.kernel_weights:
                     mrr[weight] += fold_mrrs(fuse_kernel(linear + fold_fits[k][1], ridge, weight), dst, held,
@@ -475,6 +478,15 @@ class MetapathModel(LinkScorer):
                 self.chosen["val_mrr_without_kernel"] = self.chosen["val_mrr"]
                 self.val_mrr = evaluate_scores(self.scores_[val_dst], val_dst, task, "val").mrr
                 self.chosen["val_mrr"] = round(self.val_mrr, 4)
+
+    def _fold_fixed_parts(self, task: LinkTask, dsts: list[np.ndarray], weights: list[np.ndarray]) -> list[np.ndarray]:
+        """Each fold's sum over the features that never walk the target relation, for its diseases
+        (``dsts[k]``) with its refit's weights. These features are the same on a fold's graph as on
+        the whole training graph, so one walk serves every fold: the folds' diseases side by side,
+        each column weighted by its fold's refit (the walks' fixed cost is paid once, not per fold)."""
+        per_column = np.concatenate([np.repeat(w[:, None], len(d), axis=1) for w, d in zip(weights, dsts)], axis=1)
+        fixed = self._linear_part(self._graphs, task, ~self._target_columns(), np.concatenate(dsts), per_column)
+        return np.split(fixed, np.cumsum([len(d) for d in dsts])[:-1])
 
     def _target_columns(self) -> np.ndarray:
         """Which features depend on the target relation's edges (its paths and degrees)."""

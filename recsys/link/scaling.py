@@ -81,8 +81,9 @@ class FeatureScaler:
             column /= self.std[j]
         return x
 
-    def column(self, raw: np.ndarray, j: int, weight: float = 1.0) -> np.ndarray:
-        """Model input of feature ``j`` from its raw values (any shape), times ``weight``.
+    def column(self, raw: np.ndarray, j: int, weight: float | np.ndarray = 1.0) -> np.ndarray:
+        """Model input of feature ``j`` from its raw values (any shape), times ``weight`` (a number,
+        or an array that broadcasts: a weight per column).
 
         Each step is written over one new array: a metapath model's scores sum one of these per
         metapath over every drug x disease, and on a 1,580 x 72 block a temporary per step took
@@ -95,7 +96,7 @@ class FeatureScaler:
         np.minimum(x, self.cap[j], out=x)
         x -= self.mean[j]
         x /= self.std[j]
-        if weight != 1.0:
+        if np.ndim(weight) or weight != 1.0:
             x *= weight
         return x
 
