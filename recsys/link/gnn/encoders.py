@@ -56,10 +56,11 @@ class RGCNLayer(nn.Module):
                 continue
             # Mixed on the smaller side: 21,000 targets receive messages from 402 anatomy
             # nodes or 1,580 drugs, so x_src @ W_r first saves most of the dense product.
+            # Added in place: the same sums, without a new 21,000 x 64 block per relation.
             if a.shape[1] < a.shape[0]:
-                out[e.dst] = out[e.dst] + sparse_product(a, x[e.src] @ weights[i])
+                out[e.dst] += sparse_product(a, x[e.src] @ weights[i])
             else:
-                out[e.dst] = out[e.dst] + sparse_product(a, x[e.src]) @ weights[i]
+                out[e.dst] += sparse_product(a, x[e.src]) @ weights[i]
         return out
 
 
