@@ -225,7 +225,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     # 2. CF on the training side of per-user holdouts, and on everything (where the graph has people)
     cf_val: dict[str, object] = {"patient_cf": None}  # the validation recommender weighs patients only
     cf_all: dict[str, object] = {"doctor_cf": None, "doctor_popularity": None, "patient_cf": None}
-    patient_split = patient_time = doctor_side = None
+    patient_split = patient_time = doctor_side = recipe = None
     choices: dict[str, dict] = {}
     if _has(graph, PRESCRIBES):  # CF model and blend chosen together (as the evaluation's hybrid is)
         claims = doctor_drug_interactions(graph)
@@ -254,7 +254,9 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     stage("collaborative filtering")
     patient_gnn = people_gnn_config(config, "patient_gnn")
     if patient_split is not None and patient_gnn is not None:  # validation's never reads its pairs
-        inputs = KnowledgeInputs.from_graph(graph)  # no people relations: the same for both fits
+        # No people relations: the same inputs for every people GNN fit, so the doctors' (with the
+        # adjacency transposes their first fit built) serve the patients' too.
+        inputs = recipe.inputs if recipe is not None else KnowledgeInputs.from_graph(graph)
         records = patient_split.train if patient_time is None else patient_drug_interactions(patient_time.graph)
         cf_val["patient_gnn"] = train_patient_gnn(graph, records, patient_gnn, inputs)
         cf_all["patient_gnn"] = train_patient_gnn(graph, patients, patient_gnn, inputs)
