@@ -389,10 +389,12 @@ class MetapathModel(LinkScorer):
         return len(self.paths) + len(self.src_degree_edges) + len(self.dst_degree_edges)
 
     def _linear_part(self, graphs: DWPCGraphs, task: LinkTask, columns: np.ndarray | None = None,
-                     dst: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
+                     dst: np.ndarray | None = None, weights: np.ndarray | None = None,
+                     repeat: np.ndarray | None = None) -> np.ndarray:
         """(len(dst), num_src) sum of weight x feature over ``columns`` (all by default), no bias,
-        for the diseases ``dst`` (all by default), with the model's weights or ``weights``: a fold's
-        refit, or (features, len(dst)) with a column of weights per disease (several folds' at once).
+        for the diseases ``dst`` (all by default), with the model's weights or ``weights`` (a fold's
+        refit). With ``repeat`` (positions in ``dst``), one row per position instead, ``weights``
+        then holding a column per position: several folds' diseases at once, each walked once.
 
         Accumulated one feature at a time over all diseases: no (pairs x features) matrix is built.
         """
@@ -401,10 +403,16 @@ class MetapathModel(LinkScorer):
         weights = self.weights if weights is None else weights
         column = {p: j for j, p in enumerate(self.paths)}
         chosen = [p for p, w in zip(self.paths, wanted) if w]
-        parts = np.zeros((WORKERS, task.num_src, len(every)), dtype=np.float64)  # one sum per thread
+        width = len(every) if repeat is None else len(repeat)
+        parts = np.zeros((WORKERS, task.num_src, width), dtype=np.float64)  # one sum per thread
+
+        def feature(j: int, raw: np.ndarray) -> np.ndarray:  # weight x feature j, one column per output row
+            if repeat is None:
+                return self.scaler.column(raw, j, weights[j])
+            return self.scaler.column(raw, j)[:, repeat] * weights[j]
 
         def add(worker: int, path: Metapath, dense: np.ndarray) -> None:
-            parts[worker] += self.scaler.column(dense, column[path], weights[column[path]])
+            parts[worker] += feature(column[path], dense)
 
         graphs.for_each(chosen, every, add)
         out = parts.sum(axis=0)
@@ -415,7 +423,7 @@ class MetapathModel(LinkScorer):
         for i, e in enumerate(self.dst_degree_edges):
             j = n_p + n_s + i
             if wanted[j]:
-                out += weights[j] * self.scaler.column(graphs.degrees[e][None, every], j)
+                out += feature(j, graphs.degrees[e][None, every])
         return out.T
 
     def _all_scores(self, graphs: DWPCGraphs, task: LinkTask) -> np.ndarray:
@@ -482,10 +490,11 @@ class MetapathModel(LinkScorer):
     def _fold_fixed_parts(self, task: LinkTask, dsts: list[np.ndarray], weights: list[np.ndarray]) -> list[np.ndarray]:
         """Each fold's sum over the features that never walk the target relation, for its diseases
         (``dsts[k]``) with its refit's weights. These features are the same on a fold's graph as on
-        the whole training graph, so one walk serves every fold: the folds' diseases side by side,
-        each column weighted by its fold's refit (the walks' fixed cost is paid once, not per fold)."""
+        the whole training graph, so one walk serves every fold: each disease is walked once, however
+        many folds hold it, and its column is weighted by each fold's refit."""
+        every, repeat = np.unique(np.concatenate(dsts), return_inverse=True)
         per_column = np.concatenate([np.repeat(w[:, None], len(d), axis=1) for w, d in zip(weights, dsts)], axis=1)
-        fixed = self._linear_part(self._graphs, task, ~self._target_columns(), np.concatenate(dsts), per_column)
+        fixed = self._linear_part(self._graphs, task, ~self._target_columns(), every, per_column, repeat)
         return np.split(fixed, np.cumsum([len(d) for d in dsts])[:-1])
 
     def _target_columns(self) -> np.ndarray:
