@@ -124,17 +124,43 @@ def test_ease_matches_its_closed_form_computed_by_brute_force():
 
 @pytest.mark.parametrize("n", [1, 7, 64, 65, 200])
 def test_ease_inverse_from_the_cholesky_factor_equals_the_general_inverse(n):
-    from recsys.cf.ease import _spd_inverse
+    from recsys.cf.gram import spd_inverse
 
     rng = np.random.default_rng(n)
     a = rng.standard_normal((n, n // 2 + 1))
     gram = a @ a.T + 0.5 * np.eye(n)
-    inverse = _spd_inverse(gram.copy(), block=32)  # blocks of 32: the copy across blocks is exercised
+    inverse = spd_inverse(gram.copy(), block=32)  # blocks of 32: the copy across blocks is exercised
     np.testing.assert_allclose(inverse, np.linalg.inv(gram), rtol=1e-9, atol=1e-12)
     assert np.array_equal(inverse, inverse.T) and inverse.flags["C_CONTIGUOUS"]
     # Not positive definite: the general inverse, not a wrong answer.
     indefinite = gram - 2.0 * np.abs(np.linalg.eigvalsh(gram)).max() * np.eye(n)
-    np.testing.assert_allclose(_spd_inverse(indefinite), np.linalg.inv(indefinite), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(spd_inverse(indefinite), np.linalg.inv(indefinite), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("dense_columns", [0, 5, 40])
+def test_ease_gram_matrix_in_threads_is_scipys_column_products_bit_for_bit(dense_columns, monkeypatch):
+    """The sparse parts, a run of rows per thread, add the same terms in the same order as scipy's
+    products of the transposed columns, whatever the thread count; the whole is x^T W x."""
+    import scipy.sparse as sp
+
+    from recsys.cf import gram
+
+    rng = np.random.default_rng(dense_columns)
+    x = sp.random(5000, 60, density=0.08, format="csr", random_state=rng, dtype=np.float64)
+    weights = rng.uniform(0.2, 3.0, 5000)
+    result = gram.gram_matrix(x, weights, dense_columns, chunk=1024)
+    np.testing.assert_allclose(result, (x.T @ sp.diags(weights) @ x).toarray(), rtol=1e-12, atol=1e-12)
+    for threads in (1, 3):
+        monkeypatch.setattr(gram, "GRAM_THREADS", threads)
+        assert np.array_equal(gram.gram_matrix(x, weights, dense_columns, chunk=1024), result)
+    if dense_columns:  # the products of the sparse columns, as the transposed column-major products give them
+        weighted = sp.csr_matrix(sp.diags(weights) @ x)
+        tail = x[:, dense_columns:]
+        assert np.array_equal(result[dense_columns:, dense_columns:],
+                              (tail.T @ weighted[:, dense_columns:]).toarray())
+        crossed = sum(np.asarray(tail[s:s + 1024].T @ weighted[s:s + 1024, :dense_columns].toarray())
+                      for s in range(0, 5000, 1024))
+        assert np.array_equal(result[dense_columns:, :dense_columns], crossed)
 
 
 def test_ease_user_weight_is_the_weighted_ridge_regression_computed_by_brute_force(tmp_path):

@@ -15,6 +15,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from kg.errors import KGError
+from recsys.cf.gram import gram_matrix, spd_inverse
 from recsys.cf.interactions import Interactions
 from recsys.cf.itemitem import _ItemItem
 
@@ -260,13 +261,13 @@ class EASERecommender(_ItemItem):
                held: list[np.ndarray] | None = None, dense_columns: int = 0) -> np.ndarray:
         """Inputs x targets coefficients: the first ``n_targets`` columns of ``x`` (default all)
         regressed on every column, the target's own coefficient and its ``held`` ones zero.
-        ``dense_columns``: how many leading columns :func:`_gram` should sum as dense blocks."""
+        ``dense_columns``: how many leading columns :func:`~recsys.cf.gram.gram_matrix` should sum as dense blocks."""
         n = x.shape[1] if n_targets is None else n_targets
         constrained = held is not None and any(len(h) for h in held)
-        gram = _gram(x, row_weights, dense_columns)
+        gram = gram_matrix(x, row_weights, dense_columns)
         penalty = self.regularization + self.dropout / (1.0 - self.dropout) * np.diag(gram)
         gram[np.diag_indices_from(gram)] += penalty
-        inverse = _spd_inverse(gram)
+        inverse = spd_inverse(gram)
         if not constrained:
             b = -inverse[:, :n] / np.diag(inverse)[None, :n]  # EASE's closed form for one zero per column
             b[np.arange(n), np.arange(n)] = 0.0
@@ -281,52 +282,6 @@ class EASERecommender(_ItemItem):
             b[:, j] = free[:, j] - inverse[:, zero] @ np.linalg.solve(inverse[np.ix_(zero, zero)], free[zero, j])
             b[zero, j] = 0.0  # exactly zero, not rounding noise
         return b
-
-
-def _spd_inverse(matrix: np.ndarray, block: int = 512) -> np.ndarray:
-    """The inverse of a symmetric positive-definite ``matrix`` (a Gram matrix plus a positive
-    ridge), from its Cholesky factor (LAPACK ``potrf``, ``potri``): a third of the arithmetic of a
-    general inverse (LU with as many right-hand sides as columns), 4.2 s instead of 9.8 s for the
-    7,378 inputs of the doctors' EASE on 2 cores. ``potri`` fills one triangle; the other is copied
-    in blocks (``np.triu`` of the whole matrix would cost as much as the factorisation). A matrix
-    that is not numerically positive definite falls back to the general inverse."""
-    from scipy.linalg import lapack
-
-    # A C-ordered symmetric matrix is its own transpose: its Fortran view needs no copy, and that
-    # view's upper triangle is this matrix's lower one.
-    factor, info = lapack.dpotrf(matrix.T, lower=False, clean=False, overwrite_a=False)
-    if info == 0:
-        inverse, info = lapack.dpotri(factor, lower=False, overwrite_c=True)
-    if info != 0:
-        return np.linalg.inv(matrix)
-    out = np.ascontiguousarray(inverse.T)  # lower triangle filled; a view when potri kept Fortran order
-    for start in range(0, len(out), block):
-        end = min(start + block, len(out))
-        out[start:end, end:] = out[end:, start:end].T
-        square = out[start:end, start:end]
-        square[...] = np.tril(square) + np.tril(square, -1).T
-    return out
-
-
-def _gram(x: sp.csr_matrix, row_weights: np.ndarray | None, dense_columns: int = 0, chunk: int = 2048) -> np.ndarray:
-    """``x^T W x``. The first ``dense_columns`` columns are summed over dense row blocks, for
-    inputs as dense as pair columns (a prescriber of 60 drugs holds most of the top pairs), where
-    a sparse product is 5x slower; the rest (attribute-item combinations: a user holds a few dozen
-    of thousands) stay sparse."""
-    weighted = x if row_weights is None else sp.csr_matrix(sp.diags(row_weights) @ x)
-    if not dense_columns:
-        return np.asarray((x.T @ weighted).toarray(), dtype=np.float64)
-    head, tail = x[:, :dense_columns], x[:, dense_columns:]
-    gram = np.zeros((x.shape[1], x.shape[1]))
-    gram[dense_columns:, dense_columns:] = (tail.T @ weighted[:, dense_columns:]).toarray()
-    for start in range(0, x.shape[0], chunk):
-        block = head[start:start + chunk].toarray()
-        weights = np.ones(len(block)) if row_weights is None else row_weights[start:start + chunk]
-        block_weighted = weights[:, None] * block
-        gram[:dense_columns, :dense_columns] += block.T @ block_weighted
-        gram[dense_columns:, :dense_columns] += np.asarray(tail[start:start + chunk].T @ block_weighted)
-    gram[:dense_columns, dense_columns:] = gram[dense_columns:, :dense_columns].T
-    return gram
 
 
 def _shared_pairs(matrix: sp.csr_matrix, count: int) -> np.ndarray:
