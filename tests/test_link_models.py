@@ -329,29 +329,6 @@ def test_sparse_product_gradient_is_torchs_own_bit_for_bit_and_its_transpose_is_
         assert torch.equal(product[:50], ours.detach()) and not product[50:].any()
 
 
-@pytest.mark.parametrize("p", [0.2, 0.5, 0.37])
-def test_encoder_dropout_is_torchs_own_bit_for_bit(p):
-    """Same output, same gradient and the same next draws of the generator as torch's dropout
-    (the encoders' models are those torch's dropout would train), for blocks of every size."""
-    from recsys.link.gnn.encoders import dropout
-
-    for rows in (0, 1, 3, 137, 2100):
-        x = torch.randn(rows, 64, requires_grad=True)
-        runs = []
-        for drop in (torch.nn.functional.dropout, dropout):
-            torch.manual_seed(3)
-            out = drop(torch.relu(x), p, True)
-            after = torch.rand(4)
-            out.sum().backward()
-            runs.append((out.detach(), x.grad.clone(), after))
-            x.grad = None
-        for theirs, ours in zip(*runs):
-            assert torch.equal(theirs, ours), rows
-        assert rows < 100 or 0 < int((runs[1][0] == 0).sum()) < runs[1][0].numel()  # a mask was drawn
-    x = torch.randn(5, 4)
-    assert dropout(x, p, False) is x  # evaluation: the input itself, as torch
-
-
 def _chain_graph(generator: torch.Generator):
     """Node types a (many) <-> b -> c (few) -> drug, b -> drug -> b, and c -> side, which no layer reads."""
     from recsys.link.adjacency import MetaEdge
