@@ -261,7 +261,8 @@ class EASERecommender(_ItemItem):
                held: list[np.ndarray] | None = None, dense_columns: int = 0) -> np.ndarray:
         """Inputs x targets coefficients: the first ``n_targets`` columns of ``x`` (default all)
         regressed on every column, the target's own coefficient and its ``held`` ones zero.
-        ``dense_columns``: how many leading columns :func:`~recsys.cf.gram.gram_matrix` should sum as dense blocks."""
+        ``dense_columns``: how many leading columns :func:`~recsys.cf.gram.gram_matrix` should sum as
+        dense blocks."""
         n = x.shape[1] if n_targets is None else n_targets
         constrained = held is not None and any(len(h) for h in held)
         gram = gram_matrix(x, row_weights, dense_columns)

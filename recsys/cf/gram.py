@@ -1,6 +1,6 @@
 """The linear algebra of EASE's closed form (:mod:`recsys.cf.ease`): the inputs' Gram matrix
 ``X^T W X`` and the inverse of a symmetric positive-definite matrix. On the doctors' largest
-inputs (24,991 prescribers, 7,378 input columns) these two are about three quarters of a fit.
+inputs (24,991 prescribers, 7,378 input columns) these two took 8.8 s of a 10.3 s fit.
 """
 
 from __future__ import annotations
@@ -38,6 +38,11 @@ def spd_inverse(matrix: np.ndarray, block: int = 512) -> np.ndarray:
     return out
 
 
+#: Threads of :func:`gram_matrix`'s sparse products. Any count gives the same sums (each output row is
+#: one thread's), so it need not follow the machine.
+GRAM_THREADS = 2
+
+
 def gram_matrix(x: sp.csr_matrix, row_weights: np.ndarray | None, dense_columns: int = 0,
                 chunk: int = 2048) -> np.ndarray:
     """``x^T W x``. The first ``dense_columns`` columns are summed over dense row blocks, for
@@ -63,11 +68,6 @@ def gram_matrix(x: sp.csr_matrix, row_weights: np.ndarray | None, dense_columns:
             gram[dense_columns:, :dense_columns] += crossed
     gram[:dense_columns, dense_columns:] = gram[dense_columns:, :dense_columns].T
     return gram
-
-
-#: Threads of :func:`gram_matrix`'s sparse products. Any count gives the same sums (each output row is
-#: one thread's), so it need not follow the machine.
-GRAM_THREADS = 2
 
 
 def _product_by_rows(a: sp.csr_matrix, b: np.ndarray | sp.csr_matrix, out: np.ndarray, pool: Executor) -> None:
