@@ -71,6 +71,14 @@ def test_errors_name_the_problem(tiny_graph):
         rec.recommend_for_disease("disease:nope")
     with pytest.raises(KGError, match=r"did you mean disease:DOID:1287"):  # one character off
         rec.recommend_for_disease("disease:DOID:1288")
+    # Asked for a disease, an unknown id is matched against diseases: "ar" is also in Warfarin,
+    # which a search of every node ranks first (the shorter name).
+    with pytest.raises(KGError) as wrong:
+        rec.recommend_for_disease("ar")
+    assert "did you mean disease:DOID:1287" in str(wrong.value) and "Warfarin" not in str(wrong.value)
+    assert "Warfarin" in rec.lookup.suggest("ar")
+    with pytest.raises(KGError, match=r"did you mean drug:DB00682"):  # no doctor is close: any node is
+        rec.recommend_for_doctor("drug:DB0068")
     patients = tiny_graph.nodes.loc[tiny_graph.nodes["type"] == "patient", "id"].tolist()
     if patients:  # a suggestion never prints a patient id in clear text
         with pytest.raises(KGError) as wrong:

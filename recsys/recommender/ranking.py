@@ -373,11 +373,14 @@ class Ranker:
         """Whether ``model`` was trained with ``entity_id`` as a user."""
         return model is not None and model.train is not None and model.train.has_user(entity_id)
 
-    def kind_of(self, entity_id: str) -> str:
-        """The entity's node type (disease, doctor or patient), with a clear error otherwise."""
+    def kind_of(self, entity_id: str, expected: str | None = None) -> str:
+        """The entity's node type (disease, doctor or patient), with a clear error otherwise; an
+        unknown id's suggestions are nodes of the ``expected`` type when one is given and any is
+        close, else nodes of any type."""
         kind = self.node_types.get(entity_id)
         if kind is None:
-            raise KGError(f"unknown id {entity_id!r}: not a node of the graph{self.lookup.suggest(entity_id)}")
+            hint = (expected and self.lookup.suggest(entity_id, expected)) or self.lookup.suggest(entity_id)
+            raise KGError(f"unknown id {entity_id!r}: not a node of the graph{hint}")
         if kind not in self.components:
             raise KGError(f"{entity_id!r} is a {kind}; recommendations are for diseases, doctors and patients")
         return kind
@@ -385,7 +388,7 @@ class Ranker:
     def check_entity(self, entity_id: str, expected: str, k: int) -> None:
         """Raise unless ``entity_id`` is a node of type ``expected`` and ``k`` is valid."""
         check_k(k)
-        kind = self.kind_of(entity_id)
+        kind = self.kind_of(entity_id, expected)
         if kind != expected:
             raise KGError(f"{entity_id!r} is a {kind}, not a {expected}")
 
