@@ -374,11 +374,8 @@ class Ranker:
         return model is not None and model.train is not None and model.train.has_user(entity_id)
 
     def kind_of(self, entity_id: str, expected: str | None = None) -> str:
-        """The entity's node type (disease, doctor or patient), with a clear error otherwise; an
-        unknown id's suggestions are nodes of the ``expected`` type when one is given and any is
-        close, else nodes of any type."""
-        kind = self.node_types.get(entity_id)
-        if kind is None:
+        """The entity's node type (disease, doctor or patient); an unknown id's error suggests ``expected`` nodes first."""
+        if (kind := self.node_types.get(entity_id)) is None:
             hint = (expected and self.lookup.suggest(entity_id, expected)) or self.lookup.suggest(entity_id)
             raise KGError(f"unknown id {entity_id!r}: not a node of the graph{hint}")
         if kind not in self.components:
