@@ -374,7 +374,7 @@ class Ranker:
         return model is not None and model.train is not None and model.train.has_user(entity_id)
 
     def kind_of(self, entity_id: str, expected: str | None = None) -> str:
-        """The entity's node type (disease, doctor or patient); an unknown id's error suggests ``expected`` nodes first."""
+        """The entity's type (disease, doctor or patient); an unknown id's error suggests ``expected`` ones first."""
         if (kind := self.node_types.get(entity_id)) is None:
             hint = (expected and self.lookup.suggest(entity_id, expected)) or self.lookup.suggest(entity_id)
             raise KGError(f"unknown id {entity_id!r}: not a node of the graph{hint}")
