@@ -123,6 +123,10 @@ class TrainConfig:
     #: Also fit the patient blends' ablations (:data:`pipelines.patients.ABLATIONS`; the evaluation's
     #: rows, not deployed).
     ablations: bool = False
+    #: Train the doctors' components (their CF, graph component and blends) where the graph has
+    #: prescriptions. False leaves them out: the patient protocols train without them, since no
+    #: patient score reads them (about half of each training there).
+    doctors: bool = True
 
     def __post_init__(self) -> None:
         if seed_problem(self.seed):
@@ -227,7 +231,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
     cf_all: dict[str, object] = {"doctor_cf": None, "doctor_popularity": None, "patient_cf": None}
     patient_split = patient_time = doctor_side = recipe = None
     choices: dict[str, dict] = {}
-    if _has(graph, PRESCRIBES):  # CF model and blend chosen together (as the evaluation's hybrid is)
+    if config.doctors and _has(graph, PRESCRIBES):  # CF model and blend chosen together (as the evaluation's hybrid is)
         claims = doctor_drug_interactions(graph)
         recipe = DoctorGraphRecipe(graph, DrugProfiles.from_graph(graph, [str(i) for i in claims.item_ids]),
                                    people_gnn_config(config), progress=True)  # the people GNN never reads test pairs
@@ -281,7 +285,7 @@ def run_train(graph: KnowledgeGraph, config: TrainConfig = TrainConfig(), out: s
         validation.selection["doctor_sparse"] = doctor_side.sparse_selection
         validation.weights["doctor_all"], validation.selection["doctor_all"] = _doctors_all(
             graph, claims, recipe, doctor_side, config)
-    else:
+    elif config.doctors:
         log("  doctor: no doctors with enough drugs in the graph; their blend keeps default weights")
     ablations = fit_patient_blends(validation, patient_time, patient_split, config.seed, config.ablations, log)
     if doctor_side is not None:  # no drug to read: what the specialty prescribes (doctor_side)

@@ -80,3 +80,30 @@ def test_choice_is_the_best_validation_candidate():
     assert kept.config() == fresh.config()
     users = list(split.train.user_ids[:20])
     np.testing.assert_allclose(kept.score_users(users), fresh.score_users(users))
+
+
+def test_training_without_the_doctors_leaves_every_patient_score_unchanged():
+    """``doctors = false`` (what the patient protocols train with) leaves the doctors' components out
+    and changes nothing a patient is ranked by; the model then says why it cannot rank a doctor."""
+    import pytest
+
+    from kg.errors import KGError
+
+    graph = people_graph()
+    full, _ = run_train(graph, TrainConfig(seed=0, gnn=None))
+    patients_only, result = run_train(graph, TrainConfig(seed=0, gnn=None, doctors=False))
+    assert full.doctor_cf is not None and patients_only.doctor_cf is None and patients_only.doctor_popularity is None
+    assert "doctor_cf" not in result.selection and "doctor" not in result.selection
+    patients = sorted(graph.nodes_of_type("patient")["id"])
+    for kind in ("patient", "patient_new"):
+        assert patients_only.weights[kind] == full.weights[kind]
+        assert patients_only.selection[kind] == full.selection[kind]
+    np.testing.assert_array_equal(patients_only.scores(patients), full.scores(patients))
+    assert [r.drug_id for r in patients_only.recommend_for_patient(patients[0])] == \
+        [r.drug_id for r in full.recommend_for_patient(patients[0])]
+    doctor = sorted(graph.nodes_of_type("doctor")["id"])[0]
+    with pytest.raises(KGError, match=r"no doctor components: .*\[train\] doctors = false"):
+        patients_only.recommend_for_doctor(doctor)
+    with pytest.raises(KGError, match="nothing to rank a new doctor by"):
+        patients_only.recommend_for_new_doctor({"drug:DB10000": 12.0})
+    assert full.recommend_for_doctor(doctor)  # the same graph, trained with them

@@ -88,9 +88,9 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
         return [*results.values(), skipped_sparse(config, f"too few patients to split: {split.summary()}")]
     log(f"  {split.summary()}")
     clock = Stopwatch()
-    # rxkg train's settings; the doctors' people GNN, which no patient component reads, is left out
-    # (three fits of it: a third of this protocol's time). The patient weights are the same.
-    settings = replace(config.train_config(), people_gnn=None)
+    # rxkg train's settings without the doctors' components, which no patient score reads (their CF
+    # search, people GNN and blends were most of each training here). The patient weights are the same.
+    settings = replace(config.train_config(), people_gnn=None, doctors=False)
     (recommender, trained), train_s = clock.timed(lambda: run_train(split.graph, settings))
     log(f"  deployed recommender trained on the history: {trained.summary()}")
     drugs = pd.Index(recommender.drug_ids)

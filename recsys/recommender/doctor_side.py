@@ -27,8 +27,10 @@ from recsys.blend import scored_rows
 
 __all__ = ["doctor_components", "neutral_fill", "DOCTOR_KINDS", "doctor_kind", "known_drug_counts",
            "blend_by_history", "check_new_doctor_attributes", "specialty_shares", "SPARSE_DRUGS", "SPECIALTY_ONLY",
-           "SPECIALTY_ONLY_WEIGHTS"]
+           "SPECIALTY_ONLY_WEIGHTS", "NO_DOCTORS"]
 
+#: Why a model has no doctor components (no doctor CF, no prescribers' popularity), for its errors.
+NO_DOCTORS = "trained without prescriptions, or with [train] doctors = false"
 #: The weight set per ``candidates`` choice of ``recommend_for_doctor``.
 DOCTOR_KINDS = {"prescribed": "doctor", "all": "doctor_all"}
 #: Prescribers with at most this many known drugs get the ``doctor_sparse`` weights.
