@@ -177,7 +177,11 @@ def _info_bundle(args: argparse.Namespace) -> int:
     nodes, edges = sum(info["graph"]["nodes"].values()), sum(info["graph"]["edges"].values())
     print(f"  graph: {nodes:,} nodes, {edges:,} edges")
     weights, selection = manifest.get("weights") or {}, manifest.get("selection") or {}
+    doctors = any(name.startswith("doctor_") for name in manifest["files"])  # their CF or popularity
     for audience, by_component in weights.items():
+        if audience.startswith("doctor") and not doctors:
+            print(f"  {audience:<19} unused: no doctor components (trained without prescriptions or doctors = false)")
+            continue
         used = ", ".join(f"{c} {w:.3g}" for c, w in by_component.items() if w) or "no component"
         chosen = selection.get(audience, {})
         print(f"  {audience:<19} {'; '.join(filter(None, (used, _choice(chosen))))}")

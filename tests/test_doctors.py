@@ -82,12 +82,13 @@ def test_choice_is_the_best_validation_candidate():
     np.testing.assert_allclose(kept.score_users(users), fresh.score_users(users))
 
 
-def test_training_without_the_doctors_leaves_every_patient_score_unchanged():
+def test_training_without_the_doctors_leaves_every_patient_score_unchanged(tmp_path, capsys):
     """``doctors = false`` (what the patient protocols train with) leaves the doctors' components out
     and changes nothing a patient is ranked by; the model then says why it cannot rank a doctor."""
     import pytest
 
     from kg.errors import KGError
+    from pipelines.cli import main
 
     graph = people_graph()
     full, _ = run_train(graph, TrainConfig(seed=0, gnn=None))
@@ -107,3 +108,7 @@ def test_training_without_the_doctors_leaves_every_patient_score_unchanged():
     with pytest.raises(KGError, match="nothing to rank a new doctor by"):
         patients_only.recommend_for_new_doctor({"drug:DB10000": 12.0})
     assert full.recommend_for_doctor(doctor)  # the same graph, trained with them
+    patients_only.save(tmp_path / "model")
+    assert main(["info", str(tmp_path / "model")]) == 0
+    shown = capsys.readouterr().out
+    assert "doctor_sparse       unused: no doctor components" in shown and "patient_new         " in shown
