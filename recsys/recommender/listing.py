@@ -29,7 +29,8 @@ def ranked_list(ranker, kind: str, parts: dict[str, np.ndarray], explain_from: C
     blended, standardised, dropped, _ = ranker.blend_parts(kind, parts)
     added = standardised.pop(NEW_DRUG, None)  # which drugs the ADDED weights scored
     if len(dropped) == len(standardised):
-        why = {"doctor": "no claims in the CF data and no specialty" if ranker.doctor_cf is not None else
+        doctors = ranker.doctor_cf is not None or ranker.doctor_popularity is not None
+        why = {"doctor": "no claims in the CF data and no specialty" if doctors else
                f"the model has no doctor components: {NO_DOCTORS}",
                "patient": "not in the CF data, no mapped conditions"}.get(kind.split("_")[0], "no scores")
         raise KGError(f"no component can score {who!r} ({why}): nothing to rank it by")
