@@ -152,7 +152,8 @@ def patient_protocols(graph: KnowledgeGraph, config: EvaluateConfig,
     # Trained again without any record of the pairs to find: a drug still running at the cutoff (or
     # restarted after it) is a target here, and its record before the cutoff must not be evidence.
     hidden = without_pairs(split.graph, TAKES, list(split.targets("test").itertuples(index=False, name=None)))
-    unseen, _ = run_train(hidden, settings)  # the stopwatch's lap below counts it
+    # Its blends' ablations are the time split's rows above: not fitted again here.
+    unseen, _ = run_train(hidden, replace(settings, ablations=False))  # the stopwatch's lap below counts it
     sparse = sparse_patient_protocol(unseen, split, config, order, log)
     total = clock.lap()  # the stopwatch started before training: this is training and scoring
     for r in (*results.values(), sparse):
