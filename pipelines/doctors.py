@@ -84,11 +84,13 @@ def doctor_validation(claims: Interactions, seed: int) -> CFSplit:
 def fit_doctors(claims: Interactions, seed: int = 0, quick: bool = True, smoothing: float = 0.05,
                 k: int = 10, candidates: tuple[str, ...] = CF_CANDIDATES,
                 quick_search: dict[str, list[dict[str, list[Any]]]] = QUICK_SEARCH,
-                recipe: DoctorGraphRecipe | None = None) -> DoctorFit:
+                recipe: DoctorGraphRecipe | None = None, choose_sparse: bool = True) -> DoctorFit:
     """Choose and fit the doctor side on ``claims`` (see the module doc); ``quick`` searches the
     CF ``candidates``' ``quick_search`` settings, else their full grids. With a ``recipe`` for the
     graph component it competes in the blend too. (The evaluation's anchor, plain EASE with
-    within-specialty popularity, is this with one plain EASE setting, no graph.)"""
+    within-specialty popularity, is this with one plain EASE setting, no graph.) ``choose_sparse``
+    False skips the ``doctor_sparse`` blend (its weights are then the ``doctor`` ones), for
+    evaluations that never read it: it costs a CF and a graph component fit of its own."""
     from recsys.cf import MODELS, GroupPopularityRecommender
 
     validation = doctor_validation(claims, seed)
@@ -111,7 +113,7 @@ def fit_doctors(claims: Interactions, seed: int = 0, quick: bool = True, smoothi
         cf, popularity = fitted(validation.train)
         found, record = _blend_on_validation(cf, popularity, validation, seed, graph)
         weights, selection = {"graph": 0.0, **found}, record
-        sparse = _sparse_blend(claims, seed, fitted, recipe)
+        sparse = _sparse_blend(claims, seed, fitted, recipe) if choose_sparse else None
     return DoctorFit(choice, weights, selection, *fitted(claims), recipe.fit(claims) if recipe is not None else None,
                      *(sparse or (None, None)))
 

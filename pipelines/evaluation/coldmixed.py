@@ -102,5 +102,5 @@ def _fit(split, recipe, partners, config: EvaluateConfig, train):
     from pipelines.doctors import fit_doctors, fit_doctors_all
 
     side = fit_doctors(split.train, config.seed, train.cf_search == "quick", train.doctor_smoothing, config.k,
-                       recipe=recipe)
+                       recipe=recipe, choose_sparse=False)  # no sparse prescriber here: their blend is unread
     return side, fit_doctors_all(split.train, recipe, partners, side.choice, config.seed, train.doctor_smoothing)

@@ -92,8 +92,10 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig, log: Callable[[str
     clock = Stopwatch()
     # The deployed doctor side, fitted as rxkg train fits it on this split's training part.
     train = config.train_config()
+    sparse = mode == "unseen"  # only the sparse prescribers' protocol, drawn from this split, reads their blend
     deployed, deployed_seconds = clock.timed(lambda: fit_doctors(
-        split.train, config.seed, train.cf_search == "quick", train.doctor_smoothing, k, recipe=recipe))
+        split.train, config.seed, train.cf_search == "quick", train.doctor_smoothing, k, recipe=recipe,
+        choose_sparse=sparse))
     choice = deployed.choice
     log(f"  doctor CF chosen on validation: {choice.model} {choice.params}")
     # Its searches serve the table where they are the table's own (same validation, same grid).
@@ -115,7 +117,7 @@ def doctor_protocol(inter, mode: str, config: EvaluateConfig, log: Callable[[str
     # blended (or either alone) exactly as the deployed side chooses, on the same validation.
     anchor, anchor_seconds = clock.timed(lambda: fit_doctors(
         split.train, config.seed, True, train.doctor_smoothing, k, candidates=("ease",),
-        quick_search={"ease": QUICK_STAGES["ease"]}))
+        quick_search={"ease": QUICK_STAGES["ease"]}, choose_sparse=sparse))
     row = split_result("EASE + within-specialty popularity", "baseline", blended_scores(anchor, split, anchor.weights),
                        split, config, seconds=anchor_seconds,
                        params={"weights": {c: round(w, 4) for c, w in anchor.weights.items()},
