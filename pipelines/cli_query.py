@@ -166,6 +166,7 @@ def _info_bundle(args: argparse.Namespace) -> int:
     """``rxkg info`` of a bundle: per audience the components and weights it ranks with and what
     validation chose, then each fitted model's settings."""
     from recsys.recommender.bundle import describe_bundle
+    from recsys.recommender.doctor_side import NO_DOCTORS
 
     info = describe_bundle(args.graph)
     if args.json:
@@ -177,10 +178,9 @@ def _info_bundle(args: argparse.Namespace) -> int:
     nodes, edges = sum(info["graph"]["nodes"].values()), sum(info["graph"]["edges"].values())
     print(f"  graph: {nodes:,} nodes, {edges:,} edges")
     weights, selection = manifest.get("weights") or {}, manifest.get("selection") or {}
-    doctors = any(name.startswith("doctor_") for name in manifest["files"])  # their CF or popularity
     for audience, by_component in weights.items():
-        if audience.startswith("doctor") and not doctors:
-            print(f"  {audience:<19} unused: no doctor components (trained without prescriptions or doctors = false)")
+        if audience.startswith("doctor") and not info["doctor_components"]:
+            print(f"  {audience:<19} unused: no doctor components ({NO_DOCTORS})")
             continue
         used = ", ".join(f"{c} {w:.3g}" for c, w in by_component.items() if w) or "no component"
         chosen = selection.get(audience, {})

@@ -107,7 +107,8 @@ def describe_bundle(path: str | Path) -> dict[str, Any]:
     manifest = _verified_manifest(path)
     graph = read_json_manifest(path / "graph", "an rxkg graph directory")
     sizes = sum((path / rel).stat().st_size for rel in manifest["files"])
-    return {"manifest": manifest, "files": len(manifest["files"]), "bytes": sizes,
+    doctors = any(f"{part}.npz" in manifest["files"] for part in CF_PARTS if part.startswith("doctor_"))
+    return {"manifest": manifest, "files": len(manifest["files"]), "bytes": sizes, "doctor_components": doctors,
             "graph": {"nodes": graph.get("nodes", {}), "edges": graph.get("edges", {})}}
 
 

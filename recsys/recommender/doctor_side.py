@@ -27,7 +27,7 @@ from recsys.blend import scored_rows
 
 __all__ = ["doctor_components", "neutral_fill", "DOCTOR_KINDS", "doctor_kind", "known_drug_counts",
            "blend_by_history", "check_new_doctor_attributes", "specialty_shares", "SPARSE_DRUGS", "SPECIALTY_ONLY",
-           "SPECIALTY_ONLY_WEIGHTS", "NO_DOCTORS"]
+           "SPECIALTY_ONLY_WEIGHTS", "NO_DOCTORS", "has_doctors"]
 
 #: Why a model has no doctor components (no doctor CF, no prescribers' popularity), for its errors.
 NO_DOCTORS = "trained without prescriptions, or with [train] doctors = false"
@@ -78,6 +78,11 @@ def check_new_doctor_attributes(ranker, specialty: str | None, state: str | None
                    else "a new doctor without prescriptions is ranked by their specialty: give one the model knows, "
                         "or the drugs they prescribe")
         raise KGError(f"unknown {name} {wanted!r}: no prescriber the model was trained on has it{hint} ({way_out})")
+
+
+def has_doctors(ranker) -> bool:
+    """Whether ``ranker`` has any doctor component to rank a prescriber by (else :data:`NO_DOCTORS`)."""
+    return ranker.doctor_cf is not None or ranker.doctor_popularity is not None
 
 
 def specialty_shares(ranker, specialty: str) -> np.ndarray:

@@ -18,7 +18,7 @@ from recsys.cf.base import check_k, top_k
 from recsys.cf.profile import DoctorProfile, profile_doctor as profile_prescriber
 from recsys.recommender.continuation import NEW_DRUG, scored_by
 from recsys.recommender.doctor_side import (NO_DOCTORS, SPECIALTY_ONLY, check_new_doctor_attributes, doctor_kind,
-                                               known_drug_counts, neutral_fill, specialty_shares)
+                                               has_doctors, known_drug_counts, neutral_fill, specialty_shares)
 from recsys.recommender.evidence import closest_drugs
 from recsys.recommender.patient_side import CONDITIONS_ONLY, people_gnn_scores
 from recsys.recommender.ranking import Ranker
@@ -91,7 +91,7 @@ def recommend_for_new_doctor(ranker: Ranker, prescriptions: Mapping[str, float],
     recommendation is explained from the prescribed drug most like it. Without prescriptions, a
     ``specialty`` alone ranks by what its prescribers prescribe (:data:`SPECIALTY_ONLY`)."""
     check_k(k)
-    if ranker.doctor_cf is None and ranker.doctor_popularity is None:
+    if not has_doctors(ranker):
         raise KGError(f"this model has no prescribers' claims ({NO_DOCTORS}): nothing to rank a new doctor by")
     kind = doctor_kind(candidates, len(prescriptions))
     ids_of(ranker, list(prescriptions), "drug", "prescribed drug")

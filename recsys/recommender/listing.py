@@ -11,7 +11,7 @@ import numpy as np
 
 from kg.errors import KGError
 from recsys.recommender.continuation import NEW_DRUG, scored_by
-from recsys.recommender.doctor_side import NO_DOCTORS
+from recsys.recommender.doctor_side import NO_DOCTORS, has_doctors
 from recsys.recommender.fitting import calibrated
 from recsys.recommender.results import Recommendation, Recommendations
 from recsys.recommender.safety import Exclusion, PatientContext
@@ -29,8 +29,7 @@ def ranked_list(ranker, kind: str, parts: dict[str, np.ndarray], explain_from: C
     blended, standardised, dropped, _ = ranker.blend_parts(kind, parts)
     added = standardised.pop(NEW_DRUG, None)  # which drugs the ADDED weights scored
     if len(dropped) == len(standardised):
-        doctors = ranker.doctor_cf is not None or ranker.doctor_popularity is not None
-        why = {"doctor": "no claims in the CF data and no specialty" if doctors else
+        why = {"doctor": "no claims in the CF data and no specialty" if has_doctors(ranker) else
                f"the model has no doctor components: {NO_DOCTORS}",
                "patient": "not in the CF data, no mapped conditions"}.get(kind.split("_")[0], "no scores")
         raise KGError(f"no component can score {who!r} ({why}): nothing to rank it by")
